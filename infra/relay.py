@@ -1,0 +1,144 @@
+"""Local stand-in for Lambda's SQS event source mapping.
+
+Long-polls a queue, hands each batch to a function through the cargo-lambda
+runtime emulator's Invoke API (the same API real Lambda exposes), and deletes a
+message only after the invoke succeeded and the function did not report it in
+`batchItemFailures` (ReportBatchItemFailures). Failed messages stay on the queue;
+after maxReceiveCount receives SQS moves them to the dead-letter queue, as in AWS.
+
+The one deliberate difference: a failed message is made visible again after a
+short back-off instead of the queue's full visibility timeout (90 minutes for
+imports), so that local retries happen while you watch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import threading
+import urllib.error
+import urllib.request
+
+import boto3
+
+log = logging.getLogger("relay")
+
+
+def sqs_event(messages: list[dict], queue_arn: str, region: str) -> dict:
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": m.get("MessageAttributes", {}),
+                "md5OfBody": m.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+            for m in messages
+        ]
+    }
+
+
+def invoke(invoke_url: str, payload: dict, timeout: float) -> tuple[bool, dict | None]:
+    """Returns (succeeded, parsed response)."""
+    req = urllib.request.Request(
+        invoke_url,
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            body = resp.read()
+            if resp.headers.get("X-Amz-Function-Error"):
+                log.warning("function error: %s", body[:500])
+                return False, None
+            try:
+                return True, json.loads(body) if body else None
+            except json.JSONDecodeError:
+                return True, None
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
+        log.warning("invoke failed: %s", e)
+        return False, None
+
+
+class Relay:
+    def __init__(
+        self,
+        endpoint_url: str,
+        region: str,
+        queue_url: str,
+        invoke_url: str,
+        batch_size: int = 1,
+        invoke_timeout: float = 900.0,
+        retry_after: int = 5,
+    ):
+        self.sqs = boto3.session.Session(region_name=region).client("sqs", endpoint_url=endpoint_url)
+        self.region = region
+        self.queue_url = queue_url
+        self.invoke_url = invoke_url
+        self.batch_size = batch_size
+        self.invoke_timeout = invoke_timeout
+        self.retry_after = retry_after
+        self.queue_arn = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        self.stop = threading.Event()
+
+    def poll_once(self, wait_seconds: int = 5) -> int:
+        """One receive + invoke + delete round; returns how many messages were received."""
+        messages = self.sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=self.batch_size,
+            WaitTimeSeconds=wait_seconds,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if not messages:
+            return 0
+        ok, response = invoke(self.invoke_url, sqs_event(messages, self.queue_arn, self.region), self.invoke_timeout)
+        failed: set[str] = set()
+        if not ok:
+            failed = {m["MessageId"] for m in messages}
+        elif isinstance(response, dict):
+            failed = {f.get("itemIdentifier") for f in response.get("batchItemFailures") or []}
+        for m in messages:
+            if m["MessageId"] in failed:
+                log.info("message %s failed; visible again in %ss", m["MessageId"], self.retry_after)
+                self.sqs.change_message_visibility(
+                    QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=self.retry_after
+                )
+            else:
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+                log.info("message %s delivered", m["MessageId"])
+        return len(messages)
+
+    def run(self) -> None:
+        log.info("relaying %s -> %s", self.queue_url, self.invoke_url)
+        while not self.stop.is_set():
+            try:
+                self.poll_once()
+            except Exception as e:  # keep relaying through emulator restarts
+                log.warning("relay error: %s", e)
+                self.stop.wait(1)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--endpoint-url", required=True)
+    p.add_argument("--region", default="us-east-1")
+    p.add_argument("--queue-url", required=True)
+    p.add_argument("--invoke-url", required=True)
+    p.add_argument("--batch-size", type=int, default=1)
+    args = p.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s relay %(message)s")
+    Relay(args.endpoint_url, args.region, args.queue_url, args.invoke_url, args.batch_size).run()
+
+
+if __name__ == "__main__":
+    main()

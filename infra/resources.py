@@ -1,0 +1,120 @@
+"""Creates in an emulator (or any AWS endpoint) the resources template.yaml declares.
+
+Only what the emulator needs to behave like the deployed stack is applied: names,
+keys, indexes, TTL, redrive, queue policy, versioning, CORS and the bucket's
+S3 -> SQS notification. IAM and functions are deployment-only.
+"""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+from botocore.exceptions import ClientError
+
+from template import Resolver
+
+_TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "LocalSecondaryIndexes")
+
+
+def _table_request(props: dict) -> dict:
+    req = {k: props[k] for k in _TABLE_KEYS if k in props}
+    req["TableName"] = props["TableName"]
+    req["BillingMode"] = props.get("BillingMode", "PROVISIONED")
+    if req["BillingMode"] == "PROVISIONED":
+        req["ProvisionedThroughput"] = props["ProvisionedThroughput"]
+    return req
+
+
+def _notification_request(props: dict) -> dict:
+    """CloudFormation's NotificationConfiguration shape -> the S3 API's shape."""
+    conf = props.get("NotificationConfiguration", {})
+    out: dict = {}
+    for cfn_key, api_key, target_key, api_target in (
+        ("QueueConfigurations", "QueueConfigurations", "Queue", "QueueArn"),
+        ("TopicConfigurations", "TopicConfigurations", "Topic", "TopicArn"),
+        ("LambdaConfigurations", "LambdaFunctionConfigurations", "Function", "LambdaFunctionArn"),
+    ):
+        items = []
+        for item in conf.get(cfn_key, []):
+            entry = {api_target: item[target_key], "Events": [item["Event"]]}
+            rules = item.get("Filter", {}).get("S3Key", {}).get("Rules")
+            if rules:
+                entry["Filter"] = {"Key": {"FilterRules": rules}}
+            items.append(entry)
+        if items:
+            out[api_key] = items
+    return out
+
+
+_CORS_KEYS = {"ExposedHeaders": "ExposeHeaders", "MaxAge": "MaxAgeSeconds", "Id": "ID"}
+
+
+def _cors_rules(conf: dict) -> list[dict]:
+    """CloudFormation's CorsRules -> the S3 API's CORSRules (a few keys differ)."""
+    return [{_CORS_KEYS.get(k, k): v for k, v in rule.items()} for rule in conf["CorsRules"]]
+
+
+def create_all(resolver: Resolver, endpoint_url: str) -> dict[str, str]:
+    """Creates every supported resource; returns logical id -> physical name/URL."""
+    session = boto3.session.Session(region_name=resolver.region)
+    ddb = session.client("dynamodb", endpoint_url=endpoint_url)
+    sqs = session.client("sqs", endpoint_url=endpoint_url)
+    s3 = session.client("s3", endpoint_url=endpoint_url)
+    created: dict[str, str] = {}
+
+    for logical, res in resolver.of_type("AWS::DynamoDB::Table").items():
+        props = resolver.resolve(res["Properties"])
+        try:
+            ddb.create_table(**_table_request(props))
+        except ddb.exceptions.ResourceInUseException:
+            pass
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            ddb.update_time_to_live(
+                TableName=props["TableName"],
+                TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+            )
+        created[logical] = props["TableName"]
+
+    queues = resolver.of_type("AWS::SQS::Queue")
+    # Dead-letter queues first: a redrive policy names an existing queue.
+    for logical, res in sorted(queues.items(), key=lambda kv: "RedrivePolicy" in kv[1].get("Properties", {})):
+        props = resolver.resolve(res["Properties"])
+        attrs = {}
+        for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds"):
+            if key in props:
+                attrs[key] = str(props[key])
+        if "RedrivePolicy" in props:
+            attrs["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
+        url = sqs.create_queue(QueueName=props["QueueName"], Attributes=attrs)["QueueUrl"]
+        created[logical] = url
+
+    for res in resolver.of_type("AWS::SQS::QueuePolicy").values():
+        props = resolver.resolve(res["Properties"])
+        for queue_url in props["Queues"]:
+            name = queue_url.rsplit("/", 1)[-1]
+            url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+            sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(props["PolicyDocument"])})
+
+    for logical, res in resolver.of_type("AWS::S3::Bucket").items():
+        props = resolver.resolve(res["Properties"])
+        name = props["BucketName"]
+        try:
+            if resolver.region == "us-east-1":
+                s3.create_bucket(Bucket=name)
+            else:
+                s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": resolver.region})
+        except ClientError as e:
+            if e.response["Error"]["Code"] != "BucketAlreadyOwnedByYou":
+                raise
+        if props.get("VersioningConfiguration"):
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration=props["VersioningConfiguration"])
+        if props.get("CorsConfiguration"):
+            s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": _cors_rules(props["CorsConfiguration"])})
+        notification = _notification_request(props)
+        if notification:
+            s3.put_bucket_notification_configuration(Bucket=name, NotificationConfiguration=notification)
+        created[logical] = name
+
+    return created

@@ -1,0 +1,287 @@
+"""Brings the whole system up locally: emulator, resources, functions, relay, admin page.
+
+    stack.py dev            foreground; Ctrl-C / SIGTERM stops everything it started
+    stack.py run -- CMD     the same on free ports, runs CMD with the stack's
+                            variables in its environment, stops the stack, exits
+                            with CMD's status (what `make test` uses)
+
+Everything binds to 127.0.0.1. The functions get their endpoint only from the
+standard SDK setting AWS_ENDPOINT_URL; point it (and the credentials) at
+LocalStack or real AWS and nothing else changes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import functools
+import http.server
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import relay  # noqa: E402
+import resources  # noqa: E402
+from template import Resolver, load  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = ROOT / ".venv" / "bin"
+DEV_DIR = ROOT / ".dev"
+LOCAL_ACCOUNT = "123456789012"  # moto's default account
+log = logging.getLogger("stack")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _die_with_parent() -> None:
+    """Child processes get SIGTERM if this process dies, even by SIGKILL."""
+    os.setsid()
+    try:
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+class Stack:
+    def __init__(self, moto_port: int, lambda_port: int, admin_port: int, watch_code: bool):
+        self.moto_port = moto_port
+        self.lambda_port = lambda_port
+        self.admin_port = admin_port
+        self.watch_code = watch_code
+        self.region = os.environ.get("AWS_REGION", "us-east-1")
+        self.stack_name = os.environ.get("STACK_NAME", "preapprove")
+        self.endpoint = f"http://127.0.0.1:{moto_port}"
+        self.procs: list[subprocess.Popen] = []
+        self.threads: list[threading.Thread] = []
+        self.relay: relay.Relay | None = None
+        self.http: http.server.ThreadingHTTPServer | None = None
+        self.template = load(ROOT / "template.yaml")
+        self.resolver = Resolver(self.template, self.stack_name, LOCAL_ACCOUNT, self.region)
+        DEV_DIR.mkdir(exist_ok=True)
+
+    # ---- pieces ----
+    def spawn(self, name: str, cmd: list[str], env: dict | None = None) -> subprocess.Popen:
+        logfile = open(DEV_DIR / f"{name}.log", "ab")
+        log.info("starting %s (log: .dev/%s.log)", name, name)
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=logfile, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+        )
+        self.procs.append(proc)
+        return proc
+
+    def start_emulator(self) -> None:
+        if port_in_use(self.moto_port):
+            raise SystemExit(f"port {self.moto_port} is taken: stop whatever runs there (another `make dev`?)")
+        self.spawn("moto", [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.moto_port)])
+        wait_for(f"{self.endpoint}/moto-api/data.json", "moto", 60)
+
+    def aws_env(self) -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "test"),
+            "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
+            # Path-style S3 addressing: 127.0.0.1 has no per-bucket subdomains.
+            "AWS_S3_FORCE_PATH_STYLE": "true",
+        }
+
+    def start_functions(self) -> None:
+        fn_env = {**self.resolver.function_environment(), **self.aws_env()}
+        env_file = DEV_DIR / "functions.env"
+        env_file.write_text("".join(f"{k}={v}\n" for k, v in sorted(fn_env.items())))
+        cmd = [
+            str(VENV_BIN / "cargo-lambda"),
+            "lambda",
+            "watch",
+            "--invoke-address",
+            "127.0.0.1",
+            "--invoke-port",
+            str(self.lambda_port),
+            "--env-file",
+            str(env_file),
+        ]
+        if not self.watch_code:
+            cmd.append("--ignore-changes")
+        env = {**os.environ, **fn_env}
+        self.spawn("functions", cmd, env)
+        wait_for_port(self.lambda_port, "cargo lambda watch", 300)
+
+    def start_relay(self) -> None:
+        fn = self.template["Resources"]["ImportFunction"]
+        sqs = next(e["Properties"] for e in fn["Properties"]["Events"].values() if e["Type"] == "SQS")
+        queue_logical = sqs["Queue"].value[0]
+        queue_url = self.sqs_url(self.resolver.physical_name(queue_logical))
+        self.relay = relay.Relay(
+            self.endpoint,
+            self.region,
+            queue_url,
+            self.invoke_url("import"),
+            batch_size=int(sqs.get("BatchSize", 10)),
+            invoke_timeout=float(fn["Properties"].get("Timeout", 30)) + 60,
+        )
+        t = threading.Thread(target=self.relay.run, name="relay", daemon=True)
+        t.start()
+        self.threads.append(t)
+
+    def sqs_url(self, queue_name: str) -> str:
+        import boto3
+
+        sqs = boto3.session.Session(region_name=self.region).client("sqs", endpoint_url=self.endpoint)
+        return sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+
+    def invoke_url(self, function: str) -> str:
+        return f"http://127.0.0.1:{self.lambda_port}/2015-03-31/functions/{function}/invocations"
+
+    def function_url(self, function: str) -> str:
+        return f"http://127.0.0.1:{self.lambda_port}/lambda-url/{function}"
+
+    def start_admin_page(self) -> None:
+        handler = functools.partial(QuietHandler, directory=str(ROOT / "static"))
+        self.http = http.server.ThreadingHTTPServer(("127.0.0.1", self.admin_port), handler)
+        t = threading.Thread(target=self.http.serve_forever, name="admin-page", daemon=True)
+        t.start()
+        self.threads.append(t)
+
+    # ---- whole stack ----
+    def up(self) -> dict[str, str]:
+        # Fake credentials for boto3 in this process too; never real ones against the emulator.
+        os.environ.update(self.aws_env())
+        self.start_emulator()
+        created = resources.create_all(self.resolver, self.endpoint)
+        log.info("created %d resources from template.yaml", len(created))
+        self.start_functions()
+        self.start_relay()
+        self.start_admin_page()
+        env = {
+            **self.aws_env(),
+            "STACK_NAME": self.stack_name,
+            "IMPORT_BUCKET": created["ImportBucket"],
+            "IMPORT_QUEUE_URL": created["ImportQueue"],
+            "IMPORT_DLQ_URL": created["ImportDeadLetterQueue"],
+            "DEVICES_TABLE": created["DevicesTable"],
+            "USERS_TABLE": created["UsersTable"],
+            "IMPORTS_TABLE": created["ImportsTable"],
+            "SETTINGS_TABLE": created["SettingsTable"],
+            "DENIALS_TABLE": created["DenialsTable"],
+            "LAMBDA_INVOKE_URL": f"http://127.0.0.1:{self.lambda_port}",
+            "ADMISSION_URL": f"{self.function_url('admission')}/v1/admission",
+            "ENROLLMENTS_URL": f"{self.function_url('admission')}/v1/enrollments",
+            "ADMIN_API_URL": self.function_url("admin"),
+            "ADMIN_URL": f"http://127.0.0.1:{self.admin_port}/",
+        }
+        (DEV_DIR / "stack.env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+        return env
+
+    def down(self) -> None:
+        if self.relay:
+            self.relay.stop.set()
+        if self.http:
+            self.http.shutdown()
+        for p in self.procs:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 10
+        for p in self.procs:
+            try:
+                p.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for t in self.threads:
+            t.join(timeout=6)
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args) -> None:  # noqa: A002
+        log.debug(format, *args)
+
+
+def wait_for(url: str, what: str, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.2)
+    raise SystemExit(f"{what} did not come up within {seconds:.0f}s ({url}); see .dev/*.log")
+
+
+def wait_for_port(port: int, what: str, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if port_in_use(port):
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"{what} did not listen on {port} within {seconds:.0f}s; see .dev/*.log")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="mode", required=True)
+    sub.add_parser("dev", help="run the stack in the foreground on the fixed local ports")
+    run = sub.add_parser("run", help="run a command against a stack on free ports")
+    run.add_argument("cmd", nargs=argparse.REMAINDER)
+    args = p.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
+
+    if args.mode == "dev":
+        stack = Stack(4566, 9000, 8080, watch_code=True)
+    else:
+        stack = Stack(free_port(), free_port(), free_port(), watch_code=False)
+
+    stopping = threading.Event()
+
+    def on_signal(signum, _frame):
+        stopping.set()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        env = stack.up()
+        if args.mode == "dev":
+            print("\nStack is up. Variables in .dev/stack.env:", flush=True)
+            print("".join(f"  {k}={v}\n" for k, v in env.items()), flush=True)
+            print("Ctrl-C stops everything.", flush=True)
+            while not stopping.is_set():
+                time.sleep(1)
+            return 0
+        cmd = [c for c in args.cmd if c != "--"]
+        if not cmd:
+            raise SystemExit("run: give a command after --")
+        return subprocess.call(cmd, env={**os.environ, **env})
+    except KeyboardInterrupt:
+        return 0 if args.mode == "dev" else 130
+    finally:
+        log.info("stopping")
+        stack.down()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

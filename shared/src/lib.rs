@@ -1,0 +1,7 @@
+//! Pre-approved device enrollment: the domain (CSV dialects, header mapping,
+//! validation, admission rules), the ports the functions need, and, behind the
+//! `aws` feature, the AWS adapters that implement them.
+
+#[cfg(feature = "aws")]
+pub mod aws;
+pub mod env;
