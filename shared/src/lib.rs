@@ -4,4 +4,7 @@
 
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod csvfile;
+pub mod domain;
 pub mod env;
+pub mod import;

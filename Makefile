@@ -1,0 +1,42 @@
+# The two commands a newcomer needs: `make dev` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: dev test venv build lint unit integration cfn-lint bench clean
+
+## make dev: the whole system on 127.0.0.1 (moto :4566, functions :9000, admin page :8080)
+dev: venv build
+	$(VPY) infra/stack.py dev
+
+## make test: everything CI checks, from a fresh machine
+test: venv lint unit integration cfn-lint
+
+venv: $(STAMP)
+$(STAMP): infra/requirements.txt
+	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --disable-pip-version-check -r infra/requirements.txt
+	touch $@
+
+build:
+	cargo build --workspace --all-targets
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+unit:
+	cargo test --workspace --exclude integration-tests
+
+# Integration tests run against a stack of their own on free ports, stopped afterwards.
+integration: venv build
+	$(VPY) infra/stack.py run -- cargo test -p integration-tests -- --test-threads=4
+
+cfn-lint: venv
+	$(VENV)/bin/cfn-lint template.yaml
+
+clean:
+	rm -rf .dev

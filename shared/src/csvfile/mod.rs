@@ -1,0 +1,9 @@
+//! Reading spreadsheet exports: encodings, delimiters, row numbers, header mapping.
+
+pub mod encoding;
+pub mod header;
+pub mod records;
+
+pub use encoding::TextEncoding;
+pub use header::{ColumnMap, Field, HeaderError, ManualMapping};
+pub use records::{BoxRead, Dialect, ReadError, RecordStream};

@@ -1,0 +1,7 @@
+//! Domain types that validate when built, and the options of an import.
+
+pub mod options;
+pub mod values;
+
+pub use options::{ExistingPolicy, ImportOptions, InviteChannel, OnError};
+pub use values::{Email, Mobile, Ownership, Password, Platform, SerialNumber, ValueError};

@@ -1,0 +1,167 @@
+//! The choices an admin makes per upload (the seeds' step 3), carried as S3
+//! object metadata (`x-amz-meta-*`), each defaulting to the stored settings.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::csvfile::ManualMapping;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum InviteChannel {
+    #[default]
+    Email,
+    Sms,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ExistingPolicy {
+    Replace,
+    #[default]
+    Skip,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnError {
+    /// All-or-nothing: one invalid row rejects the file (the seeds' "correct and re-upload").
+    #[default]
+    RejectFile,
+    SkipInvalidRows,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("metadata {key} = '{value}' is not allowed; use {allowed}")]
+pub struct OptionError {
+    pub key: &'static str,
+    pub value: String,
+    pub allowed: &'static str,
+}
+
+macro_rules! from_str_via_serde {
+    ($t:ty, $key:literal, $allowed:literal) => {
+        impl FromStr for $t {
+            type Err = OptionError;
+            fn from_str(s: &str) -> Result<Self, OptionError> {
+                serde_json::from_value(serde_json::Value::String(s.trim().to_ascii_lowercase())).map_err(|_| {
+                    OptionError {
+                        key: $key,
+                        value: s.to_owned(),
+                        allowed: $allowed,
+                    }
+                })
+            }
+        }
+    };
+}
+
+from_str_via_serde!(InviteChannel, "invite", "email, sms or none");
+from_str_via_serde!(ExistingPolicy, "existing-users", "replace or skip");
+from_str_via_serde!(OnError, "on-error", "reject-file or skip-invalid-rows");
+
+/// Everything that decides how one file is imported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ImportOptions {
+    pub invite: InviteChannel,
+    pub existing: ExistingPolicy,
+    pub on_error: OnError,
+    /// The directory domain the users belong to (the seeds' "Select the Domain").
+    pub domain: Option<String>,
+    #[serde(default)]
+    pub mapping: ManualMapping,
+}
+
+/// The defaults an admin set (settings table); each is optional.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ImportDefaults {
+    pub invite: Option<InviteChannel>,
+    pub existing: Option<ExistingPolicy>,
+    pub on_error: Option<OnError>,
+}
+
+impl ImportOptions {
+    /// Options from an object's user metadata (keys without `x-amz-meta-`), else the defaults.
+    pub fn from_metadata(meta: &HashMap<String, String>, defaults: ImportDefaults) -> Result<Self, OptionError> {
+        let get = |k: &str| meta.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let mapping = match get("column-map") {
+            None => ManualMapping::new(),
+            Some(json) => serde_json::from_str(json).map_err(|_| OptionError {
+                key: "column-map",
+                value: json.to_owned(),
+                allowed: r#"a JSON object such as {"Asset Tag": "serial_number", "Notes": null}"#,
+            })?,
+        };
+        Ok(Self {
+            invite: get("invite").map(str::parse).transpose()?.or(defaults.invite).unwrap_or_default(),
+            existing: get("existing-users")
+                .map(str::parse)
+                .transpose()?
+                .or(defaults.existing)
+                .unwrap_or_default(),
+            on_error: get("on-error")
+                .map(str::parse)
+                .transpose()?
+                .or(defaults.on_error)
+                .unwrap_or_default(),
+            domain: get("domain").map(str::to_owned),
+            mapping,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_are_email_skip_reject() {
+        let o = ImportOptions::from_metadata(&meta(&[]), ImportDefaults::default()).unwrap();
+        assert_eq!(
+            (o.invite, o.existing, o.on_error),
+            (InviteChannel::Email, ExistingPolicy::Skip, OnError::RejectFile)
+        );
+    }
+
+    #[test]
+    fn metadata_beats_settings_which_beat_defaults() {
+        let settings = ImportDefaults {
+            invite: Some(InviteChannel::Sms),
+            existing: Some(ExistingPolicy::Replace),
+            on_error: None,
+        };
+        let o = ImportOptions::from_metadata(&meta(&[("invite", "none"), ("domain", "corp.example")]), settings)
+            .unwrap();
+        assert_eq!(o.invite, InviteChannel::None);
+        assert_eq!(o.existing, ExistingPolicy::Replace);
+        assert_eq!(o.domain.as_deref(), Some("corp.example"));
+        let o = ImportOptions::from_metadata(&meta(&[("on-error", "skip-invalid-rows")]), settings).unwrap();
+        assert_eq!(o.on_error, OnError::SkipInvalidRows);
+    }
+
+    #[test]
+    fn bad_metadata_says_what_is_allowed() {
+        let e = ImportOptions::from_metadata(&meta(&[("invite", "pigeon")]), ImportDefaults::default()).unwrap_err();
+        assert_eq!(e.to_string(), "metadata invite = 'pigeon' is not allowed; use email, sms or none");
+        let e = ImportOptions::from_metadata(&meta(&[("column-map", "{")]), ImportDefaults::default()).unwrap_err();
+        assert_eq!(e.key, "column-map");
+    }
+
+    #[test]
+    fn column_map_from_metadata() {
+        let o = ImportOptions::from_metadata(
+            &meta(&[("column-map", r#"{"Asset Tag":"serial_number","Notes":null}"#)]),
+            ImportDefaults::default(),
+        )
+        .unwrap();
+        assert_eq!(o.mapping.get("Asset Tag"), Some(&Some("serial_number".to_string())));
+        assert_eq!(o.mapping.get("Notes"), Some(&None));
+    }
+}

@@ -1,0 +1,226 @@
+//! What an import leaves behind for the admin: the JSON report and the
+//! annotated errors CSV (safe to open in Excel).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::row::RowIssue;
+use super::scan::{FileError, RowPass, Scan};
+use crate::csvfile::{BoxRead, Dialect};
+use crate::domain::ImportOptions;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportStatus {
+    Validating,
+    Writing,
+    Completed,
+    Rejected,
+    Failed,
+}
+
+impl ImportStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Validating => "validating",
+            Self::Writing => "writing",
+            Self::Completed => "completed",
+            Self::Rejected => "rejected",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
+    }
+
+    /// A finished import is never run again.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Completed | Self::Rejected | Self::Failed)
+    }
+}
+
+/// A row that was valid but not written, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub row: u64,
+    pub serial_number: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub rows: u64,
+    pub valid_rows: u64,
+    pub devices_written: u64,
+    pub users_written: u64,
+    pub invites_sent: u64,
+    pub invites_failed: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub import_id: String,
+    pub status: ImportStatus,
+    pub key: String,
+    #[serde(flatten)]
+    pub counts: Counts,
+    pub skipped: Vec<Skipped>,
+    pub errors: Vec<RowIssue>,
+    pub warnings: Vec<RowIssue>,
+    pub warnings_total: u64,
+    pub ignored_columns: Vec<String>,
+    pub mapping: BTreeMap<String, String>,
+    pub dialect: Option<Dialect>,
+    pub duplicate_email_groups: u64,
+    pub options: ImportOptions,
+}
+
+impl Report {
+    pub fn new(import_id: &str, key: &str, options: &ImportOptions) -> Self {
+        Self {
+            import_id: import_id.to_owned(),
+            status: ImportStatus::Validating,
+            key: key.to_owned(),
+            counts: Counts::default(),
+            skipped: Vec::new(),
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            warnings_total: 0,
+            ignored_columns: Vec::new(),
+            mapping: BTreeMap::new(),
+            dialect: None,
+            duplicate_email_groups: 0,
+            options: options.clone(),
+        }
+    }
+
+    pub fn with_scan(mut self, scan: &Scan) -> Self {
+        self.counts.rows = scan.rows;
+        self.counts.valid_rows = scan.valid_rows;
+        self.errors = scan.errors.clone();
+        self.warnings = scan.warnings.clone();
+        self.warnings_total = scan.warnings_total;
+        self.ignored_columns = scan.columns.ignored.clone();
+        self.mapping = scan
+            .columns
+            .mapping
+            .iter()
+            .map(|(f, h)| (f.key().to_owned(), h.clone()))
+            .collect();
+        self.dialect = Some(scan.dialect);
+        self.duplicate_email_groups = scan.duplicate_email_groups;
+        self
+    }
+
+    /// A file that could not be read at all (header, encoding): one error on row 1.
+    pub fn file_error(mut self, e: &FileError) -> Self {
+        self.status = ImportStatus::Rejected;
+        self.errors = vec![RowIssue {
+            row: 1,
+            column: String::new(),
+            value: String::new(),
+            message: e.to_string(),
+        }];
+        self
+    }
+}
+
+/// `reports/<key without imports/>.json` and `.errors.csv` for an object key.
+pub fn report_keys(key: &str) -> (String, String) {
+    let rest = key.strip_prefix("imports/").unwrap_or(key);
+    (format!("reports/{rest}.json"), format!("reports/{rest}.errors.csv"))
+}
+
+/// Cells a spreadsheet would run as a formula get a leading apostrophe (CSV injection).
+pub fn escape_cell(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{cell}").into(),
+        _ => cell.into(),
+    }
+}
+
+/// The header and every row with an error, each with an added `Error` column,
+/// as UTF-8 with a byte-order mark (so Excel opens it with the right encoding).
+/// Reads the file once more rather than keeping rows from the validation pass.
+pub fn errors_csv(input: BoxRead, scan: &Scan, options: &ImportOptions) -> Result<Vec<u8>, FileError> {
+    let mut by_row: BTreeMap<u64, Vec<&str>> = BTreeMap::new();
+    for e in &scan.errors {
+        by_row.entry(e.row).or_default().push(e.message.as_str());
+    }
+    let mut out = b"\xEF\xBB\xBF".to_vec();
+    let mut pass = RowPass::open(input, Some(scan.dialect.encoding), options)?;
+    let mut w = csv::WriterBuilder::new().flexible(true).from_writer(&mut out);
+    let mut header: Vec<String> = pass.columns.headers.clone();
+    while header.last().is_some_and(String::is_empty) {
+        header.pop();
+    }
+    let width = header.len();
+    header.push("Error".into());
+    write_record(&mut w, header.iter().map(String::as_str))?;
+    while let Some((row, _, _)) = pass.next_checked()? {
+        let Some(messages) = by_row.get(&row) else {
+            continue;
+        };
+        let joined = messages.join("; ");
+        let cells = pass.record().iter().chain(std::iter::repeat("")).take(width);
+        write_record(&mut w, cells.chain(std::iter::once(joined.as_str())))?;
+    }
+    w.flush().map_err(|e| FileError::Read(crate::csvfile::ReadError::Io(e)))?;
+    drop(w);
+    Ok(out)
+}
+
+fn write_record<'a, W: std::io::Write>(
+    w: &mut csv::Writer<W>,
+    cells: impl Iterator<Item = &'a str>,
+) -> Result<(), FileError> {
+    w.write_record(cells.map(|c| escape_cell(c).into_owned()))
+        .map_err(|e| FileError::Read(crate::csvfile::ReadError::Io(std::io::Error::other(e))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::scan::scan;
+    use std::io::Cursor;
+
+    #[test]
+    fn report_keys_mirror_the_import_key() {
+        assert_eq!(
+            report_keys("imports/2026/devices.csv"),
+            (
+                "reports/2026/devices.csv.json".into(),
+                "reports/2026/devices.csv.errors.csv".into()
+            )
+        );
+    }
+
+    #[test]
+    fn formulas_are_escaped() {
+        assert_eq!(escape_cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(escape_cell("+1 415"), "'+1 415");
+        assert_eq!(escape_cell("-5"), "'-5");
+        assert_eq!(escape_cell("@SUM"), "'@SUM");
+        assert_eq!(escape_cell("plain"), "plain");
+    }
+
+    #[test]
+    fn errors_csv_has_only_bad_rows_with_their_messages() {
+        let data = "Name;Email;Ownership;Serial Number;Platform;;\n\
+                    Ann;a@x.com;corporate;S1;ios;;\n\
+                    =cmd;bad;corporate;S2;ios;;\n"
+            .as_bytes()
+            .to_vec();
+        let opts = ImportOptions::default();
+        let s = scan(|| Ok(Box::new(Cursor::new(data.clone())) as BoxRead), &opts, |_| {}).unwrap();
+        let out = errors_csv(Box::new(Cursor::new(data)), &s, &opts).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.trim_start_matches('\u{feff}').lines().collect();
+        assert_eq!(lines[0], "Name,Email,Ownership,Serial Number,Platform,Error");
+        assert_eq!(lines.len(), 2);
+        assert!(lines[1].starts_with("'=cmd,bad,corporate,S2,ios,"), "{}", lines[1]);
+        assert!(lines[1].contains("not a valid email"));
+    }
+}

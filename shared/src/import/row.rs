@@ -1,0 +1,286 @@
+//! One CSV record -> one validated device row, or every problem with it.
+
+use serde::Serialize;
+
+use crate::csvfile::{ColumnMap, Field};
+use crate::domain::values::parse_groups;
+use crate::domain::{Email, InviteChannel, Mobile, Ownership, Password, Platform, SerialNumber, ValueError};
+
+/// A problem with one cell (or one row, when `column` is empty), as the report shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RowIssue {
+    pub row: u64,
+    pub column: String,
+    pub value: String,
+    pub message: String,
+}
+
+/// A row that passed validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRow {
+    pub row: u64,
+    pub name: String,
+    pub email: Email,
+    pub ownership: Ownership,
+    pub serial: SerialNumber,
+    pub platform: Platform,
+    pub sam_account_name: Option<String>,
+    pub mobile: Option<Mobile>,
+    pub device_name: Option<String>,
+    pub password: Option<Password>,
+    pub groups: Vec<String>,
+}
+
+const MAX_TEXT: usize = 256;
+
+/// What a validated row's cells looked like, for the messages about them.
+struct Cells<'a> {
+    row: u64,
+    record: &'a csv::StringRecord,
+    map: &'a ColumnMap,
+    errors: Vec<RowIssue>,
+    warnings: &'a mut Vec<RowIssue>,
+}
+
+impl<'a> Cells<'a> {
+    /// The trimmed cell; trimming is reported as a warning (it may matter for a serial).
+    fn get(&mut self, field: Field) -> &'a str {
+        let Some(raw) = self.map.column(field).and_then(|i| self.record.get(i)) else {
+            return "";
+        };
+        let trimmed = raw.trim();
+        if trimmed.len() != raw.len() && !trimmed.is_empty() {
+            self.warnings.push(RowIssue {
+                row: self.row,
+                column: self.map.title(field).to_owned(),
+                value: shown(field, trimmed),
+                message: "surrounding spaces were removed".into(),
+            });
+        }
+        trimmed
+    }
+
+    fn fail(&mut self, field: Field, value: &str, e: ValueError) {
+        self.errors.push(RowIssue {
+            row: self.row,
+            column: self.map.title(field).to_owned(),
+            value: shown(field, value),
+            message: e.0,
+        });
+    }
+
+    fn check<T>(&mut self, field: Field, parse: impl FnOnce(&str) -> Result<T, ValueError>) -> Option<T> {
+        let v = self.get(field);
+        match parse(v) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                self.fail(field, v, e);
+                None
+            }
+        }
+    }
+
+    fn optional<T>(&mut self, field: Field, parse: impl FnOnce(&str) -> Result<T, ValueError>) -> Option<T> {
+        let v = self.get(field);
+        if v.is_empty() {
+            return None;
+        }
+        match parse(v) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                self.fail(field, v, e);
+                None
+            }
+        }
+    }
+}
+
+/// Passwords never appear in reports.
+fn shown(field: Field, value: &str) -> String {
+    if field == Field::Password {
+        "***".into()
+    } else {
+        value.to_owned()
+    }
+}
+
+fn text(label: &'static str, required: bool) -> impl Fn(&str) -> Result<String, ValueError> {
+    move |v: &str| {
+        if required && v.is_empty() {
+            Err(ValueError(format!("{label} is empty; every row needs it")))
+        } else if v.len() > MAX_TEXT {
+            Err(ValueError(format!("{label} is longer than {MAX_TEXT} characters")))
+        } else {
+            Ok(v.to_owned())
+        }
+    }
+}
+
+/// Validates one record. Warnings (trimmed cells) go to `warnings` either way.
+pub fn validate_row(
+    row: u64,
+    record: &csv::StringRecord,
+    map: &ColumnMap,
+    invite: InviteChannel,
+    warnings: &mut Vec<RowIssue>,
+) -> Result<DeviceRow, Vec<RowIssue>> {
+    let mut c = Cells {
+        row,
+        record,
+        map,
+        errors: Vec::new(),
+        warnings,
+    };
+    let name = c.check(Field::Name, text("the name", true));
+    let email = c.check(Field::Email, Email::parse);
+    let ownership = c.check(Field::Ownership, Ownership::parse);
+    let serial = c.check(Field::SerialNumber, SerialNumber::parse);
+    let platform = c.check(Field::Platform, Platform::parse);
+    let sam_account_name = c.optional(Field::SamAccountName, text("SAMAccountName", false));
+    let mobile = c.optional(Field::Mobile, Mobile::parse);
+    let device_name = c.optional(Field::DeviceName, text("the device name", false));
+    // A password is taken as written: spaces may be part of it.
+    let password = match map.column(Field::Password).and_then(|i| record.get(i)) {
+        Some(raw) if !raw.is_empty() => match Password::parse(raw) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                c.fail(Field::Password, raw, e);
+                None
+            }
+        },
+        _ => None,
+    };
+    let groups = c.optional(Field::DeviceGroup, parse_groups).unwrap_or_default();
+    if invite == InviteChannel::Sms && mobile.is_none() && c.get(Field::Mobile).is_empty() {
+        c.fail(
+            Field::Mobile,
+            "",
+            ValueError("invites go by SMS but this row has no mobile number; add one or send invites by email".into()),
+        );
+    }
+    match (name, email, ownership, serial, platform) {
+        (Some(name), Some(email), Some(ownership), Some(serial), Some(platform)) if c.errors.is_empty() => {
+            Ok(DeviceRow {
+                row,
+                name,
+                email,
+                ownership,
+                serial,
+                platform,
+                sam_account_name,
+                mobile,
+                device_name,
+                password,
+                groups,
+            })
+        }
+        _ => Err(c.errors),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::csvfile::ManualMapping;
+
+    fn map() -> ColumnMap {
+        let h: Vec<String> = [
+            "Name",
+            "Email",
+            "Ownership",
+            "Serial Number",
+            "Platform",
+            "Mobile",
+            "Password",
+            "Device Group",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        ColumnMap::build(&h, &ManualMapping::new()).unwrap()
+    }
+
+    fn rec(cells: &[&str]) -> csv::StringRecord {
+        csv::StringRecord::from(cells.to_vec())
+    }
+
+    #[test]
+    fn a_good_row() {
+        let mut w = Vec::new();
+        let r = validate_row(
+            2,
+            &rec(&["Jane", "jane@example.com", "corporate", "C02ABC", "macos", "", " s3cret ", "A;B"]),
+            &map(),
+            InviteChannel::Email,
+            &mut w,
+        )
+        .unwrap();
+        assert_eq!(r.serial.as_str(), "C02ABC");
+        assert_eq!(r.password.unwrap().expose(), " s3cret ");
+        assert_eq!(r.groups, vec!["A", "B"]);
+        assert!(w.is_empty());
+    }
+
+    #[test]
+    fn every_error_of_a_row_is_listed_with_its_column() {
+        let mut w = Vec::new();
+        let e = validate_row(
+            7,
+            &rec(&["", "nope", "Corporate", "", "windows", "", "", ""]),
+            &map(),
+            InviteChannel::Email,
+            &mut w,
+        )
+        .unwrap_err();
+        let cols: Vec<&str> = e.iter().map(|i| i.column.as_str()).collect();
+        assert_eq!(cols, vec!["Name", "Email", "Ownership", "Serial Number", "Platform"]);
+        assert!(e.iter().all(|i| i.row == 7));
+        assert_eq!(e[2].value, "Corporate");
+    }
+
+    #[test]
+    fn trimming_is_reported() {
+        let mut w = Vec::new();
+        let r = validate_row(
+            3,
+            &rec(&["Jane ", "jane@example.com", "personal", " ABC ", "ios", "", "", ""]),
+            &map(),
+            InviteChannel::Email,
+            &mut w,
+        )
+        .unwrap();
+        assert_eq!(r.serial.as_str(), "ABC");
+        assert_eq!(w.len(), 2);
+        assert_eq!(w[1].column, "Serial Number");
+    }
+
+    #[test]
+    fn sms_invites_need_a_mobile() {
+        let mut w = Vec::new();
+        let e = validate_row(
+            4,
+            &rec(&["Jane", "jane@example.com", "personal", "ABC", "ios", "", "", ""]),
+            &map(),
+            InviteChannel::Sms,
+            &mut w,
+        )
+        .unwrap_err();
+        assert_eq!(e[0].column, "Mobile");
+        assert!(e[0].message.contains("SMS"));
+    }
+
+    #[test]
+    fn password_values_are_masked_in_issues() {
+        let mut w = Vec::new();
+        let long = "x".repeat(300);
+        let e = validate_row(
+            5,
+            &rec(&["Jane", "jane@example.com", "personal", "ABC", "ios", "", &long, ""]),
+            &map(),
+            InviteChannel::Email,
+            &mut w,
+        )
+        .unwrap_err();
+        assert_eq!(e[0].value, "***");
+    }
+}

@@ -1,0 +1,378 @@
+//! The validation pass over a whole file, and the row pass that follows it.
+//!
+//! Nothing is buffered but a few bytes per row: 64-bit hashes of serials and
+//! emails (to find duplicates across the file) and the row numbers that end up
+//! invalid or superseded. The write pass reads the file again.
+
+use std::collections::BTreeMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::io;
+
+use serde::Serialize;
+
+use super::row::{validate_row, DeviceRow, RowIssue};
+use crate::csvfile::{BoxRead, ColumnMap, Dialect, HeaderError, ReadError, RecordStream, TextEncoding};
+use crate::domain::{ImportOptions, InviteChannel};
+
+/// Warnings kept in a report; the total is always counted.
+pub const MAX_WARNINGS: usize = 1000;
+/// Rows named per suspicious serial length for the leading-zeros warning.
+const MAX_SHORT_SERIAL_ROWS: usize = 1000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error(transparent)]
+    Header(#[from] HeaderError),
+    #[error("the file has more than {max} rows; split it into several files")]
+    TooManyRows { max: u64 },
+}
+
+/// What the validation pass learnt about a file.
+#[derive(Debug, Clone, Serialize)]
+pub struct Scan {
+    pub dialect: Dialect,
+    pub columns: ColumnMap,
+    /// Data rows (blank rows are not counted).
+    pub rows: u64,
+    pub valid_rows: u64,
+    pub errors: Vec<RowIssue>,
+    pub warnings: Vec<RowIssue>,
+    pub warnings_total: u64,
+    /// Groups of two or more rows sharing one email.
+    pub duplicate_email_groups: u64,
+    #[serde(skip)]
+    invalid_rows: Vec<u64>,
+    #[serde(skip)]
+    superseded_rows: Vec<u64>,
+}
+
+impl Scan {
+    pub fn is_row_valid(&self, row: u64) -> bool {
+        self.invalid_rows.binary_search(&row).is_err()
+    }
+
+    /// False when a later valid row has the same email: its details win (the seeds' rule).
+    pub fn carries_user_details(&self, row: u64) -> bool {
+        self.superseded_rows.binary_search(&row).is_err()
+    }
+}
+
+fn hash64(s: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    s.hash(&mut h);
+    h.finish()
+}
+
+/// Accumulates per-row facts during the pass.
+#[derive(Default)]
+struct Tally {
+    rows: u64,
+    errors: Vec<RowIssue>,
+    warnings: Vec<RowIssue>,
+    warnings_total: u64,
+    invalid: Vec<u64>,
+    serials: Vec<(u64, u64)>,
+    emails: Vec<(u64, u64)>,
+    digit_serial_lengths: BTreeMap<usize, (u64, Vec<u64>)>,
+}
+
+impl Tally {
+    fn warn(&mut self, mut issues: Vec<RowIssue>) {
+        self.warnings_total += issues.len() as u64;
+        let room = MAX_WARNINGS.saturating_sub(self.warnings.len());
+        issues.truncate(room);
+        self.warnings.append(&mut issues);
+    }
+
+    fn add(&mut self, row: u64, result: Result<DeviceRow, Vec<RowIssue>>) {
+        self.rows += 1;
+        match result {
+            Ok(r) => {
+                self.serials.push((hash64(r.serial.as_str()), row));
+                self.emails.push((hash64(&r.email.key()), row));
+                if r.serial.is_all_digits() {
+                    let e = self.digit_serial_lengths.entry(r.serial.as_str().len()).or_default();
+                    e.0 += 1;
+                    if e.1.len() < MAX_SHORT_SERIAL_ROWS {
+                        e.1.push(row);
+                    }
+                }
+            }
+            Err(mut issues) => {
+                self.invalid.push(row);
+                self.errors.append(&mut issues);
+            }
+        }
+    }
+
+    fn finish(mut self, dialect: Dialect, columns: ColumnMap) -> Scan {
+        // Duplicate serials: the first row keeps it, every later one is an error naming it.
+        self.serials.sort_unstable();
+        let serial_col = columns.title(crate::csvfile::Field::SerialNumber).to_owned();
+        for group in self.serials.chunk_by(|a, b| a.0 == b.0) {
+            let first = group[0].1;
+            for &(_, row) in &group[1..] {
+                self.invalid.push(row);
+                self.errors.push(RowIssue {
+                    row,
+                    column: serial_col.clone(),
+                    value: String::new(),
+                    message: format!(
+                        "this serial number is already on row {first}; a device can be listed only once per file"
+                    ),
+                });
+            }
+        }
+        self.invalid.sort_unstable();
+        self.invalid.dedup();
+
+        // Duplicate emails: the last valid row's details win; every row keeps its invite.
+        let invalid = &self.invalid;
+        self.emails.retain(|(_, row)| invalid.binary_search(row).is_err());
+        self.emails.sort_unstable();
+        let mut superseded = Vec::new();
+        let mut duplicate_email_groups = 0;
+        for group in self.emails.chunk_by(|a, b| a.0 == b.0) {
+            if group.len() > 1 {
+                duplicate_email_groups += 1;
+                superseded.extend(group[..group.len() - 1].iter().map(|(_, row)| *row));
+            }
+        }
+        superseded.sort_unstable();
+
+        self.leading_zero_warnings(&serial_col);
+        self.errors.sort_by_key(|i| i.row);
+        self.warnings.sort_by_key(|i| i.row);
+        let valid_rows = self.rows - self.invalid.len() as u64;
+        Scan {
+            dialect,
+            columns,
+            rows: self.rows,
+            valid_rows,
+            errors: self.errors,
+            warnings: self.warnings,
+            warnings_total: self.warnings_total,
+            duplicate_email_groups,
+            invalid_rows: self.invalid,
+            superseded_rows: superseded,
+        }
+    }
+
+    /// When nearly all numeric serials share one length, shorter ones probably
+    /// lost leading zeros in a spreadsheet. A heuristic, so a warning.
+    fn leading_zero_warnings(&mut self, serial_col: &str) {
+        let total: u64 = self.digit_serial_lengths.values().map(|(n, _)| n).sum();
+        let Some((&common, &(count, _))) = self.digit_serial_lengths.iter().max_by_key(|(_, (n, _))| *n) else {
+            return;
+        };
+        if total < 5 || count * 10 < total * 9 {
+            return;
+        }
+        let short: Vec<(usize, Vec<u64>)> = self
+            .digit_serial_lengths
+            .range(..common)
+            .map(|(len, (_, rows))| (*len, rows.clone()))
+            .collect();
+        for (len, rows) in short {
+            let issues = rows
+                .into_iter()
+                .map(|row| RowIssue {
+                    row,
+                    column: serial_col.to_owned(),
+                    value: String::new(),
+                    message: format!(
+                        "this serial has {len} digits where most have {common}: a spreadsheet may have removed \
+                         leading zeros; check it, and format the column as Text before exporting"
+                    ),
+                })
+                .collect();
+            self.warn(issues);
+        }
+    }
+}
+
+/// Most rows a file may have; bounds the per-row bookkeeping.
+pub const MAX_ROWS: u64 = 5_000_000;
+
+/// Runs the validation pass. `open` is called again (as Windows-1252) when a
+/// file without byte-order mark turns out not to be UTF-8.
+pub fn scan(
+    mut open: impl FnMut() -> io::Result<BoxRead>,
+    options: &ImportOptions,
+    mut progress: impl FnMut(u64),
+) -> Result<Scan, FileError> {
+    match scan_as(open().map_err(ReadError::Io)?, None, options, &mut progress) {
+        Err(FileError::Read(ReadError::BadEncoding { .. })) => {
+            scan_as(open().map_err(ReadError::Io)?, Some(TextEncoding::Windows1252), options, &mut progress)
+        }
+        other => other,
+    }
+}
+
+fn scan_as(
+    input: BoxRead,
+    encoding: Option<TextEncoding>,
+    options: &ImportOptions,
+    progress: &mut impl FnMut(u64),
+) -> Result<Scan, FileError> {
+    let mut pass = RowPass::open(input, encoding, options)?;
+    let mut tally = Tally::default();
+    while let Some((row, result, warnings)) = pass.next_checked()? {
+        tally.warn(warnings);
+        tally.add(row, result);
+        if tally.rows > MAX_ROWS {
+            return Err(FileError::TooManyRows { max: MAX_ROWS });
+        }
+        if tally.rows % 10_000 == 0 {
+            progress(tally.rows);
+        }
+    }
+    progress(tally.rows);
+    let (dialect, columns) = (pass.dialect(), pass.columns.clone());
+    Ok(tally.finish(dialect, columns))
+}
+
+/// Reads a file row by row with the header mapped, validating each row.
+pub struct RowPass {
+    stream: RecordStream,
+    pub columns: ColumnMap,
+    invite: InviteChannel,
+}
+
+impl RowPass {
+    pub fn open(input: BoxRead, encoding: Option<TextEncoding>, options: &ImportOptions) -> Result<Self, FileError> {
+        let mut stream = RecordStream::open(input, encoding)?;
+        if stream.next_record()?.is_none() {
+            return Err(HeaderError::Empty.into());
+        }
+        let headers: Vec<String> = stream.record().iter().map(str::to_owned).collect();
+        let columns = ColumnMap::build(&headers, &options.mapping)?;
+        Ok(Self {
+            stream,
+            columns,
+            invite: options.invite,
+        })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.stream.dialect()
+    }
+
+    /// The next data row: its number, the validation result and its warnings.
+    #[allow(clippy::type_complexity)]
+    pub fn next_checked(&mut self) -> Result<Option<(u64, Result<DeviceRow, Vec<RowIssue>>, Vec<RowIssue>)>, FileError> {
+        let Some(row) = self.stream.next_record()? else {
+            return Ok(None);
+        };
+        let mut warnings = Vec::new();
+        let result = validate_row(row, self.stream.record(), &self.columns, self.invite, &mut warnings);
+        Ok(Some((row, result, warnings)))
+    }
+
+    /// The raw cells of the current record (for the annotated errors file).
+    pub fn record(&self) -> &csv::StringRecord {
+        self.stream.record()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::OnError;
+    use std::io::Cursor;
+
+    const HEADER: &str = "Name,Email,Ownership,Serial Number,Platform,Mobile\n";
+
+    fn run(body: &str) -> Scan {
+        run_bytes(format!("{HEADER}{body}").into_bytes(), &ImportOptions::default())
+    }
+
+    fn run_bytes(bytes: Vec<u8>, options: &ImportOptions) -> Scan {
+        scan(|| Ok(Box::new(Cursor::new(bytes.clone())) as BoxRead), options, |_| {}).unwrap()
+    }
+
+    #[test]
+    fn counts_and_errors_for_every_row() {
+        let s = run("A,a@x.com,corporate,S1,ios,\nB,bad,corporate,S2,iOS,\n\nC,c@x.com,Personal,S3,android,\n");
+        assert_eq!((s.rows, s.valid_rows), (3, 1));
+        let rows: Vec<(u64, &str)> = s.errors.iter().map(|e| (e.row, e.column.as_str())).collect();
+        assert_eq!(rows, vec![(3, "Email"), (3, "Platform"), (5, "Ownership")]);
+        assert!(!s.is_row_valid(3));
+        assert!(s.is_row_valid(2));
+    }
+
+    #[test]
+    fn duplicate_serials_name_the_first_row() {
+        let s = run("A,a@x.com,corporate,S1,ios,\nB,b@x.com,corporate,S2,ios,\nC,c@x.com,corporate,S1,ios,\n");
+        assert_eq!(s.errors.len(), 1);
+        assert_eq!(s.errors[0].row, 4);
+        assert!(s.errors[0].message.contains("already on row 2"));
+        // Case matters: abc and ABC are different devices.
+        let s = run("A,a@x.com,corporate,abc,ios,\nB,b@x.com,corporate,ABC,ios,\n");
+        assert!(s.errors.is_empty());
+    }
+
+    #[test]
+    fn duplicate_emails_last_valid_row_wins() {
+        let s = run(
+            "A,a@x.com,corporate,S1,ios,\nA2,A@X.com,corporate,S2,ios,\nA3,a@x.com,corporate,S3,windows,\nB,b@x.com,personal,S4,ios,\n",
+        );
+        assert_eq!(s.duplicate_email_groups, 1);
+        assert!(!s.carries_user_details(2));
+        assert!(s.carries_user_details(3));
+        assert!(s.carries_user_details(5));
+    }
+
+    #[test]
+    fn windows_1252_is_detected_after_a_utf8_attempt() {
+        let mut bytes = HEADER.as_bytes().to_vec();
+        bytes.extend_from_slice(b"Jos\xE9,j@x.com,corporate,S1,ios,\n");
+        let s = run_bytes(bytes, &ImportOptions::default());
+        assert_eq!(s.dialect.encoding, TextEncoding::Windows1252);
+        assert_eq!(s.valid_rows, 1);
+    }
+
+    #[test]
+    fn lost_leading_zeros_are_flagged() {
+        let mut body = String::new();
+        for i in 0..9 {
+            body.push_str(&format!("U,u{i}@x.com,corporate,0012345{i},android,\n"));
+        }
+        body.push_str("V,v@x.com,corporate,123459,android,\n");
+        let s = run(&body);
+        assert!(s.errors.is_empty());
+        assert_eq!(s.warnings.len(), 1);
+        assert_eq!(s.warnings[0].row, 11);
+        assert!(s.warnings[0].message.contains("leading zeros"));
+    }
+
+    #[test]
+    fn header_problems_are_file_errors() {
+        let e = scan(
+            || Ok(Box::new(Cursor::new(b"Name,Email\nA,a@x.com\n".to_vec())) as BoxRead),
+            &ImportOptions::default(),
+            |_| {},
+        )
+        .unwrap_err();
+        assert!(matches!(e, FileError::Header(HeaderError::Missing { .. })));
+        let e = scan(|| Ok(Box::new(Cursor::new(Vec::new())) as BoxRead), &ImportOptions::default(), |_| {}).unwrap_err();
+        assert!(matches!(e, FileError::Header(HeaderError::Empty)));
+    }
+
+    #[test]
+    fn options_do_not_change_validation_except_sms() {
+        let o = ImportOptions {
+            invite: InviteChannel::Sms,
+            on_error: OnError::SkipInvalidRows,
+            ..Default::default()
+        };
+        let s = run_bytes(
+            format!("{HEADER}A,a@x.com,corporate,S1,ios,+14155552671\nB,b@x.com,corporate,S2,ios,\n").into_bytes(),
+            &o,
+        );
+        assert_eq!(s.valid_rows, 1);
+        assert_eq!(s.errors[0].row, 3);
+    }
+}
