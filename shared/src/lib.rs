@@ -7,4 +7,9 @@ pub mod aws;
 pub mod csvfile;
 pub mod domain;
 pub mod env;
+#[cfg(any(test, feature = "fakes"))]
+pub mod fakes;
 pub mod import;
+pub mod password;
+pub mod ports;
+pub mod records;

@@ -3,5 +3,5 @@
 pub mod options;
 pub mod values;
 
-pub use options::{ExistingPolicy, ImportOptions, InviteChannel, OnError};
+pub use options::{ExistingPolicy, ImportDefaults, ImportOptions, InviteChannel, OnError, OptionError};
 pub use values::{Email, Mobile, Ownership, Password, Platform, SerialNumber, ValueError};

@@ -1,13 +1,13 @@
 //! One CSV record -> one validated device row, or every problem with it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::csvfile::{ColumnMap, Field};
 use crate::domain::values::parse_groups;
 use crate::domain::{Email, InviteChannel, Mobile, Ownership, Password, Platform, SerialNumber, ValueError};
 
 /// A problem with one cell (or one row, when `column` is empty), as the report shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RowIssue {
     pub row: u64,
     pub column: String,

@@ -1,0 +1,213 @@
+//! In-memory implementations of the ports, for fast tests of the domain logic.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{self, Cursor};
+use std::sync::Mutex;
+
+use crate::csvfile::BoxRead;
+use crate::ports::{
+    Directory, ImportLedger, ImportState, Invite, InviteSender, ObjectSource, PortError, ReportSink, SendError,
+};
+use crate::records::{DeviceRecord, ExistingDevice, ExistingUser, UserRecord};
+
+/// A file in memory; counts how often it was opened.
+pub struct MemoryObject {
+    pub bytes: Vec<u8>,
+    pub opens: Mutex<u32>,
+}
+
+impl MemoryObject {
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
+        Self {
+            bytes: bytes.into(),
+            opens: Mutex::new(0),
+        }
+    }
+}
+
+impl ObjectSource for MemoryObject {
+    fn open(&self) -> io::Result<BoxRead> {
+        *self.opens.lock().unwrap() += 1;
+        Ok(Box::new(Cursor::new(self.bytes.clone())))
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryDirectory {
+    pub devices: Mutex<BTreeMap<String, DeviceRecord>>,
+    pub users: Mutex<BTreeMap<String, UserRecord>>,
+    /// Fail every write after this many calls (to simulate a crash mid-import).
+    pub fail_writes_after: Mutex<Option<u32>>,
+    pub writes: Mutex<u32>,
+}
+
+impl Directory for MemoryDirectory {
+    async fn existing(
+        &self,
+        serials: &[String],
+        user_keys: &[String],
+    ) -> Result<(HashMap<String, ExistingDevice>, HashMap<String, ExistingUser>), PortError> {
+        let devices = self.devices.lock().unwrap();
+        let users = self.users.lock().unwrap();
+        let d = serials
+            .iter()
+            .filter_map(|s| {
+                devices.get(s).map(|d| {
+                    (
+                        s.clone(),
+                        ExistingDevice {
+                            status: d.status,
+                            import_id: Some(d.import_id.clone()),
+                        },
+                    )
+                })
+            })
+            .collect();
+        let u = user_keys
+            .iter()
+            .filter_map(|k| {
+                users.get(k).map(|u| {
+                    (
+                        k.clone(),
+                        ExistingUser {
+                            import_id: Some(u.import_id.clone()),
+                        },
+                    )
+                })
+            })
+            .collect();
+        Ok((d, u))
+    }
+
+    async fn write(&self, devices: Vec<DeviceRecord>, users: Vec<UserRecord>) -> Result<(), PortError> {
+        let mut writes = self.writes.lock().unwrap();
+        if self.fail_writes_after.lock().unwrap().is_some_and(|n| *writes >= n) {
+            return Err(PortError::new("write", "simulated crash"));
+        }
+        *writes += 1;
+        let mut d = self.devices.lock().unwrap();
+        for dev in devices {
+            d.insert(dev.serial.clone(), dev);
+        }
+        let mut u = self.users.lock().unwrap();
+        for user in users {
+            u.insert(user.email.clone(), user);
+        }
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryLedger {
+    pub imports: Mutex<HashMap<String, ImportState>>,
+    pub leased: Mutex<HashMap<String, bool>>,
+    pub invites: Mutex<BTreeMap<(String, u64), Option<String>>>,
+    pub saves: Mutex<u32>,
+}
+
+impl ImportLedger for MemoryLedger {
+    async fn load(&self, import_id: &str) -> Result<Option<ImportState>, PortError> {
+        Ok(self.imports.lock().unwrap().get(import_id).cloned())
+    }
+
+    async fn create(&self, state: &ImportState) -> Result<bool, PortError> {
+        let mut m = self.imports.lock().unwrap();
+        if m.contains_key(&state.import_id) {
+            return Ok(false);
+        }
+        m.insert(state.import_id.clone(), state.clone());
+        Ok(true)
+    }
+
+    async fn lease(&self, import_id: &str, _seconds: u64) -> Result<bool, PortError> {
+        let mut l = self.leased.lock().unwrap();
+        let held = l.get(import_id).copied().unwrap_or(false);
+        l.insert(import_id.to_owned(), true);
+        Ok(!held)
+    }
+
+    async fn save(&self, state: &ImportState) -> Result<(), PortError> {
+        *self.saves.lock().unwrap() += 1;
+        self.imports.lock().unwrap().insert(state.import_id.clone(), state.clone());
+        if state.status.is_final() {
+            self.leased.lock().unwrap().insert(state.import_id.clone(), false);
+        }
+        Ok(())
+    }
+
+    async fn claim_invite(&self, import_id: &str, row: u64) -> Result<bool, PortError> {
+        let mut m = self.invites.lock().unwrap();
+        let key = (import_id.to_owned(), row);
+        if m.contains_key(&key) {
+            return Ok(false);
+        }
+        m.insert(key, None);
+        Ok(true)
+    }
+
+    async fn release_invite(&self, import_id: &str, row: u64) -> Result<(), PortError> {
+        self.invites.lock().unwrap().remove(&(import_id.to_owned(), row));
+        Ok(())
+    }
+
+    async fn invite_sent(&self, import_id: &str, row: u64, message_id: &str) -> Result<(), PortError> {
+        self.invites
+            .lock()
+            .unwrap()
+            .insert((import_id.to_owned(), row), Some(message_id.to_owned()));
+        Ok(())
+    }
+}
+
+impl MemoryLedger {
+    /// Forgets leases, as time passing would.
+    pub fn expire_leases(&self) {
+        self.leased.lock().unwrap().clear();
+    }
+}
+
+#[derive(Default)]
+pub struct MemorySender {
+    pub sent: Mutex<Vec<Invite>>,
+    /// Addresses the provider refuses.
+    pub refuse: Vec<String>,
+    /// How many sends to throttle before accepting.
+    pub throttle_first: Mutex<u32>,
+}
+
+impl InviteSender for MemorySender {
+    async fn send(&self, invite: &Invite) -> Result<String, SendError> {
+        {
+            let mut t = self.throttle_first.lock().unwrap();
+            if *t > 0 {
+                *t -= 1;
+                return Err(SendError::Throttled("slow down".into()));
+            }
+        }
+        if self.refuse.contains(&invite.to) {
+            return Err(SendError::Rejected("address refused".into()));
+        }
+        let mut sent = self.sent.lock().unwrap();
+        sent.push(invite.clone());
+        Ok(format!("msg-{}", sent.len()))
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryReports {
+    pub objects: Mutex<BTreeMap<String, Vec<u8>>>,
+}
+
+impl ReportSink for MemoryReports {
+    async fn put(&self, key: &str, body: Vec<u8>, _content_type: &str) -> Result<(), PortError> {
+        self.objects.lock().unwrap().insert(key.to_owned(), body);
+        Ok(())
+    }
+}
+
+impl MemoryReports {
+    pub fn json(&self, key: &str) -> serde_json::Value {
+        let o = self.objects.lock().unwrap();
+        serde_json::from_slice(o.get(key).expect("report written")).expect("report is JSON")
+    }
+}

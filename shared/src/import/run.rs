@@ -1,0 +1,572 @@
+//! One import from start (or checkpoint) to report, over the ports.
+//!
+//! 1. Validation pass over the whole object (streamed, re-run on resume).
+//! 2. All-or-nothing: any invalid row rejects the file before anything is written.
+//! 3. Write pass: the object is read again; rows go in chunks to the devices and
+//!    users tables, then each written row's invite is claimed in the ledger and
+//!    sent. After each chunk the checkpoint is saved, so a redelivered or
+//!    continued event resumes after the last finished chunk and never sends an
+//!    invite twice.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::stream::{self, StreamExt, TryStreamExt};
+
+use super::invite::Pacer;
+use super::report::{errors_csv, report_keys, Counts, ImportStatus, Report, Skipped};
+use super::row::{DeviceRow, RowIssue};
+use super::scan::{scan, FileError, RowPass, Scan};
+use crate::domain::{ExistingPolicy, ImportOptions, InviteChannel, OnError, OptionError};
+use crate::password::PasswordKey;
+use crate::ports::{
+    Directory, ImportLedger, ImportState, Invite, InviteSender, ObjectSource, PortError, ReportSink, SendError,
+};
+use crate::records::{now_rfc3339, DeviceRecord, DeviceStatus, ExistingDevice, ExistingUser, UserRecord};
+
+/// Skipped rows kept in the record and report; the total is always counted.
+pub const MAX_SKIPPED: usize = 1000;
+
+/// The object an event names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportObject {
+    pub bucket: String,
+    pub key: String,
+    /// Version id when the bucket is versioned, else the ETag.
+    pub version: Option<String>,
+}
+
+impl ImportObject {
+    /// Stable across redeliveries of the same upload, different for a re-upload.
+    pub fn import_id(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for part in [&self.bucket, &self.key, self.version.as_deref().unwrap_or("")] {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        hex::encode(&h.finalize()[..16])
+    }
+}
+
+pub struct Settings {
+    pub chunk_rows: usize,
+    pub invite_concurrency: usize,
+    pub email_rate: f64,
+    pub sms_rate: f64,
+    pub lease_seconds: u64,
+    pub enrollment_url: String,
+    pub password_key: Option<PasswordKey>,
+    pub send_retries: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            chunk_rows: 100,
+            invite_concurrency: 4,
+            email_rate: 1.0,
+            sms_rate: 1.0,
+            lease_seconds: 16 * 60,
+            enrollment_url: String::new(),
+            password_key: None,
+            send_retries: 5,
+        }
+    }
+}
+
+pub struct Ports<'a, D, L, S, R> {
+    pub directory: &'a D,
+    pub ledger: &'a L,
+    pub sender: &'a S,
+    pub reports: &'a R,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Finished(ImportStatus),
+    /// Stopped at a checkpoint before the deadline; deliver the event again to continue.
+    Paused { rows_done: u64 },
+    /// Another invocation holds the import.
+    Busy,
+    AlreadyFinished(ImportStatus),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Port(#[from] PortError),
+    #[error("invite for row {row} could not be sent: {error}")]
+    Send { row: u64, error: String },
+    #[error("the file changed between passes or could not be read again: {0}")]
+    Reread(String),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+/// Runs (or resumes) one import. `remaining` tells how long the invocation may still run.
+pub async fn run_import<D, L, S, R>(
+    object: &ImportObject,
+    options: Result<ImportOptions, OptionError>,
+    source: Arc<dyn ObjectSource>,
+    ports: &Ports<'_, D, L, S, R>,
+    settings: &Settings,
+    remaining: impl Fn() -> Duration,
+) -> Result<Outcome, RunError>
+where
+    D: Directory,
+    L: ImportLedger,
+    S: InviteSender,
+    R: ReportSink,
+{
+    let import_id = object.import_id();
+    let mut state = match ports.ledger.load(&import_id).await? {
+        Some(s) if s.status.is_final() => return Ok(Outcome::AlreadyFinished(s.status)),
+        Some(s) => s,
+        None => {
+            let state = ImportState {
+                import_id: import_id.clone(),
+                bucket: object.bucket.clone(),
+                key: object.key.clone(),
+                version: object.version.clone(),
+                status: ImportStatus::Validating,
+                options: options.clone().unwrap_or_default(),
+                counts: Counts::default(),
+                rows_done: 0,
+                rows_validated: 0,
+                skipped: Vec::new(),
+                skipped_total: 0,
+                invite_errors: Vec::new(),
+                created_at: now_rfc3339(),
+            };
+            ports.ledger.create(&state).await?;
+            state
+        }
+    };
+    if !ports.ledger.lease(&import_id, settings.lease_seconds).await? {
+        return Ok(Outcome::Busy);
+    }
+
+    let options = match options {
+        Ok(o) => o,
+        Err(e) => {
+            let mut report = Report::new(&import_id, &object.key, &state.options);
+            report.status = ImportStatus::Rejected;
+            report.errors.push(RowIssue {
+                row: 0,
+                column: String::new(),
+                value: e.value.clone(),
+                message: e.to_string(),
+            });
+            return finish(state, report, None, ports).await;
+        }
+    };
+    // A resumed import keeps the options it started with.
+    let options = if state.rows_done > 0 { state.options.clone() } else { options };
+    state.options = options.clone();
+
+    let scan = match validate(&source, &options, &mut state, ports.ledger).await? {
+        Ok(scan) => scan,
+        Err(file_error) => {
+            let report = Report::new(&import_id, &object.key, &options).file_error(&file_error);
+            return finish(state, report, None, ports).await;
+        }
+    };
+    let report = Report::new(&import_id, &object.key, &options).with_scan(&scan);
+    let errors_file = if scan.errors.is_empty() {
+        None
+    } else {
+        let src = source.clone();
+        let (s, o) = (scan.clone(), options.clone());
+        let csv = tokio::task::spawn_blocking(move || errors_csv(src.open()?, &s, &o).map_err(std::io::Error::other))
+            .await
+            .map_err(|e| RunError::Internal(e.to_string()))?
+            .map_err(|e| RunError::Reread(e.to_string()))?;
+        Some(csv)
+    };
+    if !scan.errors.is_empty() && options.on_error == OnError::RejectFile {
+        let mut report = report;
+        report.status = ImportStatus::Rejected;
+        return finish(state, report, errors_file, ports).await;
+    }
+
+    state.status = ImportStatus::Writing;
+    ports.ledger.save(&state).await?;
+    let scan = Arc::new(scan);
+    let writer = Writer {
+        import_id: &import_id,
+        options: &options,
+        settings,
+        email_pacer: Pacer::new(settings.email_rate),
+        sms_pacer: Pacer::new(settings.sms_rate),
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<DeviceRow>, String>>(2);
+    let reader = {
+        let (src, scan, opts, from, chunk) =
+            (source.clone(), scan.clone(), options.clone(), state.rows_done, settings.chunk_rows);
+        tokio::task::spawn_blocking(move || read_rows(src, &scan, &opts, from, chunk, tx))
+    };
+    // Leave time for one more chunk and the checkpoint before the invocation ends.
+    let reserve = Duration::from_secs(60);
+    let mut paused = false;
+    while let Some(chunk) = rx.recv().await {
+        let rows = chunk.map_err(RunError::Reread)?;
+        let last_row = rows.last().map_or(state.rows_done, |r| r.row);
+        writer.chunk(rows, &scan, ports, &mut state).await?;
+        state.rows_done = last_row;
+        ports.ledger.save(&state).await?;
+        if remaining() < reserve {
+            paused = true;
+            break;
+        }
+    }
+    drop(rx);
+    let _ = reader.await;
+    if paused {
+        return Ok(Outcome::Paused {
+            rows_done: state.rows_done,
+        });
+    }
+    let mut report = report;
+    report.status = ImportStatus::Completed;
+    finish(state, report, errors_file, ports).await
+}
+
+async fn validate<L: ImportLedger>(
+    source: &Arc<dyn ObjectSource>,
+    options: &ImportOptions,
+    state: &mut ImportState,
+    ledger: &L,
+) -> Result<Result<Scan, FileError>, RunError> {
+    let validated = Arc::new(AtomicU64::new(0));
+    let task = {
+        let (src, opts, counter) = (source.clone(), options.clone(), validated.clone());
+        tokio::task::spawn_blocking(move || scan(|| src.open(), &opts, |n| counter.store(n, Ordering::Relaxed)))
+    };
+    tokio::pin!(task);
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            done = &mut task => {
+                let result = done.map_err(|e| RunError::Internal(e.to_string()))?;
+                if let Ok(s) = &result {
+                    state.rows_validated = s.rows;
+                    state.counts.rows = s.rows;
+                    state.counts.valid_rows = s.valid_rows;
+                }
+                return Ok(result);
+            }
+            _ = tick.tick() => {
+                state.rows_validated = validated.load(Ordering::Relaxed);
+                ledger.save(state).await?;
+            }
+        }
+    }
+}
+
+/// The reading side of the write pass, on a blocking thread: valid rows after
+/// the checkpoint, in chunks, in file order.
+fn read_rows(
+    source: Arc<dyn ObjectSource>,
+    scan: &Scan,
+    options: &ImportOptions,
+    after_row: u64,
+    chunk_rows: usize,
+    tx: tokio::sync::mpsc::Sender<Result<Vec<DeviceRow>, String>>,
+) {
+    let result = (|| -> Result<(), String> {
+        let input = source.open().map_err(|e| e.to_string())?;
+        let mut pass = RowPass::open(input, Some(scan.dialect.encoding), options).map_err(|e| e.to_string())?;
+        let mut chunk = Vec::with_capacity(chunk_rows);
+        while let Some((row, result, _)) = pass.next_checked().map_err(|e| e.to_string())? {
+            if row <= after_row || !scan.is_row_valid(row) {
+                continue;
+            }
+            let Ok(device_row) = result else {
+                return Err(format!("row {row} was valid in the first pass but not in the second"));
+            };
+            chunk.push(device_row);
+            if chunk.len() == chunk_rows && tx.blocking_send(Ok(std::mem::take(&mut chunk))).is_err() {
+                return Ok(()); // the writer stopped (deadline)
+            }
+        }
+        if !chunk.is_empty() {
+            let _ = tx.blocking_send(Ok(chunk));
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        let _ = tx.blocking_send(Err(e));
+    }
+}
+
+/// What one chunk of rows turns into.
+#[derive(Debug, Default, PartialEq)]
+pub struct Plan {
+    pub devices: Vec<DeviceRecord>,
+    pub users: Vec<UserRecord>,
+    pub skipped: Vec<Skipped>,
+    pub invites: Vec<Invite>,
+}
+
+/// Decides, for rows already known valid, what to write and whom to invite.
+/// Existing items written by this same import (an earlier attempt) are not
+/// "existing": the retry must behave as the first attempt would have.
+pub fn plan_chunk(
+    rows: Vec<DeviceRow>,
+    scan: &Scan,
+    devices: &HashMap<String, ExistingDevice>,
+    users: &HashMap<String, ExistingUser>,
+    import_id: &str,
+    options: &ImportOptions,
+    password_key: Option<&PasswordKey>,
+) -> Plan {
+    let now = now_rfc3339();
+    let mut plan = Plan::default();
+    let ours = |id: &Option<String>| id.as_deref() == Some(import_id);
+    for r in rows {
+        let user_key = r.email.key();
+        if scan.carries_user_details(r.row) {
+            let keep_existing = users
+                .get(&user_key)
+                .is_some_and(|u| !ours(&u.import_id) && options.existing == ExistingPolicy::Skip);
+            if !keep_existing {
+                plan.users.push(UserRecord {
+                    email: user_key.clone(),
+                    address: r.email.as_str().to_owned(),
+                    name: r.name.clone(),
+                    sam_account_name: r.sam_account_name.clone(),
+                    mobile: r.mobile.as_ref().map(|m| m.as_str().to_owned()),
+                    domain: options.domain.clone(),
+                    import_id: import_id.to_owned(),
+                    updated_at: now.clone(),
+                });
+            }
+        }
+        let skip_reason = match devices.get(r.serial.as_str()) {
+            Some(d) if d.status == DeviceStatus::Enrolled => {
+                Some("the device has already enrolled; it stays enrolled and is not pre-approved again")
+            }
+            Some(d) if !ours(&d.import_id) && options.existing == ExistingPolicy::Skip => {
+                Some("the device is already pre-approved; existing devices are skipped (choose replace to update)")
+            }
+            _ => None,
+        };
+        if let Some(reason) = skip_reason {
+            plan.skipped.push(Skipped {
+                row: r.row,
+                serial_number: r.serial.as_str().to_owned(),
+                reason: reason.to_owned(),
+            });
+            continue;
+        }
+        let to = match options.invite {
+            InviteChannel::Email => Some(r.email.as_str().to_owned()),
+            InviteChannel::Sms => r.mobile.as_ref().map(|m| m.as_str().to_owned()),
+            InviteChannel::None => None,
+        };
+        if let Some(to) = to {
+            plan.invites.push(Invite {
+                row: r.row,
+                channel: options.invite,
+                to,
+                user_name: r.name.clone(),
+                serial: r.serial.as_str().to_owned(),
+                device_name: r.device_name.clone(),
+                platform: r.platform.as_str(),
+                password: r.password.as_ref().map(|p| p.expose().to_owned()),
+            });
+        }
+        plan.devices.push(DeviceRecord {
+            password_hash: match (&r.password, password_key) {
+                (Some(p), Some(k)) => Some(k.hash(r.serial.as_str(), p)),
+                _ => None,
+            },
+            serial: r.serial.as_str().to_owned(),
+            status: DeviceStatus::PreApproved,
+            platform: r.platform,
+            ownership: r.ownership,
+            email: user_key,
+            device_name: r.device_name,
+            groups: r.groups,
+            import_id: import_id.to_owned(),
+            domain: options.domain.clone(),
+            updated_at: now.clone(),
+        });
+    }
+    plan
+}
+
+struct Writer<'a> {
+    import_id: &'a str,
+    options: &'a ImportOptions,
+    settings: &'a Settings,
+    email_pacer: Pacer,
+    sms_pacer: Pacer,
+}
+
+impl Writer<'_> {
+    async fn chunk<D, L, S, R>(
+        &self,
+        rows: Vec<DeviceRow>,
+        scan: &Scan,
+        ports: &Ports<'_, D, L, S, R>,
+        state: &mut ImportState,
+    ) -> Result<(), RunError>
+    where
+        D: Directory,
+        L: ImportLedger,
+        S: InviteSender,
+        R: ReportSink,
+    {
+        let serials: Vec<String> = rows.iter().map(|r| r.serial.as_str().to_owned()).collect();
+        let mut user_keys: Vec<String> = rows
+            .iter()
+            .filter(|r| scan.carries_user_details(r.row))
+            .map(|r| r.email.key())
+            .collect();
+        user_keys.sort_unstable();
+        user_keys.dedup();
+        let (devices, users) = ports.directory.existing(&serials, &user_keys).await?;
+        if self.password_key_missing(&rows) {
+            return Err(RunError::Internal("rows have passwords but no password key is configured".into()));
+        }
+        let plan = plan_chunk(
+            rows,
+            scan,
+            &devices,
+            &users,
+            self.import_id,
+            self.options,
+            self.settings.password_key.as_ref(),
+        );
+        state.counts.devices_written += plan.devices.len() as u64;
+        state.counts.users_written += plan.users.len() as u64;
+        state.skipped_total += plan.skipped.len() as u64;
+        let room = MAX_SKIPPED.saturating_sub(state.skipped.len());
+        state.skipped.extend(plan.skipped.into_iter().take(room));
+        ports.directory.write(plan.devices, plan.users).await?;
+
+        let rows: Vec<u64> = plan.invites.iter().map(|i| i.row).collect();
+        let results: Vec<Sent> = stream::iter(plan.invites)
+            .map(|invite| self.invite(invite, ports))
+            .buffered(self.settings.invite_concurrency.max(1))
+            .try_collect()
+            .await?;
+        for (row, result) in rows.into_iter().zip(results) {
+            match result {
+                Sent::Now => state.counts.invites_sent += 1,
+                Sent::Before => {}
+                Sent::Rejected(e) => {
+                    state.counts.invites_failed += 1;
+                    if state.invite_errors.len() < MAX_SKIPPED {
+                        state.invite_errors.push(RowIssue {
+                            row,
+                            column: String::new(),
+                            value: String::new(),
+                            message: format!("the device was imported but the invite was refused: {e}"),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn password_key_missing(&self, rows: &[DeviceRow]) -> bool {
+        self.settings.password_key.is_none() && rows.iter().any(|r| r.password.is_some())
+    }
+
+    /// Claims, then sends, retrying throttling with back-off. A claim whose send
+    /// finally fails is released, so the redelivered event can try again.
+    async fn invite<D, L, S, R>(&self, invite: Invite, ports: &Ports<'_, D, L, S, R>) -> Result<Sent, RunError>
+    where
+        D: Directory,
+        L: ImportLedger,
+        S: InviteSender,
+        R: ReportSink,
+    {
+        if !ports.ledger.claim_invite(self.import_id, invite.row).await? {
+            return Ok(Sent::Before); // an earlier attempt recorded it: never send twice
+        }
+        let pacer = match invite.channel {
+            InviteChannel::Sms => &self.sms_pacer,
+            _ => &self.email_pacer,
+        };
+        let mut backoff = Duration::from_millis(500);
+        let mut attempt = 0;
+        loop {
+            pacer.wait().await;
+            let error = match ports.sender.send(&invite).await {
+                Ok(message_id) => {
+                    ports.ledger.invite_sent(self.import_id, invite.row, &message_id).await?;
+                    return Ok(Sent::Now);
+                }
+                Err(SendError::Rejected(e)) => {
+                    ports.ledger.invite_sent(self.import_id, invite.row, "rejected").await?;
+                    tracing::warn!(row = invite.row, error = %e, "invite rejected by the provider");
+                    return Ok(Sent::Rejected(e));
+                }
+                Err(e) => e,
+            };
+            attempt += 1;
+            if attempt > self.settings.send_retries {
+                ports.ledger.release_invite(self.import_id, invite.row).await?;
+                return Err(RunError::Send {
+                    row: invite.row,
+                    error: error.to_string(),
+                });
+            }
+            tracing::info!(row = invite.row, error = %error, "invite send will be retried");
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(20));
+        }
+    }
+}
+
+/// What became of one invite.
+enum Sent {
+    Now,
+    Before,
+    Rejected(String),
+}
+
+async fn finish<D, L, S, R>(
+    mut state: ImportState,
+    mut report: Report,
+    errors_file: Option<Vec<u8>>,
+    ports: &Ports<'_, D, L, S, R>,
+) -> Result<Outcome, RunError>
+where
+    D: Directory,
+    L: ImportLedger,
+    S: InviteSender,
+    R: ReportSink,
+{
+    let status = report.status;
+    report.counts = Counts {
+        rows: report.counts.rows,
+        valid_rows: report.counts.valid_rows,
+        ..state.counts.clone()
+    };
+    report.skipped = state.skipped.clone();
+    report.skipped_total = state.skipped_total;
+    report.invite_errors = state.invite_errors.clone();
+    let (json_key, csv_key) = report_keys(&state.key);
+    if let Some(csv) = errors_file {
+        ports.reports.put(&csv_key, csv, "text/csv; charset=utf-8").await?;
+    }
+    let body = serde_json::to_vec_pretty(&report).map_err(|e| RunError::Internal(e.to_string()))?;
+    ports.reports.put(&json_key, body, "application/json").await?;
+    state.status = status;
+    state.counts = report.counts.clone();
+    ports.ledger.save(&state).await?;
+    Ok(Outcome::Finished(status))
+}
+
+#[cfg(test)]
+#[path = "run_tests.rs"]
+mod run_tests;

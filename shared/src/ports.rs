@@ -1,0 +1,130 @@
+//! The small interfaces the import needs from the outside world. The AWS
+//! adapters implement them for DynamoDB, S3, SES and SNS; tests use fakes.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+
+use serde::{Deserialize, Serialize};
+
+use crate::csvfile::BoxRead;
+use crate::domain::{ImportOptions, InviteChannel};
+use crate::import::{Counts, ImportStatus, Skipped};
+use crate::records::{DeviceRecord, ExistingDevice, ExistingUser, UserRecord};
+
+/// An infrastructure failure, with what was being done. Never carries row data.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {message}")]
+pub struct PortError {
+    pub what: &'static str,
+    pub message: String,
+}
+
+impl PortError {
+    pub fn new(what: &'static str, e: impl std::fmt::Display) -> Self {
+        Self {
+            what,
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Reads the uploaded object, from the start, as often as asked. Blocking:
+/// called from the thread that parses.
+pub trait ObjectSource: Send + Sync + 'static {
+    fn open(&self) -> io::Result<BoxRead>;
+}
+
+/// The devices and users tables.
+pub trait Directory: Send + Sync {
+    fn existing(
+        &self,
+        serials: &[String],
+        user_keys: &[String],
+    ) -> impl Future<Output = Result<(HashMap<String, ExistingDevice>, HashMap<String, ExistingUser>), PortError>> + Send;
+
+    fn write(&self, devices: Vec<DeviceRecord>, users: Vec<UserRecord>) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// Everything needed to resume an import where it stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportState {
+    pub import_id: String,
+    pub bucket: String,
+    pub key: String,
+    pub version: Option<String>,
+    pub status: ImportStatus,
+    pub options: ImportOptions,
+    pub counts: Counts,
+    /// Every data row up to and including this spreadsheet row is done.
+    pub rows_done: u64,
+    pub rows_validated: u64,
+    pub skipped: Vec<Skipped>,
+    pub skipped_total: u64,
+    /// Invites the provider refused (bad address, opted out).
+    pub invite_errors: Vec<crate::import::RowIssue>,
+    pub created_at: String,
+}
+
+/// The import record, its lease and its per-row invite ledger.
+pub trait ImportLedger: Send + Sync {
+    fn load(&self, import_id: &str) -> impl Future<Output = Result<Option<ImportState>, PortError>> + Send;
+    /// Creates the record; false if it already exists.
+    fn create(&self, state: &ImportState) -> impl Future<Output = Result<bool, PortError>> + Send;
+    /// Takes the import for `seconds` unless another invocation holds it.
+    fn lease(&self, import_id: &str, seconds: u64) -> impl Future<Output = Result<bool, PortError>> + Send;
+    /// Saves status, counts and checkpoint (and drops the lease when the status is final).
+    fn save(&self, state: &ImportState) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Records that `row`'s invite is about to be sent; false if it was already recorded.
+    fn claim_invite(&self, import_id: &str, row: u64) -> impl Future<Output = Result<bool, PortError>> + Send;
+    /// Undoes a claim whose send failed for good, so a retry may send it.
+    fn release_invite(&self, import_id: &str, row: u64) -> impl Future<Output = Result<(), PortError>> + Send;
+    fn invite_sent(&self, import_id: &str, row: u64, message_id: &str) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// One enrollment invite, for one row.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Invite {
+    pub row: u64,
+    pub channel: InviteChannel,
+    /// Email address or E.164 number.
+    pub to: String,
+    pub user_name: String,
+    pub serial: String,
+    pub device_name: Option<String>,
+    pub platform: &'static str,
+    /// Shown to the user in the invite; never logged.
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for Invite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Invite")
+            .field("row", &self.row)
+            .field("channel", &self.channel)
+            .field("serial", &self.serial)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("throttled: {0}")]
+    Throttled(String),
+    /// The provider refused this message for good (bad address, opted out).
+    #[error("rejected: {0}")]
+    Rejected(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Delivers invites by email (SES) or SMS (SNS).
+pub trait InviteSender: Send + Sync {
+    /// Returns the provider's message id.
+    fn send(&self, invite: &Invite) -> impl Future<Output = Result<String, SendError>> + Send;
+}
+
+/// Where reports go.
+pub trait ReportSink: Send + Sync {
+    fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> impl Future<Output = Result<(), PortError>> + Send;
+}

@@ -1,0 +1,114 @@
+//! The stored shape of devices, users and imports: one layout shared by the
+//! import (which writes it), the admission function and the admin API (which read it).
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Ownership, Platform};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceStatus {
+    /// Imported, waiting for the user to enroll it (the seeds' "Pre-approved Device").
+    PreApproved,
+    Enrolled,
+}
+
+impl DeviceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PreApproved => "pre_approved",
+            Self::Enrolled => "enrolled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pre_approved" => Some(Self::PreApproved),
+            "enrolled" => Some(Self::Enrolled),
+            _ => None,
+        }
+    }
+}
+
+/// A device item, keyed by its exact serial number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceRecord {
+    pub serial: String,
+    pub status: DeviceStatus,
+    pub platform: Platform,
+    pub ownership: Ownership,
+    /// The owning user's key (lower-cased email).
+    pub email: String,
+    pub device_name: Option<String>,
+    pub groups: Vec<String>,
+    /// Keyed hash of the enrollment password (never the password).
+    pub password_hash: Option<String>,
+    pub import_id: String,
+    pub domain: Option<String>,
+    pub updated_at: String,
+}
+
+/// A user item, keyed by the lower-cased email.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRecord {
+    pub email: String,
+    /// The address as the file wrote it, used to send mail.
+    pub address: String,
+    pub name: String,
+    pub sam_account_name: Option<String>,
+    pub mobile: Option<String>,
+    pub domain: Option<String>,
+    pub import_id: String,
+    pub updated_at: String,
+}
+
+/// What is already stored for a device, as far as an import cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExistingDevice {
+    pub status: DeviceStatus,
+    pub import_id: Option<String>,
+}
+
+/// What is already stored for a user, as far as an import cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExistingUser {
+    pub import_id: Option<String>,
+}
+
+/// Seconds since the epoch as an RFC 3339 UTC timestamp (`2026-11-21T14:25:28Z`).
+pub fn rfc3339(secs: u64) -> String {
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    let (h, m, s) = (rem / 3600, (rem % 3600) / 60, rem % 60);
+    // Civil-from-days (Howard Hinnant's algorithm), valid for the Gregorian calendar.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(mo <= 2);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}Z")
+}
+
+/// Now, as RFC 3339.
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    rfc3339(secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_271_128), "2026-11-21T14:25:28Z");
+    }
+}
