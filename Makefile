@@ -23,6 +23,7 @@ $(STAMP): infra/requirements.txt
 
 build:
 	cargo build --workspace --all-targets
+	cargo test --workspace --no-run --quiet
 
 lint:
 	cargo fmt --all -- --check

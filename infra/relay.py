@@ -124,6 +124,8 @@ class Relay:
             try:
                 self.poll_once()
             except Exception as e:  # keep relaying through emulator restarts
+                if self.stop.is_set():
+                    break
                 log.warning("relay error: %s", e)
                 self.stop.wait(1)
 

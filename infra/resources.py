@@ -8,6 +8,8 @@ S3 -> SQS notification. IAM and functions are deployment-only.
 from __future__ import annotations
 
 import json
+import secrets as secrets_module
+import string
 
 import boto3
 from botocore.exceptions import ClientError
@@ -117,4 +119,26 @@ def create_all(resolver: Resolver, endpoint_url: str) -> dict[str, str]:
             s3.put_bucket_notification_configuration(Bucket=name, NotificationConfiguration=notification)
         created[logical] = name
 
+    secrets = session.client("secretsmanager", endpoint_url=endpoint_url)
+    for logical, res in resolver.of_type("AWS::SecretsManager::Secret").items():
+        props = resolver.resolve(res["Properties"])
+        gen = props.get("GenerateSecretString", {})
+        value = props.get("SecretString") or _random_secret(int(gen.get("PasswordLength", 32)))
+        try:
+            secrets.create_secret(Name=props["Name"], SecretString=value)
+        except secrets.exceptions.ResourceExistsException:
+            pass
+        created[logical] = props["Name"]
+
+    ses = session.client("sesv2", endpoint_url=endpoint_url)
+    for logical, res in resolver.of_type("AWS::SES::EmailIdentity").items():
+        identity = resolver.resolve(res["Properties"])["EmailIdentity"]
+        ses.create_email_identity(EmailIdentity=identity)
+        created[logical] = identity
+
     return created
+
+
+def _random_secret(length: int) -> str:
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets_module.choice(alphabet) for _ in range(length))

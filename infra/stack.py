@@ -16,7 +16,6 @@ import argparse
 import ctypes
 import functools
 import http.server
-import json
 import logging
 import os
 import signal
@@ -39,6 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
 DEV_DIR = ROOT / ".dev"
 LOCAL_ACCOUNT = "123456789012"  # moto's default account
+# Like `sam deploy --parameter-overrides`: the emulator has no SES/SNS sandbox rate.
+LOCAL_PARAMETERS = {"InviteEmailRate": "50", "InviteSmsRate": "50"}
 log = logging.getLogger("stack")
 
 
@@ -76,12 +77,19 @@ class Stack:
         self.relay: relay.Relay | None = None
         self.http: http.server.ThreadingHTTPServer | None = None
         self.template = load(ROOT / "template.yaml")
-        self.resolver = Resolver(self.template, self.stack_name, LOCAL_ACCOUNT, self.region)
+        self.resolver = Resolver(
+            self.template,
+            self.stack_name,
+            LOCAL_ACCOUNT,
+            self.region,
+            parameters=LOCAL_PARAMETERS,
+            queue_url_base=self.endpoint,
+        )
         DEV_DIR.mkdir(exist_ok=True)
 
     # ---- pieces ----
     def spawn(self, name: str, cmd: list[str], env: dict | None = None) -> subprocess.Popen:
-        logfile = open(DEV_DIR / f"{name}.log", "ab")
+        logfile = open(DEV_DIR / f"{name}.log", "wb")
         log.info("starting %s (log: .dev/%s.log)", name, name)
         proc = subprocess.Popen(
             cmd, cwd=ROOT, env=env, stdout=logfile, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
@@ -121,6 +129,12 @@ class Stack:
             "--env-file",
             str(env_file),
         ]
+        # The invoke (and so the function's deadline) may last as long as the template allows.
+        timeouts = [
+            int(f["Properties"].get("Timeout", 3))
+            for f in self.resolver.of_type("AWS::Serverless::Function").values()
+        ]
+        cmd += ["--timeout", str(max(timeouts, default=30))]
         if not self.watch_code:
             cmd.append("--ignore-changes")
         env = {**os.environ, **fn_env}
@@ -272,7 +286,7 @@ def main() -> int:
             while not stopping.is_set():
                 time.sleep(1)
             return 0
-        cmd = [c for c in args.cmd if c != "--"]
+        cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
         if not cmd:
             raise SystemExit("run: give a command after --")
         return subprocess.call(cmd, env={**os.environ, **env})

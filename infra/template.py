@@ -68,6 +68,8 @@ class Resolver:
     account: str
     region: str
     parameters: dict[str, str] = field(default_factory=dict)
+    # Where queues live: real SQS URLs by default, the emulator's when given.
+    queue_url_base: str | None = None
 
     def pseudo(self) -> dict[str, str]:
         return {
@@ -89,6 +91,8 @@ class Resolver:
             "AWS::SQS::Queue": "QueueName",
             "AWS::DynamoDB::Table": "TableName",
             "AWS::Serverless::Function": "FunctionName",
+            "AWS::SecretsManager::Secret": "Name",
+            "AWS::SES::EmailIdentity": "EmailIdentity",
         }.get(res["Type"])
         if key is None or key not in props:
             raise UnsupportedIntrinsic(f"{logical} ({res['Type']}) needs an explicit {key or 'name'} to run locally")
@@ -109,7 +113,8 @@ class Resolver:
         return self.physical_name(name)
 
     def queue_url(self, queue_name: str) -> str:
-        return f"https://sqs.{self.region}.amazonaws.com/{self.account}/{queue_name}"
+        base = self.queue_url_base or f"https://sqs.{self.region}.amazonaws.com"
+        return f"{base}/{self.account}/{queue_name}"
 
     def get_att(self, logical: str, attr: str) -> str:
         res = self.resources()[logical]

@@ -6,7 +6,8 @@ use std::sync::Mutex;
 
 use crate::csvfile::BoxRead;
 use crate::ports::{
-    Directory, ImportLedger, ImportState, Invite, InviteSender, ObjectSource, PortError, ReportSink, SendError,
+    Directory, Existing, ImportLedger, ImportState, Invite, InviteSender, ObjectSource, PortError,
+    ReportSink, SendError,
 };
 use crate::records::{DeviceRecord, ExistingDevice, ExistingUser, UserRecord};
 
@@ -46,7 +47,7 @@ impl Directory for MemoryDirectory {
         &self,
         serials: &[String],
         user_keys: &[String],
-    ) -> Result<(HashMap<String, ExistingDevice>, HashMap<String, ExistingUser>), PortError> {
+    ) -> Result<Existing, PortError> {
         let devices = self.devices.lock().unwrap();
         let users = self.users.lock().unwrap();
         let d = serials
@@ -79,9 +80,18 @@ impl Directory for MemoryDirectory {
         Ok((d, u))
     }
 
-    async fn write(&self, devices: Vec<DeviceRecord>, users: Vec<UserRecord>) -> Result<(), PortError> {
+    async fn write(
+        &self,
+        devices: Vec<DeviceRecord>,
+        users: Vec<UserRecord>,
+    ) -> Result<(), PortError> {
         let mut writes = self.writes.lock().unwrap();
-        if self.fail_writes_after.lock().unwrap().is_some_and(|n| *writes >= n) {
+        if self
+            .fail_writes_after
+            .lock()
+            .unwrap()
+            .is_some_and(|n| *writes >= n)
+        {
             return Err(PortError::new("write", "simulated crash"));
         }
         *writes += 1;
@@ -126,11 +136,25 @@ impl ImportLedger for MemoryLedger {
         Ok(!held)
     }
 
+    async fn unlease(&self, import_id: &str) -> Result<(), PortError> {
+        self.leased
+            .lock()
+            .unwrap()
+            .insert(import_id.to_owned(), false);
+        Ok(())
+    }
+
     async fn save(&self, state: &ImportState) -> Result<(), PortError> {
         *self.saves.lock().unwrap() += 1;
-        self.imports.lock().unwrap().insert(state.import_id.clone(), state.clone());
+        self.imports
+            .lock()
+            .unwrap()
+            .insert(state.import_id.clone(), state.clone());
         if state.status.is_final() {
-            self.leased.lock().unwrap().insert(state.import_id.clone(), false);
+            self.leased
+                .lock()
+                .unwrap()
+                .insert(state.import_id.clone(), false);
         }
         Ok(())
     }
@@ -146,23 +170,24 @@ impl ImportLedger for MemoryLedger {
     }
 
     async fn release_invite(&self, import_id: &str, row: u64) -> Result<(), PortError> {
-        self.invites.lock().unwrap().remove(&(import_id.to_owned(), row));
+        self.invites
+            .lock()
+            .unwrap()
+            .remove(&(import_id.to_owned(), row));
         Ok(())
     }
 
-    async fn invite_sent(&self, import_id: &str, row: u64, message_id: &str) -> Result<(), PortError> {
+    async fn invite_sent(
+        &self,
+        import_id: &str,
+        row: u64,
+        message_id: &str,
+    ) -> Result<(), PortError> {
         self.invites
             .lock()
             .unwrap()
             .insert((import_id.to_owned(), row), Some(message_id.to_owned()));
         Ok(())
-    }
-}
-
-impl MemoryLedger {
-    /// Forgets leases, as time passing would.
-    pub fn expire_leases(&self) {
-        self.leased.lock().unwrap().clear();
     }
 }
 

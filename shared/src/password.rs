@@ -28,7 +28,8 @@ impl PasswordKey {
     }
 
     fn mac(&self, serial: &str, password: &str) -> Hmac<Sha256> {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes any key length");
         mac.update(serial.as_bytes());
         mac.update(&[0]);
         mac.update(password.as_bytes());
@@ -37,7 +38,10 @@ impl PasswordKey {
 
     /// `v1$<hex>`, what is stored on the device item.
     pub fn hash(&self, serial: &str, password: &Password) -> String {
-        format!("{VERSION}${}", hex::encode(self.mac(serial, password.expose()).finalize().into_bytes()))
+        format!(
+            "{VERSION}${}",
+            hex::encode(self.mac(serial, password.expose()).finalize().into_bytes())
+        )
     }
 
     /// Constant-time comparison of a presented password with the stored hash.

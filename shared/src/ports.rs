@@ -35,15 +35,25 @@ pub trait ObjectSource: Send + Sync + 'static {
     fn open(&self) -> io::Result<BoxRead>;
 }
 
+/// What is stored already for some serials and user keys.
+pub type Existing = (
+    HashMap<String, ExistingDevice>,
+    HashMap<String, ExistingUser>,
+);
+
 /// The devices and users tables.
 pub trait Directory: Send + Sync {
     fn existing(
         &self,
         serials: &[String],
         user_keys: &[String],
-    ) -> impl Future<Output = Result<(HashMap<String, ExistingDevice>, HashMap<String, ExistingUser>), PortError>> + Send;
+    ) -> impl Future<Output = Result<Existing, PortError>> + Send;
 
-    fn write(&self, devices: Vec<DeviceRecord>, users: Vec<UserRecord>) -> impl Future<Output = Result<(), PortError>> + Send;
+    fn write(
+        &self,
+        devices: Vec<DeviceRecord>,
+        users: Vec<UserRecord>,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
 /// Everything needed to resume an import where it stopped.
@@ -68,18 +78,40 @@ pub struct ImportState {
 
 /// The import record, its lease and its per-row invite ledger.
 pub trait ImportLedger: Send + Sync {
-    fn load(&self, import_id: &str) -> impl Future<Output = Result<Option<ImportState>, PortError>> + Send;
+    fn load(
+        &self,
+        import_id: &str,
+    ) -> impl Future<Output = Result<Option<ImportState>, PortError>> + Send;
     /// Creates the record; false if it already exists.
     fn create(&self, state: &ImportState) -> impl Future<Output = Result<bool, PortError>> + Send;
     /// Takes the import for `seconds` unless another invocation holds it.
-    fn lease(&self, import_id: &str, seconds: u64) -> impl Future<Output = Result<bool, PortError>> + Send;
+    fn lease(
+        &self,
+        import_id: &str,
+        seconds: u64,
+    ) -> impl Future<Output = Result<bool, PortError>> + Send;
+    /// Gives the lease up (pause, or an error that ends this invocation).
+    fn unlease(&self, import_id: &str) -> impl Future<Output = Result<(), PortError>> + Send;
     /// Saves status, counts and checkpoint (and drops the lease when the status is final).
     fn save(&self, state: &ImportState) -> impl Future<Output = Result<(), PortError>> + Send;
     /// Records that `row`'s invite is about to be sent; false if it was already recorded.
-    fn claim_invite(&self, import_id: &str, row: u64) -> impl Future<Output = Result<bool, PortError>> + Send;
+    fn claim_invite(
+        &self,
+        import_id: &str,
+        row: u64,
+    ) -> impl Future<Output = Result<bool, PortError>> + Send;
     /// Undoes a claim whose send failed for good, so a retry may send it.
-    fn release_invite(&self, import_id: &str, row: u64) -> impl Future<Output = Result<(), PortError>> + Send;
-    fn invite_sent(&self, import_id: &str, row: u64, message_id: &str) -> impl Future<Output = Result<(), PortError>> + Send;
+    fn release_invite(
+        &self,
+        import_id: &str,
+        row: u64,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    fn invite_sent(
+        &self,
+        import_id: &str,
+        row: u64,
+        message_id: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
 /// One enrollment invite, for one row.
@@ -126,5 +158,10 @@ pub trait InviteSender: Send + Sync {
 
 /// Where reports go.
 pub trait ReportSink: Send + Sync {
-    fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> impl Future<Output = Result<(), PortError>> + Send;
+    fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
 }

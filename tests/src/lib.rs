@@ -1,1 +1,201 @@
-//! Helpers for the integration tests.
+//! Helpers for the integration tests: the stack's variables, SDK clients
+//! configured like the functions (from the environment only), and waiting.
+//!
+//! Run through `make integration` (or `infra/stack.py run -- cargo test -p integration-tests`),
+//! which starts a stack on free ports and exports its variables.
+
+use std::time::{Duration, Instant};
+
+use aws_config::BehaviorVersion;
+
+pub struct Stack {
+    pub endpoint: String,
+    pub bucket: String,
+    pub queue_url: String,
+    pub devices_table: String,
+    pub users_table: String,
+    pub imports_table: String,
+    pub settings_table: String,
+    pub s3: aws_sdk_s3::Client,
+    pub dynamo: aws_sdk_dynamodb::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub http: reqwest::Client,
+}
+
+fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the integration tests with `make integration`, which starts the local stack")
+    })
+}
+
+impl Stack {
+    pub async fn from_env() -> Self {
+        let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        Self {
+            endpoint: var("AWS_ENDPOINT_URL"),
+            bucket: var("IMPORT_BUCKET"),
+            queue_url: var("IMPORT_QUEUE_URL"),
+            devices_table: var("DEVICES_TABLE"),
+            users_table: var("USERS_TABLE"),
+            imports_table: var("IMPORTS_TABLE"),
+            settings_table: var("SETTINGS_TABLE"),
+            s3: shared::aws::clients::s3(&sdk).expect("S3 client"),
+            dynamo: aws_sdk_dynamodb::Client::new(&sdk),
+            sqs: aws_sdk_sqs::Client::new(&sdk),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// A prefix no other test uses, for keys, serials and emails.
+    pub fn unique(&self) -> String {
+        uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
+    }
+
+    pub async fn upload(&self, key: &str, body: impl Into<Vec<u8>>, metadata: &[(&str, &str)]) {
+        let mut req = self
+            .s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(aws_sdk_s3::primitives::ByteStream::from(body.into()));
+        for (k, v) in metadata {
+            req = req.metadata(*k, *v);
+        }
+        req.send().await.expect("upload");
+    }
+
+    pub async fn get_object(&self, key: &str) -> Option<Vec<u8>> {
+        let out = self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .ok()?;
+        Some(out.body.collect().await.ok()?.into_bytes().to_vec())
+    }
+
+    /// Waits for the import's JSON report (`reports/<key without imports/>.json`).
+    pub async fn wait_for_report(&self, import_key: &str) -> serde_json::Value {
+        let (json_key, _) = shared::import::report_keys(import_key);
+        let started = Instant::now();
+        loop {
+            if let Some(bytes) = self.get_object(&json_key).await {
+                return serde_json::from_slice(&bytes).expect("report is JSON");
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "no report at {json_key} after 2 minutes; see .dev/functions.log"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// The emulator's record of sent mail and SMS.
+    pub async fn moto_data(&self) -> serde_json::Value {
+        self.http
+            .get(format!("{}/moto-api/data.json", self.endpoint))
+            .send()
+            .await
+            .expect("moto data")
+            .json()
+            .await
+            .expect("moto data is JSON")
+    }
+
+    /// Emails moto recorded as sent to `to`.
+    pub async fn emails_to(&self, to: &str) -> Vec<serde_json::Value> {
+        let data = self.moto_data().await;
+        data["ses"]["Message"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|m| {
+                m["destinations"]["ToAddresses"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|x| x == to))
+            })
+            .collect()
+    }
+
+    /// SMS moto recorded as sent to `number`.
+    pub async fn sms_to(&self, number: &str) -> Vec<serde_json::Value> {
+        let data = self.moto_data().await;
+        data["sns"]["SMS"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|m| m.to_string().contains(number))
+            .collect()
+    }
+
+    pub async fn device(&self, serial: &str) -> Option<shared::records::DeviceRecord> {
+        let out = self
+            .dynamo
+            .get_item()
+            .table_name(&self.devices_table)
+            .key(
+                "serial",
+                aws_sdk_dynamodb::types::AttributeValue::S(serial.to_owned()),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("get device");
+        out.item.and_then(|i| shared::aws::items::device_record(&i))
+    }
+
+    pub async fn user_name(&self, email_key: &str) -> Option<String> {
+        let out = self
+            .dynamo
+            .get_item()
+            .table_name(&self.users_table)
+            .key(
+                "email",
+                aws_sdk_dynamodb::types::AttributeValue::S(email_key.to_owned()),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("get user");
+        out.item
+            .and_then(|i| shared::aws::items::get_s(&i, "name").map(str::to_owned))
+    }
+
+    /// Waits until the import queue has nothing visible or in flight.
+    pub async fn wait_for_queue_drained(&self) {
+        let started = Instant::now();
+        loop {
+            let attrs = self
+                .sqs
+                .get_queue_attributes()
+                .queue_url(&self.queue_url)
+                .attribute_names(
+                    aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages,
+                )
+                .attribute_names(
+                    aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+                )
+                .send()
+                .await
+                .expect("queue attributes");
+            let count: u64 = attrs
+                .attributes
+                .unwrap_or_default()
+                .values()
+                .map(|v| v.parse::<u64>().unwrap_or(0))
+                .sum();
+            if count == 0 {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "queue not drained after 2 minutes"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}

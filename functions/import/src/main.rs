@@ -1,35 +1,38 @@
-use aws_lambda_events::event::s3::S3Event;
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+//! Import Lambda: SQS-delivered S3 events -> validated devices, users and invites.
 
-async fn handle(event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error> {
-    let mut response = SqsBatchResponse::default();
-    for message in event.payload.records {
-        let id = message.message_id.clone().unwrap_or_default();
-        let body = message.body.as_deref().unwrap_or("");
-        match serde_json::from_str::<S3Event>(body) {
-            Ok(s3) => {
-                for r in s3.records {
-                    tracing::info!(
-                        bucket = r.s3.bucket.name.as_deref().unwrap_or(""),
-                        key = r.s3.object.key.as_deref().unwrap_or(""),
-                        "import received"
-                    );
-                }
-            }
-            Err(e) => {
-                tracing::warn!(message_id = %id, error = %e, "not an S3 event");
-                let mut failure = BatchItemFailure::default();
-                failure.item_identifier = id;
-                response.batch_item_failures.push(failure);
-            }
-        }
-    }
-    Ok(response)
-}
+mod config;
+mod event;
+mod handler;
+
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use shared::aws::{clients, secrets};
+
+use crate::handler::App;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt().json().with_target(false).without_time().init();
-    run(service_fn(handle)).await
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_target(false)
+        .without_time()
+        .init();
+    let config = config::Config::from_env()?;
+    let sdk = clients::sdk_config().await;
+    let secrets_client = aws_sdk_secretsmanager::Client::new(&sdk);
+    let password_key = secrets::password_key(&secrets_client, &config.password_key_secret).await?;
+    let app = App {
+        s3: clients::s3(&sdk)?,
+        dynamo: aws_sdk_dynamodb::Client::new(&sdk),
+        ses: aws_sdk_sesv2::Client::new(&sdk),
+        sns: aws_sdk_sns::Client::new(&sdk),
+        sqs: aws_sdk_sqs::Client::new(&sdk),
+        config,
+        password_key,
+    };
+    let app = &app;
+    run(service_fn(move |event: LambdaEvent<_>| async move {
+        Ok::<_, Error>(handler::handle(app, event).await)
+    }))
+    .await
 }

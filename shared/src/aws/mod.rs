@@ -2,4 +2,11 @@
 //! (`AWS_ENDPOINT_URL`, `AWS_REGION`, the credential chain), so the same binary
 //! talks to the emulator, LocalStack or AWS depending on the environment alone.
 
+pub mod batch;
 pub mod clients;
+pub mod dynamo;
+pub mod items;
+pub mod messaging;
+pub mod s3;
+pub mod secrets;
+pub mod settings;

@@ -11,12 +11,16 @@ use encoding_rs::{Decoder, DecoderResult, Encoding, UTF_16BE, UTF_16LE, UTF_8, W
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
 pub enum TextEncoding {
+    #[serde(rename = "utf-8")]
     Utf8,
+    #[serde(rename = "utf-8-bom")]
     Utf8Bom,
+    #[serde(rename = "utf-16le")]
     Utf16le,
+    #[serde(rename = "utf-16be")]
     Utf16be,
+    #[serde(rename = "windows-1252")]
     Windows1252,
 }
 
@@ -154,9 +158,11 @@ impl<R: Read> Read for DecodingReader<R> {
                 self.refill()?;
             }
             let last = self.eof;
-            let (result, read, written) =
-                self.decoder
-                    .decode_to_utf8_without_replacement(&self.input[self.in_start..self.in_end], out, last);
+            let (result, read, written) = self.decoder.decode_to_utf8_without_replacement(
+                &self.input[self.in_start..self.in_end],
+                out,
+                last,
+            );
             self.in_start += read;
             self.consumed += read as u64;
             match result {
@@ -189,7 +195,8 @@ impl<R: Read> Read for DecodingReader<R> {
 
 /// Is this I/O error the decoder saying the bytes are not in its encoding?
 pub fn as_not_utf8(e: &io::Error) -> Option<&NotUtf8> {
-    e.get_ref().and_then(|inner| inner.downcast_ref::<NotUtf8>())
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<NotUtf8>())
 }
 
 #[cfg(test)]
@@ -203,7 +210,11 @@ mod tests {
     }
 
     fn utf16(s: &str, le: bool) -> Vec<u8> {
-        let mut out = if le { vec![0xFF, 0xFE] } else { vec![0xFE, 0xFF] };
+        let mut out = if le {
+            vec![0xFF, 0xFE]
+        } else {
+            vec![0xFE, 0xFF]
+        };
         for u in s.encode_utf16() {
             out.extend(if le { u.to_le_bytes() } else { u.to_be_bytes() });
         }
@@ -212,8 +223,14 @@ mod tests {
 
     #[test]
     fn boms_select_the_encoding_and_are_dropped() {
-        assert_eq!(TextEncoding::from_bom(b"\xEF\xBB\xBFName"), TextEncoding::Utf8Bom);
-        assert_eq!(decode(b"\xEF\xBB\xBFN\xC3\xA9", TextEncoding::Utf8Bom).unwrap(), "Né");
+        assert_eq!(
+            TextEncoding::from_bom(b"\xEF\xBB\xBFName"),
+            TextEncoding::Utf8Bom
+        );
+        assert_eq!(
+            decode(b"\xEF\xBB\xBFN\xC3\xA9", TextEncoding::Utf8Bom).unwrap(),
+            "Né"
+        );
         let le = utf16("Name,Zoë\r\n", true);
         assert_eq!(TextEncoding::from_bom(&le), TextEncoding::Utf16le);
         assert_eq!(decode(&le, TextEncoding::Utf16le).unwrap(), "Name,Zoë\r\n");
@@ -227,7 +244,10 @@ mod tests {
         let bytes = b"Name\nJos\xE9 \x80\n";
         let e = decode(bytes, TextEncoding::Utf8).unwrap_err();
         assert_eq!(as_not_utf8(&e).unwrap().offset, 8);
-        assert_eq!(decode(bytes, TextEncoding::Windows1252).unwrap(), "Name\nJosé €\n");
+        assert_eq!(
+            decode(bytes, TextEncoding::Windows1252).unwrap(),
+            "Name\nJosé €\n"
+        );
     }
 
     #[test]

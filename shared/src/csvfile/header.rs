@@ -85,7 +85,14 @@ impl Field {
             Field::SerialNumber => &["serialnumber", "serial", "serialno", "deviceserialnumber"],
             Field::Platform => &["platform", "os", "osplatform", "deviceplatform"],
             Field::SamAccountName => &["samaccountname", "samaccount", "sam"],
-            Field::Mobile => &["mobile", "mobilenumber", "mobileno", "phone", "phonenumber", "mobilephone"],
+            Field::Mobile => &[
+                "mobile",
+                "mobilenumber",
+                "mobileno",
+                "phone",
+                "phonenumber",
+                "mobilephone",
+            ],
             Field::DeviceName => &["devicename"],
             Field::Password => &["password", "enrollmentpassword"],
             Field::DeviceGroup => &["devicegroup", "devicegroups", "group", "groups"],
@@ -99,7 +106,9 @@ impl Field {
 
     fn from_header(header: &str) -> Option<Field> {
         let n = normalise(header);
-        Field::ALL.into_iter().find(|f| f.aliases().contains(&n.as_str()))
+        Field::ALL
+            .into_iter()
+            .find(|f| f.aliases().contains(&n.as_str()))
     }
 }
 
@@ -123,14 +132,19 @@ pub type ManualMapping = BTreeMap<String, Option<String>>;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HeaderError {
-    #[error("the file has no header row; the first row must name the columns (download the sample CSV)")]
+    #[error(
+        "the file has no header row; the first row must name the columns (download the sample CSV)"
+    )]
     Empty,
     #[error(
         "missing mandatory column(s): {}; the header row has: {}. Rename the columns or map them manually",
         .missing.iter().map(|f| f.title()).collect::<Vec<_>>().join(", "),
         .found.join(", ")
     )]
-    Missing { missing: Vec<Field>, found: Vec<String> },
+    Missing {
+        missing: Vec<Field>,
+        found: Vec<String>,
+    },
     #[error("columns '{first}' and '{second}' both map to {field}; keep one or map the other to nothing")]
     Duplicate {
         field: Field,
@@ -158,7 +172,10 @@ impl ColumnMap {
     pub fn build(headers: &[String], manual: &ManualMapping) -> Result<Self, HeaderError> {
         let trimmed: Vec<String> = headers
             .iter()
-            .map(|h| h.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}').to_owned())
+            .map(|h| {
+                h.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+                    .to_owned()
+            })
             .collect();
         if trimmed.iter().all(String::is_empty) {
             return Err(HeaderError::Empty);
@@ -167,7 +184,9 @@ impl ColumnMap {
         for (column, field) in manual {
             let field = match field.as_deref() {
                 None | Some("") => None,
-                Some(k) => Some(Field::from_key(k).ok_or_else(|| HeaderError::UnknownField(k.to_owned()))?),
+                Some(k) => Some(
+                    Field::from_key(k).ok_or_else(|| HeaderError::UnknownField(k.to_owned()))?,
+                ),
             };
             let n = normalise(column);
             if !trimmed.iter().any(|h| normalise(h) == n) {
@@ -224,7 +243,8 @@ impl ColumnMap {
 
     /// The column title as the file spells it, for messages.
     pub fn title(&self, field: Field) -> &str {
-        self.column(field).map_or(field.title(), |i| self.headers[i].as_str())
+        self.column(field)
+            .map_or(field.title(), |i| self.headers[i].as_str())
     }
 }
 
@@ -276,11 +296,24 @@ mod tests {
     #[test]
     fn two_columns_for_one_field_is_an_error() {
         let e = ColumnMap::build(
-            &h(&["Name", "Display Name", "Email", "Ownership", "Serial", "Platform"]),
+            &h(&[
+                "Name",
+                "Display Name",
+                "Email",
+                "Ownership",
+                "Serial",
+                "Platform",
+            ]),
             &ManualMapping::new(),
         )
         .unwrap_err();
-        assert!(matches!(e, HeaderError::Duplicate { field: Field::Name, .. }));
+        assert!(matches!(
+            e,
+            HeaderError::Duplicate {
+                field: Field::Name,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -289,7 +322,14 @@ mod tests {
         manual.insert("Asset Tag".into(), Some("serial_number".into()));
         manual.insert("Serial".into(), None);
         let m = ColumnMap::build(
-            &h(&["Name", "Email", "Ownership", "Serial", "Asset Tag", "Platform"]),
+            &h(&[
+                "Name",
+                "Email",
+                "Ownership",
+                "Serial",
+                "Asset Tag",
+                "Platform",
+            ]),
             &manual,
         )
         .unwrap();
@@ -311,6 +351,9 @@ mod tests {
 
     #[test]
     fn empty_header_is_refused() {
-        assert_eq!(ColumnMap::build(&h(&["", " "]), &ManualMapping::new()), Err(HeaderError::Empty));
+        assert_eq!(
+            ColumnMap::build(&h(&["", " "]), &ManualMapping::new()),
+            Err(HeaderError::Empty)
+        );
     }
 }

@@ -76,8 +76,11 @@ const SNIFF_BUF: usize = 256 * 1024;
 /// The boxed form keeps the concrete reader type out of every signature.
 pub type BoxRead = Box<dyn Read + Send>;
 
+/// The layers under the CSV reader: sniffed prefix + rest, decoded, line endings normalised.
+type TextLayers = BufReader<LineEndings<DecodingReader<io::Chain<Cursor<Vec<u8>>, BoxRead>>>>;
+
 pub struct RecordStream {
-    reader: csv::Reader<BufReader<LineEndings<DecodingReader<io::Chain<Cursor<Vec<u8>>, BoxRead>>>>>,
+    reader: csv::Reader<TextLayers>,
     dialect: Dialect,
     record: csv::StringRecord,
     embedded_newlines: u64,
@@ -104,7 +107,10 @@ impl RecordStream {
             .from_reader(buffered);
         Ok(Self {
             reader,
-            dialect: Dialect { encoding, delimiter },
+            dialect: Dialect {
+                encoding,
+                delimiter,
+            },
             record: csv::StringRecord::new(),
             embedded_newlines: 0,
             row: 0,
@@ -118,7 +124,11 @@ impl RecordStream {
     /// Advances to the next non-blank record; returns its spreadsheet row number.
     pub fn next_record(&mut self) -> Result<Option<u64>, ReadError> {
         loop {
-            if !self.reader.read_record(&mut self.record).map_err(ReadError::from_csv)? {
+            if !self
+                .reader
+                .read_record(&mut self.record)
+                .map_err(ReadError::from_csv)?
+            {
                 return Ok(None);
             }
             // Every record ends in exactly one '\n' (see LineEndings), so the line
@@ -243,7 +253,9 @@ mod tests {
             ("a\r\r\nb\n", "a\n\nb\n"),
         ] {
             let mut s = String::new();
-            LineEndings::new(input.as_bytes()).read_to_string(&mut s).unwrap();
+            LineEndings::new(input.as_bytes())
+                .read_to_string(&mut s)
+                .unwrap();
             assert_eq!(s, want, "{input:?}");
         }
     }
@@ -269,7 +281,8 @@ mod tests {
 
     #[test]
     fn numbers_rows_like_a_spreadsheet() {
-        let data = b"Name,Note\r\nA,\"two\r\nlines\"\r\n\r\nB,x\r\n,\r\nC,\"a, \"\"quoted\"\" b\"\r\n";
+        let data =
+            b"Name,Note\r\nA,\"two\r\nlines\"\r\n\r\nB,x\r\n,\r\nC,\"a, \"\"quoted\"\" b\"\r\n";
         let (d, r) = rows(data);
         assert_eq!(d.delimiter, b',');
         let numbers: Vec<u64> = r.iter().map(|(n, _)| *n).collect();
@@ -320,8 +333,15 @@ mod tests {
                 }
             },
         };
-        assert!(matches!(err, ReadError::BadEncoding { offset: 8, .. }), "{err:?}");
-        let mut ok = RecordStream::open(Box::new(Cursor::new(bytes)), Some(TextEncoding::Windows1252)).unwrap();
+        assert!(
+            matches!(err, ReadError::BadEncoding { offset: 8, .. }),
+            "{err:?}"
+        );
+        let mut ok = RecordStream::open(
+            Box::new(Cursor::new(bytes)),
+            Some(TextEncoding::Windows1252),
+        )
+        .unwrap();
         assert_eq!(ok.next_record().unwrap(), Some(1));
         assert_eq!(ok.next_record().unwrap(), Some(2));
         assert_eq!(&ok.record()[0], "José");

@@ -3,5 +3,7 @@
 pub mod options;
 pub mod values;
 
-pub use options::{ExistingPolicy, ImportDefaults, ImportOptions, InviteChannel, OnError, OptionError};
+pub use options::{
+    ExistingPolicy, ImportDefaults, ImportOptions, InviteChannel, OnError, OptionError,
+};
 pub use values::{Email, Mobile, Ownership, Password, Platform, SerialNumber, ValueError};

@@ -47,13 +47,12 @@ macro_rules! from_str_via_serde {
         impl FromStr for $t {
             type Err = OptionError;
             fn from_str(s: &str) -> Result<Self, OptionError> {
-                serde_json::from_value(serde_json::Value::String(s.trim().to_ascii_lowercase())).map_err(|_| {
-                    OptionError {
+                serde_json::from_value(serde_json::Value::String(s.trim().to_ascii_lowercase()))
+                    .map_err(|_| OptionError {
                         key: $key,
                         value: s.to_owned(),
                         allowed: $allowed,
-                    }
-                })
+                    })
             }
         }
     };
@@ -85,7 +84,10 @@ pub struct ImportDefaults {
 
 impl ImportOptions {
     /// Options from an object's user metadata (keys without `x-amz-meta-`), else the defaults.
-    pub fn from_metadata(meta: &HashMap<String, String>, defaults: ImportDefaults) -> Result<Self, OptionError> {
+    pub fn from_metadata(
+        meta: &HashMap<String, String>,
+        defaults: ImportDefaults,
+    ) -> Result<Self, OptionError> {
         let get = |k: &str| meta.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
         let mapping = match get("column-map") {
             None => ManualMapping::new(),
@@ -96,7 +98,11 @@ impl ImportOptions {
             })?,
         };
         Ok(Self {
-            invite: get("invite").map(str::parse).transpose()?.or(defaults.invite).unwrap_or_default(),
+            invite: get("invite")
+                .map(str::parse)
+                .transpose()?
+                .or(defaults.invite)
+                .unwrap_or_default(),
             existing: get("existing-users")
                 .map(str::parse)
                 .transpose()?
@@ -118,7 +124,10 @@ mod tests {
     use super::*;
 
     fn meta(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -126,7 +135,11 @@ mod tests {
         let o = ImportOptions::from_metadata(&meta(&[]), ImportDefaults::default()).unwrap();
         assert_eq!(
             (o.invite, o.existing, o.on_error),
-            (InviteChannel::Email, ExistingPolicy::Skip, OnError::RejectFile)
+            (
+                InviteChannel::Email,
+                ExistingPolicy::Skip,
+                OnError::RejectFile
+            )
         );
     }
 
@@ -137,31 +150,48 @@ mod tests {
             existing: Some(ExistingPolicy::Replace),
             on_error: None,
         };
-        let o = ImportOptions::from_metadata(&meta(&[("invite", "none"), ("domain", "corp.example")]), settings)
-            .unwrap();
+        let o = ImportOptions::from_metadata(
+            &meta(&[("invite", "none"), ("domain", "corp.example")]),
+            settings,
+        )
+        .unwrap();
         assert_eq!(o.invite, InviteChannel::None);
         assert_eq!(o.existing, ExistingPolicy::Replace);
         assert_eq!(o.domain.as_deref(), Some("corp.example"));
-        let o = ImportOptions::from_metadata(&meta(&[("on-error", "skip-invalid-rows")]), settings).unwrap();
+        let o = ImportOptions::from_metadata(&meta(&[("on-error", "skip-invalid-rows")]), settings)
+            .unwrap();
         assert_eq!(o.on_error, OnError::SkipInvalidRows);
     }
 
     #[test]
     fn bad_metadata_says_what_is_allowed() {
-        let e = ImportOptions::from_metadata(&meta(&[("invite", "pigeon")]), ImportDefaults::default()).unwrap_err();
-        assert_eq!(e.to_string(), "metadata invite = 'pigeon' is not allowed; use email, sms or none");
-        let e = ImportOptions::from_metadata(&meta(&[("column-map", "{")]), ImportDefaults::default()).unwrap_err();
+        let e =
+            ImportOptions::from_metadata(&meta(&[("invite", "pigeon")]), ImportDefaults::default())
+                .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "metadata invite = 'pigeon' is not allowed; use email, sms or none"
+        );
+        let e =
+            ImportOptions::from_metadata(&meta(&[("column-map", "{")]), ImportDefaults::default())
+                .unwrap_err();
         assert_eq!(e.key, "column-map");
     }
 
     #[test]
     fn column_map_from_metadata() {
         let o = ImportOptions::from_metadata(
-            &meta(&[("column-map", r#"{"Asset Tag":"serial_number","Notes":null}"#)]),
+            &meta(&[(
+                "column-map",
+                r#"{"Asset Tag":"serial_number","Notes":null}"#,
+            )]),
             ImportDefaults::default(),
         )
         .unwrap();
-        assert_eq!(o.mapping.get("Asset Tag"), Some(&Some("serial_number".to_string())));
+        assert_eq!(
+            o.mapping.get("Asset Tag"),
+            Some(&Some("serial_number".to_string()))
+        );
         assert_eq!(o.mapping.get("Notes"), Some(&None));
     }
 }

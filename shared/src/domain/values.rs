@@ -28,7 +28,10 @@ impl SerialNumber {
             return err("the serial number is empty; every row needs the device's serial number");
         }
         if raw.len() > Self::MAX_LEN {
-            return err(format!("the serial number is longer than {} characters", Self::MAX_LEN));
+            return err(format!(
+                "the serial number is longer than {} characters",
+                Self::MAX_LEN
+            ));
         }
         if raw.chars().any(char::is_control) {
             return err("the serial number contains control characters (a line break or tab inside the cell?)");
@@ -105,8 +108,12 @@ impl Email {
                 .without_domain_literal(),
         );
         match valid {
-            Ok(_) if raw.rsplit_once('@').is_some_and(|(_, d)| d.contains('.')) => Ok(Self(raw.to_owned())),
-            _ => err(format!("'{raw}' is not a valid email address (expected name@example.com)")),
+            Ok(_) if raw.rsplit_once('@').is_some_and(|(_, d)| d.contains('.')) => {
+                Ok(Self(raw.to_owned()))
+            }
+            _ => err(format!(
+                "'{raw}' is not a valid email address (expected name@example.com)"
+            )),
         }
     }
 
@@ -136,8 +143,14 @@ impl From<Email> for String {
 
 /// Suggests the exact spelling when a value differs only in case or spacing.
 fn near_miss<'a>(raw: &str, allowed: &[&'a str]) -> Option<&'a str> {
-    let folded: String = raw.chars().filter(|c| !c.is_whitespace() && *c != '-' && *c != '_').collect();
-    allowed.iter().copied().find(|a| a.eq_ignore_ascii_case(&folded))
+    let folded: String = raw
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-' && *c != '_')
+        .collect();
+    allowed
+        .iter()
+        .copied()
+        .find(|a| a.eq_ignore_ascii_case(&folded))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -279,7 +292,10 @@ impl Password {
 
     pub fn parse(raw: &str) -> Result<Self, ValueError> {
         if raw.len() > Self::MAX_LEN {
-            return err(format!("the password is longer than {} characters", Self::MAX_LEN));
+            return err(format!(
+                "the password is longer than {} characters",
+                Self::MAX_LEN
+            ));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -317,7 +333,10 @@ mod tests {
     fn serial_is_kept_byte_for_byte() {
         let s = SerialNumber::parse("AbC-123").unwrap();
         assert_eq!(s.as_str(), "AbC-123");
-        assert_ne!(SerialNumber::parse("ABC123").unwrap(), SerialNumber::parse("abc123").unwrap());
+        assert_ne!(
+            SerialNumber::parse("ABC123").unwrap(),
+            SerialNumber::parse("abc123").unwrap()
+        );
     }
 
     #[test]
@@ -360,7 +379,10 @@ mod tests {
         let e = Platform::parse("iPhone").unwrap_err();
         assert!(e.0.contains("did you mean 'ios'"), "{e}");
         let e = Platform::parse("blackberry").unwrap_err();
-        assert!(e.0.contains("use one of android, ios, macos, tvos, linux"), "{e}");
+        assert!(
+            e.0.contains("use one of android, ios, macos, tvos, linux"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -376,18 +398,38 @@ mod tests {
         let e = Email::parse("Jane.Doe@Example.com").unwrap();
         assert_eq!(e.as_str(), "Jane.Doe@Example.com");
         assert_eq!(e.key(), "jane.doe@example.com");
-        for bad in ["", "jane", "jane@", "@example.com", "jane@localhost", "Jane <jane@example.com>", "a b@x.com"] {
+        for bad in [
+            "",
+            "jane",
+            "jane@",
+            "@example.com",
+            "jane@localhost",
+            "Jane <jane@example.com>",
+            "a b@x.com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn mobile_is_normalised_to_e164() {
-        assert_eq!(Mobile::parse("+1 415 555 2671").unwrap().as_str(), "+14155552671");
-        assert_eq!(Mobile::parse("0044 20 7946 0958").unwrap().as_str(), "+442079460958");
-        assert!(Mobile::parse("415 555 2671").unwrap_err().0.contains("no country code"));
+        assert_eq!(
+            Mobile::parse("+1 415 555 2671").unwrap().as_str(),
+            "+14155552671"
+        );
+        assert_eq!(
+            Mobile::parse("0044 20 7946 0958").unwrap().as_str(),
+            "+442079460958"
+        );
+        assert!(Mobile::parse("415 555 2671")
+            .unwrap_err()
+            .0
+            .contains("no country code"));
         assert!(Mobile::parse("+1 123").is_err());
-        assert!(Mobile::parse("4.41E+11").unwrap_err().0.contains("scientific notation"));
+        assert!(Mobile::parse("4.41E+11")
+            .unwrap_err()
+            .0
+            .contains("scientific notation"));
     }
 
     #[test]
@@ -398,7 +440,10 @@ mod tests {
 
     #[test]
     fn groups_are_split_trimmed_and_deduplicated() {
-        assert_eq!(parse_groups(" Sales ; ;Field;Sales").unwrap(), vec!["Sales", "Field"]);
+        assert_eq!(
+            parse_groups(" Sales ; ;Field;Sales").unwrap(),
+            vec!["Sales", "Field"]
+        );
         assert!(parse_groups("").unwrap().is_empty());
     }
 }

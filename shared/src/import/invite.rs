@@ -105,7 +105,13 @@ mod tests {
     #[test]
     fn email_names_user_device_url_and_password() {
         let t = email_text(&invite(Some("pw1")), "https://enroll.example.com/");
-        for needle in ["Jane", "Jane's Mac", "C02X", "https://enroll.example.com/", "Enrollment password: pw1"] {
+        for needle in [
+            "Jane",
+            "Jane's Mac",
+            "C02X",
+            "https://enroll.example.com/",
+            "Enrollment password: pw1",
+        ] {
             assert!(t.body.contains(needle), "{needle}");
         }
         assert!(!email_text(&invite(None), "u").body.contains("password"));

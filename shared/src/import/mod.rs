@@ -8,5 +8,5 @@ pub mod scan;
 
 pub use report::{report_keys, Counts, ImportStatus, Report, Skipped};
 pub use row::{DeviceRow, RowIssue};
-pub use scan::{scan, FileError, RowPass, Scan};
 pub use run::{plan_chunk, run_import, ImportObject, Outcome, Ports, RunError, Settings};
+pub use scan::{scan, FileError, RowPass, Scan};

@@ -134,7 +134,10 @@ impl Report {
 /// `reports/<key without imports/>.json` and `.errors.csv` for an object key.
 pub fn report_keys(key: &str) -> (String, String) {
     let rest = key.strip_prefix("imports/").unwrap_or(key);
-    (format!("reports/{rest}.json"), format!("reports/{rest}.errors.csv"))
+    (
+        format!("reports/{rest}.json"),
+        format!("reports/{rest}.errors.csv"),
+    )
 }
 
 /// Cells a spreadsheet would run as a formula get a leading apostrophe (CSV injection).
@@ -148,14 +151,20 @@ pub fn escape_cell(cell: &str) -> std::borrow::Cow<'_, str> {
 /// The header and every row with an error, each with an added `Error` column,
 /// as UTF-8 with a byte-order mark (so Excel opens it with the right encoding).
 /// Reads the file once more rather than keeping rows from the validation pass.
-pub fn errors_csv(input: BoxRead, scan: &Scan, options: &ImportOptions) -> Result<Vec<u8>, FileError> {
+pub fn errors_csv(
+    input: BoxRead,
+    scan: &Scan,
+    options: &ImportOptions,
+) -> Result<Vec<u8>, FileError> {
     let mut by_row: BTreeMap<u64, Vec<&str>> = BTreeMap::new();
     for e in &scan.errors {
         by_row.entry(e.row).or_default().push(e.message.as_str());
     }
     let mut out = b"\xEF\xBB\xBF".to_vec();
     let mut pass = RowPass::open(input, Some(scan.dialect.encoding), options)?;
-    let mut w = csv::WriterBuilder::new().flexible(true).from_writer(&mut out);
+    let mut w = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_writer(&mut out);
     let mut header: Vec<String> = pass.columns.headers.clone();
     while header.last().is_some_and(String::is_empty) {
         header.pop();
@@ -168,10 +177,15 @@ pub fn errors_csv(input: BoxRead, scan: &Scan, options: &ImportOptions) -> Resul
             continue;
         };
         let joined = messages.join("; ");
-        let cells = pass.record().iter().chain(std::iter::repeat("")).take(width);
+        let cells = pass
+            .record()
+            .iter()
+            .chain(std::iter::repeat(""))
+            .take(width);
         write_record(&mut w, cells.chain(std::iter::once(joined.as_str())))?;
     }
-    w.flush().map_err(|e| FileError::Read(crate::csvfile::ReadError::Io(e)))?;
+    w.flush()
+        .map_err(|e| FileError::Read(crate::csvfile::ReadError::Io(e)))?;
     drop(w);
     Ok(out)
 }
@@ -218,13 +232,25 @@ mod tests {
             .as_bytes()
             .to_vec();
         let opts = ImportOptions::default();
-        let s = scan(|| Ok(Box::new(Cursor::new(data.clone())) as BoxRead), &opts, |_| {}).unwrap();
+        let s = scan(
+            || Ok(Box::new(Cursor::new(data.clone())) as BoxRead),
+            &opts,
+            |_| {},
+        )
+        .unwrap();
         let out = errors_csv(Box::new(Cursor::new(data)), &s, &opts).unwrap();
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = text.trim_start_matches('\u{feff}').lines().collect();
-        assert_eq!(lines[0], "Name,Email,Ownership,Serial Number,Platform,Error");
+        assert_eq!(
+            lines[0],
+            "Name,Email,Ownership,Serial Number,Platform,Error"
+        );
         assert_eq!(lines.len(), 2);
-        assert!(lines[1].starts_with("'=cmd,bad,corporate,S2,ios,"), "{}", lines[1]);
+        assert!(
+            lines[1].starts_with("'=cmd,bad,corporate,S2,ios,"),
+            "{}",
+            lines[1]
+        );
         assert!(lines[1].contains("not a valid email"));
     }
 }

@@ -4,7 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::csvfile::{ColumnMap, Field};
 use crate::domain::values::parse_groups;
-use crate::domain::{Email, InviteChannel, Mobile, Ownership, Password, Platform, SerialNumber, ValueError};
+use crate::domain::{
+    Email, InviteChannel, Mobile, Ownership, Password, Platform, SerialNumber, ValueError,
+};
 
 /// A problem with one cell (or one row, when `column` is empty), as the report shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,7 +71,11 @@ impl<'a> Cells<'a> {
         });
     }
 
-    fn check<T>(&mut self, field: Field, parse: impl FnOnce(&str) -> Result<T, ValueError>) -> Option<T> {
+    fn check<T>(
+        &mut self,
+        field: Field,
+        parse: impl FnOnce(&str) -> Result<T, ValueError>,
+    ) -> Option<T> {
         let v = self.get(field);
         match parse(v) {
             Ok(t) => Some(t),
@@ -80,7 +86,11 @@ impl<'a> Cells<'a> {
         }
     }
 
-    fn optional<T>(&mut self, field: Field, parse: impl FnOnce(&str) -> Result<T, ValueError>) -> Option<T> {
+    fn optional<T>(
+        &mut self,
+        field: Field,
+        parse: impl FnOnce(&str) -> Result<T, ValueError>,
+    ) -> Option<T> {
         let v = self.get(field);
         if v.is_empty() {
             return None;
@@ -109,7 +119,9 @@ fn text(label: &'static str, required: bool) -> impl Fn(&str) -> Result<String, 
         if required && v.is_empty() {
             Err(ValueError(format!("{label} is empty; every row needs it")))
         } else if v.len() > MAX_TEXT {
-            Err(ValueError(format!("{label} is longer than {MAX_TEXT} characters")))
+            Err(ValueError(format!(
+                "{label} is longer than {MAX_TEXT} characters"
+            )))
         } else {
             Ok(v.to_owned())
         }
@@ -150,7 +162,9 @@ pub fn validate_row(
         },
         _ => None,
     };
-    let groups = c.optional(Field::DeviceGroup, parse_groups).unwrap_or_default();
+    let groups = c
+        .optional(Field::DeviceGroup, parse_groups)
+        .unwrap_or_default();
     if invite == InviteChannel::Sms && mobile.is_none() && c.get(Field::Mobile).is_empty() {
         c.fail(
             Field::Mobile,
@@ -159,7 +173,9 @@ pub fn validate_row(
         );
     }
     match (name, email, ownership, serial, platform) {
-        (Some(name), Some(email), Some(ownership), Some(serial), Some(platform)) if c.errors.is_empty() => {
+        (Some(name), Some(email), Some(ownership), Some(serial), Some(platform))
+            if c.errors.is_empty() =>
+        {
             Ok(DeviceRow {
                 row,
                 name,
@@ -209,7 +225,16 @@ mod tests {
         let mut w = Vec::new();
         let r = validate_row(
             2,
-            &rec(&["Jane", "jane@example.com", "corporate", "C02ABC", "macos", "", " s3cret ", "A;B"]),
+            &rec(&[
+                "Jane",
+                "jane@example.com",
+                "corporate",
+                "C02ABC",
+                "macos",
+                "",
+                " s3cret ",
+                "A;B",
+            ]),
             &map(),
             InviteChannel::Email,
             &mut w,
@@ -233,7 +258,10 @@ mod tests {
         )
         .unwrap_err();
         let cols: Vec<&str> = e.iter().map(|i| i.column.as_str()).collect();
-        assert_eq!(cols, vec!["Name", "Email", "Ownership", "Serial Number", "Platform"]);
+        assert_eq!(
+            cols,
+            vec!["Name", "Email", "Ownership", "Serial Number", "Platform"]
+        );
         assert!(e.iter().all(|i| i.row == 7));
         assert_eq!(e[2].value, "Corporate");
     }
@@ -243,7 +271,16 @@ mod tests {
         let mut w = Vec::new();
         let r = validate_row(
             3,
-            &rec(&["Jane ", "jane@example.com", "personal", " ABC ", "ios", "", "", ""]),
+            &rec(&[
+                "Jane ",
+                "jane@example.com",
+                "personal",
+                " ABC ",
+                "ios",
+                "",
+                "",
+                "",
+            ]),
             &map(),
             InviteChannel::Email,
             &mut w,
@@ -259,7 +296,16 @@ mod tests {
         let mut w = Vec::new();
         let e = validate_row(
             4,
-            &rec(&["Jane", "jane@example.com", "personal", "ABC", "ios", "", "", ""]),
+            &rec(&[
+                "Jane",
+                "jane@example.com",
+                "personal",
+                "ABC",
+                "ios",
+                "",
+                "",
+                "",
+            ]),
             &map(),
             InviteChannel::Sms,
             &mut w,
@@ -275,7 +321,16 @@ mod tests {
         let long = "x".repeat(300);
         let e = validate_row(
             5,
-            &rec(&["Jane", "jane@example.com", "personal", "ABC", "ios", "", &long, ""]),
+            &rec(&[
+                "Jane",
+                "jane@example.com",
+                "personal",
+                "ABC",
+                "ios",
+                "",
+                &long,
+                "",
+            ]),
             &map(),
             InviteChannel::Email,
             &mut w,

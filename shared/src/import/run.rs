@@ -22,9 +22,12 @@ use super::scan::{scan, FileError, RowPass, Scan};
 use crate::domain::{ExistingPolicy, ImportOptions, InviteChannel, OnError, OptionError};
 use crate::password::PasswordKey;
 use crate::ports::{
-    Directory, ImportLedger, ImportState, Invite, InviteSender, ObjectSource, PortError, ReportSink, SendError,
+    Directory, ImportLedger, ImportState, Invite, InviteSender, ObjectSource, PortError,
+    ReportSink, SendError,
 };
-use crate::records::{now_rfc3339, DeviceRecord, DeviceStatus, ExistingDevice, ExistingUser, UserRecord};
+use crate::records::{
+    now_rfc3339, DeviceRecord, DeviceStatus, ExistingDevice, ExistingUser, UserRecord,
+};
 
 /// Skipped rows kept in the record and report; the total is always counted.
 pub const MAX_SKIPPED: usize = 1000;
@@ -43,7 +46,11 @@ impl ImportObject {
     pub fn import_id(&self) -> String {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
-        for part in [&self.bucket, &self.key, self.version.as_deref().unwrap_or("")] {
+        for part in [
+            &self.bucket,
+            &self.key,
+            self.version.as_deref().unwrap_or(""),
+        ] {
             h.update(part.as_bytes());
             h.update([0]);
         }
@@ -88,7 +95,9 @@ pub struct Ports<'a, D, L, S, R> {
 pub enum Outcome {
     Finished(ImportStatus),
     /// Stopped at a checkpoint before the deadline; deliver the event again to continue.
-    Paused { rows_done: u64 },
+    Paused {
+        rows_done: u64,
+    },
     /// Another invocation holds the import.
     Busy,
     AlreadyFinished(ImportStatus),
@@ -122,7 +131,7 @@ where
     R: ReportSink,
 {
     let import_id = object.import_id();
-    let mut state = match ports.ledger.load(&import_id).await? {
+    let state = match ports.ledger.load(&import_id).await? {
         Some(s) if s.status.is_final() => return Ok(Outcome::AlreadyFinished(s.status)),
         Some(s) => s,
         None => {
@@ -145,10 +154,42 @@ where
             state
         }
     };
-    if !ports.ledger.lease(&import_id, settings.lease_seconds).await? {
+    if !ports
+        .ledger
+        .lease(&import_id, settings.lease_seconds)
+        .await?
+    {
         return Ok(Outcome::Busy);
     }
+    let result = run_leased(object, options, source, ports, settings, remaining, state).await;
+    // A finished import dropped its lease when saved; any other end hands it back
+    // so that the continuation or the retry can take it at once.
+    if !matches!(result, Ok(Outcome::Finished(_))) {
+        if let Err(e) = ports.ledger.unlease(&import_id).await {
+            tracing::warn!(%import_id, error = %e, "could not release the import lease; it expires by itself");
+        }
+    }
+    result
+}
 
+async fn run_leased<D, L, S, R>(
+    object: &ImportObject,
+    options: Result<ImportOptions, OptionError>,
+    source: Arc<dyn ObjectSource>,
+    ports: &Ports<'_, D, L, S, R>,
+    settings: &Settings,
+    remaining: impl Fn() -> Duration,
+    mut state: ImportState,
+) -> Result<Outcome, RunError>
+where
+    D: Directory,
+    L: ImportLedger,
+    S: InviteSender,
+    R: ReportSink,
+{
+    let import_id = state.import_id.clone();
+    // Leave time for one more chunk and the checkpoint before the invocation ends.
+    let reserve = (remaining() / 4).min(Duration::from_secs(60));
     let options = match options {
         Ok(o) => o,
         Err(e) => {
@@ -164,7 +205,11 @@ where
         }
     };
     // A resumed import keeps the options it started with.
-    let options = if state.rows_done > 0 { state.options.clone() } else { options };
+    let options = if state.rows_done > 0 {
+        state.options.clone()
+    } else {
+        options
+    };
     state.options = options.clone();
 
     let scan = match validate(&source, &options, &mut state, ports.ledger).await? {
@@ -180,10 +225,12 @@ where
     } else {
         let src = source.clone();
         let (s, o) = (scan.clone(), options.clone());
-        let csv = tokio::task::spawn_blocking(move || errors_csv(src.open()?, &s, &o).map_err(std::io::Error::other))
-            .await
-            .map_err(|e| RunError::Internal(e.to_string()))?
-            .map_err(|e| RunError::Reread(e.to_string()))?;
+        let csv = tokio::task::spawn_blocking(move || {
+            errors_csv(src.open()?, &s, &o).map_err(std::io::Error::other)
+        })
+        .await
+        .map_err(|e| RunError::Internal(e.to_string()))?
+        .map_err(|e| RunError::Reread(e.to_string()))?;
         Some(csv)
     };
     if !scan.errors.is_empty() && options.on_error == OnError::RejectFile {
@@ -204,12 +251,15 @@ where
     };
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<DeviceRow>, String>>(2);
     let reader = {
-        let (src, scan, opts, from, chunk) =
-            (source.clone(), scan.clone(), options.clone(), state.rows_done, settings.chunk_rows);
+        let (src, scan, opts, from, chunk) = (
+            source.clone(),
+            scan.clone(),
+            options.clone(),
+            state.rows_done,
+            settings.chunk_rows,
+        );
         tokio::task::spawn_blocking(move || read_rows(src, &scan, &opts, from, chunk, tx))
     };
-    // Leave time for one more chunk and the checkpoint before the invocation ends.
-    let reserve = Duration::from_secs(60);
     let mut paused = false;
     while let Some(chunk) = rx.recv().await {
         let rows = chunk.map_err(RunError::Reread)?;
@@ -243,7 +293,13 @@ async fn validate<L: ImportLedger>(
     let validated = Arc::new(AtomicU64::new(0));
     let task = {
         let (src, opts, counter) = (source.clone(), options.clone(), validated.clone());
-        tokio::task::spawn_blocking(move || scan(|| src.open(), &opts, |n| counter.store(n, Ordering::Relaxed)))
+        tokio::task::spawn_blocking(move || {
+            scan(
+                || src.open(),
+                &opts,
+                |n| counter.store(n, Ordering::Relaxed),
+            )
+        })
     };
     tokio::pin!(task);
     let mut tick = tokio::time::interval(Duration::from_secs(2));
@@ -279,17 +335,22 @@ fn read_rows(
 ) {
     let result = (|| -> Result<(), String> {
         let input = source.open().map_err(|e| e.to_string())?;
-        let mut pass = RowPass::open(input, Some(scan.dialect.encoding), options).map_err(|e| e.to_string())?;
+        let mut pass = RowPass::open(input, Some(scan.dialect.encoding), options)
+            .map_err(|e| e.to_string())?;
         let mut chunk = Vec::with_capacity(chunk_rows);
         while let Some((row, result, _)) = pass.next_checked().map_err(|e| e.to_string())? {
             if row <= after_row || !scan.is_row_valid(row) {
                 continue;
             }
             let Ok(device_row) = result else {
-                return Err(format!("row {row} was valid in the first pass but not in the second"));
+                return Err(format!(
+                    "row {row} was valid in the first pass but not in the second"
+                ));
             };
             chunk.push(device_row);
-            if chunk.len() == chunk_rows && tx.blocking_send(Ok(std::mem::take(&mut chunk))).is_err() {
+            if chunk.len() == chunk_rows
+                && tx.blocking_send(Ok(std::mem::take(&mut chunk))).is_err()
+            {
                 return Ok(()); // the writer stopped (deadline)
             }
         }
@@ -432,7 +493,9 @@ impl Writer<'_> {
         user_keys.dedup();
         let (devices, users) = ports.directory.existing(&serials, &user_keys).await?;
         if self.password_key_missing(&rows) {
-            return Err(RunError::Internal("rows have passwords but no password key is configured".into()));
+            return Err(RunError::Internal(
+                "rows have passwords but no password key is configured".into(),
+            ));
         }
         let plan = plan_chunk(
             rows,
@@ -467,7 +530,9 @@ impl Writer<'_> {
                             row,
                             column: String::new(),
                             value: String::new(),
-                            message: format!("the device was imported but the invite was refused: {e}"),
+                            message: format!(
+                                "the device was imported but the invite was refused: {e}"
+                            ),
                         });
                     }
                 }
@@ -482,14 +547,22 @@ impl Writer<'_> {
 
     /// Claims, then sends, retrying throttling with back-off. A claim whose send
     /// finally fails is released, so the redelivered event can try again.
-    async fn invite<D, L, S, R>(&self, invite: Invite, ports: &Ports<'_, D, L, S, R>) -> Result<Sent, RunError>
+    async fn invite<D, L, S, R>(
+        &self,
+        invite: Invite,
+        ports: &Ports<'_, D, L, S, R>,
+    ) -> Result<Sent, RunError>
     where
         D: Directory,
         L: ImportLedger,
         S: InviteSender,
         R: ReportSink,
     {
-        if !ports.ledger.claim_invite(self.import_id, invite.row).await? {
+        if !ports
+            .ledger
+            .claim_invite(self.import_id, invite.row)
+            .await?
+        {
             return Ok(Sent::Before); // an earlier attempt recorded it: never send twice
         }
         let pacer = match invite.channel {
@@ -502,11 +575,17 @@ impl Writer<'_> {
             pacer.wait().await;
             let error = match ports.sender.send(&invite).await {
                 Ok(message_id) => {
-                    ports.ledger.invite_sent(self.import_id, invite.row, &message_id).await?;
+                    ports
+                        .ledger
+                        .invite_sent(self.import_id, invite.row, &message_id)
+                        .await?;
                     return Ok(Sent::Now);
                 }
                 Err(SendError::Rejected(e)) => {
-                    ports.ledger.invite_sent(self.import_id, invite.row, "rejected").await?;
+                    ports
+                        .ledger
+                        .invite_sent(self.import_id, invite.row, "rejected")
+                        .await?;
                     tracing::warn!(row = invite.row, error = %e, "invite rejected by the provider");
                     return Ok(Sent::Rejected(e));
                 }
@@ -514,7 +593,10 @@ impl Writer<'_> {
             };
             attempt += 1;
             if attempt > self.settings.send_retries {
-                ports.ledger.release_invite(self.import_id, invite.row).await?;
+                ports
+                    .ledger
+                    .release_invite(self.import_id, invite.row)
+                    .await?;
                 return Err(RunError::Send {
                     row: invite.row,
                     error: error.to_string(),
@@ -557,10 +639,16 @@ where
     report.invite_errors = state.invite_errors.clone();
     let (json_key, csv_key) = report_keys(&state.key);
     if let Some(csv) = errors_file {
-        ports.reports.put(&csv_key, csv, "text/csv; charset=utf-8").await?;
+        ports
+            .reports
+            .put(&csv_key, csv, "text/csv; charset=utf-8")
+            .await?;
     }
     let body = serde_json::to_vec_pretty(&report).map_err(|e| RunError::Internal(e.to_string()))?;
-    ports.reports.put(&json_key, body, "application/json").await?;
+    ports
+        .reports
+        .put(&json_key, body, "application/json")
+        .await?;
     state.status = status;
     state.counts = report.counts.clone();
     ports.ledger.save(&state).await?;

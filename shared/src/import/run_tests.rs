@@ -38,7 +38,8 @@ impl World {
     }
 
     async fn import(&self, key: &str, body: &str, options: ImportOptions) -> Outcome {
-        self.import_with(key, "v1", body, options, || Duration::from_secs(900)).await
+        self.import_with(key, "v1", body, options, || Duration::from_secs(900))
+            .await
     }
 
     async fn import_with(
@@ -61,13 +62,26 @@ impl World {
             sender: &self.sender,
             reports: &self.reports,
         };
-        run_import(&object, Ok(options), source, &ports, &self.settings, remaining)
-            .await
-            .unwrap()
+        run_import(
+            &object,
+            Ok(options),
+            source,
+            &ports,
+            &self.settings,
+            remaining,
+        )
+        .await
+        .unwrap()
     }
 
     fn sent_rows(&self) -> Vec<u64> {
-        self.sender.sent.lock().unwrap().iter().map(|i| i.row).collect()
+        self.sender
+            .sent
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|i| i.row)
+            .collect()
     }
 }
 
@@ -78,7 +92,9 @@ const GOOD: &str = "Ann,ann@x.com,corporate,S1,ios,,pw1,Sales\n\
 #[tokio::test]
 async fn a_valid_file_writes_devices_users_and_one_invite_per_row() {
     let w = World::new();
-    let out = w.import("imports/a.csv", GOOD, ImportOptions::default()).await;
+    let out = w
+        .import("imports/a.csv", GOOD, ImportOptions::default())
+        .await;
     assert_eq!(out, Outcome::Finished(ImportStatus::Completed));
     let devices = w.dir.devices.lock().unwrap();
     assert_eq!(devices.len(), 3);
@@ -86,7 +102,12 @@ async fn a_valid_file_writes_devices_users_and_one_invite_per_row() {
     assert_eq!(s1.status, DeviceStatus::PreApproved);
     assert_eq!(s1.groups, vec!["Sales"]);
     let hash = s1.password_hash.as_deref().unwrap();
-    assert!(w.settings.password_key.as_ref().unwrap().verify("S1", "pw1", hash));
+    assert!(w
+        .settings
+        .password_key
+        .as_ref()
+        .unwrap()
+        .verify("S1", "pw1", hash));
     assert_eq!(w.dir.users.lock().unwrap().len(), 3);
     assert_eq!(w.sent_rows(), vec![2, 3, 4]);
     let sent = w.sender.sent.lock().unwrap();
@@ -104,7 +125,9 @@ async fn a_valid_file_writes_devices_users_and_one_invite_per_row() {
 async fn one_bad_row_rejects_the_file_and_lists_every_error() {
     let w = World::new();
     let body = "Ann,ann@x.com,Corporate,S1,ios,,,\nBob,bob@x.com,personal,S2,android,,,\nCy,nope,corporate,S3,windows,,,\n";
-    let out = w.import("imports/bad.csv", body, ImportOptions::default()).await;
+    let out = w
+        .import("imports/bad.csv", body, ImportOptions::default())
+        .await;
     assert_eq!(out, Outcome::Finished(ImportStatus::Rejected));
     assert!(w.dir.devices.lock().unwrap().is_empty(), "nothing written");
     assert!(w.dir.users.lock().unwrap().is_empty());
@@ -115,14 +138,29 @@ async fn one_bad_row_rejects_the_file_and_lists_every_error() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| (e["row"].as_u64().unwrap(), e["column"].as_str().unwrap().to_owned()))
+        .map(|e| {
+            (
+                e["row"].as_u64().unwrap(),
+                e["column"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     assert_eq!(
         errors,
-        vec![(2, "Ownership".into()), (4, "Email".into()), (4, "Platform".into())]
+        vec![
+            (2, "Ownership".into()),
+            (4, "Email".into()),
+            (4, "Platform".into())
+        ]
     );
-    let csv = String::from_utf8(w.reports.objects.lock().unwrap()["reports/bad.csv.errors.csv"].clone()).unwrap();
-    assert_eq!(csv.lines().count(), 3, "header and the two bad rows:\n{csv}");
+    let csv =
+        String::from_utf8(w.reports.objects.lock().unwrap()["reports/bad.csv.errors.csv"].clone())
+            .unwrap();
+    assert_eq!(
+        csv.lines().count(),
+        3,
+        "header and the two bad rows:\n{csv}"
+    );
 }
 
 #[tokio::test]
@@ -135,11 +173,19 @@ async fn skip_invalid_rows_imports_the_rest() {
     };
     let out = w.import("imports/some.csv", body, options).await;
     assert_eq!(out, Outcome::Finished(ImportStatus::Completed));
-    assert_eq!(w.dir.devices.lock().unwrap().keys().collect::<Vec<_>>(), vec!["S2"]);
+    assert_eq!(
+        w.dir.devices.lock().unwrap().keys().collect::<Vec<_>>(),
+        vec!["S2"]
+    );
     assert_eq!(w.sent_rows(), vec![3]);
     let r = w.reports.json("reports/some.csv.json");
     assert_eq!(r["errors"].as_array().unwrap().len(), 1);
-    assert!(w.reports.objects.lock().unwrap().contains_key("reports/some.csv.errors.csv"));
+    assert!(w
+        .reports
+        .objects
+        .lock()
+        .unwrap()
+        .contains_key("reports/some.csv.errors.csv"));
 }
 
 #[tokio::test]
@@ -148,19 +194,27 @@ async fn duplicate_emails_last_row_wins_and_every_row_is_invited() {
     let body = "Ann One,ann@x.com,corporate,S1,ios,,,\n\
                 Ann Two,ANN@x.com,corporate,S2,ios,,,\n\
                 Ann Three,ann@x.com,corporate,S3,macos,,,\n";
-    w.import("imports/dup.csv", body, ImportOptions::default()).await;
+    w.import("imports/dup.csv", body, ImportOptions::default())
+        .await;
     let users = w.dir.users.lock().unwrap();
     assert_eq!(users.len(), 1);
     assert_eq!(users["ann@x.com"].name, "Ann Three");
-    assert_eq!(w.sent_rows(), vec![2, 3, 4], "one invite per row, all to the same user");
+    assert_eq!(
+        w.sent_rows(),
+        vec![2, 3, 4],
+        "one invite per row, all to the same user"
+    );
     assert_eq!(w.dir.devices.lock().unwrap()["S2"].email, "ann@x.com");
 }
 
 #[tokio::test]
 async fn a_redelivered_event_does_nothing_once_finished() {
     let w = World::new();
-    w.import("imports/a.csv", GOOD, ImportOptions::default()).await;
-    let out = w.import("imports/a.csv", GOOD, ImportOptions::default()).await;
+    w.import("imports/a.csv", GOOD, ImportOptions::default())
+        .await;
+    let out = w
+        .import("imports/a.csv", GOOD, ImportOptions::default())
+        .await;
     assert_eq!(out, Outcome::AlreadyFinished(ImportStatus::Completed));
     assert_eq!(w.sent_rows().len(), 3);
 }
@@ -181,22 +235,35 @@ async fn a_crash_mid_import_resumes_without_sending_twice() {
         sender: &w.sender,
         reports: &w.reports,
     };
-    let err = run_import(&object, Ok(ImportOptions::default()), source.clone(), &ports, &w.settings, || {
-        Duration::from_secs(900)
-    })
+    let err = run_import(
+        &object,
+        Ok(ImportOptions::default()),
+        source.clone(),
+        &ports,
+        &w.settings,
+        || Duration::from_secs(900),
+    )
     .await;
     assert!(err.is_err());
     assert_eq!(w.sent_rows(), vec![2, 3]);
 
     *w.dir.fail_writes_after.lock().unwrap() = None;
-    w.ledger.expire_leases();
-    let out = run_import(&object, Ok(ImportOptions::default()), source, &ports, &w.settings, || {
-        Duration::from_secs(900)
-    })
+    let out = run_import(
+        &object,
+        Ok(ImportOptions::default()),
+        source,
+        &ports,
+        &w.settings,
+        || Duration::from_secs(900),
+    )
     .await
     .unwrap();
     assert_eq!(out, Outcome::Finished(ImportStatus::Completed));
-    assert_eq!(w.sent_rows(), vec![2, 3, 4], "each row invited exactly once");
+    assert_eq!(
+        w.sent_rows(),
+        vec![2, 3, 4],
+        "each row invited exactly once"
+    );
     let r = w.reports.json("reports/crash.csv.json");
     assert_eq!(r["devices_written"], 3);
     assert_eq!(r["invites_sent"], 3);
@@ -213,7 +280,8 @@ async fn invites_already_claimed_are_not_sent_again_even_if_a_chunk_is_replayed(
     .import_id();
     // An earlier attempt claimed row 3 and crashed before saving its checkpoint.
     w.ledger.invites.lock().unwrap().insert((id, 3), None);
-    w.import("imports/a.csv", GOOD, ImportOptions::default()).await;
+    w.import("imports/a.csv", GOOD, ImportOptions::default())
+        .await;
     assert_eq!(w.sent_rows(), vec![2, 4]);
 }
 
@@ -221,12 +289,21 @@ async fn invites_already_claimed_are_not_sent_again_even_if_a_chunk_is_replayed(
 async fn near_the_deadline_the_import_pauses_and_continues_later() {
     let w = World::new();
     let out = w
-        .import_with("imports/p.csv", "v1", GOOD, ImportOptions::default(), || Duration::from_secs(10))
+        .import_with("imports/p.csv", "v1", GOOD, ImportOptions::default(), {
+            let calls = std::sync::atomic::AtomicU32::new(0);
+            // Plenty of time at the start, then the deadline approaches.
+            move || match calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) {
+                0 => Duration::from_secs(900),
+                _ => Duration::from_secs(30),
+            }
+        })
         .await;
     assert_eq!(out, Outcome::Paused { rows_done: 3 });
     assert_eq!(w.sent_rows(), vec![2, 3]);
-    w.ledger.expire_leases();
-    let out = w.import("imports/p.csv", GOOD, ImportOptions::default()).await;
+    // The paused invocation handed its lease back: the continuation runs at once.
+    let out = w
+        .import("imports/p.csv", GOOD, ImportOptions::default())
+        .await;
     assert_eq!(out, Outcome::Finished(ImportStatus::Completed));
     assert_eq!(w.sent_rows(), vec![2, 3, 4]);
 }
@@ -243,23 +320,37 @@ async fn a_second_invocation_while_one_runs_is_busy() {
         .import_id(),
         true,
     );
-    assert_eq!(w.import("imports/a.csv", GOOD, ImportOptions::default()).await, Outcome::Busy);
+    assert_eq!(
+        w.import("imports/a.csv", GOOD, ImportOptions::default())
+            .await,
+        Outcome::Busy
+    );
     assert!(w.sent_rows().is_empty());
 }
 
 #[tokio::test]
 async fn existing_users_and_devices_skip_or_replace() {
     let w = World::new();
-    w.import("imports/first.csv", GOOD, ImportOptions::default()).await;
+    w.import("imports/first.csv", GOOD, ImportOptions::default())
+        .await;
     let again = "Ann New,ann@x.com,corporate,S1,ios,,,\nDee,dee@x.com,corporate,S4,ios,,,\n";
 
-    w.import("imports/second.csv", again, ImportOptions::default()).await;
-    assert_eq!(w.dir.users.lock().unwrap()["ann@x.com"].name, "Ann", "skip keeps the user");
+    w.import("imports/second.csv", again, ImportOptions::default())
+        .await;
+    assert_eq!(
+        w.dir.users.lock().unwrap()["ann@x.com"].name,
+        "Ann",
+        "skip keeps the user"
+    );
     let r = w.reports.json("reports/second.csv.json");
     assert_eq!(r["skipped"][0]["row"], 2);
     assert_eq!(r["skipped"][0]["serial_number"], "S1");
     assert_eq!(r["devices_written"], 1);
-    assert_eq!(w.sent_rows(), vec![2, 3, 4, 3], "only the new device is invited");
+    assert_eq!(
+        w.sent_rows(),
+        vec![2, 3, 4, 3],
+        "only the new device is invited"
+    );
 
     let replace = ImportOptions {
         existing: ExistingPolicy::Replace,
@@ -267,23 +358,33 @@ async fn existing_users_and_devices_skip_or_replace() {
     };
     w.import("imports/third.csv", again, replace).await;
     assert_eq!(w.dir.users.lock().unwrap()["ann@x.com"].name, "Ann New");
-    assert_eq!(w.reports.json("reports/third.csv.json")["devices_written"], 2);
+    assert_eq!(
+        w.reports.json("reports/third.csv.json")["devices_written"],
+        2
+    );
 }
 
 #[tokio::test]
 async fn an_enrolled_device_is_never_pre_approved_again() {
     let w = World::new();
-    w.import("imports/first.csv", GOOD, ImportOptions::default()).await;
+    w.import("imports/first.csv", GOOD, ImportOptions::default())
+        .await;
     w.dir.devices.lock().unwrap().get_mut("S2").unwrap().status = DeviceStatus::Enrolled;
     let replace = ImportOptions {
         existing: ExistingPolicy::Replace,
         ..Default::default()
     };
     w.import("imports/again.csv", GOOD, replace).await;
-    assert_eq!(w.dir.devices.lock().unwrap()["S2"].status, DeviceStatus::Enrolled);
+    assert_eq!(
+        w.dir.devices.lock().unwrap()["S2"].status,
+        DeviceStatus::Enrolled
+    );
     let r = w.reports.json("reports/again.csv.json");
     assert_eq!(r["skipped"].as_array().unwrap().len(), 1);
-    assert!(r["skipped"][0]["reason"].as_str().unwrap().contains("already enrolled"));
+    assert!(r["skipped"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("already enrolled"));
 }
 
 #[tokio::test]
@@ -317,7 +418,9 @@ async fn throttling_is_retried_and_refusals_are_reported() {
     let mut w = World::new();
     *w.sender.throttle_first.lock().unwrap() = 3;
     w.sender.refuse = vec!["bob@x.com".into()];
-    let out = w.import("imports/t.csv", GOOD, ImportOptions::default()).await;
+    let out = w
+        .import("imports/t.csv", GOOD, ImportOptions::default())
+        .await;
     assert_eq!(out, Outcome::Finished(ImportStatus::Completed));
     assert_eq!(w.sent_rows(), vec![2, 4]);
     let r = w.reports.json("reports/t.csv.json");
@@ -345,14 +448,22 @@ async fn bad_upload_options_reject_with_a_message() {
         value: "pigeon".into(),
         allowed: "email, sms or none",
     });
-    let out = run_import(&object, bad, Arc::new(MemoryObject::new(GOOD)), &ports, &w.settings, || {
-        Duration::from_secs(900)
-    })
+    let out = run_import(
+        &object,
+        bad,
+        Arc::new(MemoryObject::new(GOOD)),
+        &ports,
+        &w.settings,
+        || Duration::from_secs(900),
+    )
     .await
     .unwrap();
     assert_eq!(out, Outcome::Finished(ImportStatus::Rejected));
     let r = w.reports.json("reports/o.csv.json");
-    assert!(r["errors"][0]["message"].as_str().unwrap().contains("pigeon"));
+    assert!(r["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("pigeon"));
 }
 
 #[tokio::test]
@@ -370,15 +481,23 @@ async fn an_unreadable_header_is_rejected_on_row_one() {
         reports: &w.reports,
     };
     let src = Arc::new(MemoryObject::new("Serial\nS1\n"));
-    run_import(&object, Ok(ImportOptions::default()), src, &ports, &w.settings, || {
-        Duration::from_secs(900)
-    })
+    run_import(
+        &object,
+        Ok(ImportOptions::default()),
+        src,
+        &ports,
+        &w.settings,
+        || Duration::from_secs(900),
+    )
     .await
     .unwrap();
     let r = w.reports.json("reports/h.csv.json");
     assert_eq!(r["status"], "rejected");
     assert_eq!(r["errors"][0]["row"], 1);
-    assert!(r["errors"][0]["message"].as_str().unwrap().contains("missing mandatory column"));
+    assert!(r["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("missing mandatory column"));
 }
 
 #[test]

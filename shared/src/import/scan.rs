@@ -11,7 +11,9 @@ use std::io;
 use serde::Serialize;
 
 use super::row::{validate_row, DeviceRow, RowIssue};
-use crate::csvfile::{BoxRead, ColumnMap, Dialect, HeaderError, ReadError, RecordStream, TextEncoding};
+use crate::csvfile::{
+    BoxRead, ColumnMap, Dialect, HeaderError, ReadError, RecordStream, TextEncoding,
+};
 use crate::domain::{ImportOptions, InviteChannel};
 
 /// Warnings kept in a report; the total is always counted.
@@ -93,7 +95,10 @@ impl Tally {
                 self.serials.push((hash64(r.serial.as_str()), row));
                 self.emails.push((hash64(&r.email.key()), row));
                 if r.serial.is_all_digits() {
-                    let e = self.digit_serial_lengths.entry(r.serial.as_str().len()).or_default();
+                    let e = self
+                        .digit_serial_lengths
+                        .entry(r.serial.as_str().len())
+                        .or_default();
                     e.0 += 1;
                     if e.1.len() < MAX_SHORT_SERIAL_ROWS {
                         e.1.push(row);
@@ -110,7 +115,9 @@ impl Tally {
     fn finish(mut self, dialect: Dialect, columns: ColumnMap) -> Scan {
         // Duplicate serials: the first row keeps it, every later one is an error naming it.
         self.serials.sort_unstable();
-        let serial_col = columns.title(crate::csvfile::Field::SerialNumber).to_owned();
+        let serial_col = columns
+            .title(crate::csvfile::Field::SerialNumber)
+            .to_owned();
         for group in self.serials.chunk_by(|a, b| a.0 == b.0) {
             let first = group[0].1;
             for &(_, row) in &group[1..] {
@@ -130,7 +137,8 @@ impl Tally {
 
         // Duplicate emails: the last valid row's details win; every row keeps its invite.
         let invalid = &self.invalid;
-        self.emails.retain(|(_, row)| invalid.binary_search(row).is_err());
+        self.emails
+            .retain(|(_, row)| invalid.binary_search(row).is_err());
         self.emails.sort_unstable();
         let mut superseded = Vec::new();
         let mut duplicate_email_groups = 0;
@@ -164,7 +172,11 @@ impl Tally {
     /// lost leading zeros in a spreadsheet. A heuristic, so a warning.
     fn leading_zero_warnings(&mut self, serial_col: &str) {
         let total: u64 = self.digit_serial_lengths.values().map(|(n, _)| n).sum();
-        let Some((&common, &(count, _))) = self.digit_serial_lengths.iter().max_by_key(|(_, (n, _))| *n) else {
+        let Some((&common, &(count, _))) = self
+            .digit_serial_lengths
+            .iter()
+            .max_by_key(|(_, (n, _))| *n)
+        else {
             return;
         };
         if total < 5 || count * 10 < total * 9 {
@@ -204,9 +216,12 @@ pub fn scan(
     mut progress: impl FnMut(u64),
 ) -> Result<Scan, FileError> {
     match scan_as(open().map_err(ReadError::Io)?, None, options, &mut progress) {
-        Err(FileError::Read(ReadError::BadEncoding { .. })) => {
-            scan_as(open().map_err(ReadError::Io)?, Some(TextEncoding::Windows1252), options, &mut progress)
-        }
+        Err(FileError::Read(ReadError::BadEncoding { .. })) => scan_as(
+            open().map_err(ReadError::Io)?,
+            Some(TextEncoding::Windows1252),
+            options,
+            &mut progress,
+        ),
         other => other,
     }
 }
@@ -242,7 +257,11 @@ pub struct RowPass {
 }
 
 impl RowPass {
-    pub fn open(input: BoxRead, encoding: Option<TextEncoding>, options: &ImportOptions) -> Result<Self, FileError> {
+    pub fn open(
+        input: BoxRead,
+        encoding: Option<TextEncoding>,
+        options: &ImportOptions,
+    ) -> Result<Self, FileError> {
         let mut stream = RecordStream::open(input, encoding)?;
         if stream.next_record()?.is_none() {
             return Err(HeaderError::Empty.into());
@@ -262,12 +281,20 @@ impl RowPass {
 
     /// The next data row: its number, the validation result and its warnings.
     #[allow(clippy::type_complexity)]
-    pub fn next_checked(&mut self) -> Result<Option<(u64, Result<DeviceRow, Vec<RowIssue>>, Vec<RowIssue>)>, FileError> {
+    pub fn next_checked(
+        &mut self,
+    ) -> Result<Option<(u64, Result<DeviceRow, Vec<RowIssue>>, Vec<RowIssue>)>, FileError> {
         let Some(row) = self.stream.next_record()? else {
             return Ok(None);
         };
         let mut warnings = Vec::new();
-        let result = validate_row(row, self.stream.record(), &self.columns, self.invite, &mut warnings);
+        let result = validate_row(
+            row,
+            self.stream.record(),
+            &self.columns,
+            self.invite,
+            &mut warnings,
+        );
         Ok(Some((row, result, warnings)))
     }
 
@@ -286,18 +313,30 @@ mod tests {
     const HEADER: &str = "Name,Email,Ownership,Serial Number,Platform,Mobile\n";
 
     fn run(body: &str) -> Scan {
-        run_bytes(format!("{HEADER}{body}").into_bytes(), &ImportOptions::default())
+        run_bytes(
+            format!("{HEADER}{body}").into_bytes(),
+            &ImportOptions::default(),
+        )
     }
 
     fn run_bytes(bytes: Vec<u8>, options: &ImportOptions) -> Scan {
-        scan(|| Ok(Box::new(Cursor::new(bytes.clone())) as BoxRead), options, |_| {}).unwrap()
+        scan(
+            || Ok(Box::new(Cursor::new(bytes.clone())) as BoxRead),
+            options,
+            |_| {},
+        )
+        .unwrap()
     }
 
     #[test]
     fn counts_and_errors_for_every_row() {
         let s = run("A,a@x.com,corporate,S1,ios,\nB,bad,corporate,S2,iOS,\n\nC,c@x.com,Personal,S3,android,\n");
         assert_eq!((s.rows, s.valid_rows), (3, 1));
-        let rows: Vec<(u64, &str)> = s.errors.iter().map(|e| (e.row, e.column.as_str())).collect();
+        let rows: Vec<(u64, &str)> = s
+            .errors
+            .iter()
+            .map(|e| (e.row, e.column.as_str()))
+            .collect();
         assert_eq!(rows, vec![(3, "Email"), (3, "Platform"), (5, "Ownership")]);
         assert!(!s.is_row_valid(3));
         assert!(s.is_row_valid(2));
@@ -357,7 +396,12 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(e, FileError::Header(HeaderError::Missing { .. })));
-        let e = scan(|| Ok(Box::new(Cursor::new(Vec::new())) as BoxRead), &ImportOptions::default(), |_| {}).unwrap_err();
+        let e = scan(
+            || Ok(Box::new(Cursor::new(Vec::new())) as BoxRead),
+            &ImportOptions::default(),
+            |_| {},
+        )
+        .unwrap_err();
         assert!(matches!(e, FileError::Header(HeaderError::Empty)));
     }
 
@@ -369,7 +413,10 @@ mod tests {
             ..Default::default()
         };
         let s = run_bytes(
-            format!("{HEADER}A,a@x.com,corporate,S1,ios,+14155552671\nB,b@x.com,corporate,S2,ios,\n").into_bytes(),
+            format!(
+                "{HEADER}A,a@x.com,corporate,S1,ios,+14155552671\nB,b@x.com,corporate,S2,ios,\n"
+            )
+            .into_bytes(),
             &o,
         );
         assert_eq!(s.valid_rows, 1);

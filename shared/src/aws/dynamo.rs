@@ -1,0 +1,379 @@
+//! DynamoDB adapters: the devices and users tables ([`Directory`]) and the
+//! imports table ([`ImportLedger`]). Item layouts live in `items.rs`.
+
+use std::collections::HashMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::Client;
+
+use super::batch::{send_in_batches, MAX_BATCH_GET, MAX_BATCH_WRITE};
+use super::items::{self, n, s};
+use crate::ports::{Directory, Existing, ImportLedger, ImportState, PortError};
+use crate::records::{DeviceRecord, DeviceStatus, ExistingDevice, ExistingUser, UserRecord};
+
+/// Names of the tables, from the functions' environment.
+#[derive(Debug, Clone)]
+pub struct Tables {
+    pub devices: String,
+    pub users: String,
+    pub imports: String,
+    pub settings: String,
+}
+
+impl Tables {
+    pub fn from_env() -> Result<Self, crate::env::EnvError> {
+        use crate::env::required;
+        Ok(Self {
+            devices: required("DEVICES_TABLE")?,
+            users: required("USERS_TABLE")?,
+            imports: required("IMPORTS_TABLE")?,
+            settings: required("SETTINGS_TABLE")?,
+        })
+    }
+}
+
+/// How many batch requests one chunk keeps in flight.
+const IN_FLIGHT: usize = 4;
+
+fn sdk_error<E, R>(what: &'static str, e: aws_sdk_dynamodb::error::SdkError<E, R>) -> PortError
+where
+    E: ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    match e.as_service_error() {
+        Some(se) => PortError::new(
+            what,
+            format!(
+                "{} {}",
+                se.code().unwrap_or("error"),
+                se.message().unwrap_or("")
+            ),
+        ),
+        None => PortError::new(what, format!("{e:?}")),
+    }
+}
+
+fn epoch_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+pub struct DynamoDirectory {
+    pub client: Client,
+    pub tables: Tables,
+}
+
+impl Directory for DynamoDirectory {
+    async fn existing(
+        &self,
+        serials: &[String],
+        user_keys: &[String],
+    ) -> Result<Existing, PortError> {
+        // Devices and users share each BatchGetItem (up to 100 keys per request).
+        let keys: Vec<(bool, String)> = serials
+            .iter()
+            .map(|s| (true, s.clone()))
+            .chain(user_keys.iter().map(|k| (false, k.clone())))
+            .collect();
+        let tables = &self.tables;
+        let found = send_in_batches(keys, MAX_BATCH_GET, IN_FLIGHT, |batch| async move {
+            let mut device_keys = Vec::new();
+            let mut user_keys = Vec::new();
+            for (is_device, k) in &batch {
+                if *is_device {
+                    device_keys.push(HashMap::from([("serial".to_owned(), s(k))]));
+                } else {
+                    user_keys.push(HashMap::from([("email".to_owned(), s(k))]));
+                }
+            }
+            let mut req = self.client.batch_get_item();
+            if !device_keys.is_empty() {
+                req = req.request_items(
+                    &tables.devices,
+                    KeysAndAttributes::builder()
+                        .set_keys(Some(device_keys))
+                        .projection_expression("serial, #st, import_id")
+                        .expression_attribute_names("#st", "status")
+                        .consistent_read(true)
+                        .build()
+                        .map_err(|e| PortError::new("batch get", e))?,
+                );
+            }
+            if !user_keys.is_empty() {
+                req = req.request_items(
+                    &tables.users,
+                    KeysAndAttributes::builder()
+                        .set_keys(Some(user_keys))
+                        .projection_expression("email, import_id")
+                        .consistent_read(true)
+                        .build()
+                        .map_err(|e| PortError::new("batch get", e))?,
+                );
+            }
+            let out = req
+                .send()
+                .await
+                .map_err(|e| sdk_error("read devices and users", e))?;
+            let mut done = Vec::new();
+            for (table, rows) in out.responses.unwrap_or_default() {
+                let is_device = table == tables.devices;
+                done.extend(rows.into_iter().map(|item| (is_device, item)));
+            }
+            let mut unprocessed = Vec::new();
+            for (table, ka) in out.unprocessed_keys.unwrap_or_default() {
+                let is_device = table == tables.devices;
+                let key_name = if is_device { "serial" } else { "email" };
+                for key in ka.keys {
+                    if let Some(AttributeValue::S(k)) = key.get(key_name) {
+                        unprocessed.push((is_device, k.clone()));
+                    }
+                }
+            }
+            Ok((unprocessed, done))
+        })
+        .await?;
+        let mut devices = HashMap::new();
+        let mut users = HashMap::new();
+        for (is_device, item) in found {
+            let import_id = items::get_s(&item, "import_id").map(str::to_owned);
+            if is_device {
+                if let (Some(serial), Some(status)) = (
+                    items::get_s(&item, "serial"),
+                    items::get_s(&item, "status").and_then(DeviceStatus::parse),
+                ) {
+                    devices.insert(serial.to_owned(), ExistingDevice { status, import_id });
+                }
+            } else if let Some(email) = items::get_s(&item, "email") {
+                users.insert(email.to_owned(), ExistingUser { import_id });
+            }
+        }
+        Ok((devices, users))
+    }
+
+    async fn write(
+        &self,
+        devices: Vec<DeviceRecord>,
+        users: Vec<UserRecord>,
+    ) -> Result<(), PortError> {
+        let requests: Vec<(String, WriteRequest)> = devices
+            .iter()
+            .map(|d| (self.tables.devices.clone(), items::device_item(d)))
+            .chain(
+                users
+                    .iter()
+                    .map(|u| (self.tables.users.clone(), items::user_item(u))),
+            )
+            .map(|(table, item)| {
+                let put = PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map_err(|e| PortError::new("write", e))?;
+                Ok((table, WriteRequest::builder().put_request(put).build()))
+            })
+            .collect::<Result<_, PortError>>()?;
+        send_in_batches(requests, MAX_BATCH_WRITE, IN_FLIGHT, |batch| async move {
+            let mut by_table: HashMap<String, Vec<WriteRequest>> = HashMap::new();
+            for (table, req) in batch {
+                by_table.entry(table).or_default().push(req);
+            }
+            let out = self
+                .client
+                .batch_write_item()
+                .set_request_items(Some(by_table))
+                .send()
+                .await
+                .map_err(|e| sdk_error("write devices and users", e))?;
+            let unprocessed = out
+                .unprocessed_items
+                .unwrap_or_default()
+                .into_iter()
+                .flat_map(|(table, reqs)| reqs.into_iter().map(move |r| (table.clone(), r)))
+                .collect();
+            Ok((unprocessed, Vec::<()>::new()))
+        })
+        .await?;
+        Ok(())
+    }
+}
+
+pub struct DynamoLedger {
+    pub client: Client,
+    pub table: String,
+}
+
+const META: &str = "META";
+
+fn invite_sk(row: u64) -> String {
+    format!("INVITE#{row:010}")
+}
+
+impl ImportLedger for DynamoLedger {
+    async fn load(&self, import_id: &str) -> Result<Option<ImportState>, PortError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("import_id", s(import_id))
+            .key("sk", s(META))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("load import", e))?;
+        out.item.map(|item| items::import_state(&item)).transpose()
+    }
+
+    async fn create(&self, state: &ImportState) -> Result<bool, PortError> {
+        let mut item = items::import_item(state)?;
+        item.insert("import_id".into(), s(&state.import_id));
+        item.insert("sk".into(), s(META));
+        item.insert("kind".into(), s("import"));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(import_id)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_error("create import", e)),
+        }
+    }
+
+    async fn lease(&self, import_id: &str, seconds: u64) -> Result<bool, PortError> {
+        let now = epoch_now();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("import_id", s(import_id))
+            .key("sk", s(META))
+            .update_expression("SET lease_until = :until")
+            .condition_expression("attribute_exists(import_id) AND (attribute_not_exists(lease_until) OR lease_until < :now)")
+            .expression_attribute_values(":until", n(now + seconds))
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_error("lease import", e)),
+        }
+    }
+
+    async fn unlease(&self, import_id: &str) -> Result<(), PortError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("import_id", s(import_id))
+            .key("sk", s(META))
+            .update_expression("REMOVE lease_until")
+            .send()
+            .await
+            .map_err(|e| sdk_error("release import", e))?;
+        Ok(())
+    }
+
+    async fn save(&self, state: &ImportState) -> Result<(), PortError> {
+        let item = items::import_item(state)?;
+        let mut names = HashMap::new();
+        let mut values = HashMap::new();
+        let mut sets = Vec::new();
+        for (i, (k, v)) in item.into_iter().enumerate() {
+            names.insert(format!("#a{i}"), k);
+            values.insert(format!(":v{i}"), v);
+            sets.push(format!("#a{i} = :v{i}"));
+        }
+        let mut expr = format!("SET {}", sets.join(", "));
+        if state.status.is_final() {
+            expr.push_str(" REMOVE lease_until");
+        }
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("import_id", s(&state.import_id))
+            .key("sk", s(META))
+            .update_expression(expr)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await
+            .map_err(|e| sdk_error("save import", e))?;
+        Ok(())
+    }
+
+    async fn claim_invite(&self, import_id: &str, row: u64) -> Result<bool, PortError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("import_id", s(import_id))
+            .item("sk", s(invite_sk(row)))
+            .item("state", s("claimed"))
+            .item("at", n(epoch_now()))
+            .condition_expression("attribute_not_exists(sk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_error("claim invite", e)),
+        }
+    }
+
+    async fn release_invite(&self, import_id: &str, row: u64) -> Result<(), PortError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("import_id", s(import_id))
+            .key("sk", s(invite_sk(row)))
+            .condition_expression("#st = :claimed")
+            .expression_attribute_names("#st", "state")
+            .expression_attribute_values(":claimed", s("claimed"))
+            .send()
+            .await
+            .map_err(|e| sdk_error("release invite", e))?;
+        Ok(())
+    }
+
+    async fn invite_sent(
+        &self,
+        import_id: &str,
+        row: u64,
+        message_id: &str,
+    ) -> Result<(), PortError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("import_id", s(import_id))
+            .key("sk", s(invite_sk(row)))
+            .update_expression("SET #st = :sent, message_id = :m")
+            .expression_attribute_names("#st", "state")
+            .expression_attribute_values(":sent", s("sent"))
+            .expression_attribute_values(":m", s(message_id))
+            .send()
+            .await
+            .map_err(|e| sdk_error("record invite", e))?;
+        Ok(())
+    }
+}

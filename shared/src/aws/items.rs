@@ -1,0 +1,213 @@
+//! DynamoDB item layouts of devices, users and imports (one place for all readers and writers).
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::domain::{Ownership, Platform};
+use crate::import::{Counts, ImportStatus};
+use crate::ports::{ImportState, PortError};
+use crate::records::{now_rfc3339, DeviceRecord, DeviceStatus, UserRecord};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+pub fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+pub fn n(v: u64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+pub fn get_s<'a>(item: &'a Item, key: &str) -> Option<&'a str> {
+    match item.get(key) {
+        Some(AttributeValue::S(v)) => Some(v),
+        _ => None,
+    }
+}
+
+pub fn get_n(item: &Item, key: &str) -> u64 {
+    match item.get(key) {
+        Some(AttributeValue::N(v)) => v.parse().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn put_opt(item: &mut Item, key: &str, v: &Option<String>) {
+    if let Some(v) = v {
+        item.insert(key.to_owned(), s(v));
+    }
+}
+
+pub fn device_item(d: &DeviceRecord) -> Item {
+    let mut item = Item::from([
+        ("serial".to_owned(), s(&d.serial)),
+        ("status".to_owned(), s(d.status.as_str())),
+        ("platform".to_owned(), s(d.platform.as_str())),
+        ("ownership".to_owned(), s(d.ownership.as_str())),
+        ("email".to_owned(), s(&d.email)),
+        ("import_id".to_owned(), s(&d.import_id)),
+        ("updated_at".to_owned(), s(&d.updated_at)),
+        (
+            "groups".to_owned(),
+            AttributeValue::L(d.groups.iter().map(s).collect()),
+        ),
+    ]);
+    put_opt(&mut item, "device_name", &d.device_name);
+    put_opt(&mut item, "password_hash", &d.password_hash);
+    put_opt(&mut item, "domain", &d.domain);
+    item
+}
+
+pub fn device_record(item: &Item) -> Option<DeviceRecord> {
+    let text = |k: &str| get_s(item, k).map(str::to_owned);
+    Some(DeviceRecord {
+        serial: text("serial")?,
+        status: DeviceStatus::parse(get_s(item, "status")?)?,
+        platform: Platform::parse(get_s(item, "platform")?).ok()?,
+        ownership: Ownership::parse(get_s(item, "ownership")?).ok()?,
+        email: text("email").unwrap_or_default(),
+        device_name: text("device_name"),
+        groups: match item.get("groups") {
+            Some(AttributeValue::L(l)) => l.iter().filter_map(|v| v.as_s().ok().cloned()).collect(),
+            _ => Vec::new(),
+        },
+        password_hash: text("password_hash"),
+        import_id: text("import_id").unwrap_or_default(),
+        domain: text("domain"),
+        updated_at: text("updated_at").unwrap_or_default(),
+    })
+}
+
+pub fn user_item(u: &UserRecord) -> Item {
+    let mut item = Item::from([
+        ("email".to_owned(), s(&u.email)),
+        ("address".to_owned(), s(&u.address)),
+        ("name".to_owned(), s(&u.name)),
+        ("import_id".to_owned(), s(&u.import_id)),
+        ("updated_at".to_owned(), s(&u.updated_at)),
+    ]);
+    put_opt(&mut item, "sam_account_name", &u.sam_account_name);
+    put_opt(&mut item, "mobile", &u.mobile);
+    put_opt(&mut item, "domain", &u.domain);
+    item
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<AttributeValue, PortError> {
+    serde_json::to_string(v)
+        .map(s)
+        .map_err(|e| PortError::new("encode import", e))
+}
+
+fn from_json<T: serde::de::DeserializeOwned + Default>(
+    item: &Item,
+    key: &str,
+) -> Result<T, PortError> {
+    match get_s(item, key) {
+        Some(v) => serde_json::from_str(v).map_err(|e| PortError::new("decode import", e)),
+        None => Ok(T::default()),
+    }
+}
+
+/// The import record's attributes (without its key), as the admin page reads them.
+pub fn import_item(st: &ImportState) -> Result<Item, PortError> {
+    let c = &st.counts;
+    let mut item = Item::from([
+        ("bucket".to_owned(), s(&st.bucket)),
+        ("key".to_owned(), s(&st.key)),
+        ("status".to_owned(), s(st.status.as_str())),
+        ("options".to_owned(), json(&st.options)?),
+        ("created_at".to_owned(), s(&st.created_at)),
+        ("updated_at".to_owned(), s(now_rfc3339())),
+        ("rows".to_owned(), n(c.rows)),
+        ("valid_rows".to_owned(), n(c.valid_rows)),
+        ("devices_written".to_owned(), n(c.devices_written)),
+        ("users_written".to_owned(), n(c.users_written)),
+        ("invites_sent".to_owned(), n(c.invites_sent)),
+        ("invites_failed".to_owned(), n(c.invites_failed)),
+        ("rows_done".to_owned(), n(st.rows_done)),
+        ("rows_validated".to_owned(), n(st.rows_validated)),
+        ("skipped".to_owned(), json(&st.skipped)?),
+        ("skipped_total".to_owned(), n(st.skipped_total)),
+        ("invite_errors".to_owned(), json(&st.invite_errors)?),
+    ]);
+    put_opt(&mut item, "version", &st.version);
+    Ok(item)
+}
+
+pub fn import_state(item: &Item) -> Result<ImportState, PortError> {
+    let text = |k: &str| get_s(item, k).unwrap_or_default().to_owned();
+    Ok(ImportState {
+        import_id: text("import_id"),
+        bucket: text("bucket"),
+        key: text("key"),
+        version: get_s(item, "version").map(str::to_owned),
+        status: ImportStatus::parse(&text("status"))
+            .ok_or_else(|| PortError::new("decode import", "unknown status"))?,
+        options: from_json(item, "options")?,
+        counts: Counts {
+            rows: get_n(item, "rows"),
+            valid_rows: get_n(item, "valid_rows"),
+            devices_written: get_n(item, "devices_written"),
+            users_written: get_n(item, "users_written"),
+            invites_sent: get_n(item, "invites_sent"),
+            invites_failed: get_n(item, "invites_failed"),
+        },
+        rows_done: get_n(item, "rows_done"),
+        rows_validated: get_n(item, "rows_validated"),
+        skipped: from_json(item, "skipped")?,
+        skipped_total: get_n(item, "skipped_total"),
+        invite_errors: from_json(item, "invite_errors")?,
+        created_at: text("created_at"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ImportOptions;
+
+    #[test]
+    fn device_items_round_trip() {
+        let d = DeviceRecord {
+            serial: "AbC1".into(),
+            status: DeviceStatus::PreApproved,
+            platform: Platform::Ios,
+            ownership: Ownership::Corporate,
+            email: "a@x.com".into(),
+            device_name: None,
+            groups: vec!["G".into()],
+            password_hash: Some("v1$00".into()),
+            import_id: "i".into(),
+            domain: None,
+            updated_at: "t".into(),
+        };
+        assert_eq!(device_record(&device_item(&d)), Some(d));
+    }
+
+    #[test]
+    fn import_items_round_trip() {
+        let st = ImportState {
+            import_id: "id".into(),
+            bucket: "b".into(),
+            key: "imports/x.csv".into(),
+            version: Some("v".into()),
+            status: ImportStatus::Writing,
+            options: ImportOptions::default(),
+            counts: Counts {
+                rows: 5,
+                invites_sent: 2,
+                ..Counts::default()
+            },
+            rows_done: 3,
+            rows_validated: 5,
+            skipped: vec![],
+            skipped_total: 0,
+            invite_errors: vec![],
+            created_at: "t".into(),
+        };
+        let mut item = import_item(&st).unwrap();
+        item.insert("import_id".into(), s("id"));
+        assert_eq!(import_state(&item).unwrap(), st);
+    }
+}

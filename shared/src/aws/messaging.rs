@@ -1,0 +1,123 @@
+//! Invites by email (SES v2 SendEmail) and SMS (SNS Publish to a phone number).
+
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+
+use crate::domain::InviteChannel;
+use crate::import::invite::{email_text, sms_text};
+use crate::ports::{Invite, InviteSender, SendError};
+
+pub struct AwsInviteSender {
+    pub ses: aws_sdk_sesv2::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub from: String,
+    pub enrollment_url: String,
+}
+
+fn classify(code: Option<&str>, message: String) -> SendError {
+    match code {
+        Some(
+            "TooManyRequestsException"
+            | "Throttling"
+            | "ThrottlingException"
+            | "ThrottledException",
+        ) => SendError::Throttled(message),
+        Some(
+            "MessageRejected"
+            | "InvalidParameter"
+            | "InvalidParameterException"
+            | "InvalidParameterValue",
+        ) => SendError::Rejected(message),
+        _ => SendError::Other(message),
+    }
+}
+
+impl InviteSender for AwsInviteSender {
+    async fn send(&self, invite: &Invite) -> Result<String, SendError> {
+        use aws_sdk_sesv2::error::ProvideErrorMetadata as _;
+        match invite.channel {
+            InviteChannel::Email => {
+                let text = email_text(invite, &self.enrollment_url);
+                let content = |data: String| {
+                    Content::builder()
+                        .data(data)
+                        .charset("UTF-8")
+                        .build()
+                        .map_err(|e| SendError::Other(e.to_string()))
+                };
+                let message = Message::builder()
+                    .subject(content(text.subject)?)
+                    .body(Body::builder().text(content(text.body)?).build())
+                    .build();
+                let out = self
+                    .ses
+                    .send_email()
+                    .from_email_address(&self.from)
+                    .destination(Destination::builder().to_addresses(&invite.to).build())
+                    .content(EmailContent::builder().simple(message).build())
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        let code = e
+                            .as_service_error()
+                            .and_then(|se| se.code())
+                            .map(str::to_owned);
+                        classify(
+                            code.as_deref(),
+                            aws_sdk_sesv2::error::DisplayErrorContext(&e).to_string(),
+                        )
+                    })?;
+                Ok(out.message_id.unwrap_or_default())
+            }
+            InviteChannel::Sms => {
+                use aws_sdk_sns::error::ProvideErrorMetadata as _;
+                let out = self
+                    .sns
+                    .publish()
+                    .phone_number(&invite.to)
+                    .message(sms_text(invite, &self.enrollment_url))
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        let code = e
+                            .as_service_error()
+                            .and_then(|se| se.code())
+                            .map(str::to_owned);
+                        classify(
+                            code.as_deref(),
+                            aws_sdk_sns::error::DisplayErrorContext(&e).to_string(),
+                        )
+                    })?;
+                Ok(out.message_id.unwrap_or_default())
+            }
+            InviteChannel::None => Err(SendError::Rejected(
+                "invites are turned off for this upload".into(),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttling_and_refusals_are_told_apart() {
+        assert!(matches!(
+            classify(Some("TooManyRequestsException"), "x".into()),
+            SendError::Throttled(_)
+        ));
+        assert!(matches!(
+            classify(Some("ThrottledException"), "x".into()),
+            SendError::Throttled(_)
+        ));
+        assert!(matches!(
+            classify(Some("MessageRejected"), "x".into()),
+            SendError::Rejected(_)
+        ));
+        assert!(matches!(
+            classify(Some("InvalidParameterException"), "x".into()),
+            SendError::Rejected(_)
+        ));
+        assert!(matches!(classify(None, "x".into()), SendError::Other(_)));
+    }
+}

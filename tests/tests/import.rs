@@ -1,0 +1,224 @@
+//! The import path through the local stack: S3 upload -> SQS -> relay ->
+//! import function (cargo lambda) -> DynamoDB, SES, SNS, report in S3.
+
+use integration_tests::Stack;
+
+const HEADER: &str = "Name,Email,Ownership,Serial Number,Platform,Mobile,Password,Device Group\n";
+
+#[tokio::test]
+async fn an_upload_reaches_the_import_function_through_sqs() {
+    let st = Stack::from_env().await;
+    let u = st.unique();
+    // S3 URL-encodes keys in events: spaces and accents must survive the trip.
+    let key = format!("imports/{u} device list é.csv");
+    st.upload(
+        &key,
+        format!("{HEADER}Ann,{u}@example.com,corporate,{u}-S1,ios,,,\n"),
+        &[("invite", "none")],
+    )
+    .await;
+    let report = st.wait_for_report(&key).await;
+    assert_eq!(report["status"], "completed", "{report:#}");
+    assert_eq!(report["key"], key);
+    assert_eq!(report["devices_written"], 1);
+    st.wait_for_queue_drained().await;
+}
+
+#[tokio::test]
+async fn a_valid_file_writes_devices_and_users_and_invites_every_row() {
+    let st = Stack::from_env().await;
+    let u = st.unique();
+    let ann = format!("{u}-ann@example.com");
+    let bob = format!("{u}-bob@example.com");
+    let key = format!("imports/{u}.csv");
+    let body = format!(
+        "{HEADER}Ann First,{ann},corporate,{u}-A1,ios,,pw-1,Sales;Field\n\
+         Bob,{bob},personal,{u}-B1,android,,,\n\
+         Ann Last,{},corporate,{u}-A2,macos,,,\n",
+        ann.to_uppercase()
+    );
+    st.upload(&key, body, &[]).await;
+    let report = st.wait_for_report(&key).await;
+    assert_eq!(report["status"], "completed", "{report:#}");
+    assert_eq!(report["rows"], 3);
+    assert_eq!(report["devices_written"], 3);
+    assert_eq!(report["users_written"], 2);
+    assert_eq!(report["invites_sent"], 3);
+    assert_eq!(report["duplicate_email_groups"], 1);
+
+    let a1 = st
+        .device(&format!("{u}-A1"))
+        .await
+        .expect("device A1 stored");
+    assert_eq!(a1.status, shared::records::DeviceStatus::PreApproved);
+    assert_eq!(a1.groups, vec!["Sales", "Field"]);
+    let hash = a1.password_hash.expect("password stored as a hash");
+    assert!(hash.starts_with("v1$") && !hash.contains("pw-1"));
+    assert!(
+        st.device(&format!("{u}-a1")).await.is_none(),
+        "serials are case-sensitive"
+    );
+    assert_eq!(
+        st.user_name(&ann).await.as_deref(),
+        Some("Ann Last"),
+        "the last row wins"
+    );
+
+    // Two rows with Ann's email: two invites to Ann (the seeds' rule), one to Bob.
+    let to_ann = st.emails_to(&ann).await.len() + st.emails_to(&ann.to_uppercase()).await.len();
+    assert_eq!(to_ann, 2);
+    let to_bob = st.emails_to(&bob).await;
+    assert_eq!(to_bob.len(), 1);
+    let first = &st.emails_to(&ann).await[0];
+    assert!(
+        first["body"].as_str().unwrap().contains("pw-1"),
+        "the invite carries the password"
+    );
+    assert!(first["body"].as_str().unwrap().contains(&format!("{u}-A1")));
+}
+
+#[tokio::test]
+async fn a_file_with_a_bad_row_writes_nothing_and_reports_every_error() {
+    let st = Stack::from_env().await;
+    let u = st.unique();
+    let key = format!("imports/{u}-bad.csv");
+    let body = format!(
+        "{HEADER}Ann,{u}-ann@example.com,Corporate,{u}-X1,ios,,,\n\
+         Bob,{u}-bob@example.com,personal,{u}-X2,android,,,\n\
+         Cy,not-an-email,corporate,{u}-X3,windows,,,\n"
+    );
+    st.upload(&key, body, &[]).await;
+    let report = st.wait_for_report(&key).await;
+    assert_eq!(report["status"], "rejected", "{report:#}");
+    let errors: Vec<(u64, String)> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["row"].as_u64().unwrap(),
+                e["column"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        errors,
+        vec![
+            (2, "Ownership".into()),
+            (4, "Email".into()),
+            (4, "Platform".into())
+        ]
+    );
+    assert!(report["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("did you mean 'corporate'"));
+    for serial in ["X1", "X2", "X3"] {
+        assert!(
+            st.device(&format!("{u}-{serial}")).await.is_none(),
+            "nothing written"
+        );
+    }
+    assert!(
+        st.emails_to(&format!("{u}-bob@example.com"))
+            .await
+            .is_empty(),
+        "no invite"
+    );
+    let csv = st
+        .get_object(&format!("reports/{u}-bad.csv.errors.csv"))
+        .await
+        .expect("errors CSV");
+    let text = String::from_utf8(csv).unwrap();
+    assert_eq!(
+        text.trim_start_matches('\u{feff}').lines().count(),
+        3,
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn sms_invites_go_to_the_mobile_number() {
+    let st = Stack::from_env().await;
+    let u = st.unique();
+    let key = format!("imports/{u}-sms.csv");
+    // A number no other test uses: +1 415 555 01xx is reserved for fiction.
+    let last = u64::from_str_radix(&u[..4], 16).unwrap() % 100;
+    let body =
+        format!("{HEADER}Ann,{u}@example.com,corporate,{u}-S1,ios,+1 415 555 01{last:02},,\n");
+    st.upload(&key, body, &[("invite", "sms")]).await;
+    let report = st.wait_for_report(&key).await;
+    assert_eq!(report["status"], "completed", "{report:#}");
+    assert_eq!(report["invites_sent"], 1);
+    let sms = st.sms_to(&format!("+141555501{last:02}")).await;
+    assert!(!sms.is_empty(), "an SMS to the E.164 number was recorded");
+}
+
+#[tokio::test]
+async fn a_redelivered_event_sends_no_invite_twice() {
+    let st = Stack::from_env().await;
+    let u = st.unique();
+    let key = format!("imports/{u}-again.csv");
+    let email = format!("{u}@example.com");
+    st.upload(
+        &key,
+        format!("{HEADER}Ann,{email},corporate,{u}-R1,ios,,,\n"),
+        &[],
+    )
+    .await;
+    assert_eq!(st.wait_for_report(&key).await["status"], "completed");
+    assert_eq!(st.emails_to(&email).await.len(), 1);
+
+    // S3 and SQS deliver at least once: replay the same object's event.
+    let head = st
+        .s3
+        .head_object()
+        .bucket(&st.bucket)
+        .key(&key)
+        .send()
+        .await
+        .unwrap();
+    let event = serde_json::json!({"Records": [{
+        "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": st.bucket}, "object": {"key": key.replace(' ', "+"), "versionId": head.version_id}}
+    }]});
+    st.sqs
+        .send_message()
+        .queue_url(&st.queue_url)
+        .message_body(event.to_string())
+        .send()
+        .await
+        .unwrap();
+    st.wait_for_queue_drained().await;
+    assert_eq!(
+        st.emails_to(&email).await.len(),
+        1,
+        "still exactly one invite"
+    );
+}
+
+#[tokio::test]
+async fn a_windows_excel_export_imports() {
+    let st = Stack::from_env().await;
+    let u = st.unique();
+    let key = format!("imports/{u}-excel.csv");
+    // Excel "CSV" in a European locale: Windows-1252, semicolons, CRLF, trailing empty columns.
+    let mut body = b"Display Name;E-mail;Ownership;Serial Number;Platform;;\r\n".to_vec();
+    body.extend_from_slice(
+        format!("Jos\u{e9} M\u{fc}ller;{u}@example.com;corporate;{u}-W1;android;;\r\n").as_bytes(),
+    );
+    let body: Vec<u8> = String::from_utf8(body)
+        .unwrap()
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).expect("Latin-1 range"))
+        .collect();
+    st.upload(&key, body, &[("invite", "none")]).await;
+    let report = st.wait_for_report(&key).await;
+    assert_eq!(report["status"], "completed", "{report:#}");
+    assert_eq!(report["dialect"]["encoding"], "windows-1252");
+    assert_eq!(report["dialect"]["delimiter"], ";");
+    assert_eq!(
+        st.user_name(&format!("{u}@example.com")).await.as_deref(),
+        Some("José Müller")
+    );
+}
