@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::row::{validate_row, DeviceRow, RowIssue};
 use crate::csvfile::{
-    BoxRead, ColumnMap, Dialect, HeaderError, ReadError, RecordStream, TextEncoding,
+    BoxRead, ColumnMap, Dialect, Field, HeaderError, ReadError, RecordStream, TextEncoding,
 };
 use crate::domain::{ImportOptions, InviteChannel};
 
@@ -88,11 +88,15 @@ impl Tally {
         self.warnings.append(&mut issues);
     }
 
-    fn add(&mut self, row: u64, result: Result<DeviceRow, Vec<RowIssue>>) {
+    /// `serial` is the row's serial cell even when the row is invalid, so a
+    /// duplicate is reported now rather than after the first row is fixed.
+    fn add(&mut self, row: u64, result: Result<DeviceRow, Vec<RowIssue>>, serial: Option<&str>) {
         self.rows += 1;
+        if let Some(serial) = serial.filter(|s| !s.is_empty()) {
+            self.serials.push((hash64(serial), row));
+        }
         match result {
             Ok(r) => {
-                self.serials.push((hash64(r.serial.as_str()), row));
                 self.emails.push((hash64(&r.email.key()), row));
                 if r.serial.is_all_digits() {
                     let e = self
@@ -234,9 +238,13 @@ fn scan_as(
 ) -> Result<Scan, FileError> {
     let mut pass = RowPass::open(input, encoding, options)?;
     let mut tally = Tally::default();
+    let serial_column = pass.columns.column(Field::SerialNumber);
     while let Some((row, result, warnings)) = pass.next_checked()? {
         tally.warn(warnings);
-        tally.add(row, result);
+        let serial = serial_column
+            .and_then(|i| pass.record().get(i))
+            .map(str::trim);
+        tally.add(row, result, serial);
         if tally.rows > MAX_ROWS {
             return Err(FileError::TooManyRows { max: MAX_ROWS });
         }

@@ -1,0 +1,221 @@
+//! `preapprove validate FILE [--json] [--on-error skip-invalid-rows] [--invite email|sms|none] [--map HEADER=FIELD]...`
+//!
+//! Runs the import's own parse and validation on a local file, with no AWS,
+//! and prints the report. Exit status: 0 valid, 1 invalid rows, 2 unreadable file.
+
+use std::fs::File;
+use std::io::{self, BufReader, Write};
+use std::process::ExitCode;
+
+use shared::csvfile::BoxRead;
+use shared::domain::{ImportOptions, InviteChannel, OnError};
+use shared::import::{scan, ImportStatus, Report};
+
+const USAGE: &str =
+    "usage: preapprove validate FILE [--json] [--on-error reject-file|skip-invalid-rows] \
+                     [--invite email|sms|none] [--map 'HEADER=FIELD']...";
+
+#[derive(Debug)]
+struct Args {
+    file: String,
+    json: bool,
+    options: ImportOptions,
+}
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
+    match args.next().as_deref() {
+        Some("validate") => {}
+        Some("-h" | "--help") | None => return Err(USAGE.into()),
+        Some(other) => return Err(format!("unknown command '{other}'\n{USAGE}")),
+    }
+    let mut file = None;
+    let mut json = false;
+    let mut options = ImportOptions::default();
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| {
+            args.next()
+                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
+        };
+        match arg.as_str() {
+            "--json" => json = true,
+            "--on-error" => {
+                options.on_error = value("--on-error")?
+                    .parse::<OnError>()
+                    .map_err(|e| e.to_string())?
+            }
+            "--invite" => {
+                options.invite = value("--invite")?
+                    .parse::<InviteChannel>()
+                    .map_err(|e| e.to_string())?
+            }
+            "--map" => {
+                let m = value("--map")?;
+                let (header, field) = m.split_once('=').ok_or_else(|| {
+                    format!(
+                        "--map takes HEADER=FIELD (FIELD empty to ignore the column), got '{m}'"
+                    )
+                })?;
+                let field = (!field.trim().is_empty()).then(|| field.trim().to_owned());
+                options.mapping.insert(header.trim().to_owned(), field);
+            }
+            "-h" | "--help" => return Err(USAGE.into()),
+            s if s.starts_with("--") => return Err(format!("unknown option '{s}'\n{USAGE}")),
+            _ if file.is_none() => file = Some(arg),
+            _ => return Err(format!("only one file at a time\n{USAGE}")),
+        }
+    }
+    Ok(Args {
+        file: file.ok_or_else(|| format!("which file?\n{USAGE}"))?,
+        json,
+        options,
+    })
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(a) => a,
+        Err(msg) => {
+            eprintln!("{msg}");
+            return ExitCode::from(2);
+        }
+    };
+    let path = args.file.clone();
+    let open =
+        || File::open(&path).map(|f| Box::new(BufReader::with_capacity(256 * 1024, f)) as BoxRead);
+    let report = Report::new("", &args.file, &args.options);
+    let (report, code) = match scan(open, &args.options, |_| {}) {
+        Ok(s) => {
+            let mut report = report.with_scan(&s);
+            let invalid = !s.errors.is_empty();
+            report.status = if invalid && args.options.on_error == OnError::RejectFile {
+                ImportStatus::Rejected
+            } else {
+                ImportStatus::Completed
+            };
+            (report, if invalid { 1 } else { 0 })
+        }
+        Err(e) => (report.file_error(&e), 2),
+    };
+    let mut out = io::stdout().lock();
+    let written = if args.json {
+        serde_json::to_writer_pretty(&mut out, &report)
+            .map_err(io::Error::other)
+            .and_then(|_| writeln!(out))
+    } else {
+        print_human(&mut out, &report)
+    };
+    if written.is_err() {
+        return ExitCode::from(2);
+    }
+    ExitCode::from(code)
+}
+
+fn print_human(out: &mut impl Write, r: &Report) -> io::Result<()> {
+    let c = &r.counts;
+    match r.dialect {
+        Some(d) => writeln!(
+            out,
+            "{}: {} rows, {} valid, {} invalid ({}, delimiter {})",
+            r.key,
+            c.rows,
+            c.valid_rows,
+            c.rows - c.valid_rows,
+            d.encoding.label(),
+            match d.delimiter {
+                b'\t' => "tab".to_owned(),
+                b => format!("'{}'", b as char),
+            }
+        )?,
+        None => writeln!(out, "{}: could not be read", r.key)?,
+    }
+    if !r.mapping.is_empty() {
+        let cols: Vec<String> = r
+            .mapping
+            .iter()
+            .map(|(f, h)| format!("{f} <- \"{h}\""))
+            .collect();
+        writeln!(out, "columns: {}", cols.join(", "))?;
+    }
+    if !r.ignored_columns.is_empty() {
+        writeln!(out, "ignored columns: {}", r.ignored_columns.join(", "))?;
+    }
+    if r.duplicate_email_groups > 0 {
+        writeln!(
+            out,
+            "{} email(s) appear on several rows: the last row's details are kept, and every row gets its own invite",
+            r.duplicate_email_groups
+        )?;
+    }
+    for e in &r.errors {
+        let at = if e.column.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", e.column)
+        };
+        writeln!(out, "error   row {}{at}: {}", e.row, e.message)?;
+    }
+    for w in &r.warnings {
+        writeln!(out, "warning row {}, {}: {}", w.row, w.column, w.message)?;
+    }
+    if r.warnings_total > r.warnings.len() as u64 {
+        writeln!(
+            out,
+            "... and {} more warnings",
+            r.warnings_total - r.warnings.len() as u64
+        )?;
+    }
+    let verdict = match (r.status, r.errors.is_empty()) {
+        (ImportStatus::Completed, true) => "valid: ready to upload".to_owned(),
+        (ImportStatus::Completed, false) => format!(
+            "{} valid rows would be imported; the invalid ones would be skipped",
+            c.valid_rows
+        ),
+        _ => "rejected: fix the rows above and validate again (or import with --on-error skip-invalid-rows)".into(),
+    };
+    writeln!(out, "{verdict}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Result<Args, String> {
+        parse_args(list.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn parses_options() {
+        let a = args(&[
+            "validate",
+            "f.csv",
+            "--json",
+            "--on-error",
+            "skip-invalid-rows",
+            "--map",
+            "Asset Tag=serial_number",
+            "--map",
+            "Notes=",
+        ])
+        .unwrap();
+        assert_eq!(a.file, "f.csv");
+        assert!(a.json);
+        assert_eq!(a.options.on_error, OnError::SkipInvalidRows);
+        assert_eq!(
+            a.options.mapping["Asset Tag"].as_deref(),
+            Some("serial_number")
+        );
+        assert_eq!(a.options.mapping["Notes"], None);
+    }
+
+    #[test]
+    fn refuses_bad_usage() {
+        assert!(args(&[]).is_err());
+        assert!(args(&["check", "f"]).is_err());
+        assert!(args(&["validate"]).is_err());
+        assert!(args(&["validate", "a", "b"]).is_err());
+        assert!(args(&["validate", "a", "--on-error", "maybe"])
+            .unwrap_err()
+            .contains("skip-invalid-rows"));
+        assert!(args(&["validate", "a", "--nope"]).is_err());
+    }
+}

@@ -1,0 +1,96 @@
+//! The `preapprove` binary: exit codes and report shape.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn fixture(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/tests/fixtures")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn run(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_preapprove"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn a_valid_file_exits_0() {
+    let (code, text) = run(&["validate", &fixture("utf16le-tab.txt")]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("3 rows, 3 valid, 0 invalid (utf-16le, delimiter tab)"),
+        "{text}"
+    );
+    assert!(text.contains("valid: ready to upload"));
+}
+
+#[test]
+fn invalid_rows_exit_1_with_every_error_in_json() {
+    let (code, text) = run(&["validate", &fixture("near-misses.csv"), "--json"]);
+    assert_eq!(code, 1);
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(report["status"], "rejected");
+    assert_eq!(report["errors"].as_array().unwrap().len(), 5);
+    assert_eq!(report["errors"][0]["row"], 2);
+    assert_eq!(report["errors"][0]["column"], "Ownership");
+    assert_eq!(report["errors"][0]["value"], "Corporate");
+
+    let (code, text) = run(&[
+        "validate",
+        &fixture("near-misses.csv"),
+        "--json",
+        "--on-error",
+        "skip-invalid-rows",
+    ]);
+    assert_eq!(code, 1, "invalid rows are still reported");
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(report["status"], "completed");
+    assert_eq!(report["valid_rows"], 0);
+}
+
+#[test]
+fn unreadable_files_exit_2() {
+    assert_eq!(run(&["validate", "/nonexistent/devices.csv"]).0, 2);
+    let (code, text) = run(&["validate", &fixture("missing-columns.csv")]);
+    assert_eq!(code, 2);
+    assert!(text.contains("missing mandatory column"), "{text}");
+    assert_eq!(run(&["frobnicate"]).0, 2);
+}
+
+#[test]
+fn a_manual_mapping_rescues_odd_headers() {
+    let dir = std::env::temp_dir().join(format!("preapprove-map-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("odd.csv");
+    std::fs::write(
+        &f,
+        "Who,Mail,Own,Asset Tag,OS\nZoe,zoe@example.com,corporate,C02X,macos\n",
+    )
+    .unwrap();
+    let f = f.to_string_lossy().into_owned();
+    assert_eq!(run(&["validate", &f]).0, 2);
+    let (code, text) = run(&[
+        "validate",
+        &f,
+        "--map",
+        "Who=name",
+        "--map",
+        "Mail=email",
+        "--map",
+        "Own=ownership",
+        "--map",
+        "Asset Tag=serial_number",
+        "--map",
+        "OS=platform",
+    ]);
+    assert_eq!(code, 0, "{text}");
+}
