@@ -114,7 +114,19 @@ class Stack:
             "AWS_S3_FORCE_PATH_STYLE": "true",
         }
 
+    def function_binaries(self) -> list[str]:
+        """Binary names, from each function's CodeUri (target/lambda/<binary>/)."""
+        names = []
+        for fn in self.resolver.of_type("AWS::Serverless::Function").values():
+            uri = str(fn["Properties"].get("CodeUri", "")).rstrip("/")
+            names.append(uri.rsplit("/", 1)[-1])
+        return names
+
     def start_functions(self) -> None:
+        # Build what `cargo lambda watch` will run (the same feature set), so
+        # the first invoke does not wait for a compile.
+        bins = [a for b in self.function_binaries() for a in ("--bin", b)]
+        subprocess.run(["cargo", "build", *bins], cwd=ROOT, check=True)
         fn_env = {**self.resolver.function_environment(), **self.aws_env()}
         env_file = DEV_DIR / "functions.env"
         env_file.write_text("".join(f"{k}={v}\n" for k, v in sorted(fn_env.items())))
@@ -276,7 +288,14 @@ def main() -> int:
         stopping.set()
         raise KeyboardInterrupt
 
+    # Explicitly, also for SIGINT: a shell starting us in the background may have it ignored.
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    # If whatever started us (make, a shell) dies, stop too rather than linger.
+    try:
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)
+    except OSError:
+        pass
     try:
         env = stack.up()
         if args.mode == "dev":
