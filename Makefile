@@ -36,6 +36,11 @@ unit:
 integration: venv build
 	$(VPY) infra/stack.py run -- cargo test -p integration-tests -- --test-threads=4
 
+## make bench: throughput, memory and latency figures (not part of make test)
+bench: venv
+	cargo build --release --workspace --all-targets
+	$(VPY) infra/bench.py
+
 cfn-lint: venv
 	$(VENV)/bin/cfn-lint template.yaml
 

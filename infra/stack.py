@@ -64,14 +64,26 @@ def _die_with_parent() -> None:
 
 
 class Stack:
-    def __init__(self, moto_port: int, lambda_port: int, admin_port: int, watch_code: bool):
+    def __init__(
+        self,
+        moto_port: int,
+        lambda_port: int,
+        admin_port: int,
+        watch_code: bool,
+        endpoint: str | None = None,
+        account: str = LOCAL_ACCOUNT,
+        release: bool = False,
+    ):
         self.moto_port = moto_port
+        self.external = endpoint is not None
+        self.account = account
+        self.release = release
         self.lambda_port = lambda_port
         self.admin_port = admin_port
         self.watch_code = watch_code
         self.region = os.environ.get("AWS_REGION", "us-east-1")
         self.stack_name = os.environ.get("STACK_NAME", "preapprove")
-        self.endpoint = f"http://127.0.0.1:{moto_port}"
+        self.endpoint = endpoint or f"http://127.0.0.1:{moto_port}"
         self.procs: list[subprocess.Popen] = []
         self.threads: list[threading.Thread] = []
         self.relay: relay.Relay | None = None
@@ -80,7 +92,7 @@ class Stack:
         self.resolver = Resolver(
             self.template,
             self.stack_name,
-            LOCAL_ACCOUNT,
+            account,
             self.region,
             parameters=LOCAL_PARAMETERS,
             queue_url_base=self.endpoint,
@@ -98,6 +110,9 @@ class Stack:
         return proc
 
     def start_emulator(self) -> None:
+        if self.external:
+            log.info("using the emulator at %s", self.endpoint)
+            return
         if port_in_use(self.moto_port):
             raise SystemExit(f"port {self.moto_port} is taken: stop whatever runs there (another `make dev`?)")
         self.spawn("moto", [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.moto_port)])
@@ -114,22 +129,21 @@ class Stack:
             "AWS_S3_FORCE_PATH_STYLE": "true",
         }
 
-    def function_binaries(self) -> list[str]:
-        """Binary names, from each function's CodeUri (target/lambda/<binary>/)."""
-        names = []
+    def functions(self) -> dict[str, dict]:
+        """Binary name (from CodeUri target/lambda/<binary>/) -> the function's resolved properties."""
+        glob = self.template.get("Globals", {}).get("Function", {})
+        out = {}
         for fn in self.resolver.of_type("AWS::Serverless::Function").values():
-            uri = str(fn["Properties"].get("CodeUri", "")).rstrip("/")
-            names.append(uri.rsplit("/", 1)[-1])
-        return names
+            props = {**glob, **fn["Properties"]}
+            out[str(props.get("CodeUri", "")).rstrip("/").rsplit("/", 1)[-1]] = props
+        return out
 
     def start_functions(self) -> None:
-        # Build what `cargo lambda watch` will run (the same feature set), so
-        # the first invoke does not wait for a compile.
-        bins = [a for b in self.function_binaries() for a in ("--bin", b)]
-        subprocess.run(["cargo", "build", *bins], cwd=ROOT, check=True)
         fn_env = {**self.resolver.function_environment(), **self.aws_env()}
         env_file = DEV_DIR / "functions.env"
         env_file.write_text("".join(f"{k}={v}\n" for k, v in sorted(fn_env.items())))
+        functions = self.functions()
+        profile = ["--release"] if self.release else []
         cmd = [
             str(VENV_BIN / "cargo-lambda"),
             "lambda",
@@ -140,18 +154,36 @@ class Stack:
             str(self.lambda_port),
             "--env-file",
             str(env_file),
+            # The invoke (and so the function's deadline) may last as long as the template allows.
+            "--timeout",
+            str(max((int(p.get("Timeout", 3)) for p in functions.values()), default=30)),
+            *profile,
         ]
-        # The invoke (and so the function's deadline) may last as long as the template allows.
-        timeouts = [
-            int(f["Properties"].get("Timeout", 3))
-            for f in self.resolver.of_type("AWS::Serverless::Function").values()
-        ]
-        cmd += ["--timeout", str(max(timeouts, default=30))]
-        if not self.watch_code:
-            cmd.append("--ignore-changes")
-        env = {**os.environ, **fn_env}
-        self.spawn("functions", cmd, env)
+        if self.watch_code:
+            # cargo lambda builds and reloads the functions; build them first (its
+            # feature set) so that the first invoke does not wait for a compile.
+            bins = [a for b in functions for a in ("--bin", b)]
+            subprocess.run(["cargo", "build", *profile, *bins], cwd=ROOT, check=True)
+            self.spawn("functions", cmd, {**os.environ, **fn_env})
+            wait_for_port(self.lambda_port, "cargo lambda watch", 300)
+            return
+        # Tests and benchmarks: cargo lambda serves the Lambda APIs, and the
+        # binaries the workspace build already made run against them, so no
+        # second compile with another feature set is needed.
+        subprocess.run(["cargo", "build", "--workspace", "--all-targets", *profile], cwd=ROOT, check=True)
+        self.spawn("functions", [*cmd, "--only-lambda-apis"], {**os.environ, **fn_env})
         wait_for_port(self.lambda_port, "cargo lambda watch", 300)
+        target = ROOT / "target" / ("release" if self.release else "debug")
+        for name, props in functions.items():
+            env = {
+                **os.environ,
+                **fn_env,
+                "AWS_LAMBDA_RUNTIME_API": f"http://127.0.0.1:{self.lambda_port}/.rt/{name}",
+                "AWS_LAMBDA_FUNCTION_NAME": name,
+                "AWS_LAMBDA_FUNCTION_VERSION": "1",
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(props.get("MemorySize", 128)),
+            }
+            self.spawn(f"function-{name}", [str(target / name)], env)
 
     def start_relay(self) -> None:
         fn = self.template["Resources"]["ImportFunction"]
@@ -271,16 +303,24 @@ def wait_for_port(port: int, what: str, seconds: float) -> None:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="mode", required=True)
-    sub.add_parser("dev", help="run the stack in the foreground on the fixed local ports")
+    dev = sub.add_parser("dev", help="run the stack in the foreground on the fixed local ports")
     run = sub.add_parser("run", help="run a command against a stack on free ports")
+    for p_ in (dev, run):
+        p_.add_argument(
+            "--endpoint",
+            help="use an emulator that is already running (LocalStack: http://127.0.0.1:4566) instead of starting moto",
+        )
+        p_.add_argument("--account", default=LOCAL_ACCOUNT, help="its account id (LocalStack: 000000000000)")
+        p_.add_argument("--release", action="store_true", help="run release builds of the functions")
     run.add_argument("cmd", nargs=argparse.REMAINDER)
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
 
+    extra = {"endpoint": args.endpoint, "account": args.account, "release": args.release}
     if args.mode == "dev":
-        stack = Stack(4566, 9000, 8080, watch_code=True)
+        stack = Stack(4566, 9000, 8080, watch_code=True, **extra)
     else:
-        stack = Stack(free_port(), free_port(), free_port(), watch_code=False)
+        stack = Stack(free_port(), free_port(), free_port(), watch_code=False, **extra)
 
     stopping = threading.Event()
 

@@ -131,9 +131,9 @@ where
     R: ReportSink,
 {
     let import_id = object.import_id();
-    let state = match ports.ledger.load(&import_id).await? {
+    let (state, resumed) = match ports.ledger.load(&import_id).await? {
         Some(s) if s.status.is_final() => return Ok(Outcome::AlreadyFinished(s.status)),
-        Some(s) => s,
+        Some(s) => (s, true),
         None => {
             let state = ImportState {
                 import_id: import_id.clone(),
@@ -151,7 +151,7 @@ where
                 created_at: now_rfc3339(),
             };
             ports.ledger.create(&state).await?;
-            state
+            (state, false)
         }
     };
     if !ports
@@ -161,6 +161,12 @@ where
     {
         return Ok(Outcome::Busy);
     }
+    // A resumed import keeps the options it started with, whatever the settings say now.
+    let options = if resumed {
+        Ok(state.options.clone())
+    } else {
+        options
+    };
     let result = run_leased(object, options, source, ports, settings, remaining, state).await;
     // A finished import dropped its lease when saved; any other end hands it back
     // so that the continuation or the retry can take it at once.
@@ -203,12 +209,6 @@ where
             });
             return finish(state, report, None, ports).await;
         }
-    };
-    // A resumed import keeps the options it started with.
-    let options = if state.rows_done > 0 {
-        state.options.clone()
-    } else {
-        options
     };
     state.options = options.clone();
 

@@ -1,0 +1,101 @@
+//! The emulator's raw BatchWriteItem ceiling, for `make bench` to put beside
+//! the end-to-end import: N rows written as one device item and one user item
+//! each, 25 items per request, as many requests in flight as the import uses,
+//! with the same client. Prints one JSON line.
+
+use std::time::Instant;
+
+use aws_config::BehaviorVersion;
+use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+use shared::aws::batch::{send_in_batches, MAX_BATCH_WRITE};
+use shared::aws::items::{device_item, user_item};
+use shared::domain::{Ownership, Platform};
+use shared::records::{DeviceRecord, DeviceStatus, UserRecord};
+
+#[tokio::main]
+async fn main() {
+    let rows: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(10_000);
+    let in_flight: usize = std::env::args()
+        .nth(2)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(4);
+    let devices = std::env::var("DEVICES_TABLE").expect("DEVICES_TABLE");
+    let users = std::env::var("USERS_TABLE").expect("USERS_TABLE");
+    let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let mut requests = Vec::with_capacity(rows * 2);
+    for i in 0..rows {
+        let d = DeviceRecord {
+            serial: format!("RAW-{i:08}"),
+            status: DeviceStatus::PreApproved,
+            platform: Platform::Android,
+            ownership: Ownership::Corporate,
+            email: format!("raw{i}@example.com"),
+            device_name: Some(format!("Device {i}")),
+            groups: vec!["Bench".into()],
+            password_hash: None,
+            import_id: "raw".into(),
+            domain: None,
+            updated_at: "2026-01-01T00:00:00Z".into(),
+        };
+        let u = UserRecord {
+            email: d.email.clone(),
+            address: d.email.clone(),
+            name: format!("User {i}"),
+            sam_account_name: None,
+            mobile: None,
+            domain: None,
+            import_id: "raw".into(),
+            updated_at: d.updated_at.clone(),
+        };
+        for (table, item) in [(&devices, device_item(&d)), (&users, user_item(&u))] {
+            let put = PutRequest::builder()
+                .set_item(Some(item))
+                .build()
+                .expect("put");
+            requests.push((
+                table.clone(),
+                WriteRequest::builder().put_request(put).build(),
+            ));
+        }
+    }
+    let started = Instant::now();
+    send_in_batches(requests, MAX_BATCH_WRITE, in_flight, |batch| {
+        let client = client.clone();
+        async move {
+            let mut by_table = std::collections::HashMap::<String, Vec<WriteRequest>>::new();
+            for (t, r) in batch {
+                by_table.entry(t).or_default().push(r);
+            }
+            let out = client
+                .batch_write_item()
+                .set_request_items(Some(by_table))
+                .send()
+                .await
+                .map_err(|e| {
+                    shared::ports::PortError::new(
+                        "raw write",
+                        aws_sdk_dynamodb::error::DisplayErrorContext(e),
+                    )
+                })?;
+            let left = out
+                .unprocessed_items
+                .unwrap_or_default()
+                .into_iter()
+                .flat_map(|(t, rs)| rs.into_iter().map(move |r| (t.clone(), r)))
+                .collect();
+            Ok((left, Vec::<()>::new()))
+        }
+    })
+    .await
+    .expect("raw writes");
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "{{\"rows\": {rows}, \"items\": {}, \"seconds\": {secs:.3}, \"rows_per_s\": {:.1}}}",
+        rows * 2,
+        rows as f64 / secs
+    );
+}
