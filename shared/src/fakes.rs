@@ -6,8 +6,8 @@ use std::sync::Mutex;
 
 use crate::csvfile::BoxRead;
 use crate::ports::{
-    Directory, Existing, ImportLedger, ImportState, Invite, InviteSender, ObjectSource, PortError,
-    ReportSink, SendError,
+    Claim, Directory, Existing, ImportLedger, ImportState, Invite, InviteSender, ObjectSource,
+    PortError, ReportSink, SendError,
 };
 use crate::records::{DeviceRecord, ExistingDevice, ExistingUser, UserRecord};
 
@@ -159,14 +159,18 @@ impl ImportLedger for MemoryLedger {
         Ok(())
     }
 
-    async fn claim_invite(&self, import_id: &str, row: u64) -> Result<bool, PortError> {
+    async fn claim_invite(&self, import_id: &str, row: u64) -> Result<Claim, PortError> {
         let mut m = self.invites.lock().unwrap();
         let key = (import_id.to_owned(), row);
-        if m.contains_key(&key) {
-            return Ok(false);
+        if let Some(previous) = m.get(&key) {
+            return Ok(match previous.as_deref() {
+                None => Claim::Unconfirmed,
+                Some("rejected") => Claim::Rejected,
+                Some(_) => Claim::Sent,
+            });
         }
         m.insert(key, None);
-        Ok(true)
+        Ok(Claim::New)
     }
 
     async fn release_invite(&self, import_id: &str, row: u64) -> Result<(), PortError> {

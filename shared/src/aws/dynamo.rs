@@ -4,13 +4,16 @@
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, PutRequest, ReturnValuesOnConditionCheckFailure,
+    WriteRequest,
+};
 use aws_sdk_dynamodb::Client;
 
 use super::batch::{send_in_batches, MAX_BATCH_GET, MAX_BATCH_WRITE};
 use super::items::{self, n, s};
-use crate::ports::{Directory, Existing, ImportLedger, ImportState, PortError};
+use crate::ports::{Claim, Directory, Existing, ImportLedger, ImportState, PortError};
 use crate::records::{DeviceRecord, DeviceStatus, ExistingDevice, ExistingUser, UserRecord};
 
 /// Names of the tables, from the functions' environment.
@@ -37,7 +40,7 @@ impl Tables {
 /// How many batch requests one chunk keeps in flight.
 const IN_FLIGHT: usize = 4;
 
-fn sdk_error<E, R>(what: &'static str, e: aws_sdk_dynamodb::error::SdkError<E, R>) -> PortError
+fn sdk_error<E, R>(what: &'static str, e: SdkError<E, R>) -> PortError
 where
     E: ProvideErrorMetadata + std::fmt::Debug,
     R: std::fmt::Debug,
@@ -52,6 +55,23 @@ where
             ),
         ),
         None => PortError::new(what, format!("{e:?}")),
+    }
+}
+
+/// Ok(true) when a conditional write happened, Ok(false) when its condition failed.
+fn written<T, E, R>(
+    result: Result<T, SdkError<E, R>>,
+    what: &'static str,
+    is_condition_failure: impl Fn(&E) -> bool,
+) -> Result<bool, PortError>
+where
+    E: ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if e.as_service_error().is_some_and(&is_condition_failure) => Ok(false),
+        Err(e) => Err(sdk_error(what, e)),
     }
 }
 
@@ -238,16 +258,9 @@ impl ImportLedger for DynamoLedger {
             .condition_expression("attribute_not_exists(import_id)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(sdk_error("create import", e)),
-        }
+        written(result, "create import", |se| {
+            se.is_conditional_check_failed_exception()
+        })
     }
 
     async fn lease(&self, import_id: &str, seconds: u64) -> Result<bool, PortError> {
@@ -264,16 +277,9 @@ impl ImportLedger for DynamoLedger {
             .expression_attribute_values(":now", n(now))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(sdk_error("lease import", e)),
-        }
+        written(result, "lease import", |se| {
+            se.is_conditional_check_failed_exception()
+        })
     }
 
     async fn unlease(&self, import_id: &str) -> Result<(), PortError> {
@@ -317,7 +323,7 @@ impl ImportLedger for DynamoLedger {
         Ok(())
     }
 
-    async fn claim_invite(&self, import_id: &str, row: u64) -> Result<bool, PortError> {
+    async fn claim_invite(&self, import_id: &str, row: u64) -> Result<Claim, PortError> {
         let result = self
             .client
             .put_item()
@@ -327,17 +333,18 @@ impl ImportLedger for DynamoLedger {
             .item("state", s("claimed"))
             .item("at", n(epoch_now()))
             .condition_expression("attribute_not_exists(sk)")
+            // On a lost race, the same request returns what the ledger holds.
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(sdk_error("claim invite", e)),
+            Ok(_) => Ok(Claim::New),
+            Err(e) => match e.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c)) => {
+                    Ok(Claim::from_state(c.item().and_then(|i| items::get_s(i, "state"))))
+                }
+                _ => Err(sdk_error("claim invite", e)),
+            },
         }
     }
 

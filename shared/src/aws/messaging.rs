@@ -1,5 +1,6 @@
 //! Invites by email (SES v2 SendEmail) and SMS (SNS Publish to a phone number).
 
+use aws_sdk_sesv2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 
 use crate::domain::InviteChannel;
@@ -11,6 +12,19 @@ pub struct AwsInviteSender {
     pub sns: aws_sdk_sns::Client,
     pub from: String,
     pub enrollment_url: String,
+}
+
+/// SES and SNS errors share the smithy error types: one mapping serves both.
+fn send_error<E, R>(e: SdkError<E, R>) -> SendError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let code = e
+        .as_service_error()
+        .and_then(|se| se.code())
+        .map(str::to_owned);
+    classify(code.as_deref(), DisplayErrorContext(&e).to_string())
 }
 
 fn classify(code: Option<&str>, message: String) -> SendError {
@@ -33,7 +47,6 @@ fn classify(code: Option<&str>, message: String) -> SendError {
 
 impl InviteSender for AwsInviteSender {
     async fn send(&self, invite: &Invite) -> Result<String, SendError> {
-        use aws_sdk_sesv2::error::ProvideErrorMetadata as _;
         match invite.channel {
             InviteChannel::Email => {
                 let text = email_text(invite, &self.enrollment_url);
@@ -56,20 +69,10 @@ impl InviteSender for AwsInviteSender {
                     .content(EmailContent::builder().simple(message).build())
                     .send()
                     .await
-                    .map_err(|e| {
-                        let code = e
-                            .as_service_error()
-                            .and_then(|se| se.code())
-                            .map(str::to_owned);
-                        classify(
-                            code.as_deref(),
-                            aws_sdk_sesv2::error::DisplayErrorContext(&e).to_string(),
-                        )
-                    })?;
+                    .map_err(send_error)?;
                 Ok(out.message_id.unwrap_or_default())
             }
             InviteChannel::Sms => {
-                use aws_sdk_sns::error::ProvideErrorMetadata as _;
                 let out = self
                     .sns
                     .publish()
@@ -77,16 +80,7 @@ impl InviteSender for AwsInviteSender {
                     .message(sms_text(invite, &self.enrollment_url))
                     .send()
                     .await
-                    .map_err(|e| {
-                        let code = e
-                            .as_service_error()
-                            .and_then(|se| se.code())
-                            .map(str::to_owned);
-                        classify(
-                            code.as_deref(),
-                            aws_sdk_sns::error::DisplayErrorContext(&e).to_string(),
-                        )
-                    })?;
+                    .map_err(send_error)?;
                 Ok(out.message_id.unwrap_or_default())
             }
             InviteChannel::None => Err(SendError::Rejected(

@@ -188,6 +188,11 @@ impl<R: Read> Read for LineEndings<R> {
                 }
                 return Ok(0);
             }
+            // Most files have no CR at all: nothing to rewrite then.
+            if !self.after_cr && !out[..n].contains(&b'\r') {
+                self.last = Some(out[n - 1]);
+                return Ok(n);
+            }
             let mut w = 0;
             for r in 0..n {
                 let b = out[r];

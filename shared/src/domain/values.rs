@@ -269,8 +269,10 @@ impl Mobile {
                 "mobile '{raw}' has no country code; write it in international form, e.g. +14155550123"
             ));
         }
-        match phonenumber::parse(None, &international) {
-            Ok(n) if phonenumber::is_valid(&n) => Ok(Self(n.format().mode(phonenumber::Mode::E164).to_string())),
+        match international.parse::<rlibphonenumber::PhoneNumber>() {
+            Ok(n) if n.is_valid() => Ok(Self(
+                n.format_as(rlibphonenumber::PhoneNumberFormat::E164).to_string(),
+            )),
             _ => err(format!(
                 "mobile '{raw}' is not a valid phone number; write it in international form, e.g. +14155550123"
             )),

@@ -22,12 +22,15 @@ use super::scan::{scan, FileError, RowPass, Scan};
 use crate::domain::{ExistingPolicy, ImportOptions, InviteChannel, OnError, OptionError};
 use crate::password::PasswordKey;
 use crate::ports::{
-    Directory, ImportLedger, ImportState, Invite, InviteSender, ObjectSource, PortError,
+    Claim, Directory, ImportLedger, ImportState, Invite, InviteSender, ObjectSource, PortError,
     ReportSink, SendError,
 };
 use crate::records::{
     now_rfc3339, DeviceRecord, DeviceStatus, ExistingDevice, ExistingUser, UserRecord,
 };
+
+/// How often the write pass saves its checkpoint and progress.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 /// Skipped rows kept in the record and report; the total is always counted.
 pub const MAX_SKIPPED: usize = 1000;
@@ -261,13 +264,21 @@ where
         tokio::task::spawn_blocking(move || read_rows(src, &scan, &opts, from, chunk, tx))
     };
     let mut paused = false;
+    // The checkpoint is saved about once a second, not after every chunk: a
+    // replay after a crash rewrites the same items and the invite ledger stops
+    // any second send, so a coarser checkpoint costs only repeated writes.
+    let mut saved_at = tokio::time::Instant::now();
     while let Some(chunk) = rx.recv().await {
         let rows = chunk.map_err(RunError::Reread)?;
         let last_row = rows.last().map_or(state.rows_done, |r| r.row);
         writer.chunk(rows, &scan, ports, &mut state).await?;
         state.rows_done = last_row;
-        ports.ledger.save(&state).await?;
-        if remaining() < reserve {
+        let pause = remaining() < reserve;
+        if pause || saved_at.elapsed() >= CHECKPOINT_EVERY {
+            ports.ledger.save(&state).await?;
+            saved_at = tokio::time::Instant::now();
+        }
+        if pause {
             paused = true;
             break;
         }
@@ -484,11 +495,15 @@ impl Writer<'_> {
         R: ReportSink,
     {
         let serials: Vec<String> = rows.iter().map(|r| r.serial.as_str().to_owned()).collect();
-        let mut user_keys: Vec<String> = rows
-            .iter()
-            .filter(|r| scan.carries_user_details(r.row))
-            .map(|r| r.email.key())
-            .collect();
+        // Whether a user exists matters only when existing users are skipped.
+        let mut user_keys: Vec<String> = match self.options.existing {
+            ExistingPolicy::Skip => rows
+                .iter()
+                .filter(|r| scan.carries_user_details(r.row))
+                .map(|r| r.email.key())
+                .collect(),
+            ExistingPolicy::Replace => Vec::new(),
+        };
         user_keys.sort_unstable();
         user_keys.dedup();
         let (devices, users) = ports.directory.existing(&serials, &user_keys).await?;
@@ -521,8 +536,9 @@ impl Writer<'_> {
             .await?;
         for (row, result) in rows.into_iter().zip(results) {
             match result {
-                Sent::Now => state.counts.invites_sent += 1,
-                Sent::Before => {}
+                // The counts restart from the checkpoint, so replayed rows count again.
+                Sent::Now | Sent::Before => state.counts.invites_sent += 1,
+                Sent::RejectedBefore => state.counts.invites_failed += 1,
                 Sent::Rejected(e) => {
                     state.counts.invites_failed += 1;
                     if state.invite_errors.len() < MAX_SKIPPED {
@@ -558,12 +574,22 @@ impl Writer<'_> {
         S: InviteSender,
         R: ReportSink,
     {
-        if !ports
+        // An earlier attempt recorded it: never send twice, count it as it ended.
+        match ports
             .ledger
             .claim_invite(self.import_id, invite.row)
             .await?
         {
-            return Ok(Sent::Before); // an earlier attempt recorded it: never send twice
+            Claim::New => {}
+            Claim::Sent => return Ok(Sent::Before),
+            Claim::Rejected => return Ok(Sent::RejectedBefore),
+            Claim::Unconfirmed => {
+                tracing::warn!(
+                    row = invite.row,
+                    "invite claimed by an interrupted attempt; not sent again"
+                );
+                return Ok(Sent::Before);
+            }
         }
         let pacer = match invite.channel {
             InviteChannel::Sms => &self.sms_pacer,
@@ -612,8 +638,10 @@ impl Writer<'_> {
 /// What became of one invite.
 enum Sent {
     Now,
+    /// Sent by an earlier attempt at this import (a replayed chunk).
     Before,
     Rejected(String),
+    RejectedBefore,
 }
 
 async fn finish<D, L, S, R>(

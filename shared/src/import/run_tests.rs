@@ -74,6 +74,32 @@ impl World {
         .unwrap()
     }
 
+    fn ports(&self) -> Ports<'_, MemoryDirectory, MemoryLedger, MemorySender, MemoryReports> {
+        Ports {
+            directory: &self.dir,
+            ledger: &self.ledger,
+            sender: &self.sender,
+            reports: &self.reports,
+        }
+    }
+
+    async fn run(
+        &self,
+        object: &ImportObject,
+        options: Result<ImportOptions, crate::domain::OptionError>,
+        source: Arc<MemoryObject>,
+    ) -> Result<Outcome, RunError> {
+        run_import(
+            object,
+            options,
+            source,
+            &self.ports(),
+            &self.settings,
+            || Duration::from_secs(900),
+        )
+        .await
+    }
+
     fn sent_rows(&self) -> Vec<u64> {
         self.sender
             .sent
@@ -229,35 +255,17 @@ async fn a_crash_mid_import_resumes_without_sending_twice() {
         version: Some("v1".into()),
     };
     let source = Arc::new(MemoryObject::new(format!("{HEADER}{GOOD}")));
-    let ports = Ports {
-        directory: &w.dir,
-        ledger: &w.ledger,
-        sender: &w.sender,
-        reports: &w.reports,
-    };
-    let err = run_import(
-        &object,
-        Ok(ImportOptions::default()),
-        source.clone(),
-        &ports,
-        &w.settings,
-        || Duration::from_secs(900),
-    )
-    .await;
+    let err = w
+        .run(&object, Ok(ImportOptions::default()), source.clone())
+        .await;
     assert!(err.is_err());
     assert_eq!(w.sent_rows(), vec![2, 3]);
 
     *w.dir.fail_writes_after.lock().unwrap() = None;
-    let out = run_import(
-        &object,
-        Ok(ImportOptions::default()),
-        source,
-        &ports,
-        &w.settings,
-        || Duration::from_secs(900),
-    )
-    .await
-    .unwrap();
+    let out = w
+        .run(&object, Ok(ImportOptions::default()), source)
+        .await
+        .unwrap();
     assert_eq!(out, Outcome::Finished(ImportStatus::Completed));
     assert_eq!(
         w.sent_rows(),
@@ -437,27 +445,15 @@ async fn bad_upload_options_reject_with_a_message() {
         key: "imports/o.csv".into(),
         version: None,
     };
-    let ports = Ports {
-        directory: &w.dir,
-        ledger: &w.ledger,
-        sender: &w.sender,
-        reports: &w.reports,
-    };
     let bad = Err(crate::domain::OptionError {
         key: "invite",
         value: "pigeon".into(),
         allowed: "email, sms or none",
     });
-    let out = run_import(
-        &object,
-        bad,
-        Arc::new(MemoryObject::new(GOOD)),
-        &ports,
-        &w.settings,
-        || Duration::from_secs(900),
-    )
-    .await
-    .unwrap();
+    let out = w
+        .run(&object, bad, Arc::new(MemoryObject::new(GOOD)))
+        .await
+        .unwrap();
     assert_eq!(out, Outcome::Finished(ImportStatus::Rejected));
     let r = w.reports.json("reports/o.csv.json");
     assert!(r["errors"][0]["message"]
@@ -474,23 +470,10 @@ async fn an_unreadable_header_is_rejected_on_row_one() {
         key: "imports/h.csv".into(),
         version: None,
     };
-    let ports = Ports {
-        directory: &w.dir,
-        ledger: &w.ledger,
-        sender: &w.sender,
-        reports: &w.reports,
-    };
     let src = Arc::new(MemoryObject::new("Serial\nS1\n"));
-    run_import(
-        &object,
-        Ok(ImportOptions::default()),
-        src,
-        &ports,
-        &w.settings,
-        || Duration::from_secs(900),
-    )
-    .await
-    .unwrap();
+    w.run(&object, Ok(ImportOptions::default()), src)
+        .await
+        .unwrap();
     let r = w.reports.json("reports/h.csv.json");
     assert_eq!(r["status"], "rejected");
     assert_eq!(r["errors"][0]["row"], 1);
