@@ -15,16 +15,20 @@ pub struct AwsInviteSender {
 }
 
 /// SES and SNS errors share the smithy error types: one mapping serves both.
+/// A service error is described by its code only: providers echo the address
+/// or number in their messages, and these strings reach logs and reports.
 fn send_error<E, R>(e: SdkError<E, R>) -> SendError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    let code = e
-        .as_service_error()
-        .and_then(|se| se.code())
-        .map(str::to_owned);
-    classify(code.as_deref(), DisplayErrorContext(&e).to_string())
+    let code = e.as_service_error().and_then(|se| se.code()).map(str::to_owned);
+    let text = match &code {
+        Some(c) => c.clone(),
+        // Transport failures (timeouts, connection) carry no recipient data.
+        None => DisplayErrorContext(&e).to_string(),
+    };
+    classify(code.as_deref(), text)
 }
 
 fn classify(code: Option<&str>, message: String) -> SendError {
