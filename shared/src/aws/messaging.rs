@@ -22,7 +22,10 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    let code = e.as_service_error().and_then(|se| se.code()).map(str::to_owned);
+    let code = e
+        .as_service_error()
+        .and_then(|se| se.code())
+        .map(str::to_owned);
     let text = match &code {
         Some(c) => c.clone(),
         // Transport failures (timeouts, connection) carry no recipient data.
