@@ -33,8 +33,11 @@ unit:
 	cargo test --workspace --exclude integration-tests
 
 # Integration tests run against a stack of their own on free ports, stopped afterwards.
+# Selected with --workspace --test NAME (not -p): the workspace-wide feature set is
+# the one already compiled; -p would resolve another and rebuild the SDK.
+INTEGRATION_TESTS := $(patsubst tests/tests/%.rs,--test %,$(wildcard tests/tests/*.rs))
 integration: venv build
-	$(VPY) infra/stack.py run -- cargo test -p integration-tests -- --test-threads=4
+	$(VPY) infra/stack.py run -- cargo test --workspace $(INTEGRATION_TESTS) -- --test-threads=4
 
 ## make bench: throughput, memory and latency figures (not part of make test)
 bench: venv
