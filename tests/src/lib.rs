@@ -104,32 +104,35 @@ impl Stack {
             .expect("moto data is JSON")
     }
 
-    /// Emails moto recorded as sent to `to`.
-    pub async fn emails_to(&self, to: &str) -> Vec<serde_json::Value> {
+    /// What moto recorded in `service`'s `kind` list (`ses`/`Message`, `sns`/`SMS`) that mentions `needle`.
+    async fn sent(&self, service: &str, kind: &str, needle: &str) -> Vec<serde_json::Value> {
         let data = self.moto_data().await;
-        data["ses"]["Message"]
+        data[service][kind]
             .as_array()
             .cloned()
             .unwrap_or_default()
             .into_iter()
+            .filter(|m| m.to_string().contains(needle))
+            .collect()
+    }
+
+    /// Emails moto recorded as sent to `to`.
+    pub async fn emails_to(&self, to: &str) -> Vec<serde_json::Value> {
+        let quoted = serde_json::Value::String(to.to_owned());
+        self.sent("ses", "Message", to)
+            .await
+            .into_iter()
             .filter(|m| {
                 m["destinations"]["ToAddresses"]
                     .as_array()
-                    .is_some_and(|a| a.iter().any(|x| x == to))
+                    .is_some_and(|a| a.contains(&quoted))
             })
             .collect()
     }
 
     /// SMS moto recorded as sent to `number`.
     pub async fn sms_to(&self, number: &str) -> Vec<serde_json::Value> {
-        let data = self.moto_data().await;
-        data["sns"]["SMS"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|m| m.to_string().contains(number))
-            .collect()
+        self.sent("sns", "SMS", number).await
     }
 
     pub async fn device(&self, serial: &str) -> Option<shared::records::DeviceRecord> {

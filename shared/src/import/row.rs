@@ -216,16 +216,26 @@ mod tests {
         ColumnMap::build(&h, &ManualMapping::new()).unwrap()
     }
 
-    fn rec(cells: &[&str]) -> csv::StringRecord {
-        csv::StringRecord::from(cells.to_vec())
+    /// Validates one row of `map()`'s columns: Name, Email, Ownership, Serial,
+    /// Platform, Mobile, Password, Device Group.
+    fn check(
+        row: u64,
+        cells: [&str; 8],
+        invite: InviteChannel,
+    ) -> (Result<DeviceRow, Vec<RowIssue>>, Vec<RowIssue>) {
+        let mut warnings = Vec::new();
+        let record = csv::StringRecord::from(cells.to_vec());
+        let result = validate_row(row, &record, &map(), invite, &mut warnings);
+        (result, warnings)
     }
+
+    const EMAIL: InviteChannel = InviteChannel::Email;
 
     #[test]
     fn a_good_row() {
-        let mut w = Vec::new();
-        let r = validate_row(
+        let (r, w) = check(
             2,
-            &rec(&[
+            [
                 "Jane",
                 "jane@example.com",
                 "corporate",
@@ -234,12 +244,10 @@ mod tests {
                 "",
                 " s3cret ",
                 "A;B",
-            ]),
-            &map(),
-            InviteChannel::Email,
-            &mut w,
-        )
-        .unwrap();
+            ],
+            EMAIL,
+        );
+        let r = r.unwrap();
         assert_eq!(r.serial.as_str(), "C02ABC");
         assert_eq!(r.password.unwrap().expose(), " s3cret ");
         assert_eq!(r.groups, vec!["A", "B"]);
@@ -248,15 +256,12 @@ mod tests {
 
     #[test]
     fn every_error_of_a_row_is_listed_with_its_column() {
-        let mut w = Vec::new();
-        let e = validate_row(
+        let (r, _) = check(
             7,
-            &rec(&["", "nope", "Corporate", "", "windows", "", "", ""]),
-            &map(),
-            InviteChannel::Email,
-            &mut w,
-        )
-        .unwrap_err();
+            ["", "nope", "Corporate", "", "windows", "", "", ""],
+            EMAIL,
+        );
+        let e = r.unwrap_err();
         let cols: Vec<&str> = e.iter().map(|i| i.column.as_str()).collect();
         assert_eq!(
             cols,
@@ -268,10 +273,9 @@ mod tests {
 
     #[test]
     fn trimming_is_reported() {
-        let mut w = Vec::new();
-        let r = validate_row(
+        let (r, w) = check(
             3,
-            &rec(&[
+            [
                 "Jane ",
                 "jane@example.com",
                 "personal",
@@ -280,23 +284,19 @@ mod tests {
                 "",
                 "",
                 "",
-            ]),
-            &map(),
-            InviteChannel::Email,
-            &mut w,
-        )
-        .unwrap();
-        assert_eq!(r.serial.as_str(), "ABC");
+            ],
+            EMAIL,
+        );
+        assert_eq!(r.unwrap().serial.as_str(), "ABC");
         assert_eq!(w.len(), 2);
         assert_eq!(w[1].column, "Serial Number");
     }
 
     #[test]
     fn sms_invites_need_a_mobile() {
-        let mut w = Vec::new();
-        let e = validate_row(
+        let (r, _) = check(
             4,
-            &rec(&[
+            [
                 "Jane",
                 "jane@example.com",
                 "personal",
@@ -305,23 +305,20 @@ mod tests {
                 "",
                 "",
                 "",
-            ]),
-            &map(),
+            ],
             InviteChannel::Sms,
-            &mut w,
-        )
-        .unwrap_err();
+        );
+        let e = r.unwrap_err();
         assert_eq!(e[0].column, "Mobile");
         assert!(e[0].message.contains("SMS"));
     }
 
     #[test]
     fn password_values_are_masked_in_issues() {
-        let mut w = Vec::new();
         let long = "x".repeat(300);
-        let e = validate_row(
+        let (r, _) = check(
             5,
-            &rec(&[
+            [
                 "Jane",
                 "jane@example.com",
                 "personal",
@@ -330,12 +327,9 @@ mod tests {
                 "",
                 &long,
                 "",
-            ]),
-            &map(),
-            InviteChannel::Email,
-            &mut w,
-        )
-        .unwrap_err();
-        assert_eq!(e[0].value, "***");
+            ],
+            EMAIL,
+        );
+        assert_eq!(r.unwrap_err()[0].value, "***");
     }
 }
