@@ -28,7 +28,6 @@ pub struct ObjectInfo {
     pub metadata: HashMap<String, String>,
     pub version_id: Option<String>,
     pub etag: Option<String>,
-    pub size: i64,
 }
 
 pub async fn head(
@@ -54,7 +53,6 @@ pub async fn head(
         metadata: out.metadata.unwrap_or_default(),
         version_id: out.version_id.filter(|v| v != "null"),
         etag: out.e_tag,
-        size: out.content_length.unwrap_or(0),
     })
 }
 

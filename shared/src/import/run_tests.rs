@@ -148,6 +148,27 @@ async fn a_valid_file_writes_devices_users_and_one_invite_per_row() {
 }
 
 #[tokio::test]
+async fn the_object_is_read_again_for_each_pass_not_buffered() {
+    let w = World::new();
+    let object = ImportObject {
+        bucket: "b".into(),
+        key: "imports/passes.csv".into(),
+        version: Some("v1".into()),
+    };
+    let source = Arc::new(MemoryObject::new(format!("{HEADER}{GOOD}")));
+    let out = w
+        .run(&object, Ok(ImportOptions::default()), source.clone())
+        .await
+        .unwrap();
+    assert_eq!(out, Outcome::Finished(ImportStatus::Completed));
+    assert_eq!(
+        *source.opens.lock().unwrap(),
+        2,
+        "validation pass + write pass"
+    );
+}
+
+#[tokio::test]
 async fn one_bad_row_rejects_the_file_and_lists_every_error() {
     let w = World::new();
     let body = "Ann,ann@x.com,Corporate,S1,ios,,,\nBob,bob@x.com,personal,S2,android,,,\nCy,nope,corporate,S3,windows,,,\n";
