@@ -4,12 +4,15 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Cursor};
 use std::sync::Mutex;
 
+use crate::admission::{
+    AdmissionStore, Denial, Enrolled, Enrollment, Expect, Lookup, StoredDevice,
+};
 use crate::csvfile::BoxRead;
 use crate::ports::{
     Claim, Directory, Existing, ImportLedger, ImportState, Invite, InviteSender, ObjectSource,
     PortError, ReportSink, SendError,
 };
-use crate::records::{DeviceRecord, ExistingDevice, ExistingUser, UserRecord};
+use crate::records::{DeviceRecord, DeviceStatus, ExistingDevice, ExistingUser, UserRecord};
 
 /// A file in memory; counts how often it was opened.
 pub struct MemoryObject {
@@ -238,5 +241,76 @@ impl MemoryReports {
     pub fn json(&self, key: &str) -> serde_json::Value {
         let o = self.objects.lock().unwrap();
         serde_json::from_slice(o.get(key).expect("report written")).expect("report is JSON")
+    }
+}
+
+/// Devices, the restriction setting and denials in memory, for admission tests and the handler bench.
+#[derive(Default)]
+pub struct MemoryAdmission {
+    pub pre_approved_only: std::sync::atomic::AtomicBool,
+    pub devices: Mutex<HashMap<String, StoredDevice>>,
+    pub denials: Mutex<Vec<Denial>>,
+    pub enrollments: Mutex<Vec<Enrollment>>,
+    pub fail: std::sync::atomic::AtomicBool,
+}
+
+impl MemoryAdmission {
+    fn check(&self) -> Result<(), PortError> {
+        if self.fail.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(PortError::new("memory store", "failing on purpose"));
+        }
+        Ok(())
+    }
+}
+
+impl AdmissionStore for MemoryAdmission {
+    async fn lookup(&self, serial: &str) -> Result<Lookup, PortError> {
+        self.check()?;
+        Ok(Lookup {
+            pre_approved_only: self
+                .pre_approved_only
+                .load(std::sync::atomic::Ordering::Relaxed),
+            device: self.devices.lock().unwrap().get(serial).cloned(),
+        })
+    }
+
+    async fn record_denial(&self, denial: &Denial) -> Result<(), PortError> {
+        self.check()?;
+        self.denials.lock().unwrap().push(denial.clone());
+        Ok(())
+    }
+
+    async fn enroll(&self, e: &Enrollment) -> Result<Enrolled, PortError> {
+        self.check()?;
+        let mut devices = self.devices.lock().unwrap();
+        let outcome = match (devices.get_mut(&e.serial), &e.expect) {
+            (Some(d), _) if d.status == DeviceStatus::Enrolled => Enrolled::AlreadyEnrolled,
+            (Some(d), Expect::PreApproved { password_hash })
+                if &d.password_hash == password_hash =>
+            {
+                d.status = DeviceStatus::Enrolled;
+                d.password_hash = None;
+                Enrolled::Done
+            }
+            (None, Expect::Absent) => {
+                let platform = crate::domain::Platform::parse(e.platform)
+                    .map_err(|e| PortError::new("memory store", e))?;
+                devices.insert(
+                    e.serial.clone(),
+                    StoredDevice {
+                        status: DeviceStatus::Enrolled,
+                        platform,
+                        groups: Vec::new(),
+                        password_hash: None,
+                    },
+                );
+                Enrolled::Done
+            }
+            _ => Enrolled::Changed,
+        };
+        if outcome == Enrolled::Done {
+            self.enrollments.lock().unwrap().push(e.clone());
+        }
+        Ok(outcome)
     }
 }

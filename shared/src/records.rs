@@ -36,8 +36,9 @@ pub struct DeviceRecord {
     pub serial: String,
     pub status: DeviceStatus,
     pub platform: Platform,
-    pub ownership: Ownership,
-    /// The owning user's key (lower-cased email).
+    /// Unknown for a device that enrolled openly without being imported.
+    pub ownership: Option<Ownership>,
+    /// The owning user's key (lower-cased email); empty when no user was imported.
     pub email: String,
     pub device_name: Option<String>,
     pub groups: Vec<String>,
@@ -46,6 +47,18 @@ pub struct DeviceRecord {
     pub import_id: String,
     pub domain: Option<String>,
     pub updated_at: String,
+    /// Set when the device completes enrollment.
+    pub enrollment: Option<EnrollmentInfo>,
+}
+
+/// How and when a device enrolled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollmentInfo {
+    pub enrolled_at: String,
+    pub method: Option<String>,
+    pub os_version: Option<String>,
+    /// Whether its pre-approval (and groups) applied, or it enrolled openly.
+    pub pre_approved: bool,
 }
 
 /// A user item, keyed by the lower-cased email.

@@ -40,7 +40,7 @@ impl Tables {
 /// How many batch requests one chunk keeps in flight.
 const IN_FLIGHT: usize = 4;
 
-fn sdk_error<E, R>(what: &'static str, e: SdkError<E, R>) -> PortError
+pub(crate) fn sdk_error<E, R>(what: &'static str, e: SdkError<E, R>) -> PortError
 where
     E: ProvideErrorMetadata + std::fmt::Debug,
     R: std::fmt::Debug,

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use crate::domain::{Ownership, Platform};
 use crate::import::{Counts, ImportStatus};
 use crate::ports::{ImportState, PortError};
-use crate::records::{now_rfc3339, DeviceRecord, DeviceStatus, UserRecord};
+use crate::records::{now_rfc3339, DeviceRecord, DeviceStatus, EnrollmentInfo, UserRecord};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -44,7 +44,6 @@ pub fn device_item(d: &DeviceRecord) -> Item {
         ("serial".to_owned(), s(&d.serial)),
         ("status".to_owned(), s(d.status.as_str())),
         ("platform".to_owned(), s(d.platform.as_str())),
-        ("ownership".to_owned(), s(d.ownership.as_str())),
         ("email".to_owned(), s(&d.email)),
         ("import_id".to_owned(), s(&d.import_id)),
         ("updated_at".to_owned(), s(&d.updated_at)),
@@ -53,9 +52,23 @@ pub fn device_item(d: &DeviceRecord) -> Item {
             AttributeValue::L(d.groups.iter().map(s).collect()),
         ),
     ]);
+    put_opt(
+        &mut item,
+        "ownership",
+        &d.ownership.map(|o| o.as_str().to_owned()),
+    );
     put_opt(&mut item, "device_name", &d.device_name);
     put_opt(&mut item, "password_hash", &d.password_hash);
     put_opt(&mut item, "domain", &d.domain);
+    if let Some(e) = &d.enrollment {
+        item.insert("enrolled_at".to_owned(), s(&e.enrolled_at));
+        put_opt(&mut item, "enrollment_method", &e.method);
+        put_opt(&mut item, "os_version", &e.os_version);
+        item.insert(
+            "pre_approval_applied".to_owned(),
+            AttributeValue::Bool(e.pre_approved),
+        );
+    }
     item
 }
 
@@ -65,7 +78,7 @@ pub fn device_record(item: &Item) -> Option<DeviceRecord> {
         serial: text("serial")?,
         status: DeviceStatus::parse(get_s(item, "status")?)?,
         platform: Platform::parse(get_s(item, "platform")?).ok()?,
-        ownership: Ownership::parse(get_s(item, "ownership")?).ok()?,
+        ownership: get_s(item, "ownership").and_then(|o| Ownership::parse(o).ok()),
         email: text("email").unwrap_or_default(),
         device_name: text("device_name"),
         groups: match item.get("groups") {
@@ -76,6 +89,15 @@ pub fn device_record(item: &Item) -> Option<DeviceRecord> {
         import_id: text("import_id").unwrap_or_default(),
         domain: text("domain"),
         updated_at: text("updated_at").unwrap_or_default(),
+        enrollment: text("enrolled_at").map(|enrolled_at| EnrollmentInfo {
+            enrolled_at,
+            method: text("enrollment_method"),
+            os_version: text("os_version"),
+            pre_approved: matches!(
+                item.get("pre_approval_applied"),
+                Some(AttributeValue::Bool(true))
+            ),
+        }),
     })
 }
 
@@ -173,7 +195,7 @@ mod tests {
             serial: "AbC1".into(),
             status: DeviceStatus::PreApproved,
             platform: Platform::Ios,
-            ownership: Ownership::Corporate,
+            ownership: Some(Ownership::Corporate),
             email: "a@x.com".into(),
             device_name: None,
             groups: vec!["G".into()],
@@ -181,8 +203,22 @@ mod tests {
             import_id: "i".into(),
             domain: None,
             updated_at: "t".into(),
+            enrollment: None,
         };
-        assert_eq!(device_record(&device_item(&d)), Some(d));
+        assert_eq!(device_record(&device_item(&d)), Some(d.clone()));
+        let enrolled = DeviceRecord {
+            status: DeviceStatus::Enrolled,
+            ownership: None,
+            password_hash: None,
+            enrollment: Some(EnrollmentInfo {
+                enrolled_at: "t2".into(),
+                method: Some("ade".into()),
+                os_version: None,
+                pre_approved: true,
+            }),
+            ..d
+        };
+        assert_eq!(device_record(&device_item(&enrolled)), Some(enrolled));
     }
 
     #[test]

@@ -8,6 +8,8 @@ use crate::ports::PortError;
 
 pub const SETTINGS_PK: &str = "settings";
 pub const SETTINGS_SK: &str = "current";
+/// The seeds' "Pre-approved Devices Only" enrollment restriction (a BOOL; absent = off).
+pub const PRE_APPROVED_ONLY: &str = "pre_approved_only";
 
 /// Import defaults plus the invite sender and enrollment URL, if the admin set them.
 #[derive(Debug, Clone, Default)]

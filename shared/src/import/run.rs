@@ -460,13 +460,14 @@ pub fn plan_chunk(
             serial: r.serial.as_str().to_owned(),
             status: DeviceStatus::PreApproved,
             platform: r.platform,
-            ownership: r.ownership,
+            ownership: Some(r.ownership),
             email: user_key,
             device_name: r.device_name,
             groups: r.groups,
             import_id: import_id.to_owned(),
             domain: options.domain.clone(),
             updated_at: now.clone(),
+            enrollment: None,
         });
     }
     plan

@@ -32,7 +32,7 @@ async fn main() {
             serial: format!("RAW-{i:08}"),
             status: DeviceStatus::PreApproved,
             platform: Platform::Android,
-            ownership: Ownership::Corporate,
+            ownership: Some(Ownership::Corporate),
             email: format!("raw{i}@example.com"),
             device_name: Some(format!("Device {i}")),
             groups: vec!["Bench".into()],
@@ -40,6 +40,7 @@ async fn main() {
             import_id: "raw".into(),
             domain: None,
             updated_at: "2026-01-01T00:00:00Z".into(),
+            enrollment: None,
         };
         let u = UserRecord {
             email: d.email.clone(),

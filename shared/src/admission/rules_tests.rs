@@ -1,0 +1,212 @@
+use super::request::AdmissionRequest;
+use super::rules::{decide, Decision, Lookup, Reason, StoredDevice, Verdict};
+use crate::domain::Platform;
+use crate::records::DeviceStatus;
+
+const HASH: &str = "hash-of-right";
+
+fn request(json: &str) -> AdmissionRequest {
+    AdmissionRequest::from_json(json.as_bytes()).unwrap()
+}
+
+fn device(platform: Platform, password: bool, status: DeviceStatus) -> StoredDevice {
+    StoredDevice {
+        status,
+        platform,
+        groups: vec!["Sales".into()],
+        password_hash: password.then(|| HASH.to_owned()),
+    }
+}
+
+/// The decision for a request against an optional device, with the setting on or off.
+/// The password check accepts only "right" against [`HASH`].
+fn check(json: &str, device: Option<StoredDevice>, pre_approved_only: bool) -> Decision {
+    let lookup = Lookup {
+        pre_approved_only,
+        device,
+    };
+    decide(&request(json), &lookup, |presented, stored| {
+        stored == HASH && presented == "right"
+    })
+}
+
+fn ios(password: bool) -> Option<StoredDevice> {
+    Some(device(Platform::Ios, password, DeviceStatus::PreApproved))
+}
+
+fn assert_deny(d: &Decision, reason: Reason) {
+    assert_eq!(
+        (d.decision, d.reason, d.pre_approved, &d.groups),
+        (Verdict::Deny, reason, false, &None),
+        "{d:?}"
+    );
+    assert!(d.detail.is_some(), "a deny says why: {d:?}");
+}
+
+fn assert_open(d: &Decision) {
+    assert_eq!(
+        (d.decision, d.reason, d.pre_approved, &d.groups),
+        (Verdict::Allow, Reason::OpenEnrollment, false, &None),
+        "{d:?}"
+    );
+}
+
+fn assert_pre_approved(d: &Decision) {
+    assert_eq!(
+        (d.decision, d.reason, d.pre_approved),
+        (Verdict::Allow, Reason::PreApproved, true),
+        "{d:?}"
+    );
+    assert_eq!(d.groups.as_deref(), Some(&["Sales".to_owned()][..]));
+}
+
+const IOS: &str = r#"{"serial_number":"ABC123","platform":"ios"}"#;
+const IOS_RIGHT: &str = r#"{"serial_number":"ABC123","platform":"ios","password":"right"}"#;
+const IOS_WRONG: &str = r#"{"serial_number":"ABC123","platform":"ios","password":"Right"}"#;
+const MAC: &str = r#"{"serial_number":"ABC123","platform":"macos"}"#;
+
+#[test]
+fn restricted_allows_only_a_matching_pre_approved_device() {
+    assert_pre_approved(&check(IOS, ios(false), true));
+    assert_pre_approved(&check(IOS_RIGHT, ios(true), true));
+    // A password presented for a device imported without one does not matter.
+    assert_pre_approved(&check(IOS_WRONG, ios(false), true));
+    assert_deny(&check(IOS, None, true), Reason::NotPreApproved);
+    assert_deny(&check(MAC, ios(false), true), Reason::PlatformMismatch);
+    assert_deny(&check(IOS, ios(true), true), Reason::PasswordRequired);
+    assert_deny(&check(IOS_WRONG, ios(true), true), Reason::PasswordMismatch);
+}
+
+#[test]
+fn open_enrollment_allows_any_supported_platform() {
+    for platform in ["android", "ios", "macos", "tvos", "linux"] {
+        let json = format!(r#"{{"serial_number":"NEW1","platform":"{platform}"}}"#);
+        assert_open(&check(&json, None, false));
+    }
+    // A matching pre-approved serial still gets its groups.
+    assert_pre_approved(&check(IOS_RIGHT, ios(true), false));
+    // A pre-approval that does not match enrolls openly, without its groups.
+    assert_open(&check(MAC, ios(false), false));
+    assert_open(&check(IOS, ios(true), false));
+    assert_open(&check(IOS_WRONG, ios(true), false));
+}
+
+#[test]
+fn windows_is_never_supported() {
+    let json = r#"{"serial_number":"ABC123","platform":"windows"}"#;
+    let windows = Some(device(Platform::Ios, false, DeviceStatus::PreApproved));
+    for on in [false, true] {
+        assert_deny(&check(json, None, on), Reason::UnsupportedPlatform);
+        assert_deny(
+            &check(json, windows.clone(), on),
+            Reason::UnsupportedPlatform,
+        );
+    }
+}
+
+#[test]
+fn enrolled_devices_cannot_enroll_again() {
+    let enrolled = Some(device(Platform::Ios, true, DeviceStatus::Enrolled));
+    for on in [false, true] {
+        assert_deny(
+            &check(IOS_RIGHT, enrolled.clone(), on),
+            Reason::AlreadyEnrolled,
+        );
+    }
+}
+
+fn android(method: &str, version: Option<&str>) -> String {
+    let version = version.map_or(String::new(), |v| format!(r#","os_version":"{v}""#));
+    format!(
+        r#"{{"serial_number":"ABC123","platform":"android","enrollment_method":"{method}"{version}}}"#
+    )
+}
+
+#[test]
+fn android_limitations_of_the_seeds() {
+    let pre = || Some(device(Platform::Android, false, DeviceStatus::PreApproved));
+    for method in ["email", "sms", "self", "qr"] {
+        for version in ["10", "14.1"] {
+            let d = check(&android(method, Some(version)), pre(), true);
+            assert_deny(&d, Reason::UnsupportedEnrollmentMethod);
+            assert!(d.detail.unwrap().contains("Android 10"), "{d:?}");
+        }
+        // Before Android 10 the generic methods could be pre-approved.
+        assert_pre_approved(&check(&android(method, Some("9")), pre(), true));
+        // No version given: treated as current Android, so refused.
+        assert_deny(
+            &check(&android(method, None), pre(), true),
+            Reason::UnsupportedEnrollmentMethod,
+        );
+    }
+    let d = check(
+        &android("android_enterprise_profile_owner", Some("12")),
+        pre(),
+        true,
+    );
+    assert_deny(&d, Reason::UnsupportedEnrollmentMethod);
+    assert!(d.detail.unwrap().contains("profile owner"), "{d:?}");
+    assert_pre_approved(&check(
+        &android("android_enterprise_profile_owner", Some("11")),
+        pre(),
+        true,
+    ));
+    for method in ["zero_touch", "android_enterprise_device_owner", "ade"] {
+        assert_pre_approved(&check(&android(method, Some("14")), pre(), true));
+    }
+    // The limitation is Android's: iOS enrolling by email is fine.
+    let ios_email = r#"{"serial_number":"ABC123","platform":"ios","enrollment_method":"email","os_version":"17"}"#;
+    assert_pre_approved(&check(ios_email, ios(false), true));
+    // Refused before the lookup matters: unknown serials get the same answer.
+    assert_deny(
+        &check(&android("qr", Some("13")), None, true),
+        Reason::UnsupportedEnrollmentMethod,
+    );
+}
+
+#[test]
+fn limitations_with_open_enrollment_drop_the_pre_approval_only() {
+    let pre = Some(device(Platform::Android, false, DeviceStatus::PreApproved));
+    let d = check(&android("email", Some("13")), pre, false);
+    assert_open(&d);
+    assert!(d.detail.unwrap().contains("Android 10"), "{d:?}");
+}
+
+#[test]
+fn answers_never_carry_user_data() {
+    let d = check(IOS_RIGHT, ios(true), true);
+    let json = serde_json::to_value(&d).unwrap();
+    let keys: Vec<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, ["decision", "groups", "pre_approved", "reason"]);
+    assert_eq!(json["decision"], "allow");
+    assert_eq!(json["reason"], "pre_approved");
+    let denied = serde_json::to_value(check(IOS, None, true)).unwrap();
+    assert_eq!(denied["decision"], "deny");
+    assert_eq!(denied["reason"], "not_pre_approved");
+    assert!(denied.get("groups").is_none());
+}
+
+#[test]
+fn reason_codes_serialise_as_documented() {
+    for reason in [
+        Reason::PreApproved,
+        Reason::OpenEnrollment,
+        Reason::NotPreApproved,
+        Reason::PlatformMismatch,
+        Reason::PasswordRequired,
+        Reason::PasswordMismatch,
+        Reason::AlreadyEnrolled,
+        Reason::UnsupportedPlatform,
+        Reason::UnsupportedEnrollmentMethod,
+    ] {
+        assert_eq!(
+            serde_json::to_value(reason).unwrap(),
+            serde_json::Value::String(reason.as_str().to_owned())
+        );
+    }
+}

@@ -1,0 +1,228 @@
+//! DynamoDB adapter of [`AdmissionStore`]: the device and the restriction
+//! setting in one BatchGetItem, deny records with a TTL, and the conditional
+//! update that completes an enrollment.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, ReturnValuesOnConditionCheckFailure,
+};
+use aws_sdk_dynamodb::Client;
+
+use super::dynamo::sdk_error;
+use super::items::{get_s, n, s, Item};
+use super::settings::{PRE_APPROVED_ONLY, SETTINGS_PK, SETTINGS_SK};
+use crate::admission::{
+    AdmissionStore, Denial, Enrolled, Enrollment, Expect, Lookup, StoredDevice,
+};
+use crate::domain::Platform;
+use crate::env::{required, EnvError};
+use crate::ports::PortError;
+use crate::records::{rfc3339, DeviceStatus};
+
+/// The tables admission reads and writes.
+#[derive(Debug, Clone)]
+pub struct AdmissionTables {
+    pub devices: String,
+    pub settings: String,
+    pub denials: String,
+}
+
+impl AdmissionTables {
+    pub fn from_env() -> Result<Self, EnvError> {
+        Ok(Self {
+            devices: required("DEVICES_TABLE")?,
+            settings: required("SETTINGS_TABLE")?,
+            denials: required("DENIALS_TABLE")?,
+        })
+    }
+}
+
+pub struct DynamoAdmission {
+    client: Client,
+    tables: AdmissionTables,
+}
+
+/// Retries of keys DynamoDB left unprocessed (throttling); never on the normal path.
+const UNPROCESSED_RETRIES: u32 = 3;
+
+impl DynamoAdmission {
+    pub fn new(client: Client, tables: AdmissionTables) -> Self {
+        Self { client, tables }
+    }
+
+    fn request(&self, serial: &str) -> Result<HashMap<String, KeysAndAttributes>, PortError> {
+        let build = |e| PortError::new("read device", e);
+        // Strongly consistent: a completed enrollment or a flipped setting
+        // holds from the next request on.
+        let device = KeysAndAttributes::builder()
+            .keys(HashMap::from([("serial".to_owned(), s(serial))]))
+            .projection_expression("#st, platform, #groups, password_hash")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_names("#groups", "groups")
+            .consistent_read(true)
+            .build()
+            .map_err(build)?;
+        let settings = KeysAndAttributes::builder()
+            .keys(HashMap::from([
+                ("pk".to_owned(), s(SETTINGS_PK)),
+                ("sk".to_owned(), s(SETTINGS_SK)),
+            ]))
+            .projection_expression(PRE_APPROVED_ONLY)
+            .consistent_read(true)
+            .build()
+            .map_err(build)?;
+        Ok(HashMap::from([
+            (self.tables.devices.clone(), device),
+            (self.tables.settings.clone(), settings),
+        ]))
+    }
+}
+
+fn stored_device(item: &Item) -> Result<StoredDevice, PortError> {
+    let bad = |what: &str| PortError::new("decode device", format!("{what} is missing or invalid"));
+    Ok(StoredDevice {
+        status: get_s(item, "status")
+            .and_then(DeviceStatus::parse)
+            .ok_or_else(|| bad("status"))?,
+        platform: get_s(item, "platform")
+            .and_then(|p| Platform::parse(p).ok())
+            .ok_or_else(|| bad("platform"))?,
+        groups: match item.get("groups") {
+            Some(AttributeValue::L(l)) => l.iter().filter_map(|v| v.as_s().ok().cloned()).collect(),
+            _ => Vec::new(),
+        },
+        password_hash: get_s(item, "password_hash").map(str::to_owned),
+    })
+}
+
+impl AdmissionStore for DynamoAdmission {
+    async fn lookup(&self, serial: &str) -> Result<Lookup, PortError> {
+        let mut pending = self.request(serial)?;
+        let mut lookup = Lookup::default();
+        for attempt in 0..=UNPROCESSED_RETRIES {
+            let out = self
+                .client
+                .batch_get_item()
+                .set_request_items(Some(pending))
+                .send()
+                .await
+                .map_err(|e| sdk_error("read device and settings", e))?;
+            for (table, items) in out.responses.unwrap_or_default() {
+                let Some(item) = items.into_iter().next() else {
+                    continue;
+                };
+                if table == self.tables.devices {
+                    lookup.device = Some(stored_device(&item)?);
+                } else if table == self.tables.settings {
+                    lookup.pre_approved_only = matches!(
+                        item.get(PRE_APPROVED_ONLY),
+                        Some(AttributeValue::Bool(true))
+                    );
+                }
+            }
+            pending = out.unprocessed_keys.unwrap_or_default();
+            if pending.is_empty() {
+                return Ok(lookup);
+            }
+            tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+        }
+        Err(PortError::new(
+            "read device and settings",
+            "DynamoDB left keys unprocessed (throttled)",
+        ))
+    }
+
+    async fn record_denial(&self, d: &Denial) -> Result<(), PortError> {
+        let mut req = self
+            .client
+            .put_item()
+            .table_name(&self.tables.denials)
+            .item("denial_id", s(uuid::Uuid::new_v4().to_string()))
+            // The by-time index lists all denials newest first under one partition.
+            .item("kind", s("denial"))
+            .item("at", s(rfc3339(d.at)))
+            .item("expires_at", n(d.at + Denial::RETENTION_SECS))
+            .item("serial", s(&d.serial))
+            .item("platform", s(d.platform))
+            .item("reason", s(d.reason.as_str()))
+            .item("endpoint", s(d.endpoint));
+        if let Some(m) = &d.method {
+            req = req.item("enrollment_method", s(m));
+        }
+        if let Some(v) = &d.os_version {
+            req = req.item("os_version", s(v));
+        }
+        req.send()
+            .await
+            .map_err(|e| sdk_error("record denial", e))?;
+        Ok(())
+    }
+
+    async fn enroll(&self, e: &Enrollment) -> Result<Enrolled, PortError> {
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.tables.devices)
+            .key("serial", s(&e.serial))
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":enrolled", s(DeviceStatus::Enrolled.as_str()))
+            .expression_attribute_values(":at", s(rfc3339(e.at)))
+            .expression_attribute_values(":platform", s(e.platform))
+            .expression_attribute_values(":applied", AttributeValue::Bool(e.pre_approved))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let mut set = String::from(
+            "SET #st = :enrolled, enrolled_at = :at, updated_at = :at, platform = :platform, \
+             pre_approval_applied = :applied",
+        );
+        for (attr, value) in [
+            ("enrollment_method", &e.method),
+            ("os_version", &e.os_version),
+        ] {
+            if let Some(v) = value {
+                set.push_str(&format!(", {attr} = :{attr}"));
+                req = req.expression_attribute_values(format!(":{attr}"), s(v));
+            }
+        }
+        let condition = match &e.expect {
+            Expect::Absent => "attribute_not_exists(serial)".to_owned(),
+            Expect::PreApproved { password_hash } => {
+                // The one-time password goes with the pre-approved state.
+                set.push_str(" REMOVE password_hash");
+                req =
+                    req.expression_attribute_values(":pre", s(DeviceStatus::PreApproved.as_str()));
+                // Only the record admission just judged: still pre-approved, same password hash,
+                // and (when its pre-approval applies) the same platform.
+                let mut c = String::from("#st = :pre");
+                if e.pre_approved {
+                    c.push_str(" AND platform = :platform");
+                }
+                match password_hash {
+                    Some(h) => {
+                        c.push_str(" AND password_hash = :hash");
+                        req = req.expression_attribute_values(":hash", s(h));
+                    }
+                    None => c.push_str(" AND attribute_not_exists(password_hash)"),
+                }
+                c
+            }
+        };
+        let req = req.update_expression(set).condition_expression(condition);
+        match req.send().await {
+            Ok(_) => Ok(Enrolled::Done),
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
+                    let old = c.item().and_then(|i| get_s(i, "status"));
+                    Ok(if old == Some(DeviceStatus::Enrolled.as_str()) {
+                        Enrolled::AlreadyEnrolled
+                    } else {
+                        Enrolled::Changed
+                    })
+                }
+                _ => Err(sdk_error("complete enrollment", err)),
+            },
+        }
+    }
+}
