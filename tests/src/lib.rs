@@ -16,6 +16,9 @@ pub struct Stack {
     pub users_table: String,
     pub imports_table: String,
     pub settings_table: String,
+    pub denials_table: String,
+    pub admission_url: String,
+    pub enrollments_url: String,
     pub s3: aws_sdk_s3::Client,
     pub dynamo: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
@@ -39,11 +42,52 @@ impl Stack {
             users_table: var("USERS_TABLE"),
             imports_table: var("IMPORTS_TABLE"),
             settings_table: var("SETTINGS_TABLE"),
+            denials_table: var("DENIALS_TABLE"),
+            admission_url: var("ADMISSION_URL"),
+            enrollments_url: var("ENROLLMENTS_URL"),
             s3: shared::aws::clients::s3(&sdk).expect("S3 client"),
             dynamo: aws_sdk_dynamodb::Client::new(&sdk),
             sqs: aws_sdk_sqs::Client::new(&sdk),
             http: reqwest::Client::new(),
         }
+    }
+
+    /// Turns the "Pre-approved Devices Only" setting on or off (only that attribute).
+    pub async fn set_pre_approved_only(&self, on: bool) {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        use shared::aws::settings::{PRE_APPROVED_ONLY, SETTINGS_PK, SETTINGS_SK};
+        self.dynamo
+            .update_item()
+            .table_name(&self.settings_table)
+            .key("pk", AttributeValue::S(SETTINGS_PK.into()))
+            .key("sk", AttributeValue::S(SETTINGS_SK.into()))
+            .update_expression("SET #p = :on")
+            .expression_attribute_names("#p", PRE_APPROVED_ONLY)
+            .expression_attribute_values(":on", AttributeValue::Bool(on))
+            .send()
+            .await
+            .expect("update settings");
+    }
+
+    /// POSTs a body (JSON or not) and returns the status and the JSON answer.
+    pub async fn post(
+        &self,
+        url: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> (u16, serde_json::Value) {
+        let r = self
+            .http
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("HTTP request");
+        let status = r.status().as_u16();
+        let text = r.text().await.expect("body");
+        let v =
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
+        (status, v)
     }
 
     /// A prefix no other test uses, for keys, serials and emails.

@@ -6,9 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, ReturnValuesOnConditionCheckFailure,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_sdk_dynamodb::Client;
 
 use super::dynamo::sdk_error;
@@ -171,8 +169,7 @@ impl AdmissionStore for DynamoAdmission {
             .expression_attribute_values(":enrolled", s(DeviceStatus::Enrolled.as_str()))
             .expression_attribute_values(":at", s(rfc3339(e.at)))
             .expression_attribute_values(":platform", s(e.platform))
-            .expression_attribute_values(":applied", AttributeValue::Bool(e.pre_approved))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+            .expression_attribute_values(":applied", AttributeValue::Bool(e.pre_approved));
         let mut set = String::from(
             "SET #st = :enrolled, enrolled_at = :at, updated_at = :at, platform = :platform, \
              pre_approval_applied = :applied",
@@ -213,9 +210,24 @@ impl AdmissionStore for DynamoAdmission {
         match req.send().await {
             Ok(_) => Ok(Enrolled::Done),
             Err(err) => match err.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
-                    let old = c.item().and_then(|i| get_s(i, "status"));
-                    Ok(if old == Some(DeviceStatus::Enrolled.as_str()) {
+                // Rare (a race): one more read of the status tells a concurrent
+                // completion from a re-import. ReturnValuesOnConditionCheckFailure
+                // would return every attribute, outside the function's
+                // attribute-scoped IAM policy.
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => {
+                    let now = self
+                        .client
+                        .get_item()
+                        .table_name(&self.tables.devices)
+                        .key("serial", s(&e.serial))
+                        .projection_expression("#st")
+                        .expression_attribute_names("#st", "status")
+                        .consistent_read(true)
+                        .send()
+                        .await
+                        .map_err(|e| sdk_error("read device", e))?;
+                    let status = now.item.as_ref().and_then(|i| get_s(i, "status"));
+                    Ok(if status == Some(DeviceStatus::Enrolled.as_str()) {
                         Enrolled::AlreadyEnrolled
                     } else {
                         Enrolled::Changed
