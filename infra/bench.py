@@ -1,14 +1,21 @@
-"""make bench: validator throughput and memory, and an end-to-end import beside the
-emulator's raw BatchWriteItem ceiling, measured in the same run.
+"""make bench: validator throughput and memory, an end-to-end import beside the
+emulator's raw BatchWriteItem ceiling, and admission latency beside a raw GetItem,
+each measured in the same run as its baseline.
 
 Targets (issue 3): validate >= 150 MB/s on one core; peak RSS of validate and of
 the import function <= 64 MB at every size; end-to-end import >= 90 % of the raw ceiling.
+Targets (issue 4): admission handler p99 < 50 us in process; end-to-end p50 <= 1.3x
+a raw GetItem at 16 concurrent; the zipped arm64 release binary < 8 MB.
 """
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
+import statistics
+import threading
+import zipfile
 import random
 import subprocess
 import sys
@@ -158,6 +165,162 @@ def wait_report(s3, bucket: str, key: str, timeout: float = 900) -> dict:
     raise SystemExit(f"no report {key} within {timeout}s")
 
 
+def bench_admission_handler() -> dict:
+    """The in-process handler bench (functions/admission/benches/handler.rs)."""
+    out = subprocess.run(
+        ["cargo", "bench", "--workspace", "--bench", "handler", "--quiet"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    r = json.loads(next(line for line in out.splitlines() if line.startswith("{")))
+    print(f"admission handler (in process): {json.dumps(r)}", flush=True)
+    return r
+
+
+def api_gateway_event(body: str) -> dict:
+    """An HTTP API (payload 2.0) event, as API Gateway sends it."""
+    ctx_http = {"method": "POST", "path": "/v1/admission", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "bench"}
+    return {
+        "version": "2.0",
+        "routeKey": "ANY /v1/admission",
+        "rawPath": "/v1/admission",
+        "rawQueryString": "",
+        "headers": {"content-type": "application/json"},
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "bench",
+            "domainName": "bench.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "bench",
+            "http": ctx_http,
+            "requestId": "bench-1",
+            "routeKey": "ANY /v1/admission",
+            "stage": "$default",
+            "time": "21/Nov/2026:00:00:00 +0000",
+            "timeEpoch": 0,
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+def first_request_seconds(function_env: dict[str, str]) -> dict:
+    """Process start to the first answered request: a one-shot Lambda runtime API
+    in this process hands the admission binary one event and times its answer."""
+    event = json.dumps(api_gateway_event(json.dumps({"serial_number": "BENCH-ADM-000001", "platform": "ios"})))
+    marks: dict[str, float] = {}
+    served = threading.Event()
+
+    class Runtime(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            if served.is_set():  # later polls: hold them until the process is stopped
+                time.sleep(30)
+                return
+            served.set()
+            marks.setdefault("init_done", time.perf_counter())
+            data = event.encode()
+            self.send_response(200)
+            self.send_header("Lambda-Runtime-Aws-Request-Id", "bench-1")
+            self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 5000))
+            self.send_header("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:admission")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self):  # noqa: N802
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            marks["answered"] = time.perf_counter()
+            marks["response"] = body.decode(errors="replace")
+            self.send_response(202)
+            self.end_headers()
+
+        def log_message(self, *_args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Runtime)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = {
+        **os.environ,
+        **function_env,
+        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{server.server_address[1]}",
+        "AWS_LAMBDA_FUNCTION_NAME": "admission",
+        "AWS_LAMBDA_FUNCTION_VERSION": "1",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+    }
+    start = time.perf_counter()
+    proc = subprocess.Popen([str(RELEASE / "admission")], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while "answered" not in marks and time.monotonic() < deadline:
+            time.sleep(0.001)
+    finally:
+        proc.kill()
+        proc.wait()
+        server.shutdown()
+    assert "pre_approved" in marks.get("response", ""), marks
+    return {"init_ms": (marks["init_done"] - start) * 1000, "first_answer_ms": (marks["answered"] - start) * 1000}
+
+
+def zipped_binary_mb() -> dict:
+    """`cargo lambda build --release --arm64`, zipped as Lambda takes it (BENCH_SKIP_ZIP=1 skips the cross build)."""
+    if os.environ.get("BENCH_SKIP_ZIP"):
+        return {"skipped": True, "ok": True}
+    subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "cargo-lambda"), "lambda", "build", "--release", "--arm64", "--bin", "admission", "--output-format", "zip"],
+        cwd=ROOT,
+        check=True,
+        # cargo lambda cross-compiles with Zig, from the venv's `ziglang` (python -m ziglang).
+        env={**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ.get('PATH', '')}"},
+    )
+    path = ROOT / "target" / "lambda" / "admission" / "bootstrap.zip"
+    with zipfile.ZipFile(path) as z:
+        raw = sum(i.file_size for i in z.infolist())
+    r = {"zip_MB": round(path.stat().st_size / 1e6, 2), "binary_MB": round(raw / 1e6, 2)}
+    r["ok"] = r["zip_MB"] < 8
+    print(f"admission zip (arm64 release): {json.dumps(r)}", flush=True)
+    return r
+
+
+def bench_admission(requests: int = 5000, concurrency: int = 16) -> dict:
+    # One process per concurrent request, as Lambda scales instances out.
+    st = stackmod.Stack(
+        stackmod.free_port(),
+        stackmod.free_port(),
+        stackmod.free_port(),
+        watch_code=False,
+        release=True,
+        instances=concurrency,
+    )
+    try:
+        env = st.up()
+        os.environ.update(env)
+        e2e = json.loads(
+            subprocess.run(
+                [str(RELEASE / "bench_admission"), str(requests), str(concurrency)],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+        )
+        print(f"admission end to end: {json.dumps(e2e)}", flush=True)
+        function_env = dict(
+            line.split("=", 1) for line in (ROOT / ".dev" / "functions.env").read_text().splitlines() if "=" in line
+        )
+        starts = [first_request_seconds(function_env) for _ in range(5)]
+        start = {
+            "runs": len(starts),
+            "init_ms_median": round(statistics.median(s["init_ms"] for s in starts), 1),
+            "first_answer_ms_median": round(statistics.median(s["first_answer_ms"] for s in starts), 1),
+            "first_answer_ms_max": round(max(s["first_answer_ms"] for s in starts), 1),
+            "ok": True,
+        }
+        print(f"admission process start to first answer: {json.dumps(start)}", flush=True)
+        return {"end_to_end": e2e, "start": start, "ok": e2e["ok"]}
+    finally:
+        st.down()
+
+
 def main() -> int:
     import logging
 
@@ -168,13 +331,18 @@ def main() -> int:
     # (minutes against moto, and it crosses the 15-minute limit: continuation).
     import_rows = int(os.environ.get("BENCH_IMPORT_ROWS", "10000"))
     only = os.environ.get("BENCH_ONLY", "")
+    # BENCH_ONLY=validate|import|admission runs one group.
     results = {
-        "validate": [] if only == "import" else bench_validate(sizes),
-        "import": bench_end_to_end(import_rows) if only != "validate" else {"ok": True},
+        "validate": bench_validate(sizes) if only in ("", "validate") else [],
+        "import": bench_end_to_end(import_rows) if only in ("", "import") else {"ok": True},
+        "admission_handler": bench_admission_handler() if only in ("", "admission") else {"ok": True},
+        "admission": bench_admission() if only in ("", "admission") else {"ok": True},
+        "admission_zip": zipped_binary_mb() if only in ("", "admission") else {"ok": True},
     }
     (OUT / "results.json").write_text(json.dumps(results, indent=2))
     print(f"results in {OUT / 'results.json'}")
-    missed = [r for r in results["validate"] + [results["import"]] if not r["ok"]]
+    groups = ("import", "admission_handler", "admission", "admission_zip")
+    missed = [r for r in results["validate"] + [results[g] for g in groups] if not r["ok"]]
     if missed:
         print(f"targets missed: {len(missed)} (see above)")
     return 0

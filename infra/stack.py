@@ -73,11 +73,13 @@ class Stack:
         endpoint: str | None = None,
         account: str = LOCAL_ACCOUNT,
         release: bool = False,
+        instances: int = 1,
     ):
         self.moto_port = moto_port
         self.external = endpoint is not None
         self.account = account
         self.release = release
+        self.instances = instances
         self.lambda_port = lambda_port
         self.admin_port = admin_port
         self.watch_code = watch_code
@@ -183,7 +185,10 @@ class Stack:
                 "AWS_LAMBDA_FUNCTION_VERSION": "1",
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(props.get("MemorySize", 128)),
             }
-            self.spawn(f"function-{name}", [str(target / name)], env)
+            # Several processes polling one runtime API, as Lambda runs several
+            # instances of a function under concurrent requests.
+            for k in range(self.instances):
+                self.spawn(f"function-{name}" + (f"-{k}" if k else ""), [str(target / name)], env)
 
     def start_relay(self) -> None:
         fn = self.template["Resources"]["ImportFunction"]
@@ -312,11 +317,16 @@ def main() -> int:
         )
         p_.add_argument("--account", default=LOCAL_ACCOUNT, help="its account id (LocalStack: 000000000000)")
         p_.add_argument("--release", action="store_true", help="run release builds of the functions")
+    run.add_argument(
+        "--instances", type=int, default=1, help="processes per function (Lambda's concurrent instances)"
+    )
     run.add_argument("cmd", nargs=argparse.REMAINDER)
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
 
     extra = {"endpoint": args.endpoint, "account": args.account, "release": args.release}
+    if args.mode == "run":
+        extra["instances"] = args.instances
     if args.mode == "dev":
         stack = Stack(4566, 9000, 8080, watch_code=True, **extra)
     else:
