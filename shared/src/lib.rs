@@ -14,3 +14,4 @@ pub mod import;
 pub mod password;
 pub mod ports;
 pub mod records;
+pub mod settings;

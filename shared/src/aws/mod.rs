@@ -2,6 +2,7 @@
 //! (`AWS_ENDPOINT_URL`, `AWS_REGION`, the credential chain), so the same binary
 //! talks to the emulator, LocalStack or AWS depending on the environment alone.
 
+pub mod admin;
 pub mod admission;
 pub mod batch;
 pub mod clients;

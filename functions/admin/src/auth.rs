@@ -1,0 +1,250 @@
+//! Verifies Cognito user-pool JWTs in the function itself (API Gateway's JWT
+//! authorizer does the same in AWS; locally there is no API Gateway, so this
+//! is the path both take): RS256 signature against the pool's JWKS, issuer,
+//! app client (`aud` of ID tokens, `client_id` of access tokens), token use
+//! and expiry.
+
+use std::collections::HashMap;
+
+use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
+use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+
+/// Clock skew tolerated on `exp`, in seconds.
+const LEEWAY_SECS: u64 = 5;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("sign in first: the request has no bearer token")]
+    Missing,
+    #[error("the token is not valid: {0}")]
+    Invalid(&'static str),
+    #[error("the session has expired: sign in again")]
+    Expired,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JwksError {
+    #[error("the JWKS has no usable RS256 key")]
+    NoKeys,
+    #[error("JWKS: {0}")]
+    Parse(String),
+}
+
+/// Who made the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admin {
+    pub username: String,
+}
+
+#[derive(Deserialize)]
+struct Claims {
+    token_use: Option<String>,
+    aud: Option<String>,
+    client_id: Option<String>,
+    username: Option<String>,
+    #[serde(rename = "cognito:username")]
+    cognito_username: Option<String>,
+    sub: Option<String>,
+}
+
+pub struct Verifier {
+    keys: HashMap<String, DecodingKey>,
+    issuer: String,
+    client_id: String,
+}
+
+impl Verifier {
+    pub fn new(jwks: &[u8], issuer: String, client_id: String) -> Result<Self, JwksError> {
+        let set: JwkSet =
+            serde_json::from_slice(jwks).map_err(|e| JwksError::Parse(e.to_string()))?;
+        let mut keys = HashMap::new();
+        for jwk in &set.keys {
+            if let (Some(kid), AlgorithmParameters::RSA(rsa)) = (&jwk.common.key_id, &jwk.algorithm)
+            {
+                let key = DecodingKey::from_rsa_components(&rsa.n, &rsa.e)
+                    .map_err(|e| JwksError::Parse(e.to_string()))?;
+                keys.insert(kid.clone(), key);
+            }
+        }
+        if keys.is_empty() {
+            return Err(JwksError::NoKeys);
+        }
+        Ok(Self {
+            keys,
+            issuer,
+            client_id,
+        })
+    }
+
+    /// Checks an `Authorization` header value.
+    pub fn verify(&self, authorization: Option<&str>) -> Result<Admin, AuthError> {
+        let token = authorization
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(AuthError::Missing)?;
+        let header = decode_header(token).map_err(|_| AuthError::Invalid("malformed"))?;
+        // Only RS256: a token cannot pick HS256 and sign with the public key.
+        if header.alg != Algorithm::RS256 {
+            return Err(AuthError::Invalid("algorithm"));
+        }
+        let key = header
+            .kid
+            .as_ref()
+            .and_then(|kid| self.keys.get(kid))
+            .ok_or(AuthError::Invalid("unknown signing key"))?;
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_required_spec_claims(&["exp", "iss"]);
+        // Checked below: access tokens carry `client_id` rather than `aud`.
+        validation.validate_aud = false;
+        validation.leeway = LEEWAY_SECS;
+        let claims = decode::<Claims>(token, key, &validation)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::Expired,
+                jsonwebtoken::errors::ErrorKind::InvalidIssuer => AuthError::Invalid("issuer"),
+                _ => AuthError::Invalid("signature or claims"),
+            })?
+            .claims;
+        let client = match claims.token_use.as_deref() {
+            Some("id") => claims.aud.as_deref(),
+            Some("access") => claims.client_id.as_deref(),
+            _ => return Err(AuthError::Invalid("token use")),
+        };
+        if client != Some(self.client_id.as_str()) {
+            return Err(AuthError::Invalid("audience"));
+        }
+        let username = claims
+            .cognito_username
+            .or(claims.username)
+            .or(claims.sub)
+            .ok_or(AuthError::Invalid("no subject"))?;
+        Ok(Admin { username })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::{encode, EncodingKey, Header};
+    use serde_json::json;
+
+    const ISSUER: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_test";
+    const CLIENT: &str = "client-1";
+
+    fn verifier() -> Verifier {
+        Verifier::new(
+            include_bytes!("../tests/fixtures/jwks.json"),
+            ISSUER.into(),
+            CLIENT.into(),
+        )
+        .unwrap()
+    }
+
+    fn now() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    }
+
+    fn sign(pem: &[u8], kid: &str, claims: serde_json::Value) -> String {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(kid.into());
+        encode(&header, &claims, &EncodingKey::from_rsa_pem(pem).unwrap()).unwrap()
+    }
+
+    fn id_token(changes: serde_json::Value) -> serde_json::Value {
+        let mut c = json!({"iss": ISSUER, "aud": CLIENT, "token_use": "id", "exp": now() + 600,
+                           "sub": "u-1", "cognito:username": "admin"});
+        for (k, v) in changes.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        c
+    }
+
+    fn check(token: &str) -> Result<Admin, AuthError> {
+        verifier().verify(Some(&format!("Bearer {token}")))
+    }
+
+    const ISSUER_KEY: &[u8] = include_bytes!("../tests/fixtures/issuer.pem");
+    const FORGER_KEY: &[u8] = include_bytes!("../tests/fixtures/forger.pem");
+
+    #[test]
+    fn accepts_id_and_access_tokens_of_the_pool_and_client() {
+        let admin = check(&sign(ISSUER_KEY, "test-key", id_token(json!({})))).unwrap();
+        assert_eq!(admin.username, "admin");
+        let access = json!({"iss": ISSUER, "client_id": CLIENT, "token_use": "access",
+                            "exp": now() + 600, "username": "admin2"});
+        assert_eq!(
+            check(&sign(ISSUER_KEY, "test-key", access))
+                .unwrap()
+                .username,
+            "admin2"
+        );
+    }
+
+    #[test]
+    fn refuses_everything_else() {
+        let v = verifier();
+        assert_eq!(v.verify(None), Err(AuthError::Missing));
+        assert_eq!(v.verify(Some("Basic YWRtaW4=")), Err(AuthError::Missing));
+        assert_eq!(v.verify(Some("Bearer ")), Err(AuthError::Missing));
+        assert!(matches!(check("not.a.jwt"), Err(AuthError::Invalid(_))));
+        let forged = sign(FORGER_KEY, "test-key", id_token(json!({})));
+        assert_eq!(
+            check(&forged),
+            Err(AuthError::Invalid("signature or claims"))
+        );
+        let expired = sign(ISSUER_KEY, "test-key", id_token(json!({"exp": now() - 60})));
+        assert_eq!(check(&expired), Err(AuthError::Expired));
+        let other_pool = sign(
+            ISSUER_KEY,
+            "test-key",
+            id_token(json!({"iss": "https://evil"})),
+        );
+        assert_eq!(check(&other_pool), Err(AuthError::Invalid("issuer")));
+        let other_client = sign(ISSUER_KEY, "test-key", id_token(json!({"aud": "client-2"})));
+        assert_eq!(check(&other_client), Err(AuthError::Invalid("audience")));
+        let refresh = sign(
+            ISSUER_KEY,
+            "test-key",
+            id_token(json!({"token_use": "refresh"})),
+        );
+        assert_eq!(check(&refresh), Err(AuthError::Invalid("token use")));
+        let unknown_kid = sign(ISSUER_KEY, "other", id_token(json!({})));
+        assert_eq!(
+            check(&unknown_kid),
+            Err(AuthError::Invalid("unknown signing key"))
+        );
+        // alg=HS256 signed with the public modulus as secret: the key confusion attack.
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some("test-key".into());
+        let hs = encode(
+            &header,
+            &id_token(json!({})),
+            &EncodingKey::from_secret(b"n"),
+        )
+        .unwrap();
+        assert_eq!(check(&hs), Err(AuthError::Invalid("algorithm")));
+        // A token with its payload swapped keeps an invalid signature.
+        let good = sign(ISSUER_KEY, "test-key", id_token(json!({})));
+        let other = sign(
+            ISSUER_KEY,
+            "test-key",
+            id_token(json!({"cognito:username": "root"})),
+        );
+        let parts: Vec<&str> = good.split('.').collect();
+        let swapped = format!(
+            "{}.{}.{}",
+            parts[0],
+            other.split('.').nth(1).unwrap(),
+            parts[2]
+        );
+        assert!(check(&swapped).is_err());
+    }
+}

@@ -1,0 +1,50 @@
+//! The admin function's configuration, read once at start.
+
+use shared::env::{required, EnvError};
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub devices_table: String,
+    pub users_table: String,
+    pub imports_table: String,
+    pub settings_table: String,
+    pub denials_table: String,
+    pub bucket: String,
+    /// The user pool's issuer (`https://cognito-idp.<region>.amazonaws.com/<pool id>`).
+    pub issuer: String,
+    pub client_id: String,
+    /// Where the pool's keys are served; defaults to `<issuer>/.well-known/jwks.json`.
+    pub jwks_url: String,
+    /// Origins the page is served from (CORS), comma-separated.
+    pub allowed_origins: Vec<String>,
+    pub invite_sender: String,
+    pub enrollment_url: String,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, EnvError> {
+        let issuer = required("COGNITO_ISSUER")?.trim_end_matches('/').to_owned();
+        let jwks_url = std::env::var("COGNITO_JWKS_URL")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| format!("{issuer}/.well-known/jwks.json"));
+        Ok(Self {
+            devices_table: required("DEVICES_TABLE")?,
+            users_table: required("USERS_TABLE")?,
+            imports_table: required("IMPORTS_TABLE")?,
+            settings_table: required("SETTINGS_TABLE")?,
+            denials_table: required("DENIALS_TABLE")?,
+            bucket: required("IMPORT_BUCKET")?,
+            issuer,
+            client_id: required("COGNITO_CLIENT_ID")?,
+            jwks_url,
+            allowed_origins: required("ADMIN_ORIGIN")?
+                .split(',')
+                .map(|o| o.trim().trim_end_matches('/').to_owned())
+                .filter(|o| !o.is_empty())
+                .collect(),
+            invite_sender: required("INVITE_SENDER")?,
+            enrollment_url: required("ENROLLMENT_URL")?,
+        })
+    }
+}

@@ -1,0 +1,210 @@
+//! GET /v1/imports, /v1/imports/{id}, POST /v1/uploads and GET /v1/sample.csv.
+
+use std::time::Duration;
+
+use aws_sdk_s3::presigning::PresigningConfig;
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Response};
+use shared::aws::admin::decode_cursor;
+use shared::import::report_keys;
+use shared::ports::{ImportState, PortError};
+
+use crate::http::{json, with_type, ApiError};
+use crate::routes::Call;
+
+/// Presigned links live long enough to click, not to share.
+const LINK_TTL: Duration = Duration::from_secs(15 * 60);
+/// Staged uploads go here, outside `imports/`, so nothing imports them before the admin commits.
+pub const STAGING_PREFIX: &str = "staging/";
+
+fn progress(st: &ImportState) -> serde_json::Value {
+    // Validation reads every row once, then writing does: half the bar each.
+    let rows = st.counts.rows.max(st.rows_validated).max(1) as f64;
+    let fraction = match st.status.as_str() {
+        "completed" | "rejected" | "failed" => 1.0,
+        "validating" => 0.5 * st.rows_validated as f64 / rows,
+        _ => {
+            0.5 + 0.5
+                * (st.counts.devices_written as f64 / st.counts.valid_rows.max(1) as f64).min(1.0)
+        }
+    };
+    serde_json::json!({
+        "rows_validated": st.rows_validated,
+        "rows_written": st.counts.devices_written,
+        "rows_invited": st.counts.invites_sent,
+        "fraction": (fraction * 1000.0).round() / 1000.0,
+    })
+}
+
+fn summary(st: &ImportState) -> serde_json::Value {
+    serde_json::json!({
+        "import_id": st.import_id,
+        "key": st.key,
+        "file": st.key.rsplit('/').next().unwrap_or(&st.key),
+        "status": st.status,
+        "created_at": st.created_at,
+        "counts": st.counts,
+        "skipped_total": st.skipped_total,
+        "options": {
+            "invite": st.options.invite,
+            "existing_users": st.options.existing,
+            "on_error": st.options.on_error,
+            "domain": st.options.domain,
+        },
+        "progress": progress(st),
+    })
+}
+
+pub async fn list(call: &Call<'_>) -> Result<Response<Body>, ApiError> {
+    let cursor = match call.query("cursor").filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => Some(decode_cursor(c).ok_or_else(|| {
+            ApiError::bad("cursor", "use the cursor of the previous page as given")
+        })?),
+    };
+    let page = call.app.reads().imports(cursor, 25).await?;
+    let items: Vec<_> = page.items.iter().map(summary).collect();
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "items": items, "cursor": page.cursor }),
+    ))
+}
+
+async fn presigned_get(call: &Call<'_>, key: &str) -> Result<Option<String>, ApiError> {
+    let s3 = &call.app.s3;
+    let bucket = &call.app.config.bucket;
+    if s3
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .is_err()
+    {
+        return Ok(None);
+    }
+    let req = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .presigned(
+            PresigningConfig::expires_in(LINK_TTL).map_err(|e| PortError::new("presign", e))?,
+        )
+        .await
+        .map_err(|e| PortError::new("presign", e))?;
+    Ok(Some(req.uri().to_owned()))
+}
+
+pub async fn one(call: &Call<'_>, id: &str) -> Result<Response<Body>, ApiError> {
+    let st = call
+        .app
+        .reads()
+        .import(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no import has this id".into()))?;
+    let (report_key, errors_key) = report_keys(&st.key);
+    // The report holds every error with row, column, value and message; read it once it exists.
+    let report: Option<serde_json::Value> = match call
+        .app
+        .s3
+        .get_object()
+        .bucket(&call.app.config.bucket)
+        .key(&report_key)
+        .send()
+        .await
+    {
+        Ok(out) => match out.body.collect().await {
+            Ok(bytes) => serde_json::from_slice(&bytes.into_bytes()).ok(),
+            Err(_) => None,
+        },
+        Err(_) => None,
+    };
+    let mut v = summary(&st);
+    v["skipped"] = serde_json::to_value(&st.skipped).unwrap_or_default();
+    v["invite_errors"] = serde_json::to_value(&st.invite_errors).unwrap_or_default();
+    v["errors"] = report
+        .as_ref()
+        .and_then(|r| r.get("errors").cloned())
+        .unwrap_or_else(|| serde_json::json!([]));
+    v["warnings"] = report
+        .as_ref()
+        .and_then(|r| r.get("warnings").cloned())
+        .unwrap_or_else(|| serde_json::json!([]));
+    v["report_url"] = serde_json::json!(presigned_get(call, &report_key).await?);
+    v["errors_csv_url"] = serde_json::json!(presigned_get(call, &errors_key).await?);
+    Ok(json(StatusCode::OK, &v))
+}
+
+/// Step 1 of the guided upload: a presigned PUT for a staging key.
+pub async fn upload_url(call: &Call<'_>) -> Result<Response<Body>, ApiError> {
+    let key = format!("{STAGING_PREFIX}{}.csv", uuid::Uuid::new_v4().simple());
+    let req = call
+        .app
+        .s3
+        .put_object()
+        .bucket(&call.app.config.bucket)
+        .key(&key)
+        .content_type("text/csv")
+        .presigned(
+            PresigningConfig::expires_in(LINK_TTL).map_err(|e| PortError::new("presign", e))?,
+        )
+        .await
+        .map_err(|e| PortError::new("presign", e))?;
+    Ok(json(
+        StatusCode::CREATED,
+        &serde_json::json!({
+            "key": key,
+            "url": req.uri(),
+            "method": "PUT",
+            "headers": {"content-type": "text/csv"},
+            "expires_in": LINK_TTL.as_secs(),
+        }),
+    ))
+}
+
+/// Every column, two example rows (one with every optional field).
+pub const SAMPLE_CSV: &str = "\
+Name,Email,Ownership,Serial Number,Platform,SAMAccountName,Mobile,Device Name,Password,Device Group\r\n\
+Jane Doe,jane.doe@example.com,corporate,C02XK0ABJGH5,macos,jdoe,+14155550123,Jane's MacBook,Enroll-7421,Engineering;Laptops\r\n\
+John Smith,john.smith@example.com,personal,R58M12ABCDE,android,,,,,\r\n";
+
+pub fn sample() -> Response<Body> {
+    let mut r = with_type(
+        StatusCode::OK,
+        Body::from(SAMPLE_CSV),
+        "text/csv; charset=utf-8",
+    );
+    r.headers_mut().insert(
+        lambda_http::http::header::CONTENT_DISPOSITION,
+        lambda_http::http::HeaderValue::from_static(
+            "attachment; filename=\"pre-approved-devices-sample.csv\"",
+        ),
+    );
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SAMPLE_CSV;
+    use shared::domain::ImportOptions;
+    use shared::import::scan::scan;
+
+    /// The sample must pass the import's own validation.
+    #[test]
+    fn the_sample_file_is_valid() {
+        let bytes = SAMPLE_CSV.as_bytes().to_vec();
+        let result = scan(
+            || Ok(Box::new(std::io::Cursor::new(bytes.clone()))),
+            &ImportOptions::default(),
+            |_| {},
+        )
+        .unwrap();
+        assert_eq!(
+            (result.rows, result.valid_rows),
+            (2, 2),
+            "{:?}",
+            result.errors
+        );
+        assert!(result.errors.is_empty());
+    }
+}

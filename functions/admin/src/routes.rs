@@ -1,0 +1,141 @@
+//! The app (clients built once) and the route table.
+
+use std::collections::HashMap;
+
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, RequestExt, Response};
+use percent_encoding::percent_decode_str;
+use shared::aws::admin::AdminReads;
+
+use crate::auth::{Admin, Verifier};
+use crate::config::Config;
+use crate::http::{cors, ApiError};
+use crate::{denials, devices, imports, settings};
+
+pub struct App {
+    pub config: Config,
+    pub verifier: Verifier,
+    pub dynamo: aws_sdk_dynamodb::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub ses: aws_sdk_sesv2::Client,
+    pub sns: aws_sdk_sns::Client,
+}
+
+impl App {
+    pub fn reads(&self) -> AdminReads<'_> {
+        AdminReads {
+            client: &self.dynamo,
+            devices: &self.config.devices_table,
+            users: &self.config.users_table,
+            imports: &self.config.imports_table,
+            denials: &self.config.denials_table,
+        }
+    }
+}
+
+/// What a route handler gets.
+pub struct Call<'a> {
+    pub app: &'a App,
+    pub admin: Admin,
+    pub query: HashMap<String, String>,
+    pub body: &'a [u8],
+}
+
+impl Call<'_> {
+    pub fn query(&self, key: &str) -> Option<&str> {
+        self.query.get(key).map(String::as_str)
+    }
+}
+
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    let origin = req
+        .headers()
+        .get("origin")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let response = if req.method() == Method::OPTIONS {
+        // CORS preflight: answered without a token, as API Gateway does.
+        crate::http::with_type(StatusCode::NO_CONTENT, Body::Empty, "text/plain")
+    } else {
+        match route(app, &req).await {
+            Ok(r) => r,
+            Err(e) => e.into_response(),
+        }
+    };
+    cors(response, origin.as_deref(), &app.config.allowed_origins)
+}
+
+/// Path segments after `/v1/`, percent-decoded (serials may hold any character).
+fn segments(path: &str) -> Option<Vec<String>> {
+    let rest = &path[path.find("/v1/")? + 4..];
+    rest.trim_end_matches('/')
+        .split('/')
+        .map(|s| {
+            percent_decode_str(s)
+                .decode_utf8()
+                .ok()
+                .map(|c| c.into_owned())
+        })
+        .collect()
+}
+
+async fn route(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+    let path = segments(req.uri().path())
+        .ok_or_else(|| ApiError::NotFound("the admin API lives under /v1/".into()))?;
+    let authorization = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    let admin = app.verifier.verify(authorization)?;
+    let query = req
+        .query_string_parameters()
+        .iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let call = Call {
+        app,
+        admin,
+        query,
+        body: req.body(),
+    };
+    let p: Vec<&str> = path.iter().map(String::as_str).collect();
+    let m = req.method();
+    let get = m == Method::GET;
+    let post = m == Method::POST;
+    match p.as_slice() {
+        ["settings"] if get => settings::get(&call).await,
+        ["settings"] if m == Method::PUT => settings::put(&call).await,
+        ["settings"] => Err(ApiError::MethodNotAllowed("GET, PUT")),
+        ["settings", "history"] if get => settings::history(&call).await,
+        ["devices"] if get => devices::list(&call).await,
+        ["devices", serial] if get => devices::one(&call, serial).await,
+        ["overview"] if get => devices::overview(&call).await,
+        ["admission-denials"] if get => denials::list(&call).await,
+        ["admission-denials", id, "approve"] if post => denials::approve(&call, id).await,
+        ["imports"] if get => imports::list(&call).await,
+        ["imports", id] if get => imports::one(&call, id).await,
+        ["uploads"] if post => imports::upload_url(&call).await,
+        ["sample.csv"] if get => Ok(imports::sample()),
+        _ => Err(ApiError::NotFound(format!(
+            "no route {} /v1/{}",
+            m,
+            p.join("/")
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::segments;
+
+    #[test]
+    fn path_segments() {
+        assert_eq!(
+            segments("/v1/devices/AB%2F1%20x").unwrap(),
+            ["devices", "AB/1 x"]
+        );
+        assert_eq!(segments("/prod/v1/settings/").unwrap(), ["settings"]);
+        assert!(segments("/v2/settings").is_none());
+        assert!(segments("/v1/devices/%FF").is_none());
+    }
+}

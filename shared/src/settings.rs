@@ -1,0 +1,201 @@
+//! The admin's settings: the "Pre-approved Devices Only" enrollment
+//! restriction and the defaults of an upload. Changed through a patch that
+//! is validated whole and yields the list of changes for the audit trail.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::domain::{Email, ExistingPolicy, ImportDefaults, InviteChannel, OnError};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Settings {
+    /// The seeds' "Pre-approved Devices Only" (Enroll > Settings > Enrollment Restrictions).
+    pub pre_approved_only: bool,
+    pub default_invite: InviteChannel,
+    pub default_existing_users: ExistingPolicy,
+    pub default_on_error: OnError,
+    /// Overrides the deployment's sender address when set.
+    pub invite_sender: Option<String>,
+    /// Overrides the deployment's enrollment URL when set.
+    pub enrollment_url: Option<String>,
+}
+
+/// A PUT body: only the fields given change; `""` clears an address or URL.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsPatch {
+    pub pre_approved_only: Option<bool>,
+    pub default_invite: Option<InviteChannel>,
+    pub default_existing_users: Option<ExistingPolicy>,
+    pub default_on_error: Option<OnError>,
+    pub invite_sender: Option<String>,
+    pub enrollment_url: Option<String>,
+}
+
+/// One field's change, for the audit trail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub field: String,
+    pub old: Value,
+    pub new: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct SettingsError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+fn cleared(v: &str) -> Option<String> {
+    let v = v.trim();
+    (!v.is_empty()).then(|| v.to_owned())
+}
+
+fn check_url(url: &str) -> Result<(), SettingsError> {
+    let bad = |message: &str| SettingsError {
+        field: "enrollment_url",
+        message: message.to_owned(),
+    };
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| bad("must start with https:// (the link users open from the invite)"))?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty()
+        || url.len() > 2000
+        || url.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(bad(
+            "must be a full URL such as https://enroll.example.com/",
+        ));
+    }
+    Ok(())
+}
+
+impl Settings {
+    /// The import's per-upload defaults.
+    pub fn import_defaults(&self) -> ImportDefaults {
+        ImportDefaults {
+            invite: Some(self.default_invite),
+            existing: Some(self.default_existing_users),
+            on_error: Some(self.default_on_error),
+        }
+    }
+
+    /// The settings after `patch`, and what changed (empty when nothing did).
+    pub fn apply(&self, patch: &SettingsPatch) -> Result<(Settings, Vec<Change>), SettingsError> {
+        let mut next = self.clone();
+        if let Some(v) = patch.pre_approved_only {
+            next.pre_approved_only = v;
+        }
+        if let Some(v) = patch.default_invite {
+            next.default_invite = v;
+        }
+        if let Some(v) = patch.default_existing_users {
+            next.default_existing_users = v;
+        }
+        if let Some(v) = patch.default_on_error {
+            next.default_on_error = v;
+        }
+        if let Some(v) = &patch.invite_sender {
+            next.invite_sender = cleared(v);
+            if let Some(addr) = &next.invite_sender {
+                Email::parse(addr).map_err(|e| SettingsError {
+                    field: "invite_sender",
+                    message: e.to_string(),
+                })?;
+            }
+        }
+        if let Some(v) = &patch.enrollment_url {
+            next.enrollment_url = cleared(v);
+            if let Some(url) = &next.enrollment_url {
+                check_url(url)?;
+            }
+        }
+        let (old, new) = (json(self), json(&next));
+        let changes = new
+            .iter()
+            .filter(|(k, v)| old.get(*k) != Some(*v))
+            .map(|(k, v)| Change {
+                field: k.clone(),
+                old: old.get(k).cloned().unwrap_or(Value::Null),
+                new: v.clone(),
+            })
+            .collect();
+        Ok((next, changes))
+    }
+}
+
+fn json(s: &Settings) -> serde_json::Map<String, Value> {
+    match serde_json::to_value(s) {
+        Ok(Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn patch(json: &str) -> SettingsPatch {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn a_patch_changes_only_its_fields_and_lists_them() {
+        let s = Settings::default();
+        let (next, changes) = s
+            .apply(&patch(
+                r#"{"pre_approved_only": true, "default_invite": "sms"}"#,
+            ))
+            .unwrap();
+        assert!(next.pre_approved_only);
+        assert_eq!(next.default_invite, InviteChannel::Sms);
+        assert_eq!(next.default_existing_users, ExistingPolicy::Skip);
+        let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
+        assert_eq!(fields, ["default_invite", "pre_approved_only"]);
+        assert_eq!(changes[1].old, Value::Bool(false));
+        assert_eq!(changes[1].new, Value::Bool(true));
+        let (_, none) = next
+            .apply(&patch(r#"{"pre_approved_only": true}"#))
+            .unwrap();
+        assert!(none.is_empty(), "setting a value to itself is no change");
+    }
+
+    #[test]
+    fn addresses_and_urls_are_validated_and_cleared_by_empty_strings() {
+        let s = Settings::default();
+        let (next, _) = s
+            .apply(&patch(r#"{"invite_sender": " it@example.com ", "enrollment_url": "https://enroll.example.com/x"}"#))
+            .unwrap();
+        assert_eq!(next.invite_sender.as_deref(), Some("it@example.com"));
+        let (cleared, changes) = next.apply(&patch(r#"{"invite_sender": ""}"#)).unwrap();
+        assert_eq!(cleared.invite_sender, None);
+        assert_eq!(changes[0].new, Value::Null);
+        assert_eq!(
+            s.apply(&patch(r#"{"invite_sender": "not an address"}"#))
+                .unwrap_err()
+                .field,
+            "invite_sender"
+        );
+        for url in ["ftp://x", "https://", "enroll.example.com", "https://a b"] {
+            let body = serde_json::json!({ "enrollment_url": url }).to_string();
+            assert_eq!(
+                s.apply(&patch(&body)).unwrap_err().field,
+                "enrollment_url",
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_fields_and_values_are_refused() {
+        assert!(serde_json::from_str::<SettingsPatch>(r#"{"pre_approved": true}"#).is_err());
+        assert!(serde_json::from_str::<SettingsPatch>(r#"{"default_invite": "Email"}"#).is_err());
+        assert!(serde_json::from_str::<SettingsPatch>(
+            r#"{"default_on_error": "skip-invalid-rows"}"#
+        )
+        .is_ok());
+    }
+}
