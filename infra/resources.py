@@ -57,13 +57,16 @@ def _cors_rules(conf: dict) -> list[dict]:
     return [{_CORS_KEYS.get(k, k): v for k, v in rule.items()} for rule in conf["CorsRules"]]
 
 
-def create_all(resolver: Resolver, endpoint_url: str) -> dict[str, str]:
-    """Creates every supported resource; returns logical id -> physical name/URL."""
+def create_all(resolver: Resolver, endpoint_url: str, extra_auth_flows: tuple[str, ...] = ()) -> dict[str, str]:
+    """Creates every supported resource; returns logical id -> physical name/URL.
+    User pools and app clients get ids from the service: they are recorded in
+    the resolver, so later !Ref of them resolves (first, as other resources refer to them)."""
     session = boto3.session.Session(region_name=resolver.region)
     ddb = session.client("dynamodb", endpoint_url=endpoint_url)
     sqs = session.client("sqs", endpoint_url=endpoint_url)
     s3 = session.client("s3", endpoint_url=endpoint_url)
     created: dict[str, str] = {}
+    created.update(_create_user_pools(session, endpoint_url, resolver, extra_auth_flows))
 
     for logical, res in resolver.of_type("AWS::DynamoDB::Table").items():
         props = resolver.resolve(res["Properties"])
@@ -137,6 +140,50 @@ def create_all(resolver: Resolver, endpoint_url: str) -> dict[str, str]:
         created[logical] = identity
 
     return created
+
+
+def _create_user_pools(session, endpoint_url: str, resolver: Resolver, extra_auth_flows: tuple[str, ...]) -> dict[str, str]:
+    idp = session.client("cognito-idp", endpoint_url=endpoint_url)
+    created: dict[str, str] = {}
+    for logical, res in resolver.of_type("AWS::Cognito::UserPool").items():
+        props = resolver.resolve(res["Properties"])
+        name = props["UserPoolName"]
+        known = [p["Id"] for p in idp.list_user_pools(MaxResults=60)["UserPools"] if p["Name"] == name]
+        if known:
+            pool_id = known[0]
+        else:
+            request = {"PoolName": name}
+            for key in ("Policies", "AdminCreateUserConfig"):
+                if key in props:
+                    request[key] = props[key]
+            pool_id = idp.create_user_pool(**request)["UserPool"]["Id"]
+        resolver.physical[logical] = created[logical] = pool_id
+    for logical, res in resolver.of_type("AWS::Cognito::UserPoolClient").items():
+        props = resolver.resolve(res["Properties"])
+        flows = list(dict.fromkeys([*props.get("ExplicitAuthFlows", []), *extra_auth_flows]))
+        known = [
+            c["ClientId"]
+            for c in idp.list_user_pool_clients(UserPoolId=props["UserPoolId"], MaxResults=60)["UserPoolClients"]
+            if c["ClientName"] == props["ClientName"]
+        ]
+        client_id = known[0] if known else idp.create_user_pool_client(
+            UserPoolId=props["UserPoolId"],
+            ClientName=props["ClientName"],
+            GenerateSecret=False,
+            ExplicitAuthFlows=flows,
+        )["UserPoolClient"]["ClientId"]
+        resolver.physical[logical] = created[logical] = client_id
+    return created
+
+
+def create_admin(endpoint_url: str, region: str, pool_id: str, username: str, password: str) -> None:
+    """An administrator who can sign in at once (no forced password change)."""
+    idp = boto3.session.Session(region_name=region).client("cognito-idp", endpoint_url=endpoint_url)
+    try:
+        idp.admin_create_user(UserPoolId=pool_id, Username=username, MessageAction="SUPPRESS")
+    except idp.exceptions.UsernameExistsException:
+        pass
+    idp.admin_set_user_password(UserPoolId=pool_id, Username=username, Password=password, Permanent=True)
 
 
 def _random_secret(length: int) -> str:

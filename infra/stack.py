@@ -16,8 +16,10 @@ import argparse
 import ctypes
 import functools
 import http.server
+import json
 import logging
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -40,6 +42,7 @@ DEV_DIR = ROOT / ".dev"
 LOCAL_ACCOUNT = "123456789012"  # moto's default account
 # Like `sam deploy --parameter-overrides`: the emulator has no SES/SNS sandbox rate.
 LOCAL_PARAMETERS = {"InviteEmailRate": "50", "InviteSmsRate": "50"}
+ADMIN_USERNAME = "admin"
 log = logging.getLogger("stack")
 
 
@@ -96,10 +99,37 @@ class Stack:
             self.stack_name,
             account,
             self.region,
-            parameters=LOCAL_PARAMETERS,
+            parameters={**LOCAL_PARAMETERS, "AdminOrigin": self.admin_origin()},
             queue_url_base=self.endpoint,
         )
         DEV_DIR.mkdir(exist_ok=True)
+
+    def admin_origin(self) -> str:
+        return f"http://127.0.0.1:{self.admin_port}"
+
+    def admin_password(self) -> str:
+        """Stable across runs of make dev (kept in .dev/), meets the pool's password policy."""
+        path = DEV_DIR / "admin-password"
+        if not path.exists():
+            path.write_text("Adm1n-" + secrets.token_urlsafe(12))
+        return path.read_text().strip()
+
+    def local_signing_key(self) -> dict[str, str]:
+        """moto signs every token with one well-known key; tests use it (as PEM) to
+        make expired but otherwise valid tokens. Not available with another emulator."""
+        if self.external:
+            return {}
+        from cryptography.hazmat.primitives import serialization
+        from joserfc.jwk import RSAKey
+        from moto.utilities.utils import load_resource
+
+        key = RSAKey.import_key(load_resource("cognitoidp/resources/jwks-private.json")).private_key
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+        )
+        path = DEV_DIR / "moto-cognito-signing-key.pem"
+        path.write_bytes(pem)
+        return {"COGNITO_LOCAL_SIGNING_KEY": str(path)}
 
     # ---- pieces ----
     def spawn(self, name: str, cmd: list[str], env: dict | None = None) -> subprocess.Popen:
@@ -141,7 +171,12 @@ class Stack:
         return out
 
     def start_functions(self) -> None:
-        fn_env = {**self.resolver.function_environment(), **self.aws_env()}
+        fn_env = {
+            **self.resolver.function_environment(),
+            **self.aws_env(),
+            # The emulator serves the pool's keys; in AWS they come from the issuer URL.
+            "COGNITO_JWKS_URL": f"{self.endpoint}/{self.pool_id}/.well-known/jwks.json",
+        }
         env_file = DEV_DIR / "functions.env"
         env_file.write_text("".join(f"{k}={v}\n" for k, v in sorted(fn_env.items())))
         functions = self.functions()
@@ -156,6 +191,8 @@ class Stack:
             str(self.lambda_port),
             "--env-file",
             str(env_file),
+            # CORS is the functions' own (limited to the admin page), as behind API Gateway.
+            "--disable-cors",
             # The invoke (and so the function's deadline) may last as long as the template allows.
             "--timeout",
             str(max((int(p.get("Timeout", 3)) for p in functions.values()), default=30)),
@@ -231,7 +268,10 @@ class Stack:
         # Fake credentials for boto3 in this process too; never real ones against the emulator.
         os.environ.update(self.aws_env())
         self.start_emulator()
-        created = resources.create_all(self.resolver, self.endpoint)
+        # Locally the page signs in with USER_PASSWORD_AUTH (moto has no hosted UI).
+        created = resources.create_all(self.resolver, self.endpoint, ("ALLOW_USER_PASSWORD_AUTH",))
+        self.pool_id = created["AdminUserPool"]
+        resources.create_admin(self.endpoint, self.region, self.pool_id, ADMIN_USERNAME, self.admin_password())
         log.info("created %d resources from template.yaml", len(created))
         self.start_functions()
         self.start_relay()
@@ -251,7 +291,12 @@ class Stack:
             "ADMISSION_URL": f"{self.function_url('admission')}/v1/admission",
             "ENROLLMENTS_URL": f"{self.function_url('admission')}/v1/enrollments",
             "ADMIN_API_URL": self.function_url("admin"),
-            "ADMIN_URL": f"http://127.0.0.1:{self.admin_port}/",
+            "ADMIN_URL": f"{self.admin_origin()}/",
+            "COGNITO_USER_POOL_ID": self.pool_id,
+            "COGNITO_CLIENT_ID": created["AdminUserPoolClient"],
+            "ADMIN_USERNAME": ADMIN_USERNAME,
+            "ADMIN_PASSWORD": self.admin_password(),
+            **self.local_signing_key(),
         }
         (DEV_DIR / "stack.env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
         return env

@@ -70,6 +70,8 @@ class Resolver:
     parameters: dict[str, str] = field(default_factory=dict)
     # Where queues live: real SQS URLs by default, the emulator's when given.
     queue_url_base: str | None = None
+    # Ids the service generates (user pools, app clients), known once created.
+    physical: dict[str, str] = field(default_factory=dict)
 
     def pseudo(self) -> dict[str, str]:
         return {
@@ -93,6 +95,8 @@ class Resolver:
             "AWS::Serverless::Function": "FunctionName",
             "AWS::SecretsManager::Secret": "Name",
             "AWS::SES::EmailIdentity": "EmailIdentity",
+            "AWS::Cognito::UserPool": "UserPoolName",
+            "AWS::Cognito::UserPoolClient": "ClientName",
         }.get(res["Type"])
         if key is None or key not in props:
             raise UnsupportedIntrinsic(f"{logical} ({res['Type']}) needs an explicit {key or 'name'} to run locally")
@@ -107,6 +111,8 @@ class Resolver:
         params = self.template.get("Parameters", {})
         if name in params:
             return str(params[name].get("Default", ""))
+        if name in self.physical:
+            return self.physical[name]
         res = self.resources()[name]
         if res["Type"] == "AWS::SQS::Queue":
             return self.queue_url(self.physical_name(name))
@@ -118,8 +124,10 @@ class Resolver:
 
     def get_att(self, logical: str, attr: str) -> str:
         res = self.resources()[logical]
-        name = self.physical_name(logical)
         kind = res["Type"]
+        if kind == "AWS::Cognito::UserPool" and attr == "ProviderURL":
+            return f"https://cognito-idp.{self.region}.amazonaws.com/{self.ref(logical)}"
+        name = self.physical_name(logical)
         if kind == "AWS::SQS::Queue" and attr == "Arn":
             return f"arn:aws:sqs:{self.region}:{self.account}:{name}"
         if kind == "AWS::SQS::Queue" and attr == "QueueName":
@@ -152,6 +160,14 @@ class Resolver:
                 return self.sub(value.value)
             if value.name == "GetAtt":
                 return self.get_att(*value.value)
+            if value.name == "If":
+                condition, when_true, when_false = value.value
+                return self.resolve(when_true if self.condition(condition) else when_false)
+            if value.name == "Equals":
+                a, b = value.value
+                return str(self.resolve(a)) == str(self.resolve(b))
+            if value.name == "Not":
+                return not self.resolve(value.value[0])
             if value.name == "Join":
                 sep, items = value.value
                 return sep.join(str(self.resolve(i)) for i in items)
@@ -161,6 +177,9 @@ class Resolver:
         if isinstance(value, list):
             return [self.resolve(v) for v in value]
         return value
+
+    def condition(self, name: str) -> bool:
+        return bool(self.resolve(self.template.get("Conditions", {})[name]))
 
     def of_type(self, kind: str) -> dict[str, dict]:
         return {k: v for k, v in self.resources().items() if v["Type"] == kind}

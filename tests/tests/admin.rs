@@ -1,0 +1,398 @@
+//! The admin API through the local stack, signed in with a real token of the
+//! emulator's Cognito user pool (USER_PASSWORD_AUTH, as the local page does).
+
+use integration_tests::Stack;
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use serde_json::{json, Value};
+
+fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run with `make integration`"))
+}
+
+struct Admin {
+    st: Stack,
+    base: String,
+    token: String,
+}
+
+/// Cognito's InitiateAuth is an unsigned JSON call; the page makes the same one.
+async fn sign_in(st: &Stack) -> String {
+    let r = st
+        .http
+        .post(format!("{}/", st.endpoint))
+        .header("x-amz-target", "AWSCognitoIdentityProviderService.InitiateAuth")
+        .header("content-type", "application/x-amz-json-1.1")
+        .body(
+            json!({
+                "AuthFlow": "USER_PASSWORD_AUTH",
+                "ClientId": var("COGNITO_CLIENT_ID"),
+                "AuthParameters": {"USERNAME": var("ADMIN_USERNAME"), "PASSWORD": var("ADMIN_PASSWORD")},
+            })
+            .to_string(),
+        )
+        .send()
+        .await
+        .expect("InitiateAuth");
+    let v: Value = r.json().await.expect("auth JSON");
+    v["AuthenticationResult"]["IdToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no token: {v}"))
+        .to_owned()
+}
+
+impl Admin {
+    async fn new() -> Self {
+        let st = Stack::from_env().await;
+        let token = sign_in(&st).await;
+        Self {
+            base: format!("{}/v1", var("ADMIN_API_URL")),
+            st,
+            token,
+        }
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .st
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_string());
+        }
+        let r = req.send().await.expect("admin API");
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let (status, v) = self.call("GET", path, None, Some(&self.token)).await;
+        assert_eq!(status, 200, "GET {path}: {v}");
+        v
+    }
+
+    async fn send(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
+        self.call(method, path, Some(body), Some(&self.token)).await
+    }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn claims(exp: u64) -> Value {
+    let pool = var("COGNITO_USER_POOL_ID");
+    let region = var("AWS_REGION");
+    json!({"iss": format!("https://cognito-idp.{region}.amazonaws.com/{pool}"), "aud": var("COGNITO_CLIENT_ID"),
+           "token_use": "id", "cognito:username": "admin", "sub": "x", "exp": exp, "iat": now() - 7200})
+}
+
+fn signed(pem: &[u8], claims: &Value) -> String {
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some("dummy".into());
+    encode(&header, claims, &EncodingKey::from_rsa_pem(pem).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn every_route_needs_a_valid_token() {
+    let a = Admin::new().await;
+    let forger = include_bytes!("../../functions/admin/tests/fixtures/forger.pem");
+    let moto_key = std::fs::read(var("COGNITO_LOCAL_SIGNING_KEY")).unwrap();
+    // The pool's own key and claims, but an hour past expiry: only the expiry is wrong.
+    let expired = signed(&moto_key, &claims(now() - 3600));
+    let still_valid = signed(&moto_key, &claims(now() + 600));
+    let forged = signed(forger, &claims(now() + 600));
+    for path in [
+        "/settings",
+        "/devices",
+        "/imports",
+        "/admission-denials",
+        "/sample.csv",
+    ] {
+        for token in [
+            None,
+            Some("garbage"),
+            Some(forged.as_str()),
+            Some(expired.as_str()),
+        ] {
+            let (status, v) = a.call("GET", path, None, token).await;
+            assert_eq!(status, 401, "{path} with {token:?}: {v}");
+            assert_eq!(v["error"], "unauthorized");
+        }
+    }
+    let (status, _) = a.call("GET", "/settings", None, Some(&still_valid)).await;
+    assert_eq!(
+        status, 200,
+        "the same key and claims, not expired, are accepted"
+    );
+    let (status, _) = a
+        .call(
+            "PUT",
+            "/settings",
+            Some(json!({"pre_approved_only": true})),
+            None,
+        )
+        .await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn cors_is_limited_to_the_admin_page() {
+    let a = Admin::new().await;
+    let page = var("ADMIN_URL").trim_end_matches('/').to_owned();
+    for (origin, allowed) in [(page.as_str(), true), ("https://evil.example", false)] {
+        let r =
+            a.st.http
+                .request(reqwest::Method::OPTIONS, format!("{}/settings", a.base))
+                .header("origin", origin)
+                .header("access-control-request-method", "PUT")
+                .send()
+                .await
+                .unwrap();
+        assert_eq!(r.status().as_u16(), 204);
+        let acao = r
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(
+            acao.as_deref() == Some(origin),
+            allowed,
+            "{origin}: {acao:?}"
+        );
+    }
+}
+
+/// Settings, the admission endpoint honouring them, and approving a blocked
+/// attempt: one test, as the setting is global to the stack.
+#[tokio::test]
+async fn settings_drive_admission_and_blocked_attempts_can_be_approved() {
+    let a = Admin::new().await;
+    let u = a.st.unique();
+    let (status, v) = a
+        .send(
+            "PUT",
+            "/settings",
+            json!({"pre_approved_only": true, "default_invite": "none"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["pre_approved_only"], true);
+    let got = a.get("/settings").await;
+    assert_eq!(
+        (
+            got["pre_approved_only"].as_bool(),
+            got["default_invite"].as_str()
+        ),
+        (Some(true), Some("none"))
+    );
+    let history = a.get("/settings/history").await;
+    let last = &history["items"][0];
+    assert_eq!(last["by"], "admin");
+    assert!(last["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["field"] == "pre_approved_only" && c["new"] == true));
+    let (status, v) = a
+        .send("PUT", "/settings", json!({"default_invite": "fax"}))
+        .await;
+    assert_eq!(status, 400, "{v}");
+    let (status, v) = a
+        .send(
+            "PUT",
+            "/settings",
+            json!({"enrollment_url": "enroll.example.com"}),
+        )
+        .await;
+    assert_eq!(
+        (status, v["field"].as_str()),
+        (400, Some("enrollment_url")),
+        "{v}"
+    );
+
+    // Restricted: an unknown serial is refused and the refusal is listed.
+    let serial = format!("{u}-BLOCKED");
+    let body = json!({"serial_number": serial, "platform": "android", "enrollment_method": "zero_touch", "os_version": "14"});
+    let (_, d) = a.st.post(&a.st.admission_url, body.to_string()).await;
+    assert_eq!(d["reason"], "not_pre_approved", "{d}");
+    let denials = a.get("/admission-denials").await;
+    let denial = denials["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["serial_number"] == serial.as_str())
+        .expect("the blocked attempt is listed")
+        .clone();
+    assert_eq!(denial["reason"], "not_pre_approved");
+    let id = denial["id"].as_str().unwrap();
+
+    // Approve it for a named user: now pre-approved, invite sent, a second approval refused.
+    let email = format!("{u}-new@example.com");
+    let approve =
+        json!({"name": "New User", "email": email, "ownership": "corporate", "invite": "email"});
+    let (status, v) = a
+        .send(
+            "POST",
+            &format!("/admission-denials/{id}/approve"),
+            approve.clone(),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["invite_sent"], true);
+    assert_eq!(a.st.emails_to(&email).await.len(), 1);
+    let (status, _) = a
+        .send("POST", &format!("/admission-denials/{id}/approve"), approve)
+        .await;
+    assert_eq!(status, 409);
+    assert_eq!(a.st.emails_to(&email).await.len(), 1, "no second invite");
+    let (_, d) = a.st.post(&a.st.admission_url, body.to_string()).await;
+    assert_eq!(
+        (d["decision"].as_str(), d["reason"].as_str()),
+        (Some("allow"), Some("pre_approved")),
+        "{d}"
+    );
+
+    // Back to the defaults the other tests (imports with invites) expect.
+    let (status, v) = a
+        .send(
+            "PUT",
+            "/settings",
+            json!({"pre_approved_only": false, "default_invite": "email"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let (_, d) =
+        a.st.post(
+            &a.st.admission_url,
+            json!({"serial_number": format!("{u}-OTHER"), "platform": "linux"}).to_string(),
+        )
+        .await;
+    assert_eq!(d["reason"], "open_enrollment", "{d}");
+}
+
+#[tokio::test]
+async fn devices_and_imports_are_listed_filtered_and_linked() {
+    let a = Admin::new().await;
+    let u = a.st.unique();
+    let key = format!("imports/{u}-list.csv");
+    let csv = format!(
+        "Name,Email,Ownership,Serial Number,Platform\n\
+         Ann,{u}-ann@example.com,corporate,{u}-A1,ios\n\
+         Bob,{u}-bob@example.com,personal,{u}-B1,android\n"
+    );
+    a.st.upload(&key, csv, &[("invite", "none")]).await;
+    let report = a.st.wait_for_report(&key).await;
+    let import_id = report["import_id"].as_str().unwrap().to_owned();
+
+    let page = a.get(&format!("/devices?status=pre_approved&q={u}-")).await;
+    let serials: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["serial_number"].as_str().unwrap())
+        .collect();
+    assert_eq!(serials, [format!("{u}-A1"), format!("{u}-B1")]);
+    assert!(page["items"][0].get("password_hash").is_none());
+    let none = a.get(&format!("/devices?status=enrolled&q={u}-")).await;
+    assert_eq!(none["items"].as_array().unwrap().len(), 0);
+    let by_email = a.get(&format!("/devices?q={u}-BOB@example.com")).await;
+    assert_eq!(by_email["items"][0]["serial_number"], format!("{u}-B1"));
+    let (status, _) = a
+        .call("GET", "/devices?status=lost", None, Some(&a.token))
+        .await;
+    assert_eq!(status, 400);
+
+    let one = a.get(&format!("/devices/{u}-A1")).await;
+    assert_eq!(one["banner"], "Pre-approved Device");
+    assert_eq!(one["device"]["pre_approved"], true);
+    assert_eq!(one["user"]["name"], "Ann");
+    assert!(one["details_note"]
+        .as_str()
+        .unwrap()
+        .contains("after the device enrolls"));
+    let (status, _) = a
+        .call("GET", &format!("/devices/{u}-a1"), None, Some(&a.token))
+        .await;
+    assert_eq!(status, 404, "serials are case-sensitive");
+
+    let imports = a.get("/imports").await;
+    assert!(imports["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|i| i["import_id"] == import_id.as_str()));
+    let detail = a.get(&format!("/imports/{import_id}")).await;
+    assert_eq!(detail["status"], "completed");
+    assert_eq!(detail["progress"]["fraction"], 1.0);
+    let report_url = detail["report_url"]
+        .as_str()
+        .expect("presigned report link");
+    let fetched: Value =
+        a.st.http
+            .get(report_url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(fetched["import_id"], import_id.as_str());
+
+    let overview = a.get("/overview").await;
+    assert!(overview["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["status"] == "pre_approved" && c["platform"] == "ios"));
+}
+
+#[tokio::test]
+async fn uploads_are_staged_with_a_presigned_put_and_the_sample_is_served() {
+    let a = Admin::new().await;
+    let (status, v) = a.send("POST", "/uploads", json!({})).await;
+    assert_eq!(status, 201, "{v}");
+    let key = v["key"].as_str().unwrap();
+    assert!(key.starts_with("staging/"), "never under imports/: {key}");
+    let put =
+        a.st.http
+            .put(v["url"].as_str().unwrap())
+            .header("content-type", "text/csv")
+            .body("Name,Email\n")
+            .send()
+            .await
+            .unwrap();
+    assert!(put.status().is_success(), "{}", put.status());
+    assert_eq!(
+        a.st.get_object(key).await.as_deref(),
+        Some(&b"Name,Email\n"[..])
+    );
+
+    let r =
+        a.st.http
+            .get(format!("{}/sample.csv", a.base))
+            .bearer_auth(&a.token)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    let text = r.text().await.unwrap();
+    assert!(text.starts_with("Name,Email,Ownership,Serial Number,Platform,"));
+    assert_eq!(text.lines().count(), 3);
+}
