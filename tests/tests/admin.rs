@@ -396,3 +396,124 @@ async fn uploads_are_staged_with_a_presigned_put_and_the_sample_is_served() {
     assert!(text.starts_with("Name,Email,Ownership,Serial Number,Platform,"));
     assert_eq!(text.lines().count(), 3);
 }
+
+async fn stage(a: &Admin, csv: &str) -> String {
+    let (status, v) = a.send("POST", "/uploads", json!({})).await;
+    assert_eq!(status, 201, "{v}");
+    let put =
+        a.st.http
+            .put(v["url"].as_str().unwrap())
+            .header("content-type", "text/csv")
+            .body(csv.to_owned())
+            .send()
+            .await
+            .unwrap();
+    assert!(put.status().is_success());
+    v["key"].as_str().unwrap().to_owned()
+}
+
+/// The seeds' three steps: upload, preview with the row errors, send the checked rows.
+#[tokio::test]
+async fn the_guided_upload_previews_then_imports_the_checked_rows() {
+    let a = Admin::new().await;
+    let u = a.st.unique();
+    let csv = format!(
+        "Display Name;E-mail;Ownership;Serial Number;Platform;Asset Tag\r\n\
+         Ann;{u}-ann@example.com;corporate;{u}-W1;ios;T1\r\n\
+         Bob;{u}-bob@example.com;Corporate;{u}-W2;android;T2\r\n\
+         Ann Again;{u}-ANN@example.com;personal;{u}-W3;macos;T3\r\n"
+    );
+    let key = stage(&a, &csv).await;
+    let (status, p) = a
+        .send(
+            "POST",
+            "/imports/preview",
+            json!({"key": key, "page_size": 2}),
+        )
+        .await;
+    assert_eq!(status, 200, "{p}");
+    assert_eq!(p["dialect"]["delimiter"], ";");
+    assert_eq!(
+        (
+            p["rows_total"].as_u64(),
+            p["valid_rows"].as_u64(),
+            p["pages"].as_u64()
+        ),
+        (Some(3), Some(2), Some(2))
+    );
+    assert_eq!(p["columns"]["ignored"], json!(["Asset Tag"]));
+    let bob = &p["rows"][1];
+    assert_eq!(
+        (bob["row"].as_u64(), bob["valid"].as_bool()),
+        (Some(3), Some(false))
+    );
+    assert!(
+        bob["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("'corporate'"),
+        "{bob}"
+    );
+    assert_eq!(p["rows"][0]["existing_device"], Value::Null);
+    assert_eq!(p["duplicate_emails"][0]["rows"], json!([2, 4]));
+
+    // Uncheck the bad row; import the rest without invites.
+    let (status, c) = a
+        .send("POST", "/imports", json!({"key": key, "exclude_rows": [3], "invite": "none", "existing_users": "skip", "file_name": "Q3 devices.csv"}))
+        .await;
+    assert_eq!(status, 202, "{c}");
+    let target = c["key"].as_str().unwrap();
+    assert!(target.starts_with("imports/Q3-devices-"), "{target}");
+    let report = a.st.wait_for_report(target).await;
+    assert_eq!(report["status"], "completed", "{report:#}");
+    assert_eq!(report["devices_written"], 2);
+    assert_eq!(report["import_id"], c["import_id"]);
+    let detail = a
+        .get(&format!("/imports/{}", c["import_id"].as_str().unwrap()))
+        .await;
+    assert_eq!(detail["status"], "completed");
+    assert!(
+        a.st.get_object(&key).await.is_none(),
+        "the staged copy is removed"
+    );
+
+    // Previewing the same serials again shows they exist now.
+    let again = stage(&a, &csv).await;
+    let (_, p) = a
+        .send("POST", "/imports/preview", json!({"key": again}))
+        .await;
+    assert_eq!(p["rows"][0]["existing_device"], "pre_approved");
+    assert_eq!(p["rows"][0]["existing_user"], true);
+}
+
+#[tokio::test]
+async fn a_file_without_the_mandatory_columns_asks_for_a_mapping() {
+    let a = Admin::new().await;
+    let u = a.st.unique();
+    let key = stage(&a, &format!("Name,Email,Ownership,Asset Serial,Platform\nAnn,{u}@example.com,corporate,{u}-M1,linux\n")).await;
+    let (status, v) = a
+        .send("POST", "/imports/preview", json!({"key": key}))
+        .await;
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (422, Some("unreadable_file")),
+        "{v}"
+    );
+    assert!(v["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|h| h == "Asset Serial"));
+    let (status, v) = a
+        .send(
+            "POST",
+            "/imports/preview",
+            json!({"key": key, "mapping": {"Asset Serial": "serial_number"}}),
+        )
+        .await;
+    assert_eq!((status, v["valid_rows"].as_u64()), (200, Some(1)), "{v}");
+    let (status, _) = a
+        .send("POST", "/imports/preview", json!({"key": "imports/x.csv"}))
+        .await;
+    assert_eq!(status, 400, "only staged keys");
+}

@@ -23,6 +23,13 @@ pub enum ApiError {
     MethodNotAllowed(&'static str),
     #[error("{0}")]
     Conflict(String),
+    /// The file cannot be read as an import (e.g. mandatory columns missing):
+    /// `headers` are the file's column titles, to map by hand.
+    #[error("{message}")]
+    Unprocessable {
+        message: String,
+        headers: Vec<String>,
+    },
     #[error("{0}")]
     Unavailable(#[from] PortError),
 }
@@ -42,6 +49,7 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -53,6 +61,7 @@ impl ApiError {
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::Conflict(_) => "conflict",
+            Self::Unprocessable { .. } => "unreadable_file",
             Self::Unavailable(_) => "unavailable",
         }
     }
@@ -64,6 +73,8 @@ impl ApiError {
             #[serde(skip_serializing_if = "Option::is_none")]
             field: Option<&'a str>,
             message: String,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            headers: Option<&'a [String]>,
         }
         let message = match &self {
             // The cause is logged, not shown: it may name tables or keys.
@@ -83,6 +94,10 @@ impl ApiError {
                 error: self.code(),
                 field,
                 message,
+                headers: match &self {
+                    Self::Unprocessable { headers, .. } => Some(headers),
+                    _ => None,
+                },
             },
         );
         match self {

@@ -113,6 +113,8 @@ async fn route(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
         ["admission-denials"] if get => denials::list(&call).await,
         ["admission-denials", id, "approve"] if post => denials::approve(&call, id).await,
         ["imports"] if get => imports::list(&call).await,
+        ["imports"] if post => imports::commit(&call).await,
+        ["imports", "preview"] if post => imports::preview(&call).await,
         ["imports", id] if get => imports::one(&call, id).await,
         ["uploads"] if post => imports::upload_url(&call).await,
         ["sample.csv"] if get => Ok(imports::sample()),

@@ -1,6 +1,7 @@
 //! The import: validation pass, write pass, invites, report.
 
 pub mod invite;
+pub mod preview;
 pub mod report;
 pub mod row;
 pub mod run;
