@@ -6,14 +6,14 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test venv build lint unit integration cfn-lint bench clean
+.PHONY: dev test venv build lint unit integration browser cfn-lint bench clean
 
 ## make dev: the whole system on 127.0.0.1 (moto :4566, functions :9000, admin page :8080)
 dev: venv build
 	$(VPY) infra/stack.py dev
 
 ## make test: everything CI checks, from a fresh machine
-test: venv lint unit integration cfn-lint
+test: venv lint unit integration browser cfn-lint
 
 venv: $(STAMP)
 $(STAMP): infra/requirements.txt
@@ -46,6 +46,23 @@ bench: venv
 
 cfn-lint: venv
 	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/openapi-spec-validator openapi.yaml
+
+# Browser tests: Debian's Chromium (apt, only if missing) driven by playwright-core (npm, pinned by
+# package-lock.json); the browser itself is never downloaded. Screenshots: tests/browser/artifacts/.
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+NODE_STAMP := tests/browser/node_modules/.installed
+browser: venv build $(CHROMIUM) $(NODE_STAMP)
+	CHROMIUM=$(CHROMIUM) $(VPY) infra/stack.py run -- node --test --test-concurrency=1 tests/browser/admin.test.mjs
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+
+$(NODE_STAMP): tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 clean:
 	rm -rf .dev

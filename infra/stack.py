@@ -256,8 +256,19 @@ class Stack:
     def function_url(self, function: str) -> str:
         return f"http://127.0.0.1:{self.lambda_port}/lambda-url/{function}"
 
-    def start_admin_page(self) -> None:
-        handler = functools.partial(QuietHandler, directory=str(ROOT / "static"))
+    def page_config(self, client_id: str) -> dict:
+        """What the page needs to sign in and call the API (AWS: written next to index.html at deploy)."""
+        return {
+            "apiUrl": self.function_url("admin"),
+            "authFlow": "password",
+            "cognitoEndpoint": f"{self.endpoint}/",
+            "clientId": client_id,
+            "region": self.region,
+        }
+
+    def start_admin_page(self, client_id: str) -> None:
+        handler_class = type("Page", (PageHandler,), {"page_config": json.dumps(self.page_config(client_id)).encode()})
+        handler = functools.partial(handler_class, directory=str(ROOT / "static"))
         self.http = http.server.ThreadingHTTPServer(("127.0.0.1", self.admin_port), handler)
         t = threading.Thread(target=self.http.serve_forever, name="admin-page", daemon=True)
         t.start()
@@ -275,7 +286,7 @@ class Stack:
         log.info("created %d resources from template.yaml", len(created))
         self.start_functions()
         self.start_relay()
-        self.start_admin_page()
+        self.start_admin_page(created["AdminUserPoolClient"])
         env = {
             **self.aws_env(),
             "STACK_NAME": self.stack_name,
@@ -325,7 +336,30 @@ class Stack:
             t.join(timeout=6)
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
+class PageHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves static/ as CloudFront would, plus the page's config.json (written at deploy in AWS)."""
+
+    page_config: bytes = b"{}"
+
+    def do_GET(self) -> None:  # noqa: N802
+        if self.path.split("?", 1)[0] == "/config.json":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("Content-Length", str(len(self.page_config)))
+            self.end_headers()
+            self.wfile.write(self.page_config)
+            return
+        super().do_GET()
+
+    def end_headers(self) -> None:
+        # The page loads nothing from elsewhere; say so to the browser.
+        self.send_header(
+            "Content-Security-Policy",
+            "default-src 'self'; connect-src 'self' http://127.0.0.1:* http://localhost:*; img-src 'self' data: blob:",
+        )
+        super().end_headers()
+
     def log_message(self, format: str, *args) -> None:  # noqa: A002
         log.debug(format, *args)
 

@@ -1,0 +1,552 @@
+// Admin page: plain ES module, no dependencies, no network fetches except
+// config.json, the admin API, Cognito and the presigned S3 URLs it hands out.
+
+const main = document.getElementById("main");
+const statusBox = document.getElementById("status");
+const nav = document.getElementById("nav");
+let config;
+
+// ---- HTML with every interpolation escaped (row data comes from spreadsheets) ----
+class Raw { constructor(s) { this.s = s; } }
+const raw = (s) => new Raw(s);
+const esc = (v) => String(v ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+function html(strings, ...values) {
+  let out = strings[0];
+  values.forEach((v, i) => {
+    const part = Array.isArray(v) ? v.map((x) => (x instanceof Raw ? x.s : esc(x))).join("") : v instanceof Raw ? v.s : esc(v);
+    out += part + strings[i + 1];
+  });
+  return raw(out);
+}
+function render(view, title) {
+  main.innerHTML = view.s;
+  document.title = `${title} · Pre-approved enrollment`;
+  for (const a of nav.querySelectorAll("a")) {
+    a.toggleAttribute("aria-current", location.hash.startsWith(a.getAttribute("href")));
+    if (a.hasAttribute("aria-current")) a.setAttribute("aria-current", "page");
+  }
+}
+function say(message, kind = "ok") {
+  statusBox.innerHTML = message ? html`<p class="${kind}">${message}</p>`.s : "";
+}
+const when = (iso) => (iso ? new Date(iso).toLocaleString() : "");
+const label = (s) => ({ pre_approved: "Pre-approved", enrolled: "Enrolled" })[s] ?? s;
+
+// ---- Sign-in: Cognito (USER_PASSWORD_AUTH locally, hosted UI with PKCE in AWS) ----
+const session = {
+  get token() { return sessionStorage.getItem("idToken"); },
+  set token(t) { t ? sessionStorage.setItem("idToken", t) : sessionStorage.removeItem("idToken"); },
+};
+
+async function cognito(target, body) {
+  const r = await fetch(config.cognitoEndpoint, {
+    method: "POST",
+    headers: { "content-type": "application/x-amz-json-1.1", "x-amz-target": `AWSCognitoIdentityProviderService.${target}` },
+    body: JSON.stringify(body),
+  });
+  const data = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(data.message || data.__type || `sign-in failed (${r.status})`);
+  return data;
+}
+
+function b64url(bytes) {
+  return btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+async function hostedSignIn() {
+  const verifier = b64url(crypto.getRandomValues(new Uint8Array(32)));
+  sessionStorage.setItem("pkce", verifier);
+  const challenge = b64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
+  const q = new URLSearchParams({
+    response_type: "code", client_id: config.clientId, redirect_uri: config.redirectUri,
+    scope: "openid email profile", code_challenge: challenge, code_challenge_method: "S256",
+  });
+  location.assign(`${config.hostedUiUrl}/oauth2/authorize?${q}`);
+}
+
+async function finishHostedSignIn(code) {
+  const body = new URLSearchParams({
+    grant_type: "authorization_code", client_id: config.clientId, code,
+    redirect_uri: config.redirectUri, code_verifier: sessionStorage.getItem("pkce") || "",
+  });
+  const r = await fetch(`${config.hostedUiUrl}/oauth2/token`, { method: "POST", body });
+  const data = await r.json();
+  if (!r.ok) throw new Error(data.error || "sign-in failed");
+  session.token = data.id_token;
+  history.replaceState(null, "", location.pathname + "#/overview");
+}
+
+function showLogin(message) {
+  nav.hidden = true;
+  if (config.authFlow === "hosted") {
+    render(html`<section class="login card"><h1>Sign in</h1>
+      <p>${message || "Sign in with your administrator account."}</p>
+      <button class="primary" id="hosted">Sign in</button></section>`, "Sign in");
+    document.getElementById("hosted").onclick = hostedSignIn;
+    return;
+  }
+  render(html`<section class="login card"><h1>Sign in</h1>
+    <form id="login">
+      <label for="username">Username</label><input id="username" name="username" type="text" autocomplete="username" required>
+      <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
+      <p><button class="primary" type="submit">Sign in</button></p>
+      <p class="error" id="login-error" role="alert">${message || ""}</p>
+    </form></section>`, "Sign in");
+  document.getElementById("username").focus();
+  document.getElementById("login").onsubmit = async (e) => {
+    e.preventDefault();
+    const f = new FormData(e.target);
+    try {
+      const out = await cognito("InitiateAuth", {
+        AuthFlow: "USER_PASSWORD_AUTH", ClientId: config.clientId,
+        AuthParameters: { USERNAME: f.get("username"), PASSWORD: f.get("password") },
+      });
+      if (!out.AuthenticationResult) throw new Error(`${out.ChallengeName || "another step"} is required; finish it in the Cognito console`);
+      session.token = out.AuthenticationResult.IdToken;
+      location.hash = "#/overview";
+      route();
+    } catch (err) {
+      document.getElementById("login-error").textContent = `Sign-in failed: ${err.message}`;
+    }
+  };
+}
+
+// ---- The admin API ----
+class ApiError extends Error {
+  constructor(status, body) { super(body.message || `request failed (${status})`); this.status = status; this.body = body; }
+}
+async function api(method, path, body) {
+  const r = await fetch(`${config.apiUrl}/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${session.token}`, ...(body ? { "content-type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const type = r.headers.get("content-type") || "";
+  const data = type.includes("json") ? await r.json() : await r.text();
+  if (r.status === 401) {
+    session.token = null;
+    showLogin(data.message || "Your session has ended; sign in again.");
+    throw new ApiError(401, data);
+  }
+  if (!r.ok) throw new ApiError(r.status, data);
+  return data;
+}
+
+// ---- Overview: devices by status and platform (SVG) ----
+function chart(counts) {
+  const platforms = [...new Set(counts.map((c) => c.platform))].sort();
+  const get = (p, s) => counts.find((c) => c.platform === p && c.status === s)?.count ?? 0;
+  const max = Math.max(1, ...platforms.map((p) => get(p, "pre_approved") + get(p, "enrolled")));
+  const barH = 26, gap = 12, left = 80, width = 520, h = platforms.length * (barH + gap) + 10;
+  const bars = platforms.map((p, i) => {
+    const y = i * (barH + gap) + 5, pre = get(p, "pre_approved"), enr = get(p, "enrolled");
+    const wPre = (pre / max) * (width - left - 60), wEnr = (enr / max) * (width - left - 60);
+    return html`<text x="${left - 8}" y="${y + 17}" text-anchor="end">${p}</text>
+      <rect class="bar-pre" x="${left}" y="${y}" width="${wPre}" height="${barH}"><title>${p}: ${pre} pre-approved</title></rect>
+      <rect class="bar-enr" x="${left + wPre}" y="${y}" width="${wEnr}" height="${barH}"><title>${p}: ${enr} enrolled</title></rect>
+      <text x="${left + wPre + wEnr + 6}" y="${y + 17}">${pre + enr}</text>`;
+  });
+  const total = (s) => counts.filter((c) => c.status === s).reduce((a, c) => a + c.count, 0);
+  return html`<svg class="chart" role="img" aria-labelledby="chart-title chart-desc" viewBox="0 0 ${width} ${Math.max(h, 40)}" width="100%">
+      <title id="chart-title">Devices by platform and enrollment status</title>
+      <desc id="chart-desc">${total("pre_approved")} pre-approved and ${total("enrolled")} enrolled devices.</desc>
+      ${platforms.length ? bars : html`<text x="10" y="25">No devices yet.</text>`}
+    </svg>
+    <p class="legend"><span><span class="swatch pre"></span>Pre-approved (${total("pre_approved")})</span>
+      <span><span class="swatch enr"></span>Enrolled (${total("enrolled")})</span></p>`;
+}
+
+async function overview() {
+  const [{ counts }, settings] = await Promise.all([api("GET", "/overview"), api("GET", "/settings")]);
+  render(html`<h1>Overview</h1>
+    <p>Enrollment restriction: <strong>${settings.pre_approved_only ? "Pre-approved Devices Only" : "open to any supported device"}</strong>
+      (<a href="#/settings">change</a>).</p>
+    ${chart(counts)}
+    <p><a class="button primary" href="#/upload">Pre-approve devices</a> <a class="button" href="#/devices?status=pre_approved">Pre-approved devices</a></p>`, "Overview");
+}
+
+// ---- Devices ----
+function deviceRow(d) {
+  return html`<tr><td><a href="#/devices/${encodeURIComponent(d.serial_number)}">${d.serial_number}</a></td>
+    <td><span class="badge ${d.status}">${label(d.status)}</span></td><td>${d.platform}</td><td>${d.device_name || ""}</td>
+    <td>${d.email}</td><td>${(d.groups || []).join(", ")}</td></tr>`;
+}
+
+async function devices(params) {
+  const status = params.get("status") || "all", q = params.get("q") || "";
+  render(html`<h1>Devices</h1>
+    <form class="toolbar" id="filter" role="search">
+      <div><label for="status-filter">Filter by: Enrollment Status</label>
+        <select id="status-filter" name="status">
+          ${[["all", "All"], ["pre_approved", "Pre-approved"], ["enrolled", "Enrolled"]].map(([v, t]) => html`<option value="${v}" ${raw(v === status ? "selected" : "")}>${t}</option>`)}
+        </select></div>
+      <div><label for="q">Search serial number or email</label><input id="q" name="q" type="search" value="${q}"></div>
+      <div><button type="submit">Apply</button></div>
+    </form>
+    <div class="scroll"><table><thead><tr><th>Serial number</th><th>Status</th><th>Platform</th><th>Device name</th><th>User</th><th>Groups</th></tr></thead>
+      <tbody id="device-rows"></tbody></table></div>
+    <p id="more-wrap"></p>`, "Devices");
+  const form = document.getElementById("filter");
+  form.status.onchange = () => form.requestSubmit();
+  form.onsubmit = (e) => {
+    e.preventDefault();
+    location.hash = `#/devices?${new URLSearchParams({ status: form.status.value, q: form.q.value.trim() })}`;
+  };
+  const load = async (cursor) => {
+    const qs = new URLSearchParams({ status, ...(q ? { q } : {}), ...(cursor ? { cursor } : {}) });
+    const page = await api("GET", `/devices?${qs}`);
+    const body = document.getElementById("device-rows");
+    body.insertAdjacentHTML("beforeend", page.items.map((d) => deviceRow(d).s).join(""));
+    if (!body.children.length) body.innerHTML = html`<tr><td colspan="6" class="muted">No devices match.</td></tr>`.s;
+    const more = document.getElementById("more-wrap");
+    more.innerHTML = page.cursor ? html`<button id="more">Load more</button>`.s : "";
+    if (page.cursor) document.getElementById("more").onclick = () => load(page.cursor);
+  };
+  await load();
+}
+
+async function device(serial) {
+  const v = await api("GET", `/devices/${encodeURIComponent(serial)}`);
+  const d = v.device, u = v.user;
+  render(html`<p><a href="#/devices">← Devices</a></p>
+    <h1>${d.device_name || d.serial_number}</h1>
+    ${v.banner ? html`<div class="banner" role="note">${v.banner}</div>` : ""}
+    <dl class="facts">
+      <dt>Serial number</dt><dd>${d.serial_number}</dd>
+      <dt>Enrollment status</dt><dd><span class="badge ${d.status}">${label(d.status)}</span></dd>
+      <dt>Platform</dt><dd>${d.platform}</dd>
+      <dt>Ownership</dt><dd>${d.ownership || "unknown"}</dd>
+      <dt>Device groups</dt><dd>${(d.groups || []).join(", ") || "none"}</dd>
+      <dt>User</dt><dd>${u ? `${u.name} <${u.email}>` : d.email || "none"}</dd>
+      ${d.domain ? html`<dt>Domain</dt><dd>${d.domain}</dd>` : ""}
+      <dt>Enrollment password</dt><dd>${d.has_enrollment_password ? "set (stored as a keyed hash)" : "none"}</dd>
+      ${d.enrollment ? html`<dt>Enrolled</dt><dd>${when(d.enrollment.enrolled_at)} ${d.enrollment.method ? `via ${d.enrollment.method}` : ""}</dd>` : ""}
+    </dl>
+    <h2>Location and hardware</h2>
+    <p class="muted">${v.details_note || "Reported by the device since it enrolled."}</p>`, d.serial_number);
+}
+
+// ---- Settings ----
+async function settings() {
+  const [s, hist] = await Promise.all([api("GET", "/settings"), api("GET", "/settings/history")]);
+  const opt = (v, cur, t) => html`<option value="${v}" ${raw(v === cur ? "selected" : "")}>${t}</option>`;
+  render(html`<h1>Settings</h1>
+    <form id="settings">
+      <fieldset><legend>Enrollment Restrictions</legend>
+        <label class="inline"><input type="checkbox" name="pre_approved_only" id="pre-approved-only" ${raw(s.pre_approved_only ? "checked" : "")}> Pre-approved Devices Only</label>
+        <p class="muted">When checked, only devices imported as pre-approved (exact serial number, same platform, and their enrollment password if they have one) can enroll.</p>
+      </fieldset>
+      <fieldset><legend>Defaults for uploads</legend>
+        <label for="default_invite">Send enrollment requests by</label>
+        <select id="default_invite" name="default_invite">${opt("email", s.default_invite, "Email")}${opt("sms", s.default_invite, "SMS")}${opt("none", s.default_invite, "Do not send")}</select>
+        <label for="default_existing_users">Users who already exist</label>
+        <select id="default_existing_users" name="default_existing_users">${opt("skip", s.default_existing_users, "Skip them")}${opt("replace", s.default_existing_users, "Replace them")}</select>
+        <label for="default_on_error">Rows with errors</label>
+        <select id="default_on_error" name="default_on_error">${opt("reject-file", s.default_on_error, "Reject the whole file")}${opt("skip-invalid-rows", s.default_on_error, "Import the valid rows")}</select>
+        <label for="invite_sender">Invite sender address</label><input id="invite_sender" name="invite_sender" type="email" value="${s.invite_sender || ""}" placeholder="deployment default">
+        <label for="enrollment_url">Enrollment URL in invites</label><input id="enrollment_url" name="enrollment_url" type="url" value="${s.enrollment_url || ""}" placeholder="deployment default">
+      </fieldset>
+      <p><button class="primary" type="submit">Save</button></p>
+    </form>
+    <h2>Changes</h2>
+    <div class="scroll"><table><thead><tr><th>When</th><th>Who</th><th>Change</th></tr></thead><tbody>
+      ${hist.items.map((h) => html`<tr><td>${when(h.at)}</td><td>${h.by}</td><td>${h.changes.map((c) => `${c.field}: ${JSON.stringify(c.old)} → ${JSON.stringify(c.new)}`).join("; ")}</td></tr>`)}
+    </tbody></table></div>`, "Settings");
+  document.getElementById("settings").onsubmit = async (e) => {
+    e.preventDefault();
+    const f = e.target;
+    try {
+      await api("PUT", "/settings", {
+        pre_approved_only: f.pre_approved_only.checked, default_invite: f.default_invite.value,
+        default_existing_users: f.default_existing_users.value, default_on_error: f.default_on_error.value,
+        invite_sender: f.invite_sender.value.trim(), enrollment_url: f.enrollment_url.value.trim(),
+      });
+      await settings();
+      say("Settings saved.");
+    } catch (err) {
+      if (err.status !== 401) say(`Not saved: ${err.message}`, "error");
+    }
+  };
+}
+
+// ---- Guided upload (the seeds' three steps) ----
+const FIELDS = [["", "(ignore)"], ["name", "Name"], ["email", "Email"], ["ownership", "Ownership"], ["serial_number", "Serial Number"],
+  ["platform", "Platform"], ["sam_account_name", "SAMAccountName"], ["mobile", "Mobile"], ["device_name", "Device Name"],
+  ["password", "Password"], ["device_group", "Device Group"]];
+const wizard = { key: null, fileName: null, mapping: {}, excluded: new Set(), page: 1, preview: null, defaults: null };
+
+function steps(n) {
+  const names = ["Choose the file", "Check the rows", "Send enrollment requests"];
+  return html`<ol class="steps">${names.map((t, i) => html`<li ${raw(i + 1 === n ? 'aria-current="step"' : "")}>${i + 1}. ${t}</li>`)}</ol>`;
+}
+
+async function upload() {
+  Object.assign(wizard, { key: null, fileName: null, mapping: {}, excluded: new Set(), page: 1, preview: null });
+  render(html`<h1>Pre-approve devices</h1>${steps(1)}
+    <form id="pick" class="card">
+      <label for="file">Device list (CSV exported from a spreadsheet)</label>
+      <input id="file" name="file" type="file" accept=".csv,text/csv" required>
+      <p class="muted">Columns: Name, Email, Ownership, Serial Number, Platform (mandatory); SAMAccountName, Mobile, Device Name, Password, Device Group (optional). Values are case-sensitive.</p>
+      <p><button class="primary" type="submit">Next</button> <button type="button" id="sample">Download sample CSV</button></p>
+    </form>`, "Pre-approve devices");
+  document.getElementById("sample").onclick = downloadSample;
+  document.getElementById("pick").onsubmit = async (e) => {
+    e.preventDefault();
+    const file = e.target.file.files[0];
+    if (!file) return;
+    try {
+      say("Uploading…");
+      const slot = await api("POST", "/uploads", {});
+      const put = await fetch(slot.url, { method: "PUT", headers: slot.headers, body: file });
+      if (!put.ok) throw new Error(`the upload failed (${put.status})`);
+      wizard.key = slot.key;
+      wizard.fileName = file.name;
+      say("");
+      await previewStep();
+    } catch (err) {
+      if (err.status !== 401) say(`Upload failed: ${err.message}`, "error");
+    }
+  };
+}
+
+async function downloadSample() {
+  const text = await api("GET", "/sample.csv");
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(new Blob([text], { type: "text/csv" }));
+  a.download = "pre-approved-devices-sample.csv";
+  document.body.append(a);
+  a.click();
+  a.remove();
+}
+
+function mappingForm(headers, mapping) {
+  const current = (h) => (h in wizard.mapping ? wizard.mapping[h] ?? "" : Object.entries(mapping || {}).find(([, t]) => t === h)?.[0] ?? "");
+  return html`<fieldset><legend>Columns</legend><div class="scroll"><table><thead><tr><th>Column in the file</th><th>Field</th></tr></thead><tbody>
+    ${headers.filter((h) => h).map((h, i) => html`<tr><td><label for="map-${i}">${h}</label></td><td><select id="map-${i}" data-header="${h}">
+      ${FIELDS.map(([v, t]) => html`<option value="${v}" ${raw(v === current(h) ? "selected" : "")}>${t}</option>`)}</select></td></tr>`)}
+    </tbody></table></div><button type="button" id="remap">Apply mapping</button></fieldset>`;
+}
+
+function bindMapping() {
+  document.getElementById("remap").onclick = async () => {
+    for (const sel of main.querySelectorAll("select[data-header]")) wizard.mapping[sel.dataset.header] = sel.value || null;
+    wizard.page = 1;
+    await previewStep();
+  };
+}
+
+async function previewStep() {
+  let p;
+  try {
+    p = await api("POST", "/imports/preview", { key: wizard.key, mapping: wizard.mapping, page: wizard.page, page_size: 100 });
+  } catch (err) {
+    if (err.status === 422) {
+      render(html`<h1>Pre-approve devices</h1>${steps(2)}
+        <p class="error" role="alert">${err.message}</p><p>Tell which column holds each field:</p>
+        ${mappingForm(err.body.headers || [], {})}`, "Check the rows");
+      bindMapping();
+      return;
+    }
+    if (err.status !== 401) say(`Preview failed: ${err.message}`, "error");
+    return;
+  }
+  wizard.preview = p;
+  const checkedBad = () => p.errors.filter((e) => !wizard.excluded.has(e.row)).length;
+  const row = (r) => {
+    const off = wizard.excluded.has(r.row);
+    const c = r.cells;
+    return html`<tr class="${r.valid ? "" : "invalid"} ${off ? "excluded" : ""}" data-row="${r.row}">
+      <td><input type="checkbox" aria-label="Import row ${r.row}" data-row="${r.row}" ${raw(off ? "" : "checked")}></td>
+      <td>${r.row}</td><td>${c.name}</td><td>${c.email}${r.existing_user ? html` <span class="muted">(exists)</span>` : ""}</td>
+      <td>${c.serial_number}${r.existing_device ? html` <span class="badge ${r.existing_device}">${label(r.existing_device)}</span>` : ""}</td>
+      <td>${c.platform}</td><td>${c.ownership}</td><td>${c.device_name || ""}</td>
+      <td>${r.valid ? html`<span class="ok">OK</span>` : ""}${r.errors.map((e) => html`<span class="issue">${e.column}: ${e.message}</span>`)}</td></tr>`;
+  };
+  render(html`<h1>Pre-approve devices</h1>${steps(2)}
+    <p>${wizard.fileName}: ${p.rows_total} rows, ${p.valid_rows} valid, ${p.errors_total} errors.
+      Read as <strong>${p.dialect.encoding}</strong>, separated by <strong>${p.dialect.delimiter}</strong>.
+      ${p.columns.ignored.length ? `Ignored columns: ${p.columns.ignored.join(", ")}.` : ""}</p>
+    ${p.duplicate_emails.length ? html`<p class="warn">${p.duplicate_emails.length} email(s) appear on several rows: the user's details come from the last of them, and every row still gets its own enrollment request (${p.duplicate_emails.map((g) => `${g.email}: rows ${g.rows.join(", ")}`).join("; ")}).</p>` : ""}
+    <details><summary>Column mapping</summary>${mappingForm(p.columns.headers, p.columns.mapping)}</details>
+    <p>Uncheck the rows that should not be imported.</p>
+    <div class="scroll"><table id="rows"><thead><tr><th>Import</th><th>Row</th><th>Name</th><th>Email</th><th>Serial number</th><th>Platform</th><th>Ownership</th><th>Device name</th><th>Check</th></tr></thead>
+      <tbody>${p.rows.map(row)}</tbody></table></div>
+    ${p.pages > 1 ? html`<p>Page ${p.page} of ${p.pages} <button id="prev" ${raw(p.page <= 1 ? "disabled" : "")}>Previous</button> <button id="next" ${raw(p.page >= p.pages ? "disabled" : "")}>Next page</button></p>` : ""}
+    <p id="bad-left" class="warn"></p>
+    <p><button type="button" id="back">Back</button> <button class="primary" type="button" id="to-send">Next</button></p>`, "Check the rows");
+  bindMapping();
+  const badLeft = () => {
+    const n = checkedBad();
+    document.getElementById("bad-left").textContent = n ? `${n} row(s) with errors are still checked: uncheck them, or choose to import only the valid rows in the next step.` : "";
+  };
+  badLeft();
+  document.getElementById("rows").onchange = (e) => {
+    const n = Number(e.target.dataset.row);
+    if (!n) return;
+    e.target.checked ? wizard.excluded.delete(n) : wizard.excluded.add(n);
+    e.target.closest("tr").classList.toggle("excluded", !e.target.checked);
+    badLeft();
+  };
+  document.getElementById("back").onclick = upload;
+  if (p.pages > 1) {
+    document.getElementById("prev").onclick = () => { wizard.page -= 1; previewStep(); };
+    document.getElementById("next").onclick = () => { wizard.page += 1; previewStep(); };
+  }
+  document.getElementById("to-send").onclick = () => sendStep(checkedBad());
+}
+
+async function sendStep(badChecked) {
+  const s = wizard.defaults || (wizard.defaults = await api("GET", "/settings"));
+  const p = wizard.preview;
+  const kept = p.rows_total - wizard.excluded.size;
+  const existing = p.rows.filter((r) => !wizard.excluded.has(r.row) && (r.existing_user || r.existing_device)).length;
+  const radio = (name, value, cur, text) => html`<label class="inline"><input type="radio" name="${name}" value="${value}" ${raw(value === cur ? "checked" : "")}> ${text}</label>`;
+  render(html`<h1>Pre-approve devices</h1>${steps(3)}
+    <form id="send" class="card">
+      <p>${kept} row(s) will be imported${existing ? `; ${existing} of the rows shown belong to users or devices that already exist` : ""}.</p>
+      <fieldset><legend>Users who already exist</legend>
+        ${radio("existing_users", "skip", s.default_existing_users, "Skip them")}${radio("existing_users", "replace", s.default_existing_users, "Replace them")}</fieldset>
+      <fieldset><legend>Send enrollment request via</legend>
+        ${radio("invite", "email", s.default_invite, "Email")}${radio("invite", "sms", s.default_invite, "SMS")}${radio("invite", "none", s.default_invite, "Do not send")}</fieldset>
+      <fieldset><legend>Rows with errors</legend>
+        ${radio("on_error", "reject-file", badChecked ? s.default_on_error : "reject-file", "Reject the whole file")}${radio("on_error", "skip-invalid-rows", badChecked ? s.default_on_error : "", "Import only the valid rows")}</fieldset>
+      <label for="domain">Domain (optional)</label><input id="domain" name="domain" type="text">
+      <p><button type="button" id="back">Back</button> <button class="primary" type="submit">Send</button></p>
+    </form>
+    <section id="progress-box" hidden><h2>Import</h2><progress id="progress" max="1" value="0" aria-label="Import progress"></progress>
+      <p id="progress-text" aria-live="polite"></p></section>`, "Send enrollment requests");
+  document.getElementById("back").onclick = previewStep;
+  document.getElementById("send").onsubmit = async (e) => {
+    e.preventDefault();
+    const f = e.target;
+    const body = {
+      key: wizard.key, mapping: wizard.mapping, exclude_rows: [...wizard.excluded].sort((a, b) => a - b),
+      existing_users: f.existing_users.value, invite: f.invite.value, on_error: f.on_error.value,
+      domain: f.domain.value.trim() || undefined, file_name: wizard.fileName,
+    };
+    try {
+      f.querySelector("[type=submit]").disabled = true;
+      const started = await api("POST", "/imports", body);
+      await follow(started.import_id);
+    } catch (err) {
+      f.querySelector("[type=submit]").disabled = false;
+      if (err.status !== 401) say(`Not sent: ${err.message}`, "error");
+    }
+  };
+}
+
+async function follow(id) {
+  document.getElementById("progress-box").hidden = false;
+  const bar = document.getElementById("progress"), text = document.getElementById("progress-text");
+  for (;;) {
+    let st = null;
+    try { st = await api("GET", `/imports/${id}`); } catch (err) { if (err.status !== 404) throw err; }
+    if (st) {
+      bar.value = st.progress.fraction;
+      text.textContent = `${label(st.status)}: ${st.progress.rows_validated} validated, ${st.progress.rows_written} written, ${st.progress.rows_invited} invited.`;
+      if (["completed", "rejected", "failed"].includes(st.status)) {
+        text.innerHTML = html`Import <strong id="final-status">${st.status}</strong>: ${st.counts.devices_written} devices, ${st.counts.users_written} users, ${st.counts.invites_sent} invites. <a href="#/imports/${id}">Details</a>`.s;
+        return;
+      }
+    } else {
+      text.textContent = "Queued…";
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+// ---- Imports ----
+async function imports() {
+  const page = await api("GET", "/imports");
+  render(html`<h1>Imports</h1><div class="scroll"><table><thead><tr><th>File</th><th>Status</th><th>Rows</th><th>Devices</th><th>Users</th><th>Invites</th><th>Started</th></tr></thead><tbody>
+    ${page.items.map((i) => html`<tr><td><a href="#/imports/${i.import_id}">${i.file}</a></td><td><span class="badge ${i.status}">${i.status}</span></td>
+      <td>${i.counts.rows}</td><td>${i.counts.devices_written}</td><td>${i.counts.users_written}</td><td>${i.counts.invites_sent}</td><td>${when(i.created_at)}</td></tr>`)}
+    </tbody></table></div>${page.items.length ? "" : html`<p class="muted">No imports yet.</p>`}`, "Imports");
+}
+
+async function importDetail(id) {
+  const i = await api("GET", `/imports/${id}`);
+  render(html`<p><a href="#/imports">← Imports</a></p><h1>${i.file}</h1>
+    <p><span class="badge ${i.status}">${i.status}</span> <progress max="1" value="${i.progress.fraction}" aria-label="Progress"></progress></p>
+    <dl class="facts"><dt>Rows</dt><dd>${i.counts.rows} (${i.counts.valid_rows} valid)</dd><dt>Devices written</dt><dd>${i.counts.devices_written}</dd>
+      <dt>Users written</dt><dd>${i.counts.users_written}</dd><dt>Invites sent</dt><dd>${i.counts.invites_sent}</dd><dt>Skipped</dt><dd>${i.skipped_total}</dd></dl>
+    <p>${i.report_url ? html`<a href="${i.report_url}">Report (JSON)</a>` : ""} ${i.errors_csv_url ? html` · <a href="${i.errors_csv_url}">Rows with errors (CSV)</a>` : ""}</p>
+    ${i.errors.length ? html`<h2>Errors</h2><div class="scroll"><table><thead><tr><th>Row</th><th>Column</th><th>Value</th><th>Problem</th></tr></thead><tbody>
+      ${i.errors.map((e) => html`<tr><td>${e.row}</td><td>${e.column}</td><td>${e.value}</td><td>${e.message}</td></tr>`)}</tbody></table></div>` : ""}`, i.file);
+}
+
+// ---- Blocked attempts ----
+async function blocked() {
+  const page = await api("GET", "/admission-denials");
+  render(html`<h1>Blocked attempts</h1>
+    <p class="muted">Devices refused at enrollment in the last 30 days. Approve one to pre-approve its serial number for a user and send the invite.</p>
+    <div class="scroll"><table><thead><tr><th>When</th><th>Serial number</th><th>Platform</th><th>Method</th><th>Reason</th><th></th></tr></thead><tbody>
+    ${page.items.map((d) => html`<tr><td>${when(d.at)}</td><td>${d.serial_number}</td><td>${d.platform}</td><td>${d.enrollment_method || ""}</td><td>${d.reason.replace(/_/g, " ")}</td>
+      <td>${d.approved_at ? html`<span class="ok">approved by ${d.approved_by}</span>` : d.platform === "windows" ? html`<span class="muted">not supported</span>` : html`<button data-approve="${d.id}" data-serial="${d.serial_number}">Approve</button>`}</td></tr>`)}
+    </tbody></table></div>${page.items.length ? "" : html`<p class="muted">No blocked attempts.</p>`}
+    <div id="approve-box"></div>`, "Blocked attempts");
+  main.querySelectorAll("[data-approve]").forEach((b) => (b.onclick = () => approveForm(b.dataset.approve, b.dataset.serial)));
+}
+
+function approveForm(id, serial) {
+  const box = document.getElementById("approve-box");
+  box.innerHTML = html`<form id="approve" class="card"><h2>Approve ${serial}</h2>
+    <label for="a-name">User's name</label><input id="a-name" name="name" type="text" required>
+    <label for="a-email">User's email</label><input id="a-email" name="email" type="email" required>
+    <label for="a-ownership">Ownership</label><select id="a-ownership" name="ownership"><option value="corporate">corporate</option><option value="personal">personal</option></select>
+    <label for="a-invite">Send enrollment request via</label><select id="a-invite" name="invite"><option value="email">Email</option><option value="sms">SMS</option><option value="none">Do not send</option></select>
+    <label for="a-mobile">Mobile (for SMS, international form)</label><input id="a-mobile" name="mobile" type="text">
+    <p><button class="primary" type="submit">Pre-approve and invite</button></p></form>`.s;
+  document.getElementById("a-name").focus();
+  document.getElementById("approve").onsubmit = async (e) => {
+    e.preventDefault();
+    const f = e.target;
+    try {
+      const out = await api("POST", `/admission-denials/${encodeURIComponent(id)}/approve`, {
+        name: f.name.value, email: f.email.value, ownership: f.ownership.value, invite: f.invite.value, mobile: f.mobile.value || undefined,
+      });
+      await blocked();
+      say(`${out.serial_number} is pre-approved${out.invite_sent ? " and the invite was sent" : ""}.`);
+    } catch (err) {
+      if (err.status !== 401) say(`Not approved: ${err.message}`, "error");
+    }
+  };
+}
+
+// ---- Routing ----
+async function route() {
+  if (!session.token) return showLogin();
+  nav.hidden = false;
+  say("");
+  const [path, query] = location.hash.replace(/^#/, "").split("?");
+  const params = new URLSearchParams(query || "");
+  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  try {
+    switch (parts[0]) {
+      case "devices": return parts[1] ? await device(parts[1]) : await devices(params);
+      case "upload": return await upload();
+      case "imports": return parts[1] ? await importDetail(parts[1]) : await imports();
+      case "blocked": return await blocked();
+      case "settings": return await settings();
+      default: return await overview();
+    }
+  } catch (err) {
+    if (err.status === 401) return;
+    render(html`<h1>Something went wrong</h1><p class="error">${err.message}</p>`, "Error");
+  } finally {
+    main.focus();
+  }
+}
+
+async function start() {
+  config = await (await fetch("config.json", { cache: "no-store" })).json();
+  document.getElementById("sign-out").onclick = () => { session.token = null; location.hash = ""; showLogin("Signed out."); };
+  const code = new URLSearchParams(location.search).get("code");
+  if (code && config.authFlow === "hosted") {
+    try { await finishHostedSignIn(code); } catch (err) { return showLogin(err.message); }
+  }
+  window.addEventListener("hashchange", route);
+  await route();
+}
+
+start();

@@ -1,0 +1,130 @@
+// The admin page in real headless Chromium (Debian's, from apt) against the
+// local stack: run by `make browser` through `infra/stack.py run`, which
+// exports ADMIN_URL, ADMISSION_URL and the admin login. Screenshots of each
+// step go to tests/browser/artifacts/ (git-ignored).
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { chromium } from "playwright-core";
+
+const env = process.env;
+for (const name of ["ADMIN_URL", "ADMISSION_URL", "ADMIN_USERNAME", "ADMIN_PASSWORD"]) {
+  if (!env[name]) throw new Error(`${name} is not set: run with \`make browser\`, which starts the local stack`);
+}
+const ARTIFACTS = new URL("./artifacts/", import.meta.url).pathname;
+mkdirSync(ARTIFACTS, { recursive: true });
+const CHROMIUM = env.CHROMIUM || "/usr/bin/chromium";
+const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+let shots = 0;
+const shot = (page, name) => page.screenshot({ path: `${ARTIFACTS}${String(++shots).padStart(2, "0")}-${name}.png`, fullPage: true });
+
+async function admit(body) {
+  const r = await fetch(env.ADMISSION_URL, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  assert.equal(r.status, 200);
+  return r.json();
+}
+
+async function setRestriction(page, on) {
+  await page.getByRole("link", { name: "Settings" }).click();
+  const box = page.getByLabel("Pre-approved Devices Only");
+  await box.waitFor();
+  await box.setChecked(on);
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByText("Settings saved.").waitFor();
+  assert.equal(await page.getByLabel("Pre-approved Devices Only").isChecked(), on);
+}
+
+test("an admin signs in, restricts enrollment, pre-approves a file and approves a blocked device", { timeout: 180_000 }, async () => {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  const problems = [];
+  try {
+    const page = await browser.newPage();
+    page.setDefaultTimeout(20_000);
+    page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+    page.on("console", (m) => {
+      // Failed fetches (a 404 while an import is queued) are expected; script and CSP errors are not.
+      if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) problems.push(m.text());
+    });
+    const u = randomUUID().slice(0, 8);
+
+    // Sign in.
+    await page.goto(env.ADMIN_URL);
+    await page.getByLabel("Username").fill(env.ADMIN_USERNAME);
+    await page.getByLabel("Password").fill(env.ADMIN_PASSWORD);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { name: "Overview" }).waitFor();
+    await page.getByRole("img", { name: "Devices by platform and enrollment status" }).waitFor();
+    await shot(page, "signed-in-overview");
+
+    // The "Pre-approved Devices Only" switch, and the admission endpoint honouring it.
+    await setRestriction(page, true);
+    await shot(page, "restriction-on");
+    assert.equal((await admit({ serial_number: `${u}-NEW`, platform: "ios" })).reason, "not_pre_approved");
+    await setRestriction(page, false);
+    assert.equal((await admit({ serial_number: `${u}-NEW`, platform: "ios" })).reason, "open_enrollment");
+    await setRestriction(page, true);
+
+    // The guided upload: a file with one bad row; see the error, uncheck it, send.
+    const csv = [
+      "Name,Email,Ownership,Serial Number,Platform,Device Group",
+      `Ann Lee,${u}-ann@example.com,corporate,${u}-D1,ios,Sales`,
+      `Bob Roe,${u}-bob@example.com,Corporate,${u}-D2,android,`,
+      `Cy Poe,${u}-cy@example.com,personal,${u}-D3,macos,`,
+    ].join("\r\n");
+    await page.getByRole("link", { name: "Pre-approve" }).click();
+    await page.getByLabel("Device list (CSV exported from a spreadsheet)").setInputFiles({ name: `${u}-devices.csv`, mimeType: "text/csv", buffer: Buffer.from(csv) });
+    await page.getByRole("button", { name: "Next" }).click();
+    const badRow = page.locator("tr.invalid", { hasText: `${u}-D2` });
+    await badRow.getByText("did you mean 'corporate'").waitFor();
+    await page.getByText("1 row(s) with errors are still checked").waitFor();
+    await shot(page, "preview-with-error");
+    await page.getByLabel("Import row 3").uncheck();
+    await page.getByText("1 row(s) with errors are still checked").waitFor({ state: "hidden" });
+    await page.getByRole("button", { name: "Next" }).click();
+    await page.getByLabel("Skip them").check();
+    await page.getByLabel("Do not send").check();
+    await shot(page, "send-options");
+    await page.getByRole("button", { name: "Send" }).click();
+    await page.locator("#final-status", { hasText: "completed" }).waitFor({ timeout: 90_000 });
+    assert.equal(await page.locator("#progress").evaluate((p) => p.value), 1);
+    await shot(page, "import-completed");
+
+    // Filter the device list to pre-approved, find the device, open it: the banner.
+    await page.getByRole("link", { name: "Devices" }).click();
+    await page.getByLabel("Filter by: Enrollment Status").selectOption("pre_approved");
+    await page.getByLabel("Search serial number or email").fill(`${u}-`);
+    await page.getByRole("button", { name: "Apply" }).click();
+    await page.getByRole("link", { name: `${u}-D1` }).waitFor();
+    assert.equal(await page.getByRole("link", { name: `${u}-D2` }).count(), 0, "the unchecked row was not imported");
+    await shot(page, "devices-pre-approved");
+    await page.getByRole("link", { name: `${u}-D1` }).click();
+    await page.getByRole("note").filter({ hasText: "Pre-approved Device" }).waitFor();
+    await page.getByText("appear only after the device enrolls").waitFor();
+    await shot(page, "device-banner");
+
+    // A blocked attempt, approved from the page; admission then allows it.
+    const blocked = { serial_number: `${u}-BLOCKED`, platform: "android", enrollment_method: "zero_touch", os_version: "14" };
+    assert.equal((await admit(blocked)).reason, "not_pre_approved");
+    await page.getByRole("link", { name: "Blocked attempts" }).click();
+    const row = page.locator("tr", { hasText: `${u}-BLOCKED` });
+    await row.getByRole("button", { name: "Approve" }).click();
+    await page.getByLabel("User's name").fill("Dee Blocked");
+    await page.getByLabel("User's email").fill(`${u}-dee@example.com`);
+    await page.getByLabel("Send enrollment request via").selectOption("none");
+    await page.getByRole("button", { name: "Pre-approve and invite" }).click();
+    await page.getByText(`${u}-BLOCKED is pre-approved`).waitFor();
+    await row.getByText("approved by").waitFor();
+    await shot(page, "blocked-approved");
+    const after = await admit(blocked);
+    assert.equal(after.decision, "allow");
+    assert.equal(after.reason, "pre_approved");
+
+    await setRestriction(page, false);
+    assert.deepEqual(problems, []);
+  } finally {
+    await browser.close();
+  }
+});
