@@ -255,6 +255,7 @@ async function settings() {
   document.getElementById("settings").onsubmit = async (e) => {
     e.preventDefault();
     const f = e.target;
+    say("Saving…");
     try {
       await api("PUT", "/settings", {
         pre_approved_only: f.pre_approved_only.checked, default_invite: f.default_invite.value,

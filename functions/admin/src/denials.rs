@@ -4,7 +4,6 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::Deserialize;
-use shared::aws::admin::decode_cursor;
 use shared::aws::items::{device_item, s, user_item};
 use shared::aws::messaging::AwsInviteSender;
 use shared::domain::values::parse_groups;
@@ -16,12 +15,7 @@ use crate::http::{body, json, ApiError};
 use crate::routes::Call;
 
 pub async fn list(call: &Call<'_>) -> Result<Response<Body>, ApiError> {
-    let cursor = match call.query("cursor").filter(|c| !c.is_empty()) {
-        None => None,
-        Some(c) => Some(decode_cursor(c).ok_or_else(|| {
-            ApiError::bad("cursor", "use the cursor of the previous page as given")
-        })?),
-    };
+    let cursor = call.cursor()?;
     let page = call.app.reads().denials(cursor, 50).await?;
     Ok(json(
         StatusCode::OK,

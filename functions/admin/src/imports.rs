@@ -7,10 +7,10 @@ use aws_sdk_s3::primitives::ByteStream;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::Deserialize;
-use shared::aws::admin::decode_cursor;
 use shared::aws::dynamo::{DynamoDirectory, Tables};
 use shared::aws::s3::{head, S3Object};
 use shared::csvfile::{HeaderError, ManualMapping, ReadError, TextEncoding};
+use shared::domain::options::wire_name;
 use shared::domain::{ExistingPolicy, ImportOptions, InviteChannel, OnError};
 use shared::import::preview::{preview as preview_file, write_final, PreviewError};
 use shared::import::{report_keys, FileError, ImportObject};
@@ -63,12 +63,7 @@ fn summary(st: &ImportState) -> serde_json::Value {
 }
 
 pub async fn list(call: &Call<'_>) -> Result<Response<Body>, ApiError> {
-    let cursor = match call.query("cursor").filter(|c| !c.is_empty()) {
-        None => None,
-        Some(c) => Some(decode_cursor(c).ok_or_else(|| {
-            ApiError::bad("cursor", "use the cursor of the previous page as given")
-        })?),
-    };
+    let cursor = call.cursor()?;
     let page = call.app.reads().imports(cursor, 25).await?;
     let items: Vec<_> = page.items.iter().map(summary).collect();
     Ok(json(
@@ -492,9 +487,9 @@ pub async fn commit(call: &Call<'_>) -> Result<Response<Body>, ApiError> {
         .bucket(&c.bucket)
         .key(&target)
         .content_type("text/csv; charset=utf-8")
-        .metadata("invite", enum_name(&options.invite))
-        .metadata("existing-users", enum_name(&options.existing))
-        .metadata("on-error", enum_name(&options.on_error))
+        .metadata("invite", wire_name(&options.invite))
+        .metadata("existing-users", wire_name(&options.existing))
+        .metadata("on-error", wire_name(&options.on_error))
         .metadata("submitted-by", ascii(&call.admin.username));
     if let Some(d) = &options.domain {
         put = put.metadata("domain", ascii(d));
@@ -533,13 +528,6 @@ pub async fn commit(call: &Call<'_>) -> Result<Response<Body>, ApiError> {
         StatusCode::ACCEPTED,
         &serde_json::json!({"import_id": import_id, "key": target, "rows": kept}),
     ))
-}
-
-fn enum_name(v: &impl serde::Serialize) -> String {
-    match serde_json::to_value(v) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => String::new(),
-    }
 }
 
 /// S3 metadata travels in HTTP headers: keep it ASCII.

@@ -9,12 +9,7 @@ use shared::aws::clients;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_target(false)
-        .without_time()
-        .init();
+    clients::init_logging();
     let config = Config::from_env()?;
     let sdk = clients::sdk_config().await;
     let jwks = reqwest::Client::new()

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use percent_encoding::percent_decode_str;
-use shared::aws::admin::AdminReads;
+use shared::aws::admin::{decode_cursor, AdminReads};
+use shared::aws::items::Item;
 
 use crate::auth::{Admin, Verifier};
 use crate::config::Config;
@@ -44,6 +45,16 @@ pub struct Call<'a> {
 impl Call<'_> {
     pub fn query(&self, key: &str) -> Option<&str> {
         self.query.get(key).map(String::as_str)
+    }
+
+    /// The `cursor` query parameter: where the previous page stopped.
+    pub fn cursor(&self) -> Result<Option<Item>, ApiError> {
+        match self.query("cursor").filter(|c| !c.is_empty()) {
+            None => Ok(None),
+            Some(c) => decode_cursor(c).map(Some).ok_or_else(|| {
+                ApiError::bad("cursor", "use the cursor of the previous page as given")
+            }),
+        }
     }
 }
 

@@ -2,6 +2,16 @@ use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::env::{parsed_or, EnvError};
 
+/// JSON logs for CloudWatch, filtered by `RUST_LOG`; Lambda adds the time itself.
+pub fn init_logging() {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_target(false)
+        .without_time()
+        .init();
+}
+
 /// Loads the shared SDK configuration from the environment.
 pub async fn sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).load().await

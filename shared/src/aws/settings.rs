@@ -6,6 +6,7 @@ use aws_sdk_dynamodb::Client;
 
 use super::dynamo::sdk_error;
 use super::items::{get_n, get_s, n, s, Item};
+use crate::domain::options::wire_name;
 use crate::domain::ImportDefaults;
 use crate::ports::PortError;
 use crate::records::now_rfc3339;
@@ -61,14 +62,17 @@ fn to_item(st: &Settings, version: u64, by: &str) -> Item {
             PRE_APPROVED_ONLY.to_owned(),
             AttributeValue::Bool(st.pre_approved_only),
         ),
-        ("default_invite".to_owned(), s(enum_str(&st.default_invite))),
+        (
+            "default_invite".to_owned(),
+            s(wire_name(&st.default_invite)),
+        ),
         (
             "default_existing_users".to_owned(),
-            s(enum_str(&st.default_existing_users)),
+            s(wire_name(&st.default_existing_users)),
         ),
         (
             "default_on_error".to_owned(),
-            s(enum_str(&st.default_on_error)),
+            s(wire_name(&st.default_on_error)),
         ),
         ("version".to_owned(), n(version)),
         ("updated_at".to_owned(), s(now_rfc3339())),
@@ -85,15 +89,7 @@ fn to_item(st: &Settings, version: u64, by: &str) -> Item {
     item
 }
 
-/// The serde name of a unit enum variant (`email`, `skip-invalid-rows`).
-fn enum_str(v: &impl serde::Serialize) -> String {
-    match serde_json::to_value(v) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => String::new(),
-    }
-}
-
-pub async fn load_versioned(client: &Client, table: &str) -> Result<Versioned, PortError> {
+async fn read_item(client: &Client, table: &str) -> Result<Option<Item>, PortError> {
     let out = client
         .get_item()
         .table_name(table)
@@ -103,7 +99,11 @@ pub async fn load_versioned(client: &Client, table: &str) -> Result<Versioned, P
         .send()
         .await
         .map_err(|e| sdk_error("read settings", e))?;
-    Ok(match out.item {
+    Ok(out.item)
+}
+
+pub async fn load_versioned(client: &Client, table: &str) -> Result<Versioned, PortError> {
+    Ok(match read_item(client, table).await? {
         Some(item) => Versioned {
             settings: from_item(&item),
             version: get_n(&item, "version"),
@@ -114,15 +114,7 @@ pub async fn load_versioned(client: &Client, table: &str) -> Result<Versioned, P
 
 /// What the import needs of the settings.
 pub async fn load(client: &Client, table: &str) -> Result<StoredSettings, PortError> {
-    let item = client
-        .get_item()
-        .table_name(table)
-        .key("pk", s(SETTINGS_PK))
-        .key("sk", s(SETTINGS_SK))
-        .send()
-        .await
-        .map_err(|e| sdk_error("read settings", e))?
-        .item;
+    let item = read_item(client, table).await?;
     // Fields never saved stay unset, so the import's own defaults apply.
     let Some(item) = item else {
         return Ok(StoredSettings::default());

@@ -62,6 +62,15 @@ from_str_via_serde!(InviteChannel, "invite", "email, sms or none");
 from_str_via_serde!(ExistingPolicy, "existing-users", "replace or skip");
 from_str_via_serde!(OnError, "on-error", "reject-file or skip-invalid-rows");
 
+/// The serde name of a unit variant (`email`, `skip-invalid-rows`): the value
+/// S3 metadata and the settings item carry.
+pub fn wire_name(v: &impl Serialize) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
 /// Everything that decides how one file is imported.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct ImportOptions {
