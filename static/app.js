@@ -115,9 +115,14 @@ function showLogin(message) {
 class ApiError extends Error {
   constructor(status, body) { super(body.message || `request failed (${status})`); this.status = status; this.body = body; }
 }
+// Each route aborts the requests of the one before, so a slow answer for a view
+// the admin already left never draws over the current one.
+let routeRequests = new AbortController();
+
 async function api(method, path, body) {
   const r = await fetch(`${config.apiUrl}/v1${path}`, {
     method,
+    signal: routeRequests.signal,
     headers: { authorization: `Bearer ${session.token}`, ...(body ? { "content-type": "application/json" } : {}) },
     body: body ? JSON.stringify(body) : undefined,
   });
@@ -516,6 +521,8 @@ function approveForm(id, serial) {
 
 // ---- Routing ----
 async function route() {
+  routeRequests.abort();
+  routeRequests = new AbortController();
   if (!session.token) return showLogin();
   nav.hidden = false;
   say("");
@@ -532,7 +539,7 @@ async function route() {
       default: return await overview();
     }
   } catch (err) {
-    if (err.status === 401) return;
+    if (err.status === 401 || err.name === "AbortError") return;
     render(html`<h1>Something went wrong</h1><p class="error">${err.message}</p>`, "Error");
   } finally {
     main.focus();
