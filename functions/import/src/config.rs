@@ -15,6 +15,8 @@ pub struct Config {
     pub sms_rate: f64,
     pub invite_concurrency: usize,
     pub chunk_rows: usize,
+    /// The queue's maxReceiveCount: on that delivery a failing import is recorded as failed.
+    pub max_receives: u64,
 }
 
 impl Config {
@@ -29,6 +31,7 @@ impl Config {
             sms_rate: parsed_or("INVITE_SMS_RATE", 1.0)?,
             invite_concurrency: parsed_or("INVITE_CONCURRENCY", 4)?,
             chunk_rows: parsed_or("IMPORT_CHUNK_ROWS", 100)?,
+            max_receives: parsed_or("IMPORT_MAX_RECEIVES", 5)?,
         })
     }
 }

@@ -10,7 +10,7 @@ use shared::aws::messaging::AwsInviteSender;
 use shared::aws::s3::{head, S3Object, S3Reports};
 use shared::aws::settings;
 use shared::domain::ImportOptions;
-use shared::import::{run_import, ImportObject, Outcome, Ports, RunError, Settings};
+use shared::import::{mark_failed, run_import, ImportObject, Outcome, Ports, RunError, Settings};
 use shared::password::PasswordKey;
 
 use crate::config::Config;
@@ -51,13 +51,78 @@ pub async fn handle(app: &App, event: LambdaEvent<SqsEvent>) -> SqsBatchResponse
     for message in event.payload.records {
         let id = message.message_id.clone().unwrap_or_default();
         if let Err(e) = handle_message(app, &message, &remaining).await {
-            tracing::error!(message_id = %id, error = %e, "import failed; the message will be retried");
+            let attempts = receive_count(&message);
+            if attempts >= app.config.max_receives {
+                tracing::error!(message_id = %id, attempts, error = %e, "import failed on its last delivery");
+                mark_failed_imports(app, &message, attempts).await;
+            } else {
+                tracing::error!(message_id = %id, attempts, error = %e, "import failed; the message will be retried");
+            }
+            // Reported either way: the queue's redrive policy keeps the event in the DLQ.
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = id;
             response.batch_item_failures.push(failure);
         }
     }
     response
+}
+
+fn receive_count(message: &SqsMessage) -> u64 {
+    message
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(1)
+}
+
+/// The event's imports are recorded as failed (status and report), so the
+/// admin sees the outcome rather than an import that never ends.
+async fn mark_failed_imports(app: &App, message: &SqsMessage, attempts: u64) {
+    let Ok(notification) =
+        serde_json::from_str::<Notification>(message.body.as_deref().unwrap_or_default())
+    else {
+        return;
+    };
+    for record in notification
+        .records
+        .iter()
+        .filter(|r| r.is_object_created())
+    {
+        let (bucket, key) = (record.s3.bucket.name.clone(), record.key());
+        // The same version the import would have used; the event's own if the object is gone.
+        let version = match head(
+            &app.s3,
+            &bucket,
+            &key,
+            record.s3.object.version_id.as_deref(),
+        )
+        .await
+        {
+            Ok(info) => info.version_id.or(info.etag),
+            Err(_) => record.s3.object.version_id.clone(),
+        };
+        let object = ImportObject {
+            bucket: bucket.clone(),
+            key,
+            version,
+        };
+        let ledger = DynamoLedger {
+            client: app.dynamo.clone(),
+            table: app.config.tables.imports.clone(),
+        };
+        let reports = S3Reports {
+            client: app.s3.clone(),
+            bucket,
+        };
+        match mark_failed(&object, attempts, &ledger, &reports).await {
+            Ok(outcome) => {
+                tracing::info!(import_id = %object.import_id(), ?outcome, "import marked failed")
+            }
+            Err(e) => {
+                tracing::error!(import_id = %object.import_id(), error = %e, "could not mark the import failed")
+            }
+        }
+    }
 }
 
 async fn handle_message(

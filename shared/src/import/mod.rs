@@ -9,5 +9,7 @@ pub mod scan;
 
 pub use report::{report_keys, Counts, ImportStatus, Report, Skipped};
 pub use row::{DeviceRow, RowIssue};
-pub use run::{plan_chunk, run_import, ImportObject, Outcome, Ports, RunError, Settings};
+pub use run::{
+    mark_failed, plan_chunk, run_import, ImportObject, Outcome, Ports, RunError, Settings,
+};
 pub use scan::{scan, FileError, RowPass, Scan};

@@ -77,6 +77,9 @@ pub struct Report {
     pub dialect: Option<Dialect>,
     pub duplicate_email_groups: u64,
     pub options: ImportOptions,
+    /// Why a `failed` import stopped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
 }
 
 impl Report {
@@ -97,6 +100,7 @@ impl Report {
             dialect: None,
             duplicate_email_groups: 0,
             options: options.clone(),
+            failure: None,
         }
     }
 

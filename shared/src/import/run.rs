@@ -59,6 +59,25 @@ impl ImportObject {
         }
         hex::encode(&h.finalize()[..16])
     }
+
+    /// The record of a new import of this object.
+    fn new_state(&self, options: ImportOptions, status: ImportStatus) -> ImportState {
+        ImportState {
+            import_id: self.import_id(),
+            bucket: self.bucket.clone(),
+            key: self.key.clone(),
+            version: self.version.clone(),
+            status,
+            options,
+            counts: Counts::default(),
+            rows_done: 0,
+            rows_validated: 0,
+            skipped: Vec::new(),
+            skipped_total: 0,
+            invite_errors: Vec::new(),
+            created_at: now_rfc3339(),
+        }
+    }
 }
 
 pub struct Settings {
@@ -138,21 +157,10 @@ where
         Some(s) if s.status.is_final() => return Ok(Outcome::AlreadyFinished(s.status)),
         Some(s) => (s, true),
         None => {
-            let state = ImportState {
-                import_id: import_id.clone(),
-                bucket: object.bucket.clone(),
-                key: object.key.clone(),
-                version: object.version.clone(),
-                status: ImportStatus::Validating,
-                options: options.clone().unwrap_or_default(),
-                counts: Counts::default(),
-                rows_done: 0,
-                rows_validated: 0,
-                skipped: Vec::new(),
-                skipped_total: 0,
-                invite_errors: Vec::new(),
-                created_at: now_rfc3339(),
-            };
+            let state = object.new_state(
+                options.clone().unwrap_or_default(),
+                ImportStatus::Validating,
+            );
             ports.ledger.create(&state).await?;
             (state, false)
         }
@@ -646,8 +654,8 @@ enum Sent {
 }
 
 async fn finish<D, L, S, R>(
-    mut state: ImportState,
-    mut report: Report,
+    state: ImportState,
+    report: Report,
     errors_file: Option<Vec<u8>>,
     ports: &Ports<'_, D, L, S, R>,
 ) -> Result<Outcome, RunError>
@@ -657,6 +665,18 @@ where
     S: InviteSender,
     R: ReportSink,
 {
+    close(state, report, errors_file, ports.ledger, ports.reports).await
+}
+
+/// Writes the report (and the errors file) and then the final status: a
+/// status is final only once its report exists.
+async fn close<L: ImportLedger, R: ReportSink>(
+    mut state: ImportState,
+    mut report: Report,
+    errors_file: Option<Vec<u8>>,
+    ledger: &L,
+    reports: &R,
+) -> Result<Outcome, RunError> {
     let status = report.status;
     report.counts = Counts {
         rows: report.counts.rows,
@@ -668,20 +688,48 @@ where
     report.invite_errors = state.invite_errors.clone();
     let (json_key, csv_key) = report_keys(&state.key);
     if let Some(csv) = errors_file {
-        ports
-            .reports
+        reports
             .put(&csv_key, csv, "text/csv; charset=utf-8")
             .await?;
     }
     let body = serde_json::to_vec_pretty(&report).map_err(|e| RunError::Internal(e.to_string()))?;
-    ports
-        .reports
-        .put(&json_key, body, "application/json")
-        .await?;
+    reports.put(&json_key, body, "application/json").await?;
     state.status = status;
     state.counts = report.counts.clone();
-    ports.ledger.save(&state).await?;
+    ledger.save(&state).await?;
     Ok(Outcome::Finished(status))
+}
+
+/// The last delivery of an import's event failed too (the queue moves it to
+/// its dead-letter queue next): record the import as `failed`, with a report
+/// that says so, instead of leaving it `validating` or `writing` for ever.
+/// What was written and sent stays; the report counts it as of the last checkpoint.
+pub async fn mark_failed<L: ImportLedger, R: ReportSink>(
+    object: &ImportObject,
+    attempts: u64,
+    ledger: &L,
+    reports: &R,
+) -> Result<Outcome, RunError> {
+    let import_id = object.import_id();
+    let state = match ledger.load(&import_id).await? {
+        Some(st) if st.status.is_final() => return Ok(Outcome::AlreadyFinished(st.status)),
+        Some(st) => st,
+        None => {
+            let st = object.new_state(ImportOptions::default(), ImportStatus::Failed);
+            ledger.create(&st).await?;
+            st
+        }
+    };
+    let mut report = Report::new(&import_id, &object.key, &state.options);
+    report.status = ImportStatus::Failed;
+    report.counts.rows = state.counts.rows;
+    report.counts.valid_rows = state.counts.valid_rows;
+    report.failure = Some(format!(
+        "the import stopped after {attempts} failed attempts (the import function's logs say why); \
+         the counts are those of its last checkpoint. Fix the cause and upload the \
+         file again: the new upload is a new import and sends its own invites"
+    ));
+    close(state, report, None, ledger, reports).await
 }
 
 #[cfg(test)]

@@ -299,6 +299,68 @@ async fn a_crash_mid_import_resumes_without_sending_twice() {
 }
 
 #[tokio::test]
+async fn an_import_whose_last_attempt_fails_is_marked_failed_with_a_report() {
+    let w = World::new();
+    *w.dir.fail_writes_after.lock().unwrap() = Some(1);
+    let object = ImportObject {
+        bucket: "b".into(),
+        key: "imports/doomed.csv".into(),
+        version: Some("v1".into()),
+    };
+    let source = Arc::new(MemoryObject::new(format!("{HEADER}{GOOD}")));
+    assert!(w
+        .run(&object, Ok(ImportOptions::default()), source.clone())
+        .await
+        .is_err());
+    let stuck = w.ledger.load(&object.import_id()).await.unwrap().unwrap();
+    assert_eq!(stuck.status, ImportStatus::Writing);
+
+    let out = mark_failed(&object, 5, &w.ledger, &w.reports)
+        .await
+        .unwrap();
+    assert_eq!(out, Outcome::Finished(ImportStatus::Failed));
+    let r = w.reports.json("reports/doomed.csv.json");
+    assert_eq!(r["status"], "failed");
+    assert_eq!(r["rows"], 3);
+    // Counted as of the last checkpoint the failed attempts saved.
+    assert_eq!(r["devices_written"], stuck.counts.devices_written);
+    assert_eq!(r["invites_sent"], stuck.counts.invites_sent);
+    assert!(r["failure"].as_str().unwrap().contains("5 failed attempts"));
+    // A late redelivery neither resumes nor re-marks it.
+    *w.dir.fail_writes_after.lock().unwrap() = None;
+    let again = w
+        .run(&object, Ok(ImportOptions::default()), source)
+        .await
+        .unwrap();
+    assert_eq!(again, Outcome::AlreadyFinished(ImportStatus::Failed));
+    assert_eq!(w.sent_rows(), vec![2, 3]);
+    let twice = mark_failed(&object, 6, &w.ledger, &w.reports)
+        .await
+        .unwrap();
+    assert_eq!(twice, Outcome::AlreadyFinished(ImportStatus::Failed));
+}
+
+#[tokio::test]
+async fn an_import_that_never_started_is_recorded_as_failed_too() {
+    let w = World::new();
+    let object = ImportObject {
+        bucket: "b".into(),
+        key: "imports/unreadable.csv".into(),
+        version: None,
+    };
+    let out = mark_failed(&object, 5, &w.ledger, &w.reports)
+        .await
+        .unwrap();
+    assert_eq!(out, Outcome::Finished(ImportStatus::Failed));
+    let st = w.ledger.load(&object.import_id()).await.unwrap().unwrap();
+    assert_eq!(st.status, ImportStatus::Failed);
+    assert_eq!(
+        w.reports.json("reports/unreadable.csv.json")["status"],
+        "failed"
+    );
+}
+
+#[tokio::test]
 async fn invites_already_claimed_are_not_sent_again_even_if_a_chunk_is_replayed() {
     let w = World::new();
     let id = ImportObject {
