@@ -178,7 +178,14 @@ pub async fn approve(call: &Call<'_>, id: &str) -> Result<Response<Body>, ApiErr
                 platform: platform.as_str(),
                 password: None,
             };
-            Some(sender.send(&invite).await.is_ok())
+            match sender.send(&invite).await {
+                Ok(_) => Some(true),
+                Err(e) => {
+                    // The approval stands; the page says the invite was not sent.
+                    tracing::warn!(error = %e, "approval invite not sent");
+                    Some(false)
+                }
+            }
         }
     };
     tracing::info!(by = %call.admin.username, invite_sent = ?invite_sent, "blocked attempt approved");
