@@ -512,7 +512,8 @@ function approveForm(id, serial) {
         name: f.name.value, email: f.email.value, ownership: f.ownership.value, invite: f.invite.value, mobile: f.mobile.value || undefined,
       });
       await blocked();
-      say(`${out.serial_number} is pre-approved${out.invite_sent ? " and the invite was sent" : ""}.`);
+      const invite = out.invite_sent === true ? " and the invite was sent" : out.invite_sent === false ? ", but the invite could not be sent (check the sender address and the user's email or mobile)" : "";
+      say(`${out.serial_number} is pre-approved${invite}.`, out.invite_sent === false ? "warn" : "ok");
     } catch (err) {
       if (err.status !== 401) say(`Not approved: ${err.message}`, "error");
     }
