@@ -141,6 +141,42 @@ async fn route(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
 mod tests {
     use super::segments;
 
+    /// Every route of the table above, as openapi.yaml must document it.
+    const ROUTES: [(&str, &str); 15] = [
+        ("get", "/v1/settings"),
+        ("put", "/v1/settings"),
+        ("get", "/v1/settings/history"),
+        ("get", "/v1/devices"),
+        ("get", "/v1/devices/{serial}"),
+        ("get", "/v1/overview"),
+        ("get", "/v1/admission-denials"),
+        ("post", "/v1/admission-denials/{id}/approve"),
+        ("get", "/v1/imports"),
+        ("post", "/v1/imports"),
+        ("post", "/v1/imports/preview"),
+        ("get", "/v1/imports/{id}"),
+        ("post", "/v1/uploads"),
+        ("get", "/v1/sample.csv"),
+        ("post", "/v1/admission"),
+    ];
+
+    #[test]
+    fn every_route_is_in_the_openapi_file() {
+        let spec = include_str!("../../../openapi.yaml");
+        for (method, path) in ROUTES {
+            let start = spec
+                .find(&format!("\n  {path}:\n"))
+                .unwrap_or_else(|| panic!("{path} is not in openapi.yaml"));
+            // From the path's own line break, so its first method counts too.
+            let rest = &spec[start + path.len() + 4..];
+            let block = &rest[..rest[1..].find("\n  /").map_or(rest.len(), |i| i + 1)];
+            assert!(
+                block.contains(&format!("\n    {method}:")),
+                "{method} {path} is not in openapi.yaml"
+            );
+        }
+    }
+
     #[test]
     fn path_segments() {
         assert_eq!(
