@@ -212,7 +212,7 @@ async function devices(params) {
 
 async function device(serial) {
   const v = await api("GET", `/devices/${encodeURIComponent(serial)}`);
-  const d = v.device, u = v.user;
+  const d = v, u = v.user;
   render(html`<p><a href="#/devices">← Devices</a></p>
     <h1>${d.device_name || d.serial_number}</h1>
     ${v.banner ? html`<div class="banner" role="note">${v.banner}</div>` : ""}

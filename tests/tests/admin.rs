@@ -321,7 +321,11 @@ async fn devices_and_imports_are_listed_filtered_and_linked() {
 
     let one = a.get(&format!("/devices/{u}-A1")).await;
     assert_eq!(one["banner"], "Pre-approved Device");
-    assert_eq!(one["device"]["pre_approved"], true);
+    assert_eq!(
+        (one["pre_approved"].as_bool(), one["status"].as_str()),
+        (Some(true), Some("pre_approved"))
+    );
+    assert!(one.get("password_hash").is_none());
     assert_eq!(one["user"]["name"], "Ann");
     assert!(one["details_note"]
         .as_str()

@@ -111,17 +111,14 @@ pub async fn one(call: &Call<'_>, serial: &str) -> Result<Response<Body>, ApiErr
     })?;
     let user = reads.user(&device.email).await?;
     let pre_approved = device.status == DeviceStatus::PreApproved;
-    Ok(json(
-        StatusCode::OK,
-        &serde_json::json!({
-            "device": DeviceView::from(device),
-            "user": user,
-            "banner": pre_approved.then_some("Pre-approved Device"),
-            "details_note": pre_approved.then_some(
-                "Location and hardware details appear only after the device enrolls; until then only the serial number is known."
-            ),
-        }),
-    ))
+    // The device's own fields at the top, with its user and the page's banner beside them.
+    let mut v = serde_json::to_value(DeviceView::from(device)).unwrap_or_default();
+    v["user"] = serde_json::json!(user);
+    v["banner"] = serde_json::json!(pre_approved.then_some("Pre-approved Device"));
+    v["details_note"] = serde_json::json!(pre_approved.then_some(
+        "Location and hardware details appear only after the device enrolls; until then only the serial number is known."
+    ));
+    Ok(json(StatusCode::OK, &v))
 }
 
 pub async fn overview(call: &Call<'_>) -> Result<Response<Body>, ApiError> {
