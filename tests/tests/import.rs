@@ -222,3 +222,53 @@ async fn a_windows_excel_export_imports() {
         Some("José Müller")
     );
 }
+
+/// An event naming a version that does not exist fails on every delivery; on
+/// the queue's last one the import is recorded as failed, with a report,
+/// before the event goes to the dead-letter queue.
+#[tokio::test]
+async fn an_event_that_fails_every_delivery_ends_as_a_failed_import() {
+    let st = Stack::from_env().await;
+    let u = st.unique();
+    let key = format!("imports/{u}-ghost.csv");
+    let event = serde_json::json!({"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": st.bucket, "arn": format!("arn:aws:s3:::{}", st.bucket)},
+               "object": {"key": key, "size": 10, "eTag": "0", "versionId": format!("{u}-no-such-version")}}
+    }]});
+    st.sqs
+        .send_message()
+        .queue_url(&st.queue_url)
+        .message_body(event.to_string())
+        .send()
+        .await
+        .expect("send the event");
+    let report = st.wait_for_report(&key).await;
+    assert_eq!(report["status"], "failed", "{report:#}");
+    assert!(
+        report["failure"]
+            .as_str()
+            .unwrap()
+            .contains("5 failed attempts"),
+        "{report:#}"
+    );
+    let import_id = report["import_id"].as_str().unwrap();
+    let record = st
+        .dynamo
+        .get_item()
+        .table_name(&st.imports_table)
+        .key(
+            "import_id",
+            aws_sdk_dynamodb::types::AttributeValue::S(import_id.into()),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("META".into()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("import record");
+    assert_eq!(record["status"].as_s().unwrap(), "failed");
+}
