@@ -75,6 +75,14 @@ test("an admin signs in, restricts enrollment, pre-approves a file and approves 
       `Cy Poe,${u}-cy@example.com,personal,${u}-D3,macos,`,
     ].join("\r\n");
     await page.getByRole("link", { name: "Pre-approve" }).click();
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: "Download sample CSV" }).click(),
+    ]);
+    assert.equal(download.suggestedFilename(), "pre-approved-devices-sample.csv");
+    const sample = await new Response(await download.createReadStream()).text();
+    assert.match(sample, /^Name,Email,Ownership,Serial Number,Platform,/);
+    assert.equal(sample.trim().split(/\r?\n/).length, 3, "header and two example rows");
     await page.getByLabel("Device list (CSV exported from a spreadsheet)").setInputFiles({ name: `${u}-devices.csv`, mimeType: "text/csv", buffer: Buffer.from(csv) });
     await page.getByRole("button", { name: "Next" }).click();
     const badRow = page.locator("tr.invalid", { hasText: `${u}-D2` });
