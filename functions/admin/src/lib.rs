@@ -9,3 +9,4 @@ pub mod http;
 pub mod imports;
 pub mod routes;
 pub mod settings;
+pub mod uploads;

@@ -11,7 +11,7 @@ use shared::aws::items::Item;
 use crate::auth::{Admin, Verifier};
 use crate::config::Config;
 use crate::http::{cors, ApiError};
-use crate::{denials, devices, imports, settings};
+use crate::{denials, devices, imports, settings, uploads};
 
 pub struct App {
     pub config: Config,
@@ -124,11 +124,11 @@ async fn route(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
         ["admission-denials"] if get => denials::list(&call).await,
         ["admission-denials", id, "approve"] if post => denials::approve(&call, id).await,
         ["imports"] if get => imports::list(&call).await,
-        ["imports"] if post => imports::commit(&call).await,
-        ["imports", "preview"] if post => imports::preview(&call).await,
+        ["imports"] if post => uploads::commit(&call).await,
+        ["imports", "preview"] if post => uploads::preview(&call).await,
         ["imports", id] if get => imports::one(&call, id).await,
-        ["uploads"] if post => imports::upload_url(&call).await,
-        ["sample.csv"] if get => Ok(imports::sample()),
+        ["uploads"] if post => uploads::upload_url(&call).await,
+        ["sample.csv"] if get => Ok(uploads::sample()),
         _ => Err(ApiError::NotFound(format!(
             "no route {} /v1/{}",
             m,
