@@ -549,7 +549,11 @@ async function route() {
 
 async function start() {
   config = await (await fetch("config.json", { cache: "no-store" })).json();
-  document.getElementById("sign-out").onclick = () => { session.token = null; location.hash = ""; showLogin("Signed out."); };
+  document.getElementById("sign-out").onclick = () => {
+    session.token = null;
+    history.replaceState(null, "", location.pathname); // no hashchange: the message stays
+    showLogin("Signed out.");
+  };
   const code = new URLSearchParams(location.search).get("code");
   if (code && config.authFlow === "hosted") {
     try { await finishHostedSignIn(code); } catch (err) { return showLogin(err.message); }

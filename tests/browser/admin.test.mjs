@@ -131,6 +131,9 @@ test("an admin signs in, restricts enrollment, pre-approves a file and approves 
     assert.equal(after.reason, "pre_approved");
 
     await setRestriction(page, false);
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByText("Signed out.").waitFor();
+    await page.getByLabel("Username").waitFor();
     assert.deepEqual(problems, []);
   } finally {
     await browser.close();
