@@ -1,13 +1,11 @@
 //! The admin function's configuration, read once at start.
 
+use shared::aws::dynamo::Tables;
 use shared::env::{required, EnvError};
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub devices_table: String,
-    pub users_table: String,
-    pub imports_table: String,
-    pub settings_table: String,
+    pub tables: Tables,
     pub denials_table: String,
     pub bucket: String,
     /// The user pool's issuer (`https://cognito-idp.<region>.amazonaws.com/<pool id>`).
@@ -29,10 +27,7 @@ impl Config {
             .filter(|v| !v.trim().is_empty())
             .unwrap_or_else(|| format!("{issuer}/.well-known/jwks.json"));
         Ok(Self {
-            devices_table: required("DEVICES_TABLE")?,
-            users_table: required("USERS_TABLE")?,
-            imports_table: required("IMPORTS_TABLE")?,
-            settings_table: required("SETTINGS_TABLE")?,
+            tables: Tables::from_env()?,
             denials_table: required("DENIALS_TABLE")?,
             bucket: required("IMPORT_BUCKET")?,
             issuer,

@@ -107,7 +107,7 @@ pub async fn approve(call: &Call<'_>, id: &str) -> Result<Response<Body>, ApiErr
     let c = &call.app.config;
     let build = |e| ApiError::Unavailable(shared::ports::PortError::new("approve", e));
     let put_device = Put::builder()
-        .table_name(&c.devices_table)
+        .table_name(&c.tables.devices)
         .set_item(Some(device_item(&device)))
         // Never turn an enrolled device back into a pre-approved one.
         .condition_expression("attribute_not_exists(serial) OR #st = :pre")
@@ -116,7 +116,7 @@ pub async fn approve(call: &Call<'_>, id: &str) -> Result<Response<Body>, ApiErr
         .build()
         .map_err(build)?;
     let put_user = Put::builder()
-        .table_name(&c.users_table)
+        .table_name(&c.tables.users)
         .set_item(Some(user_item(&user)))
         .build()
         .map_err(build)?;
@@ -151,7 +151,7 @@ pub async fn approve(call: &Call<'_>, id: &str) -> Result<Response<Body>, ApiErr
             aws_sdk_dynamodb::error::DisplayErrorContext(e),
         )));
     }
-    let stored = shared::aws::settings::load(&call.app.dynamo, &c.settings_table).await?;
+    let stored = shared::aws::settings::load(&call.app.dynamo, &c.tables.settings).await?;
     let invite_sent = match a.invite {
         InviteChannel::None => None,
         channel => {

@@ -62,29 +62,22 @@ pub async fn list(call: &Call<'_>) -> Result<Response<Body>, ApiError> {
     ))
 }
 
-async fn presigned_get(call: &Call<'_>, key: &str) -> Result<Option<String>, ApiError> {
-    let s3 = &call.app.s3;
-    let bucket = &call.app.config.bucket;
-    if s3
-        .head_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .is_err()
-    {
-        return Ok(None);
-    }
-    let req = s3
+/// How long presigned links live (long enough to click, not to share).
+pub fn presigning() -> Result<PresigningConfig, ApiError> {
+    Ok(PresigningConfig::expires_in(LINK_TTL).map_err(|e| PortError::new("presign", e))?)
+}
+
+async fn presigned_get(call: &Call<'_>, key: &str) -> Result<String, ApiError> {
+    let req = call
+        .app
+        .s3
         .get_object()
-        .bucket(bucket)
+        .bucket(&call.app.config.bucket)
         .key(key)
-        .presigned(
-            PresigningConfig::expires_in(LINK_TTL).map_err(|e| PortError::new("presign", e))?,
-        )
+        .presigned(presigning()?)
         .await
         .map_err(|e| PortError::new("presign", e))?;
-    Ok(Some(req.uri().to_owned()))
+    Ok(req.uri().to_owned())
 }
 
 pub async fn one(call: &Call<'_>, id: &str) -> Result<Response<Body>, ApiError> {
@@ -122,7 +115,24 @@ pub async fn one(call: &Call<'_>, id: &str) -> Result<Response<Body>, ApiError> 
         .as_ref()
         .and_then(|r| r.get("warnings").cloned())
         .unwrap_or_else(|| serde_json::json!([]));
-    v["report_url"] = serde_json::json!(presigned_get(call, &report_key).await?);
-    v["errors_csv_url"] = serde_json::json!(presigned_get(call, &errors_key).await?);
+    // The report was just read; only the errors file needs a look to know it exists.
+    let report_url = match report {
+        Some(_) => Some(presigned_get(call, &report_key).await?),
+        None => None,
+    };
+    let errors_csv = call
+        .app
+        .s3
+        .head_object()
+        .bucket(&call.app.config.bucket)
+        .key(&errors_key)
+        .send()
+        .await;
+    let errors_csv_url = match errors_csv {
+        Ok(_) => Some(presigned_get(call, &errors_key).await?),
+        Err(_) => None,
+    };
+    v["report_url"] = serde_json::json!(report_url);
+    v["errors_csv_url"] = serde_json::json!(errors_csv_url);
     Ok(json(StatusCode::OK, &v))
 }

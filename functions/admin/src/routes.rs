@@ -26,9 +26,9 @@ impl App {
     pub fn reads(&self) -> AdminReads<'_> {
         AdminReads {
             client: &self.dynamo,
-            devices: &self.config.devices_table,
-            users: &self.config.users_table,
-            imports: &self.config.imports_table,
+            devices: &self.config.tables.devices,
+            users: &self.config.tables.users,
+            imports: &self.config.tables.imports,
             denials: &self.config.denials_table,
         }
     }

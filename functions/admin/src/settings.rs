@@ -10,7 +10,7 @@ use crate::routes::Call;
 
 pub async fn get(call: &Call<'_>) -> Result<Response<Body>, ApiError> {
     let c = &call.app.config;
-    let v = load_versioned(&call.app.dynamo, &c.settings_table).await?;
+    let v = load_versioned(&call.app.dynamo, &c.tables.settings).await?;
     Ok(json(StatusCode::OK, &v.settings))
 }
 
@@ -19,7 +19,7 @@ pub async fn put(call: &Call<'_>) -> Result<Response<Body>, ApiError> {
     let c = &call.app.config;
     // Optimistic: a concurrent save makes this one re-read and re-apply, a few times.
     for _ in 0..3 {
-        let current = load_versioned(&call.app.dynamo, &c.settings_table).await?;
+        let current = load_versioned(&call.app.dynamo, &c.tables.settings).await?;
         let (next, changes) = current
             .settings
             .apply(&patch)
@@ -30,7 +30,7 @@ pub async fn put(call: &Call<'_>) -> Result<Response<Body>, ApiError> {
         let by = &call.admin.username;
         if save(
             &call.app.dynamo,
-            &c.settings_table,
+            &c.tables.settings,
             &next,
             current.version,
             &changes,
@@ -48,7 +48,7 @@ pub async fn put(call: &Call<'_>) -> Result<Response<Body>, ApiError> {
 }
 
 pub async fn history(call: &Call<'_>) -> Result<Response<Body>, ApiError> {
-    let entries = audit(&call.app.dynamo, &call.app.config.settings_table, 50).await?;
+    let entries = audit(&call.app.dynamo, &call.app.config.tables.settings, 50).await?;
     Ok(json(
         StatusCode::OK,
         &serde_json::json!({ "items": entries }),

@@ -1,12 +1,11 @@
 //! The guided upload (the seeds' three steps): POST /v1/uploads, POST
 //! /v1/imports/preview, POST /v1/imports; and GET /v1/sample.csv.
 
-use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::Deserialize;
-use shared::aws::dynamo::{DynamoDirectory, Tables};
+use shared::aws::dynamo::DynamoDirectory;
 use shared::aws::s3::{head, S3Object};
 use shared::csvfile::{HeaderError, ManualMapping, ReadError, TextEncoding};
 use shared::domain::options::wire_name;
@@ -16,7 +15,7 @@ use shared::import::{FileError, ImportObject};
 use shared::ports::{Directory, ObjectSource, PortError};
 
 use crate::http::{body, json, with_type, ApiError};
-use crate::imports::LINK_TTL;
+use crate::imports::{presigning, LINK_TTL};
 use crate::routes::Call;
 
 /// Staged uploads go here, outside `imports/`, so nothing imports them before the admin commits.
@@ -32,9 +31,7 @@ pub async fn upload_url(call: &Call<'_>) -> Result<Response<Body>, ApiError> {
         .bucket(&call.app.config.bucket)
         .key(&key)
         .content_type("text/csv")
-        .presigned(
-            PresigningConfig::expires_in(LINK_TTL).map_err(|e| PortError::new("presign", e))?,
-        )
+        .presigned(presigning()?)
         .await
         .map_err(|e| PortError::new("presign", e))?;
     Ok(json(
@@ -139,7 +136,7 @@ pub async fn preview(call: &Call<'_>) -> Result<Response<Body>, ApiError> {
     let b: PreviewBody = body(call.body)?;
     let key = staged_key(&b.key)?.to_owned();
     let c = &call.app.config;
-    let stored = shared::aws::settings::load(&call.app.dynamo, &c.settings_table).await?;
+    let stored = shared::aws::settings::load(&call.app.dynamo, &c.tables.settings).await?;
     let options = ImportOptions {
         invite: b.invite.or(stored.defaults.invite).unwrap_or_default(),
         mapping: b.mapping,
@@ -169,12 +166,7 @@ pub async fn preview(call: &Call<'_>) -> Result<Response<Body>, ApiError> {
     let emails = unique("email", str::to_lowercase);
     let directory = DynamoDirectory {
         client: call.app.dynamo.clone(),
-        tables: Tables {
-            devices: c.devices_table.clone(),
-            users: c.users_table.clone(),
-            imports: c.imports_table.clone(),
-            settings: c.settings_table.clone(),
-        },
+        tables: c.tables.clone(),
     };
     let (devices, users) = directory.existing(&serials, &emails).await?;
     let rows: Vec<serde_json::Value> = p
@@ -272,7 +264,7 @@ pub async fn commit(call: &Call<'_>) -> Result<Response<Body>, ApiError> {
     b.exclude_rows.sort_unstable();
     b.exclude_rows.dedup();
     let c = &call.app.config;
-    let stored = shared::aws::settings::load(&call.app.dynamo, &c.settings_table).await?;
+    let stored = shared::aws::settings::load(&call.app.dynamo, &c.tables.settings).await?;
     let options = ImportOptions {
         invite: b.invite.or(stored.defaults.invite).unwrap_or_default(),
         existing: b

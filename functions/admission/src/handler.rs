@@ -1,8 +1,6 @@
 //! HTTP in and out: routing, status codes and JSON bodies around the pure
 //! admission rules. No input makes this panic; store failures answer 503.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use lambda_http::http::{header, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
@@ -11,6 +9,7 @@ use shared::admission::{
     Reason, MAX_BODY_BYTES,
 };
 use shared::password::PasswordKey;
+use shared::records::epoch_now;
 
 pub struct App<S> {
     pub store: S,
@@ -73,12 +72,6 @@ fn error(status: StatusCode, error: &str, field: Option<&str>, message: &str) ->
             message,
         },
     )
-}
-
-fn epoch_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 #[derive(Serialize)]
@@ -159,8 +152,8 @@ pub async fn handle<S: AdmissionStore>(app: &App<S>, req: Request) -> Response<B
     let enrollment = Enrollment {
         serial: request.serial.clone(),
         platform: request.platform.as_str(),
-        method: request.method.as_ref().map(|m| m.as_str().to_owned()),
-        os_version: request.os_version.as_ref().map(|v| v.raw.clone()),
+        method: request.method_name(),
+        os_version: request.os_version_text(),
         pre_approved: decision.pre_approved,
         expect: match &lookup.device {
             None => Expect::Absent,
@@ -224,8 +217,8 @@ async fn record_denial<S: AdmissionStore>(
     let denial = Denial {
         serial: request.serial.clone(),
         platform: request.platform.as_str(),
-        method: request.method.as_ref().map(|m| m.as_str().to_owned()),
-        os_version: request.os_version.as_ref().map(|v| v.raw.clone()),
+        method: request.method_name(),
+        os_version: request.os_version_text(),
         reason: decision.reason,
         endpoint: endpoint.name(),
         at,

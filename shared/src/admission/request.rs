@@ -207,6 +207,16 @@ fn parse_os_version(value: &Value) -> Result<Option<OsVersion>, RequestError> {
 }
 
 impl AdmissionRequest {
+    /// The enrollment method as sent, for records.
+    pub fn method_name(&self) -> Option<String> {
+        self.method.as_ref().map(|m| m.as_str().to_owned())
+    }
+
+    /// The OS version as sent, for records.
+    pub fn os_version_text(&self) -> Option<String> {
+        self.os_version.as_ref().map(|v| v.raw.clone())
+    }
+
     /// Parses a JSON body. The caller has already refused bodies over [`MAX_BODY_BYTES`].
     pub fn from_json(body: &[u8]) -> Result<Self, RequestError> {
         let value: Value = match serde_json::from_slice(body) {

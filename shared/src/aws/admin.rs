@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::Client;
 use serde::Serialize;
 
-use super::dynamo::sdk_error;
+use super::dynamo::{sdk_error, DynamoLedger};
 use super::items::{device_record, get_n, get_s, import_state, s, Item};
-use crate::ports::{ImportState, PortError};
+use crate::ports::{ImportLedger, ImportState, PortError};
 use crate::records::{DeviceRecord, DeviceStatus};
 
 /// An opaque page cursor: the hex of the JSON of a key made of string attributes.
@@ -260,16 +260,11 @@ impl AdminReads<'_> {
     }
 
     pub async fn import(&self, id: &str) -> Result<Option<ImportState>, PortError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(self.imports)
-            .key("import_id", s(id))
-            .key("sk", s("META"))
-            .send()
-            .await
-            .map_err(|e| sdk_error("read import", e))?;
-        out.item.as_ref().map(import_state).transpose()
+        let ledger = DynamoLedger {
+            client: self.client.clone(),
+            table: self.imports.to_owned(),
+        };
+        ledger.load(id).await
     }
 
     /// Devices per status and platform, for the overview chart (projected GSI reads, no Scan).

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_sdk_dynamodb::Client;
 
 use super::dynamo::sdk_error;
-use super::items::{get_s, n, s, Item};
+use super::items::{get_s, get_strings, n, s, Item};
 use super::settings::{PRE_APPROVED_ONLY, SETTINGS_PK, SETTINGS_SK};
 use crate::admission::{
     AdmissionStore, Denial, Enrolled, Enrollment, Expect, Lookup, StoredDevice,
@@ -88,10 +88,7 @@ fn stored_device(item: &Item) -> Result<StoredDevice, PortError> {
         platform: get_s(item, "platform")
             .and_then(|p| Platform::parse(p).ok())
             .ok_or_else(|| bad("platform"))?,
-        groups: match item.get("groups") {
-            Some(AttributeValue::L(l)) => l.iter().filter_map(|v| v.as_s().ok().cloned()).collect(),
-            _ => Vec::new(),
-        },
+        groups: get_strings(item, "groups"),
         password_hash: get_s(item, "password_hash").map(str::to_owned),
     })
 }

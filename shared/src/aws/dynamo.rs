@@ -2,7 +2,6 @@
 //! imports table ([`ImportLedger`]). Item layouts live in `items.rs`.
 
 use std::collections::HashMap;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
@@ -14,7 +13,9 @@ use aws_sdk_dynamodb::Client;
 use super::batch::{send_in_batches, MAX_BATCH_GET, MAX_BATCH_WRITE};
 use super::items::{self, n, s};
 use crate::ports::{Claim, Directory, Existing, ImportLedger, ImportState, PortError};
-use crate::records::{DeviceRecord, DeviceStatus, ExistingDevice, ExistingUser, UserRecord};
+use crate::records::{
+    epoch_now, DeviceRecord, DeviceStatus, ExistingDevice, ExistingUser, UserRecord,
+};
 
 /// Names of the tables, from the functions' environment.
 #[derive(Debug, Clone)]
@@ -73,12 +74,6 @@ where
         Err(e) if e.as_service_error().is_some_and(&is_condition_failure) => Ok(false),
         Err(e) => Err(sdk_error(what, e)),
     }
-}
-
-fn epoch_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 pub struct DynamoDirectory {

@@ -33,6 +33,14 @@ pub fn get_n(item: &Item, key: &str) -> u64 {
     }
 }
 
+/// A list of strings (`L` of `S`), empty when absent.
+pub fn get_strings(item: &Item, key: &str) -> Vec<String> {
+    match item.get(key) {
+        Some(AttributeValue::L(l)) => l.iter().filter_map(|v| v.as_s().ok().cloned()).collect(),
+        _ => Vec::new(),
+    }
+}
+
 fn put_opt(item: &mut Item, key: &str, v: &Option<String>) {
     if let Some(v) = v {
         item.insert(key.to_owned(), s(v));
@@ -81,10 +89,7 @@ pub fn device_record(item: &Item) -> Option<DeviceRecord> {
         ownership: get_s(item, "ownership").and_then(|o| Ownership::parse(o).ok()),
         email: text("email").unwrap_or_default(),
         device_name: text("device_name"),
-        groups: match item.get("groups") {
-            Some(AttributeValue::L(l)) => l.iter().filter_map(|v| v.as_s().ok().cloned()).collect(),
-            _ => Vec::new(),
-        },
+        groups: get_strings(item, "groups"),
         password_hash: text("password_hash"),
         import_id: text("import_id").unwrap_or_default(),
         domain: text("domain"),

@@ -137,6 +137,32 @@ pub enum RunError {
     Internal(String),
 }
 
+/// An import's record as an attempt finds it.
+enum Record {
+    Finished(ImportStatus),
+    /// Stored by an earlier attempt.
+    Resumed(ImportState),
+    /// Created by this attempt, with the given options and status.
+    Created(ImportState),
+}
+
+async fn open_record<L: ImportLedger>(
+    ledger: &L,
+    object: &ImportObject,
+    options: ImportOptions,
+    status: ImportStatus,
+) -> Result<Record, PortError> {
+    Ok(match ledger.load(&object.import_id()).await? {
+        Some(st) if st.status.is_final() => Record::Finished(st.status),
+        Some(st) => Record::Resumed(st),
+        None => {
+            let st = object.new_state(options, status);
+            ledger.create(&st).await?;
+            Record::Created(st)
+        }
+    })
+}
+
 /// Runs (or resumes) one import. `remaining` tells how long the invocation may still run.
 pub async fn run_import<D, L, S, R>(
     object: &ImportObject,
@@ -153,18 +179,13 @@ where
     R: ReportSink,
 {
     let import_id = object.import_id();
-    let (state, resumed) = match ports.ledger.load(&import_id).await? {
-        Some(s) if s.status.is_final() => return Ok(Outcome::AlreadyFinished(s.status)),
-        Some(s) => (s, true),
-        None => {
-            let state = object.new_state(
-                options.clone().unwrap_or_default(),
-                ImportStatus::Validating,
-            );
-            ports.ledger.create(&state).await?;
-            (state, false)
-        }
-    };
+    let new_options = options.clone().unwrap_or_default();
+    let (state, resumed) =
+        match open_record(ports.ledger, object, new_options, ImportStatus::Validating).await? {
+            Record::Finished(status) => return Ok(Outcome::AlreadyFinished(status)),
+            Record::Resumed(state) => (state, true),
+            Record::Created(state) => (state, false),
+        };
     if !ports
         .ledger
         .lease(&import_id, settings.lease_seconds)
@@ -711,14 +732,16 @@ pub async fn mark_failed<L: ImportLedger, R: ReportSink>(
     reports: &R,
 ) -> Result<Outcome, RunError> {
     let import_id = object.import_id();
-    let state = match ledger.load(&import_id).await? {
-        Some(st) if st.status.is_final() => return Ok(Outcome::AlreadyFinished(st.status)),
-        Some(st) => st,
-        None => {
-            let st = object.new_state(ImportOptions::default(), ImportStatus::Failed);
-            ledger.create(&st).await?;
-            st
-        }
+    let state = match open_record(
+        ledger,
+        object,
+        ImportOptions::default(),
+        ImportStatus::Failed,
+    )
+    .await?
+    {
+        Record::Finished(status) => return Ok(Outcome::AlreadyFinished(status)),
+        Record::Resumed(state) | Record::Created(state) => state,
     };
     let mut report = Report::new(&import_id, &object.key, &state.options);
     report.status = ImportStatus::Failed;
