@@ -266,6 +266,8 @@ def zipped_binary_mb() -> dict:
     """`cargo lambda build --release --arm64`, zipped as Lambda takes it (BENCH_SKIP_ZIP=1 skips the cross build)."""
     if os.environ.get("BENCH_SKIP_ZIP"):
         return {"skipped": True, "ok": True}
+    # The arm64 standard library, once (rustup skips it when installed).
+    subprocess.run(["rustup", "target", "add", "aarch64-unknown-linux-gnu"], check=True)
     subprocess.run(
         [str(ROOT / ".venv" / "bin" / "cargo-lambda"), "lambda", "build", "--release", "--arm64", "--bin", "admission", "--output-format", "zip"],
         cwd=ROOT,
