@@ -43,7 +43,16 @@ def generate(path: Path, rows: int, prefix: str = "B") -> None:
         f.write(HEADER)
         for i in range(rows):
             p = platforms[i % 5]
-            mobile = f"+1415555{rnd.randrange(0, 10000):04d}" if i % 3 == 0 else ""
+            # A third of the users have a mobile, distinct, from a few countries and written a few ways.
+            mobile = ""
+            if i % 3 == 0:
+                n = i // 3
+                mobile = [
+                    f"+1 {[212, 312, 415, 510, 617, 702, 808, 917, 206, 303][n // 4 % 10]} 555 {n // 40 % 10000:04d}",
+                    f"+447911{n // 4 % 300000:06d}",
+                    f"+49 151 {10000000 + n % 90000000}",
+                    f"+33 6 12 {n // 10000 % 100:02d} {n // 100 % 100:02d} {n % 100:02d}",
+                ][n % 4]
             name = f'"Doe, Jane {i}"' if i % 7 == 0 else f"User {i}"
             f.write(
                 f"{name},user{i}@example.com,{'corporate' if i % 4 else 'personal'},"

@@ -133,15 +133,13 @@ impl RecordStream {
             }
             // Every record ends in exactly one '\n' (see LineEndings), so the line
             // after it, less one, less its own embedded newlines, is where it starts.
-            let own: u64 = self
-                .record
-                .iter()
-                .map(|f| f.bytes().filter(|b| *b == b'\n').count() as u64)
-                .sum();
+            // The record's cells lie end to end in one buffer: one scan answers both questions.
+            let cells = self.record.as_slice();
+            let own = memchr::memchr_iter(b'\n', cells.as_bytes()).count() as u64;
             let start_line = self.reader.position().line() - 1 - own;
             self.row = start_line - self.embedded_newlines;
             self.embedded_newlines += own;
-            if self.record.iter().any(|f| !f.trim().is_empty()) {
+            if !cells.trim().is_empty() {
                 return Ok(Some(self.row));
             }
         }

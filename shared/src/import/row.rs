@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::csvfile::{ColumnMap, Field};
-use crate::domain::values::parse_groups;
+use crate::domain::values::{check_groups, checked_groups};
 use crate::domain::{
     Email, InviteChannel, Mobile, Ownership, Password, Platform, SerialNumber, ValueError,
 };
@@ -33,23 +33,64 @@ pub struct DeviceRow {
     pub groups: Vec<String>,
 }
 
+/// A row that passed validation, still borrowing its cells from the record:
+/// the validation pass of a million-row file learns what it needs from this
+/// without copying every cell. Only [`validate_row`] builds one.
+#[derive(Debug)]
+pub struct CheckedRow<'a> {
+    pub row: u64,
+    name: &'a str,
+    pub email: &'a str,
+    ownership: Ownership,
+    pub serial: &'a str,
+    platform: Platform,
+    sam_account_name: Option<&'a str>,
+    mobile: Option<Mobile>,
+    device_name: Option<&'a str>,
+    password: Option<&'a str>,
+    groups: &'a str,
+}
+
+impl CheckedRow<'_> {
+    pub fn to_device_row(&self) -> DeviceRow {
+        DeviceRow {
+            row: self.row,
+            name: self.name.to_owned(),
+            email: Email::checked(self.email),
+            ownership: self.ownership,
+            serial: SerialNumber::checked(self.serial),
+            platform: self.platform,
+            sam_account_name: self.sam_account_name.map(str::to_owned),
+            mobile: self.mobile.clone(),
+            device_name: self.device_name.map(str::to_owned),
+            password: self.password.map(Password::checked),
+            groups: checked_groups(self.groups),
+        }
+    }
+}
+
 const MAX_TEXT: usize = 256;
 
 /// What a validated row's cells looked like, for the messages about them.
-struct Cells<'a> {
+struct Cells<'a, 'w> {
     row: u64,
     record: &'a csv::StringRecord,
     map: &'a ColumnMap,
     errors: Vec<RowIssue>,
-    warnings: &'a mut Vec<RowIssue>,
+    warnings: &'w mut Vec<RowIssue>,
 }
 
-impl<'a> Cells<'a> {
+impl<'a> Cells<'a, '_> {
     /// The trimmed cell; trimming is reported as a warning (it may matter for a serial).
     fn get(&mut self, field: Field) -> &'a str {
         let Some(raw) = self.map.column(field).and_then(|i| self.record.get(i)) else {
             return "";
         };
+        // Most cells start and end with a visible ASCII character: nothing to trim, nothing to scan.
+        let visible = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_graphic());
+        if visible(raw.as_bytes().first()) && visible(raw.as_bytes().last()) {
+            return raw;
+        }
         let trimmed = raw.trim();
         if trimmed.len() != raw.len() && !trimmed.is_empty() {
             self.warnings.push(RowIssue {
@@ -74,7 +115,7 @@ impl<'a> Cells<'a> {
     fn check<T>(
         &mut self,
         field: Field,
-        parse: impl FnOnce(&str) -> Result<T, ValueError>,
+        parse: impl FnOnce(&'a str) -> Result<T, ValueError>,
     ) -> Option<T> {
         let v = self.get(field);
         match parse(v) {
@@ -89,7 +130,7 @@ impl<'a> Cells<'a> {
     fn optional<T>(
         &mut self,
         field: Field,
-        parse: impl FnOnce(&str) -> Result<T, ValueError>,
+        parse: impl FnOnce(&'a str) -> Result<T, ValueError>,
     ) -> Option<T> {
         let v = self.get(field);
         if v.is_empty() {
@@ -114,8 +155,11 @@ fn shown(field: Field, value: &str) -> String {
     }
 }
 
-fn text(label: &'static str, required: bool) -> impl Fn(&str) -> Result<String, ValueError> {
-    move |v: &str| {
+fn text<'a>(
+    label: &'static str,
+    required: bool,
+) -> impl Fn(&'a str) -> Result<&'a str, ValueError> {
+    move |v| {
         if required && v.is_empty() {
             Err(ValueError(format!("{label} is empty; every row needs it")))
         } else if v.len() > MAX_TEXT {
@@ -123,12 +167,12 @@ fn text(label: &'static str, required: bool) -> impl Fn(&str) -> Result<String, 
                 "{label} is longer than {MAX_TEXT} characters"
             )))
         } else {
-            Ok(v.to_owned())
+            Ok(v)
         }
     }
 }
 
-/// Validates one record. Warnings (trimmed cells) go to `warnings` either way.
+/// Validates one record into an owned row (the write pass).
 pub fn validate_row(
     row: u64,
     record: &csv::StringRecord,
@@ -136,6 +180,18 @@ pub fn validate_row(
     invite: InviteChannel,
     warnings: &mut Vec<RowIssue>,
 ) -> Result<DeviceRow, Vec<RowIssue>> {
+    check_row(row, record, map, invite, warnings).map(|r| r.to_device_row())
+}
+
+/// Validates one record, reporting every problem with it. Warnings (trimmed
+/// cells) go to `warnings` either way.
+pub fn check_row<'a>(
+    row: u64,
+    record: &'a csv::StringRecord,
+    map: &'a ColumnMap,
+    invite: InviteChannel,
+    warnings: &mut Vec<RowIssue>,
+) -> Result<CheckedRow<'a>, Vec<RowIssue>> {
     let mut c = Cells {
         row,
         record,
@@ -144,9 +200,9 @@ pub fn validate_row(
         warnings,
     };
     let name = c.check(Field::Name, text("the name", true));
-    let email = c.check(Field::Email, Email::parse);
+    let email = c.check(Field::Email, |v| Email::check(v).map(|()| v));
     let ownership = c.check(Field::Ownership, Ownership::parse);
-    let serial = c.check(Field::SerialNumber, SerialNumber::parse);
+    let serial = c.check(Field::SerialNumber, |v| SerialNumber::check(v).map(|()| v));
     let platform = c.check(Field::Platform, Platform::parse);
     let sam_account_name = c.optional(Field::SamAccountName, text("SAMAccountName", false));
     let mobile = c.optional(Field::Mobile, Mobile::parse);
@@ -154,7 +210,7 @@ pub fn validate_row(
     // A password is taken as written: spaces may be part of it.
     let password = match map.column(Field::Password).and_then(|i| record.get(i)) {
         Some(raw) if !raw.is_empty() => match Password::parse(raw) {
-            Ok(p) => Some(p),
+            Ok(_) => Some(raw),
             Err(e) => {
                 c.fail(Field::Password, raw, e);
                 None
@@ -163,7 +219,7 @@ pub fn validate_row(
         _ => None,
     };
     let groups = c
-        .optional(Field::DeviceGroup, parse_groups)
+        .optional(Field::DeviceGroup, |v| check_groups(v).map(|()| v))
         .unwrap_or_default();
     if invite == InviteChannel::Sms && mobile.is_none() && c.get(Field::Mobile).is_empty() {
         c.fail(
@@ -176,7 +232,7 @@ pub fn validate_row(
         (Some(name), Some(email), Some(ownership), Some(serial), Some(platform))
             if c.errors.is_empty() =>
         {
-            Ok(DeviceRow {
+            Ok(CheckedRow {
                 row,
                 name,
                 email,
