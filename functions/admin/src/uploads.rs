@@ -164,10 +164,7 @@ pub async fn preview(call: &Call<'_>) -> Result<Response<Body>, ApiError> {
     };
     let serials = unique("serial_number", str::to_owned);
     let emails = unique("email", str::to_lowercase);
-    let directory = DynamoDirectory {
-        client: call.app.dynamo.clone(),
-        tables: c.tables.clone(),
-    };
+    let directory = DynamoDirectory::new(call.app.dynamo.clone(), c.tables.clone());
     let (devices, users) = directory.existing(&serials, &emails).await?;
     let rows: Vec<serde_json::Value> = p
         .rows

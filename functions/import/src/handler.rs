@@ -167,10 +167,7 @@ async fn handle_message(
             etag: info.etag,
             handle: tokio::runtime::Handle::current(),
         });
-        let directory = DynamoDirectory {
-            client: app.dynamo.clone(),
-            tables: app.config.tables.clone(),
-        };
+        let directory = DynamoDirectory::new(app.dynamo.clone(), app.config.tables.clone());
         let ledger = DynamoLedger {
             client: app.dynamo.clone(),
             table: app.config.tables.imports.clone(),

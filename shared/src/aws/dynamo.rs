@@ -38,8 +38,8 @@ impl Tables {
     }
 }
 
-/// How many batch requests one chunk keeps in flight.
-const IN_FLIGHT: usize = 4;
+/// How many batch requests are in flight: per read, and in all for writes.
+pub const IN_FLIGHT: usize = 4;
 
 pub(crate) fn sdk_error<E, R>(what: &'static str, e: SdkError<E, R>) -> PortError
 where
@@ -77,8 +77,20 @@ where
 }
 
 pub struct DynamoDirectory {
-    pub client: Client,
-    pub tables: Tables,
+    client: Client,
+    tables: Tables,
+    /// Bounds write batches across the chunks being written at once.
+    write_slots: tokio::sync::Semaphore,
+}
+
+impl DynamoDirectory {
+    pub fn new(client: Client, tables: Tables) -> Self {
+        Self {
+            client,
+            tables,
+            write_slots: tokio::sync::Semaphore::new(IN_FLIGHT),
+        }
+    }
 }
 
 impl Directory for DynamoDirectory {
@@ -194,6 +206,11 @@ impl Directory for DynamoDirectory {
             for (table, req) in batch {
                 by_table.entry(table).or_default().push(req);
             }
+            let _slot = self
+                .write_slots
+                .acquire()
+                .await
+                .map_err(|e| PortError::new("write", e))?;
             let out = self
                 .client
                 .batch_write_item()

@@ -244,6 +244,7 @@ where
     };
     state.options = options.clone();
 
+    let started = std::time::Instant::now();
     let scan = match validate(&source, &options, &mut state, ports.ledger).await? {
         Ok(scan) => scan,
         Err(file_error) => {
@@ -251,6 +252,7 @@ where
             return finish(state, report, None, ports).await;
         }
     };
+    tracing::info!(%import_id, rows = scan.rows, errors = scan.errors.len(), ms = started.elapsed().as_millis() as u64, "validated");
     let report = Report::new(&import_id, &object.key, &options).with_scan(&scan);
     let errors_file = if scan.errors.is_empty() {
         None
@@ -281,7 +283,7 @@ where
         email_pacer: Pacer::new(settings.email_rate),
         sms_pacer: Pacer::new(settings.sms_rate),
     };
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<DeviceRow>, String>>(2);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<DeviceRow>, String>>(2);
     let reader = {
         let (src, scan, opts, from, chunk) = (
             source.clone(),
@@ -297,23 +299,44 @@ where
     // replay after a crash rewrites the same items and the invite ledger stops
     // any second send, so a coarser checkpoint costs only repeated writes.
     let mut saved_at = tokio::time::Instant::now();
-    while let Some(chunk) = rx.recv().await {
-        let rows = chunk.map_err(RunError::Reread)?;
-        let last_row = rows.last().map_or(state.rows_done, |r| r.row);
-        writer.chunk(rows, &scan, ports, &mut state).await?;
-        state.rows_done = last_row;
-        let pause = remaining() < reserve;
-        if pause || saved_at.elapsed() >= CHECKPOINT_EVERY {
-            ports.ledger.save(&state).await?;
-            saved_at = tokio::time::Instant::now();
-        }
-        if pause {
-            paused = true;
-            break;
+    // The next chunk's existing items are read while this one is written, so
+    // the table never waits for a read between chunks. Reading ahead is safe:
+    // items this import writes never count as existing (see `plan_chunk`).
+    let chunks = stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+    // The next chunk's writes start while this one's last batches are still in
+    // flight, so the table is not left idle at each chunk boundary (the
+    // directory bounds the batches in flight overall). Invites and the
+    // checkpoint follow in file order, each after its chunk's writes.
+    // The pipeline lives in this block so that leaving it drops the receiver,
+    // which stops the reader.
+    {
+        let written = chunks
+            .map(|chunk| async {
+                let rows = chunk.map_err(RunError::Reread)?;
+                writer.look_up(rows, &scan, ports.directory).await
+            })
+            .buffered(LOOK_AHEAD_CHUNKS)
+            .map(|looked_up| async { writer.write(looked_up?, &scan, ports.directory).await })
+            .buffered(CHUNKS_WRITING);
+        tokio::pin!(written);
+        while let Some(chunk) = written.next().await {
+            let chunk = chunk?;
+            let last_row = chunk.last_row.unwrap_or(state.rows_done);
+            writer.invite(chunk, ports, &mut state).await?;
+            state.rows_done = last_row;
+            let pause = remaining() < reserve;
+            if pause || saved_at.elapsed() >= CHECKPOINT_EVERY {
+                ports.ledger.save(&state).await?;
+                saved_at = tokio::time::Instant::now();
+            }
+            if pause {
+                paused = true;
+                break;
+            }
         }
     }
-    drop(rx);
     let _ = reader.await;
+    tracing::info!(%import_id, rows_done = state.rows_done, paused, ms = started.elapsed().as_millis() as u64, "write pass ended");
     if paused {
         return Ok(Outcome::Paused {
             rows_done: state.rows_done,
@@ -502,6 +525,27 @@ pub fn plan_chunk(
     plan
 }
 
+/// Chunks whose existing items are read ahead of the one being written.
+const LOOK_AHEAD_CHUNKS: usize = 2;
+/// Chunks being written at once.
+const CHUNKS_WRITING: usize = 2;
+
+/// A chunk of rows with what the tables already hold for them.
+struct LookedUp {
+    rows: Vec<DeviceRow>,
+    devices: HashMap<String, ExistingDevice>,
+    users: HashMap<String, ExistingUser>,
+}
+
+/// A written chunk, before its invites.
+struct Written {
+    last_row: Option<u64>,
+    devices: usize,
+    users: usize,
+    skipped: Vec<Skipped>,
+    invites: Vec<Invite>,
+}
+
 struct Writer<'a> {
     import_id: &'a str,
     options: &'a ImportOptions,
@@ -511,19 +555,12 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
-    async fn chunk<D, L, S, R>(
+    async fn look_up<D: Directory>(
         &self,
         rows: Vec<DeviceRow>,
         scan: &Scan,
-        ports: &Ports<'_, D, L, S, R>,
-        state: &mut ImportState,
-    ) -> Result<(), RunError>
-    where
-        D: Directory,
-        L: ImportLedger,
-        S: InviteSender,
-        R: ReportSink,
-    {
+        directory: &D,
+    ) -> Result<LookedUp, RunError> {
         let serials: Vec<String> = rows.iter().map(|r| r.serial.as_str().to_owned()).collect();
         // Whether a user exists matters only when existing users are skipped.
         let mut user_keys: Vec<String> = match self.options.existing {
@@ -536,12 +573,30 @@ impl Writer<'_> {
         };
         user_keys.sort_unstable();
         user_keys.dedup();
-        let (devices, users) = ports.directory.existing(&serials, &user_keys).await?;
+        let (devices, users) = directory.existing(&serials, &user_keys).await?;
+        Ok(LookedUp {
+            rows,
+            devices,
+            users,
+        })
+    }
+
+    async fn write<D: Directory>(
+        &self,
+        LookedUp {
+            rows,
+            devices,
+            users,
+        }: LookedUp,
+        scan: &Scan,
+        directory: &D,
+    ) -> Result<Written, RunError> {
         if self.password_key_missing(&rows) {
             return Err(RunError::Internal(
                 "rows have passwords but no password key is configured".into(),
             ));
         }
+        let last_row = rows.last().map(|r| r.row);
         let plan = plan_chunk(
             rows,
             scan,
@@ -551,16 +606,39 @@ impl Writer<'_> {
             self.options,
             self.settings.password_key.as_ref(),
         );
-        state.counts.devices_written += plan.devices.len() as u64;
-        state.counts.users_written += plan.users.len() as u64;
-        state.skipped_total += plan.skipped.len() as u64;
-        let room = MAX_SKIPPED.saturating_sub(state.skipped.len());
-        state.skipped.extend(plan.skipped.into_iter().take(room));
-        ports.directory.write(plan.devices, plan.users).await?;
+        let written = Written {
+            last_row,
+            devices: plan.devices.len(),
+            users: plan.users.len(),
+            skipped: plan.skipped,
+            invites: plan.invites,
+        };
+        directory.write(plan.devices, plan.users).await?;
+        Ok(written)
+    }
 
-        let rows: Vec<u64> = plan.invites.iter().map(|i| i.row).collect();
-        let results: Vec<Sent> = stream::iter(plan.invites)
-            .map(|invite| self.invite(invite, ports))
+    /// Counts a written chunk and sends its invites.
+    async fn invite<D, L, S, R>(
+        &self,
+        chunk: Written,
+        ports: &Ports<'_, D, L, S, R>,
+        state: &mut ImportState,
+    ) -> Result<(), RunError>
+    where
+        D: Directory,
+        L: ImportLedger,
+        S: InviteSender,
+        R: ReportSink,
+    {
+        state.counts.devices_written += chunk.devices as u64;
+        state.counts.users_written += chunk.users as u64;
+        state.skipped_total += chunk.skipped.len() as u64;
+        let room = MAX_SKIPPED.saturating_sub(state.skipped.len());
+        state.skipped.extend(chunk.skipped.into_iter().take(room));
+
+        let rows: Vec<u64> = chunk.invites.iter().map(|i| i.row).collect();
+        let results: Vec<Sent> = stream::iter(chunk.invites)
+            .map(|invite| self.send_invite(invite, ports))
             .buffered(self.settings.invite_concurrency.max(1))
             .try_collect()
             .await?;
@@ -593,7 +671,7 @@ impl Writer<'_> {
 
     /// Claims, then sends, retrying throttling with back-off. A claim whose send
     /// finally fails is released, so the redelivered event can try again.
-    async fn invite<D, L, S, R>(
+    async fn send_invite<D, L, S, R>(
         &self,
         invite: Invite,
         ports: &Ports<'_, D, L, S, R>,
