@@ -1,7 +1,9 @@
 //! The emulator's raw BatchWriteItem ceiling, for `make bench` to put beside
 //! the end-to-end import: N rows written as one device item and one user item
 //! each, 25 items per request, as many requests in flight as the import uses,
-//! with the same client. Prints one JSON line.
+//! with the same client. Prints one JSON line. Keys start with the optional
+//! third argument, so that each run adds new items, as an import does, rather
+//! than overwriting the previous run's.
 
 use std::time::Instant;
 
@@ -22,6 +24,8 @@ async fn main() {
         .nth(2)
         .and_then(|a| a.parse().ok())
         .unwrap_or(4);
+    let prefix = std::env::args().nth(3).unwrap_or_else(|| "RAW".into());
+    let mailbox = prefix.to_lowercase();
     let devices = std::env::var("DEVICES_TABLE").expect("DEVICES_TABLE");
     let users = std::env::var("USERS_TABLE").expect("USERS_TABLE");
     let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
@@ -29,11 +33,11 @@ async fn main() {
     let mut requests = Vec::with_capacity(rows * 2);
     for i in 0..rows {
         let d = DeviceRecord {
-            serial: format!("RAW-{i:08}"),
+            serial: format!("{prefix}-{i:08}"),
             status: DeviceStatus::PreApproved,
             platform: Platform::Android,
             ownership: Some(Ownership::Corporate),
-            email: format!("raw{i}@example.com"),
+            email: format!("{mailbox}{i}@example.com"),
             device_name: Some(format!("Device {i}")),
             groups: vec!["Bench".into()],
             password_hash: None,
