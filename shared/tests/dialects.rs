@@ -33,8 +33,9 @@ fn rows(name: &str) -> Vec<(u64, String, String, &'static str)> {
     )
     .unwrap();
     let mut out = Vec::new();
-    while let Some((row, result, _)) = pass.next_checked().unwrap() {
-        if let Ok(r) = result {
+    while let Some(row) = pass.next_row().unwrap() {
+        if let Ok(r) = pass.check(row, &mut Vec::new()) {
+            let r = r.to_device_row();
             out.push((
                 row,
                 r.name,

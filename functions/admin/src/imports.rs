@@ -5,6 +5,7 @@ use std::time::Duration;
 use aws_sdk_s3::presigning::PresigningConfig;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
+use shared::aws::s3::head;
 use shared::import::report_keys;
 use shared::ports::{ImportState, PortError};
 
@@ -120,14 +121,7 @@ pub async fn one(call: &Call<'_>, id: &str) -> Result<Response<Body>, ApiError> 
         Some(_) => Some(presigned_get(call, &report_key).await?),
         None => None,
     };
-    let errors_csv = call
-        .app
-        .s3
-        .head_object()
-        .bucket(&call.app.config.bucket)
-        .key(&errors_key)
-        .send()
-        .await;
+    let errors_csv = head(&call.app.s3, &call.app.config.bucket, &errors_key, None).await;
     let errors_csv_url = match errors_csv {
         Ok(_) => Some(presigned_get(call, &errors_key).await?),
         Err(_) => None,

@@ -39,7 +39,7 @@ impl Tables {
 }
 
 /// How many batch requests are in flight: per read, and in all for writes.
-pub const IN_FLIGHT: usize = 4;
+const IN_FLIGHT: usize = 4;
 
 pub(crate) fn sdk_error<E, R>(what: &'static str, e: SdkError<E, R>) -> PortError
 where

@@ -176,7 +176,7 @@ pub fn errors_csv(
     let width = header.len();
     header.push("Error".into());
     write_record(&mut w, header.iter().map(String::as_str))?;
-    while let Some((row, _, _)) = pass.next_checked()? {
+    while let Some(row) = pass.next_row()? {
         let Some(messages) = by_row.get(&row) else {
             continue;
         };

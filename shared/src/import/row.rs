@@ -35,7 +35,7 @@ pub struct DeviceRow {
 
 /// A row that passed validation, still borrowing its cells from the record:
 /// the validation pass of a million-row file learns what it needs from this
-/// without copying every cell. Only [`validate_row`] builds one.
+/// without copying every cell. Only [`check_row`] builds one.
 #[derive(Debug)]
 pub struct CheckedRow<'a> {
     pub row: u64,
@@ -172,17 +172,6 @@ fn text<'a>(
     }
 }
 
-/// Validates one record into an owned row (the write pass).
-pub fn validate_row(
-    row: u64,
-    record: &csv::StringRecord,
-    map: &ColumnMap,
-    invite: InviteChannel,
-    warnings: &mut Vec<RowIssue>,
-) -> Result<DeviceRow, Vec<RowIssue>> {
-    check_row(row, record, map, invite, warnings).map(|r| r.to_device_row())
-}
-
 /// Validates one record, reporting every problem with it. Warnings (trimmed
 /// cells) go to `warnings` either way.
 pub fn check_row<'a>(
@@ -281,7 +270,8 @@ mod tests {
     ) -> (Result<DeviceRow, Vec<RowIssue>>, Vec<RowIssue>) {
         let mut warnings = Vec::new();
         let record = csv::StringRecord::from(cells.to_vec());
-        let result = validate_row(row, &record, &map(), invite, &mut warnings);
+        let result =
+            check_row(row, &record, &map(), invite, &mut warnings).map(|r| r.to_device_row());
         (result, warnings)
     }
 

@@ -401,16 +401,17 @@ fn read_rows(
         let mut pass = RowPass::open(input, Some(scan.dialect.encoding), options)
             .map_err(|e| e.to_string())?;
         let mut chunk = Vec::with_capacity(chunk_rows);
-        while let Some((row, result, _)) = pass.next_checked().map_err(|e| e.to_string())? {
+        while let Some(row) = pass.next_row().map_err(|e| e.to_string())? {
             if row <= after_row || !scan.is_row_valid(row) {
                 continue;
             }
-            let Ok(device_row) = result else {
+            // Warnings were reported by the first pass.
+            let Ok(checked) = pass.check(row, &mut Vec::new()) else {
                 return Err(format!(
                     "row {row} was valid in the first pass but not in the second"
                 ));
             };
-            chunk.push(device_row);
+            chunk.push(checked.to_device_row());
             if chunk.len() == chunk_rows
                 && tx.blocking_send(Ok(std::mem::take(&mut chunk))).is_err()
             {

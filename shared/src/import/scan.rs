@@ -9,7 +9,7 @@ use std::io;
 
 use serde::Serialize;
 
-use super::row::{check_row, validate_row, CheckedRow, DeviceRow, RowIssue};
+use super::row::{check_row, CheckedRow, RowIssue};
 use crate::csvfile::{
     BoxRead, ColumnMap, Dialect, Field, HeaderError, ReadError, RecordStream, TextEncoding,
 };
@@ -211,7 +211,7 @@ impl Tally {
             .map(|(len, (_, rows))| (*len, rows.clone()))
             .collect();
         for (len, rows) in short {
-            let issues = rows
+            let mut issues = rows
                 .into_iter()
                 .map(|row| RowIssue {
                     row,
@@ -223,7 +223,7 @@ impl Tally {
                     ),
                 })
                 .collect();
-            self.warn(&mut { issues });
+            self.warn(&mut issues);
         }
     }
 }
@@ -259,10 +259,11 @@ fn scan_as(
     let mut tally = Tally::default();
     let serial_column = pass.columns.column(Field::SerialNumber);
     let mut warnings = Vec::new();
-    while let Some(row) = pass.stream.next_record()? {
-        let record = pass.stream.record();
-        let result = check_row(row, record, &pass.columns, pass.invite, &mut warnings);
-        let serial = serial_column.and_then(|i| record.get(i)).map(str::trim);
+    while let Some(row) = pass.next_row()? {
+        let result = pass.check(row, &mut warnings);
+        let serial = serial_column
+            .and_then(|i| pass.record().get(i))
+            .map(str::trim);
         tally.add(row, result, serial);
         tally.warn(&mut warnings);
         if tally.rows > MAX_ROWS {
@@ -307,26 +308,28 @@ impl RowPass {
         self.stream.dialect()
     }
 
-    /// The next data row: its number, the validation result and its warnings.
-    #[allow(clippy::type_complexity)]
-    pub fn next_checked(
-        &mut self,
-    ) -> Result<Option<(u64, Result<DeviceRow, Vec<RowIssue>>, Vec<RowIssue>)>, FileError> {
-        let Some(row) = self.stream.next_record()? else {
-            return Ok(None);
-        };
-        let mut warnings = Vec::new();
-        let result = validate_row(
+    /// Moves to the next data row and returns its number; its cells are then
+    /// [`record`](Self::record), checked on request with [`check`](Self::check).
+    pub fn next_row(&mut self) -> Result<Option<u64>, FileError> {
+        Ok(self.stream.next_record()?)
+    }
+
+    /// Validates the current row (number `row`); warnings go to `warnings` either way.
+    pub fn check(
+        &self,
+        row: u64,
+        warnings: &mut Vec<RowIssue>,
+    ) -> Result<CheckedRow<'_>, Vec<RowIssue>> {
+        check_row(
             row,
             self.stream.record(),
             &self.columns,
             self.invite,
-            &mut warnings,
-        );
-        Ok(Some((row, result, warnings)))
+            warnings,
+        )
     }
 
-    /// The raw cells of the current record (for the annotated errors file).
+    /// The raw cells of the current record.
     pub fn record(&self) -> &csv::StringRecord {
         self.stream.record()
     }
@@ -381,16 +384,20 @@ mod tests {
         assert!(s.errors.is_empty());
     }
 
+    /// `times` copies of `rows` lines, one after the other: `line(copy, i)`.
+    fn copies(times: usize, rows: usize, line: impl Fn(usize, usize) -> String) -> String {
+        (0..times)
+            .flat_map(|copy| (0..rows).map(move |i| (copy, i)))
+            .map(|(copy, i)| line(copy, i) + "\n")
+            .collect()
+    }
+
     /// Large enough that the hash sort's order within a group is arbitrary.
     #[test]
     fn duplicates_in_a_large_file_keep_file_order() {
-        let mut body = String::new();
-        for _copy in 0..3 {
-            for i in 0..3000 {
-                body.push_str(&format!("U,u{i}@x.com,corporate,S{i},ios,\n"));
-            }
-        }
-        let s = run(&body);
+        let s = run(&copies(3, 3000, |_, i| {
+            format!("U,u{i}@x.com,corporate,S{i},ios,")
+        }));
         assert_eq!(s.errors.len(), 6000);
         for e in &s.errors {
             let first = (e.row - 2) % 3000 + 2;
@@ -406,13 +413,9 @@ mod tests {
 
     #[test]
     fn duplicate_emails_in_a_large_file_last_row_wins() {
-        let mut body = String::new();
-        for copy in 0..3 {
-            for i in 0..3000 {
-                body.push_str(&format!("U,u{i}@x.com,corporate,S{copy}-{i},ios,\n"));
-            }
-        }
-        let s = run(&body);
+        let s = run(&copies(3, 3000, |copy, i| {
+            format!("U,u{i}@x.com,corporate,S{copy}-{i},ios,")
+        }));
         assert!(s.errors.is_empty());
         assert_eq!(s.duplicate_email_groups, 3000);
         assert!((2..6002).all(|row| !s.carries_user_details(row)));
