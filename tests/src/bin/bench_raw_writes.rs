@@ -3,7 +3,9 @@
 //! each, 25 items per request, as many requests in flight as the import uses,
 //! with the same client. Prints one JSON line. Keys start with the optional
 //! third argument, so that each run adds new items, as an import does, rather
-//! than overwriting the previous run's.
+//! than overwriting the previous run's. With a fourth argument `reads`, every
+//! 100 rows (the import's chunk) are first looked up through the import's own
+//! existence read (a BatchGetItem per 100 keys): the requests `skip` adds.
 
 use std::time::Instant;
 
@@ -12,6 +14,7 @@ use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use shared::aws::batch::{send_in_batches, MAX_BATCH_WRITE};
 use shared::aws::items::{device_item, user_item};
 use shared::domain::{Ownership, Platform};
+use shared::ports::Directory;
 use shared::records::{DeviceRecord, DeviceStatus, UserRecord};
 
 #[tokio::main]
@@ -26,6 +29,7 @@ async fn main() {
         .unwrap_or(4);
     let prefix = std::env::args().nth(3).unwrap_or_else(|| "RAW".into());
     let mailbox = prefix.to_lowercase();
+    let with_reads = std::env::args().nth(4).as_deref() == Some("reads");
     let devices = std::env::var("DEVICES_TABLE").expect("DEVICES_TABLE");
     let users = std::env::var("USERS_TABLE").expect("USERS_TABLE");
     let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
@@ -68,6 +72,17 @@ async fn main() {
         }
     }
     let started = Instant::now();
+    if with_reads {
+        let tables = shared::aws::dynamo::Tables::from_env().expect("table names");
+        let directory = shared::aws::dynamo::DynamoDirectory::new(client.clone(), tables);
+        let serials: Vec<String> = (0..rows).map(|i| format!("{prefix}-{i:08}")).collect();
+        let emails: Vec<String> = (0..rows)
+            .map(|i| format!("{mailbox}{i}@example.com"))
+            .collect();
+        for (s, e) in serials.chunks(100).zip(emails.chunks(100)) {
+            directory.existing(s, e).await.expect("existence read");
+        }
+    }
     send_in_batches(requests, MAX_BATCH_WRITE, in_flight, |batch| {
         let client = client.clone();
         async move {
@@ -99,7 +114,7 @@ async fn main() {
     .expect("raw writes");
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "{{\"rows\": {rows}, \"items\": {}, \"seconds\": {secs:.3}, \"rows_per_s\": {:.1}}}",
+        "{{\"rows\": {rows}, \"items\": {}, \"reads\": {with_reads}, \"seconds\": {secs:.3}, \"rows_per_s\": {:.1}}}",
         rows * 2,
         rows as f64 / secs
     );
