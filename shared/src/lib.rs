@@ -2,6 +2,7 @@
 //! validation, admission rules), the ports the functions need, and, behind the
 //! `aws` feature, the AWS adapters that implement them.
 
+pub mod admin;
 pub mod admission;
 #[cfg(feature = "aws")]
 pub mod aws;

@@ -1,9 +1,11 @@
-//! The small interfaces the import needs from the outside world. The AWS
-//! adapters implement them for DynamoDB, S3, SES and SNS; tests use fakes.
+//! The small interfaces the import (and the admin's approvals) need from the
+//! outside world. The AWS adapters implement them for DynamoDB, S3, SES and
+//! SNS; tests use the in-memory ones in `fakes.rs`.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -33,6 +35,57 @@ impl PortError {
 /// called from the thread that parses.
 pub trait ObjectSource: Send + Sync + 'static {
     fn open(&self) -> io::Result<BoxRead>;
+}
+
+/// Which version of an object S3 stored (HeadObject, PutObject).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectVersion {
+    /// None in an unversioned bucket (S3 says `null` there).
+    pub version_id: Option<String>,
+    pub etag: Option<String>,
+}
+
+impl ObjectVersion {
+    pub fn new(version_id: Option<String>, etag: Option<String>) -> Self {
+        Self {
+            version_id: version_id.filter(|v| v != "null"),
+            etag,
+        }
+    }
+
+    /// What identifies this upload for its import: the version id in a
+    /// versioned bucket, else the ETag (a re-upload of other bytes differs).
+    pub fn import_version(&self) -> Option<String> {
+        self.version_id.clone().or_else(|| self.etag.clone())
+    }
+}
+
+/// What HeadObject says about an upload.
+#[derive(Debug, Clone, Default)]
+pub struct ObjectInfo {
+    /// User metadata, keys without `x-amz-meta-`.
+    pub metadata: HashMap<String, String>,
+    pub version: ObjectVersion,
+}
+
+/// The bucket uploads arrive in, as the import reads them.
+pub trait Uploads: Send + Sync {
+    fn head(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> impl Future<Output = Result<ObjectInfo, PortError>> + Send;
+
+    /// That version of the object (or, without a version id, those bytes:
+    /// the ETag must still match), to read as often as the import needs.
+    fn object(&self, bucket: &str, key: &str, version: &ObjectVersion) -> Arc<dyn ObjectSource>;
+}
+
+/// Hands a paused import's event back to its queue, so that a fresh
+/// invocation continues at the checkpoint.
+pub trait Continuations: Send + Sync {
+    fn requeue(&self, event: &str) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
 /// What is stored already for some serials and user keys.
@@ -98,8 +151,9 @@ pub struct ImportState {
     pub created_at: String,
 }
 
-/// The import record, its lease and its per-row invite ledger.
-pub trait ImportLedger: Send + Sync {
+/// The import's record: status, options, counts, checkpoint, and the lease
+/// that lets one invocation at a time work on it.
+pub trait ImportRecords: Send + Sync {
     fn load(
         &self,
         import_id: &str,
@@ -116,19 +170,23 @@ pub trait ImportLedger: Send + Sync {
     fn unlease(&self, import_id: &str) -> impl Future<Output = Result<(), PortError>> + Send;
     /// Saves status, counts and checkpoint (and drops the lease when the status is final).
     fn save(&self, state: &ImportState) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// One entry per row whose invite an import sends, so that no retry sends it twice.
+pub trait InviteLedger: Send + Sync {
     /// Records that `row`'s invite is about to be sent, unless an earlier attempt did.
-    fn claim_invite(
+    fn claim(
         &self,
         import_id: &str,
         row: u64,
     ) -> impl Future<Output = Result<Claim, PortError>> + Send;
     /// Undoes a claim whose send failed for good, so a retry may send it.
-    fn release_invite(
+    fn release(
         &self,
         import_id: &str,
         row: u64,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
-    fn invite_sent(
+    fn sent(
         &self,
         import_id: &str,
         row: u64,
@@ -172,16 +230,30 @@ pub enum SendError {
     Other(String),
 }
 
+/// Who invites come from and where they send the user: the admin's settings
+/// over the deployment's (see `Settings::invite_origin`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InviteOrigin {
+    /// The sender's email address.
+    pub sender: String,
+    pub enrollment_url: String,
+}
+
 /// Delivers invites by email (SES) or SMS (SNS).
 pub trait InviteSender: Send + Sync {
     /// Returns the provider's message id.
-    fn send(&self, invite: &Invite) -> impl Future<Output = Result<String, SendError>> + Send;
+    fn send(
+        &self,
+        invite: &Invite,
+        origin: &InviteOrigin,
+    ) -> impl Future<Output = Result<String, SendError>> + Send;
 }
 
-/// Where reports go.
+/// Where reports go: beside the upload, in its bucket.
 pub trait ReportSink: Send + Sync {
     fn put(
         &self,
+        bucket: &str,
         key: &str,
         body: Vec<u8>,
         content_type: &str,

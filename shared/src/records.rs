@@ -28,6 +28,14 @@ impl DeviceStatus {
             _ => None,
         }
     }
+
+    /// The statuses a new pre-approval (an import row, an approved attempt)
+    /// may overwrite: an enrolled device is never made pre-approved again.
+    pub const REPLACEABLE: &'static [DeviceStatus] = &[DeviceStatus::PreApproved];
+
+    pub fn is_replaceable(self) -> bool {
+        Self::REPLACEABLE.contains(&self)
+    }
 }
 
 /// A device item, keyed by its exact serial number.
@@ -121,6 +129,12 @@ pub fn now_rfc3339() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_pre_approved_devices_are_replaced() {
+        assert!(DeviceStatus::PreApproved.is_replaceable());
+        assert!(!DeviceStatus::Enrolled.is_replaceable());
+    }
 
     #[test]
     fn timestamps() {

@@ -2,10 +2,13 @@
 //! restriction and the defaults of an upload. Changed through a patch that
 //! is validated whole and yields the list of changes for the audit trail.
 
+use std::future::Future;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::domain::{Email, ExistingPolicy, ImportDefaults, InviteChannel, OnError};
+use crate::ports::{InviteOrigin, PortError};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Settings {
@@ -73,13 +76,64 @@ fn check_url(url: &str) -> Result<(), SettingsError> {
     Ok(())
 }
 
+/// The settings and the version they were read at (for an optimistic write).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Versioned {
+    pub settings: Settings,
+    pub version: u64,
+}
+
+/// One recorded change of the settings: who, when, old -> new.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEntry {
+    pub at: String,
+    pub by: String,
+    pub changes: Vec<Change>,
+}
+
+/// Where the settings live, with their audit trail.
+pub trait SettingsStore: Send + Sync {
+    /// The current settings (defaults when never saved), read consistently.
+    fn load(&self) -> impl Future<Output = Result<Versioned, PortError>> + Send;
+
+    /// Saves `next` and an audit entry of `changes` together; Ok(false) when
+    /// someone else saved since `read_version` (reload and retry).
+    fn save(
+        &self,
+        next: &Settings,
+        read_version: u64,
+        changes: &[Change],
+        by: &str,
+    ) -> impl Future<Output = Result<bool, PortError>> + Send;
+
+    /// The newest `limit` changes, newest first.
+    fn history(
+        &self,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<AuditEntry>, PortError>> + Send;
+}
+
 impl Settings {
-    /// The import's per-upload defaults.
+    /// What an upload that chose nothing gets.
     pub fn import_defaults(&self) -> ImportDefaults {
         ImportDefaults {
-            invite: Some(self.default_invite),
-            existing: Some(self.default_existing_users),
-            on_error: Some(self.default_on_error),
+            invite: self.default_invite,
+            existing: self.default_existing_users,
+            on_error: self.default_on_error,
+        }
+    }
+
+    /// The admin's sender and enrollment URL where set, else the deployment's.
+    pub fn invite_origin(&self, deployment: &InviteOrigin) -> InviteOrigin {
+        InviteOrigin {
+            sender: self
+                .invite_sender
+                .clone()
+                .unwrap_or_else(|| deployment.sender.clone()),
+            enrollment_url: self
+                .enrollment_url
+                .clone()
+                .unwrap_or_else(|| deployment.enrollment_url.clone()),
         }
     }
 
@@ -187,6 +241,21 @@ mod tests {
                 "{url}"
             );
         }
+    }
+
+    #[test]
+    fn the_admins_sender_and_url_win_over_the_deployments() {
+        let deployment = InviteOrigin {
+            sender: "noreply@deploy.example".into(),
+            enrollment_url: "https://deploy.example/enroll".into(),
+        };
+        assert_eq!(Settings::default().invite_origin(&deployment), deployment);
+        let (mine, _) = Settings::default()
+            .apply(&patch(r#"{"invite_sender": "it@corp.example"}"#))
+            .unwrap();
+        let origin = mine.invite_origin(&deployment);
+        assert_eq!(origin.sender, "it@corp.example");
+        assert_eq!(origin.enrollment_url, deployment.enrollment_url);
     }
 
     #[test]

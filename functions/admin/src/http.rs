@@ -4,100 +4,75 @@
 use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
 use serde::Serialize;
-use shared::ports::PortError;
+use shared::admin::AdminError;
 
 use crate::auth::AuthError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("{message}")]
-    BadRequest {
-        field: Option<&'static str>,
-        message: String,
-    },
+    #[error(transparent)]
+    Admin(#[from] AdminError),
     #[error(transparent)]
     Unauthorized(#[from] AuthError),
+    /// No such route.
     #[error("{0}")]
-    NotFound(String),
+    NoRoute(String),
+    /// The route exists with these methods.
     #[error("{0}")]
     MethodNotAllowed(&'static str),
-    #[error("{0}")]
-    Conflict(String),
-    /// The file cannot be read as an import (e.g. mandatory columns missing):
-    /// `headers` are the file's column titles, to map by hand.
-    #[error("{message}")]
-    Unprocessable {
-        message: String,
-        headers: Vec<String>,
-    },
-    #[error("{0}")]
-    Unavailable(#[from] PortError),
+}
+
+/// Every error's body: `{"error", "field"?, "message", "headers"?}`.
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    headers: Option<&'a [String]>,
 }
 
 impl ApiError {
-    pub fn bad(field: &'static str, message: impl Into<String>) -> Self {
-        Self::BadRequest {
-            field: Some(field),
-            message: message.into(),
-        }
-    }
-
-    fn status(&self) -> StatusCode {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
-            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-        }
-    }
-
-    fn code(&self) -> &'static str {
-        match self {
-            Self::BadRequest { .. } => "invalid_request",
-            Self::Unauthorized(_) => "unauthorized",
-            Self::NotFound(_) => "not_found",
-            Self::MethodNotAllowed(_) => "method_not_allowed",
-            Self::Conflict(_) => "conflict",
-            Self::Unprocessable { .. } => "unreadable_file",
-            Self::Unavailable(_) => "unavailable",
+            Self::Admin(e) => match e {
+                AdminError::BadRequest { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
+                AdminError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+                AdminError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+                AdminError::Unprocessable { .. } => {
+                    (StatusCode::UNPROCESSABLE_ENTITY, "unreadable_file")
+                }
+                AdminError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            },
+            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::NoRoute(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
         }
     }
 
     pub fn into_response(self) -> Response<Body> {
-        #[derive(Serialize)]
-        struct Error<'a> {
-            error: &'a str,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            field: Option<&'a str>,
-            message: String,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            headers: Option<&'a [String]>,
-        }
+        let (status, error) = self.status_and_code();
         let message = match &self {
             // The cause is logged, not shown: it may name tables or keys.
-            Self::Unavailable(e) => {
+            Self::Admin(AdminError::Unavailable(e)) => {
                 tracing::error!(error = %e, "admin request failed");
                 "the service is unavailable; try again shortly".to_owned()
             }
             other => other.to_string(),
         };
-        let field = match &self {
-            Self::BadRequest { field, .. } => *field,
-            _ => None,
+        let (field, headers) = match &self {
+            Self::Admin(AdminError::BadRequest { field, .. }) => (*field, None),
+            Self::Admin(AdminError::Unprocessable { headers, .. }) => (None, Some(&headers[..])),
+            _ => (None, None),
         };
         let mut r = json(
-            self.status(),
-            &Error {
-                error: self.code(),
+            status,
+            &ErrorBody {
+                error,
                 field,
                 message,
-                headers: match &self {
-                    Self::Unprocessable { headers, .. } => Some(headers),
-                    _ => None,
-                },
+                headers,
             },
         );
         match self {
@@ -116,6 +91,7 @@ impl ApiError {
 }
 
 pub fn json(status: StatusCode, body: &impl Serialize) -> Response<Body> {
+    // Serialising these plain structs cannot fail; an empty object is the fallback anyway.
     let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".to_owned());
     with_type(status, Body::from(text), "application/json")
 }
@@ -156,8 +132,11 @@ pub fn cors(mut r: Response<Body>, origin: Option<&str>, allowed: &[String]) -> 
 
 /// Parses a JSON body, naming what is wrong.
 pub fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest {
-        field: None,
-        message: format!("the body is not what this endpoint takes: {e}"),
+    serde_json::from_slice(bytes).map_err(|e| {
+        AdminError::BadRequest {
+            field: None,
+            message: format!("the body is not what this endpoint takes: {e}"),
+        }
+        .into()
     })
 }

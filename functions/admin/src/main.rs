@@ -5,7 +5,12 @@ use admin::auth::Verifier;
 use admin::config::Config;
 use admin::routes::{handle, App};
 use lambda_http::{service_fn, Error};
+use shared::aws::admin::{AwsAdminPorts, DynamoAdmin};
 use shared::aws::clients;
+use shared::aws::messaging::AwsInviteSender;
+use shared::aws::s3::S3Bucket;
+use shared::aws::settings::DynamoSettings;
+use shared::ports::InviteOrigin;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -21,13 +26,30 @@ async fn main() -> Result<(), Error> {
         .bytes()
         .await?;
     let verifier = Verifier::new(&jwks, config.issuer.clone(), config.client_id.clone())?;
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    let ports = AwsAdminPorts {
+        settings: DynamoSettings {
+            client: dynamo.clone(),
+            table: config.tables.settings.clone(),
+        },
+        dynamo: DynamoAdmin::new(dynamo, config.tables, config.denials_table),
+        bucket: S3Bucket {
+            client: clients::s3(&sdk)?,
+            bucket: config.bucket,
+        },
+        sender: AwsInviteSender {
+            ses: aws_sdk_sesv2::Client::new(&sdk),
+            sns: aws_sdk_sns::Client::new(&sdk),
+        },
+    };
     let app = App {
+        ports,
         verifier,
-        dynamo: aws_sdk_dynamodb::Client::new(&sdk),
-        s3: clients::s3(&sdk)?,
-        ses: aws_sdk_sesv2::Client::new(&sdk),
-        sns: aws_sdk_sns::Client::new(&sdk),
-        config,
+        allowed_origins: config.allowed_origins,
+        deployment: InviteOrigin {
+            sender: config.invite_sender,
+            enrollment_url: config.enrollment_url,
+        },
     };
     let app = &app;
     lambda_http::run(service_fn(move |req| async move {

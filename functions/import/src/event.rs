@@ -37,6 +37,13 @@ pub struct Object {
     pub version_id: Option<String>,
 }
 
+impl Notification {
+    /// The records of objects created (uploads), in order.
+    pub fn uploads(&self) -> impl Iterator<Item = &Record> {
+        self.records.iter().filter(|r| r.is_object_created())
+    }
+}
+
 impl Record {
     pub fn is_object_created(&self) -> bool {
         self.event_name.starts_with("ObjectCreated")

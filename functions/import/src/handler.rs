@@ -1,30 +1,51 @@
 //! SQS batch -> one import per S3 record, with partial batch failures.
 
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::LambdaEvent;
-use shared::aws::dynamo::{DynamoDirectory, DynamoLedger};
-use shared::aws::messaging::AwsInviteSender;
-use shared::aws::s3::{head, S3Object, S3Reports};
-use shared::aws::settings;
 use shared::domain::ImportOptions;
-use shared::import::{mark_failed, run_import, ImportObject, Outcome, Ports, RunError, Settings};
-use shared::password::PasswordKey;
+use shared::import::{
+    mark_failed, run_import, ImportObject, ImportPorts, Outcome, RunConfig, RunError,
+};
+use shared::ports::{Continuations, ObjectVersion, PortError, Uploads};
+use shared::settings::SettingsStore;
 
-use crate::config::Config;
-use crate::event::Notification;
+use crate::event::{Notification, Record};
 
-/// Clients and settings built once per container.
-pub struct App {
-    pub config: Config,
-    pub s3: aws_sdk_s3::Client,
-    pub dynamo: aws_sdk_dynamodb::Client,
-    pub ses: aws_sdk_sesv2::Client,
-    pub sns: aws_sdk_sns::Client,
-    pub sqs: aws_sdk_sqs::Client,
-    pub password_key: PasswordKey,
+/// What the function talks to besides the run's ports: the uploads, the
+/// admin's settings, and the queue a paused import continues through.
+pub trait EventPorts: ImportPorts {
+    type Uploads: Uploads;
+    type Settings: SettingsStore;
+    type Continuations: Continuations;
+    fn uploads(&self) -> &Self::Uploads;
+    fn settings(&self) -> &Self::Settings;
+    fn continuations(&self) -> &Self::Continuations;
+}
+
+impl EventPorts for shared::aws::import::AwsImportPorts {
+    type Uploads = shared::aws::s3::S3Uploads;
+    type Settings = shared::aws::settings::DynamoSettings;
+    type Continuations = shared::aws::sqs::SqsContinuations;
+    fn uploads(&self) -> &Self::Uploads {
+        &self.uploads
+    }
+    fn settings(&self) -> &Self::Settings {
+        &self.settings
+    }
+    fn continuations(&self) -> &Self::Continuations {
+        &self.continuations
+    }
+}
+
+/// The adapters and configuration, built once per container.
+pub struct App<P> {
+    pub ports: P,
+    /// Pacing, the password key and the deployment's invite origin.
+    pub run: RunConfig,
+    /// The queue's maxReceiveCount: on that delivery a failing import is recorded as failed.
+    pub max_receives: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -34,12 +55,10 @@ pub enum HandlerError {
     #[error(transparent)]
     Run(#[from] RunError),
     #[error(transparent)]
-    Port(#[from] shared::ports::PortError),
-    #[error("could not queue the continuation: {0}")]
-    Continue(String),
+    Port(#[from] PortError),
 }
 
-pub async fn handle(app: &App, event: LambdaEvent<SqsEvent>) -> SqsBatchResponse {
+pub async fn handle<P: EventPorts>(app: &App<P>, event: LambdaEvent<SqsEvent>) -> SqsBatchResponse {
     let deadline_ms = event.context.deadline;
     let remaining = move || {
         let now = SystemTime::now()
@@ -52,7 +71,7 @@ pub async fn handle(app: &App, event: LambdaEvent<SqsEvent>) -> SqsBatchResponse
         let id = message.message_id.clone().unwrap_or_default();
         if let Err(e) = handle_message(app, &message, &remaining).await {
             let attempts = receive_count(&message);
-            if attempts >= app.config.max_receives {
+            if attempts >= app.max_receives {
                 tracing::error!(message_id = %id, attempts, error = %e, "import failed on its last delivery");
                 mark_failed_imports(app, &message, attempts).await;
             } else {
@@ -77,44 +96,23 @@ fn receive_count(message: &SqsMessage) -> u64 {
 
 /// The event's imports are recorded as failed (status and report), so the
 /// admin sees the outcome rather than an import that never ends.
-async fn mark_failed_imports(app: &App, message: &SqsMessage, attempts: u64) {
+async fn mark_failed_imports<P: EventPorts>(app: &App<P>, message: &SqsMessage, attempts: u64) {
     let Ok(notification) =
         serde_json::from_str::<Notification>(message.body.as_deref().unwrap_or_default())
     else {
         return;
     };
-    for record in notification
-        .records
-        .iter()
-        .filter(|r| r.is_object_created())
-    {
-        let (bucket, key) = (record.s3.bucket.name.clone(), record.key());
+    for record in notification.uploads() {
+        let (bucket, key) = (record.s3.bucket.name.as_str(), record.key());
+        let event_version = record.s3.object.version_id.as_deref();
         // The same version the import would have used; the event's own if the object is gone.
-        let version = match head(
-            &app.s3,
-            &bucket,
-            &key,
-            record.s3.object.version_id.as_deref(),
-        )
-        .await
-        {
-            Ok(info) => info.version_id.or(info.etag),
-            Err(_) => record.s3.object.version_id.clone(),
+        let version = match app.ports.uploads().head(bucket, &key, event_version).await {
+            Ok(info) => info.version,
+            Err(_) => ObjectVersion::new(event_version.map(str::to_owned), None),
         };
-        let object = ImportObject {
-            bucket: bucket.clone(),
-            key,
-            version,
-        };
-        let ledger = DynamoLedger {
-            client: app.dynamo.clone(),
-            table: app.config.tables.imports.clone(),
-        };
-        let reports = S3Reports {
-            client: app.s3.clone(),
-            bucket,
-        };
-        match mark_failed(&object, attempts, &ledger, &reports).await {
+        let object = ImportObject::new(bucket, key, &version);
+        let (records, reports) = (app.ports.records(), app.ports.reports());
+        match mark_failed(&object, attempts, records, reports).await {
             Ok(outcome) => {
                 tracing::info!(import_id = %object.import_id(), ?outcome, "import marked failed")
             }
@@ -125,8 +123,8 @@ async fn mark_failed_imports(app: &App, message: &SqsMessage, attempts: u64) {
     }
 }
 
-async fn handle_message(
-    app: &App,
+async fn handle_message<P: EventPorts>(
+    app: &App<P>,
     message: &SqsMessage,
     remaining: &(impl Fn() -> Duration + Sync),
 ) -> Result<(), HandlerError> {
@@ -137,87 +135,42 @@ async fn handle_message(
         tracing::info!("S3 test event acknowledged");
         return Ok(());
     }
-    for record in notification
-        .records
-        .iter()
-        .filter(|r| r.is_object_created())
-    {
-        let key = record.key();
-        let bucket = record.s3.bucket.name.clone();
-        let info = head(
-            &app.s3,
-            &bucket,
-            &key,
-            record.s3.object.version_id.as_deref(),
-        )
-        .await?;
-        let stored = settings::load(&app.dynamo, &app.config.tables.settings).await?;
-        let options = ImportOptions::from_metadata(&info.metadata, stored.defaults);
-        let version = info.version_id.clone().or_else(|| info.etag.clone());
-        let object = ImportObject {
-            bucket: bucket.clone(),
-            key: key.clone(),
-            version,
-        };
-        let source = Arc::new(S3Object {
-            client: app.s3.clone(),
-            bucket: bucket.clone(),
-            key: key.clone(),
-            version_id: info.version_id,
-            etag: info.etag,
-            handle: tokio::runtime::Handle::current(),
-        });
-        let directory = DynamoDirectory::new(app.dynamo.clone(), app.config.tables.clone());
-        let ledger = DynamoLedger {
-            client: app.dynamo.clone(),
-            table: app.config.tables.imports.clone(),
-        };
-        let enrollment_url = stored
-            .enrollment_url
-            .unwrap_or_else(|| app.config.enrollment_url.clone());
-        let sender = AwsInviteSender {
-            ses: app.ses.clone(),
-            sns: app.sns.clone(),
-            from: stored
-                .invite_sender
-                .unwrap_or_else(|| app.config.invite_sender.clone()),
-            enrollment_url: enrollment_url.clone(),
-        };
-        let reports = S3Reports {
-            client: app.s3.clone(),
-            bucket: bucket.clone(),
-        };
-        let run_settings = Settings {
-            chunk_rows: app.config.chunk_rows,
-            invite_concurrency: app.config.invite_concurrency,
-            email_rate: app.config.email_rate,
-            sms_rate: app.config.sms_rate,
-            enrollment_url,
-            password_key: Some(app.password_key.clone()),
-            ..Settings::default()
-        };
-        let ports = Ports {
-            directory: &directory,
-            ledger: &ledger,
-            sender: &sender,
-            reports: &reports,
-        };
-        let import_id = object.import_id();
-        let outcome =
-            run_import(&object, options, source, &ports, &run_settings, remaining).await?;
-        tracing::info!(%import_id, outcome = ?outcome, "import step done");
+    for record in notification.uploads() {
+        let outcome = import_upload(app, record, remaining).await?;
         if let Outcome::Paused { .. } = outcome {
             // Continue in a fresh invocation: the same event again resumes at the checkpoint.
-            app.sqs
-                .send_message()
-                .queue_url(&app.config.queue_url)
-                .message_body(body)
-                .send()
-                .await
-                .map_err(|e| {
-                    HandlerError::Continue(aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
-                })?;
+            app.ports.continuations().requeue(body).await?;
         }
     }
     Ok(())
 }
+
+/// Runs (or resumes) the import of one uploaded object.
+async fn import_upload<P: EventPorts>(
+    app: &App<P>,
+    record: &Record,
+    remaining: &(impl Fn() -> Duration + Sync),
+) -> Result<Outcome, HandlerError> {
+    let (bucket, key) = (record.s3.bucket.name.as_str(), record.key());
+    let event_version = record.s3.object.version_id.as_deref();
+    let info = app
+        .ports
+        .uploads()
+        .head(bucket, &key, event_version)
+        .await?;
+    let settings = app.ports.settings().load().await?.settings;
+    let options = ImportOptions::from_metadata(&info.metadata, &settings.import_defaults());
+    let object = ImportObject::new(bucket, key.as_str(), &info.version);
+    let source = app.ports.uploads().object(bucket, &key, &info.version);
+    let run = RunConfig {
+        origin: settings.invite_origin(&app.run.origin),
+        ..app.run.clone()
+    };
+    let import_id = object.import_id();
+    let outcome = run_import(&object, options, source, &app.ports, &run, remaining).await?;
+    tracing::info!(%import_id, outcome = ?outcome, "import step done");
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests;

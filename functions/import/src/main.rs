@@ -1,33 +1,73 @@
-//! Import Lambda: SQS-delivered S3 events -> validated devices, users and invites.
+//! Import Lambda entry point: configuration, clients and the password key are
+//! loaded once, before the first event.
 
-mod config;
-mod event;
-mod handler;
-
+use import::config::Config;
+use import::handler::{handle, App};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use shared::aws::dynamo::{DynamoDirectory, DynamoImports, DynamoInvites};
+use shared::aws::import::AwsImportPorts;
+use shared::aws::messaging::AwsInviteSender;
+use shared::aws::s3::{S3Reports, S3Uploads};
+use shared::aws::settings::DynamoSettings;
+use shared::aws::sqs::SqsContinuations;
 use shared::aws::{clients, secrets};
-
-use crate::handler::App;
+use shared::import::RunConfig;
+use shared::ports::InviteOrigin;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     clients::init_logging();
-    let config = config::Config::from_env()?;
+    let config = Config::from_env()?;
     let sdk = clients::sdk_config().await;
     let secrets_client = aws_sdk_secretsmanager::Client::new(&sdk);
     let password_key = secrets::password_key(&secrets_client, &config.password_key_secret).await?;
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    let s3 = clients::s3(&sdk)?;
+    let tables = config.tables.clone();
+    let ports = AwsImportPorts {
+        directory: DynamoDirectory::new(dynamo.clone(), tables.clone()),
+        records: DynamoImports {
+            client: dynamo.clone(),
+            table: tables.imports.clone(),
+        },
+        invites: DynamoInvites {
+            client: dynamo.clone(),
+            table: tables.imports.clone(),
+        },
+        sender: AwsInviteSender {
+            ses: aws_sdk_sesv2::Client::new(&sdk),
+            sns: aws_sdk_sns::Client::new(&sdk),
+        },
+        reports: S3Reports { client: s3.clone() },
+        uploads: S3Uploads { client: s3 },
+        settings: DynamoSettings {
+            client: dynamo,
+            table: tables.settings,
+        },
+        continuations: SqsContinuations {
+            client: aws_sdk_sqs::Client::new(&sdk),
+            queue_url: config.queue_url.clone(),
+        },
+    };
     let app = App {
-        s3: clients::s3(&sdk)?,
-        dynamo: aws_sdk_dynamodb::Client::new(&sdk),
-        ses: aws_sdk_sesv2::Client::new(&sdk),
-        sns: aws_sdk_sns::Client::new(&sdk),
-        sqs: aws_sdk_sqs::Client::new(&sdk),
-        config,
-        password_key,
+        ports,
+        run: RunConfig {
+            chunk_rows: config.chunk_rows,
+            invite_concurrency: config.invite_concurrency,
+            email_rate: config.email_rate,
+            sms_rate: config.sms_rate,
+            origin: InviteOrigin {
+                sender: config.invite_sender,
+                enrollment_url: config.enrollment_url,
+            },
+            password_key: Some(password_key),
+            ..RunConfig::default()
+        },
+        max_receives: config.max_receives,
     };
     let app = &app;
     run(service_fn(move |event: LambdaEvent<_>| async move {
-        Ok::<_, Error>(handler::handle(app, event).await)
+        Ok::<_, Error>(handle(app, event).await)
     }))
     .await
 }

@@ -1,5 +1,7 @@
 //! DynamoDB adapters: the devices and users tables ([`Directory`]) and the
-//! imports table ([`ImportLedger`]). Item layouts live in `items.rs`.
+//! imports table, which holds both the import records ([`ImportRecords`],
+//! `sk=META`) and their invite ledgers ([`InviteLedger`], `sk=INVITE#<row>`).
+//! Item layouts live in `items.rs`.
 
 use std::collections::HashMap;
 
@@ -12,7 +14,9 @@ use aws_sdk_dynamodb::Client;
 
 use super::batch::{send_in_batches, MAX_BATCH_GET, MAX_BATCH_WRITE};
 use super::items::{self, n, s};
-use crate::ports::{Claim, Directory, Existing, ImportLedger, ImportState, PortError};
+use crate::ports::{
+    Claim, Directory, Existing, ImportRecords, ImportState, InviteLedger, PortError,
+};
 use crate::records::{
     epoch_now, DeviceRecord, DeviceStatus, ExistingDevice, ExistingUser, UserRecord,
 };
@@ -60,7 +64,7 @@ where
 }
 
 /// Ok(true) when a conditional write happened, Ok(false) when its condition failed.
-fn written<T, E, R>(
+pub(crate) fn written<T, E, R>(
     result: Result<T, SdkError<E, R>>,
     what: &'static str,
     is_condition_failure: impl Fn(&E) -> bool,
@@ -231,7 +235,16 @@ impl Directory for DynamoDirectory {
     }
 }
 
-pub struct DynamoLedger {
+/// Import records (`sk=META`) in the imports table.
+#[derive(Debug, Clone)]
+pub struct DynamoImports {
+    pub client: Client,
+    pub table: String,
+}
+
+/// Invite ledgers (`sk=INVITE#<row>`) in the imports table, beside their import's record.
+#[derive(Debug, Clone)]
+pub struct DynamoInvites {
     pub client: Client,
     pub table: String,
 }
@@ -242,7 +255,7 @@ fn invite_sk(row: u64) -> String {
     format!("INVITE#{row:010}")
 }
 
-impl ImportLedger for DynamoLedger {
+impl ImportRecords for DynamoImports {
     async fn load(&self, import_id: &str) -> Result<Option<ImportState>, PortError> {
         let out = self
             .client
@@ -334,8 +347,10 @@ impl ImportLedger for DynamoLedger {
             .map_err(|e| sdk_error("save import", e))?;
         Ok(())
     }
+}
 
-    async fn claim_invite(&self, import_id: &str, row: u64) -> Result<Claim, PortError> {
+impl InviteLedger for DynamoInvites {
+    async fn claim(&self, import_id: &str, row: u64) -> Result<Claim, PortError> {
         let result = self
             .client
             .put_item()
@@ -360,7 +375,7 @@ impl ImportLedger for DynamoLedger {
         }
     }
 
-    async fn release_invite(&self, import_id: &str, row: u64) -> Result<(), PortError> {
+    async fn release(&self, import_id: &str, row: u64) -> Result<(), PortError> {
         self.client
             .delete_item()
             .table_name(&self.table)
@@ -375,12 +390,7 @@ impl ImportLedger for DynamoLedger {
         Ok(())
     }
 
-    async fn invite_sent(
-        &self,
-        import_id: &str,
-        row: u64,
-        message_id: &str,
-    ) -> Result<(), PortError> {
+    async fn sent(&self, import_id: &str, row: u64, message_id: &str) -> Result<(), PortError> {
         self.client
             .update_item()
             .table_name(&self.table)

@@ -120,6 +120,21 @@ pub fn user_item(u: &UserRecord) -> Item {
     item
 }
 
+pub fn user_record(item: &Item) -> Option<UserRecord> {
+    let text = |k: &str| get_s(item, k).map(str::to_owned);
+    let email = text("email")?;
+    Some(UserRecord {
+        address: text("address").unwrap_or_else(|| email.clone()),
+        name: text("name").unwrap_or_default(),
+        sam_account_name: text("sam_account_name"),
+        mobile: text("mobile"),
+        domain: text("domain"),
+        import_id: text("import_id").unwrap_or_default(),
+        updated_at: text("updated_at").unwrap_or_default(),
+        email,
+    })
+}
+
 fn json<T: serde::Serialize>(v: &T) -> Result<AttributeValue, PortError> {
     serde_json::to_string(v)
         .map(s)
@@ -224,6 +239,21 @@ mod tests {
             ..d
         };
         assert_eq!(device_record(&device_item(&enrolled)), Some(enrolled));
+    }
+
+    #[test]
+    fn user_items_round_trip() {
+        let u = UserRecord {
+            email: "ann@x.com".into(),
+            address: "Ann@X.com".into(),
+            name: "Ann".into(),
+            sam_account_name: Some("ann".into()),
+            mobile: None,
+            domain: Some("corp".into()),
+            import_id: "i".into(),
+            updated_at: "t".into(),
+        };
+        assert_eq!(user_record(&user_item(&u)), Some(u));
     }
 
     #[test]

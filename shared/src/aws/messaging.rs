@@ -5,13 +5,12 @@ use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 
 use crate::domain::InviteChannel;
 use crate::import::invite::{email_text, sms_text};
-use crate::ports::{Invite, InviteSender, SendError};
+use crate::ports::{Invite, InviteOrigin, InviteSender, SendError};
 
+#[derive(Debug, Clone)]
 pub struct AwsInviteSender {
     pub ses: aws_sdk_sesv2::Client,
     pub sns: aws_sdk_sns::Client,
-    pub from: String,
-    pub enrollment_url: String,
 }
 
 /// SES and SNS errors share the smithy error types: one mapping serves both.
@@ -53,10 +52,10 @@ fn classify(code: Option<&str>, message: String) -> SendError {
 }
 
 impl InviteSender for AwsInviteSender {
-    async fn send(&self, invite: &Invite) -> Result<String, SendError> {
+    async fn send(&self, invite: &Invite, origin: &InviteOrigin) -> Result<String, SendError> {
         match invite.channel {
             InviteChannel::Email => {
-                let text = email_text(invite, &self.enrollment_url);
+                let text = email_text(invite, &origin.enrollment_url);
                 let content = |data: String| {
                     Content::builder()
                         .data(data)
@@ -71,7 +70,7 @@ impl InviteSender for AwsInviteSender {
                 let out = self
                     .ses
                     .send_email()
-                    .from_email_address(&self.from)
+                    .from_email_address(&origin.sender)
                     .destination(Destination::builder().to_addresses(&invite.to).build())
                     .content(EmailContent::builder().simple(message).build())
                     .send()
@@ -84,7 +83,7 @@ impl InviteSender for AwsInviteSender {
                     .sns
                     .publish()
                     .phone_number(&invite.to)
-                    .message(sms_text(invite, &self.enrollment_url))
+                    .message(sms_text(invite, &origin.enrollment_url))
                     .send()
                     .await
                     .map_err(send_error)?;

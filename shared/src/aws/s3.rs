@@ -1,59 +1,31 @@
-//! S3 adapters: the uploaded object as a blocking reader for the parser, and
-//! the bucket's `reports/` prefix as the report sink.
+//! S3 adapters: uploads as blocking readers for the parser ([`S3Uploads`]),
+//! reports beside them ([`S3Reports`]), and the admin's side of the bucket
+//! ([`S3Bucket`]: staged uploads, presigned links, reading reports back).
 
-use std::collections::HashMap;
 use std::io;
+use std::path::Path;
+use std::sync::Arc;
 
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
+use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 use tokio::runtime::Handle;
 use tokio_util::io::SyncIoBridge;
 
+use crate::admin::{ReportFiles, Staging, LINK_TTL};
 use crate::csvfile::BoxRead;
-use crate::ports::{ObjectSource, PortError, ReportSink};
+use crate::ports::{ObjectInfo, ObjectSource, ObjectVersion, PortError, ReportSink, Uploads};
 
 /// One version of one object. Every `open` reads that same version (or, in an
 /// unversioned bucket, fails if the ETag changed), so both passes see the same bytes.
 pub struct S3Object {
-    pub client: Client,
-    pub bucket: String,
-    pub key: String,
-    pub version_id: Option<String>,
-    pub etag: Option<String>,
-    pub handle: Handle,
-}
-
-/// What HeadObject says about an upload.
-pub struct ObjectInfo {
-    pub metadata: HashMap<String, String>,
-    pub version_id: Option<String>,
-    pub etag: Option<String>,
-}
-
-pub async fn head(
-    client: &Client,
-    bucket: &str,
-    key: &str,
-    version_id: Option<&str>,
-) -> Result<ObjectInfo, PortError> {
-    let out = client
-        .head_object()
-        .bucket(bucket)
-        .key(key)
-        .set_version_id(version_id.map(str::to_owned))
-        .send()
-        .await
-        .map_err(|e| {
-            PortError::new(
-                "read upload metadata",
-                aws_sdk_s3::error::DisplayErrorContext(e),
-            )
-        })?;
-    Ok(ObjectInfo {
-        metadata: out.metadata.unwrap_or_default(),
-        version_id: out.version_id.filter(|v| v != "null"),
-        etag: out.e_tag,
-    })
+    client: Client,
+    bucket: String,
+    key: String,
+    version: ObjectVersion,
+    handle: Handle,
 }
 
 impl ObjectSource for S3Object {
@@ -63,18 +35,16 @@ impl ObjectSource for S3Object {
             .get_object()
             .bucket(&self.bucket)
             .key(&self.key)
-            .set_version_id(self.version_id.clone())
-            .set_if_match(if self.version_id.is_none() {
-                self.etag.clone()
+            .set_version_id(self.version.version_id.clone())
+            .set_if_match(if self.version.version_id.is_none() {
+                self.version.etag.clone()
             } else {
                 None
             });
-        let out = self.handle.block_on(req.send()).map_err(|e| {
-            io::Error::other(format!(
-                "GetObject: {}",
-                aws_sdk_s3::error::DisplayErrorContext(e)
-            ))
-        })?;
+        let out = self
+            .handle
+            .block_on(req.send())
+            .map_err(|e| io::Error::other(format!("GetObject: {}", DisplayErrorContext(e))))?;
         let reader = out.body.into_async_read();
         Ok(Box::new(SyncIoBridge::new_with_handle(
             reader,
@@ -83,24 +53,237 @@ impl ObjectSource for S3Object {
     }
 }
 
+fn s3_error<E, R>(what: &'static str, e: SdkError<E, R>) -> PortError
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    PortError::new(what, DisplayErrorContext(e))
+}
+
+/// True for the 404 of a missing key (HeadObject's has no body, so no error code).
+fn is_missing<E>(e: &SdkError<E, HttpResponse>) -> bool {
+    matches!(e, SdkError::ServiceError(se) if se.raw().status().as_u16() == 404)
+}
+
+async fn head(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+) -> Result<Result<ObjectInfo, bool>, PortError> {
+    let result = client
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .set_version_id(version_id.map(str::to_owned))
+        .send()
+        .await;
+    match result {
+        Ok(out) => Ok(Ok(ObjectInfo {
+            metadata: out.metadata.unwrap_or_default(),
+            version: ObjectVersion::new(out.version_id, out.e_tag),
+        })),
+        Err(e) if is_missing(&e) => Ok(Err(true)),
+        Err(e) => Err(s3_error("read upload metadata", e)),
+    }
+}
+
+/// The uploads bucket(s) the import reads.
+#[derive(Debug, Clone)]
+pub struct S3Uploads {
+    pub client: Client,
+}
+
+impl Uploads for S3Uploads {
+    async fn head(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<ObjectInfo, PortError> {
+        head(&self.client, bucket, key, version_id)
+            .await?
+            .map_err(|_| PortError::new("read upload metadata", "the object is not there"))
+    }
+
+    fn object(&self, bucket: &str, key: &str, version: &ObjectVersion) -> Arc<dyn ObjectSource> {
+        Arc::new(S3Object {
+            client: self.client.clone(),
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            version: version.clone(),
+            handle: Handle::current(),
+        })
+    }
+}
+
+/// Reports, written beside the upload they describe.
+#[derive(Debug, Clone)]
 pub struct S3Reports {
     pub client: Client,
-    pub bucket: String,
 }
 
 impl ReportSink for S3Reports {
-    async fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), PortError> {
+    async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), PortError> {
         self.client
             .put_object()
-            .bucket(&self.bucket)
+            .bucket(bucket)
             .key(key)
             .content_type(content_type)
             .body(ByteStream::from(body))
             .send()
             .await
-            .map_err(|e| {
-                PortError::new("write report", aws_sdk_s3::error::DisplayErrorContext(e))
-            })?;
+            .map_err(|e| s3_error("write report", e))?;
         Ok(())
+    }
+}
+
+/// The admin's side of the import bucket.
+#[derive(Debug, Clone)]
+pub struct S3Bucket {
+    pub client: Client,
+    pub bucket: String,
+}
+
+fn presigning() -> Result<PresigningConfig, PortError> {
+    PresigningConfig::expires_in(LINK_TTL).map_err(|e| PortError::new("presign", e))
+}
+
+/// S3 metadata travels in HTTP headers: keep it ASCII.
+fn ascii(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}
+
+impl Staging for S3Bucket {
+    fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    async fn upload_link(&self, key: &str, content_type: &str) -> Result<String, PortError> {
+        let req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .presigned(presigning()?)
+            .await
+            .map_err(|e| PortError::new("presign", e))?;
+        Ok(req.uri().to_owned())
+    }
+
+    async fn staged(&self, key: &str) -> Result<Option<Arc<dyn ObjectSource>>, PortError> {
+        Ok(match head(&self.client, &self.bucket, key, None).await? {
+            Ok(info) => Some(Arc::new(S3Object {
+                client: self.client.clone(),
+                bucket: self.bucket.clone(),
+                key: key.to_owned(),
+                version: info.version,
+                handle: Handle::current(),
+            })),
+            Err(_) => None,
+        })
+    }
+
+    async fn publish(
+        &self,
+        key: &str,
+        file: &Path,
+        content_type: &str,
+        metadata: &[(&str, String)],
+    ) -> Result<ObjectVersion, PortError> {
+        let body = ByteStream::from_path(file)
+            .await
+            .map_err(|e| PortError::new("publish upload", e))?;
+        let mut put = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(body);
+        for (k, v) in metadata {
+            put = put.metadata(*k, ascii(v));
+        }
+        let out = put
+            .send()
+            .await
+            .map_err(|e| s3_error("publish upload", e))?;
+        Ok(ObjectVersion::new(out.version_id, out.e_tag))
+    }
+
+    async fn discard(&self, key: &str) -> Result<(), PortError> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| s3_error("discard staged upload", e))?;
+        Ok(())
+    }
+}
+
+impl ReportFiles for S3Bucket {
+    async fn read(&self, key: &str) -> Result<Option<Vec<u8>>, PortError> {
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if is_missing(&e) => return Ok(None),
+            Err(e) => return Err(s3_error("read report", e)),
+        };
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| PortError::new("read report", e))?;
+        Ok(Some(bytes.into_bytes().to_vec()))
+    }
+
+    async fn exists(&self, key: &str) -> Result<bool, PortError> {
+        Ok(head(&self.client, &self.bucket, key, None).await?.is_ok())
+    }
+
+    async fn download_link(&self, key: &str) -> Result<String, PortError> {
+        let req = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(presigning()?)
+            .await
+            .map_err(|e| PortError::new("presign", e))?;
+        Ok(req.uri().to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ascii;
+
+    #[test]
+    fn metadata_is_kept_ascii() {
+        assert_eq!(ascii("Zoë Q\u{1F600}x"), "Zo? Q?x");
     }
 }

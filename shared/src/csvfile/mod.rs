@@ -2,8 +2,8 @@
 
 pub mod encoding;
 pub mod header;
-pub mod records;
+pub mod stream;
 
 pub use encoding::TextEncoding;
 pub use header::{ColumnMap, Field, HeaderError, ManualMapping};
-pub use records::{BoxRead, Dialect, ReadError, RecordStream};
+pub use stream::{BoxRead, Dialect, ReadError, RecordStream};

@@ -5,5 +5,8 @@ pub mod values;
 
 pub use options::{
     ExistingPolicy, ImportDefaults, ImportOptions, InviteChannel, OnError, OptionError,
+    UploadChoices,
 };
-pub use values::{Email, Mobile, Ownership, Password, Platform, SerialNumber, ValueError};
+pub use values::{
+    email_key, Email, Mobile, Ownership, Password, Platform, SerialNumber, ValueError,
+};

@@ -83,20 +83,29 @@ pub struct ImportOptions {
     pub mapping: ManualMapping,
 }
 
-/// The defaults an admin set (settings table); each is optional.
+/// The admin's defaults for what an upload leaves unset (the settings item;
+/// a fresh deployment's are email, skip and reject-file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ImportDefaults {
+    pub invite: InviteChannel,
+    pub existing: ExistingPolicy,
+    pub on_error: OnError,
+}
+
+/// What one upload chose, from its S3 metadata or the guided upload's "Send";
+/// anything unset falls back to [`ImportDefaults`] in [`ImportOptions::resolve`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UploadChoices {
     pub invite: Option<InviteChannel>,
     pub existing: Option<ExistingPolicy>,
     pub on_error: Option<OnError>,
+    pub domain: Option<String>,
+    pub mapping: ManualMapping,
 }
 
-impl ImportOptions {
-    /// Options from an object's user metadata (keys without `x-amz-meta-`), else the defaults.
-    pub fn from_metadata(
-        meta: &HashMap<String, String>,
-        defaults: ImportDefaults,
-    ) -> Result<Self, OptionError> {
+impl UploadChoices {
+    /// From an object's user metadata (keys without `x-amz-meta-`).
+    pub fn from_metadata(meta: &HashMap<String, String>) -> Result<Self, OptionError> {
         let get = |k: &str| meta.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
         let mapping = match get("column-map") {
             None => ManualMapping::new(),
@@ -107,24 +116,51 @@ impl ImportOptions {
             })?,
         };
         Ok(Self {
-            invite: get("invite")
-                .map(str::parse)
-                .transpose()?
-                .or(defaults.invite)
-                .unwrap_or_default(),
-            existing: get("existing-users")
-                .map(str::parse)
-                .transpose()?
-                .or(defaults.existing)
-                .unwrap_or_default(),
-            on_error: get("on-error")
-                .map(str::parse)
-                .transpose()?
-                .or(defaults.on_error)
-                .unwrap_or_default(),
+            invite: get("invite").map(str::parse).transpose()?,
+            existing: get("existing-users").map(str::parse).transpose()?,
+            on_error: get("on-error").map(str::parse).transpose()?,
             domain: get("domain").map(str::to_owned),
             mapping,
         })
+    }
+}
+
+impl ImportOptions {
+    /// The one place where an upload's choices meet the admin's defaults.
+    pub fn resolve(choices: UploadChoices, defaults: &ImportDefaults) -> Self {
+        Self {
+            invite: choices.invite.unwrap_or(defaults.invite),
+            existing: choices.existing.unwrap_or(defaults.existing),
+            on_error: choices.on_error.unwrap_or(defaults.on_error),
+            domain: choices
+                .domain
+                .as_deref()
+                .map(str::trim)
+                .filter(|d| !d.is_empty())
+                .map(str::to_owned),
+            mapping: choices.mapping,
+        }
+    }
+
+    /// Options from an object's user metadata, else the defaults.
+    pub fn from_metadata(
+        meta: &HashMap<String, String>,
+        defaults: &ImportDefaults,
+    ) -> Result<Self, OptionError> {
+        Ok(Self::resolve(UploadChoices::from_metadata(meta)?, defaults))
+    }
+
+    /// The S3 metadata that makes an import of an object run with these options.
+    pub fn to_metadata(&self) -> Vec<(&'static str, String)> {
+        let mut meta = vec![
+            ("invite", wire_name(&self.invite)),
+            ("existing-users", wire_name(&self.existing)),
+            ("on-error", wire_name(&self.on_error)),
+        ];
+        if let Some(d) = &self.domain {
+            meta.push(("domain", d.clone()));
+        }
+        meta
     }
 }
 
@@ -141,7 +177,7 @@ mod tests {
 
     #[test]
     fn defaults_are_email_skip_reject() {
-        let o = ImportOptions::from_metadata(&meta(&[]), ImportDefaults::default()).unwrap();
+        let o = ImportOptions::from_metadata(&meta(&[]), &ImportDefaults::default()).unwrap();
         assert_eq!(
             (o.invite, o.existing, o.on_error),
             (
@@ -155,34 +191,37 @@ mod tests {
     #[test]
     fn metadata_beats_settings_which_beat_defaults() {
         let settings = ImportDefaults {
-            invite: Some(InviteChannel::Sms),
-            existing: Some(ExistingPolicy::Replace),
-            on_error: None,
+            invite: InviteChannel::Sms,
+            existing: ExistingPolicy::Replace,
+            on_error: OnError::RejectFile,
         };
         let o = ImportOptions::from_metadata(
             &meta(&[("invite", "none"), ("domain", "corp.example")]),
-            settings,
+            &settings,
         )
         .unwrap();
         assert_eq!(o.invite, InviteChannel::None);
         assert_eq!(o.existing, ExistingPolicy::Replace);
         assert_eq!(o.domain.as_deref(), Some("corp.example"));
-        let o = ImportOptions::from_metadata(&meta(&[("on-error", "skip-invalid-rows")]), settings)
-            .unwrap();
+        let o =
+            ImportOptions::from_metadata(&meta(&[("on-error", "skip-invalid-rows")]), &settings)
+                .unwrap();
         assert_eq!(o.on_error, OnError::SkipInvalidRows);
     }
 
     #[test]
     fn bad_metadata_says_what_is_allowed() {
-        let e =
-            ImportOptions::from_metadata(&meta(&[("invite", "pigeon")]), ImportDefaults::default())
-                .unwrap_err();
+        let e = ImportOptions::from_metadata(
+            &meta(&[("invite", "pigeon")]),
+            &ImportDefaults::default(),
+        )
+        .unwrap_err();
         assert_eq!(
             e.to_string(),
             "metadata invite = 'pigeon' is not allowed; use email, sms or none"
         );
         let e =
-            ImportOptions::from_metadata(&meta(&[("column-map", "{")]), ImportDefaults::default())
+            ImportOptions::from_metadata(&meta(&[("column-map", "{")]), &ImportDefaults::default())
                 .unwrap_err();
         assert_eq!(e.key, "column-map");
     }
@@ -194,7 +233,7 @@ mod tests {
                 "column-map",
                 r#"{"Asset Tag":"serial_number","Notes":null}"#,
             )]),
-            ImportDefaults::default(),
+            &ImportDefaults::default(),
         )
         .unwrap();
         assert_eq!(

@@ -142,8 +142,15 @@ impl Email {
     /// The user's identity: mail systems treat addresses case-insensitively in
     /// practice, so `Jane@Example.com` and `jane@example.com` are one user.
     pub fn key(&self) -> String {
-        self.0.to_lowercase()
+        email_key(&self.0)
     }
+}
+
+/// The users table's key for an address (see [`Email::key`]), also for text
+/// that was never parsed (a search box, a preview cell): the one place that
+/// decides how addresses fold.
+pub fn email_key(address: &str) -> String {
+    address.to_lowercase()
 }
 
 impl Email {

@@ -93,7 +93,7 @@ pub fn preview(
             .filter(|e| !e.is_empty())
         {
             let g = groups
-                .entry(email.to_lowercase())
+                .entry(crate::domain::email_key(email))
                 .or_insert_with(|| DuplicateEmail {
                     email: email.to_owned(),
                     count: 0,

@@ -7,6 +7,8 @@ use crate::domain::values::{check_groups, checked_groups};
 use crate::domain::{
     Email, InviteChannel, Mobile, Ownership, Password, Platform, SerialNumber, ValueError,
 };
+use crate::ports::Invite;
+use crate::records::{DeviceRecord, DeviceStatus, UserRecord};
 
 /// A problem with one cell (or one row, when `column` is empty), as the report shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +33,69 @@ pub struct DeviceRow {
     pub device_name: Option<String>,
     pub password: Option<Password>,
     pub groups: Vec<String>,
+}
+
+/// Stamped on every item a pre-approval writes: which import (or approval)
+/// made it, for which directory domain, and when.
+#[derive(Debug, Clone, Copy)]
+pub struct Provenance<'a> {
+    pub import_id: &'a str,
+    pub domain: Option<&'a str>,
+    pub at: &'a str,
+}
+
+impl DeviceRow {
+    /// The device item this row pre-approves; the only place one is built.
+    pub fn device_record(&self, password_hash: Option<String>, p: Provenance) -> DeviceRecord {
+        DeviceRecord {
+            serial: self.serial.as_str().to_owned(),
+            status: DeviceStatus::PreApproved,
+            platform: self.platform,
+            ownership: Some(self.ownership),
+            email: self.email.key(),
+            device_name: self.device_name.clone(),
+            groups: self.groups.clone(),
+            password_hash,
+            import_id: p.import_id.to_owned(),
+            domain: p.domain.map(str::to_owned),
+            updated_at: p.at.to_owned(),
+            enrollment: None,
+        }
+    }
+
+    /// The enrollment invite for this row's device by `channel`, if that
+    /// channel reaches its user (an SMS needs a mobile number).
+    pub fn invite(&self, channel: InviteChannel) -> Option<Invite> {
+        let to = match channel {
+            InviteChannel::Email => self.email.as_str().to_owned(),
+            InviteChannel::Sms => self.mobile.as_ref()?.as_str().to_owned(),
+            InviteChannel::None => return None,
+        };
+        Some(Invite {
+            row: self.row,
+            channel,
+            to,
+            user_name: self.name.clone(),
+            serial: self.serial.as_str().to_owned(),
+            device_name: self.device_name.clone(),
+            platform: self.platform.as_str(),
+            password: self.password.as_ref().map(|p| p.expose().to_owned()),
+        })
+    }
+
+    /// The user item this row carries; the only place one is built.
+    pub fn user_record(&self, p: Provenance) -> UserRecord {
+        UserRecord {
+            email: self.email.key(),
+            address: self.email.as_str().to_owned(),
+            name: self.name.clone(),
+            sam_account_name: self.sam_account_name.clone(),
+            mobile: self.mobile.as_ref().map(|m| m.as_str().to_owned()),
+            domain: p.domain.map(str::to_owned),
+            import_id: p.import_id.to_owned(),
+            updated_at: p.at.to_owned(),
+        }
+    }
 }
 
 /// A row that passed validation, still borrowing its cells from the record:

@@ -17,17 +17,15 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::invite::Pacer;
 use super::report::{errors_csv, report_keys, Counts, ImportStatus, Report, Skipped};
-use super::row::{DeviceRow, RowIssue};
+use super::row::{DeviceRow, Provenance, RowIssue};
 use super::scan::{scan, FileError, RowPass, Scan};
 use crate::domain::{ExistingPolicy, ImportOptions, InviteChannel, OnError, OptionError};
 use crate::password::PasswordKey;
 use crate::ports::{
-    Claim, Directory, ImportLedger, ImportState, Invite, InviteSender, ObjectSource, PortError,
-    ReportSink, SendError,
+    Claim, Directory, ImportRecords, ImportState, Invite, InviteLedger, InviteOrigin, InviteSender,
+    ObjectSource, ObjectVersion, PortError, ReportSink, SendError,
 };
-use crate::records::{
-    now_rfc3339, DeviceRecord, DeviceStatus, ExistingDevice, ExistingUser, UserRecord,
-};
+use crate::records::{now_rfc3339, DeviceRecord, ExistingDevice, ExistingUser, UserRecord};
 
 /// How often the write pass saves its checkpoint and progress.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
@@ -45,6 +43,14 @@ pub struct ImportObject {
 }
 
 impl ImportObject {
+    pub fn new(bucket: impl Into<String>, key: impl Into<String>, version: &ObjectVersion) -> Self {
+        Self {
+            bucket: bucket.into(),
+            key: key.into(),
+            version: version.import_version(),
+        }
+    }
+
     /// Stable across redeliveries of the same upload, different for a re-upload.
     pub fn import_id(&self) -> String {
         use sha2::{Digest, Sha256};
@@ -80,18 +86,22 @@ impl ImportObject {
     }
 }
 
-pub struct Settings {
+/// How an import run is paced and keyed: the deployment's tuning, the
+/// password key, and where invites come from (the admin's settings over the
+/// deployment's, resolved when the import starts).
+#[derive(Clone)]
+pub struct RunConfig {
     pub chunk_rows: usize,
     pub invite_concurrency: usize,
     pub email_rate: f64,
     pub sms_rate: f64,
     pub lease_seconds: u64,
-    pub enrollment_url: String,
+    pub origin: InviteOrigin,
     pub password_key: Option<PasswordKey>,
     pub send_retries: u32,
 }
 
-impl Default for Settings {
+impl Default for RunConfig {
     fn default() -> Self {
         Self {
             chunk_rows: 100,
@@ -99,18 +109,67 @@ impl Default for Settings {
             email_rate: 1.0,
             sms_rate: 1.0,
             lease_seconds: 16 * 60,
-            enrollment_url: String::new(),
+            origin: InviteOrigin {
+                sender: String::new(),
+                enrollment_url: String::new(),
+            },
             password_key: None,
             send_retries: 5,
         }
     }
 }
 
-pub struct Ports<'a, D, L, S, R> {
+/// Everything an import run talks to.
+pub trait ImportPorts: Send + Sync {
+    type Directory: Directory;
+    type Records: ImportRecords;
+    type Invites: InviteLedger;
+    type Sender: InviteSender;
+    type Reports: ReportSink;
+    fn directory(&self) -> &Self::Directory;
+    fn records(&self) -> &Self::Records;
+    fn invites(&self) -> &Self::Invites;
+    fn sender(&self) -> &Self::Sender;
+    fn reports(&self) -> &Self::Reports;
+}
+
+/// The ports of one run, borrowed from whoever owns the adapters.
+pub struct Ports<'a, D, M, I, S, R> {
     pub directory: &'a D,
-    pub ledger: &'a L,
+    pub records: &'a M,
+    pub invites: &'a I,
     pub sender: &'a S,
     pub reports: &'a R,
+}
+
+impl<D, M, I, S, R> ImportPorts for Ports<'_, D, M, I, S, R>
+where
+    D: Directory,
+    M: ImportRecords,
+    I: InviteLedger,
+    S: InviteSender,
+    R: ReportSink,
+{
+    type Directory = D;
+    type Records = M;
+    type Invites = I;
+    type Sender = S;
+    type Reports = R;
+    fn directory(&self) -> &D {
+        self.directory
+    }
+    fn records(&self) -> &M {
+        self.records
+    }
+    fn invites(&self) -> &I {
+        self.invites
+    }
+    fn sender(&self) -> &S {
+        self.sender
+    }
+    fn reports(&self) -> &R {
+        self.reports
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,7 +197,7 @@ pub enum RunError {
 }
 
 /// An import's record as an attempt finds it.
-enum Record {
+enum Opened {
     Finished(ImportStatus),
     /// Stored by an earlier attempt.
     Resumed(ImportState),
@@ -146,48 +205,48 @@ enum Record {
     Created(ImportState),
 }
 
-async fn open_record<L: ImportLedger>(
-    ledger: &L,
+async fn open_record<M: ImportRecords>(
+    records: &M,
     object: &ImportObject,
     options: ImportOptions,
     status: ImportStatus,
-) -> Result<Record, PortError> {
-    Ok(match ledger.load(&object.import_id()).await? {
-        Some(st) if st.status.is_final() => Record::Finished(st.status),
-        Some(st) => Record::Resumed(st),
+) -> Result<Opened, PortError> {
+    Ok(match records.load(&object.import_id()).await? {
+        Some(st) if st.status.is_final() => Opened::Finished(st.status),
+        Some(st) => Opened::Resumed(st),
         None => {
             let st = object.new_state(options, status);
-            ledger.create(&st).await?;
-            Record::Created(st)
+            records.create(&st).await?;
+            Opened::Created(st)
         }
     })
 }
 
 /// Runs (or resumes) one import. `remaining` tells how long the invocation may still run.
-pub async fn run_import<D, L, S, R>(
+pub async fn run_import<P: ImportPorts>(
     object: &ImportObject,
     options: Result<ImportOptions, OptionError>,
     source: Arc<dyn ObjectSource>,
-    ports: &Ports<'_, D, L, S, R>,
-    settings: &Settings,
+    ports: &P,
+    settings: &RunConfig,
     remaining: impl Fn() -> Duration,
-) -> Result<Outcome, RunError>
-where
-    D: Directory,
-    L: ImportLedger,
-    S: InviteSender,
-    R: ReportSink,
-{
+) -> Result<Outcome, RunError> {
     let import_id = object.import_id();
     let new_options = options.clone().unwrap_or_default();
-    let (state, resumed) =
-        match open_record(ports.ledger, object, new_options, ImportStatus::Validating).await? {
-            Record::Finished(status) => return Ok(Outcome::AlreadyFinished(status)),
-            Record::Resumed(state) => (state, true),
-            Record::Created(state) => (state, false),
-        };
+    let (state, resumed) = match open_record(
+        ports.records(),
+        object,
+        new_options,
+        ImportStatus::Validating,
+    )
+    .await?
+    {
+        Opened::Finished(status) => return Ok(Outcome::AlreadyFinished(status)),
+        Opened::Resumed(state) => (state, true),
+        Opened::Created(state) => (state, false),
+    };
     if !ports
-        .ledger
+        .records()
         .lease(&import_id, settings.lease_seconds)
         .await?
     {
@@ -203,28 +262,22 @@ where
     // A finished import dropped its lease when saved; any other end hands it back
     // so that the continuation or the retry can take it at once.
     if !matches!(result, Ok(Outcome::Finished(_))) {
-        if let Err(e) = ports.ledger.unlease(&import_id).await {
+        if let Err(e) = ports.records().unlease(&import_id).await {
             tracing::warn!(%import_id, error = %e, "could not release the import lease; it expires by itself");
         }
     }
     result
 }
 
-async fn run_leased<D, L, S, R>(
+async fn run_leased<P: ImportPorts>(
     object: &ImportObject,
     options: Result<ImportOptions, OptionError>,
     source: Arc<dyn ObjectSource>,
-    ports: &Ports<'_, D, L, S, R>,
-    settings: &Settings,
+    ports: &P,
+    settings: &RunConfig,
     remaining: impl Fn() -> Duration,
     mut state: ImportState,
-) -> Result<Outcome, RunError>
-where
-    D: Directory,
-    L: ImportLedger,
-    S: InviteSender,
-    R: ReportSink,
-{
+) -> Result<Outcome, RunError> {
     let import_id = state.import_id.clone();
     // Leave time for one more chunk and the checkpoint before the invocation ends.
     let reserve = (remaining() / 4).min(Duration::from_secs(60));
@@ -245,7 +298,7 @@ where
     state.options = options.clone();
 
     let started = std::time::Instant::now();
-    let scan = match validate(&source, &options, &mut state, ports.ledger).await? {
+    let scan = match validate(&source, &options, &mut state, ports.records()).await? {
         Ok(scan) => scan,
         Err(file_error) => {
             let report = Report::new(&import_id, &object.key, &options).file_error(&file_error);
@@ -274,7 +327,7 @@ where
     }
 
     state.status = ImportStatus::Writing;
-    ports.ledger.save(&state).await?;
+    ports.records().save(&state).await?;
     let scan = Arc::new(scan);
     let writer = Writer {
         import_id: &import_id,
@@ -313,10 +366,10 @@ where
         let written = chunks
             .map(|chunk| async {
                 let rows = chunk.map_err(RunError::Reread)?;
-                writer.look_up(rows, &scan, ports.directory).await
+                writer.look_up(rows, &scan, ports.directory()).await
             })
             .buffered(LOOK_AHEAD_CHUNKS)
-            .map(|looked_up| async { writer.write(looked_up?, &scan, ports.directory).await })
+            .map(|looked_up| async { writer.write(looked_up?, &scan, ports.directory()).await })
             .buffered(CHUNKS_WRITING);
         tokio::pin!(written);
         while let Some(chunk) = written.next().await {
@@ -326,7 +379,7 @@ where
             state.rows_done = last_row;
             let pause = remaining() < reserve;
             if pause || saved_at.elapsed() >= CHECKPOINT_EVERY {
-                ports.ledger.save(&state).await?;
+                ports.records().save(&state).await?;
                 saved_at = tokio::time::Instant::now();
             }
             if pause {
@@ -347,11 +400,11 @@ where
     finish(state, report, errors_file, ports).await
 }
 
-async fn validate<L: ImportLedger>(
+async fn validate<M: ImportRecords>(
     source: &Arc<dyn ObjectSource>,
     options: &ImportOptions,
     state: &mut ImportState,
-    ledger: &L,
+    records: &M,
 ) -> Result<Result<Scan, FileError>, RunError> {
     let validated = Arc::new(AtomicU64::new(0));
     let task = {
@@ -380,7 +433,7 @@ async fn validate<L: ImportLedger>(
             }
             _ = tick.tick() => {
                 state.rows_validated = validated.load(Ordering::Relaxed);
-                ledger.save(state).await?;
+                records.save(state).await?;
             }
         }
     }
@@ -450,29 +503,24 @@ pub fn plan_chunk(
     password_key: Option<&PasswordKey>,
 ) -> Plan {
     let now = now_rfc3339();
+    let provenance = Provenance {
+        import_id,
+        domain: options.domain.as_deref(),
+        at: &now,
+    };
     let mut plan = Plan::default();
     let ours = |id: &Option<String>| id.as_deref() == Some(import_id);
     for r in rows {
-        let user_key = r.email.key();
         if scan.carries_user_details(r.row) {
             let keep_existing = users
-                .get(&user_key)
+                .get(&r.email.key())
                 .is_some_and(|u| !ours(&u.import_id) && options.existing == ExistingPolicy::Skip);
             if !keep_existing {
-                plan.users.push(UserRecord {
-                    email: user_key.clone(),
-                    address: r.email.as_str().to_owned(),
-                    name: r.name.clone(),
-                    sam_account_name: r.sam_account_name.clone(),
-                    mobile: r.mobile.as_ref().map(|m| m.as_str().to_owned()),
-                    domain: options.domain.clone(),
-                    import_id: import_id.to_owned(),
-                    updated_at: now.clone(),
-                });
+                plan.users.push(r.user_record(provenance));
             }
         }
         let skip_reason = match devices.get(r.serial.as_str()) {
-            Some(d) if d.status == DeviceStatus::Enrolled => {
+            Some(d) if !d.status.is_replaceable() => {
                 Some("the device has already enrolled; it stays enrolled and is not pre-approved again")
             }
             Some(d) if !ours(&d.import_id) && options.existing == ExistingPolicy::Skip => {
@@ -488,40 +536,13 @@ pub fn plan_chunk(
             });
             continue;
         }
-        let to = match options.invite {
-            InviteChannel::Email => Some(r.email.as_str().to_owned()),
-            InviteChannel::Sms => r.mobile.as_ref().map(|m| m.as_str().to_owned()),
-            InviteChannel::None => None,
+        plan.invites.extend(r.invite(options.invite));
+        let password_hash = match (&r.password, password_key) {
+            (Some(p), Some(k)) => Some(k.hash(r.serial.as_str(), p)),
+            _ => None,
         };
-        if let Some(to) = to {
-            plan.invites.push(Invite {
-                row: r.row,
-                channel: options.invite,
-                to,
-                user_name: r.name.clone(),
-                serial: r.serial.as_str().to_owned(),
-                device_name: r.device_name.clone(),
-                platform: r.platform.as_str(),
-                password: r.password.as_ref().map(|p| p.expose().to_owned()),
-            });
-        }
-        plan.devices.push(DeviceRecord {
-            password_hash: match (&r.password, password_key) {
-                (Some(p), Some(k)) => Some(k.hash(r.serial.as_str(), p)),
-                _ => None,
-            },
-            serial: r.serial.as_str().to_owned(),
-            status: DeviceStatus::PreApproved,
-            platform: r.platform,
-            ownership: Some(r.ownership),
-            email: user_key,
-            device_name: r.device_name,
-            groups: r.groups,
-            import_id: import_id.to_owned(),
-            domain: options.domain.clone(),
-            updated_at: now.clone(),
-            enrollment: None,
-        });
+        plan.devices
+            .push(r.device_record(password_hash, provenance));
     }
     plan
 }
@@ -550,7 +571,7 @@ struct Written {
 struct Writer<'a> {
     import_id: &'a str,
     options: &'a ImportOptions,
-    settings: &'a Settings,
+    settings: &'a RunConfig,
     email_pacer: Pacer,
     sms_pacer: Pacer,
 }
@@ -619,18 +640,12 @@ impl Writer<'_> {
     }
 
     /// Counts a written chunk and sends its invites.
-    async fn invite<D, L, S, R>(
+    async fn invite<P: ImportPorts>(
         &self,
         chunk: Written,
-        ports: &Ports<'_, D, L, S, R>,
+        ports: &P,
         state: &mut ImportState,
-    ) -> Result<(), RunError>
-    where
-        D: Directory,
-        L: ImportLedger,
-        S: InviteSender,
-        R: ReportSink,
-    {
+    ) -> Result<(), RunError> {
         state.counts.devices_written += chunk.devices as u64;
         state.counts.users_written += chunk.users as u64;
         state.skipped_total += chunk.skipped.len() as u64;
@@ -672,23 +687,14 @@ impl Writer<'_> {
 
     /// Claims, then sends, retrying throttling with back-off. A claim whose send
     /// finally fails is released, so the redelivered event can try again.
-    async fn send_invite<D, L, S, R>(
+    async fn send_invite<P: ImportPorts>(
         &self,
         invite: Invite,
-        ports: &Ports<'_, D, L, S, R>,
-    ) -> Result<Sent, RunError>
-    where
-        D: Directory,
-        L: ImportLedger,
-        S: InviteSender,
-        R: ReportSink,
-    {
+        ports: &P,
+    ) -> Result<Sent, RunError> {
+        let ledger = ports.invites();
         // An earlier attempt recorded it: never send twice, count it as it ended.
-        match ports
-            .ledger
-            .claim_invite(self.import_id, invite.row)
-            .await?
-        {
+        match ledger.claim(self.import_id, invite.row).await? {
             Claim::New => {}
             Claim::Sent => return Ok(Sent::Before),
             Claim::Rejected => return Ok(Sent::RejectedBefore),
@@ -708,19 +714,13 @@ impl Writer<'_> {
         let mut attempt = 0;
         loop {
             pacer.wait().await;
-            let error = match ports.sender.send(&invite).await {
+            let error = match ports.sender().send(&invite, &self.settings.origin).await {
                 Ok(message_id) => {
-                    ports
-                        .ledger
-                        .invite_sent(self.import_id, invite.row, &message_id)
-                        .await?;
+                    ledger.sent(self.import_id, invite.row, &message_id).await?;
                     return Ok(Sent::Now);
                 }
                 Err(SendError::Rejected(e)) => {
-                    ports
-                        .ledger
-                        .invite_sent(self.import_id, invite.row, "rejected")
-                        .await?;
+                    ledger.sent(self.import_id, invite.row, "rejected").await?;
                     tracing::warn!(row = invite.row, error = %e, "invite rejected by the provider");
                     return Ok(Sent::Rejected(e));
                 }
@@ -728,10 +728,7 @@ impl Writer<'_> {
             };
             attempt += 1;
             if attempt > self.settings.send_retries {
-                ports
-                    .ledger
-                    .release_invite(self.import_id, invite.row)
-                    .await?;
+                ledger.release(self.import_id, invite.row).await?;
                 return Err(RunError::Send {
                     row: invite.row,
                     error: error.to_string(),
@@ -753,28 +750,22 @@ enum Sent {
     RejectedBefore,
 }
 
-async fn finish<D, L, S, R>(
+async fn finish<P: ImportPorts>(
     state: ImportState,
     report: Report,
     errors_file: Option<Vec<u8>>,
-    ports: &Ports<'_, D, L, S, R>,
-) -> Result<Outcome, RunError>
-where
-    D: Directory,
-    L: ImportLedger,
-    S: InviteSender,
-    R: ReportSink,
-{
-    close(state, report, errors_file, ports.ledger, ports.reports).await
+    ports: &P,
+) -> Result<Outcome, RunError> {
+    close(state, report, errors_file, ports.records(), ports.reports()).await
 }
 
 /// Writes the report (and the errors file) and then the final status: a
 /// status is final only once its report exists.
-async fn close<L: ImportLedger, R: ReportSink>(
+async fn close<M: ImportRecords, R: ReportSink>(
     mut state: ImportState,
     mut report: Report,
     errors_file: Option<Vec<u8>>,
-    ledger: &L,
+    records: &M,
     reports: &R,
 ) -> Result<Outcome, RunError> {
     let status = report.status;
@@ -789,14 +780,16 @@ async fn close<L: ImportLedger, R: ReportSink>(
     let (json_key, csv_key) = report_keys(&state.key);
     if let Some(csv) = errors_file {
         reports
-            .put(&csv_key, csv, "text/csv; charset=utf-8")
+            .put(&state.bucket, &csv_key, csv, "text/csv; charset=utf-8")
             .await?;
     }
     let body = serde_json::to_vec_pretty(&report).map_err(|e| RunError::Internal(e.to_string()))?;
-    reports.put(&json_key, body, "application/json").await?;
+    reports
+        .put(&state.bucket, &json_key, body, "application/json")
+        .await?;
     state.status = status;
     state.counts = report.counts.clone();
-    ledger.save(&state).await?;
+    records.save(&state).await?;
     Ok(Outcome::Finished(status))
 }
 
@@ -804,23 +797,23 @@ async fn close<L: ImportLedger, R: ReportSink>(
 /// its dead-letter queue next): record the import as `failed`, with a report
 /// that says so, instead of leaving it `validating` or `writing` for ever.
 /// What was written and sent stays; the report counts it as of the last checkpoint.
-pub async fn mark_failed<L: ImportLedger, R: ReportSink>(
+pub async fn mark_failed<M: ImportRecords, R: ReportSink>(
     object: &ImportObject,
     attempts: u64,
-    ledger: &L,
+    records: &M,
     reports: &R,
 ) -> Result<Outcome, RunError> {
     let import_id = object.import_id();
     let state = match open_record(
-        ledger,
+        records,
         object,
         ImportOptions::default(),
         ImportStatus::Failed,
     )
     .await?
     {
-        Record::Finished(status) => return Ok(Outcome::AlreadyFinished(status)),
-        Record::Resumed(state) | Record::Created(state) => state,
+        Opened::Finished(status) => return Ok(Outcome::AlreadyFinished(status)),
+        Opened::Resumed(state) | Opened::Created(state) => state,
     };
     let mut report = Report::new(&import_id, &object.key, &state.options);
     report.status = ImportStatus::Failed;
@@ -831,7 +824,7 @@ pub async fn mark_failed<L: ImportLedger, R: ReportSink>(
          the counts are those of its last checkpoint. Fix the cause and upload the \
          file again: the new upload is a new import and sends its own invites"
     ));
-    close(state, report, None, ledger, reports).await
+    close(state, report, None, records, reports).await
 }
 
 #[cfg(test)]

@@ -13,26 +13,31 @@ const HEADER: &str = "Name,Email,Ownership,Serial Number,Platform,Mobile,Passwor
 
 struct World {
     dir: MemoryDirectory,
-    ledger: MemoryLedger,
+    records: MemoryImports,
+    invites: MemoryInvites,
     sender: MemorySender,
     reports: MemoryReports,
-    settings: Settings,
+    settings: RunConfig,
 }
 
 impl World {
     fn new() -> Self {
         Self {
             dir: MemoryDirectory::default(),
-            ledger: MemoryLedger::default(),
+            records: MemoryImports::default(),
+            invites: MemoryInvites::default(),
             sender: MemorySender::default(),
             reports: MemoryReports::default(),
-            settings: Settings {
+            settings: RunConfig {
                 chunk_rows: 2,
                 email_rate: 0.0,
                 sms_rate: 0.0,
-                enrollment_url: "https://enroll.example.com/".into(),
+                origin: InviteOrigin {
+                    sender: "it@example.com".into(),
+                    enrollment_url: "https://enroll.example.com/".into(),
+                },
                 password_key: Some(PasswordKey::new(vec![9u8; 32]).unwrap()),
-                ..Settings::default()
+                ..RunConfig::default()
             },
         }
     }
@@ -58,7 +63,8 @@ impl World {
         let source = Arc::new(MemoryObject::new(format!("{HEADER}{body}")));
         let ports = Ports {
             directory: &self.dir,
-            ledger: &self.ledger,
+            records: &self.records,
+            invites: &self.invites,
             sender: &self.sender,
             reports: &self.reports,
         };
@@ -74,10 +80,13 @@ impl World {
         .unwrap()
     }
 
-    fn ports(&self) -> Ports<'_, MemoryDirectory, MemoryLedger, MemorySender, MemoryReports> {
+    fn ports(
+        &self,
+    ) -> Ports<'_, MemoryDirectory, MemoryImports, MemoryInvites, MemorySender, MemoryReports> {
         Ports {
             directory: &self.dir,
-            ledger: &self.ledger,
+            records: &self.records,
+            invites: &self.invites,
             sender: &self.sender,
             reports: &self.reports,
         }
@@ -312,10 +321,10 @@ async fn an_import_whose_last_attempt_fails_is_marked_failed_with_a_report() {
         .run(&object, Ok(ImportOptions::default()), source.clone())
         .await
         .is_err());
-    let stuck = w.ledger.load(&object.import_id()).await.unwrap().unwrap();
+    let stuck = w.records.load(&object.import_id()).await.unwrap().unwrap();
     assert_eq!(stuck.status, ImportStatus::Writing);
 
-    let out = mark_failed(&object, 5, &w.ledger, &w.reports)
+    let out = mark_failed(&object, 5, &w.records, &w.reports)
         .await
         .unwrap();
     assert_eq!(out, Outcome::Finished(ImportStatus::Failed));
@@ -334,7 +343,7 @@ async fn an_import_whose_last_attempt_fails_is_marked_failed_with_a_report() {
         .unwrap();
     assert_eq!(again, Outcome::AlreadyFinished(ImportStatus::Failed));
     assert_eq!(w.sent_rows(), vec![2, 3]);
-    let twice = mark_failed(&object, 6, &w.ledger, &w.reports)
+    let twice = mark_failed(&object, 6, &w.records, &w.reports)
         .await
         .unwrap();
     assert_eq!(twice, Outcome::AlreadyFinished(ImportStatus::Failed));
@@ -348,11 +357,11 @@ async fn an_import_that_never_started_is_recorded_as_failed_too() {
         key: "imports/unreadable.csv".into(),
         version: None,
     };
-    let out = mark_failed(&object, 5, &w.ledger, &w.reports)
+    let out = mark_failed(&object, 5, &w.records, &w.reports)
         .await
         .unwrap();
     assert_eq!(out, Outcome::Finished(ImportStatus::Failed));
-    let st = w.ledger.load(&object.import_id()).await.unwrap().unwrap();
+    let st = w.records.load(&object.import_id()).await.unwrap().unwrap();
     assert_eq!(st.status, ImportStatus::Failed);
     assert_eq!(
         w.reports.json("reports/unreadable.csv.json")["status"],
@@ -370,7 +379,7 @@ async fn invites_already_claimed_are_not_sent_again_even_if_a_chunk_is_replayed(
     }
     .import_id();
     // An earlier attempt claimed row 3 and crashed before saving its checkpoint.
-    w.ledger.invites.lock().unwrap().insert((id, 3), None);
+    w.invites.invites.lock().unwrap().insert((id, 3), None);
     w.import("imports/a.csv", GOOD, ImportOptions::default())
         .await;
     assert_eq!(w.sent_rows(), vec![2, 4]);
@@ -402,7 +411,7 @@ async fn near_the_deadline_the_import_pauses_and_continues_later() {
 #[tokio::test]
 async fn a_second_invocation_while_one_runs_is_busy() {
     let w = World::new();
-    w.ledger.leased.lock().unwrap().insert(
+    w.records.leased.lock().unwrap().insert(
         ImportObject {
             bucket: "b".into(),
             key: "imports/a.csv".into(),

@@ -71,7 +71,7 @@ fn hash64(s: &str) -> u64 {
 /// `hash64` of the email's user key (see [`Email::key`]), without allocating for ASCII addresses.
 fn email_key_hash(email: &str) -> u64 {
     if !email.is_ascii() || email.len() > Email::MAX_LEN {
-        return hash64(&email.to_lowercase());
+        return hash64(&crate::domain::email_key(email));
     }
     let mut buf = [0u8; Email::MAX_LEN];
     let lower = &mut buf[..email.len()];

@@ -1,16 +1,20 @@
 //! In-memory implementations of the ports, for fast tests of the domain logic.
 
+mod admin;
+pub use admin::MemoryAdmin;
+
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Cursor};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::admission::{
     AdmissionStore, Denial, Enrolled, Enrollment, Expect, Lookup, StoredDevice,
 };
 use crate::csvfile::BoxRead;
 use crate::ports::{
-    Claim, Directory, Existing, ImportLedger, ImportState, Invite, InviteSender, ObjectSource,
-    PortError, ReportSink, SendError,
+    Claim, Continuations, Directory, Existing, ImportRecords, ImportState, Invite, InviteLedger,
+    InviteOrigin, InviteSender, ObjectInfo, ObjectSource, ObjectVersion, PortError, ReportSink,
+    SendError, Uploads,
 };
 use crate::records::{DeviceRecord, DeviceStatus, ExistingDevice, ExistingUser, UserRecord};
 
@@ -33,6 +37,72 @@ impl ObjectSource for MemoryObject {
     fn open(&self) -> io::Result<BoxRead> {
         *self.opens.lock().unwrap() += 1;
         Ok(Box::new(Cursor::new(self.bytes.clone())))
+    }
+}
+
+/// An uploaded object: what HeadObject says, and its bytes.
+pub type Upload = (ObjectInfo, Vec<u8>);
+
+/// Uploaded objects by (bucket, key); each upload is a new version.
+#[derive(Default)]
+pub struct MemoryUploads {
+    pub objects: Mutex<BTreeMap<(String, String), Upload>>,
+}
+
+impl MemoryUploads {
+    pub fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: impl Into<Vec<u8>>,
+        metadata: &[(&str, &str)],
+    ) {
+        let mut objects = self.objects.lock().unwrap();
+        let info = ObjectInfo {
+            metadata: metadata
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            version: ObjectVersion::new(Some(format!("v{}", objects.len() + 1)), None),
+        };
+        objects.insert((bucket.to_owned(), key.to_owned()), (info, body.into()));
+    }
+}
+
+impl Uploads for MemoryUploads {
+    async fn head(
+        &self,
+        bucket: &str,
+        key: &str,
+        _version_id: Option<&str>,
+    ) -> Result<ObjectInfo, PortError> {
+        let objects = self.objects.lock().unwrap();
+        objects
+            .get(&(bucket.to_owned(), key.to_owned()))
+            .map(|(info, _)| info.clone())
+            .ok_or_else(|| PortError::new("read upload metadata", "the object is not there"))
+    }
+
+    fn object(&self, bucket: &str, key: &str, _version: &ObjectVersion) -> Arc<dyn ObjectSource> {
+        let objects = self.objects.lock().unwrap();
+        let bytes = objects
+            .get(&(bucket.to_owned(), key.to_owned()))
+            .map(|(_, b)| b.clone())
+            .unwrap_or_default();
+        Arc::new(MemoryObject::new(bytes))
+    }
+}
+
+/// Continuations queued, in order.
+#[derive(Default)]
+pub struct MemoryContinuations {
+    pub queued: Mutex<Vec<String>>,
+}
+
+impl Continuations for MemoryContinuations {
+    async fn requeue(&self, event: &str) -> Result<(), PortError> {
+        self.queued.lock().unwrap().push(event.to_owned());
+        Ok(())
     }
 }
 
@@ -110,15 +180,15 @@ impl Directory for MemoryDirectory {
     }
 }
 
+/// Import records and their leases.
 #[derive(Default)]
-pub struct MemoryLedger {
+pub struct MemoryImports {
     pub imports: Mutex<HashMap<String, ImportState>>,
     pub leased: Mutex<HashMap<String, bool>>,
-    pub invites: Mutex<BTreeMap<(String, u64), Option<String>>>,
     pub saves: Mutex<u32>,
 }
 
-impl ImportLedger for MemoryLedger {
+impl ImportRecords for MemoryImports {
     async fn load(&self, import_id: &str) -> Result<Option<ImportState>, PortError> {
         Ok(self.imports.lock().unwrap().get(import_id).cloned())
     }
@@ -161,8 +231,16 @@ impl ImportLedger for MemoryLedger {
         }
         Ok(())
     }
+}
 
-    async fn claim_invite(&self, import_id: &str, row: u64) -> Result<Claim, PortError> {
+/// Invite ledgers: `None` is a claim without an outcome, else the message id or `rejected`.
+#[derive(Default)]
+pub struct MemoryInvites {
+    pub invites: Mutex<BTreeMap<(String, u64), Option<String>>>,
+}
+
+impl InviteLedger for MemoryInvites {
+    async fn claim(&self, import_id: &str, row: u64) -> Result<Claim, PortError> {
         let mut m = self.invites.lock().unwrap();
         let key = (import_id.to_owned(), row);
         if let Some(previous) = m.get(&key) {
@@ -176,7 +254,7 @@ impl ImportLedger for MemoryLedger {
         Ok(Claim::New)
     }
 
-    async fn release_invite(&self, import_id: &str, row: u64) -> Result<(), PortError> {
+    async fn release(&self, import_id: &str, row: u64) -> Result<(), PortError> {
         self.invites
             .lock()
             .unwrap()
@@ -184,12 +262,7 @@ impl ImportLedger for MemoryLedger {
         Ok(())
     }
 
-    async fn invite_sent(
-        &self,
-        import_id: &str,
-        row: u64,
-        message_id: &str,
-    ) -> Result<(), PortError> {
+    async fn sent(&self, import_id: &str, row: u64, message_id: &str) -> Result<(), PortError> {
         self.invites
             .lock()
             .unwrap()
@@ -201,6 +274,8 @@ impl ImportLedger for MemoryLedger {
 #[derive(Default)]
 pub struct MemorySender {
     pub sent: Mutex<Vec<Invite>>,
+    /// Where each sent invite said it came from, in the order of `sent`.
+    pub origins: Mutex<Vec<InviteOrigin>>,
     /// Addresses the provider refuses.
     pub refuse: Vec<String>,
     /// How many sends to throttle before accepting.
@@ -208,7 +283,7 @@ pub struct MemorySender {
 }
 
 impl InviteSender for MemorySender {
-    async fn send(&self, invite: &Invite) -> Result<String, SendError> {
+    async fn send(&self, invite: &Invite, origin: &InviteOrigin) -> Result<String, SendError> {
         {
             let mut t = self.throttle_first.lock().unwrap();
             if *t > 0 {
@@ -221,17 +296,25 @@ impl InviteSender for MemorySender {
         }
         let mut sent = self.sent.lock().unwrap();
         sent.push(invite.clone());
+        self.origins.lock().unwrap().push(origin.clone());
         Ok(format!("msg-{}", sent.len()))
     }
 }
 
+/// Reports by key (the bucket is the upload's; tests use one).
 #[derive(Default)]
 pub struct MemoryReports {
     pub objects: Mutex<BTreeMap<String, Vec<u8>>>,
 }
 
 impl ReportSink for MemoryReports {
-    async fn put(&self, key: &str, body: Vec<u8>, _content_type: &str) -> Result<(), PortError> {
+    async fn put(
+        &self,
+        _bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        _content_type: &str,
+    ) -> Result<(), PortError> {
         self.objects.lock().unwrap().insert(key.to_owned(), body);
         Ok(())
     }

@@ -1,0 +1,257 @@
+//! The import function in process: SQS batches in, over in-memory ports.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{json, Value};
+use shared::fakes::{
+    MemoryAdmin, MemoryContinuations, MemoryDirectory, MemoryImports, MemoryInvites, MemoryReports,
+    MemorySender, MemoryUploads,
+};
+use shared::import::{ImportPorts, RunConfig};
+use shared::password::PasswordKey;
+use shared::ports::InviteOrigin;
+use shared::settings::{SettingsPatch, SettingsStore};
+
+use super::{handle, App, EventPorts};
+
+#[derive(Default)]
+struct Fakes {
+    directory: MemoryDirectory,
+    records: MemoryImports,
+    invites: MemoryInvites,
+    sender: MemorySender,
+    reports: MemoryReports,
+    uploads: MemoryUploads,
+    settings: MemoryAdmin,
+    continuations: MemoryContinuations,
+}
+
+impl ImportPorts for Fakes {
+    type Directory = MemoryDirectory;
+    type Records = MemoryImports;
+    type Invites = MemoryInvites;
+    type Sender = MemorySender;
+    type Reports = MemoryReports;
+    fn directory(&self) -> &MemoryDirectory {
+        &self.directory
+    }
+    fn records(&self) -> &MemoryImports {
+        &self.records
+    }
+    fn invites(&self) -> &MemoryInvites {
+        &self.invites
+    }
+    fn sender(&self) -> &MemorySender {
+        &self.sender
+    }
+    fn reports(&self) -> &MemoryReports {
+        &self.reports
+    }
+}
+
+impl EventPorts for Fakes {
+    type Uploads = MemoryUploads;
+    type Settings = MemoryAdmin;
+    type Continuations = MemoryContinuations;
+    fn uploads(&self) -> &MemoryUploads {
+        &self.uploads
+    }
+    fn settings(&self) -> &MemoryAdmin {
+        &self.settings
+    }
+    fn continuations(&self) -> &MemoryContinuations {
+        &self.continuations
+    }
+}
+
+const FILE: &str = "Name,Email,Ownership,Serial Number,Platform\n\
+    Ann,ann@example.com,corporate,S-1,ios\n\
+    Bob,bob@example.com,personal,S-2,android\n\
+    Cy,cy@example.com,corporate,S-3,macos\n\
+    Di,di@example.com,corporate,S-4,ios\n\
+    Ed,ed@example.com,corporate,S-5,ios\n\
+    Fay,fay@example.com,corporate,S-6,tvos\n";
+
+fn app() -> App<Fakes> {
+    App {
+        ports: Fakes::default(),
+        run: RunConfig {
+            chunk_rows: 2,
+            email_rate: 0.0,
+            sms_rate: 0.0,
+            origin: InviteOrigin {
+                sender: "noreply@deploy.example".into(),
+                enrollment_url: "https://deploy.example/enroll".into(),
+            },
+            password_key: Some(PasswordKey::new(vec![7u8; 32]).unwrap()),
+            ..RunConfig::default()
+        },
+        max_receives: 5,
+    }
+}
+
+fn s3_event(key: &str) -> String {
+    json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": "b"}, "object": {"key": key, "size": 1}}}]})
+    .to_string()
+}
+
+fn message(id: &str, body: &str, receives: u64) -> SqsMessage {
+    let mut m = SqsMessage::default();
+    m.message_id = Some(id.to_owned());
+    m.body = Some(body.to_owned());
+    m.attributes
+        .insert("ApproximateReceiveCount".into(), receives.to_string());
+    m
+}
+
+/// A batch, with `ms_left` before the invocation's deadline.
+async fn deliver(app: &App<Fakes>, messages: Vec<SqsMessage>, ms_left: u64) -> Vec<String> {
+    let mut payload = SqsEvent::default();
+    payload.records = messages;
+    let mut context = Context::default();
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    context.deadline = now.as_millis() as u64 + ms_left;
+    let response = handle(app, LambdaEvent::new(payload, context)).await;
+    response
+        .batch_item_failures
+        .into_iter()
+        .map(|f| f.item_identifier)
+        .collect()
+}
+
+fn report(app: &App<Fakes>, key: &str) -> Value {
+    app.ports.reports.json(key)
+}
+
+#[tokio::test]
+async fn an_upload_runs_with_its_metadata_and_the_admins_sender() {
+    let app = app();
+    let patch: SettingsPatch =
+        serde_json::from_value(json!({"invite_sender": "it@corp.example"})).unwrap();
+    let (next, changes) = shared::settings::Settings::default().apply(&patch).unwrap();
+    assert!(app
+        .ports
+        .settings
+        .save(&next, 0, &changes, "admin")
+        .await
+        .unwrap());
+    app.ports.uploads.put(
+        "b",
+        "imports/q3 list.csv",
+        FILE,
+        &[("domain", "corp.example")],
+    );
+    let failed = deliver(
+        &app,
+        vec![message("m1", &s3_event("imports/q3+list.csv"), 1)],
+        900_000,
+    )
+    .await;
+    assert!(failed.is_empty(), "{failed:?}");
+    let r = report(&app, "reports/q3 list.csv.json");
+    assert_eq!(
+        (r["status"].as_str(), r["devices_written"].as_u64()),
+        (Some("completed"), Some(6))
+    );
+    assert_eq!(r["options"]["domain"], "corp.example");
+    {
+        let devices = app.ports.directory.devices.lock().unwrap();
+        assert_eq!(devices["S-1"].domain.as_deref(), Some("corp.example"));
+        let origins = app.ports.sender.origins.lock().unwrap();
+        assert_eq!(
+            origins.len(),
+            6,
+            "one invite per row, by email (the default)"
+        );
+        assert_eq!(
+            origins[0].sender, "it@corp.example",
+            "the admin's sender wins"
+        );
+        assert_eq!(origins[0].enrollment_url, "https://deploy.example/enroll");
+    }
+    // The same event again finds the import finished: nothing is sent twice.
+    let failed = deliver(
+        &app,
+        vec![message("m1", &s3_event("imports/q3+list.csv"), 2)],
+        900_000,
+    )
+    .await;
+    assert!(failed.is_empty());
+    assert_eq!(app.ports.sender.sent.lock().unwrap().len(), 6);
+}
+
+#[tokio::test]
+async fn test_events_are_acknowledged_and_other_bodies_retried() {
+    let app = app();
+    let test_event =
+        json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "b"}).to_string();
+    let failed = deliver(
+        &app,
+        vec![
+            message("t", &test_event, 1),
+            message("x", "not an event", 1),
+        ],
+        900_000,
+    )
+    .await;
+    assert_eq!(failed, ["x"]);
+    assert!(app.ports.reports.objects.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_last_failed_delivery_records_the_import_as_failed() {
+    let app = app();
+    // The object is gone: every delivery fails; only the last one says so.
+    let body = s3_event("imports/gone.csv");
+    assert_eq!(
+        deliver(&app, vec![message("m", &body, 4)], 900_000).await,
+        ["m"]
+    );
+    assert!(app.ports.reports.objects.lock().unwrap().is_empty());
+    assert_eq!(
+        deliver(&app, vec![message("m", &body, 5)], 900_000).await,
+        ["m"]
+    );
+    let r = report(&app, "reports/gone.csv.json");
+    assert_eq!(r["status"], "failed");
+    assert!(r["failure"].as_str().unwrap().contains("5 failed attempts"));
+}
+
+#[tokio::test]
+async fn an_import_out_of_time_requeues_its_event() {
+    let mut app = app();
+    // Ten invites a second: six rows take at least half a second, the deadline is 200 ms away.
+    app.run.email_rate = 10.0;
+    app.ports.uploads.put("b", "imports/slow.csv", FILE, &[]);
+    let body = s3_event("imports/slow.csv");
+    let failed = deliver(&app, vec![message("m", &body, 1)], 200).await;
+    assert!(failed.is_empty(), "a pause is not a failure");
+    assert_eq!(
+        *app.ports.continuations.queued.lock().unwrap(),
+        std::slice::from_ref(&body)
+    );
+    assert!(
+        app.ports.reports.objects.lock().unwrap().is_empty(),
+        "not finished"
+    );
+    // The continuation finishes it without sending an invite twice.
+    app.run.email_rate = 0.0;
+    assert!(deliver(&app, vec![message("m2", &body, 1)], 900_000)
+        .await
+        .is_empty());
+    assert_eq!(report(&app, "reports/slow.csv.json")["status"], "completed");
+    let mut rows: Vec<u64> = app
+        .ports
+        .sender
+        .sent
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|i| i.row)
+        .collect();
+    rows.sort_unstable();
+    assert_eq!(rows, [2, 3, 4, 5, 6, 7]);
+}

@@ -1,0 +1,159 @@
+//! Blocked admission attempts: the inbox, and approving one, which
+//! pre-approves the serial for a named user and sends the invite once.
+
+use serde::{Deserialize, Serialize};
+
+use super::{AdminError, AdminReads, ApprovalWrite, Approvals, Cursor, DenialView, Page};
+use crate::domain::values::parse_groups;
+use crate::domain::{Email, InviteChannel, Mobile, Ownership, Platform, SerialNumber};
+use crate::import::{DeviceRow, Provenance};
+use crate::ports::{InviteOrigin, InviteSender};
+use crate::records::{now_rfc3339, DeviceStatus};
+use crate::settings::SettingsStore;
+
+/// Attempts per page of the inbox.
+pub const PAGE: usize = 50;
+
+pub async fn list(
+    reads: &impl AdminReads,
+    cursor: Option<&str>,
+) -> Result<Page<DenialView>, AdminError> {
+    let cursor = Cursor::from_query(cursor)?;
+    Ok(reads.denials(cursor, PAGE).await?)
+}
+
+/// Who the approved device is for (the body of the approve route).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalInput {
+    pub name: String,
+    pub email: String,
+    #[serde(default = "corporate")]
+    pub ownership: String,
+    pub device_name: Option<String>,
+    #[serde(default)]
+    pub groups: Option<String>,
+    pub mobile: Option<String>,
+    #[serde(default)]
+    pub invite: InviteChannel,
+}
+
+fn corporate() -> String {
+    "corporate".into()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Approved {
+    pub serial_number: String,
+    pub status: DeviceStatus,
+    pub invite: InviteChannel,
+    /// None when no invite was asked for; false when it could not be sent
+    /// (the approval stands and the page says so).
+    pub invite_sent: Option<bool>,
+}
+
+fn field<T>(name: &'static str, r: Result<T, crate::domain::ValueError>) -> Result<T, AdminError> {
+    r.map_err(|e| AdminError::bad(name, e.0))
+}
+
+/// The approval as a validated row, as if the admin had imported it.
+fn approved_row(denial: &DenialView, a: &ApprovalInput) -> Result<DeviceRow, AdminError> {
+    let platform = Platform::parse(&denial.platform).map_err(|e| AdminError::Conflict(e.0))?;
+    let name = a.name.trim();
+    if name.is_empty() {
+        return Err(AdminError::bad("name", "the user's name is required"));
+    }
+    let mobile = a
+        .mobile
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(|m| field("mobile", Mobile::parse(m)))
+        .transpose()?;
+    if a.invite == InviteChannel::Sms && mobile.is_none() {
+        return Err(AdminError::bad(
+            "mobile",
+            "an SMS invite needs the user's mobile number",
+        ));
+    }
+    Ok(DeviceRow {
+        row: 0,
+        name: name.to_owned(),
+        email: field("email", Email::parse(a.email.trim()))?,
+        ownership: field("ownership", Ownership::parse(a.ownership.trim()))?,
+        // Exactly as the device reported it (admission compared it byte for byte).
+        serial: SerialNumber::checked(&denial.serial_number),
+        platform,
+        sam_account_name: None,
+        mobile,
+        device_name: a.device_name.clone().filter(|d| !d.trim().is_empty()),
+        password: None,
+        groups: field("groups", parse_groups(a.groups.as_deref().unwrap_or("")))?,
+    })
+}
+
+/// Which attempt, approved for whom, by which admin.
+#[derive(Debug, Clone, Copy)]
+pub struct ApprovalRequest<'a> {
+    pub id: &'a str,
+    pub input: &'a ApprovalInput,
+    pub by: &'a str,
+}
+
+/// Pre-approves the blocked serial for the named user and sends the invite.
+/// The device, the user and the attempt's approval mark are written at once,
+/// and only if the attempt was not approved before, so a repeated click never
+/// sends a second invite.
+pub async fn approve(
+    reads: &impl AdminReads,
+    approvals: &impl Approvals,
+    settings: &impl SettingsStore,
+    sender: &impl InviteSender,
+    deployment: &InviteOrigin,
+    request: ApprovalRequest<'_>,
+) -> Result<Approved, AdminError> {
+    let ApprovalRequest { id, input, by } = request;
+    let denial = reads.denial(id).await?.ok_or_else(|| {
+        AdminError::NotFound("no blocked attempt has this id (they expire after 30 days)".into())
+    })?;
+    let row = approved_row(&denial, input)?;
+    let at = now_rfc3339();
+    let import_id = format!("approval:{id}");
+    let provenance = Provenance {
+        import_id: &import_id,
+        domain: None,
+        at: &at,
+    };
+    let write = ApprovalWrite {
+        denial_id: id.to_owned(),
+        device: row.device_record(None, provenance),
+        user: row.user_record(provenance),
+        by: by.to_owned(),
+        at: at.clone(),
+    };
+    if !approvals.approve(&write).await? {
+        return Err(AdminError::Conflict(
+            "this attempt was approved already, or the device has enrolled since".into(),
+        ));
+    }
+    let invite_sent = match row.invite(input.invite) {
+        None => None,
+        Some(invite) => {
+            let origin = settings.load().await?.settings.invite_origin(deployment);
+            match sender.send(&invite, &origin).await {
+                Ok(_) => Some(true),
+                Err(e) => {
+                    tracing::warn!(error = %e, "approval invite not sent");
+                    Some(false)
+                }
+            }
+        }
+    };
+    tracing::info!(by = %by, invite_sent = ?invite_sent, "blocked attempt approved");
+    Ok(Approved {
+        serial_number: write.device.serial,
+        status: DeviceStatus::PreApproved,
+        invite: input.invite,
+        invite_sent,
+    })
+}

@@ -1,0 +1,40 @@
+//! What an admin use case can answer instead of its result.
+
+use crate::ports::PortError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// The request itself is wrong; `field` names what to fix.
+    #[error("{message}")]
+    BadRequest {
+        field: Option<&'static str>,
+        message: String,
+    },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// The file cannot be read as an import (e.g. mandatory columns missing):
+    /// `headers` are the file's column titles, to map by hand.
+    #[error("{message}")]
+    Unprocessable {
+        message: String,
+        headers: Vec<String>,
+    },
+    /// A dependency failed; the cause is logged, never shown.
+    #[error(transparent)]
+    Unavailable(#[from] PortError),
+}
+
+impl AdminError {
+    pub fn bad(field: &'static str, message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            field: Some(field),
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn bad_cursor() -> Self {
+        Self::bad("cursor", "use the cursor of the previous page as given")
+    }
+}

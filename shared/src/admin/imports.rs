@@ -1,0 +1,152 @@
+//! Import history and one import's page: status, live progress, counts,
+//! errors and links to its report files.
+
+use serde::{Deserialize, Serialize};
+
+use super::{AdminError, AdminReads, Cursor, Page, ReportFiles};
+use crate::domain::{ExistingPolicy, InviteChannel, OnError};
+use crate::import::{report_keys, Counts, ImportStatus, RowIssue, Skipped};
+use crate::ports::ImportState;
+
+/// Imports per page of the history.
+pub const PAGE: usize = 25;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Progress {
+    pub rows_validated: u64,
+    pub rows_written: u64,
+    pub rows_invited: u64,
+    /// 0 to 1, for the progress bar.
+    pub fraction: f64,
+}
+
+impl Progress {
+    fn of(st: &ImportState) -> Self {
+        // Validation reads every row once, then writing does: half the bar each.
+        let rows = st.counts.rows.max(st.rows_validated).max(1) as f64;
+        let fraction = match st.status {
+            ImportStatus::Completed | ImportStatus::Rejected | ImportStatus::Failed => 1.0,
+            ImportStatus::Validating => 0.5 * st.rows_validated as f64 / rows,
+            ImportStatus::Writing => {
+                0.5 + 0.5
+                    * (st.counts.devices_written as f64 / st.counts.valid_rows.max(1) as f64)
+                        .min(1.0)
+            }
+        };
+        Self {
+            rows_validated: st.rows_validated,
+            rows_written: st.counts.devices_written,
+            rows_invited: st.counts.invites_sent,
+            fraction: (fraction * 1000.0).round() / 1000.0,
+        }
+    }
+}
+
+/// The options an import runs with, under the names the page uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OptionsView {
+    pub invite: InviteChannel,
+    pub existing_users: ExistingPolicy,
+    pub on_error: OnError,
+    pub domain: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImportSummary {
+    pub import_id: String,
+    pub key: String,
+    /// The file's name, without the folders of its key.
+    pub file: String,
+    pub status: ImportStatus,
+    pub created_at: String,
+    pub counts: Counts,
+    pub skipped_total: u64,
+    pub options: OptionsView,
+    pub progress: Progress,
+}
+
+impl From<&ImportState> for ImportSummary {
+    fn from(st: &ImportState) -> Self {
+        Self {
+            import_id: st.import_id.clone(),
+            key: st.key.clone(),
+            file: st.key.rsplit('/').next().unwrap_or(&st.key).to_owned(),
+            status: st.status,
+            created_at: st.created_at.clone(),
+            counts: st.counts.clone(),
+            skipped_total: st.skipped_total,
+            options: OptionsView {
+                invite: st.options.invite,
+                existing_users: st.options.existing,
+                on_error: st.options.on_error,
+                domain: st.options.domain.clone(),
+            },
+            progress: Progress::of(st),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImportDetail {
+    #[serde(flatten)]
+    pub summary: ImportSummary,
+    pub skipped: Vec<Skipped>,
+    pub invite_errors: Vec<RowIssue>,
+    pub errors: Vec<RowIssue>,
+    pub warnings: Vec<RowIssue>,
+    pub report_url: Option<String>,
+    pub errors_csv_url: Option<String>,
+}
+
+/// The part of a report the import's page shows.
+#[derive(Deserialize)]
+struct ReportIssues {
+    #[serde(default)]
+    errors: Vec<RowIssue>,
+    #[serde(default)]
+    warnings: Vec<RowIssue>,
+}
+
+pub async fn list(
+    reads: &impl AdminReads,
+    cursor: Option<&str>,
+) -> Result<Page<ImportSummary>, AdminError> {
+    let cursor = Cursor::from_query(cursor)?;
+    let page = reads.imports(cursor, PAGE).await?;
+    Ok(page.map(|st| ImportSummary::from(&st)))
+}
+
+pub async fn one(
+    reads: &impl AdminReads,
+    files: &impl ReportFiles,
+    id: &str,
+) -> Result<ImportDetail, AdminError> {
+    let st = reads
+        .import(id)
+        .await?
+        .ok_or_else(|| AdminError::NotFound("no import has this id".into()))?;
+    let (report_key, errors_key) = report_keys(&st.key);
+    // The report holds every error with row, column, value and message, once it exists.
+    let report: Option<ReportIssues> = files
+        .read(&report_key)
+        .await?
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    let report_url = match &report {
+        Some(_) => Some(files.download_link(&report_key).await?),
+        None => None,
+    };
+    let errors_csv_url = match files.exists(&errors_key).await? {
+        true => Some(files.download_link(&errors_key).await?),
+        false => None,
+    };
+    let (errors, warnings) = report.map_or_else(Default::default, |r| (r.errors, r.warnings));
+    Ok(ImportDetail {
+        summary: ImportSummary::from(&st),
+        skipped: st.skipped,
+        invite_errors: st.invite_errors,
+        errors,
+        warnings,
+        report_url,
+        errors_csv_url,
+    })
+}

@@ -1,0 +1,22 @@
+//! The admin's use cases, over narrow ports and free of AWS types: settings,
+//! devices and the overview, blocked attempts and their approval, import
+//! history, and the guided upload. The admin function only translates HTTP
+//! to these calls and their results (typed, serialisable views) back.
+
+pub mod approvals;
+pub mod devices;
+mod error;
+pub mod imports;
+mod page;
+mod ports;
+pub mod settings;
+pub mod uploads;
+
+pub use error::AdminError;
+pub use page::{Cursor, Items, Page};
+pub use ports::{
+    AdminPorts, AdminReads, ApprovalWrite, Approvals, Count, DenialView, ReportFiles, Staging,
+};
+
+/// How long presigned links live: long enough to click, not to share.
+pub const LINK_TTL: std::time::Duration = std::time::Duration::from_secs(15 * 60);

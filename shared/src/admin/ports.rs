@@ -1,0 +1,169 @@
+//! What the admin's use cases need from storage, one trait per concern.
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::devices::DeviceSearch;
+use super::page::{Cursor, Page};
+use crate::ports::{Existing, ImportState, InviteSender, ObjectSource, ObjectVersion, PortError};
+use crate::records::{DeviceRecord, DeviceStatus, UserRecord};
+use crate::settings::SettingsStore;
+
+/// A blocked admission attempt as the admin's inbox shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DenialView {
+    pub id: String,
+    pub serial_number: String,
+    pub platform: String,
+    pub enrollment_method: Option<String>,
+    pub os_version: Option<String>,
+    pub reason: String,
+    pub endpoint: String,
+    pub at: String,
+    pub expires_at: u64,
+    pub approved_by: Option<String>,
+    pub approved_at: Option<String>,
+}
+
+/// Devices of one status and platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Count {
+    pub status: DeviceStatus,
+    pub platform: String,
+    pub count: u64,
+}
+
+/// The reads behind the admin page. Lists are pages of at most `limit`.
+pub trait AdminReads: Send + Sync {
+    fn devices(
+        &self,
+        status: DeviceStatus,
+        search: &DeviceSearch,
+        cursor: Option<Cursor>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Page<DeviceRecord>, PortError>> + Send;
+
+    fn device(
+        &self,
+        serial: &str,
+    ) -> impl Future<Output = Result<Option<DeviceRecord>, PortError>> + Send;
+
+    fn user(
+        &self,
+        email_key: &str,
+    ) -> impl Future<Output = Result<Option<UserRecord>, PortError>> + Send;
+
+    /// Which of these devices and users are stored already (the guided upload's preview).
+    fn existing(
+        &self,
+        serials: &[String],
+        user_keys: &[String],
+    ) -> impl Future<Output = Result<Existing, PortError>> + Send;
+
+    /// Blocked attempts, newest first.
+    fn denials(
+        &self,
+        cursor: Option<Cursor>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Page<DenialView>, PortError>> + Send;
+
+    fn denial(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<DenialView>, PortError>> + Send;
+
+    /// Import history, newest first.
+    fn imports(
+        &self,
+        cursor: Option<Cursor>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Page<ImportState>, PortError>> + Send;
+
+    fn import(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<ImportState>, PortError>> + Send;
+
+    /// Devices per status and platform, for the overview.
+    fn counts(&self) -> impl Future<Output = Result<Vec<Count>, PortError>> + Send;
+}
+
+/// An approved attempt: the device and its user, and who approved it when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalWrite {
+    pub denial_id: String,
+    pub device: DeviceRecord,
+    pub user: UserRecord,
+    pub by: String,
+    pub at: String,
+}
+
+pub trait Approvals: Send + Sync {
+    /// Writes the device, its user and the attempt's approval mark at once.
+    /// Ok(false), writing nothing, when the attempt was approved already or
+    /// the stored device is not [replaceable](DeviceStatus::is_replaceable).
+    fn approve(
+        &self,
+        write: &ApprovalWrite,
+    ) -> impl Future<Output = Result<bool, PortError>> + Send;
+}
+
+/// The guided upload's side of the bucket: staged files and the final upload.
+pub trait Staging: Send + Sync {
+    /// The bucket published uploads land in (part of their import id).
+    fn bucket(&self) -> &str;
+
+    /// A presigned PUT of `key`, valid for [`LINK_TTL`](super::LINK_TTL).
+    fn upload_link(
+        &self,
+        key: &str,
+        content_type: &str,
+    ) -> impl Future<Output = Result<String, PortError>> + Send;
+
+    /// The staged object as it is now; None when it is not there.
+    fn staged(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Arc<dyn ObjectSource>>, PortError>> + Send;
+
+    /// Stores `file` at `key` with this user metadata; which version S3 stored.
+    fn publish(
+        &self,
+        key: &str,
+        file: &Path,
+        content_type: &str,
+        metadata: &[(&str, String)],
+    ) -> impl Future<Output = Result<ObjectVersion, PortError>> + Send;
+
+    fn discard(&self, key: &str) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// Reports and errors files, read back for the import's page.
+pub trait ReportFiles: Send + Sync {
+    /// None when there is no such file (yet).
+    fn read(&self, key: &str) -> impl Future<Output = Result<Option<Vec<u8>>, PortError>> + Send;
+
+    fn exists(&self, key: &str) -> impl Future<Output = Result<bool, PortError>> + Send;
+
+    /// A presigned GET, valid for [`LINK_TTL`](super::LINK_TTL).
+    fn download_link(&self, key: &str) -> impl Future<Output = Result<String, PortError>> + Send;
+}
+
+/// Every port of the admin function, built once.
+pub trait AdminPorts: Send + Sync {
+    type Settings: SettingsStore;
+    type Reads: AdminReads;
+    type Approvals: Approvals;
+    type Staging: Staging;
+    type Files: ReportFiles;
+    type Sender: InviteSender;
+    fn settings(&self) -> &Self::Settings;
+    fn reads(&self) -> &Self::Reads;
+    fn approvals(&self) -> &Self::Approvals;
+    fn staging(&self) -> &Self::Staging;
+    fn files(&self) -> &Self::Files;
+    fn sender(&self) -> &Self::Sender;
+}

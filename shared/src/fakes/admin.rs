@@ -1,0 +1,374 @@
+//! The admin's ports in memory: one store behind every trait, so that an
+//! approval is seen by the next read, as in DynamoDB.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::{MemoryObject, MemorySender};
+use crate::admin::devices::DeviceSearch;
+use crate::admin::{
+    AdminPorts, AdminReads, ApprovalWrite, Approvals, Count, Cursor, DenialView, Page, ReportFiles,
+    Staging,
+};
+use crate::ports::{Existing, ImportState, ObjectSource, ObjectVersion, PortError};
+use crate::records::{
+    now_rfc3339, DeviceRecord, DeviceStatus, ExistingDevice, ExistingUser, UserRecord,
+};
+use crate::settings::{AuditEntry, Change, Settings, SettingsStore, Versioned};
+
+pub const BUCKET: &str = "memory-bucket";
+
+#[derive(Default)]
+pub struct MemoryAdmin {
+    pub settings: Mutex<Versioned>,
+    /// Oldest first.
+    pub audit: Mutex<Vec<AuditEntry>>,
+    pub devices: Mutex<BTreeMap<String, DeviceRecord>>,
+    pub users: Mutex<BTreeMap<String, UserRecord>>,
+    pub denials: Mutex<Vec<DenialView>>,
+    pub imports: Mutex<Vec<ImportState>>,
+    /// The bucket: staged uploads, published imports, reports.
+    pub objects: Mutex<BTreeMap<String, Vec<u8>>>,
+    pub metadata: Mutex<BTreeMap<String, Vec<(String, String)>>>,
+    pub sender: MemorySender,
+    /// Every call fails (the store is down).
+    pub fail: AtomicBool,
+    /// Settings saves that lose a race (someone else saved first) before one wins.
+    pub lost_saves: AtomicU32,
+}
+
+impl MemoryAdmin {
+    fn up(&self) -> Result<(), PortError> {
+        if self.fail.load(Ordering::Relaxed) {
+            return Err(PortError::new("memory store", "failing on purpose"));
+        }
+        Ok(())
+    }
+}
+
+/// The items after `cursor` (by `key`), at most `limit`, and the cursor of
+/// the last one when the page is full, as DynamoDB's LastEvaluatedKey.
+fn page<T: Clone>(
+    items: impl Iterator<Item = T>,
+    cursor: Option<Cursor>,
+    limit: usize,
+    key: impl Fn(&T) -> BTreeMap<String, String>,
+) -> Page<T> {
+    let after = cursor.map(|c| c.attributes().clone());
+    let mut started = after.is_none();
+    let mut out = Vec::new();
+    for item in items {
+        if !started {
+            started = after.as_ref() == Some(&key(&item));
+            continue;
+        }
+        out.push(item);
+        if out.len() == limit {
+            break;
+        }
+    }
+    let cursor = (out.len() == limit)
+        .then(|| out.last().and_then(|l| Cursor::new(key(l))))
+        .flatten()
+        .map(|c| c.encode());
+    Page { items: out, cursor }
+}
+
+fn attributes(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+impl SettingsStore for MemoryAdmin {
+    async fn load(&self) -> Result<Versioned, PortError> {
+        self.up()?;
+        Ok(self.settings.lock().unwrap().clone())
+    }
+
+    async fn save(
+        &self,
+        next: &Settings,
+        read_version: u64,
+        changes: &[Change],
+        by: &str,
+    ) -> Result<bool, PortError> {
+        self.up()?;
+        let lost = self
+            .lost_saves
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+        let mut current = self.settings.lock().unwrap();
+        if lost.is_ok() || current.version != read_version {
+            return Ok(false);
+        }
+        *current = Versioned {
+            settings: next.clone(),
+            version: read_version + 1,
+        };
+        self.audit.lock().unwrap().push(AuditEntry {
+            at: now_rfc3339(),
+            by: by.to_owned(),
+            changes: changes.to_vec(),
+        });
+        Ok(true)
+    }
+
+    async fn history(&self, limit: usize) -> Result<Vec<AuditEntry>, PortError> {
+        self.up()?;
+        Ok(self
+            .audit
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+}
+
+impl AdminReads for MemoryAdmin {
+    async fn devices(
+        &self,
+        status: DeviceStatus,
+        search: &DeviceSearch,
+        cursor: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Page<DeviceRecord>, PortError> {
+        self.up()?;
+        let devices = self.devices.lock().unwrap();
+        let matching = devices.values().filter(|d| {
+            d.status == status
+                && match search {
+                    DeviceSearch::All => true,
+                    DeviceSearch::SerialPrefix(p) => d.serial.starts_with(p.as_str()),
+                    DeviceSearch::Email(e) => d.email == *e,
+                }
+        });
+        if matches!(search, DeviceSearch::Email(_)) {
+            // An owner's devices come in one page, as from the by-email index.
+            return Ok(Page {
+                items: matching.cloned().collect(),
+                cursor: None,
+            });
+        }
+        Ok(page(matching.cloned(), cursor, limit, |d| {
+            attributes(&[("serial", &d.serial), ("status", d.status.as_str())])
+        }))
+    }
+
+    async fn device(&self, serial: &str) -> Result<Option<DeviceRecord>, PortError> {
+        self.up()?;
+        Ok(self.devices.lock().unwrap().get(serial).cloned())
+    }
+
+    async fn user(&self, email_key: &str) -> Result<Option<UserRecord>, PortError> {
+        self.up()?;
+        Ok(self.users.lock().unwrap().get(email_key).cloned())
+    }
+
+    async fn existing(
+        &self,
+        serials: &[String],
+        user_keys: &[String],
+    ) -> Result<Existing, PortError> {
+        self.up()?;
+        let devices = self.devices.lock().unwrap();
+        let users = self.users.lock().unwrap();
+        let d = serials
+            .iter()
+            .filter_map(|s| devices.get(s))
+            .map(|d| {
+                let existing = ExistingDevice {
+                    status: d.status,
+                    import_id: Some(d.import_id.clone()),
+                };
+                (d.serial.clone(), existing)
+            })
+            .collect();
+        let u = user_keys
+            .iter()
+            .filter_map(|k| users.get(k))
+            .map(|u| {
+                let existing = ExistingUser {
+                    import_id: Some(u.import_id.clone()),
+                };
+                (u.email.clone(), existing)
+            })
+            .collect();
+        Ok((d, u))
+    }
+
+    async fn denials(
+        &self,
+        cursor: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Page<DenialView>, PortError> {
+        self.up()?;
+        let mut all = self.denials.lock().unwrap().clone();
+        all.sort_by(|a, b| (&b.at, &b.id).cmp(&(&a.at, &a.id)));
+        Ok(page(all.into_iter(), cursor, limit, |d| {
+            attributes(&[("denial_id", &d.id), ("at", &d.at)])
+        }))
+    }
+
+    async fn denial(&self, id: &str) -> Result<Option<DenialView>, PortError> {
+        self.up()?;
+        let denials = self.denials.lock().unwrap();
+        Ok(denials.iter().find(|d| d.id == id).cloned())
+    }
+
+    async fn imports(
+        &self,
+        cursor: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Page<ImportState>, PortError> {
+        self.up()?;
+        let mut all = self.imports.lock().unwrap().clone();
+        all.sort_by(|a, b| (&b.created_at, &b.import_id).cmp(&(&a.created_at, &a.import_id)));
+        Ok(page(all.into_iter(), cursor, limit, |st| {
+            attributes(&[("import_id", &st.import_id), ("created_at", &st.created_at)])
+        }))
+    }
+
+    async fn import(&self, id: &str) -> Result<Option<ImportState>, PortError> {
+        self.up()?;
+        let imports = self.imports.lock().unwrap();
+        Ok(imports.iter().find(|st| st.import_id == id).cloned())
+    }
+
+    async fn counts(&self) -> Result<Vec<Count>, PortError> {
+        self.up()?;
+        let mut counts: BTreeMap<(&'static str, String), (DeviceStatus, u64)> = BTreeMap::new();
+        for d in self.devices.lock().unwrap().values() {
+            let key = (d.status.as_str(), d.platform.as_str().to_owned());
+            counts.entry(key).or_insert((d.status, 0)).1 += 1;
+        }
+        Ok(counts
+            .into_iter()
+            .map(|((_, platform), (status, count))| Count {
+                status,
+                platform,
+                count,
+            })
+            .collect())
+    }
+}
+
+impl Approvals for MemoryAdmin {
+    async fn approve(&self, w: &ApprovalWrite) -> Result<bool, PortError> {
+        self.up()?;
+        let mut denials = self.denials.lock().unwrap();
+        let mut devices = self.devices.lock().unwrap();
+        let Some(denial) = denials.iter_mut().find(|d| d.id == w.denial_id) else {
+            return Ok(false);
+        };
+        let replaceable = devices
+            .get(&w.device.serial)
+            .is_none_or(|d| d.status.is_replaceable());
+        if denial.approved_at.is_some() || !replaceable {
+            return Ok(false);
+        }
+        denial.approved_by = Some(w.by.clone());
+        denial.approved_at = Some(w.at.clone());
+        devices.insert(w.device.serial.clone(), w.device.clone());
+        self.users
+            .lock()
+            .unwrap()
+            .insert(w.user.email.clone(), w.user.clone());
+        Ok(true)
+    }
+}
+
+impl Staging for MemoryAdmin {
+    fn bucket(&self) -> &str {
+        BUCKET
+    }
+
+    async fn upload_link(&self, key: &str, _content_type: &str) -> Result<String, PortError> {
+        self.up()?;
+        Ok(format!("https://{BUCKET}.invalid/{key}?signed=put"))
+    }
+
+    async fn staged(&self, key: &str) -> Result<Option<Arc<dyn ObjectSource>>, PortError> {
+        self.up()?;
+        let objects = self.objects.lock().unwrap();
+        Ok(objects
+            .get(key)
+            .map(|bytes| Arc::new(MemoryObject::new(bytes.clone())) as Arc<dyn ObjectSource>))
+    }
+
+    async fn publish(
+        &self,
+        key: &str,
+        file: &Path,
+        _content_type: &str,
+        metadata: &[(&str, String)],
+    ) -> Result<ObjectVersion, PortError> {
+        self.up()?;
+        let bytes = std::fs::read(file).map_err(|e| PortError::new("publish", e))?;
+        let etag = format!("\"{}\"", hex::encode(&bytes[..bytes.len().min(8)]));
+        self.objects.lock().unwrap().insert(key.to_owned(), bytes);
+        self.metadata.lock().unwrap().insert(
+            key.to_owned(),
+            metadata
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect(),
+        );
+        Ok(ObjectVersion::new(None, Some(etag)))
+    }
+
+    async fn discard(&self, key: &str) -> Result<(), PortError> {
+        self.up()?;
+        self.objects.lock().unwrap().remove(key);
+        Ok(())
+    }
+}
+
+impl ReportFiles for MemoryAdmin {
+    async fn read(&self, key: &str) -> Result<Option<Vec<u8>>, PortError> {
+        self.up()?;
+        Ok(self.objects.lock().unwrap().get(key).cloned())
+    }
+
+    async fn exists(&self, key: &str) -> Result<bool, PortError> {
+        self.up()?;
+        Ok(self.objects.lock().unwrap().contains_key(key))
+    }
+
+    async fn download_link(&self, key: &str) -> Result<String, PortError> {
+        self.up()?;
+        Ok(format!("https://{BUCKET}.invalid/{key}?signed=get"))
+    }
+}
+
+impl AdminPorts for MemoryAdmin {
+    type Settings = Self;
+    type Reads = Self;
+    type Approvals = Self;
+    type Staging = Self;
+    type Files = Self;
+    type Sender = MemorySender;
+    fn settings(&self) -> &Self {
+        self
+    }
+    fn reads(&self) -> &Self {
+        self
+    }
+    fn approvals(&self) -> &Self {
+        self
+    }
+    fn staging(&self) -> &Self {
+        self
+    }
+    fn files(&self) -> &Self {
+        self
+    }
+    fn sender(&self) -> &MemorySender {
+        &self.sender
+    }
+}
