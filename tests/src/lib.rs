@@ -69,7 +69,8 @@ impl Stack {
             .expect("update settings");
     }
 
-    /// POSTs a body (JSON or not) and returns the status and the JSON answer.
+    /// POSTs a body (JSON or not) and returns the status and the JSON answer,
+    /// which must be the one openapi.yaml documents.
     pub async fn post(
         &self,
         url: &str,
@@ -85,6 +86,7 @@ impl Stack {
             .expect("HTTP request");
         let status = r.status().as_u16();
         let text = r.text().await.expect("body");
+        openapi_check::assert_documented("POST", url, status, text.as_bytes());
         let v =
             serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
         (status, v)

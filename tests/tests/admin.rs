@@ -73,6 +73,8 @@ impl Admin {
         let r = req.send().await.expect("admin API");
         let status = r.status().as_u16();
         let text = r.text().await.unwrap();
+        // Every answer the admin API gives these tests is the one openapi.yaml documents.
+        openapi_check::assert_documented(method, &format!("/v1{path}"), status, text.as_bytes());
         (
             status,
             serde_json::from_str(&text).unwrap_or(Value::String(text)),

@@ -105,6 +105,12 @@ impl Spec {
             .map(|(_, t)| t)
     }
 
+    /// Whether `method` on the route `path` falls under is documented.
+    pub fn documents(&self, method: &str, path: &str) -> bool {
+        self.template(path)
+            .is_some_and(|t| self.root["paths"][t][method.to_ascii_lowercase()].is_object())
+    }
+
     /// Every problem with this response, or Ok.
     pub fn check(
         &self,
@@ -113,22 +119,35 @@ impl Spec {
         status: u16,
         body: &[u8],
     ) -> Result<(), Vec<String>> {
-        let template = self
+        let operation = self
             .template(path)
-            .ok_or_else(|| vec![format!("no path of openapi.yaml matches {path}")])?;
-        let operation = &self.root["paths"][template][method.to_ascii_lowercase()];
-        if !operation.is_object() {
-            return Err(vec![format!("{method} {template} is not documented")]);
-        }
-        let responses = &operation["responses"];
-        let response = match responses.get(status.to_string()) {
-            Some(r) => r,
-            None => responses.get("default").ok_or_else(|| {
-                vec![format!(
-                    "status {status} of {method} {template} is not documented"
-                )]
-            })?,
+            .map(|t| (t, &self.root["paths"][t][method.to_ascii_lowercase()]))
+            .filter(|(_, op)| op.is_object());
+        let response = match operation {
+            Some((template, operation)) => {
+                let responses = &operation["responses"];
+                match responses.get(status.to_string()) {
+                    Some(r) => r,
+                    None => responses.get("default").ok_or_else(|| {
+                        vec![format!(
+                            "status {status} of {method} {template} is not documented"
+                        )]
+                    })?,
+                }
+            }
+            // No such route or method: the API-wide answers for those.
+            None => match status {
+                404 => &self.root["components"]["responses"]["NotFound"],
+                405 => &self.root["components"]["responses"]["MethodNotAllowed"],
+                _ => return Err(vec![format!("{method} {path} is not documented")]),
+            },
         };
+        let template = operation.map_or(path, |(t, _)| t);
+        if response.is_null() {
+            return Err(vec![format!(
+                "{method} {path} -> {status} is not documented"
+            )]);
+        }
         let response = self.resolve(response);
         let content = response.get("content").and_then(Value::as_object);
         let json_schema = content
@@ -452,7 +471,11 @@ components:
         assert!(e("GET", "/v1/things", 200, r#"{"items": {}}"#).contains("should be array"));
         assert!(e("GET", "/v1/things", 500, "{}").contains("not documented"));
         assert!(e("POST", "/v1/things", 200, "{}").contains("not documented"));
-        assert!(e("GET", "/v1/other", 200, "{}").contains("no path"));
+        assert!(e("GET", "/v1/other", 200, "{}").contains("not documented"));
+        assert!(
+            e("DELETE", "/v1/other", 405, "{}").contains("not documented"),
+            "no such API-wide answer in DOC"
+        );
         assert!(e("GET", "/v1/things", 405, r#"{"error": "x"}"#).contains("documents no body"));
     }
 
@@ -465,6 +488,8 @@ components:
         );
         assert_eq!(spec.template("/v1/things/other"), Some("/v1/things/{id}"));
         assert_eq!(spec.template("/v1/things/"), Some("/v1/things"));
+        assert!(spec.documents("GET", "/v1/things/7"));
+        assert!(!spec.documents("PUT", "/v1/things/7"));
     }
 
     #[test]

@@ -1,1 +1,1041 @@
+//! The admin API in process, over the in-memory ports: every route's success,
+//! its 4xx answers and the token check. Every answer must match openapi.yaml.
 
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use lambda_http::http::{self, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde_json::{json, Value};
+use shared::admin::{DenialView, Staging};
+use shared::domain::{InviteChannel, Ownership, Platform};
+use shared::fakes::MemoryAdmin;
+use shared::import::{Counts, ImportObject, ImportStatus, RowIssue};
+use shared::ports::{ImportState, InviteOrigin};
+use shared::records::{DeviceRecord, DeviceStatus, EnrollmentInfo, UserRecord};
+
+use super::{handle, segments, App};
+use crate::auth::Verifier;
+
+const ISSUER: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_test";
+const CLIENT: &str = "client-1";
+const PAGE_ORIGIN: &str = "https://admin.example.com";
+const ISSUER_KEY: &[u8] = include_bytes!("../../tests/fixtures/issuer.pem");
+const FORGER_KEY: &[u8] = include_bytes!("../../tests/fixtures/forger.pem");
+
+/// Every route of the table, as openapi.yaml must document it.
+const ROUTES: [(&str, &str); 14] = [
+    ("GET", "/v1/settings"),
+    ("PUT", "/v1/settings"),
+    ("GET", "/v1/settings/history"),
+    ("GET", "/v1/devices"),
+    ("GET", "/v1/devices/S1"),
+    ("GET", "/v1/overview"),
+    ("GET", "/v1/admission-denials"),
+    ("POST", "/v1/admission-denials/d1/approve"),
+    ("GET", "/v1/imports"),
+    ("POST", "/v1/imports"),
+    ("POST", "/v1/imports/preview"),
+    ("GET", "/v1/imports/i1"),
+    ("POST", "/v1/uploads"),
+    ("GET", "/v1/sample.csv"),
+];
+
+fn app() -> App<MemoryAdmin> {
+    App {
+        ports: MemoryAdmin::default(),
+        verifier: Verifier::new(
+            include_bytes!("../../tests/fixtures/jwks.json"),
+            ISSUER.into(),
+            CLIENT.into(),
+        )
+        .unwrap(),
+        allowed_origins: vec![PAGE_ORIGIN.into()],
+        deployment: InviteOrigin {
+            sender: "noreply@deploy.example".into(),
+            enrollment_url: "https://deploy.example/enroll".into(),
+        },
+    }
+}
+
+fn now() -> u64 {
+    shared::records::epoch_now()
+}
+
+fn token(key: &[u8], exp: u64) -> String {
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some("test-key".into());
+    let claims = json!({"iss": ISSUER, "aud": CLIENT, "token_use": "id", "exp": exp,
+                        "sub": "u-1", "cognito:username": "ada"});
+    encode(&header, &claims, &EncodingKey::from_rsa_pem(key).unwrap()).unwrap()
+}
+
+fn request(method: &str, path: &str, body: Option<&Value>, auth: Option<&str>) -> Request {
+    let mut r = http::Request::builder()
+        .method(method)
+        .uri(format!("https://api.example.com{path}"))
+        .header("origin", PAGE_ORIGIN);
+    if let Some(a) = auth {
+        r = r.header("authorization", a);
+    }
+    let body = body.map_or(Body::Empty, |b| Body::from(b.to_string()));
+    lambda_http::RequestExt::with_query_string_parameters(r.body(body).unwrap(), query(path))
+}
+
+/// The query string as API Gateway hands it to the function.
+fn query(path: &str) -> std::collections::HashMap<String, String> {
+    let q = path.split_once('?').map_or("", |(_, q)| q);
+    q.split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| {
+            let v = percent_encoding::percent_decode_str(v).decode_utf8_lossy();
+            (k.to_owned(), v.into_owned())
+        })
+        .collect()
+}
+
+/// One request with this authorization; the answer must be documented.
+async fn send(
+    app: &App<MemoryAdmin>,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+    auth: Option<&str>,
+) -> Response<Body> {
+    let response = handle(app, request(method, path, body, auth)).await;
+    let bytes: &[u8] = response.body();
+    openapi_check::assert_documented(method, path, response.status().as_u16(), bytes);
+    response
+}
+
+/// A signed-in call: status and JSON body.
+async fn call(
+    app: &App<MemoryAdmin>,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let auth = format!("Bearer {}", token(ISSUER_KEY, now() + 600));
+    let r = send(app, method, path, body.as_ref(), Some(&auth)).await;
+    let status = r.status();
+    let bytes: &[u8] = r.body();
+    let v = serde_json::from_slice(bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into()));
+    (status, v)
+}
+
+async fn get(app: &App<MemoryAdmin>, path: &str) -> Value {
+    let (status, v) = call(app, "GET", path, None).await;
+    assert_eq!(status, StatusCode::OK, "GET {path}: {v}");
+    v
+}
+
+fn error_of(v: &Value) -> (&str, Option<&str>) {
+    (v["error"].as_str().unwrap_or_default(), v["field"].as_str())
+}
+
+fn device(serial: &str, status: DeviceStatus, platform: Platform, owner: &str) -> DeviceRecord {
+    DeviceRecord {
+        serial: serial.into(),
+        status,
+        platform,
+        ownership: Some(Ownership::Corporate),
+        email: owner.into(),
+        device_name: None,
+        groups: vec!["Sales".into()],
+        password_hash: Some("v1$00".into()),
+        import_id: "imp-1".into(),
+        domain: None,
+        updated_at: "2026-11-01T00:00:00Z".into(),
+        enrollment: (status == DeviceStatus::Enrolled).then(|| EnrollmentInfo {
+            enrolled_at: "2026-11-02T00:00:00Z".into(),
+            method: Some("ade".into()),
+            os_version: None,
+            pre_approved: true,
+        }),
+    }
+}
+
+fn user(email: &str, name: &str) -> UserRecord {
+    UserRecord {
+        email: email.to_lowercase(),
+        address: email.into(),
+        name: name.into(),
+        sam_account_name: None,
+        mobile: Some("+14155550123".into()),
+        domain: Some("corp".into()),
+        import_id: "imp-1".into(),
+        updated_at: "2026-11-01T00:00:00Z".into(),
+    }
+}
+
+fn add_device(app: &App<MemoryAdmin>, d: DeviceRecord) {
+    app.ports
+        .devices
+        .lock()
+        .unwrap()
+        .insert(d.serial.clone(), d);
+}
+
+fn denial(id: &str, serial: &str, platform: &str, at: &str) -> DenialView {
+    DenialView {
+        id: id.into(),
+        serial_number: serial.into(),
+        platform: platform.into(),
+        enrollment_method: Some("ade".into()),
+        os_version: None,
+        reason: "not_pre_approved".into(),
+        endpoint: "admission".into(),
+        at: at.into(),
+        expires_at: 1_900_000_000,
+        approved_by: None,
+        approved_at: None,
+    }
+}
+
+#[tokio::test]
+async fn every_route_needs_a_valid_token() {
+    let app = app();
+    let expired = format!("Bearer {}", token(ISSUER_KEY, now() - 3600));
+    let forged = format!("Bearer {}", token(FORGER_KEY, now() + 600));
+    for (method, path) in ROUTES {
+        for auth in [
+            None,
+            Some("Bearer garbage"),
+            Some(forged.as_str()),
+            Some(expired.as_str()),
+        ] {
+            let r = send(&app, method, path, Some(&json!({})), auth).await;
+            assert_eq!(
+                r.status(),
+                StatusCode::UNAUTHORIZED,
+                "{method} {path} with {auth:?}"
+            );
+            assert_eq!(r.headers()["www-authenticate"], "Bearer");
+        }
+    }
+    // The preflight needs no token; CORS answers only the page's origin.
+    let r = handle(&app, request("OPTIONS", "/v1/settings", None, None)).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(r.headers()["access-control-allow-origin"], PAGE_ORIGIN);
+    let mut other = request("OPTIONS", "/v1/settings", None, None);
+    other
+        .headers_mut()
+        .insert("origin", "https://evil.example".parse().unwrap());
+    let r = handle(&app, other).await;
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+}
+
+#[test]
+fn every_route_is_in_the_openapi_file() {
+    for (method, path) in ROUTES {
+        assert!(
+            openapi_check::spec().documents(method, path),
+            "{method} {path} is not in openapi.yaml"
+        );
+    }
+}
+
+#[test]
+fn path_segments() {
+    assert_eq!(
+        segments("/v1/devices/AB%2F1%20x").unwrap(),
+        ["devices", "AB/1 x"]
+    );
+    assert_eq!(segments("/prod/v1/settings/").unwrap(), ["settings"]);
+    assert!(segments("/v2/settings").is_none());
+    assert!(segments("/v1/devices/%FF").is_none());
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods() {
+    let app = app();
+    let (status, v) = call(&app, "GET", "/v1/nothing", None).await;
+    assert_eq!(
+        (status, error_of(&v).0),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+    let (status, _) = call(&app, "GET", "/v2/settings", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let auth = format!("Bearer {}", token(ISSUER_KEY, now() + 600));
+    let r = send(&app, "DELETE", "/v1/settings", None, Some(&auth)).await;
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(r.headers()["allow"], "GET, PUT");
+}
+
+#[tokio::test]
+async fn settings_round_trip_with_their_audit_trail() {
+    let app = app();
+    let v = get(&app, "/v1/settings").await;
+    assert_eq!(
+        (
+            v["pre_approved_only"].as_bool(),
+            v["default_invite"].as_str()
+        ),
+        (Some(false), Some("email"))
+    );
+    let (status, v) = call(
+        &app,
+        "PUT",
+        "/v1/settings",
+        Some(json!({"pre_approved_only": true, "enrollment_url": "https://enroll.example.com/"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["pre_approved_only"], true);
+    assert_eq!(
+        get(&app, "/v1/settings").await["enrollment_url"],
+        "https://enroll.example.com/"
+    );
+    let h = get(&app, "/v1/settings/history").await;
+    assert_eq!(h["items"][0]["by"], "ada");
+    assert_eq!(h["items"][0]["changes"].as_array().unwrap().len(), 2);
+    // Saving what is already there changes nothing and records nothing.
+    call(
+        &app,
+        "PUT",
+        "/v1/settings",
+        Some(json!({"pre_approved_only": true})),
+    )
+    .await;
+    assert_eq!(
+        get(&app, "/v1/settings/history").await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    for (body, field) in [
+        (json!({"enrollment_url": "ftp://x"}), Some("enrollment_url")),
+        (json!({"invite_sender": "nobody"}), Some("invite_sender")),
+        (json!({"pre_approved": true}), None),
+        (json!({"default_invite": "Email"}), None),
+    ] {
+        let (status, v) = call(&app, "PUT", "/v1/settings", Some(body.clone())).await;
+        assert_eq!(
+            (status, error_of(&v)),
+            (StatusCode::BAD_REQUEST, ("invalid_request", field)),
+            "{body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_save_that_keeps_losing_its_race_is_a_conflict() {
+    let app = app();
+    app.ports
+        .lost_saves
+        .store(3, std::sync::atomic::Ordering::Relaxed);
+    let (status, v) = call(
+        &app,
+        "PUT",
+        "/v1/settings",
+        Some(json!({"pre_approved_only": true})),
+    )
+    .await;
+    assert_eq!((status, error_of(&v).0), (StatusCode::CONFLICT, "conflict"));
+    app.ports
+        .lost_saves
+        .store(2, std::sync::atomic::Ordering::Relaxed);
+    let (status, _) = call(
+        &app,
+        "PUT",
+        "/v1/settings",
+        Some(json!({"pre_approved_only": true})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "the third attempt wins");
+}
+
+#[tokio::test]
+async fn a_failing_store_answers_503_without_its_cause() {
+    let app = app();
+    app.ports
+        .fail
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    for path in [
+        "/v1/settings",
+        "/v1/devices",
+        "/v1/overview",
+        "/v1/imports",
+        "/v1/admission-denials",
+    ] {
+        let (status, v) = call(&app, "GET", path, None).await;
+        assert_eq!(
+            (status, error_of(&v).0),
+            (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            "{path}"
+        );
+        assert!(
+            !v["message"].as_str().unwrap().contains("purpose"),
+            "the cause is logged, not shown"
+        );
+    }
+}
+
+#[tokio::test]
+async fn devices_are_listed_by_status_searched_and_paged() {
+    let app = app();
+    for i in 0..60 {
+        add_device(
+            &app,
+            device(
+                &format!("P{i:03}"),
+                DeviceStatus::PreApproved,
+                Platform::Ios,
+                "ann@x.com",
+            ),
+        );
+    }
+    for i in 0..5 {
+        add_device(
+            &app,
+            device(
+                &format!("E{i}"),
+                DeviceStatus::Enrolled,
+                Platform::Macos,
+                "bob@x.com",
+            ),
+        );
+    }
+    let first = get(&app, "/v1/devices").await;
+    assert_eq!(first["items"].as_array().unwrap().len(), 50);
+    assert_eq!(first["items"][0]["serial_number"], "P000");
+    assert_eq!(first["items"][0]["pre_approved"], true);
+    assert_eq!(first["items"][0]["has_enrollment_password"], true);
+    assert!(first["items"][0].get("password_hash").is_none());
+    let cursor = first["cursor"].as_str().unwrap();
+    assert!(cursor.starts_with("pre_approved."));
+    let second = get(&app, &format!("/v1/devices?cursor={cursor}")).await;
+    let serials: Vec<&str> = second["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["serial_number"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        serials.len(),
+        15,
+        "the last 10 pre-approved, then the 5 enrolled"
+    );
+    assert_eq!((serials[9], serials[10]), ("P059", "E0"));
+    assert_eq!(second["cursor"], Value::Null);
+    let enrolled = get(&app, "/v1/devices?status=enrolled").await;
+    assert_eq!(enrolled["items"].as_array().unwrap().len(), 5);
+    assert_eq!(enrolled["items"][0]["enrollment"]["method"], "ade");
+    let prefix = get(&app, "/v1/devices?status=pre_approved&q=P05").await;
+    assert_eq!(prefix["items"].as_array().unwrap().len(), 10);
+    let lower = get(&app, "/v1/devices?status=pre_approved&q=p05").await;
+    assert!(
+        lower["items"].as_array().unwrap().is_empty(),
+        "serials are case-sensitive"
+    );
+    let by_owner = get(&app, "/v1/devices?q=BOB@X.com").await;
+    assert_eq!(
+        by_owner["items"].as_array().unwrap().len(),
+        5,
+        "owners are found case-insensitively"
+    );
+    for bad in [
+        "/v1/devices?status=gone",
+        "/v1/devices?cursor=zz",
+        "/v1/devices?status=enrolled&cursor=pre_approved.",
+    ] {
+        let (status, v) = call(&app, "GET", bad, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+        assert!(matches!(error_of(&v).1, Some("status" | "cursor")));
+    }
+}
+
+#[tokio::test]
+async fn one_device_shows_its_user_and_the_banner_until_it_enrolls() {
+    let app = app();
+    add_device(
+        &app,
+        device(
+            "AB/1 x",
+            DeviceStatus::PreApproved,
+            Platform::Ios,
+            "ann@x.com",
+        ),
+    );
+    add_device(
+        &app,
+        device("E1", DeviceStatus::Enrolled, Platform::Macos, ""),
+    );
+    app.ports
+        .users
+        .lock()
+        .unwrap()
+        .insert("ann@x.com".into(), user("Ann@X.com", "Ann"));
+    let v = get(&app, "/v1/devices/AB%2F1%20x").await;
+    assert_eq!(v["serial_number"], "AB/1 x");
+    assert_eq!(v["banner"], "Pre-approved Device");
+    assert!(v["details_note"]
+        .as_str()
+        .unwrap()
+        .contains("only after the device enrolls"));
+    assert_eq!(
+        (v["user"]["name"].as_str(), v["user"]["email"].as_str()),
+        (Some("Ann"), Some("Ann@X.com"))
+    );
+    let e = get(&app, "/v1/devices/E1").await;
+    assert_eq!(
+        (
+            e["banner"].clone(),
+            e["user"].clone(),
+            e["pre_approved"].as_bool()
+        ),
+        (Value::Null, Value::Null, Some(false))
+    );
+    let (status, v) = call(&app, "GET", "/v1/devices/ab%2F1%20x", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(v["message"].as_str().unwrap().contains("case-sensitive"));
+}
+
+#[tokio::test]
+async fn the_overview_counts_by_status_and_platform() {
+    let app = app();
+    add_device(
+        &app,
+        device("A", DeviceStatus::PreApproved, Platform::Ios, ""),
+    );
+    add_device(
+        &app,
+        device("B", DeviceStatus::PreApproved, Platform::Ios, ""),
+    );
+    add_device(
+        &app,
+        device("C", DeviceStatus::Enrolled, Platform::Android, ""),
+    );
+    let v = get(&app, "/v1/overview").await;
+    assert_eq!(
+        v["counts"],
+        json!([{"status": "enrolled", "platform": "android", "count": 1},
+               {"status": "pre_approved", "platform": "ios", "count": 2}])
+    );
+}
+
+fn approval(invite: &str) -> Value {
+    json!({"name": " Zoe Q ", "email": "Zoe@Example.com", "ownership": "personal", "groups": "Sales;Field",
+           "mobile": "+14155550123", "invite": invite})
+}
+
+#[tokio::test]
+async fn a_blocked_attempt_is_listed_and_approved_once() {
+    let app = app();
+    app.ports.denials.lock().unwrap().extend([
+        denial("d1", "C02ABC", "macos", "2026-11-20T10:00:00Z"),
+        denial("d2", "OTHER", "ios", "2026-11-21T10:00:00Z"),
+    ]);
+    let list = get(&app, "/v1/admission-denials").await;
+    assert_eq!(list["items"][0]["id"], "d2", "newest first");
+    let (status, v) = call(
+        &app,
+        "POST",
+        "/v1/admission-denials/d1/approve",
+        Some(approval("email")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(
+        v,
+        json!({"serial_number": "C02ABC", "status": "pre_approved", "invite": "email", "invite_sent": true})
+    );
+    let device = app.ports.devices.lock().unwrap()["C02ABC"].clone();
+    assert_eq!(
+        (device.status, device.platform, device.email.as_str()),
+        (
+            DeviceStatus::PreApproved,
+            Platform::Macos,
+            "zoe@example.com"
+        )
+    );
+    assert_eq!(
+        (device.import_id.as_str(), device.groups.len()),
+        ("approval:d1", 2)
+    );
+    assert_eq!(
+        app.ports.users.lock().unwrap()["zoe@example.com"].name,
+        "Zoe Q"
+    );
+    {
+        let sent = app.ports.sender.sent.lock().unwrap();
+        assert_eq!(
+            (sent.len(), sent[0].to.as_str(), sent[0].serial.as_str()),
+            (1, "Zoe@Example.com", "C02ABC")
+        );
+        assert_eq!(
+            app.ports.sender.origins.lock().unwrap()[0].sender,
+            "noreply@deploy.example"
+        );
+    }
+    let after = get(&app, "/v1/admission-denials").await;
+    assert_eq!(after["items"][1]["approved_by"], "ada");
+    // A second click: conflict, and still one invite.
+    let (status, v) = call(
+        &app,
+        "POST",
+        "/v1/admission-denials/d1/approve",
+        Some(approval("email")),
+    )
+    .await;
+    assert_eq!((status, error_of(&v).0), (StatusCode::CONFLICT, "conflict"));
+    assert_eq!(app.ports.sender.sent.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn approvals_say_what_is_wrong() {
+    let app = app();
+    app.ports.denials.lock().unwrap().extend([
+        denial("d1", "S1", "ios", "2026-11-20T10:00:00Z"),
+        denial("win", "W1", "windows", "2026-11-20T10:00:00Z"),
+        denial("enrolled", "E1", "ios", "2026-11-20T10:00:00Z"),
+    ]);
+    add_device(
+        &app,
+        device("E1", DeviceStatus::Enrolled, Platform::Ios, ""),
+    );
+    let path = "/v1/admission-denials/d1/approve";
+    for (body, field) in [
+        (json!({"name": " ", "email": "a@x.com"}), Some("name")),
+        (
+            json!({"name": "A", "email": "not-an-address"}),
+            Some("email"),
+        ),
+        (
+            json!({"name": "A", "email": "a@x.com", "ownership": "Corporate"}),
+            Some("ownership"),
+        ),
+        (
+            json!({"name": "A", "email": "a@x.com", "invite": "sms"}),
+            Some("mobile"),
+        ),
+        (
+            json!({"name": "A", "email": "a@x.com", "mobile": "0415 555"}),
+            Some("mobile"),
+        ),
+        (
+            json!({"name": "A", "email": "a@x.com", "surname": "B"}),
+            None,
+        ),
+        (json!("not an object"), None),
+    ] {
+        let (status, v) = call(&app, "POST", path, Some(body.clone())).await;
+        assert_eq!(
+            (status, error_of(&v)),
+            (StatusCode::BAD_REQUEST, ("invalid_request", field)),
+            "{body}"
+        );
+    }
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/v1/admission-denials/none/approve",
+        Some(approval("email")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, v) = call(
+        &app,
+        "POST",
+        "/v1/admission-denials/win/approve",
+        Some(approval("none")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{v}");
+    let (status, v) = call(
+        &app,
+        "POST",
+        "/v1/admission-denials/enrolled/approve",
+        Some(approval("none")),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "an enrolled device is never pre-approved again: {v}"
+    );
+    assert_eq!(
+        app.ports.devices.lock().unwrap()["E1"].status,
+        DeviceStatus::Enrolled
+    );
+    assert!(app.ports.sender.sent.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_approval_without_or_with_a_refused_invite_still_stands() {
+    let mut app = app();
+    app.ports.sender.refuse = vec!["+14155550123".into()];
+    app.ports.denials.lock().unwrap().extend([
+        denial("d1", "S1", "ios", "2026-11-20T10:00:00Z"),
+        denial("d2", "S2", "android", "2026-11-20T10:00:00Z"),
+    ]);
+    let (status, v) = call(
+        &app,
+        "POST",
+        "/v1/admission-denials/d1/approve",
+        Some(approval("none")),
+    )
+    .await;
+    assert_eq!(
+        (status, v["invite_sent"].clone()),
+        (StatusCode::OK, Value::Null)
+    );
+    let (status, v) = call(
+        &app,
+        "POST",
+        "/v1/admission-denials/d2/approve",
+        Some(approval("sms")),
+    )
+    .await;
+    assert_eq!(
+        (status, v["invite_sent"].as_bool()),
+        (StatusCode::OK, Some(false))
+    );
+    assert_eq!(app.ports.devices.lock().unwrap().len(), 2);
+    // The admin's sender address, once set, is the one invites come from.
+    app.ports.sender.refuse.clear();
+    app.ports
+        .denials
+        .lock()
+        .unwrap()
+        .push(denial("d3", "S3", "ios", "2026-11-20T10:00:00Z"));
+    call(
+        &app,
+        "PUT",
+        "/v1/settings",
+        Some(json!({"invite_sender": "it@corp.example"})),
+    )
+    .await;
+    call(
+        &app,
+        "POST",
+        "/v1/admission-denials/d3/approve",
+        Some(approval("email")),
+    )
+    .await;
+    let origins = app.ports.sender.origins.lock().unwrap();
+    assert_eq!(origins.last().unwrap().sender, "it@corp.example");
+    assert_eq!(
+        origins.last().unwrap().enrollment_url,
+        "https://deploy.example/enroll"
+    );
+}
+
+fn import(id: &str, key: &str, status: ImportStatus, created_at: &str) -> ImportState {
+    ImportState {
+        import_id: id.into(),
+        bucket: "memory-bucket".into(),
+        key: key.into(),
+        version: Some("v1".into()),
+        status,
+        options: shared::domain::ImportOptions {
+            invite: InviteChannel::Sms,
+            ..Default::default()
+        },
+        counts: Counts {
+            rows: 10,
+            valid_rows: 8,
+            devices_written: 4,
+            ..Counts::default()
+        },
+        rows_done: 5,
+        rows_validated: 10,
+        skipped: vec![],
+        skipped_total: 0,
+        invite_errors: vec![RowIssue {
+            row: 3,
+            column: String::new(),
+            value: String::new(),
+            message: "refused".into(),
+        }],
+        created_at: created_at.into(),
+    }
+}
+
+#[tokio::test]
+async fn imports_show_history_progress_errors_and_report_links() {
+    let app = app();
+    {
+        let mut imports = app.ports.imports.lock().unwrap();
+        for i in 0..30 {
+            imports.push(import(
+                &format!("i{i:02}"),
+                &format!("imports/f{i:02}.csv"),
+                ImportStatus::Completed,
+                &format!("2026-11-01T00:00:{i:02}Z"),
+            ));
+        }
+        imports.push(import(
+            "w",
+            "imports/q3/devices.csv",
+            ImportStatus::Writing,
+            "2026-11-02T00:00:00Z",
+        ));
+    }
+    app.ports.objects.lock().unwrap().insert(
+        "reports/q3/devices.csv.json".into(),
+        serde_json::to_vec(&json!({"errors": [{"row": 4, "column": "Platform", "value": "Windows", "message": "not supported"}], "warnings": []})).unwrap(),
+    );
+    app.ports
+        .objects
+        .lock()
+        .unwrap()
+        .insert("reports/q3/devices.csv.errors.csv".into(), b"x".to_vec());
+    let page = get(&app, "/v1/imports").await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 25);
+    let w = &page["items"][0];
+    assert_eq!(
+        (w["import_id"].as_str(), w["file"].as_str()),
+        (Some("w"), Some("devices.csv"))
+    );
+    assert_eq!(
+        w["progress"]["fraction"], 0.75,
+        "half for validating, half of the rest written"
+    );
+    assert_eq!(w["options"]["invite"], "sms");
+    let rest = get(
+        &app,
+        &format!("/v1/imports?cursor={}", page["cursor"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(rest["items"].as_array().unwrap().len(), 6);
+    let one = get(&app, "/v1/imports/w").await;
+    assert_eq!(one["errors"][0]["column"], "Platform");
+    assert_eq!(one["invite_errors"][0]["row"], 3);
+    assert!(one["report_url"]
+        .as_str()
+        .unwrap()
+        .contains("reports/q3/devices.csv.json"));
+    assert!(one["errors_csv_url"]
+        .as_str()
+        .unwrap()
+        .contains("errors.csv"));
+    let done = get(&app, "/v1/imports/i00").await;
+    assert_eq!(
+        (done["report_url"].clone(), done["errors"].clone()),
+        (Value::Null, json!([]))
+    );
+    assert_eq!(done["progress"]["fraction"], 1.0);
+    let (status, _) = call(&app, "GET", "/v1/imports/nope", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, v) = call(&app, "GET", "/v1/imports?cursor=zz", None).await;
+    assert_eq!(
+        (status, error_of(&v).1),
+        (StatusCode::BAD_REQUEST, Some("cursor"))
+    );
+}
+
+#[tokio::test]
+async fn uploads_are_staged_and_the_sample_is_a_valid_file() {
+    let app = app();
+    let (status, v) = call(&app, "POST", "/v1/uploads", None).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let key = v["key"].as_str().unwrap();
+    assert!(
+        key.starts_with("staging/") && key.ends_with(".csv"),
+        "{key}"
+    );
+    assert_eq!(
+        (v["method"].as_str(), v["headers"]["content-type"].as_str()),
+        (Some("PUT"), Some("text/csv"))
+    );
+    assert!(v["url"].as_str().unwrap().contains(key));
+    let auth = format!("Bearer {}", token(ISSUER_KEY, now() + 600));
+    let r = send(&app, "GET", "/v1/sample.csv", None, Some(&auth)).await;
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    assert!(r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("attachment"));
+    let body: &[u8] = r.body();
+    assert!(body.starts_with(b"Name,Email,Ownership,Serial Number,Platform"));
+}
+
+const STAGED: &str = "Display Name;E-mail;Ownership;Serial Number;Platform;Password\r\n\
+    Ann;ann@example.com;corporate;S1;ios;pw1\r\n\
+    Bob;bob@example.com;Corporate;S2;android;\r\n\
+    Ann Again;ANN@example.com;personal;S3;macos;\r\n";
+
+#[tokio::test]
+async fn the_guided_upload_previews_then_publishes_the_kept_rows() {
+    let app = app();
+    app.ports
+        .objects
+        .lock()
+        .unwrap()
+        .insert("staging/abc.csv".into(), STAGED.as_bytes().to_vec());
+    add_device(
+        &app,
+        device("S3", DeviceStatus::Enrolled, Platform::Macos, ""),
+    );
+    app.ports
+        .users
+        .lock()
+        .unwrap()
+        .insert("ann@example.com".into(), user("ann@example.com", "Ann"));
+    let (status, p) = call(
+        &app,
+        "POST",
+        "/v1/imports/preview",
+        Some(json!({"key": "staging/abc.csv", "page_size": 2})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    assert_eq!(
+        (
+            p["rows_total"].as_u64(),
+            p["valid_rows"].as_u64(),
+            p["pages"].as_u64()
+        ),
+        (Some(3), Some(2), Some(2))
+    );
+    assert_eq!(p["dialect"]["delimiter"], ";");
+    assert_eq!(p["rows"][0]["existing_user"], true);
+    assert_eq!(p["rows"][0]["has_password"], true);
+    assert!(
+        p["rows"][0]["cells"].get("password").is_none(),
+        "passwords never leave the file"
+    );
+    assert_eq!(p["rows"][1]["errors"][0]["column"], "Ownership");
+    assert_eq!(p["duplicate_emails"][0]["rows"], json!([2, 4]));
+    let page2 = call(
+        &app,
+        "POST",
+        "/v1/imports/preview",
+        Some(json!({"key": "staging/abc.csv", "page": 2, "page_size": 2})),
+    )
+    .await
+    .1;
+    assert_eq!(page2["rows"][0]["existing_device"], "enrolled");
+
+    let (status, c) = call(&app, "POST", "/v1/imports", Some(json!({"key": "staging/abc.csv", "exclude_rows": [3, 3],
+        "existing_users": "replace", "domain": " corp.example ", "file_name": "C:\\\\q3 list.csv"}))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{c}");
+    assert_eq!(c["rows"], 2);
+    let key = c["key"].as_str().unwrap();
+    assert!(
+        key.starts_with("imports/q3-list-") && key.ends_with(".csv"),
+        "{key}"
+    );
+    let published = String::from_utf8(app.ports.objects.lock().unwrap()[key].clone()).unwrap();
+    assert_eq!(published, "Name,Email,Ownership,Serial Number,Platform,Password\r\n\
+        Ann,ann@example.com,corporate,S1,ios,pw1\r\nAnn Again,ANN@example.com,personal,S3,macos,\r\n");
+    let meta = app.ports.metadata.lock().unwrap()[key].clone();
+    for pair in [
+        ("invite", "email"),
+        ("existing-users", "replace"),
+        ("on-error", "reject-file"),
+        ("domain", "corp.example"),
+        ("submitted-by", "ada"),
+    ] {
+        assert!(
+            meta.contains(&(pair.0.to_owned(), pair.1.to_owned())),
+            "{pair:?} in {meta:?}"
+        );
+    }
+    assert!(
+        !app.ports
+            .objects
+            .lock()
+            .unwrap()
+            .contains_key("staging/abc.csv"),
+        "the staged copy is removed"
+    );
+    // The id the S3 event's import will have.
+    let etag = format!("\"{}\"", hex::encode(&published.as_bytes()[..8]));
+    let expected = ImportObject::new(
+        app.ports.bucket(),
+        key,
+        &shared::ports::ObjectVersion::new(None, Some(etag)),
+    )
+    .import_id();
+    assert_eq!(c["import_id"], expected);
+}
+
+#[tokio::test]
+async fn the_guided_upload_says_what_is_wrong() {
+    let app = app();
+    app.ports
+        .objects
+        .lock()
+        .unwrap()
+        .insert("staging/one.csv".into(), STAGED.as_bytes().to_vec());
+    app.ports
+        .objects
+        .lock()
+        .unwrap()
+        .insert("staging/cols.csv".into(), b"Who,Where\r\nA,B\r\n".to_vec());
+    for (path, body, status, field) in [
+        (
+            "/v1/imports/preview",
+            json!({"key": "imports/x.csv"}),
+            StatusCode::BAD_REQUEST,
+            Some("key"),
+        ),
+        (
+            "/v1/imports/preview",
+            json!({"key": "staging/gone.csv"}),
+            StatusCode::NOT_FOUND,
+            None,
+        ),
+        (
+            "/v1/imports/preview",
+            json!({"key": "staging/one.csv", "pages": 2}),
+            StatusCode::BAD_REQUEST,
+            None,
+        ),
+        (
+            "/v1/imports",
+            json!({"key": "staging/gone.csv"}),
+            StatusCode::NOT_FOUND,
+            None,
+        ),
+        (
+            "/v1/imports",
+            json!({"key": "staging/one.csv", "exclude_rows": [2, 3, 4]}),
+            StatusCode::BAD_REQUEST,
+            Some("exclude_rows"),
+        ),
+        (
+            "/v1/imports",
+            json!({"key": "staging/one.csv", "invite": "pigeon"}),
+            StatusCode::BAD_REQUEST,
+            None,
+        ),
+    ] {
+        let (s, v) = call(&app, "POST", path, Some(body.clone())).await;
+        assert_eq!((s, error_of(&v).1), (status, field), "{path} {body}: {v}");
+    }
+    let (status, v) = call(
+        &app,
+        "POST",
+        "/v1/imports/preview",
+        Some(json!({"key": "staging/cols.csv"})),
+    )
+    .await;
+    assert_eq!(
+        (status, error_of(&v).0),
+        (StatusCode::UNPROCESSABLE_ENTITY, "unreadable_file")
+    );
+    assert_eq!(
+        v["headers"],
+        json!(["Who", "Where"]),
+        "the file's columns, to map by hand"
+    );
+    let (status, v) = call(
+        &app,
+        "POST",
+        "/v1/imports/preview",
+        Some(json!({"key": "staging/cols.csv", "mapping": {"Who": "name"}})),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "still missing email and more: {v}"
+    );
+    assert!(
+        app.ports.metadata.lock().unwrap().is_empty(),
+        "nothing was published"
+    );
+}

@@ -58,14 +58,26 @@ fn request(method: &str, path: &str, body: impl Into<Body>) -> Request {
         .unwrap()
 }
 
+/// Handles a request; the answer must be the one openapi.yaml documents.
+async fn respond(
+    app: &App<MemoryAdmission>,
+    method: &str,
+    path: &str,
+    body: impl Into<Body>,
+) -> Response<Body> {
+    let response = handle(app, request(method, path, body)).await;
+    let bytes: &[u8] = response.body();
+    openapi_check::assert_documented(method, path, response.status().as_u16(), bytes);
+    response
+}
+
 async fn call(
     app: &App<MemoryAdmission>,
     method: &str,
     path: &str,
     body: Value,
 ) -> (StatusCode, Value) {
-    let response = handle(app, request(method, path, body.to_string())).await;
-    parts(response)
+    parts(respond(app, method, path, body.to_string()).await)
 }
 
 fn parts(response: Response<Body>) -> (StatusCode, Value) {
@@ -259,7 +271,7 @@ async fn open_enrollment_completion_creates_the_enrolled_device() {
 #[tokio::test]
 async fn http_errors() {
     let app = app(true);
-    let r = handle(&app, request("GET", "/v1/admission", "")).await;
+    let r = respond(&app, "GET", "/v1/admission", "").await;
     assert_eq!(r.headers()["allow"], "POST");
     assert_eq!(parts(r).0, StatusCode::METHOD_NOT_ALLOWED);
     let (status, _) = call(&app, "POST", "/v1/other", json!({})).await;
@@ -303,13 +315,11 @@ async fn http_errors() {
 async fn store_failures_answer_503() {
     let app = app(true);
     app.store.fail.store(true, Ordering::Relaxed);
-    let r = handle(
+    let r = respond(
         &app,
-        request(
-            "POST",
-            "/v1/admission",
-            r#"{"serial_number":"ABC123","platform":"ios"}"#,
-        ),
+        "POST",
+        "/v1/admission",
+        r#"{"serial_number":"ABC123","platform":"ios"}"#,
     )
     .await;
     assert_eq!(r.headers()["retry-after"], "1");
@@ -347,7 +357,7 @@ async fn no_input_crashes_the_handler() {
             seed ^= seed << 17;
             body.extend_from_slice(fragments[(seed % 12) as usize]);
         }
-        let r = handle(&app, request("POST", "/v1/admission", body.clone())).await;
+        let r = respond(&app, "POST", "/v1/admission", body.clone()).await;
         let (status, v) = parts(r);
         assert!(
             status == StatusCode::BAD_REQUEST || v["decision"] == "deny",
