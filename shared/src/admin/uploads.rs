@@ -137,6 +137,40 @@ pub struct PreviewView {
     pub rows: Vec<PreviewRowView>,
 }
 
+/// Which of the previewed rows' devices and users are stored already (one
+/// lookup for the page).
+async fn with_existing(
+    reads: &impl AdminReads,
+    rows: Vec<PreviewRow>,
+) -> Result<Vec<PreviewRowView>, AdminError> {
+    let cell = |r: &PreviewRow, f: &str| {
+        r.cells
+            .get(f)
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_default()
+    };
+    // A set each: BatchGetItem refuses duplicate keys.
+    let unique = |f: &str, key: fn(&str) -> String| -> Vec<String> {
+        let set: BTreeSet<String> = rows
+            .iter()
+            .map(|r| key(&cell(r, f)))
+            .filter(|v| !v.is_empty())
+            .collect();
+        set.into_iter().collect()
+    };
+    let serials = unique("serial_number", str::to_owned);
+    let emails = unique("email", email_key);
+    let (devices, users) = reads.existing(&serials, &emails).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| PreviewRowView {
+            existing_device: devices.get(&cell(&row, "serial_number")).map(|d| d.status),
+            existing_user: users.contains_key(&email_key(&cell(&row, "email"))),
+            row,
+        })
+        .collect())
+}
+
 /// Step 2: the staged file as the import will see it, one page of rows at a
 /// time, with which of the page's devices and users exist already.
 pub async fn preview(
@@ -165,31 +199,7 @@ pub async fn preview(
                 PreviewError::File(f) => file_error(f),
                 too_large => AdminError::bad("key", too_large.to_string()),
             })?;
-    // BatchGetItem refuses duplicate keys: one per serial and per email.
-    let cells = |field: &str, f: fn(&str) -> String| -> Vec<String> {
-        let set: BTreeSet<String> = p
-            .rows
-            .iter()
-            .filter_map(|r| r.cells.get(field).map(|v| f(v.trim())))
-            .filter(|v| !v.is_empty())
-            .collect();
-        set.into_iter().collect()
-    };
-    let serials = cells("serial_number", str::to_owned);
-    let emails = cells("email", email_key);
-    let (devices, users) = reads.existing(&serials, &emails).await?;
-    let rows = p
-        .rows
-        .into_iter()
-        .map(|row| {
-            let cell = |f: &str| row.cells.get(f).map(|v| v.trim()).unwrap_or_default();
-            PreviewRowView {
-                existing_device: devices.get(cell("serial_number")).map(|d| d.status),
-                existing_user: users.contains_key(&email_key(cell("email"))),
-                row,
-            }
-        })
-        .collect();
+    let rows = with_existing(reads, p.rows).await?;
     let scan = p.scan;
     Ok(PreviewView {
         key,
