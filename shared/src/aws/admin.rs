@@ -116,7 +116,13 @@ impl DynamoAdmin {
         })
     }
 
-    async fn get(&self, table: &str, key: &str, value: &str) -> Result<Option<Item>, PortError> {
+    async fn get(
+        &self,
+        what: &'static str,
+        table: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<Option<Item>, PortError> {
         let out = self
             .client
             .get_item()
@@ -124,7 +130,7 @@ impl DynamoAdmin {
             .key(key, s(value))
             .send()
             .await
-            .map_err(|e| sdk_error("read item", e))?;
+            .map_err(|e| sdk_error(what, e))?;
         Ok(out.item)
     }
 }
@@ -163,12 +169,16 @@ impl AdminReads for DynamoAdmin {
     }
 
     async fn device(&self, serial: &str) -> Result<Option<DeviceRecord>, PortError> {
-        let item = self.get(&self.tables.devices, "serial", serial).await?;
+        let item = self
+            .get("read device", &self.tables.devices, "serial", serial)
+            .await?;
         Ok(item.as_ref().and_then(device_record))
     }
 
     async fn user(&self, email_key: &str) -> Result<Option<UserRecord>, PortError> {
-        let item = self.get(&self.tables.users, "email", email_key).await?;
+        let item = self
+            .get("read user", &self.tables.users, "email", email_key)
+            .await?;
         Ok(item.as_ref().and_then(user_record))
     }
 
@@ -205,7 +215,9 @@ impl AdminReads for DynamoAdmin {
     }
 
     async fn denial(&self, id: &str) -> Result<Option<DenialView>, PortError> {
-        let item = self.get(&self.denials, "denial_id", id).await?;
+        let item = self
+            .get("read denial", &self.denials, "denial_id", id)
+            .await?;
         Ok(item.as_ref().map(denial_view))
     }
 

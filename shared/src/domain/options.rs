@@ -210,6 +210,47 @@ mod tests {
     }
 
     #[test]
+    fn resolved_options_travel_as_metadata_unchanged() {
+        let choices = UploadChoices {
+            existing: Some(ExistingPolicy::Replace),
+            domain: Some("  corp.example ".into()),
+            ..UploadChoices::default()
+        };
+        let defaults = ImportDefaults {
+            invite: InviteChannel::Sms,
+            ..ImportDefaults::default()
+        };
+        let o = ImportOptions::resolve(choices, &defaults);
+        assert_eq!(
+            (o.invite, o.existing, o.domain.as_deref()),
+            (
+                InviteChannel::Sms,
+                ExistingPolicy::Replace,
+                Some("corp.example")
+            )
+        );
+        let blank = ImportOptions::resolve(
+            UploadChoices {
+                domain: Some(" ".into()),
+                ..UploadChoices::default()
+            },
+            &defaults,
+        );
+        assert_eq!(blank.domain, None);
+        // What the guided upload publishes, the import reads back as the same options,
+        // whatever the defaults are by then.
+        let meta: HashMap<String, String> = o
+            .to_metadata()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        assert_eq!(
+            ImportOptions::from_metadata(&meta, &ImportDefaults::default()).unwrap(),
+            o
+        );
+    }
+
+    #[test]
     fn bad_metadata_says_what_is_allowed() {
         let e = ImportOptions::from_metadata(
             &meta(&[("invite", "pigeon")]),

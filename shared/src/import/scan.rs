@@ -341,6 +341,23 @@ mod tests {
     use crate::domain::OnError;
     use std::io::Cursor;
 
+    /// The allocation-free fast path folds addresses exactly as `email_key` does.
+    #[test]
+    fn duplicate_detection_folds_emails_like_the_user_key() {
+        for address in [
+            "Ann@Example.COM",
+            "ann@example.com",
+            "Zoë@Exämple.de",
+            "ÅSA@x.se",
+        ] {
+            assert_eq!(
+                email_key_hash(address),
+                hash64(&crate::domain::email_key(address)),
+                "{address}"
+            );
+        }
+    }
+
     const HEADER: &str = "Name,Email,Ownership,Serial Number,Platform,Mobile\n";
 
     fn run(body: &str) -> Scan {
