@@ -36,6 +36,16 @@ impl PasswordKey {
         mac
     }
 
+    /// A key for another purpose, derived from this one (HMAC of the purpose),
+    /// so one secret serves several MACs that can never stand in for each other.
+    pub fn subkey(&self, purpose: &[u8]) -> [u8; 32] {
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(b"subkey\0");
+        mac.update(purpose);
+        mac.finalize().into_bytes().into()
+    }
+
     /// `v1$<hex>`, what is stored on the device item.
     pub fn hash(&self, serial: &str, password: &Password) -> String {
         format!(

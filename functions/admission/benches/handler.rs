@@ -38,14 +38,13 @@ fn main() {
                     platform: Platform::Macos,
                     groups: vec!["Engineering".into(), "Laptops".into()],
                     password_hash: Some(hash),
+                    failures: Vec::new(),
+                    enroll_nonce: None,
                 },
             );
         }
     }
-    let app = App {
-        store,
-        password_key: key,
-    };
+    let app = App::new(store, key);
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");

@@ -1,19 +1,37 @@
 //! HTTP in and out: routing, status codes and JSON bodies around the pure
 //! admission rules. No input makes this panic; store failures answer 503.
+//!
+//! What an anonymous caller gets: refusals that depend on the stored list are
+//! one answer, byte for byte (`not_allowed`); every deny path makes the same
+//! requests (the read, then its writes in parallel); wrong passwords lock the
+//! serial (`lockout`); completing an enrollment needs the token of an `allow`.
 
 use lambda_http::http::{header, Method, StatusCode};
-use lambda_http::{Body, Request, Response};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use shared::admission::{
-    decide, AdmissionRequest, AdmissionStore, Decision, Denial, Enrolled, Enrollment, Expect,
-    Reason, MAX_BODY_BYTES,
+    decide, AdmissionRequest, AdmissionStore, Credential, Decision, Denial, Enrolled, Enrollment,
+    Expect, PasswordCheck, PublicReason, TokenKey, MAX_BODY_BYTES,
 };
 use shared::password::PasswordKey;
-use shared::records::epoch_now;
+use shared::records::{epoch_now, DeviceStatus};
 
 pub struct App<S> {
     pub store: S,
     pub password_key: PasswordKey,
+    /// Derived from the password key once, at start.
+    pub tokens: TokenKey,
+}
+
+impl<S> App<S> {
+    pub fn new(store: S, password_key: PasswordKey) -> Self {
+        Self {
+            tokens: TokenKey::derive(&password_key),
+            store,
+            password_key,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,9 +96,17 @@ fn error(status: StatusCode, error: &str, field: Option<&str>, message: &str) ->
 struct EnrolledBody<'a> {
     status: &'static str,
     pre_approved: bool,
-    reason: Reason,
+    reason: PublicReason,
     #[serde(skip_serializing_if = "Option::is_none")]
     groups: Option<&'a [String]>,
+}
+
+/// One request: who asked, what, when.
+struct Attempt<'a> {
+    request: &'a AdmissionRequest,
+    endpoint: Endpoint,
+    source_ip: Option<String>,
+    now: u64,
 }
 
 pub async fn handle<S: AdmissionStore>(app: &App<S>, req: Request) -> Response<Body> {
@@ -123,31 +149,93 @@ pub async fn handle<S: AdmissionStore>(app: &App<S>, req: Request) -> Response<B
             )
         }
     };
+    let attempt = Attempt {
+        request: &request,
+        endpoint,
+        source_ip: source_ip(&req),
+        now: epoch_now(),
+    };
+    match endpoint {
+        Endpoint::Admission => admit(app, &attempt).await,
+        Endpoint::Enrollments => complete(app, &attempt).await,
+    }
+}
+
+/// The caller's address as API Gateway saw it (HTTP API or REST API).
+fn source_ip(req: &Request) -> Option<String> {
+    match req.request_context_ref()? {
+        RequestContext::ApiGatewayV2(c) => c.http.source_ip.clone(),
+        RequestContext::ApiGatewayV1(c) => c.identity.source_ip.clone(),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}
+
+/// A hash no password matches: an unknown serial costs the same check as a wrong password.
+const NO_DEVICE_HASH: &str = "v1$0000000000000000000000000000000000000000000000000000000000000000";
+
+/// POST /v1/admission: the decision, and on allow the token that completes the enrollment.
+async fn admit<S: AdmissionStore>(app: &App<S>, a: &Attempt<'_>) -> Response<Body> {
+    let request = a.request;
     let lookup = match app.store.lookup(&request.serial).await {
         Ok(l) => l,
-        Err(e) => return unavailable(endpoint, &e),
+        Err(e) => return unavailable(a.endpoint, &e),
     };
-    let decision = decide(&request, &lookup, |presented, stored| {
-        app.password_key.verify(&request.serial, presented, stored)
-    });
-    let now = epoch_now();
-    tracing::info!(
-        endpoint = endpoint.name(),
-        platform = request.platform.as_str(),
-        decision = ?decision.decision,
-        reason = decision.reason.as_str(),
-        "admission"
-    );
-    if !decision.is_allow() {
-        record_denial(app, &request, &decision, endpoint, now).await;
-        return match (endpoint, decision.reason) {
-            (Endpoint::Admission, _) => json(StatusCode::OK, &decision),
-            (Endpoint::Enrollments, Reason::AlreadyEnrolled) => already_enrolled(),
-            (Endpoint::Enrollments, _) => json(StatusCode::FORBIDDEN, &decision),
-        };
+    let matches =
+        |presented: &str, stored: &str| app.password_key.verify(&request.serial, presented, stored);
+    if let (None, Some(p)) = (&lookup.device, &request.password) {
+        let _ = matches(p, NO_DEVICE_HASH);
     }
-    if endpoint == Endpoint::Admission {
-        return json(StatusCode::OK, &decision);
+    let decision = decide(request, &lookup, Credential::Password(&matches), a.now);
+    let failures_seen = lookup.device.as_ref().map_or(0, |d| d.failures.len());
+    if decision.password == PasswordCheck::Right && failures_seen > 0 {
+        if let Err(e) = app
+            .store
+            .reset_failures(&request.serial, failures_seen)
+            .await
+        {
+            tracing::error!(error = %e, "could not reset the failed attempts");
+        }
+    }
+    settle(app, a, &decision).await;
+    let token = decision.is_allow().then(|| {
+        app.tokens
+            .issue(&request.serial, request.platform.as_str(), a.now)
+    });
+    json(StatusCode::OK, &decision.answer(token))
+}
+
+/// POST /v1/enrollments: an admitted device (its token) becomes enrolled, once.
+async fn complete<S: AdmissionStore>(app: &App<S>, a: &Attempt<'_>) -> Response<Body> {
+    let request = a.request;
+    let token = request.enrollment_token.as_deref();
+    let nonce = match app
+        .tokens
+        .verify(token, &request.serial, request.platform.as_str(), a.now)
+    {
+        Ok(nonce) => nonce,
+        Err(e) => {
+            tracing::info!(endpoint = "enrollments", why = %e, "enrollment token refused");
+            return invalid_token();
+        }
+    };
+    let lookup = match app.store.lookup(&request.serial).await {
+        Ok(l) => l,
+        Err(e) => return unavailable(a.endpoint, &e),
+    };
+    if let Some(d) = &lookup.device {
+        if d.status == DeviceStatus::Enrolled {
+            return already_enrolled();
+        }
+        // Used before: the device was reset since, and needs a new admission.
+        if d.enroll_nonce.as_deref() == Some(nonce.as_str()) {
+            return invalid_token();
+        }
+    }
+    let decision = decide(request, &lookup, Credential::Token, a.now);
+    settle(app, a, &decision).await;
+    if !decision.is_allow() {
+        return json(StatusCode::FORBIDDEN, &decision.answer(None));
     }
     let enrollment = Enrollment {
         serial: request.serial.clone(),
@@ -161,7 +249,8 @@ pub async fn handle<S: AdmissionStore>(app: &App<S>, req: Request) -> Response<B
                 password_hash: d.password_hash.clone(),
             },
         },
-        at: now,
+        at: a.now,
+        nonce,
     };
     match app.store.enroll(&enrollment).await {
         Ok(Enrolled::Done) => json(
@@ -169,7 +258,7 @@ pub async fn handle<S: AdmissionStore>(app: &App<S>, req: Request) -> Response<B
             &EnrolledBody {
                 status: "enrolled",
                 pre_approved: decision.pre_approved,
-                reason: decision.reason,
+                reason: decision.reason.public(),
                 groups: decision.groups.as_deref(),
             },
         ),
@@ -178,10 +267,60 @@ pub async fn handle<S: AdmissionStore>(app: &App<S>, req: Request) -> Response<B
             StatusCode::CONFLICT,
             "changed",
             None,
-            "the device record changed while enrolling (re-imported?); try again",
+            "the device record changed while enrolling (re-imported?); ask for admission again",
         ),
-        Err(e) => unavailable(endpoint, &e),
+        Err(e) => unavailable(a.endpoint, &e),
     }
+}
+
+/// The writes a decision calls for, in parallel, so every deny path takes the
+/// same time: the denial record, and a wrong password's failure. Failed
+/// writes are logged, never turned into a different answer.
+async fn settle<S: AdmissionStore>(app: &App<S>, a: &Attempt<'_>, decision: &Decision) {
+    let request = a.request;
+    tracing::info!(
+        endpoint = a.endpoint.name(),
+        platform = request.platform.as_str(),
+        decision = ?decision.decision,
+        reason = decision.reason.as_str(),
+        "admission"
+    );
+    let denial = async {
+        if decision.is_allow() {
+            return;
+        }
+        let denial = Denial {
+            serial: request.serial.clone(),
+            platform: request.platform.as_str(),
+            method: request.method_name(),
+            os_version: request.os_version_text(),
+            reason: decision.reason,
+            endpoint: a.endpoint.name(),
+            at: a.now,
+            source_ip: a.source_ip.clone(),
+        };
+        if let Err(e) = app.store.record_denial(&denial).await {
+            tracing::error!(error = %e, "could not record the denial");
+        }
+    };
+    let failure = async {
+        if decision.password != PasswordCheck::Wrong {
+            return;
+        }
+        if let Err(e) = app.store.record_failure(&request.serial, a.now).await {
+            tracing::error!(error = %e, "could not count the wrong password");
+        }
+    };
+    tokio::join!(denial, failure);
+}
+
+fn invalid_token() -> Response<Body> {
+    error(
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+        Some("enrollment_token"),
+        "send the enrollment_token of this device's admission (it is valid once, for 15 minutes); ask for admission again",
+    )
 }
 
 fn already_enrolled() -> Response<Body> {
@@ -189,7 +328,7 @@ fn already_enrolled() -> Response<Body> {
         StatusCode::CONFLICT,
         "already_enrolled",
         None,
-        "this device has already completed enrollment; its one-time password cannot be used again",
+        "this device has already completed enrollment",
     )
 }
 
@@ -204,28 +343,6 @@ fn unavailable(endpoint: Endpoint, e: &shared::ports::PortError) -> Response<Bod
     r.headers_mut()
         .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
     r
-}
-
-/// Only the deny path writes; a failed write is logged, never turned into a different answer.
-async fn record_denial<S: AdmissionStore>(
-    app: &App<S>,
-    request: &AdmissionRequest,
-    decision: &Decision,
-    endpoint: Endpoint,
-    at: u64,
-) {
-    let denial = Denial {
-        serial: request.serial.clone(),
-        platform: request.platform.as_str(),
-        method: request.method_name(),
-        os_version: request.os_version_text(),
-        reason: decision.reason,
-        endpoint: endpoint.name(),
-        at,
-    };
-    if let Err(e) = app.store.record_denial(&denial).await {
-        tracing::error!(error = %e, "could not record the denial");
-    }
 }
 
 #[cfg(test)]

@@ -25,10 +25,7 @@ async fn main() -> Result<(), Error> {
     if let Err(e) = warm {
         tracing::warn!(error = %e, "warm-up read failed");
     }
-    let app = App {
-        store,
-        password_key: key?,
-    };
+    let app = App::new(store, key?);
     let app = &app;
     lambda_http::run(service_fn(move |req| async move {
         Ok::<_, Error>(handle(app, req).await)

@@ -2,14 +2,20 @@
 //! (restriction setting, platform, password, one-time enrollment, Android
 //! limitations) and the store they read and write through.
 
+pub mod lockout;
 pub mod request;
 pub mod rules;
 #[cfg(test)]
 mod rules_tests;
 pub mod store;
+pub mod token;
 
 pub use request::{
     AdmissionRequest, EnrollmentMethod, RequestError, RequestedPlatform, MAX_BODY_BYTES,
 };
-pub use rules::{decide, Decision, Lookup, Reason, StoredDevice, Verdict};
+pub use rules::{
+    decide, Answer, Credential, Decision, Lookup, PasswordCheck, PublicReason, Reason,
+    StoredDevice, Verdict, NOT_ALLOWED,
+};
 pub use store::{AdmissionStore, Denial, Enrolled, Enrollment, Expect};
+pub use token::{TokenError, TokenKey, TOKEN_TTL_SECS};

@@ -90,6 +90,8 @@ pub struct AdmissionRequest {
     pub password: Option<String>,
     pub method: Option<EnrollmentMethod>,
     pub os_version: Option<OsVersion>,
+    /// The `allow` answer's token, for completing the enrollment; checked by the handler.
+    pub enrollment_token: Option<String>,
 }
 
 /// What is wrong with a request, naming the field.
@@ -251,15 +253,22 @@ impl AdmissionRequest {
             Some(v) => parse_os_version(v)?,
             None => None,
         };
+        // Tokens are short ASCII; anything longer is not one (answered as an invalid token).
+        let enrollment_token = optional_string(&map, "enrollment_token")?
+            .filter(|t| t.len() <= MAX_TOKEN_BYTES)
+            .map(str::to_owned);
         Ok(Self {
             serial,
             platform,
             password,
             method,
             os_version,
+            enrollment_token,
         })
     }
 }
+
+const MAX_TOKEN_BYTES: usize = 256;
 
 #[cfg(test)]
 mod tests {

@@ -1,9 +1,13 @@
 //! The admission rules: whether an enrolling device may proceed, and why.
 //! Pure: the caller fetches the device and the setting (one DynamoDB request)
-//! and passes a password check bound to its key.
+//! and passes what vouches for the device (a password check bound to its key,
+//! or a verified enrollment token). The precise reason is for the admin's
+//! records; callers are answered with [`Decision::answer`], which says the
+//! same for every refusal that depends on what is stored.
 
 use serde::Serialize;
 
+use super::lockout;
 use super::request::{AdmissionRequest, EnrollmentMethod, RequestedPlatform};
 use crate::domain::Platform;
 use crate::records::DeviceStatus;
@@ -15,6 +19,10 @@ pub struct StoredDevice {
     pub platform: Platform,
     pub groups: Vec<String>,
     pub password_hash: Option<String>,
+    /// Times (epoch seconds) of the wrong passwords since the last right one.
+    pub failures: Vec<u64>,
+    /// The nonce of the enrollment token that last completed this device's enrollment.
+    pub enroll_nonce: Option<String>,
 }
 
 /// The device (if imported) and the restriction setting, read together.
@@ -35,6 +43,8 @@ pub enum Reason {
     PasswordRequired,
     PasswordMismatch,
     AlreadyEnrolled,
+    /// Too many wrong passwords: see [`lockout`].
+    Locked,
     UnsupportedPlatform,
     UnsupportedEnrollmentMethod,
 }
@@ -49,35 +59,48 @@ impl Reason {
             Self::PasswordRequired => "password_required",
             Self::PasswordMismatch => "password_mismatch",
             Self::AlreadyEnrolled => "already_enrolled",
+            Self::Locked => "locked",
             Self::UnsupportedPlatform => "unsupported_platform",
             Self::UnsupportedEnrollmentMethod => "unsupported_enrollment_method",
         }
     }
 
-    /// Why, for the enrolling side; names no user data.
-    fn detail(self) -> Option<&'static str> {
-        Some(match self {
-            Self::PreApproved | Self::OpenEnrollment => return None,
-            Self::NotPreApproved => {
-                "enrollment is restricted to pre-approved devices and this serial number is not \
-                 pre-approved (serial numbers are case-sensitive)"
-            }
-            Self::PlatformMismatch => "the serial number is pre-approved for a different platform",
-            Self::PasswordRequired => {
-                "this device was pre-approved with an enrollment password; send it"
-            }
-            Self::PasswordMismatch => "the enrollment password does not match",
-            Self::AlreadyEnrolled => {
-                "a device with this serial number has already enrolled; an administrator must \
-                 remove it before it can enroll again"
-            }
-            Self::UnsupportedPlatform => {
-                "Windows devices are not supported for pre-approved enrollment"
-            }
-            Self::UnsupportedEnrollmentMethod => return None,
-        })
+    /// What a caller is told: the precise reason only where it depends on
+    /// the request alone; `not_allowed` for everything that depends on what
+    /// is stored (is the serial listed, for which platform, with a password,
+    /// locked, enrolled), so that no answer tells an outsider about the list.
+    pub fn public(self) -> PublicReason {
+        match self {
+            Self::PreApproved => PublicReason::PreApproved,
+            Self::OpenEnrollment => PublicReason::OpenEnrollment,
+            Self::UnsupportedPlatform => PublicReason::UnsupportedPlatform,
+            Self::UnsupportedEnrollmentMethod => PublicReason::UnsupportedEnrollmentMethod,
+            Self::NotPreApproved
+            | Self::PlatformMismatch
+            | Self::PasswordRequired
+            | Self::PasswordMismatch
+            | Self::AlreadyEnrolled
+            | Self::Locked => PublicReason::NotAllowed,
+        }
     }
 }
+
+/// The reasons a caller may be told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PublicReason {
+    PreApproved,
+    OpenEnrollment,
+    NotAllowed,
+    UnsupportedPlatform,
+    UnsupportedEnrollmentMethod,
+}
+
+/// What every refusal that depends on the stored list says, word for word.
+pub const NOT_ALLOWED: &str = "This device cannot enroll. If it should, ask your IT administrator \
+    to pre-approve its serial number for this platform (serial numbers are case-sensitive) and \
+    to send you its enrollment password, if it has one.";
+const WINDOWS: &str = "Windows devices are not supported for pre-approved enrollment";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -86,16 +109,50 @@ pub enum Verdict {
     Deny,
 }
 
-/// The answer. Carries device groups only on allow of a pre-approved device.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// What the password check found, for the attempt limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordCheck {
+    /// No password was needed, or the device was vouched for by a token.
+    NotChecked,
+    Right,
+    /// Missing or wrong: counts towards the lock.
+    Wrong,
+}
+
+/// What vouches for the device beyond its serial and platform.
+pub enum Credential<'a> {
+    /// Admission: `matches(presented, stored_hash)` compares in constant time.
+    Password(&'a dyn Fn(&str, &str) -> bool),
+    /// Completion: a valid enrollment token, issued when admission checked the password.
+    Token,
+}
+
+/// The decision, with its precise reason (for the admin's records).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
     pub decision: Verdict,
     pub reason: Reason,
     pub pre_approved: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// On allow of a pre-approved device.
     pub groups: Option<Vec<String>>,
+    /// Why, when the reason depends on the request alone.
+    pub detail: Option<&'static str>,
+    pub password: PasswordCheck,
+}
+
+/// The answer a caller gets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Answer<'a> {
+    pub decision: Verdict,
+    pub reason: PublicReason,
+    pub pre_approved: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups: Option<&'a [String]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<&'static str>,
+    /// On allow: completes the enrollment once, within 15 minutes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enrollment_token: Option<String>,
 }
 
 impl Decision {
@@ -103,30 +160,54 @@ impl Decision {
         self.decision == Verdict::Allow
     }
 
-    fn deny(reason: Reason) -> Self {
+    /// The answer for the caller: a refusal that depends on what is stored is
+    /// `not_allowed` with [`NOT_ALLOWED`], whatever its precise reason.
+    pub fn answer(&self, enrollment_token: Option<String>) -> Answer<'_> {
+        let reason = self.reason.public();
+        Answer {
+            decision: self.decision,
+            reason,
+            pre_approved: self.pre_approved,
+            groups: self.groups.as_deref(),
+            detail: match reason {
+                PublicReason::NotAllowed => Some(NOT_ALLOWED),
+                _ => self.detail,
+            },
+            enrollment_token,
+        }
+    }
+
+    fn deny(reason: Reason, password: PasswordCheck) -> Self {
         Self {
             decision: Verdict::Deny,
             reason,
             pre_approved: false,
             groups: None,
-            detail: reason.detail(),
+            detail: None,
+            password,
         }
     }
 
     fn deny_method(detail: &'static str) -> Self {
         Self {
             detail: Some(detail),
-            ..Self::deny(Reason::UnsupportedEnrollmentMethod)
+            ..Self::deny(
+                Reason::UnsupportedEnrollmentMethod,
+                PasswordCheck::NotChecked,
+            )
         }
     }
 
-    fn open(detail: Option<&'static str>) -> Self {
+    /// Open enrollment: the device enrolls without a pre-approval. It says no
+    /// more than that, so that it does not tell whether a pre-approval exists.
+    fn open(password: PasswordCheck) -> Self {
         Self {
             decision: Verdict::Allow,
             reason: Reason::OpenEnrollment,
             pre_approved: false,
             groups: None,
-            detail,
+            detail: None,
+            password,
         }
     }
 }
@@ -162,66 +243,82 @@ fn method_limitation(req: &AdmissionRequest) -> Option<&'static str> {
     }
 }
 
-/// Why a stored pre-approval does not apply to this request, if it does not.
+/// Why a stored pre-approval does not apply to this request, if it does not,
+/// and what the password check found.
 fn mismatch(
     req: &AdmissionRequest,
     device: &StoredDevice,
-    password_matches: impl FnOnce(&str, &str) -> bool,
-) -> Option<Reason> {
+    credential: &Credential<'_>,
+) -> (Option<Reason>, PasswordCheck) {
     if req.platform != RequestedPlatform::Supported(device.platform) {
-        return Some(Reason::PlatformMismatch);
+        return (Some(Reason::PlatformMismatch), PasswordCheck::NotChecked);
     }
-    match (&device.password_hash, &req.password) {
-        (None, _) => None,
-        (Some(_), None) => Some(Reason::PasswordRequired),
-        (Some(stored), Some(presented)) if !password_matches(presented, stored) => {
-            Some(Reason::PasswordMismatch)
+    let Some(stored) = &device.password_hash else {
+        return (None, PasswordCheck::NotChecked);
+    };
+    match (credential, &req.password) {
+        (Credential::Token, _) => (None, PasswordCheck::NotChecked),
+        (Credential::Password(_), None) => (Some(Reason::PasswordRequired), PasswordCheck::Wrong),
+        (Credential::Password(matches), Some(presented)) if matches(presented, stored) => {
+            (None, PasswordCheck::Right)
         }
-        (Some(_), Some(_)) => None,
+        (Credential::Password(_), Some(_)) => {
+            (Some(Reason::PasswordMismatch), PasswordCheck::Wrong)
+        }
     }
 }
 
-/// Decides. `password_matches(presented, stored_hash)` must compare in constant time.
+/// Decides at `now` (epoch seconds).
 pub fn decide(
     req: &AdmissionRequest,
     lookup: &Lookup,
-    password_matches: impl FnOnce(&str, &str) -> bool,
+    credential: Credential<'_>,
+    now: u64,
 ) -> Decision {
     if req.platform == RequestedPlatform::Windows {
-        return Decision::deny(Reason::UnsupportedPlatform);
+        return Decision {
+            detail: Some(WINDOWS),
+            ..Decision::deny(Reason::UnsupportedPlatform, PasswordCheck::NotChecked)
+        };
     }
     let limitation = method_limitation(req);
-    if lookup.pre_approved_only {
+    let restricted = lookup.pre_approved_only;
+    if restricted {
         if let Some(detail) = limitation {
             return Decision::deny_method(detail);
         }
     }
     let Some(device) = &lookup.device else {
-        return if lookup.pre_approved_only {
-            Decision::deny(Reason::NotPreApproved)
+        return if restricted {
+            Decision::deny(Reason::NotPreApproved, PasswordCheck::NotChecked)
         } else {
-            Decision::open(None)
+            Decision::open(PasswordCheck::NotChecked)
         };
     };
     // Enrollment happens once per serial, whatever the setting: the one-time
     // password and the completion endpoint (409) rely on it.
     if device.status == DeviceStatus::Enrolled {
-        return Decision::deny(Reason::AlreadyEnrolled);
+        return Decision::deny(Reason::AlreadyEnrolled, PasswordCheck::NotChecked);
     }
-    match (mismatch(req, device, password_matches), limitation) {
-        (None, None) => Decision {
+    // Locked: refused unchecked, so a guess neither counts nor learns anything.
+    if lockout::is_locked(&device.failures, now) {
+        return if restricted {
+            Decision::deny(Reason::Locked, PasswordCheck::NotChecked)
+        } else {
+            Decision::open(PasswordCheck::NotChecked)
+        };
+    }
+    match (mismatch(req, device, &credential), limitation) {
+        ((None, password), None) => Decision {
             decision: Verdict::Allow,
             reason: Reason::PreApproved,
             pre_approved: true,
             groups: Some(device.groups.clone()),
             detail: None,
+            password,
         },
-        (Some(reason), _) if lookup.pre_approved_only => Decision::deny(reason),
+        ((Some(reason), password), _) if restricted => Decision::deny(reason, password),
         // Open enrollment lets the device in; its pre-approval (and groups) do not apply.
-        (Some(_), _) => Decision::open(Some(
-            "the pre-approval of this serial number does not apply to this request; the device \
-             enrolls without its pre-approved groups",
-        )),
-        (None, Some(detail)) => Decision::open(Some(detail)),
+        ((_, password), _) => Decision::open(password),
     }
 }

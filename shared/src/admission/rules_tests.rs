@@ -1,5 +1,8 @@
 use super::request::AdmissionRequest;
-use super::rules::{decide, Decision, Lookup, Reason, StoredDevice, Verdict};
+use super::rules::{
+    decide, Credential, Decision, Lookup, PasswordCheck, PublicReason, Reason, StoredDevice,
+    Verdict, NOT_ALLOWED,
+};
 use crate::domain::Platform;
 use crate::records::DeviceStatus;
 
@@ -15,8 +18,12 @@ fn device(platform: Platform, password: bool, status: DeviceStatus) -> StoredDev
         platform,
         groups: vec!["Sales".into()],
         password_hash: password.then(|| HASH.to_owned()),
+        failures: Vec::new(),
+        enroll_nonce: None,
     }
 }
+
+const NOW: u64 = 1_800_000_000;
 
 /// The decision for a request against an optional device, with the setting on or off.
 /// The password check accepts only "right" against [`HASH`].
@@ -25,9 +32,8 @@ fn check(json: &str, device: Option<StoredDevice>, pre_approved_only: bool) -> D
         pre_approved_only,
         device,
     };
-    decide(&request(json), &lookup, |presented, stored| {
-        stored == HASH && presented == "right"
-    })
+    let matches = |presented: &str, stored: &str| stored == HASH && presented == "right";
+    decide(&request(json), &lookup, Credential::Password(&matches), NOW)
 }
 
 fn ios(password: bool) -> Option<StoredDevice> {
@@ -40,7 +46,15 @@ fn assert_deny(d: &Decision, reason: Reason) {
         (Verdict::Deny, reason, false, &None),
         "{d:?}"
     );
-    assert!(d.detail.is_some(), "a deny says why: {d:?}");
+    let answer = d.answer(None);
+    assert!(answer.detail.is_some(), "a deny says why: {d:?}");
+    if answer.reason == PublicReason::NotAllowed {
+        assert_eq!(
+            answer.detail,
+            Some(NOT_ALLOWED),
+            "one text for every such refusal"
+        );
+    }
 }
 
 fn assert_open(d: &Decision) {
@@ -169,25 +183,95 @@ fn limitations_with_open_enrollment_drop_the_pre_approval_only() {
     let pre = Some(device(Platform::Android, false, DeviceStatus::PreApproved));
     let d = check(&android("email", Some("13")), pre, false);
     assert_open(&d);
-    assert!(d.detail.unwrap().contains("Android 10"), "{d:?}");
+    assert_eq!(
+        d.detail, None,
+        "an open enrollment says nothing of a pre-approval"
+    );
+}
+
+#[test]
+fn passwords_are_judged_for_the_attempt_limit() {
+    assert_eq!(
+        check(IOS_RIGHT, ios(true), true).password,
+        PasswordCheck::Right
+    );
+    assert_eq!(
+        check(IOS_WRONG, ios(true), true).password,
+        PasswordCheck::Wrong
+    );
+    assert_eq!(
+        check(IOS, ios(true), true).password,
+        PasswordCheck::Wrong,
+        "missing counts too"
+    );
+    assert_eq!(
+        check(IOS_WRONG, ios(true), false).password,
+        PasswordCheck::Wrong,
+        "also when enrollment is open"
+    );
+    assert_eq!(
+        check(IOS_WRONG, ios(false), true).password,
+        PasswordCheck::NotChecked
+    );
+    assert_eq!(
+        check(MAC, ios(true), true).password,
+        PasswordCheck::NotChecked
+    );
+}
+
+#[test]
+fn a_locked_serial_is_refused_even_with_the_right_password() {
+    let mut locked = device(Platform::Ios, true, DeviceStatus::PreApproved);
+    locked.failures = vec![NOW - 60; 5];
+    let d = check(IOS_RIGHT, Some(locked.clone()), true);
+    assert_deny(&d, Reason::Locked);
+    assert_eq!(
+        d.password,
+        PasswordCheck::NotChecked,
+        "not even checked while locked"
+    );
+    assert_open(&check(IOS_RIGHT, Some(locked.clone()), false));
+    locked.failures = vec![NOW - 15 * 60; 5];
+    assert_pre_approved(&check(IOS_RIGHT, Some(locked), true));
+}
+
+#[test]
+fn a_token_stands_for_the_password_it_was_issued_for() {
+    let lookup = Lookup {
+        pre_approved_only: true,
+        device: ios(true),
+    };
+    let d = decide(&request(IOS), &lookup, Credential::Token, NOW);
+    assert_pre_approved(&d);
+    let mac = decide(&request(MAC), &lookup, Credential::Token, NOW);
+    assert_deny(&mac, Reason::PlatformMismatch);
 }
 
 #[test]
 fn answers_never_carry_user_data() {
     let d = check(IOS_RIGHT, ios(true), true);
-    let json = serde_json::to_value(&d).unwrap();
+    let json = serde_json::to_value(d.answer(Some("et1.token".into()))).unwrap();
     let keys: Vec<&str> = json
         .as_object()
         .unwrap()
         .keys()
         .map(String::as_str)
         .collect();
-    assert_eq!(keys, ["decision", "groups", "pre_approved", "reason"]);
+    assert_eq!(
+        keys,
+        [
+            "decision",
+            "enrollment_token",
+            "groups",
+            "pre_approved",
+            "reason"
+        ]
+    );
     assert_eq!(json["decision"], "allow");
     assert_eq!(json["reason"], "pre_approved");
-    let denied = serde_json::to_value(check(IOS, None, true)).unwrap();
+    let denied = serde_json::to_value(check(IOS, None, true).answer(None)).unwrap();
     assert_eq!(denied["decision"], "deny");
-    assert_eq!(denied["reason"], "not_pre_approved");
+    assert_eq!(denied["reason"], "not_allowed");
     assert!(denied.get("groups").is_none());
 }
 
@@ -201,6 +285,7 @@ fn reason_codes_serialise_as_documented() {
         Reason::PasswordRequired,
         Reason::PasswordMismatch,
         Reason::AlreadyEnrolled,
+        Reason::Locked,
         Reason::UnsupportedPlatform,
         Reason::UnsupportedEnrollmentMethod,
     ] {

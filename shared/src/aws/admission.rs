@@ -9,8 +9,8 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_sdk_dynamodb::Client;
 
-use super::dynamo::sdk_error;
-use super::items::{get_s, get_strings, n, s, Item};
+use super::dynamo::{sdk_error, written};
+use super::items::{get_numbers, get_s, get_strings, n, s, Item};
 use super::settings::{PRE_APPROVED_ONLY, SETTINGS_PK, SETTINGS_SK};
 use crate::admission::{
     AdmissionStore, Denial, Enrolled, Enrollment, Expect, Lookup, StoredDevice,
@@ -57,7 +57,7 @@ impl DynamoAdmission {
         // holds from the next request on.
         let device = KeysAndAttributes::builder()
             .keys(HashMap::from([("serial".to_owned(), s(serial))]))
-            .projection_expression("#st, platform, #groups, password_hash")
+            .projection_expression("#st, platform, #groups, password_hash, failures, enroll_nonce")
             .expression_attribute_names("#st", "status")
             .expression_attribute_names("#groups", "groups")
             .consistent_read(true)
@@ -90,6 +90,8 @@ fn stored_device(item: &Item) -> Result<StoredDevice, PortError> {
             .ok_or_else(|| bad("platform"))?,
         groups: get_strings(item, "groups"),
         password_hash: get_s(item, "password_hash").map(str::to_owned),
+        failures: get_numbers(item, "failures"),
+        enroll_nonce: get_s(item, "enroll_nonce").map(str::to_owned),
     })
 }
 
@@ -131,29 +133,90 @@ impl AdmissionStore for DynamoAdmission {
     }
 
     async fn record_denial(&self, d: &Denial) -> Result<(), PortError> {
+        let mut sets = vec![
+            // The by-time index lists all denials under one partition, by their last attempt.
+            ("kind", s("denial")),
+            ("at", s(rfc3339(d.at))),
+            ("expires_at", n(d.at + Denial::RETENTION_SECS)),
+            ("serial", s(&d.serial)),
+            ("platform", s(d.platform)),
+            ("reason", s(d.reason.as_str())),
+            ("endpoint", s(d.endpoint)),
+        ];
+        for (attr, value) in [
+            ("enrollment_method", &d.method),
+            ("os_version", &d.os_version),
+            ("source_ip", &d.source_ip),
+        ] {
+            if let Some(v) = value {
+                sets.push((attr, s(v)));
+            }
+        }
         let mut req = self
             .client
-            .put_item()
+            .update_item()
             .table_name(&self.tables.denials)
-            .item("denial_id", s(uuid::Uuid::new_v4().to_string()))
-            // The by-time index lists all denials newest first under one partition.
-            .item("kind", s("denial"))
-            .item("at", s(rfc3339(d.at)))
-            .item("expires_at", n(d.at + Denial::RETENTION_SECS))
-            .item("serial", s(&d.serial))
-            .item("platform", s(d.platform))
-            .item("reason", s(d.reason.as_str()))
-            .item("endpoint", s(d.endpoint));
-        if let Some(m) = &d.method {
-            req = req.item("enrollment_method", s(m));
+            .key("denial_id", s(d.record_id()))
+            .expression_attribute_names("#first", "first_at")
+            .expression_attribute_names("#attempts", "attempts")
+            .expression_attribute_values(":first", s(rfc3339(d.at)))
+            .expression_attribute_values(":one", n(1));
+        let mut expr = Vec::new();
+        for (i, (attr, value)) in sets.into_iter().enumerate() {
+            expr.push(format!("#a{i} = :v{i}"));
+            req = req
+                .expression_attribute_names(format!("#a{i}"), attr)
+                .expression_attribute_values(format!(":v{i}"), value);
         }
-        if let Some(v) = &d.os_version {
-            req = req.item("os_version", s(v));
-        }
-        req.send()
+        // One record per serial, reason and hour: a flood leaves one item with a count.
+        let update = format!(
+            "SET {}, #first = if_not_exists(#first, :first) ADD #attempts :one",
+            expr.join(", ")
+        );
+        req.update_expression(update)
+            .send()
             .await
             .map_err(|e| sdk_error("record denial", e))?;
         Ok(())
+    }
+
+    async fn record_failure(&self, serial: &str, at: u64) -> Result<(), PortError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.devices)
+            .key("serial", s(serial))
+            .update_expression("SET failures = list_append(if_not_exists(failures, :none), :now)")
+            .condition_expression("#st = :pre")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":pre", s(DeviceStatus::PreApproved.as_str()))
+            .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
+            .expression_attribute_values(":now", AttributeValue::L(vec![n(at)]))
+            .send()
+            .await;
+        // A device removed or enrolled meanwhile has nothing left to guess.
+        written(result, "record a wrong password", |se| {
+            se.is_conditional_check_failed_exception()
+        })
+        .map(|_| ())
+    }
+
+    async fn reset_failures(&self, serial: &str, seen: usize) -> Result<(), PortError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.devices)
+            .key("serial", s(serial))
+            .update_expression("REMOVE failures")
+            .condition_expression("size(failures) = :seen")
+            .expression_attribute_values(":seen", n(seen as u64))
+            .send()
+            .await;
+        // Guesses that arrived since the read are kept.
+        written(result, "reset wrong passwords", |se| {
+            se.is_conditional_check_failed_exception()
+        })
+        .map(|_| ())
     }
 
     async fn enroll(&self, e: &Enrollment) -> Result<Enrolled, PortError> {
@@ -169,8 +232,9 @@ impl AdmissionStore for DynamoAdmission {
             .expression_attribute_values(":applied", AttributeValue::Bool(e.pre_approved));
         let mut set = String::from(
             "SET #st = :enrolled, enrolled_at = :at, updated_at = :at, platform = :platform, \
-             pre_approval_applied = :applied",
+             pre_approval_applied = :applied, enroll_nonce = :nonce",
         );
+        req = req.expression_attribute_values(":nonce", s(&e.nonce));
         for (attr, value) in [
             ("enrollment_method", &e.method),
             ("os_version", &e.os_version),
@@ -183,13 +247,16 @@ impl AdmissionStore for DynamoAdmission {
         let condition = match &e.expect {
             Expect::Absent => "attribute_not_exists(serial)".to_owned(),
             Expect::PreApproved { password_hash } => {
-                // The one-time password goes with the pre-approved state.
-                set.push_str(" REMOVE password_hash");
+                // The one-time password and the failed guesses go with the pre-approved state.
+                set.push_str(" REMOVE password_hash, failures");
                 req =
                     req.expression_attribute_values(":pre", s(DeviceStatus::PreApproved.as_str()));
                 // Only the record admission just judged: still pre-approved, same password hash,
                 // and (when its pre-approval applies) the same platform.
-                let mut c = String::from("#st = :pre");
+                // ... and never with a token that completed an enrollment before.
+                let mut c = String::from(
+                    "#st = :pre AND (attribute_not_exists(enroll_nonce) OR enroll_nonce <> :nonce)",
+                );
                 if e.pre_approved {
                     c.push_str(" AND platform = :platform");
                 }

@@ -41,6 +41,17 @@ pub fn get_strings(item: &Item, key: &str) -> Vec<String> {
     }
 }
 
+/// A list of numbers (`L` of `N`), empty when absent.
+pub fn get_numbers(item: &Item, key: &str) -> Vec<u64> {
+    match item.get(key) {
+        Some(AttributeValue::L(l)) => l
+            .iter()
+            .filter_map(|v| v.as_n().ok().and_then(|n| n.parse().ok()))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 fn put_opt(item: &mut Item, key: &str, v: &Option<String>) {
     if let Some(v) = v {
         item.insert(key.to_owned(), s(v));

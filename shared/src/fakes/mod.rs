@@ -332,7 +332,10 @@ impl MemoryReports {
 pub struct MemoryAdmission {
     pub pre_approved_only: std::sync::atomic::AtomicBool,
     pub devices: Mutex<HashMap<String, StoredDevice>>,
+    /// Every denial recorded, in order.
     pub denials: Mutex<Vec<Denial>>,
+    /// The records they counted in ([`Denial::record_id`]): the last attempt and how many.
+    pub denial_records: Mutex<BTreeMap<String, (Denial, u64)>>,
     pub enrollments: Mutex<Vec<Enrollment>>,
     pub fail: std::sync::atomic::AtomicBool,
 }
@@ -360,6 +363,32 @@ impl AdmissionStore for MemoryAdmission {
     async fn record_denial(&self, denial: &Denial) -> Result<(), PortError> {
         self.check()?;
         self.denials.lock().unwrap().push(denial.clone());
+        let mut records = self.denial_records.lock().unwrap();
+        let record = records
+            .entry(denial.record_id())
+            .or_insert_with(|| (denial.clone(), 0));
+        record.0 = denial.clone();
+        record.1 += 1;
+        Ok(())
+    }
+
+    async fn record_failure(&self, serial: &str, at: u64) -> Result<(), PortError> {
+        self.check()?;
+        if let Some(d) = self.devices.lock().unwrap().get_mut(serial) {
+            if d.status == DeviceStatus::PreApproved {
+                d.failures.push(at);
+            }
+        }
+        Ok(())
+    }
+
+    async fn reset_failures(&self, serial: &str, seen: usize) -> Result<(), PortError> {
+        self.check()?;
+        if let Some(d) = self.devices.lock().unwrap().get_mut(serial) {
+            if d.failures.len() == seen {
+                d.failures.clear();
+            }
+        }
         Ok(())
     }
 
@@ -369,10 +398,13 @@ impl AdmissionStore for MemoryAdmission {
         let outcome = match (devices.get_mut(&e.serial), &e.expect) {
             (Some(d), _) if d.status == DeviceStatus::Enrolled => Enrolled::AlreadyEnrolled,
             (Some(d), Expect::PreApproved { password_hash })
-                if &d.password_hash == password_hash =>
+                if &d.password_hash == password_hash
+                    && d.enroll_nonce.as_deref() != Some(e.nonce.as_str()) =>
             {
                 d.status = DeviceStatus::Enrolled;
                 d.password_hash = None;
+                d.failures.clear();
+                d.enroll_nonce = Some(e.nonce.clone());
                 Enrolled::Done
             }
             (None, Expect::Absent) => {
@@ -385,6 +417,8 @@ impl AdmissionStore for MemoryAdmission {
                         platform,
                         groups: Vec::new(),
                         password_hash: None,
+                        failures: Vec::new(),
+                        enroll_nonce: Some(e.nonce.clone()),
                     },
                 );
                 Enrolled::Done

@@ -3,16 +3,28 @@ use std::sync::atomic::Ordering;
 use lambda_http::http::{self, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
-use shared::admission::{Reason, StoredDevice};
+use shared::admission::lockout::ATTEMPTS;
+use shared::admission::{Reason, StoredDevice, TOKEN_TTL_SECS};
 use shared::domain::{Password, Platform};
 use shared::fakes::MemoryAdmission;
 use shared::password::PasswordKey;
-use shared::records::DeviceStatus;
+use shared::records::{epoch_now, DeviceStatus};
 
 use super::{handle, App};
 
 fn key() -> PasswordKey {
     PasswordKey::new(vec![9u8; 32]).unwrap()
+}
+
+fn stored(platform: Platform, password_hash: Option<String>) -> StoredDevice {
+    StoredDevice {
+        status: DeviceStatus::PreApproved,
+        platform,
+        groups: vec!["Sales".into()],
+        password_hash,
+        failures: Vec::new(),
+        enroll_nonce: None,
+    }
 }
 
 /// An app whose store holds `ABC123` (ios, password "s3cret", group Sales) and `NOPW1` (android, no password).
@@ -23,30 +35,14 @@ fn app(pre_approved_only: bool) -> App<MemoryAdmission> {
         .store(pre_approved_only, Ordering::Relaxed);
     let key = key();
     let hash = key.hash("ABC123", &Password::parse("s3cret").unwrap());
-    let mut devices = store.devices.lock().unwrap();
-    devices.insert(
-        "ABC123".into(),
-        StoredDevice {
-            status: DeviceStatus::PreApproved,
-            platform: Platform::Ios,
-            groups: vec!["Sales".into()],
-            password_hash: Some(hash),
-        },
-    );
-    devices.insert(
-        "NOPW1".into(),
-        StoredDevice {
-            status: DeviceStatus::PreApproved,
-            platform: Platform::Android,
-            groups: vec![],
-            password_hash: None,
-        },
-    );
-    drop(devices);
-    App {
-        store,
-        password_key: key,
+    {
+        let mut devices = store.devices.lock().unwrap();
+        devices.insert("ABC123".into(), stored(Platform::Ios, Some(hash)));
+        let mut nopw = stored(Platform::Android, None);
+        nopw.groups.clear();
+        devices.insert("NOPW1".into(), nopw);
     }
+    App::new(store, key)
 }
 
 fn request(method: &str, path: &str, body: impl Into<Body>) -> Request {
@@ -65,7 +61,10 @@ async fn respond(
     path: &str,
     body: impl Into<Body>,
 ) -> Response<Body> {
-    let response = handle(app, request(method, path, body)).await;
+    checked(method, path, handle(app, request(method, path, body)).await)
+}
+
+fn checked(method: &str, path: &str, response: Response<Body>) -> Response<Body> {
     let bytes: &[u8] = response.body();
     openapi_check::assert_documented(method, path, response.status().as_u16(), bytes);
     response
@@ -93,20 +92,41 @@ async fn admit(app: &App<MemoryAdmission>, body: Value) -> Value {
     v
 }
 
+/// The raw answer, for byte-for-byte comparisons.
+async fn raw(app: &App<MemoryAdmission>, body: Value) -> Vec<u8> {
+    let r = respond(app, "POST", "/v1/admission", body.to_string()).await;
+    let bytes: &[u8] = r.body();
+    bytes.to_vec()
+}
+
+async fn complete(app: &App<MemoryAdmission>, body: Value) -> (StatusCode, Value) {
+    call(app, "POST", "/v1/enrollments", body).await
+}
+
+fn right() -> Value {
+    json!({"serial_number": "ABC123", "platform": "ios", "password": "s3cret", "enrollment_method": "ade"})
+}
+
+fn with_token(mut body: Value, token: &Value) -> Value {
+    body["enrollment_token"] = token.clone();
+    body
+}
+
+fn status_of(app: &App<MemoryAdmission>, serial: &str) -> DeviceStatus {
+    app.store.devices.lock().unwrap()[serial].status
+}
+
 #[tokio::test]
 async fn serial_numbers_are_case_sensitive() {
     let app = app(true);
-    let v = admit(
-        &app,
-        json!({"serial_number": "ABC123", "platform": "ios", "password": "s3cret"}),
-    )
-    .await;
+    let v = admit(&app, right()).await;
     assert_eq!(
         (v["decision"].as_str(), v["reason"].as_str()),
         (Some("allow"), Some("pre_approved"))
     );
     assert_eq!(v["pre_approved"], true);
     assert_eq!(v["groups"], json!(["Sales"]));
+    assert!(v["enrollment_token"].as_str().unwrap().starts_with("et1."));
     let v = admit(
         &app,
         json!({"serial_number": "abc123", "platform": "ios", "password": "s3cret"}),
@@ -114,157 +134,338 @@ async fn serial_numbers_are_case_sensitive() {
     .await;
     assert_eq!(
         (v["decision"].as_str(), v["reason"].as_str()),
-        (Some("deny"), Some("not_pre_approved"))
+        (Some("deny"), Some("not_allowed"))
     );
+    assert!(v.get("enrollment_token").is_none());
     let v = admit(
         &app,
         json!({"serial_number": "ABC123 ", "platform": "ios", "password": "s3cret"}),
     )
     .await;
-    assert_eq!(v["reason"], "not_pre_approved", "no trimming");
+    assert_eq!(v["reason"], "not_allowed", "no trimming");
+    let records: Vec<Reason> = app
+        .store
+        .denials
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|d| d.reason)
+        .collect();
+    assert_eq!(records, [Reason::NotPreApproved, Reason::NotPreApproved]);
 }
 
 #[tokio::test]
-async fn passwords_are_checked_against_the_keyed_hash() {
+async fn every_refusal_that_depends_on_the_list_is_the_same_answer() {
     let app = app(true);
-    for (password, reason) in [
-        (json!("s3cret"), "pre_approved"),
-        (json!("S3cret"), "password_mismatch"),
-        (json!(null), "password_required"),
-        (json!(""), "password_required"),
-    ] {
-        let v = admit(
-            &app,
-            json!({"serial_number": "ABC123", "platform": "ios", "password": password}),
-        )
-        .await;
-        assert_eq!(v["reason"], reason, "{password}");
+    let enrolled = {
+        let mut d = stored(Platform::Macos, None);
+        d.status = DeviceStatus::Enrolled;
+        d
+    };
+    let mut locked = stored(Platform::Ios, None);
+    locked.failures = vec![epoch_now(); ATTEMPTS];
+    {
+        let mut devices = app.store.devices.lock().unwrap();
+        devices.insert("DONE1".into(), enrolled);
+        devices.insert("LOCK1".into(), locked);
     }
-    let v = admit(
-        &app,
-        json!({"serial_number": "ABC123", "platform": "macos", "password": "s3cret"}),
-    )
-    .await;
-    assert_eq!(v["reason"], "platform_mismatch");
-}
-
-#[tokio::test]
-async fn open_enrollment_and_unsupported_requests() {
-    let app = app(false);
-    let v = admit(&app, json!({"serial_number": "ANY-1", "platform": "linux"})).await;
+    let unknown = raw(&app, json!({"serial_number": "NOPE", "platform": "ios"})).await;
+    let answers = [
+        raw(
+            &app,
+            json!({"serial_number": "ABC123", "platform": "macos", "password": "s3cret"}),
+        )
+        .await,
+        raw(&app, json!({"serial_number": "ABC123", "platform": "ios"})).await,
+        raw(
+            &app,
+            json!({"serial_number": "ABC123", "platform": "ios", "password": "S3cret"}),
+        )
+        .await,
+        raw(&app, json!({"serial_number": "DONE1", "platform": "macos"})).await,
+        raw(&app, json!({"serial_number": "LOCK1", "platform": "ios"})).await,
+    ];
+    for a in &answers {
+        assert_eq!(
+            String::from_utf8_lossy(a),
+            String::from_utf8_lossy(&unknown)
+        );
+    }
+    let v: Value = serde_json::from_slice(&unknown).unwrap();
+    assert_eq!(v["reason"], "not_allowed");
+    assert!(v["detail"].as_str().unwrap().contains("IT administrator"));
+    // The admin's records keep the precise reasons.
+    let records: Vec<Reason> = app
+        .store
+        .denials
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|d| d.reason)
+        .collect();
     assert_eq!(
-        (v["decision"].as_str(), v["reason"].as_str()),
-        (Some("allow"), Some("open_enrollment"))
+        records,
+        [
+            Reason::NotPreApproved,
+            Reason::PlatformMismatch,
+            Reason::PasswordRequired,
+            Reason::PasswordMismatch,
+            Reason::AlreadyEnrolled,
+            Reason::Locked
+        ]
     );
-    assert_eq!(v["pre_approved"], false);
-    let v = admit(
-        &app,
-        json!({"serial_number": "ANY-1", "platform": "windows"}),
-    )
-    .await;
-    assert_eq!(
-        (v["decision"].as_str(), v["reason"].as_str()),
-        (Some("deny"), Some("unsupported_platform"))
-    );
-    app.store.pre_approved_only.store(true, Ordering::Relaxed);
-    let v = admit(
-        &app,
-        json!({"serial_number": "NOPW1", "platform": "android", "enrollment_method": "qr", "os_version": "13"}),
-    )
-    .await;
+    // Only what depends on the request alone is said as it is.
+    let v = admit(&app, json!({"serial_number": "ANY", "platform": "windows"})).await;
+    assert_eq!(v["reason"], "unsupported_platform");
+    let v = admit(&app, json!({"serial_number": "NOPW1", "platform": "android", "enrollment_method": "qr", "os_version": "13"})).await;
     assert_eq!(v["reason"], "unsupported_enrollment_method");
     assert!(v["detail"].as_str().unwrap().contains("Android 10"));
 }
 
 #[tokio::test]
-async fn denials_are_recorded_without_secrets_and_allows_are_not() {
+async fn five_wrong_passwords_lock_the_serial_even_for_the_right_one() {
     let app = app(true);
+    for _ in 0..ATTEMPTS - 1 {
+        admit(
+            &app,
+            json!({"serial_number": "ABC123", "platform": "ios", "password": "guess"}),
+        )
+        .await;
+    }
+    // A right password before the fifth resets the count.
+    assert_eq!(admit(&app, right()).await["decision"], "allow");
+    assert!(app.store.devices.lock().unwrap()["ABC123"]
+        .failures
+        .is_empty());
+    for _ in 0..ATTEMPTS {
+        admit(
+            &app,
+            json!({"serial_number": "ABC123", "platform": "ios", "password": "guess"}),
+        )
+        .await;
+    }
+    let v = admit(&app, right()).await;
+    assert_eq!(
+        (v["decision"].as_str(), v["reason"].as_str()),
+        (Some("deny"), Some("not_allowed"))
+    );
+    assert_eq!(
+        app.store.denials.lock().unwrap().last().unwrap().reason,
+        Reason::Locked
+    );
+    // Guesses while locked are not counted (nor checked).
     admit(
         &app,
-        json!({"serial_number": "ABC123", "platform": "ios", "password": "s3cret"}),
+        json!({"serial_number": "ABC123", "platform": "ios", "password": "guess"}),
     )
     .await;
+    assert_eq!(
+        app.store.devices.lock().unwrap()["ABC123"].failures.len(),
+        ATTEMPTS
+    );
+    // Fifteen minutes later the lock is over.
+    for t in app
+        .store
+        .devices
+        .lock()
+        .unwrap()
+        .get_mut("ABC123")
+        .unwrap()
+        .failures
+        .iter_mut()
+    {
+        *t -= 15 * 60;
+    }
+    assert_eq!(admit(&app, right()).await["decision"], "allow");
+    assert!(app.store.devices.lock().unwrap()["ABC123"]
+        .failures
+        .is_empty());
+}
+
+#[tokio::test]
+async fn a_wrong_password_counts_even_when_enrollment_is_open() {
+    let app = app(false);
+    let v = admit(
+        &app,
+        json!({"serial_number": "ABC123", "platform": "ios", "password": "guess"}),
+    )
+    .await;
+    assert_eq!(
+        (v["reason"].as_str(), v["pre_approved"].as_bool()),
+        (Some("open_enrollment"), Some(false))
+    );
+    assert!(
+        v.get("groups").is_none() && v.get("detail").is_none(),
+        "says nothing of the pre-approval: {v}"
+    );
+    assert_eq!(
+        app.store.devices.lock().unwrap()["ABC123"].failures.len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn denials_are_recorded_once_per_serial_reason_and_hour_without_secrets() {
+    let app = app(true);
+    admit(&app, right()).await;
     assert!(
         app.store.denials.lock().unwrap().is_empty(),
         "the allow path writes nothing"
     );
-    admit(
-        &app,
-        json!({"serial_number": "ABC123", "platform": "ios", "password": "wrong-one", "enrollment_method": "ade", "os_version": "17.1"}),
-    )
-    .await;
-    let denials = app.store.denials.lock().unwrap();
-    assert_eq!(denials.len(), 1);
-    let d = &denials[0];
-    assert_eq!(
-        (d.serial.as_str(), d.platform, d.reason),
-        ("ABC123", "ios", Reason::PasswordMismatch)
+    let mut req = request(
+        "POST",
+        "/v1/admission",
+        json!({"serial_number": "ABC123", "platform": "ios", "password": "wrong-one", "enrollment_method": "ade", "os_version": "17.1"}).to_string(),
     );
-    assert_eq!(
-        (d.method.as_deref(), d.os_version.as_deref()),
-        (Some("ade"), Some("17.1"))
-    );
-    assert_eq!(d.endpoint, "admission");
-    assert!(!format!("{d:?}").contains("wrong-one"));
+    let mut context =
+        lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext::default();
+    context.http.source_ip = Some("203.0.113.9".into());
+    req.extensions_mut()
+        .insert(lambda_http::request::RequestContext::ApiGatewayV2(context));
+    checked("POST", "/v1/admission", handle(&app, req).await);
+    {
+        let denials = app.store.denials.lock().unwrap();
+        let d = &denials[0];
+        assert_eq!(
+            (d.serial.as_str(), d.platform, d.reason),
+            ("ABC123", "ios", Reason::PasswordMismatch)
+        );
+        assert_eq!(
+            (d.method.as_deref(), d.os_version.as_deref()),
+            (Some("ade"), Some("17.1"))
+        );
+        assert_eq!(
+            (d.endpoint, d.source_ip.as_deref()),
+            ("admission", Some("203.0.113.9"))
+        );
+        assert!(!format!("{d:?}").contains("wrong-one"));
+    }
+    for _ in 0..1000 {
+        admit(&app, json!({"serial_number": "FLOOD", "platform": "ios"})).await;
+    }
+    let records = app.store.denial_records.lock().unwrap();
+    let flood: Vec<u64> = records
+        .values()
+        .filter(|(d, _)| d.serial == "FLOOD")
+        .map(|(_, n)| *n)
+        .collect();
+    // One record per hour: the test may straddle an hour's end.
+    assert_eq!(flood.iter().sum::<u64>(), 1000);
+    assert!(flood.len() <= 2, "{flood:?}");
 }
 
 #[tokio::test]
-async fn completing_an_enrollment_happens_once() {
+async fn completing_an_enrollment_needs_the_token_of_an_admission_and_happens_once() {
     let app = app(true);
-    let body = json!({"serial_number": "ABC123", "platform": "ios", "password": "s3cret", "enrollment_method": "ade"});
-    let (status, v) = call(&app, "POST", "/v1/enrollments", body.clone()).await;
+    let token = admit(&app, right()).await["enrollment_token"].clone();
+    let (status, v) = complete(&app, with_token(right(), &token)).await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(
         v,
         json!({"status": "enrolled", "pre_approved": true, "reason": "pre_approved", "groups": ["Sales"]})
     );
-    let stored = app.store.devices.lock().unwrap()["ABC123"].clone();
-    assert_eq!(stored.status, DeviceStatus::Enrolled);
-    assert_eq!(stored.password_hash, None, "the one-time password is gone");
-    let (status, v) = call(&app, "POST", "/v1/enrollments", body.clone()).await;
+    let device = app.store.devices.lock().unwrap()["ABC123"].clone();
+    assert_eq!(device.status, DeviceStatus::Enrolled);
+    assert_eq!(device.password_hash, None, "the one-time password is gone");
+    let (status, v) = complete(&app, with_token(right(), &token)).await;
     assert_eq!(
         (status, v["error"].as_str()),
         (StatusCode::CONFLICT, Some("already_enrolled"))
     );
-    let v = admit(&app, body).await;
-    assert_eq!(v["reason"], "already_enrolled");
+    assert_eq!(admit(&app, right()).await["reason"], "not_allowed");
+    // Reset by an admin: the used token still cannot enroll it again.
+    app.store
+        .devices
+        .lock()
+        .unwrap()
+        .get_mut("ABC123")
+        .unwrap()
+        .status = DeviceStatus::PreApproved;
+    let (status, v) = complete(&app, with_token(right(), &token)).await;
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_token"))
+    );
+    assert_eq!(status_of(&app, "ABC123"), DeviceStatus::PreApproved);
 }
 
 #[tokio::test]
-async fn completion_is_refused_when_admission_would_deny() {
+async fn completion_without_a_valid_token_changes_nothing() {
     let app = app(true);
-    let (status, v) = call(
+    let now = epoch_now();
+    let expired = app.tokens.issue("ABC123", "ios", now - TOKEN_TTL_SECS - 1);
+    let other_serial = app.tokens.issue("NOPW1", "ios", now);
+    let other_platform = app.tokens.issue("ABC123", "macos", now);
+    let forged = format!("et1.{}.{}.{}", now + 600, "0".repeat(32), "ab".repeat(32));
+    let foreign = App::new(
+        MemoryAdmission::default(),
+        PasswordKey::new(vec![1u8; 32]).unwrap(),
+    )
+    .tokens
+    .issue("ABC123", "ios", now);
+    for token in [
+        Value::Null,
+        json!(""),
+        json!(expired),
+        json!(other_serial),
+        json!(other_platform),
+        json!(forged),
+        json!(foreign),
+        json!("x".repeat(300)),
+    ] {
+        let (status, v) = complete(&app, with_token(right(), &token)).await;
+        assert_eq!(
+            (status, v["error"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_token")),
+            "{token}"
+        );
+    }
+    // A password-less device cannot be enrolled by an outsider who knows its serial.
+    let (status, _) = complete(
         &app,
-        "POST",
-        "/v1/enrollments",
-        json!({"serial_number": "ABC123", "platform": "ios"}),
+        json!({"serial_number": "NOPW1", "platform": "android"}),
     )
     .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(status_of(&app, "ABC123"), DeviceStatus::PreApproved);
+    assert_eq!(status_of(&app, "NOPW1"), DeviceStatus::PreApproved);
+    assert!(
+        app.store.denials.lock().unwrap().is_empty(),
+        "refused tokens write nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_token_does_not_outlive_a_lock_or_a_platform_change() {
+    let app = app(true);
+    let token = admit(&app, right()).await["enrollment_token"].clone();
+    app.store
+        .devices
+        .lock()
+        .unwrap()
+        .get_mut("ABC123")
+        .unwrap()
+        .failures = vec![epoch_now(); ATTEMPTS];
+    let (status, v) = complete(&app, with_token(right(), &token)).await;
     assert_eq!(
         (status, v["reason"].as_str()),
-        (StatusCode::FORBIDDEN, Some("password_required"))
+        (StatusCode::FORBIDDEN, Some("not_allowed"))
     );
-    assert_eq!(
-        app.store.devices.lock().unwrap()["ABC123"].status,
-        DeviceStatus::PreApproved
-    );
-    assert_eq!(app.store.denials.lock().unwrap()[0].endpoint, "enrollments");
+    assert_eq!(status_of(&app, "ABC123"), DeviceStatus::PreApproved);
 }
 
 #[tokio::test]
 async fn open_enrollment_completion_creates_the_enrolled_device() {
     let app = app(false);
     let body = json!({"serial_number": "NEW-9", "platform": "macos"});
-    let (status, v) = call(&app, "POST", "/v1/enrollments", body.clone()).await;
+    let token = admit(&app, body.clone()).await["enrollment_token"].clone();
+    let (status, v) = complete(&app, with_token(body.clone(), &token)).await;
     assert_eq!(
         (status, v["pre_approved"].as_bool()),
         (StatusCode::OK, Some(false))
     );
-    assert_eq!(
-        app.store.devices.lock().unwrap()["NEW-9"].status,
-        DeviceStatus::Enrolled
-    );
-    let (status, _) = call(&app, "POST", "/v1/enrollments", body).await;
+    assert_eq!(status_of(&app, "NEW-9"), DeviceStatus::Enrolled);
+    let (status, _) = complete(&app, with_token(body, &token)).await;
     assert_eq!(status, StatusCode::CONFLICT);
 }
 
@@ -295,20 +496,17 @@ async fn http_errors() {
     );
     assert!(v["message"].as_str().unwrap().contains("'ios'"));
     // A stage prefix or trailing slash in front of the route does not matter.
-    let v = admit(
-        &app,
-        json!({"serial_number": "NOPW1", "platform": "android"}),
-    )
-    .await;
-    assert_eq!(v["reason"], "pre_approved");
-    let (status, _) = call(
+    let (status, v) = call(
         &app,
         "POST",
         "/prod/v1/admission/",
         json!({"serial_number": "NOPW1", "platform": "android"}),
     )
     .await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (status, v["reason"].as_str()),
+        (StatusCode::OK, Some("pre_approved"))
+    );
 }
 
 #[tokio::test]
@@ -357,11 +555,14 @@ async fn no_input_crashes_the_handler() {
             seed ^= seed << 17;
             body.extend_from_slice(fragments[(seed % 12) as usize]);
         }
-        let r = respond(&app, "POST", "/v1/admission", body.clone()).await;
-        let (status, v) = parts(r);
-        assert!(
-            status == StatusCode::BAD_REQUEST || v["decision"] == "deny",
-            "{body:?} -> {status} {v}"
-        );
+        for path in ["/v1/admission", "/v1/enrollments"] {
+            let (status, v) = parts(respond(&app, "POST", path, body.clone()).await);
+            assert!(
+                status == StatusCode::BAD_REQUEST
+                    || status == StatusCode::UNAUTHORIZED
+                    || v["decision"] == "deny",
+                "{body:?} -> {status} {v}"
+            );
+        }
     }
 }
