@@ -57,6 +57,9 @@ pub struct DeviceRecord {
     pub updated_at: String,
     /// Set when the device completes enrollment.
     pub enrollment: Option<EnrollmentInfo>,
+    /// Times (epoch seconds) of the wrong enrollment passwords since the last
+    /// right one (admission's attempt limit; never written by an import).
+    pub failures: Vec<u64>,
 }
 
 /// How and when a device enrolled.

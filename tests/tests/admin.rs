@@ -233,7 +233,7 @@ async fn settings_drive_admission_and_blocked_attempts_can_be_approved() {
     let serial = format!("{u}-BLOCKED");
     let body = json!({"serial_number": serial, "platform": "android", "enrollment_method": "zero_touch", "os_version": "14"});
     let (_, d) = a.st.post(&a.st.admission_url, body.to_string()).await;
-    assert_eq!(d["reason"], "not_pre_approved", "{d}");
+    assert_eq!(d["reason"], "not_allowed", "{d}");
     let denials = a.get("/admission-denials").await;
     let denial = denials["items"]
         .as_array()
@@ -242,7 +242,11 @@ async fn settings_drive_admission_and_blocked_attempts_can_be_approved() {
         .find(|d| d["serial_number"] == serial.as_str())
         .expect("the blocked attempt is listed")
         .clone();
-    assert_eq!(denial["reason"], "not_pre_approved");
+    assert_eq!(
+        denial["reason"], "not_pre_approved",
+        "the admin sees the precise reason"
+    );
+    assert_eq!(denial["attempts"], 1);
     let id = denial["id"].as_str().unwrap();
 
     // Approve it for a named user: now pre-approved, invite sent, a second approval refused.

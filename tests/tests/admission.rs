@@ -52,6 +52,32 @@ async fn denials_of(
     out.items.unwrap_or_default()
 }
 
+/// The answer's raw body, for byte-for-byte comparisons.
+async fn raw(st: &Stack, body: &Value) -> String {
+    let r = st
+        .http
+        .post(&st.admission_url)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("admission");
+    let status = r.status().as_u16();
+    let text = r.text().await.expect("body");
+    openapi_check::assert_documented("POST", &st.admission_url, status, text.as_bytes());
+    text
+}
+
+async fn complete(st: &Stack, body: Value) -> (u16, Value) {
+    st.post(&st.enrollments_url, body.to_string()).await
+}
+
+fn reason_of(d: &std::collections::HashMap<String, AttributeValue>) -> &str {
+    d.get("reason")
+        .and_then(|r| r.as_s().ok())
+        .map_or("?", String::as_str)
+}
+
 /// One test for everything that depends on the (global) restriction setting,
 /// so that tests running in parallel never see it flip under them.
 #[tokio::test]
@@ -62,34 +88,34 @@ async fn admission_follows_the_setting_and_enrollment_happens_once() {
     let abc = format!("{u}-ABC123");
 
     st.set_pre_approved_only(true).await;
-    let v = admit(
-        &st,
-        json!({"serial_number": abc, "platform": "ios", "password": "s3cret"}),
-    )
-    .await;
+    let right = json!({"serial_number": abc, "platform": "ios", "password": "s3cret", "enrollment_method": "ade", "os_version": "18.1"});
+    let v = admit(&st, right.clone()).await;
     assert_eq!(verdict(&v), ("allow", "pre_approved"), "{v}");
     assert_eq!(v["pre_approved"], true);
     assert_eq!(v["groups"], json!(["Sales", "Field"]));
+    let token = v["enrollment_token"].clone();
+    assert!(token.as_str().is_some_and(|t| t.starts_with("et1.")), "{v}");
     for key in ["email", "name", "password", "mobile", "password_hash"] {
         assert!(v.get(key).is_none(), "{key} leaked: {v}");
     }
-    let cases = [
-        (
-            json!({"serial_number": abc.to_lowercase(), "platform": "ios", "password": "s3cret"}),
-            "not_pre_approved",
-        ),
-        (
-            json!({"serial_number": abc, "platform": "macos", "password": "s3cret"}),
-            "platform_mismatch",
-        ),
-        (
-            json!({"serial_number": abc, "platform": "ios"}),
-            "password_required",
-        ),
-        (
-            json!({"serial_number": abc, "platform": "ios", "password": "S3CRET"}),
-            "password_mismatch",
-        ),
+    // Whatever is wrong with a listed serial, an outsider gets the unknown serial's answer.
+    let unknown = raw(
+        &st,
+        &json!({"serial_number": format!("{u}-NOPE"), "platform": "ios"}),
+    )
+    .await;
+    for body in [
+        json!({"serial_number": abc.to_lowercase(), "platform": "ios", "password": "s3cret"}),
+        json!({"serial_number": abc, "platform": "macos", "password": "s3cret"}),
+        json!({"serial_number": abc, "platform": "ios"}),
+        json!({"serial_number": abc, "platform": "ios", "password": "S3CRET"}),
+    ] {
+        assert_eq!(raw(&st, &body).await, unknown, "{body}");
+    }
+    let v: Value = serde_json::from_str(&unknown).unwrap();
+    assert_eq!(verdict(&v), ("deny", "not_allowed"));
+    // What depends on the request alone is said as it is.
+    for (body, reason) in [
         (
             json!({"serial_number": abc, "platform": "windows"}),
             "unsupported_platform",
@@ -98,10 +124,9 @@ async fn admission_follows_the_setting_and_enrollment_happens_once() {
             json!({"serial_number": format!("{u}-AND1"), "platform": "android", "enrollment_method": "email", "os_version": "11"}),
             "unsupported_enrollment_method",
         ),
-    ];
-    for (body, reason) in &cases {
+    ] {
         let v = admit(&st, body.clone()).await;
-        assert_eq!(verdict(&v), ("deny", *reason), "{body} -> {v}");
+        assert_eq!(verdict(&v), ("deny", reason), "{body} -> {v}");
     }
     let v = admit(&st, json!({"serial_number": format!("{u}-AND1"), "platform": "android", "enrollment_method": "zero_touch", "os_version": "14"})).await;
     assert_eq!(verdict(&v), ("allow", "pre_approved"), "{v}");
@@ -115,27 +140,53 @@ async fn admission_follows_the_setting_and_enrollment_happens_once() {
     .await;
     assert_eq!(verdict(&v), ("allow", "open_enrollment"), "{v}");
     assert_eq!(v["pre_approved"], false);
-    let v = admit(
-        &st,
-        json!({"serial_number": abc, "platform": "ios", "password": "s3cret"}),
-    )
-    .await;
+    let v = admit(&st, right.clone()).await;
     assert_eq!(verdict(&v), ("allow", "pre_approved"), "{v}");
+    let fresh = v["enrollment_token"].clone();
 
-    // On again: complete the enrollment once; the second completion is refused.
+    // On again: completing needs the token of an admission of this serial on this platform.
     st.set_pre_approved_only(true).await;
-    let body = json!({"serial_number": abc, "platform": "ios", "password": "s3cret", "enrollment_method": "ade", "os_version": "18.1"});
-    let (status, v) = st.post(&st.enrollments_url, body.to_string()).await;
+    let with_token = |t: &Value| {
+        let mut b = right.clone();
+        b["enrollment_token"] = t.clone();
+        b
+    };
+    let other = admit(
+        &st,
+        json!({"serial_number": format!("{u}-AND1"), "platform": "android"}),
+    )
+    .await["enrollment_token"]
+        .clone();
+    let forged = token.as_str().unwrap().replace("et1.", "et1.9").into();
+    for t in [Value::Null, json!("et1.garbage"), forged, other] {
+        let (status, v) = complete(&st, with_token(&t)).await;
+        assert_eq!(
+            (status, v["error"].as_str()),
+            (401, Some("invalid_token")),
+            "{t}: {v}"
+        );
+    }
+    assert_eq!(
+        st.device(&abc).await.unwrap().status,
+        DeviceStatus::PreApproved,
+        "nothing changed"
+    );
+    let (status, v) = complete(&st, with_token(&token)).await;
     assert_eq!(status, 200, "{v}");
-    assert_eq!(v["status"], "enrolled");
-    let (status, v) = st.post(&st.enrollments_url, body.to_string()).await;
+    assert_eq!(
+        (v["status"].as_str(), v["reason"].as_str()),
+        (Some("enrolled"), Some("pre_approved"))
+    );
+    let (status, v) = complete(&st, with_token(&token)).await;
     assert_eq!(
         (status, v["error"].as_str()),
         (409, Some("already_enrolled")),
         "{v}"
     );
-    let v = admit(&st, body).await;
-    assert_eq!(verdict(&v), ("deny", "already_enrolled"), "{v}");
+    let (status, _) = complete(&st, with_token(&fresh)).await;
+    assert_eq!(status, 409, "one enrollment per serial, whatever token");
+    let v = admit(&st, right.clone()).await;
+    assert_eq!(verdict(&v), ("deny", "not_allowed"), "{v}");
     let device = st.device(&abc).await.expect("device");
     assert_eq!(device.status, DeviceStatus::Enrolled);
     assert_eq!(
@@ -168,21 +219,13 @@ async fn admission_follows_the_setting_and_enrollment_happens_once() {
         .expect("query by status");
     assert_eq!(listed.count, 1);
 
-    // Every deny was recorded, with a 30-day TTL and without the password.
+    // Every deny was recorded with its precise reason, a 30-day TTL and without the password.
     let denials = denials_of(&st, &abc).await;
-    let mut reasons: Vec<&str> = denials
-        .iter()
-        .filter_map(|d| {
-            d.get("reason")
-                .and_then(|r| r.as_s().ok())
-                .map(String::as_str)
-        })
-        .collect();
+    let mut reasons: Vec<&str> = denials.iter().map(reason_of).collect();
     reasons.sort_unstable();
     assert_eq!(
         reasons,
         [
-            "already_enrolled",
             "already_enrolled",
             "password_mismatch",
             "password_required",
@@ -198,9 +241,42 @@ async fn admission_follows_the_setting_and_enrollment_happens_once() {
         let expires: u64 = d["expires_at"].as_n().unwrap().parse().unwrap();
         assert!(expires.abs_diff(now + 30 * 86_400) < 600, "{d:?}");
         assert!(!format!("{d:?}").contains("S3CRET"));
+        assert_eq!(d["attempts"].as_n().unwrap(), "1");
+        assert!(d.contains_key("source_ip"), "{d:?}");
     }
     assert_eq!(denials_of(&st, &abc.to_lowercase()).await.len(), 1);
     st.set_pre_approved_only(false).await;
+}
+
+/// A flood of attempts for one serial leaves one record per hour with a count.
+/// (Windows is refused whatever the setting, so this test does not depend on it.)
+#[tokio::test]
+async fn a_flood_of_attempts_leaves_one_counted_record() {
+    let st = Stack::from_env().await;
+    let serial = format!("{}-FLOOD", st.unique());
+    let body = json!({"serial_number": serial, "platform": "windows"}).to_string();
+    let started = std::time::SystemTime::now();
+    let results = futures::future::join_all(
+        (0..1000).map(|_| st.http.post(&st.admission_url).body(body.clone()).send()),
+    )
+    .await;
+    assert!(results
+        .iter()
+        .all(|r| r.as_ref().is_ok_and(|r| r.status() == 200)));
+    let hours = |t: std::time::SystemTime| {
+        t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() / 3600
+    };
+    let spanned = hours(std::time::SystemTime::now()) - hours(started) + 1;
+    let denials = denials_of(&st, &serial).await;
+    let attempts: u64 = denials
+        .iter()
+        .map(|d| d["attempts"].as_n().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(
+        (attempts, denials.len() as u64),
+        (1000, spanned),
+        "{denials:?}"
+    );
 }
 
 #[tokio::test]

@@ -115,7 +115,7 @@ pub fn cors(mut r: Response<Body>, origin: Option<&str>, allowed: &[String]) -> 
             h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
             h.insert(
                 header::ACCESS_CONTROL_ALLOW_METHODS,
-                HeaderValue::from_static("GET, PUT, POST, OPTIONS"),
+                HeaderValue::from_static("GET, PUT, POST, DELETE, OPTIONS"),
             );
             h.insert(
                 header::ACCESS_CONTROL_ALLOW_HEADERS,

@@ -9,7 +9,7 @@ use percent_encoding::percent_decode_str;
 use serde::Serialize;
 use shared::admin::approvals::{self, ApprovalRequest};
 use shared::admin::devices::{self, DeviceQuery};
-use shared::admin::{imports, settings, uploads, AdminPorts};
+use shared::admin::{imports, settings, uploads, AdminPorts, DeviceAction};
 use shared::ports::InviteOrigin;
 
 use crate::auth::Verifier;
@@ -93,7 +93,16 @@ async fn route<P: AdminPorts>(app: &App<P>, req: &Request) -> Result<Response<Bo
             };
             ok(&devices::list(p.reads(), query).await?)
         }
-        ["devices", serial] if get => ok(&devices::one(p.reads(), serial).await?),
+        ["devices", serial] if get => ok(&devices::one(p.reads(), p.devices(), serial).await?),
+        ["devices", serial] if m == Method::DELETE => {
+            ok(&devices::act(p.devices(), serial, DeviceAction::Remove, &by).await?)
+        }
+        ["devices", serial, "reset"] if post => {
+            ok(&devices::act(p.devices(), serial, DeviceAction::Reset, &by).await?)
+        }
+        ["devices", serial, "unlock"] if post => {
+            ok(&devices::act(p.devices(), serial, DeviceAction::Unlock, &by).await?)
+        }
         ["overview"] if get => ok(&devices::overview(p.reads()).await?),
         ["admission-denials"] if get => ok(&approvals::list(p.reads(), q("cursor")).await?),
         ["admission-denials", id, "approve"] if post => {

@@ -133,7 +133,9 @@ pub async fn approve(
     };
     if !approvals.approve(&write).await? {
         return Err(AdminError::Conflict(
-            "this attempt was approved already, or the device has enrolled since".into(),
+            "this attempt was approved already, or a device with this serial exists now \
+             (an approval never replaces one; change it by importing it)"
+                .into(),
         ));
     }
     let invite_sent = match row.invite(input.invite) {

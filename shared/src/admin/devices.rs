@@ -3,9 +3,17 @@
 
 use serde::Serialize;
 
-use super::{AdminError, AdminReads, Count, Cursor, Page};
+use super::{
+    Acted, AdminError, AdminReads, Count, Cursor, DeviceAction, DeviceActions, DeviceAudit, Page,
+};
+use crate::admission::lockout;
 use crate::domain::email_key;
-use crate::records::{DeviceRecord, DeviceStatus, EnrollmentInfo, UserRecord};
+use crate::records::{
+    epoch_now, now_rfc3339, rfc3339, DeviceRecord, DeviceStatus, EnrollmentInfo, UserRecord,
+};
+
+/// Audit entries shown on a device's page.
+pub const AUDIT_LIMIT: usize = 20;
 
 /// Devices per page.
 pub const PAGE: usize = 50;
@@ -50,11 +58,18 @@ pub struct DeviceView {
     pub updated_at: String,
     pub has_enrollment_password: bool,
     pub enrollment: Option<EnrollmentInfo>,
+    /// Wrong enrollment passwords since the last right one.
+    pub failed_attempts: usize,
+    /// While the attempt limit refuses every admission of this serial.
+    pub locked_until: Option<String>,
 }
 
 impl From<DeviceRecord> for DeviceView {
     fn from(d: DeviceRecord) -> Self {
+        let locked_until = lockout::locked_until(&d.failures).filter(|t| *t > epoch_now());
         Self {
+            failed_attempts: d.failures.len(),
+            locked_until: locked_until.map(rfc3339),
             pre_approved: d.status == DeviceStatus::PreApproved,
             status: d.status,
             platform: d.platform.as_str().to_owned(),
@@ -104,6 +119,16 @@ pub struct DeviceDetail {
     pub user: Option<UserView>,
     pub banner: Option<&'static str>,
     pub details_note: Option<&'static str>,
+    /// What administrators did to it, newest first.
+    pub audit: Vec<DeviceAudit>,
+}
+
+/// An administrator's action, done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActionDone {
+    pub serial_number: String,
+    pub action: DeviceAction,
+    pub at: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -181,10 +206,16 @@ pub async fn list(
     Ok(Page { items, cursor })
 }
 
-pub async fn one(reads: &impl AdminReads, serial: &str) -> Result<DeviceDetail, AdminError> {
-    let device = reads.device(serial).await?.ok_or_else(|| {
-        AdminError::NotFound("no device has this serial number (serials are case-sensitive)".into())
-    })?;
+fn no_device() -> AdminError {
+    AdminError::NotFound("no device has this serial number (serials are case-sensitive)".into())
+}
+
+pub async fn one(
+    reads: &impl AdminReads,
+    actions: &impl DeviceActions,
+    serial: &str,
+) -> Result<DeviceDetail, AdminError> {
+    let device = reads.device(serial).await?.ok_or_else(no_device)?;
     let user = match device.email.as_str() {
         "" => None,
         key => reads.user(key).await?.map(UserView::from),
@@ -195,7 +226,43 @@ pub async fn one(reads: &impl AdminReads, serial: &str) -> Result<DeviceDetail, 
         user,
         banner: pre_approved.then_some(BANNER),
         details_note: pre_approved.then_some(DETAILS_NOTE),
+        audit: actions.audit(serial, AUDIT_LIMIT).await?,
     })
+}
+
+/// Removes a pre-approval, resets an enrolled device or unlocks a serial,
+/// with an audit entry (who, when, what) written with the change.
+pub async fn act(
+    actions: &impl DeviceActions,
+    serial: &str,
+    action: DeviceAction,
+    by: &str,
+) -> Result<ActionDone, AdminError> {
+    let audit = DeviceAudit {
+        at: now_rfc3339(),
+        by: by.to_owned(),
+        action,
+    };
+    match actions.act(serial, action, &audit).await? {
+        Acted::Done => {
+            tracing::info!(by = %by, ?action, "device changed by an administrator");
+            Ok(ActionDone {
+                serial_number: serial.to_owned(),
+                action,
+                at: audit.at,
+            })
+        }
+        Acted::Missing => Err(no_device()),
+        Acted::WrongStatus(status) => Err(AdminError::Conflict(
+            match (action, status) {
+                (DeviceAction::Remove, _) => {
+                    "the device has enrolled; reset it first if it should enroll again"
+                }
+                _ => "the device has not enrolled, so there is nothing to reset",
+            }
+            .into(),
+        )),
+    }
 }
 
 pub async fn overview(reads: &impl AdminReads) -> Result<Overview, AdminError> {

@@ -15,7 +15,8 @@ pub mod uploads;
 pub use error::AdminError;
 pub use page::{Cursor, Items, Page};
 pub use ports::{
-    AdminPorts, AdminReads, ApprovalWrite, Approvals, Count, DenialView, ReportFiles, Staging,
+    Acted, AdminPorts, AdminReads, ApprovalWrite, Approvals, Count, DenialView, DeviceAction,
+    DeviceActions, DeviceAudit, ReportFiles, Staging,
 };
 
 /// How long presigned links live: long enough to click, not to share.

@@ -20,9 +20,16 @@ pub struct DenialView {
     pub platform: String,
     pub enrollment_method: Option<String>,
     pub os_version: Option<String>,
+    /// The precise reason (the caller was told less).
     pub reason: String,
     pub endpoint: String,
+    /// The last attempt.
     pub at: String,
+    /// The first attempt this record counts.
+    pub first_at: Option<String>,
+    /// Attempts of this serial for this reason in the record's hour.
+    pub attempts: u64,
+    pub source_ip: Option<String>,
     pub expires_at: u64,
     pub approved_by: Option<String>,
     pub approved_at: Option<String>,
@@ -91,6 +98,53 @@ pub trait AdminReads: Send + Sync {
     fn counts(&self) -> impl Future<Output = Result<Vec<Count>, PortError>> + Send;
 }
 
+/// What an administrator did to a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceAction {
+    /// The pre-approval is deleted (an enrolled device is reset instead).
+    Remove,
+    /// An enrolled device is pre-approved again, so that it can enroll again.
+    Reset,
+    /// The attempt limit's lock and count are cleared.
+    Unlock,
+}
+
+/// One entry of a device's audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeviceAudit {
+    pub at: String,
+    pub by: String,
+    pub action: DeviceAction,
+}
+
+/// How an action found the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acted {
+    Done,
+    /// No device has this serial.
+    Missing,
+    /// The device's status does not allow the action (it was written nothing).
+    WrongStatus(DeviceStatus),
+}
+
+/// An administrator's changes to one device, each written with its audit entry.
+pub trait DeviceActions: Send + Sync {
+    fn act(
+        &self,
+        serial: &str,
+        action: DeviceAction,
+        audit: &DeviceAudit,
+    ) -> impl Future<Output = Result<Acted, PortError>> + Send;
+
+    /// The device's audit trail, newest first.
+    fn audit(
+        &self,
+        serial: &str,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<DeviceAudit>, PortError>> + Send;
+}
+
 /// An approved attempt: the device and its user, and who approved it when.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApprovalWrite {
@@ -104,7 +158,8 @@ pub struct ApprovalWrite {
 pub trait Approvals: Send + Sync {
     /// Writes the device, its user and the attempt's approval mark at once.
     /// Ok(false), writing nothing, when the attempt was approved already or
-    /// the stored device is not [replaceable](DeviceStatus::is_replaceable).
+    /// a device with this serial exists (an approval never replaces one: its
+    /// password and user would be lost).
     fn approve(
         &self,
         write: &ApprovalWrite,
@@ -160,10 +215,12 @@ pub trait AdminPorts: Send + Sync {
     type Staging: Staging;
     type Files: ReportFiles;
     type Sender: InviteSender;
+    type Devices: DeviceActions;
     fn settings(&self) -> &Self::Settings;
     fn reads(&self) -> &Self::Reads;
     fn approvals(&self) -> &Self::Approvals;
     fn staging(&self) -> &Self::Staging;
     fn files(&self) -> &Self::Files;
     fn sender(&self) -> &Self::Sender;
+    fn devices(&self) -> &Self::Devices;
 }

@@ -6,8 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_dynamodb::types::builders::PutBuilder;
-use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Delete, KeysAndAttributes, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 
 use super::dynamo::{sdk_error, written, DynamoDirectory, DynamoImports, Tables};
@@ -19,7 +18,8 @@ use super::s3::S3Bucket;
 use super::settings::DynamoSettings;
 use crate::admin::devices::DeviceSearch;
 use crate::admin::{
-    AdminPorts, AdminReads, ApprovalWrite, Approvals, Count, Cursor, DenialView, Page,
+    Acted, AdminPorts, AdminReads, ApprovalWrite, Approvals, Count, Cursor, DenialView,
+    DeviceAction, DeviceActions, DeviceAudit, Page,
 };
 use crate::ports::{Directory, Existing, ImportRecords, ImportState, PortError};
 use crate::records::{DeviceRecord, DeviceStatus, UserRecord};
@@ -295,33 +295,16 @@ impl AdminReads for DynamoAdmin {
     }
 }
 
-/// `attribute_not_exists(serial) OR #st IN (...)` over [`DeviceStatus::REPLACEABLE`].
-fn replaceable_condition(put: PutBuilder) -> PutBuilder {
-    let names: Vec<String> = (0..DeviceStatus::REPLACEABLE.len())
-        .map(|i| format!(":replaceable{i}"))
-        .collect();
-    let mut put = put
-        .condition_expression(format!(
-            "attribute_not_exists(serial) OR #st IN ({})",
-            names.join(", ")
-        ))
-        .expression_attribute_names("#st", "status");
-    for (name, status) in names.iter().zip(DeviceStatus::REPLACEABLE) {
-        put = put.expression_attribute_values(name, s(status.as_str()));
-    }
-    put
-}
-
 impl Approvals for DynamoAdmin {
     async fn approve(&self, w: &ApprovalWrite) -> Result<bool, PortError> {
         let build = |e| PortError::new("approve", e);
-        let put_device = replaceable_condition(
-            Put::builder()
-                .table_name(&self.tables.devices)
-                .set_item(Some(device_item(&w.device))),
-        )
-        .build()
-        .map_err(build)?;
+        // Never over an existing device: its password and user would be lost.
+        let put_device = Put::builder()
+            .table_name(&self.tables.devices)
+            .set_item(Some(device_item(&w.device)))
+            .condition_expression("attribute_not_exists(serial)")
+            .build()
+            .map_err(build)?;
         let put_user = Put::builder()
             .table_name(&self.tables.users)
             .set_item(Some(user_item(&w.user)))
@@ -352,6 +335,118 @@ impl Approvals for DynamoAdmin {
     }
 }
 
+/// A device's audit trail lives in the settings table, beside the settings' own.
+fn device_audit_pk(serial: &str) -> String {
+    format!("device#{serial}")
+}
+
+impl DeviceActions for DynamoAdmin {
+    async fn act(
+        &self,
+        serial: &str,
+        action: DeviceAction,
+        audit: &DeviceAudit,
+    ) -> Result<Acted, PortError> {
+        let build = |e| PortError::new("change device", e);
+        let pre = s(DeviceStatus::PreApproved.as_str());
+        let change = match action {
+            DeviceAction::Remove => TransactWriteItem::builder().delete(
+                Delete::builder()
+                    .table_name(&self.tables.devices)
+                    .key("serial", s(serial))
+                    .condition_expression("#st = :pre")
+                    .expression_attribute_names("#st", "status")
+                    .expression_attribute_values(":pre", pre)
+                    .build()
+                    .map_err(build)?,
+            ),
+            DeviceAction::Reset => TransactWriteItem::builder().update(
+                Update::builder()
+                    .table_name(&self.tables.devices)
+                    .key("serial", s(serial))
+                    // The last token's nonce stays: a used token never enrolls it again.
+                    .update_expression(
+                        "SET #st = :pre, updated_at = :at REMOVE enrolled_at, enrollment_method, \
+                         os_version, pre_approval_applied, failures",
+                    )
+                    .condition_expression("#st = :enrolled")
+                    .expression_attribute_names("#st", "status")
+                    .expression_attribute_values(":pre", pre)
+                    .expression_attribute_values(":enrolled", s(DeviceStatus::Enrolled.as_str()))
+                    .expression_attribute_values(":at", s(&audit.at))
+                    .build()
+                    .map_err(build)?,
+            ),
+            DeviceAction::Unlock => TransactWriteItem::builder().update(
+                Update::builder()
+                    .table_name(&self.tables.devices)
+                    .key("serial", s(serial))
+                    .update_expression("REMOVE failures")
+                    .condition_expression("attribute_exists(serial)")
+                    .build()
+                    .map_err(build)?,
+            ),
+        };
+        let record = Put::builder()
+            .table_name(&self.tables.settings)
+            .item("pk", s(device_audit_pk(serial)))
+            .item(
+                "sk",
+                s(format!("{}#{}", audit.at, uuid::Uuid::new_v4().simple())),
+            )
+            .item("at", s(&audit.at))
+            .item("by", s(&audit.by))
+            .item("action", s(crate::domain::options::wire_name(&action)))
+            .build()
+            .map_err(build)?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(change.build())
+            .transact_items(TransactWriteItem::builder().put(record).build())
+            .send()
+            .await;
+        if written(result, "change device", |se| {
+            se.is_transaction_canceled_exception()
+        })? {
+            return Ok(Acted::Done);
+        }
+        // Refused: one read tells a missing device from one in the other status.
+        Ok(match self.device(serial).await? {
+            None => Acted::Missing,
+            Some(d) => Acted::WrongStatus(d.status),
+        })
+    }
+
+    async fn audit(&self, serial: &str, page: usize) -> Result<Vec<DeviceAudit>, PortError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.tables.settings)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(device_audit_pk(serial)))
+            .scan_index_forward(false)
+            .limit(limit(page))
+            .send()
+            .await
+            .map_err(|e| sdk_error("read device audit", e))?;
+        Ok(out
+            .items()
+            .iter()
+            .filter_map(|i| {
+                Some(DeviceAudit {
+                    at: get_s(i, "at")?.to_owned(),
+                    by: get_s(i, "by")?.to_owned(),
+                    action: serde_json::from_value(serde_json::Value::String(
+                        get_s(i, "action")?.to_owned(),
+                    ))
+                    .ok()?,
+                })
+            })
+            .collect())
+    }
+}
+
 /// The admin function's adapters, built once at start.
 pub struct AwsAdminPorts {
     pub settings: DynamoSettings,
@@ -367,6 +462,7 @@ impl AdminPorts for AwsAdminPorts {
     type Staging = S3Bucket;
     type Files = S3Bucket;
     type Sender = AwsInviteSender;
+    type Devices = DynamoAdmin;
     fn settings(&self) -> &DynamoSettings {
         &self.settings
     }
@@ -385,6 +481,9 @@ impl AdminPorts for AwsAdminPorts {
     fn sender(&self) -> &AwsInviteSender {
         &self.sender
     }
+    fn devices(&self) -> &DynamoAdmin {
+        &self.dynamo
+    }
 }
 
 fn denial_view(i: &Item) -> DenialView {
@@ -398,6 +497,10 @@ fn denial_view(i: &Item) -> DenialView {
         reason: text("reason").unwrap_or_default(),
         endpoint: text("endpoint").unwrap_or_default(),
         at: text("at").unwrap_or_default(),
+        first_at: text("first_at"),
+        // Records from before the counter counted one attempt each.
+        attempts: get_n(i, "attempts").max(1),
+        source_ip: text("source_ip"),
         expires_at: get_n(i, "expires_at"),
         approved_by: text("approved_by"),
         approved_at: text("approved_at"),

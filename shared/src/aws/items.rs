@@ -79,6 +79,12 @@ pub fn device_item(d: &DeviceRecord) -> Item {
     put_opt(&mut item, "device_name", &d.device_name);
     put_opt(&mut item, "password_hash", &d.password_hash);
     put_opt(&mut item, "domain", &d.domain);
+    if !d.failures.is_empty() {
+        item.insert(
+            "failures".to_owned(),
+            AttributeValue::L(d.failures.iter().map(|t| n(*t)).collect()),
+        );
+    }
     if let Some(e) = &d.enrollment {
         item.insert("enrolled_at".to_owned(), s(&e.enrolled_at));
         put_opt(&mut item, "enrollment_method", &e.method);
@@ -105,6 +111,7 @@ pub fn device_record(item: &Item) -> Option<DeviceRecord> {
         import_id: text("import_id").unwrap_or_default(),
         domain: text("domain"),
         updated_at: text("updated_at").unwrap_or_default(),
+        failures: get_numbers(item, "failures"),
         enrollment: text("enrolled_at").map(|enrolled_at| EnrollmentInfo {
             enrolled_at,
             method: text("enrollment_method"),
@@ -235,10 +242,12 @@ mod tests {
             domain: None,
             updated_at: "t".into(),
             enrollment: None,
+            failures: vec![],
         };
         assert_eq!(device_record(&device_item(&d)), Some(d.clone()));
         let enrolled = DeviceRecord {
             status: DeviceStatus::Enrolled,
+            failures: vec![1, 2],
             ownership: None,
             password_hash: None,
             enrollment: Some(EnrollmentInfo {

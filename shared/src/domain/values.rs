@@ -440,6 +440,11 @@ impl Password {
     }
 }
 
+impl Password {
+    /// Shorter passwords are accepted with a warning (the attempt limit slows guessing, no more).
+    pub const RECOMMENDED_LEN: usize = 8;
+}
+
 impl fmt::Debug for Password {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Password(***)")

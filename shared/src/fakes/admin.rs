@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use super::{MemoryObject, MemorySender};
 use crate::admin::devices::DeviceSearch;
 use crate::admin::{
-    AdminPorts, AdminReads, ApprovalWrite, Approvals, Count, Cursor, DenialView, Page, ReportFiles,
-    Staging,
+    Acted, AdminPorts, AdminReads, ApprovalWrite, Approvals, Count, Cursor, DenialView,
+    DeviceAction, DeviceActions, DeviceAudit, Page, ReportFiles, Staging,
 };
 use crate::ports::{Existing, ImportState, ObjectSource, ObjectVersion, PortError};
 use crate::records::{
@@ -33,6 +33,8 @@ pub struct MemoryAdmin {
     pub objects: Mutex<BTreeMap<String, Vec<u8>>>,
     pub metadata: Mutex<BTreeMap<String, Vec<(String, String)>>>,
     pub sender: MemorySender,
+    /// Device audit trails, oldest first.
+    pub device_audit: Mutex<BTreeMap<String, Vec<DeviceAudit>>>,
     /// Every call fails (the store is down).
     pub fail: AtomicBool,
     /// Settings saves that lose a race (someone else saved first) before one wins.
@@ -266,10 +268,7 @@ impl Approvals for MemoryAdmin {
         let Some(denial) = denials.iter_mut().find(|d| d.id == w.denial_id) else {
             return Ok(false);
         };
-        let replaceable = devices
-            .get(&w.device.serial)
-            .is_none_or(|d| d.status.is_replaceable());
-        if denial.approved_at.is_some() || !replaceable {
+        if denial.approved_at.is_some() || devices.contains_key(&w.device.serial) {
             return Ok(false);
         }
         denial.approved_by = Some(w.by.clone());
@@ -353,6 +352,7 @@ impl AdminPorts for MemoryAdmin {
     type Staging = Self;
     type Files = Self;
     type Sender = MemorySender;
+    type Devices = Self;
     fn settings(&self) -> &Self {
         self
     }
@@ -370,5 +370,52 @@ impl AdminPorts for MemoryAdmin {
     }
     fn sender(&self) -> &MemorySender {
         &self.sender
+    }
+    fn devices(&self) -> &Self {
+        self
+    }
+}
+
+impl DeviceActions for MemoryAdmin {
+    async fn act(
+        &self,
+        serial: &str,
+        action: DeviceAction,
+        audit: &DeviceAudit,
+    ) -> Result<Acted, PortError> {
+        self.up()?;
+        let mut devices = self.devices.lock().unwrap();
+        let Some(d) = devices.get_mut(serial) else {
+            return Ok(Acted::Missing);
+        };
+        match (action, d.status) {
+            (DeviceAction::Remove, DeviceStatus::PreApproved) => {
+                devices.remove(serial);
+            }
+            (DeviceAction::Reset, DeviceStatus::Enrolled) => {
+                d.status = DeviceStatus::PreApproved;
+                d.enrollment = None;
+                d.failures.clear();
+                d.updated_at = audit.at.clone();
+            }
+            (DeviceAction::Unlock, _) => d.failures.clear(),
+            (_, status) => return Ok(Acted::WrongStatus(status)),
+        }
+        self.device_audit
+            .lock()
+            .unwrap()
+            .entry(serial.to_owned())
+            .or_default()
+            .push(audit.clone());
+        Ok(Acted::Done)
+    }
+
+    async fn audit(&self, serial: &str, limit: usize) -> Result<Vec<DeviceAudit>, PortError> {
+        self.up()?;
+        let audit = self.device_audit.lock().unwrap();
+        Ok(audit
+            .get(serial)
+            .map(|a| a.iter().rev().take(limit).cloned().collect())
+            .unwrap_or_default())
     }
 }

@@ -60,6 +60,7 @@ impl DeviceRow {
             domain: p.domain.map(str::to_owned),
             updated_at: p.at.to_owned(),
             enrollment: None,
+            failures: Vec::new(),
         }
     }
 
@@ -264,7 +265,23 @@ pub fn check_row<'a>(
     // A password is taken as written: spaces may be part of it.
     let password = match map.column(Field::Password).and_then(|i| record.get(i)) {
         Some(raw) if !raw.is_empty() => match Password::parse(raw) {
-            Ok(_) => Some(raw),
+            Ok(_) => {
+                if raw.chars().count() < Password::RECOMMENDED_LEN {
+                    c.warnings.push(RowIssue {
+                        row,
+                        column: map.title(Field::Password).to_owned(),
+                        value: shown(Field::Password, raw),
+                        message: format!(
+                            "the enrollment password is shorter than {} characters: five wrong \
+                             guesses lock the device, but a short password still falls to a \
+                             patient guesser; use {} or more",
+                            Password::RECOMMENDED_LEN,
+                            Password::RECOMMENDED_LEN
+                        ),
+                    });
+                }
+                Some(raw)
+            }
             Err(e) => {
                 c.fail(Field::Password, raw, e);
                 None
@@ -362,6 +379,31 @@ mod tests {
         assert_eq!(r.serial.as_str(), "C02ABC");
         assert_eq!(r.password.unwrap().expose(), " s3cret ");
         assert_eq!(r.groups, vec!["A", "B"]);
+        assert!(w.is_empty());
+    }
+
+    #[test]
+    fn a_short_password_is_accepted_with_a_warning_naming_the_row() {
+        let cells = |pw| {
+            [
+                "Jane",
+                "jane@example.com",
+                "corporate",
+                "C02ABC",
+                "macos",
+                "",
+                pw,
+                "",
+            ]
+        };
+        let (r, w) = check(9, cells("1234"), EMAIL);
+        assert!(r.is_ok());
+        assert_eq!(
+            (w.len(), w[0].row, w[0].column.as_str(), w[0].value.as_str()),
+            (1, 9, "Password", "***")
+        );
+        assert!(w[0].message.contains("shorter than 8"));
+        let (_, w) = check(9, cells("12345678"), EMAIL);
         assert!(w.is_empty());
     }
 

@@ -45,6 +45,7 @@ async fn seed(st: &Stack) {
                 domain: None,
                 updated_at: "2026-01-01T00:00:00Z".into(),
                 enrollment: None,
+                failures: Vec::new(),
             };
             let put = PutRequest::builder()
                 .set_item(Some(device_item(&d)))

@@ -22,12 +22,15 @@ const ISSUER_KEY: &[u8] = include_bytes!("../../tests/fixtures/issuer.pem");
 const FORGER_KEY: &[u8] = include_bytes!("../../tests/fixtures/forger.pem");
 
 /// Every route of the table, as openapi.yaml must document it.
-const ROUTES: [(&str, &str); 14] = [
+const ROUTES: [(&str, &str); 17] = [
     ("GET", "/v1/settings"),
     ("PUT", "/v1/settings"),
     ("GET", "/v1/settings/history"),
     ("GET", "/v1/devices"),
     ("GET", "/v1/devices/S1"),
+    ("DELETE", "/v1/devices/S1"),
+    ("POST", "/v1/devices/S1/reset"),
+    ("POST", "/v1/devices/S1/unlock"),
     ("GET", "/v1/overview"),
     ("GET", "/v1/admission-denials"),
     ("POST", "/v1/admission-denials/d1/approve"),
@@ -151,6 +154,7 @@ fn device(serial: &str, status: DeviceStatus, platform: Platform, owner: &str) -
             os_version: None,
             pre_approved: true,
         }),
+        failures: Vec::new(),
     }
 }
 
@@ -185,6 +189,9 @@ fn denial(id: &str, serial: &str, platform: &str, at: &str) -> DenialView {
         reason: "not_pre_approved".into(),
         endpoint: "admission".into(),
         at: at.into(),
+        first_at: Some(at.into()),
+        attempts: 3,
+        source_ip: Some("203.0.113.9".into()),
         expires_at: 1_900_000_000,
         approved_by: None,
         approved_at: None,
@@ -658,6 +665,34 @@ async fn approvals_say_what_is_wrong() {
         app.ports.devices.lock().unwrap()["E1"].status,
         DeviceStatus::Enrolled
     );
+    // Nor is a pre-approved one replaced: its password and user stay.
+    app.ports
+        .denials
+        .lock()
+        .unwrap()
+        .push(denial("pre", "P1", "ios", "2026-11-20T10:00:00Z"));
+    add_device(
+        &app,
+        device(
+            "P1",
+            DeviceStatus::PreApproved,
+            Platform::Ios,
+            "owner@x.com",
+        ),
+    );
+    let (status, v) = call(
+        &app,
+        "POST",
+        "/v1/admission-denials/pre/approve",
+        Some(approval("none")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{v}");
+    let kept = app.ports.devices.lock().unwrap()["P1"].clone();
+    assert_eq!(
+        (kept.email.as_str(), kept.password_hash.as_deref()),
+        ("owner@x.com", Some("v1$00"))
+    );
     assert!(app.ports.sender.sent.lock().unwrap().is_empty());
 }
 
@@ -1037,5 +1072,102 @@ async fn the_guided_upload_says_what_is_wrong() {
     assert!(
         app.ports.metadata.lock().unwrap().is_empty(),
         "nothing was published"
+    );
+}
+
+#[tokio::test]
+async fn an_administrator_removes_resets_and_unlocks_devices_with_an_audit_trail() {
+    let app = app();
+    let mut locked = device("L1", DeviceStatus::PreApproved, Platform::Ios, "");
+    locked.failures = vec![now(); 5];
+    add_device(&app, locked);
+    add_device(
+        &app,
+        device("E1", DeviceStatus::Enrolled, Platform::Macos, ""),
+    );
+    add_device(
+        &app,
+        device("P1", DeviceStatus::PreApproved, Platform::Ios, ""),
+    );
+    let v = get(&app, "/v1/devices/L1").await;
+    assert_eq!(v["failed_attempts"], 5);
+    assert!(v["locked_until"].as_str().is_some(), "{v}");
+    let (status, v) = call(&app, "POST", "/v1/devices/L1/unlock", None).await;
+    assert_eq!(
+        (status, v["action"].as_str()),
+        (StatusCode::OK, Some("unlock"))
+    );
+    let v = get(&app, "/v1/devices/L1").await;
+    assert_eq!(
+        (v["failed_attempts"].as_u64(), v["locked_until"].clone()),
+        (Some(0), Value::Null)
+    );
+    assert_eq!(
+        (
+            v["audit"][0]["action"].as_str(),
+            v["audit"][0]["by"].as_str()
+        ),
+        (Some("unlock"), Some("ada"))
+    );
+
+    let (status, v) = call(&app, "POST", "/v1/devices/E1/reset", None).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let v = get(&app, "/v1/devices/E1").await;
+    assert_eq!(
+        (v["status"].as_str(), v["banner"].as_str()),
+        (Some("pre_approved"), Some("Pre-approved Device"))
+    );
+    assert_eq!(v["enrollment"], Value::Null);
+    let (status, _) = call(&app, "POST", "/v1/devices/E1/reset", None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "nothing to reset any more");
+
+    add_device(
+        &app,
+        device("E2", DeviceStatus::Enrolled, Platform::Macos, ""),
+    );
+    let (status, v) = call(&app, "DELETE", "/v1/devices/E2", None).await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "an enrolled device is reset, not removed: {v}"
+    );
+    let (status, v) = call(&app, "DELETE", "/v1/devices/P1", None).await;
+    assert_eq!(
+        (status, v["action"].as_str()),
+        (StatusCode::OK, Some("remove"))
+    );
+    let (status, _) = call(&app, "GET", "/v1/devices/P1", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    for (method, path) in [
+        ("DELETE", "/v1/devices/P1"),
+        ("POST", "/v1/devices/NONE/unlock"),
+        ("POST", "/v1/devices/NONE/reset"),
+    ] {
+        let (status, _) = call(&app, method, path, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}");
+    }
+    let audit = app.ports.device_audit.lock().unwrap();
+    assert_eq!(audit["P1"][0].action, shared::admin::DeviceAction::Remove);
+    assert!(
+        !audit.contains_key("E2"),
+        "a refused action leaves no entry"
+    );
+}
+
+#[tokio::test]
+async fn blocked_attempts_show_their_counter_and_source() {
+    let app = app();
+    app.ports
+        .denials
+        .lock()
+        .unwrap()
+        .push(denial("d1", "S1", "ios", "2026-11-20T10:00:00Z"));
+    let v = get(&app, "/v1/admission-denials").await;
+    assert_eq!(
+        (
+            v["items"][0]["attempts"].as_u64(),
+            v["items"][0]["source_ip"].as_str()
+        ),
+        (Some(3), Some("203.0.113.9"))
     );
 }
