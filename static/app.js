@@ -226,9 +226,52 @@ async function device(serial) {
       ${d.domain ? html`<dt>Domain</dt><dd>${d.domain}</dd>` : ""}
       <dt>Enrollment password</dt><dd>${d.has_enrollment_password ? "set (stored as a keyed hash)" : "none"}</dd>
       ${d.enrollment ? html`<dt>Enrolled</dt><dd>${when(d.enrollment.enrolled_at)} ${d.enrollment.method ? `via ${d.enrollment.method}` : ""}</dd>` : ""}
+      ${d.failed_attempts ? html`<dt>Wrong passwords</dt><dd id="failed">${d.failed_attempts}${d.locked_until ? html` · <strong class="warn">locked until ${when(d.locked_until)}</strong>` : ""}</dd>` : ""}
     </dl>
     <h2>Location and hardware</h2>
-    <p class="muted">${v.details_note || "Reported by the device since it enrolled."}</p>`, d.serial_number);
+    <p class="muted">${v.details_note || "Reported by the device since it enrolled."}</p>
+    <h2>Administrator actions</h2>
+    <p class="actions">
+      ${d.failed_attempts ? html`<button data-action="unlock">Unlock</button>` : ""}
+      ${d.status === "enrolled" ? html`<button data-action="reset">Reset enrollment</button>` : html`<button data-action="remove" class="danger">Remove pre-approval</button>`}
+    </p>
+    <div id="confirm-box"></div>
+    <h3>Audit trail</h3>
+    ${v.audit.length ? html`<table id="audit"><thead><tr><th>When</th><th>Who</th><th>What</th></tr></thead><tbody>
+      ${v.audit.map((e) => html`<tr><td>${when(e.at)}</td><td>${e.by}</td><td>${actionLabel[e.action]}</td></tr>`)}</tbody></table>` : html`<p class="muted">No administrator has changed this device.</p>`}`, d.serial_number);
+  main.querySelectorAll("[data-action]").forEach((b) => (b.onclick = () => confirmAction(d.serial_number, b.dataset.action)));
+}
+
+const actionLabel = { remove: "removed the pre-approval", reset: "reset the enrollment", unlock: "unlocked" };
+const actionText = {
+  remove: ["DELETE", "", "Remove the pre-approval of %s? The device will be refused while Pre-approved Devices Only is on, until it is imported again.", "Yes, remove"],
+  reset: ["POST", "/reset", "Reset the enrollment of %s? It becomes pre-approved again (without an enrollment password) and may enroll once more.", "Yes, reset"],
+  unlock: ["POST", "/unlock", "Unlock %s? Its count of wrong passwords starts again from zero.", "Yes, unlock"],
+};
+
+// Every change to a device asks first, in the page (no browser dialog).
+function confirmAction(serial, action) {
+  const [method, suffix, question, yes] = actionText[action];
+  const box = document.getElementById("confirm-box");
+  box.innerHTML = html`<div class="card" role="alertdialog" aria-labelledby="confirm-q"><p id="confirm-q">${question.replace("%s", serial)}</p>
+    <p><button id="confirm-yes" class="primary">${yes}</button> <button id="confirm-no">Cancel</button></p></div>`.s;
+  document.getElementById("confirm-no").onclick = () => { box.innerHTML = ""; };
+  document.getElementById("confirm-yes").onclick = async () => {
+    try {
+      await api(method, `/devices/${encodeURIComponent(serial)}${suffix}`);
+      const done = `${serial}: ${actionLabel[action]}.`;
+      if (action === "remove") {
+        flash = [done];
+        location.hash = "#/devices";
+      } else {
+        await device(serial);
+        say(done);
+      }
+    } catch (err) {
+      if (err.status !== 401) say(`Not done: ${err.message}`, "error");
+    }
+  };
+  document.getElementById("confirm-yes").focus();
 }
 
 // ---- Settings ----
@@ -486,8 +529,9 @@ async function blocked() {
   const page = await api("GET", "/admission-denials");
   render(html`<h1>Blocked attempts</h1>
     <p class="muted">Devices refused at enrollment in the last 30 days. Approve one to pre-approve its serial number for a user and send the invite.</p>
-    <div class="scroll"><table><thead><tr><th>When</th><th>Serial number</th><th>Platform</th><th>Method</th><th>Reason</th><th></th></tr></thead><tbody>
+    <div class="scroll"><table><thead><tr><th>Last attempt</th><th>Serial number</th><th>Platform</th><th>Method</th><th>Reason</th><th>Attempts</th><th>From</th><th></th></tr></thead><tbody>
     ${page.items.map((d) => html`<tr><td>${when(d.at)}</td><td>${d.serial_number}</td><td>${d.platform}</td><td>${d.enrollment_method || ""}</td><td>${d.reason.replace(/_/g, " ")}</td>
+      <td class="num" title="${d.first_at ? `first at ${when(d.first_at)}` : ""}">${d.attempts}</td><td>${d.source_ip || ""}</td>
       <td>${d.approved_at ? html`<span class="ok">approved by ${d.approved_by}</span>` : d.platform === "windows" ? html`<span class="muted">not supported</span>` : html`<button data-approve="${d.id}" data-serial="${d.serial_number}">Approve</button>`}</td></tr>`)}
     </tbody></table></div>${page.items.length ? "" : html`<p class="muted">No blocked attempts.</p>`}
     <div id="approve-box"></div>`, "Blocked attempts");
@@ -521,12 +565,16 @@ function approveForm(id, serial) {
 }
 
 // ---- Routing ----
+// A message for the next view (a route change clears the status line).
+let flash = null;
+
 async function route() {
   routeRequests.abort();
   routeRequests = new AbortController();
   if (!session.token) return showLogin();
   nav.hidden = false;
-  say("");
+  say(...(flash || [""]));
+  flash = null;
   const [path, query] = location.hash.replace(/^#/, "").split("?");
   const params = new URLSearchParams(query || "");
   const parts = path.split("/").filter(Boolean).map(decodeURIComponent);

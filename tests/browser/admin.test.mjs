@@ -10,7 +10,7 @@ import { randomUUID } from "node:crypto";
 import { chromium } from "playwright-core";
 
 const env = process.env;
-for (const name of ["ADMIN_URL", "ADMISSION_URL", "ADMIN_USERNAME", "ADMIN_PASSWORD"]) {
+for (const name of ["ADMIN_URL", "ADMISSION_URL", "ENROLLMENTS_URL", "ADMIN_USERNAME", "ADMIN_PASSWORD"]) {
   if (!env[name]) throw new Error(`${name} is not set: run with \`make browser\`, which starts the local stack`);
 }
 const ARTIFACTS = new URL("./artifacts/", import.meta.url).pathname;
@@ -62,17 +62,17 @@ test("an admin signs in, restricts enrollment, pre-approves a file and approves 
     // The "Pre-approved Devices Only" switch, and the admission endpoint honouring it.
     await setRestriction(page, true);
     await shot(page, "restriction-on");
-    assert.equal((await admit({ serial_number: `${u}-NEW`, platform: "ios" })).reason, "not_pre_approved");
+    assert.equal((await admit({ serial_number: `${u}-NEW`, platform: "ios" })).reason, "not_allowed");
     await setRestriction(page, false);
     assert.equal((await admit({ serial_number: `${u}-NEW`, platform: "ios" })).reason, "open_enrollment");
     await setRestriction(page, true);
 
     // The guided upload: a file with one bad row; see the error, uncheck it, send.
     const csv = [
-      "Name,Email,Ownership,Serial Number,Platform,Device Group",
-      `Ann Lee,${u}-ann@example.com,corporate,${u}-D1,ios,Sales`,
-      `Bob Roe,${u}-bob@example.com,Corporate,${u}-D2,android,`,
-      `Cy Poe,${u}-cy@example.com,personal,${u}-D3,macos,`,
+      "Name,Email,Ownership,Serial Number,Platform,Device Group,Password",
+      `Ann Lee,${u}-ann@example.com,corporate,${u}-D1,ios,Sales,Enroll-7421`,
+      `Bob Roe,${u}-bob@example.com,Corporate,${u}-D2,android,,`,
+      `Cy Poe,${u}-cy@example.com,personal,${u}-D3,macos,,`,
     ].join("\r\n");
     await page.getByRole("link", { name: "Pre-approve" }).click();
     const [download] = await Promise.all([
@@ -113,9 +113,41 @@ test("an admin signs in, restricts enrollment, pre-approves a file and approves 
     await page.getByText("appear only after the device enrolls").waitFor();
     await shot(page, "device-banner");
 
+    // Five wrong passwords lock it; the admin unlocks it (confirmed, audited).
+    const d1 = { serial_number: `${u}-D1`, platform: "ios" };
+    for (let i = 0; i < 5; i++) assert.equal((await admit({ ...d1, password: "guess" })).reason, "not_allowed");
+    assert.equal((await admit({ ...d1, password: "Enroll-7421" })).reason, "not_allowed", "locked");
+    await page.reload();
+    await page.getByText("locked until").waitFor();
+    await page.getByRole("button", { name: "Unlock" }).click();
+    await page.getByRole("alertdialog").getByText(`Unlock ${u}-D1?`).waitFor();
+    await shot(page, "device-unlock-confirm");
+    await page.getByRole("button", { name: "Yes, unlock" }).click();
+    await page.getByText(`${u}-D1: unlocked.`).waitFor();
+    await page.locator("#audit").getByText("unlocked").waitFor();
+    const allowed = await admit({ ...d1, password: "Enroll-7421" });
+    assert.equal(allowed.reason, "pre_approved");
+
+    // It enrolls; the admin resets it so it may enroll again, then removes its pre-approval.
+    const done = await fetch(env.ENROLLMENTS_URL, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...d1, enrollment_token: allowed.enrollment_token }) });
+    assert.equal(done.status, 200);
+    await page.reload();
+    await page.getByRole("button", { name: "Reset enrollment" }).click();
+    await page.getByRole("button", { name: "Yes, reset" }).click();
+    await page.getByText(`${u}-D1: reset the enrollment.`).waitFor();
+    await page.getByRole("note").filter({ hasText: "Pre-approved Device" }).waitFor();
+    await page.getByRole("button", { name: "Remove pre-approval" }).click();
+    await page.getByRole("button", { name: "Cancel" }).click();
+    await page.getByRole("alertdialog").waitFor({ state: "hidden" });
+    await page.getByRole("button", { name: "Remove pre-approval" }).click();
+    await page.getByRole("button", { name: "Yes, remove" }).click();
+    await page.getByText(`${u}-D1: removed the pre-approval.`).waitFor();
+    await shot(page, "device-removed");
+    assert.equal((await admit({ ...d1, password: "Enroll-7421" })).reason, "not_allowed");
+
     // A blocked attempt, approved from the page; admission then allows it.
     const blocked = { serial_number: `${u}-BLOCKED`, platform: "android", enrollment_method: "zero_touch", os_version: "14" };
-    assert.equal((await admit(blocked)).reason, "not_pre_approved");
+    assert.equal((await admit(blocked)).reason, "not_allowed");
     await page.getByRole("link", { name: "Blocked attempts" }).click();
     const row = page.locator("tr", { hasText: `${u}-BLOCKED` });
     await row.getByRole("button", { name: "Approve" }).click();
@@ -125,6 +157,7 @@ test("an admin signs in, restricts enrollment, pre-approves a file and approves 
     await page.getByRole("button", { name: "Pre-approve and invite" }).click();
     await page.getByText(`${u}-BLOCKED is pre-approved`).waitFor();
     await row.getByText("approved by").waitFor();
+    assert.equal((await row.locator("td.num").textContent()).trim(), "1", "the attempt counter");
     await shot(page, "blocked-approved");
     const after = await admit(blocked);
     assert.equal(after.decision, "allow");

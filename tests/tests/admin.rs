@@ -527,3 +527,95 @@ async fn a_file_without_the_mandatory_columns_asks_for_a_mapping() {
         .await;
     assert_eq!(status, 400, "only staged keys");
 }
+
+/// The attempt limit through the stack, and the administrator's way out of it,
+/// independent of the restriction setting: locked, the right password gets
+/// no pre-approval (refused, or open enrollment without groups).
+#[tokio::test]
+async fn wrong_passwords_lock_a_serial_until_an_administrator_unlocks_it() {
+    let a = Admin::new().await;
+    let u = a.st.unique();
+    let serial = format!("{u}-LOCK");
+    let key = format!("imports/{u}-lock.csv");
+    let csv = format!("Name,Email,Ownership,Serial Number,Platform,Password\nAnn,{u}-ann@example.com,corporate,{serial},ios,Enroll-7421\n");
+    a.st.upload(&key, csv, &[("invite", "none")]).await;
+    assert_eq!(a.st.wait_for_report(&key).await["status"], "completed");
+    let attempt =
+        |password: &str| json!({"serial_number": serial, "platform": "ios", "password": password});
+    for _ in 0..5 {
+        let (status, _) =
+            a.st.post(&a.st.admission_url, attempt("guess").to_string())
+                .await;
+        assert_eq!(status, 200);
+    }
+    let (_, d) =
+        a.st.post(&a.st.admission_url, attempt("Enroll-7421").to_string())
+            .await;
+    assert_ne!(d["reason"], "pre_approved", "locked: {d}");
+    let path = format!("/devices/{}", serial);
+    let v = a.get(&path).await;
+    assert_eq!(v["failed_attempts"], 5);
+    let until = v["locked_until"].as_str().expect("locked").to_owned();
+    // The lock is 15 minutes from the fifth failure.
+    let fifth = a.st.device(&serial).await.unwrap().failures[4];
+    assert_eq!(until, shared::records::rfc3339(fifth + 15 * 60));
+
+    // A second lock lasts twice as long: the first one over, five more wrong passwords.
+    let earlier: Vec<aws_sdk_dynamodb::types::AttributeValue> = (0..5)
+        .map(|i| aws_sdk_dynamodb::types::AttributeValue::N((fifth - 3600 + i).to_string()))
+        .collect();
+    a.st.dynamo
+        .update_item()
+        .table_name(&a.st.devices_table)
+        .key(
+            "serial",
+            aws_sdk_dynamodb::types::AttributeValue::S(serial.clone()),
+        )
+        .update_expression("SET failures = :f")
+        .expression_attribute_values(":f", aws_sdk_dynamodb::types::AttributeValue::L(earlier))
+        .send()
+        .await
+        .expect("age the first lock");
+    for _ in 0..5 {
+        a.st.post(&a.st.admission_url, attempt("guess").to_string())
+            .await;
+    }
+    let v = a.get(&path).await;
+    assert_eq!(v["failed_attempts"], 10);
+    let tenth = a.st.device(&serial).await.unwrap().failures[9];
+    assert_eq!(v["locked_until"], shared::records::rfc3339(tenth + 30 * 60));
+
+    let (status, v) = a.send("POST", &format!("{path}/unlock"), json!({})).await;
+    assert_eq!((status, v["action"].as_str()), (200, Some("unlock")), "{v}");
+    let (_, d) =
+        a.st.post(&a.st.admission_url, attempt("Enroll-7421").to_string())
+            .await;
+    assert_eq!(
+        (d["decision"].as_str(), d["reason"].as_str()),
+        (Some("allow"), Some("pre_approved")),
+        "{d}"
+    );
+    let v = a.get(&path).await;
+    assert_eq!(
+        (
+            v["audit"][0]["action"].as_str(),
+            v["audit"][0]["by"].as_str()
+        ),
+        (Some("unlock"), Some(var("ADMIN_USERNAME").as_str()))
+    );
+
+    // Enroll it, reset it (it may enroll again), then remove its pre-approval.
+    let mut body = attempt("Enroll-7421");
+    body["enrollment_token"] = d["enrollment_token"].clone();
+    let (status, v) = a.st.post(&a.st.enrollments_url, body.to_string()).await;
+    assert_eq!(status, 200, "{v}");
+    let (status, _) = a.call("DELETE", &path, None, Some(&a.token)).await;
+    assert_eq!(status, 409, "an enrolled device is reset, not removed");
+    let (status, _) = a.send("POST", &format!("{path}/reset"), json!({})).await;
+    assert_eq!(status, 200);
+    assert_eq!(a.get(&path).await["status"], "pre_approved");
+    let (status, _) = a.call("DELETE", &path, None, Some(&a.token)).await;
+    assert_eq!(status, 200);
+    let (status, _) = a.call("GET", &path, None, Some(&a.token)).await;
+    assert_eq!(status, 404);
+}
