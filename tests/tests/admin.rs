@@ -553,7 +553,40 @@ async fn wrong_passwords_lock_a_serial_until_an_administrator_unlocks_it() {
             .await;
     assert_ne!(d["reason"], "pre_approved", "locked: {d}");
     let path = format!("/devices/{}", serial);
+    // Approving one of these blocked attempts would replace the device's password and user: refused.
+    let denials = a.get("/admission-denials").await;
+    let blocked = denials["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["serial_number"] == serial.as_str())
+        .expect("the wrong passwords are listed")
+        .clone();
+    assert_eq!(
+        (blocked["reason"].as_str(), blocked["attempts"].as_u64()),
+        (Some("password_mismatch"), Some(5))
+    );
+    let approve =
+        json!({"name": "Someone Else", "email": format!("{u}-else@example.com"), "invite": "none"});
+    let (status, v) = a
+        .send(
+            "POST",
+            &format!(
+                "/admission-denials/{}/approve",
+                blocked["id"].as_str().unwrap()
+            ),
+            approve,
+        )
+        .await;
+    assert_eq!(status, 409, "{v}");
     let v = a.get(&path).await;
+    assert_eq!(
+        (
+            v["has_enrollment_password"].as_bool(),
+            v["user"]["name"].as_str()
+        ),
+        (Some(true), Some("Ann"))
+    );
     assert_eq!(v["failed_attempts"], 5);
     let until = v["locked_until"].as_str().expect("locked").to_owned();
     // The lock is 15 minutes from the fifth failure.

@@ -112,6 +112,12 @@ fn with_token(mut body: Value, token: &Value) -> Value {
     body
 }
 
+/// The precise reasons of the denials recorded so far, in order.
+fn recorded_reasons(app: &App<MemoryAdmission>) -> Vec<Reason> {
+    let denials = app.store.denials.lock().unwrap();
+    denials.iter().map(|d| d.reason).collect()
+}
+
 fn status_of(app: &App<MemoryAdmission>, serial: &str) -> DeviceStatus {
     app.store.devices.lock().unwrap()[serial].status
 }
@@ -143,14 +149,7 @@ async fn serial_numbers_are_case_sensitive() {
     )
     .await;
     assert_eq!(v["reason"], "not_allowed", "no trimming");
-    let records: Vec<Reason> = app
-        .store
-        .denials
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|d| d.reason)
-        .collect();
+    let records = recorded_reasons(&app);
     assert_eq!(records, [Reason::NotPreApproved, Reason::NotPreApproved]);
 }
 
@@ -195,14 +194,7 @@ async fn every_refusal_that_depends_on_the_list_is_the_same_answer() {
     assert_eq!(v["reason"], "not_allowed");
     assert!(v["detail"].as_str().unwrap().contains("IT administrator"));
     // The admin's records keep the precise reasons.
-    let records: Vec<Reason> = app
-        .store
-        .denials
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|d| d.reason)
-        .collect();
+    let records = recorded_reasons(&app);
     assert_eq!(
         records,
         [
