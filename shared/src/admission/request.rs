@@ -140,8 +140,11 @@ fn parse_serial(raw: &str) -> Result<String, RequestError> {
             format!("must be at most {MAX_SERIAL_BYTES} bytes"),
         );
     }
-    if raw.chars().any(char::is_control) {
-        return bad("serial_number", "must not contain control characters");
+    if let Some(found) = crate::domain::values::invisible_in_serial(raw) {
+        return bad(
+            "serial_number",
+            format!("has {found}; send the serial number exactly as the device reports it"),
+        );
     }
     Ok(raw.to_owned())
 }
@@ -285,15 +288,33 @@ mod tests {
     #[test]
     fn full_request() {
         let r = parse(
-            r#"{"serial_number":" AbC1","platform":"android","password":"pw",
+            r#"{"serial_number":"AbC 1","platform":"android","password":"pw",
                 "enrollment_method":"zero_touch","os_version":"12.1.0","extra":1}"#,
         )
         .unwrap();
-        assert_eq!(r.serial, " AbC1", "kept byte-for-byte, not trimmed");
+        assert_eq!(r.serial, "AbC 1", "kept byte-for-byte");
         assert_eq!(r.platform, RequestedPlatform::Supported(Platform::Android));
         assert_eq!(r.password.as_deref(), Some("pw"));
         assert_eq!(r.method, Some(EnrollmentMethod::ZeroTouch));
         assert_eq!(r.os_version.unwrap().major, 12);
+    }
+
+    #[test]
+    fn serials_no_device_reports_are_refused_naming_the_character() {
+        for (serial, shown) in [
+            (" AbC1", "U+0020 SPACE at its start"),
+            (r"AbC1\u00a0", "U+00A0 NO-BREAK SPACE"),
+            (r"Ab\u200bC1", "U+200B ZERO WIDTH SPACE inside it"),
+            (r"\u202eAbC1", "U+202E RIGHT-TO-LEFT OVERRIDE"),
+            (r"Ab\tC1", "U+0009 CHARACTER TABULATION"),
+        ] {
+            let e = parse(&format!(
+                r#"{{"serial_number":"{serial}","platform":"ios"}}"#
+            ))
+            .unwrap_err();
+            assert_eq!(e.field, "serial_number");
+            assert!(e.message.contains(shown), "{serial:?}: {}", e.message);
+        }
     }
 
     #[test]

@@ -178,6 +178,26 @@ impl<'a> Cells<'a, '_> {
         });
     }
 
+    /// Like [`check`](Self::check), on the cell exactly as the file has it.
+    fn check_raw<T>(
+        &mut self,
+        field: Field,
+        parse: impl FnOnce(&'a str) -> Result<T, ValueError>,
+    ) -> Option<T> {
+        let v = self
+            .map
+            .column(field)
+            .and_then(|i| self.record.get(i))
+            .unwrap_or("");
+        match parse(v) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                self.fail(field, v, e);
+                None
+            }
+        }
+    }
+
     fn check<T>(
         &mut self,
         field: Field,
@@ -257,7 +277,8 @@ pub fn check_row<'a>(
     let name = c.check(Field::Name, text("the name", true));
     let email = c.check(Field::Email, |v| Email::check(v).map(|()| v));
     let ownership = c.check(Field::Ownership, Ownership::parse);
-    let serial = c.check(Field::SerialNumber, |v| SerialNumber::check(v).map(|()| v));
+    // Untrimmed: a space around a serial is refused, not silently removed (no device reports it).
+    let serial = c.check_raw(Field::SerialNumber, |v| SerialNumber::check(v).map(|()| v));
     let platform = c.check(Field::Platform, Platform::parse);
     let sam_account_name = c.optional(Field::SamAccountName, text("SAMAccountName", false));
     let mobile = c.optional(Field::Mobile, Mobile::parse);
@@ -432,7 +453,7 @@ mod tests {
                 "Jane ",
                 "jane@example.com",
                 "personal",
-                " ABC ",
+                "ABC",
                 "ios",
                 "",
                 "",
@@ -440,9 +461,56 @@ mod tests {
             ],
             EMAIL,
         );
-        assert_eq!(r.unwrap().serial.as_str(), "ABC");
-        assert_eq!(w.len(), 2);
-        assert_eq!(w[1].column, "Serial Number");
+        assert_eq!(r.unwrap().name, "Jane");
+        assert_eq!((w.len(), w[0].column.as_str()), (1, "Name"));
+    }
+
+    #[test]
+    fn serials_no_device_reports_are_errors_showing_the_character() {
+        for (serial, shown) in [
+            (" ABC ", "U+0020 SPACE at its start or end"),
+            ("AB\u{200B}C", "U+200B ZERO WIDTH SPACE inside it"),
+            ("\u{202E}CBA", "U+202E RIGHT-TO-LEFT OVERRIDE"),
+            ("ABC\u{FEFF}", "U+FEFF ZERO WIDTH NO-BREAK SPACE"),
+            ("A\u{00AD}BC", "U+00AD SOFT HYPHEN"),
+        ] {
+            let (r, _) = check(
+                5,
+                [
+                    "Jane",
+                    "jane@example.com",
+                    "personal",
+                    serial,
+                    "ios",
+                    "",
+                    "",
+                    "",
+                ],
+                EMAIL,
+            );
+            let e = r.unwrap_err();
+            assert_eq!((e[0].row, e[0].column.as_str()), (5, "Serial Number"));
+            assert!(e[0].message.contains(shown), "{serial:?}: {}", e[0].message);
+        }
+        let (r, _) = check(
+            5,
+            [
+                "Jane",
+                "jane@example.com",
+                "personal",
+                "C02 ABC-1",
+                "ios",
+                "",
+                "",
+                "",
+            ],
+            EMAIL,
+        );
+        assert_eq!(
+            r.unwrap().serial.as_str(),
+            "C02 ABC-1",
+            "an inner space is the serial's own"
+        );
     }
 
     #[test]

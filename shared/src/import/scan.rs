@@ -28,6 +28,8 @@ pub enum FileError {
     Header(#[from] HeaderError),
     #[error("the file has more than {max} rows; split it into several files")]
     TooManyRows { max: u64 },
+    #[error("the file has no device rows: only a header; add a row per device under it")]
+    NoRows,
 }
 
 /// What the validation pass learnt about a file.
@@ -274,6 +276,9 @@ fn scan_as(
         }
     }
     progress(tally.rows);
+    if tally.rows == 0 {
+        return Err(FileError::NoRows);
+    }
     let (dialect, columns) = (pass.dialect(), pass.columns.clone());
     Ok(tally.finish(dialect, columns))
 }
@@ -489,6 +494,19 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(e, FileError::Header(HeaderError::Empty)));
+        // A header and blank lines: nothing to import is an error, not a valid file.
+        let header_only = b"Name,Email,Ownership,Serial Number,Platform\r\n\r\n,,,,\r\n".to_vec();
+        let e = scan(
+            || Ok(Box::new(Cursor::new(header_only.clone())) as BoxRead),
+            &ImportOptions::default(),
+            |_| {},
+        )
+        .unwrap_err();
+        assert!(matches!(e, FileError::NoRows));
+        assert_eq!(
+            e.to_string(),
+            "the file has no device rows: only a header; add a row per device under it"
+        );
     }
 
     #[test]

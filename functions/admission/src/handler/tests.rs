@@ -143,14 +143,24 @@ async fn serial_numbers_are_case_sensitive() {
         (Some("deny"), Some("not_allowed"))
     );
     assert!(v.get("enrollment_token").is_none());
-    let v = admit(
+    let (status, v) = call(
         &app,
+        "POST",
+        "/v1/admission",
         json!({"serial_number": "ABC123 ", "platform": "ios", "password": "s3cret"}),
     )
     .await;
-    assert_eq!(v["reason"], "not_allowed", "no trimming");
+    assert_eq!(
+        (status, v["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("serial_number")),
+        "never trimmed: refused"
+    );
+    assert!(
+        v["message"].as_str().unwrap().contains("U+0020 SPACE"),
+        "{v}"
+    );
     let records = recorded_reasons(&app);
-    assert_eq!(records, [Reason::NotPreApproved, Reason::NotPreApproved]);
+    assert_eq!(records, [Reason::NotPreApproved]);
 }
 
 #[tokio::test]
