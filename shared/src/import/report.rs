@@ -155,6 +155,9 @@ pub fn escape_cell(cell: &str) -> std::borrow::Cow<'_, str> {
 /// The header and every row with an error, each with an added `Error` column,
 /// as UTF-8 with a byte-order mark (so Excel opens it with the right encoding).
 /// Reads the file once more rather than keeping rows from the validation pass.
+/// What stands in the errors file for a password.
+const MASKED: &str = "***";
+
 pub fn errors_csv(
     input: BoxRead,
     scan: &Scan,
@@ -174,6 +177,7 @@ pub fn errors_csv(
         header.pop();
     }
     let width = header.len();
+    let password = pass.columns.column(crate::csvfile::Field::Password);
     header.push("Error".into());
     write_record(&mut w, header.iter().map(String::as_str))?;
     while let Some(row) = pass.next_row()? {
@@ -181,11 +185,20 @@ pub fn errors_csv(
             continue;
         };
         let joined = messages.join("; ");
+        // The file is shared to get rows fixed: a password never leaves the upload.
         let cells = pass
             .record()
             .iter()
             .chain(std::iter::repeat(""))
-            .take(width);
+            .take(width)
+            .enumerate()
+            .map(|(i, c)| {
+                if Some(i) == password && !c.is_empty() {
+                    MASKED
+                } else {
+                    c
+                }
+            });
         write_record(&mut w, cells.chain(std::iter::once(joined.as_str())))?;
     }
     w.flush()
@@ -256,5 +269,42 @@ mod tests {
             lines[1]
         );
         assert!(lines[1].contains("not a valid email"));
+    }
+}
+
+#[cfg(test)]
+mod masking_tests {
+    use super::*;
+    use crate::import::scan::scan;
+    use std::io::Cursor;
+
+    #[test]
+    fn the_errors_file_never_shows_a_password() {
+        let data = "Name,Email,Ownership,Serial Number,Platform,Password\n\
+                    Ann,bad,corporate,S1,ios,Sup3r-Secret\n\
+                    Bob,also-bad,corporate,S2,ios,\n"
+            .as_bytes()
+            .to_vec();
+        let opts = ImportOptions::default();
+        let s = scan(
+            || Ok(Box::new(Cursor::new(data.clone())) as BoxRead),
+            &opts,
+            |_| {},
+        )
+        .unwrap();
+        let text =
+            String::from_utf8(errors_csv(Box::new(Cursor::new(data)), &s, &opts).unwrap()).unwrap();
+        assert!(!text.contains("Sup3r-Secret"), "{text}");
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[1].starts_with("Ann,bad,corporate,S1,ios,***,"),
+            "{}",
+            lines[1]
+        );
+        assert!(
+            lines[2].starts_with("Bob,also-bad,corporate,S2,ios,,"),
+            "an empty cell stays empty: {}",
+            lines[2]
+        );
     }
 }
