@@ -280,6 +280,10 @@ pub struct MemorySender {
     pub refuse: Vec<String>,
     /// How many sends to throttle before accepting.
     pub throttle_first: Mutex<u32>,
+    /// Addresses whose sends always fail with a retriable error.
+    pub fail_always: Mutex<Vec<String>>,
+    /// Addresses whose sends take this many milliseconds (to be in flight when others end).
+    pub slow: Mutex<Vec<(String, u64)>>,
 }
 
 impl InviteSender for MemorySender {
@@ -293,6 +297,18 @@ impl InviteSender for MemorySender {
         }
         if self.refuse.contains(&invite.to) {
             return Err(SendError::Rejected("address refused".into()));
+        }
+        let delay = {
+            let slow = self.slow.lock().unwrap();
+            slow.iter()
+                .find(|(to, _)| *to == invite.to)
+                .map(|(_, ms)| *ms)
+        };
+        if let Some(ms) = delay {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
+        if self.fail_always.lock().unwrap().contains(&invite.to) {
+            return Err(SendError::Other("provider unavailable".into()));
         }
         let mut sent = self.sent.lock().unwrap();
         sent.push(invite.clone());

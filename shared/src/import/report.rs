@@ -57,6 +57,10 @@ pub struct Counts {
     pub users_written: u64,
     pub invites_sent: u64,
     pub invites_failed: u64,
+    /// Claimed by an attempt that stopped before the provider answered: they
+    /// may or may not have gone out, and are never counted as sent.
+    #[serde(default)]
+    pub invites_unconfirmed: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]

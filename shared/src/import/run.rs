@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::stream::{self, StreamExt, TryStreamExt};
+use futures::stream::{self, StreamExt};
 
 use super::invite::Pacer;
 use super::report::{errors_csv, report_keys, Counts, ImportStatus, Report, Skipped};
@@ -229,7 +229,7 @@ pub async fn run_import<P: ImportPorts>(
     source: Arc<dyn ObjectSource>,
     ports: &P,
     settings: &RunConfig,
-    remaining: impl Fn() -> Duration,
+    remaining: impl Fn() -> Duration + Sync,
 ) -> Result<Outcome, RunError> {
     let import_id = object.import_id();
     let new_options = options.clone().unwrap_or_default();
@@ -275,7 +275,7 @@ async fn run_leased<P: ImportPorts>(
     source: Arc<dyn ObjectSource>,
     ports: &P,
     settings: &RunConfig,
-    remaining: impl Fn() -> Duration,
+    remaining: impl Fn() -> Duration + Sync,
     mut state: ImportState,
 ) -> Result<Outcome, RunError> {
     let import_id = state.import_id.clone();
@@ -329,10 +329,12 @@ async fn run_leased<P: ImportPorts>(
     state.status = ImportStatus::Writing;
     ports.records().save(&state).await?;
     let scan = Arc::new(scan);
+    let out_of_time = || remaining() < reserve;
     let writer = Writer {
         import_id: &import_id,
         options: &options,
         settings,
+        out_of_time: &out_of_time,
         email_pacer: Pacer::new(settings.email_rate),
         sms_pacer: Pacer::new(settings.sms_rate),
     };
@@ -375,9 +377,10 @@ async fn run_leased<P: ImportPorts>(
         while let Some(chunk) = written.next().await {
             let chunk = chunk?;
             let last_row = chunk.last_row.unwrap_or(state.rows_done);
-            writer.invite(chunk, ports, &mut state).await?;
-            state.rows_done = last_row;
-            let pause = remaining() < reserve;
+            let cut = writer.invite(chunk, ports, &mut state).await?;
+            // Deferred invites: done up to the row before the first of them.
+            state.rows_done = cut.map_or(last_row, |row| row - 1);
+            let pause = cut.is_some() || out_of_time();
             if pause || saved_at.elapsed() >= CHECKPOINT_EVERY {
                 ports.records().save(&state).await?;
                 saved_at = tokio::time::Instant::now();
@@ -488,6 +491,9 @@ pub struct Plan {
     pub users: Vec<UserRecord>,
     pub skipped: Vec<Skipped>,
     pub invites: Vec<Invite>,
+    /// The row each device and each user came from, in the same order.
+    pub device_rows: Vec<u64>,
+    pub user_rows: Vec<u64>,
 }
 
 /// Decides, for rows already known valid, what to write and whom to invite.
@@ -517,6 +523,7 @@ pub fn plan_chunk(
                 .is_some_and(|u| !ours(&u.import_id) && options.existing == ExistingPolicy::Skip);
             if !keep_existing {
                 plan.users.push(r.user_record(provenance));
+                plan.user_rows.push(r.row);
             }
         }
         let skip_reason = match devices.get(r.serial.as_str()) {
@@ -543,6 +550,7 @@ pub fn plan_chunk(
         };
         plan.devices
             .push(r.device_record(password_hash, provenance));
+        plan.device_rows.push(r.row);
     }
     plan
 }
@@ -559,11 +567,11 @@ struct LookedUp {
     users: HashMap<String, ExistingUser>,
 }
 
-/// A written chunk, before its invites.
+/// A written chunk, before its invites: which rows it wrote what for.
 struct Written {
     last_row: Option<u64>,
-    devices: usize,
-    users: usize,
+    device_rows: Vec<u64>,
+    user_rows: Vec<u64>,
     skipped: Vec<Skipped>,
     invites: Vec<Invite>,
 }
@@ -572,6 +580,8 @@ struct Writer<'a> {
     import_id: &'a str,
     options: &'a ImportOptions,
     settings: &'a RunConfig,
+    /// True once the invocation must stop to leave time for the checkpoint.
+    out_of_time: &'a (dyn Fn() -> bool + Sync),
     email_pacer: Pacer,
     sms_pacer: Pacer,
 }
@@ -630,8 +640,8 @@ impl Writer<'_> {
         );
         let written = Written {
             last_row,
-            devices: plan.devices.len(),
-            users: plan.users.len(),
+            device_rows: plan.device_rows,
+            user_rows: plan.user_rows,
             skipped: plan.skipped,
             invites: plan.invites,
         };
@@ -639,46 +649,81 @@ impl Writer<'_> {
         Ok(written)
     }
 
-    /// Counts a written chunk and sends its invites.
+    /// Sends a written chunk's invites and counts the chunk. Every send runs
+    /// to its end (sent, refused, released or deferred) before an error is
+    /// returned, so no claim is left behind by a dropped send. Out of time
+    /// inside the chunk, the rest is deferred: the answer is the first row not
+    /// done, and only the rows before it are counted (the checkpoint stops
+    /// there and the rest is replayed, exactly once, by the continuation).
     async fn invite<P: ImportPorts>(
         &self,
         chunk: Written,
         ports: &P,
         state: &mut ImportState,
-    ) -> Result<(), RunError> {
-        state.counts.devices_written += chunk.devices as u64;
-        state.counts.users_written += chunk.users as u64;
-        state.skipped_total += chunk.skipped.len() as u64;
-        let room = MAX_SKIPPED.saturating_sub(state.skipped.len());
-        state.skipped.extend(chunk.skipped.into_iter().take(room));
-
+    ) -> Result<Option<u64>, RunError> {
         let rows: Vec<u64> = chunk.invites.iter().map(|i| i.row).collect();
-        let results: Vec<Sent> = stream::iter(chunk.invites)
+        let results: Vec<Result<Sent, RunError>> = stream::iter(chunk.invites)
             .map(|invite| self.send_invite(invite, ports))
             .buffered(self.settings.invite_concurrency.max(1))
-            .try_collect()
-            .await?;
+            .collect()
+            .await;
+        let cut = rows
+            .iter()
+            .zip(&results)
+            .filter(|(_, r)| matches!(r, Ok(Sent::Deferred)))
+            .map(|(row, _)| *row)
+            .min();
+        let done = |row: u64| cut.is_none_or(|c| row < c);
+        state.counts.devices_written +=
+            chunk.device_rows.iter().filter(|r| done(**r)).count() as u64;
+        state.counts.users_written += chunk.user_rows.iter().filter(|r| done(**r)).count() as u64;
+        let skipped: Vec<Skipped> = chunk.skipped.into_iter().filter(|s| done(s.row)).collect();
+        state.skipped_total += skipped.len() as u64;
+        let room = MAX_SKIPPED.saturating_sub(state.skipped.len());
+        state.skipped.extend(skipped.into_iter().take(room));
+        let mut first_error = None;
         for (row, result) in rows.into_iter().zip(results) {
-            match result {
-                // The counts restart from the checkpoint, so replayed rows count again.
-                Sent::Now | Sent::Before => state.counts.invites_sent += 1,
-                Sent::RejectedBefore => state.counts.invites_failed += 1,
-                Sent::Rejected(e) => {
-                    state.counts.invites_failed += 1;
-                    if state.invite_errors.len() < MAX_SKIPPED {
-                        state.invite_errors.push(RowIssue {
-                            row,
-                            column: String::new(),
-                            value: String::new(),
-                            message: format!(
-                                "the device was imported but the invite was refused: {e}"
-                            ),
-                        });
-                    }
+            let issue = match result {
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                    continue;
                 }
+                // Counted when the continuation replays the row.
+                Ok(_) if !done(row) => continue,
+                Ok(Sent::Deferred) => continue,
+                // The counts restart from the checkpoint, so replayed rows count again.
+                Ok(Sent::Now | Sent::Before) => {
+                    state.counts.invites_sent += 1;
+                    continue;
+                }
+                Ok(Sent::RejectedBefore) => {
+                    state.counts.invites_failed += 1;
+                    continue;
+                }
+                Ok(Sent::Rejected(e)) => {
+                    state.counts.invites_failed += 1;
+                    format!("the device was imported but the invite was refused: {e}")
+                }
+                Ok(Sent::Unconfirmed) => {
+                    state.counts.invites_unconfirmed += 1;
+                    "an earlier attempt stopped between claiming this invite and the provider's \
+                     answer: it may or may not have been sent; resend it if the user has none"
+                        .to_owned()
+                }
+            };
+            if state.invite_errors.len() < MAX_SKIPPED {
+                state.invite_errors.push(RowIssue {
+                    row,
+                    column: String::new(),
+                    value: String::new(),
+                    message: issue,
+                });
             }
         }
-        Ok(())
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(cut),
+        }
     }
 
     fn password_key_missing(&self, rows: &[DeviceRow]) -> bool {
@@ -693,6 +738,9 @@ impl Writer<'_> {
         ports: &P,
     ) -> Result<Sent, RunError> {
         let ledger = ports.invites();
+        if (self.out_of_time)() {
+            return Ok(Sent::Deferred);
+        }
         // An earlier attempt recorded it: never send twice, count it as it ended.
         match ledger.claim(self.import_id, invite.row).await? {
             Claim::New => {}
@@ -703,7 +751,7 @@ impl Writer<'_> {
                     row = invite.row,
                     "invite claimed by an interrupted attempt; not sent again"
                 );
-                return Ok(Sent::Before);
+                return Ok(Sent::Unconfirmed);
             }
         }
         let pacer = match invite.channel {
@@ -714,6 +762,11 @@ impl Writer<'_> {
         let mut attempt = 0;
         loop {
             pacer.wait().await;
+            // Out of time before this send: give the claim back for the continuation.
+            if (self.out_of_time)() {
+                ledger.release(self.import_id, invite.row).await?;
+                return Ok(Sent::Deferred);
+            }
             let error = match ports.sender().send(&invite, &self.settings.origin).await {
                 Ok(message_id) => {
                     ledger.sent(self.import_id, invite.row, &message_id).await?;
@@ -748,6 +801,10 @@ enum Sent {
     Before,
     Rejected(String),
     RejectedBefore,
+    /// Claimed by an attempt that stopped before the provider answered.
+    Unconfirmed,
+    /// Not sent: out of time; the continuation sends it.
+    Deferred,
 }
 
 async fn finish<P: ImportPorts>(

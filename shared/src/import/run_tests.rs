@@ -53,7 +53,7 @@ impl World {
         version: &str,
         body: &str,
         options: ImportOptions,
-        remaining: impl Fn() -> Duration,
+        remaining: impl Fn() -> Duration + Sync,
     ) -> Outcome {
         let object = ImportObject {
             bucket: "b".into(),
@@ -392,20 +392,125 @@ async fn near_the_deadline_the_import_pauses_and_continues_later() {
         .import_with("imports/p.csv", "v1", GOOD, ImportOptions::default(), {
             let calls = std::sync::atomic::AtomicU32::new(0);
             // Plenty of time at the start, then the deadline approaches.
+            // (Calls: the start; then before row 2's claim and send; then row 3's.)
             move || match calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) {
-                0 => Duration::from_secs(900),
+                0..=2 => Duration::from_secs(900),
                 _ => Duration::from_secs(30),
             }
         })
         .await;
-    assert_eq!(out, Outcome::Paused { rows_done: 3 });
-    assert_eq!(w.sent_rows(), vec![2, 3]);
+    // Out of time inside the first chunk: row 2 sent, row 3 deferred, the checkpoint before it.
+    assert_eq!(out, Outcome::Paused { rows_done: 2 });
+    assert_eq!(w.sent_rows(), vec![2]);
+    let id = ImportObject {
+        bucket: "b".into(),
+        key: "imports/p.csv".into(),
+        version: Some("v1".into()),
+    }
+    .import_id();
+    let paused = w.records.load(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (paused.counts.devices_written, paused.counts.invites_sent),
+        (1, 1),
+        "only what the checkpoint covers"
+    );
+    assert!(
+        !w.invites
+            .invites
+            .lock()
+            .unwrap()
+            .contains_key(&(id.clone(), 3)),
+        "the deferred invite holds no claim"
+    );
     // The paused invocation handed its lease back: the continuation runs at once.
     let out = w
         .import("imports/p.csv", GOOD, ImportOptions::default())
         .await;
     assert_eq!(out, Outcome::Finished(ImportStatus::Completed));
     assert_eq!(w.sent_rows(), vec![2, 3, 4]);
+    let done = w.records.load(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (done.counts.devices_written, done.counts.invites_sent),
+        (3, 3),
+        "nothing counted twice"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_invite_does_not_orphan_the_others_claims() {
+    let mut w = World::new();
+    w.settings.send_retries = 0;
+    // Row 2's address fails at once (retriable, no retries left) while row 3's
+    // send is still in flight.
+    w.sender
+        .fail_always
+        .lock()
+        .unwrap()
+        .push("a@example.com".into());
+    // Row 2 fails after 50 ms, while row 3's send (200 ms) is in flight.
+    w.sender
+        .slow
+        .lock()
+        .unwrap()
+        .extend([("a@example.com".into(), 50), ("b@example.com".into(), 200)]);
+    let object = ImportObject {
+        bucket: "b".into(),
+        key: "imports/f.csv".into(),
+        version: Some("v1".into()),
+    };
+    let body = "A,a@example.com,corporate,S1,ios,,,\nB,b@example.com,corporate,S2,ios,,,\nC,c@example.com,corporate,S3,ios,,,\nD,d@example.com,corporate,S4,ios,,,\n";
+    let source = Arc::new(MemoryObject::new(format!("{HEADER}{body}")));
+    let err = w
+        .run(&object, Ok(ImportOptions::default()), source.clone())
+        .await;
+    assert!(matches!(err, Err(RunError::Send { row: 2, .. })), "{err:?}");
+    // Every other invite of the chunk ran to its end: sent and recorded, none left claimed.
+    let ledger = w.invites.invites.lock().unwrap().clone();
+    assert!(
+        ledger.values().all(Option::is_some),
+        "no orphaned claim: {ledger:?}"
+    );
+    w.sender.fail_always.lock().unwrap().clear();
+    let out = w
+        .run(&object, Ok(ImportOptions::default()), source)
+        .await
+        .unwrap();
+    assert_eq!(out, Outcome::Finished(ImportStatus::Completed));
+    let mut rows = w.sent_rows();
+    rows.sort_unstable();
+    assert_eq!(rows, vec![2, 3, 4, 5], "each once");
+    let st = w.records.load(&object.import_id()).await.unwrap().unwrap();
+    assert_eq!(
+        (st.counts.invites_sent, st.counts.invites_unconfirmed),
+        (4, 0)
+    );
+}
+
+#[tokio::test]
+async fn an_unconfirmed_invite_is_reported_not_counted_as_sent() {
+    let w = World::new();
+    let id = ImportObject {
+        bucket: "b".into(),
+        key: "imports/u.csv".into(),
+        version: Some("v1".into()),
+    }
+    .import_id();
+    w.invites
+        .invites
+        .lock()
+        .unwrap()
+        .insert((id.clone(), 3), None);
+    w.import("imports/u.csv", GOOD, ImportOptions::default())
+        .await;
+    let st = w.records.load(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (st.counts.invites_sent, st.counts.invites_unconfirmed),
+        (2, 1)
+    );
+    assert_eq!(st.invite_errors[0].row, 3);
+    assert!(st.invite_errors[0]
+        .message
+        .contains("may or may not have been sent"));
 }
 
 #[tokio::test]
