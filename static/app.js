@@ -518,10 +518,15 @@ async function importDetail(id) {
   render(html`<p><a href="#/imports">← Imports</a></p><h1>${i.file}</h1>
     <p><span class="badge ${i.status}">${i.status}</span> <progress max="1" value="${i.progress.fraction}" aria-label="Progress"></progress></p>
     <dl class="facts"><dt>Rows</dt><dd>${i.counts.rows} (${i.counts.valid_rows} valid)</dd><dt>Devices written</dt><dd>${i.counts.devices_written}</dd>
-      <dt>Users written</dt><dd>${i.counts.users_written}</dd><dt>Invites sent</dt><dd>${i.counts.invites_sent}</dd><dt>Skipped</dt><dd>${i.skipped_total}</dd></dl>
+      <dt>Users written</dt><dd>${i.counts.users_written}</dd><dt>Invites sent</dt><dd>${i.counts.invites_sent}</dd>
+      ${i.counts.invites_failed ? html`<dt>Invites refused</dt><dd>${i.counts.invites_failed}</dd>` : ""}
+      ${i.counts.invites_unconfirmed ? html`<dt>Invites unconfirmed</dt><dd>${i.counts.invites_unconfirmed} (maybe sent; see below)</dd>` : ""}
+      <dt>Skipped</dt><dd>${i.skipped_total}</dd></dl>
     <p>${i.report_url ? html`<a href="${i.report_url}">Report (JSON)</a>` : ""} ${i.errors_csv_url ? html` · <a href="${i.errors_csv_url}">Rows with errors (CSV)</a>` : ""}</p>
     ${i.errors.length ? html`<h2>Errors</h2><div class="scroll"><table><thead><tr><th>Row</th><th>Column</th><th>Value</th><th>Problem</th></tr></thead><tbody>
-      ${i.errors.map((e) => html`<tr><td>${e.row}</td><td>${e.column}</td><td>${e.value}</td><td>${e.message}</td></tr>`)}</tbody></table></div>` : ""}`, i.file);
+      ${i.errors.map((e) => html`<tr><td>${e.row}</td><td>${e.column}</td><td>${e.value}</td><td>${e.message}</td></tr>`)}</tbody></table></div>` : ""}
+    ${i.invite_errors.length ? html`<h2>Invites to check</h2><div class="scroll"><table><thead><tr><th>Row</th><th>What happened</th></tr></thead><tbody>
+      ${i.invite_errors.map((e) => html`<tr><td>${e.row}</td><td>${e.message}</td></tr>`)}</tbody></table></div>` : ""}`, i.file);
 }
 
 // ---- Blocked attempts ----
