@@ -160,16 +160,32 @@ pub trait ImportRecords: Send + Sync {
     ) -> impl Future<Output = Result<Option<ImportState>, PortError>> + Send;
     /// Creates the record; false if it already exists.
     fn create(&self, state: &ImportState) -> impl Future<Output = Result<bool, PortError>> + Send;
-    /// Takes the import for `seconds` unless another invocation holds it.
+    /// Takes the import for `owner` until `until` (epoch seconds) unless
+    /// another owner holds an unexpired lease; an expired one is taken over.
     fn lease(
         &self,
         import_id: &str,
-        seconds: u64,
-    ) -> impl Future<Output = Result<bool, PortError>> + Send;
-    /// Gives the lease up (pause, or an error that ends this invocation).
-    fn unlease(&self, import_id: &str) -> impl Future<Output = Result<(), PortError>> + Send;
+        owner: &str,
+        until: u64,
+    ) -> impl Future<Output = Result<Lease, PortError>> + Send;
+    /// Gives the lease up, if `owner` still holds it (pause, or an error that ends this invocation).
+    fn unlease(
+        &self,
+        import_id: &str,
+        owner: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
     /// Saves status, counts and checkpoint (and drops the lease when the status is final).
     fn save(&self, state: &ImportState) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// What asking for an import's lease found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lease {
+    Taken,
+    /// Another invocation holds it until then (epoch seconds), unless it dies first.
+    Held {
+        until: u64,
+    },
 }
 
 /// One entry per row whose invite an import sends, so that no retry sends it twice.

@@ -56,6 +56,10 @@ pub enum HandlerError {
     Run(#[from] RunError),
     #[error(transparent)]
     Port(#[from] PortError),
+    /// Another invocation holds the import: not acknowledged, so that the event
+    /// comes back and, should the holder have died, takes over its expired lease.
+    #[error("another invocation holds the import until {until} (epoch seconds)")]
+    Busy { until: u64 },
 }
 
 pub async fn handle<P: EventPorts>(app: &App<P>, event: LambdaEvent<SqsEvent>) -> SqsBatchResponse {
@@ -71,7 +75,10 @@ pub async fn handle<P: EventPorts>(app: &App<P>, event: LambdaEvent<SqsEvent>) -
         let id = message.message_id.clone().unwrap_or_default();
         if let Err(e) = handle_message(app, &message, &remaining).await {
             let attempts = receive_count(&message);
-            if attempts >= app.max_receives {
+            if let HandlerError::Busy { .. } = e {
+                // Never recorded as failed: the holder may be alive and finish it.
+                tracing::info!(message_id = %id, attempts, error = %e, "import busy; the event will come back");
+            } else if attempts >= app.max_receives {
                 tracing::error!(message_id = %id, attempts, error = %e, "import failed on its last delivery");
                 mark_failed_imports(app, &message, attempts).await;
             } else {
@@ -136,10 +143,11 @@ async fn handle_message<P: EventPorts>(
         return Ok(());
     }
     for record in notification.uploads() {
-        let outcome = import_upload(app, record, remaining).await?;
-        if let Outcome::Paused { .. } = outcome {
+        match import_upload(app, record, remaining).await? {
             // Continue in a fresh invocation: the same event again resumes at the checkpoint.
-            app.ports.continuations().requeue(body).await?;
+            Outcome::Paused { .. } => app.ports.continuations().requeue(body).await?,
+            Outcome::Busy { until } => return Err(HandlerError::Busy { until }),
+            Outcome::Finished(_) | Outcome::AlreadyFinished(_) => {}
         }
     }
     Ok(())

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, KeysAndAttributes, PutRequest, ReturnValuesOnConditionCheckFailure,
     WriteRequest,
@@ -15,7 +16,7 @@ use aws_sdk_dynamodb::Client;
 use super::batch::{send_in_batches, MAX_BATCH_GET, MAX_BATCH_WRITE};
 use super::items::{self, n, s};
 use crate::ports::{
-    Claim, Directory, Existing, ImportRecords, ImportState, InviteLedger, PortError,
+    Claim, Directory, Existing, ImportRecords, ImportState, InviteLedger, Lease, PortError,
 };
 use crate::records::{
     epoch_now, DeviceRecord, DeviceStatus, ExistingDevice, ExistingUser, UserRecord,
@@ -288,36 +289,53 @@ impl ImportRecords for DynamoImports {
         })
     }
 
-    async fn lease(&self, import_id: &str, seconds: u64) -> Result<bool, PortError> {
-        let now = epoch_now();
+    async fn lease(&self, import_id: &str, owner: &str, until: u64) -> Result<Lease, PortError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("import_id", s(import_id))
             .key("sk", s(META))
-            .update_expression("SET lease_until = :until")
-            .condition_expression("attribute_exists(import_id) AND (attribute_not_exists(lease_until) OR lease_until < :now)")
-            .expression_attribute_values(":until", n(now + seconds))
-            .expression_attribute_values(":now", n(now))
+            .update_expression("SET lease_until = :until, lease_owner = :me")
+            .condition_expression(
+                "attribute_exists(import_id) AND (attribute_not_exists(lease_until) \
+                 OR lease_until < :now OR lease_owner = :me)",
+            )
+            .expression_attribute_values(":until", n(until))
+            .expression_attribute_values(":now", n(epoch_now()))
+            .expression_attribute_values(":me", s(owner))
+            // On refusal, the same request says until when it is held.
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        written(result, "lease import", |se| {
-            se.is_conditional_check_failed_exception()
-        })
+        match result {
+            Ok(_) => Ok(Lease::Taken),
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(c)) => Ok(Lease::Held {
+                    until: c.item().map_or(0, |i| items::get_n(i, "lease_until")),
+                }),
+                _ => Err(sdk_error("lease import", e)),
+            },
+        }
     }
 
-    async fn unlease(&self, import_id: &str) -> Result<(), PortError> {
-        self.client
+    async fn unlease(&self, import_id: &str, owner: &str) -> Result<(), PortError> {
+        let result = self
+            .client
             .update_item()
             .table_name(&self.table)
             .key("import_id", s(import_id))
             .key("sk", s(META))
-            .update_expression("REMOVE lease_until")
+            .update_expression("REMOVE lease_until, lease_owner")
+            // Only its owner gives a lease up: one taken over is the new owner's.
+            .condition_expression("lease_owner = :me")
+            .expression_attribute_values(":me", s(owner))
             .send()
-            .await
-            .map_err(|e| sdk_error("release import", e))?;
-        Ok(())
+            .await;
+        written(result, "release import", |se| {
+            se.is_conditional_check_failed_exception()
+        })
+        .map(|_| ())
     }
 
     async fn save(&self, state: &ImportState) -> Result<(), PortError> {
@@ -332,7 +350,7 @@ impl ImportRecords for DynamoImports {
         }
         let mut expr = format!("SET {}", sets.join(", "));
         if state.status.is_final() {
-            expr.push_str(" REMOVE lease_until");
+            expr.push_str(" REMOVE lease_until, lease_owner");
         }
         self.client
             .update_item()

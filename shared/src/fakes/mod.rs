@@ -13,8 +13,8 @@ use crate::admission::{
 use crate::csvfile::BoxRead;
 use crate::ports::{
     Claim, Continuations, Directory, Existing, ImportRecords, ImportState, Invite, InviteLedger,
-    InviteOrigin, InviteSender, ObjectInfo, ObjectSource, ObjectVersion, PortError, ReportSink,
-    SendError, Uploads,
+    InviteOrigin, InviteSender, Lease, ObjectInfo, ObjectSource, ObjectVersion, PortError,
+    ReportSink, SendError, Uploads,
 };
 use crate::records::{DeviceRecord, DeviceStatus, ExistingDevice, ExistingUser, UserRecord};
 
@@ -180,11 +180,11 @@ impl Directory for MemoryDirectory {
     }
 }
 
-/// Import records and their leases.
+/// Import records and their leases (owner, until).
 #[derive(Default)]
 pub struct MemoryImports {
     pub imports: Mutex<HashMap<String, ImportState>>,
-    pub leased: Mutex<HashMap<String, bool>>,
+    pub leased: Mutex<HashMap<String, (String, u64)>>,
     pub saves: Mutex<u32>,
 }
 
@@ -202,18 +202,22 @@ impl ImportRecords for MemoryImports {
         Ok(true)
     }
 
-    async fn lease(&self, import_id: &str, _seconds: u64) -> Result<bool, PortError> {
+    async fn lease(&self, import_id: &str, owner: &str, until: u64) -> Result<Lease, PortError> {
         let mut l = self.leased.lock().unwrap();
-        let held = l.get(import_id).copied().unwrap_or(false);
-        l.insert(import_id.to_owned(), true);
-        Ok(!held)
+        if let Some((holder, held_until)) = l.get(import_id) {
+            if holder != owner && *held_until >= crate::records::epoch_now() {
+                return Ok(Lease::Held { until: *held_until });
+            }
+        }
+        l.insert(import_id.to_owned(), (owner.to_owned(), until));
+        Ok(Lease::Taken)
     }
 
-    async fn unlease(&self, import_id: &str) -> Result<(), PortError> {
-        self.leased
-            .lock()
-            .unwrap()
-            .insert(import_id.to_owned(), false);
+    async fn unlease(&self, import_id: &str, owner: &str) -> Result<(), PortError> {
+        let mut l = self.leased.lock().unwrap();
+        if l.get(import_id).is_some_and(|(holder, _)| holder == owner) {
+            l.remove(import_id);
+        }
         Ok(())
     }
 
@@ -224,10 +228,7 @@ impl ImportRecords for MemoryImports {
             .unwrap()
             .insert(state.import_id.clone(), state.clone());
         if state.status.is_final() {
-            self.leased
-                .lock()
-                .unwrap()
-                .insert(state.import_id.clone(), false);
+            self.leased.lock().unwrap().remove(&state.import_id);
         }
         Ok(())
     }

@@ -23,7 +23,7 @@ use crate::domain::{ExistingPolicy, ImportOptions, InviteChannel, OnError, Optio
 use crate::password::PasswordKey;
 use crate::ports::{
     Claim, Directory, ImportRecords, ImportState, Invite, InviteLedger, InviteOrigin, InviteSender,
-    ObjectSource, ObjectVersion, PortError, ReportSink, SendError,
+    Lease, ObjectSource, ObjectVersion, PortError, ReportSink, SendError,
 };
 use crate::records::{now_rfc3339, DeviceRecord, ExistingDevice, ExistingUser, UserRecord};
 
@@ -179,8 +179,12 @@ pub enum Outcome {
     Paused {
         rows_done: u64,
     },
-    /// Another invocation holds the import.
-    Busy,
+    /// Another invocation holds the import until then (epoch seconds): do not
+    /// acknowledge the event, so that it comes back and takes over if the
+    /// holder died.
+    Busy {
+        until: u64,
+    },
     AlreadyFinished(ImportStatus),
 }
 
@@ -245,12 +249,11 @@ pub async fn run_import<P: ImportPorts>(
         Opened::Resumed(state) => (state, true),
         Opened::Created(state) => (state, false),
     };
-    if !ports
-        .records()
-        .lease(&import_id, settings.lease_seconds)
-        .await?
-    {
-        return Ok(Outcome::Busy);
+    // This invocation's own token: only it releases what it took.
+    let owner = uuid::Uuid::new_v4().simple().to_string();
+    let until = crate::records::epoch_now() + settings.lease_seconds;
+    if let Lease::Held { until } = ports.records().lease(&import_id, &owner, until).await? {
+        return Ok(Outcome::Busy { until });
     }
     // A resumed import keeps the options it started with, whatever the settings say now.
     let options = if resumed {
@@ -262,7 +265,7 @@ pub async fn run_import<P: ImportPorts>(
     // A finished import dropped its lease when saved; any other end hands it back
     // so that the continuation or the retry can take it at once.
     if !matches!(result, Ok(Outcome::Finished(_))) {
-        if let Err(e) = ports.records().unlease(&import_id).await {
+        if let Err(e) = ports.records().unlease(&import_id, &owner).await {
             tracing::warn!(%import_id, error = %e, "could not release the import lease; it expires by itself");
         }
     }

@@ -514,23 +514,61 @@ async fn an_unconfirmed_invite_is_reported_not_counted_as_sent() {
 }
 
 #[tokio::test]
-async fn a_second_invocation_while_one_runs_is_busy() {
+async fn a_second_invocation_while_one_runs_is_busy_and_an_expired_lease_is_taken_over() {
     let w = World::new();
-    w.records.leased.lock().unwrap().insert(
-        ImportObject {
-            bucket: "b".into(),
-            key: "imports/a.csv".into(),
-            version: Some("v1".into()),
-        }
-        .import_id(),
-        true,
-    );
+    let id = ImportObject {
+        bucket: "b".into(),
+        key: "imports/a.csv".into(),
+        version: Some("v1".into()),
+    }
+    .import_id();
+    let now = crate::records::epoch_now();
+    w.records
+        .leased
+        .lock()
+        .unwrap()
+        .insert(id.clone(), ("another-invocation".into(), now + 600));
     assert_eq!(
         w.import("imports/a.csv", GOOD, ImportOptions::default())
             .await,
-        Outcome::Busy
+        Outcome::Busy { until: now + 600 }
     );
     assert!(w.sent_rows().is_empty());
+    // The holder died: once its lease has expired, a redelivery takes the import over.
+    w.records
+        .leased
+        .lock()
+        .unwrap()
+        .insert(id.clone(), ("another-invocation".into(), now - 1));
+    assert_eq!(
+        w.import("imports/a.csv", GOOD, ImportOptions::default())
+            .await,
+        Outcome::Finished(ImportStatus::Completed)
+    );
+    assert_eq!(w.sent_rows(), vec![2, 3, 4]);
+}
+
+#[tokio::test]
+async fn only_the_owner_releases_a_lease() {
+    let records = MemoryImports::default();
+    let far = crate::records::epoch_now() + 600;
+    records.imports.lock().unwrap().insert("i".into(), {
+        let object = ImportObject {
+            bucket: "b".into(),
+            key: "k".into(),
+            version: None,
+        };
+        object.new_state(ImportOptions::default(), ImportStatus::Writing)
+    });
+    assert_eq!(records.lease("i", "a", far).await.unwrap(), Lease::Taken);
+    records.unlease("i", "b").await.unwrap();
+    assert_eq!(
+        records.lease("i", "c", far).await.unwrap(),
+        Lease::Held { until: far },
+        "b's release did nothing"
+    );
+    records.unlease("i", "a").await.unwrap();
+    assert_eq!(records.lease("i", "c", far).await.unwrap(), Lease::Taken);
 }
 
 #[tokio::test]

@@ -255,3 +255,52 @@ async fn an_import_out_of_time_requeues_its_event() {
     rows.sort_unstable();
     assert_eq!(rows, [2, 3, 4, 5, 6, 7]);
 }
+
+#[tokio::test]
+async fn a_busy_import_is_not_acknowledged_nor_ever_marked_failed() {
+    let app = app();
+    app.ports.uploads.put("b", "imports/held.csv", FILE, &[]);
+    let body = s3_event("imports/held.csv");
+    // Another invocation created the record and holds its lease for ten minutes.
+    let id = shared::import::ImportObject::new(
+        "b",
+        "imports/held.csv",
+        &shared::ports::ObjectVersion::new(Some("v1".into()), None),
+    )
+    .import_id();
+    let state = shared::ports::ImportState {
+        import_id: id.clone(),
+        bucket: "b".into(),
+        key: "imports/held.csv".into(),
+        version: Some("v1".into()),
+        status: shared::import::ImportStatus::Writing,
+        options: Default::default(),
+        counts: Default::default(),
+        rows_done: 0,
+        rows_validated: 0,
+        skipped: vec![],
+        skipped_total: 0,
+        invite_errors: vec![],
+        created_at: "t".into(),
+    };
+    app.ports
+        .records
+        .imports
+        .lock()
+        .unwrap()
+        .insert(id.clone(), state);
+    let until = shared::records::epoch_now() + 600;
+    app.ports
+        .records
+        .leased
+        .lock()
+        .unwrap()
+        .insert(id.clone(), ("other".into(), until));
+    // Even on its last delivery: reported as a failure (not acknowledged), not recorded as failed.
+    assert_eq!(
+        deliver(&app, vec![message("m", &body, 5)], 900_000).await,
+        ["m"]
+    );
+    assert!(app.ports.reports.objects.lock().unwrap().is_empty());
+    assert!(app.ports.sender.sent.lock().unwrap().is_empty());
+}
