@@ -9,6 +9,15 @@ use crate::fakes::*;
 use crate::password::PasswordKey;
 use crate::records::DeviceStatus;
 
+/// The object an event names, in the tests' bucket, first version.
+fn object(key: &str) -> ImportObject {
+    ImportObject {
+        bucket: "b".into(),
+        key: key.into(),
+        version: Some("v1".into()),
+    }
+}
+
 const HEADER: &str = "Name,Email,Ownership,Serial Number,Platform,Mobile,Password,Device Group\n";
 
 struct World {
@@ -159,11 +168,7 @@ async fn a_valid_file_writes_devices_users_and_one_invite_per_row() {
 #[tokio::test]
 async fn the_object_is_read_again_for_each_pass_not_buffered() {
     let w = World::new();
-    let object = ImportObject {
-        bucket: "b".into(),
-        key: "imports/passes.csv".into(),
-        version: Some("v1".into()),
-    };
+    let object = object("imports/passes.csv");
     let source = Arc::new(MemoryObject::new(format!("{HEADER}{GOOD}")));
     let out = w
         .run(&object, Ok(ImportOptions::default()), source.clone())
@@ -279,11 +284,7 @@ async fn a_redelivered_event_does_nothing_once_finished() {
 async fn a_crash_mid_import_resumes_without_sending_twice() {
     let w = World::new();
     *w.dir.fail_writes_after.lock().unwrap() = Some(1); // first chunk (2 rows) lands, then "crash"
-    let object = ImportObject {
-        bucket: "b".into(),
-        key: "imports/crash.csv".into(),
-        version: Some("v1".into()),
-    };
+    let object = object("imports/crash.csv");
     let source = Arc::new(MemoryObject::new(format!("{HEADER}{GOOD}")));
     let err = w
         .run(&object, Ok(ImportOptions::default()), source.clone())
@@ -311,11 +312,7 @@ async fn a_crash_mid_import_resumes_without_sending_twice() {
 async fn an_import_whose_last_attempt_fails_is_marked_failed_with_a_report() {
     let w = World::new();
     *w.dir.fail_writes_after.lock().unwrap() = Some(1);
-    let object = ImportObject {
-        bucket: "b".into(),
-        key: "imports/doomed.csv".into(),
-        version: Some("v1".into()),
-    };
+    let object = object("imports/doomed.csv");
     let source = Arc::new(MemoryObject::new(format!("{HEADER}{GOOD}")));
     assert!(w
         .run(&object, Ok(ImportOptions::default()), source.clone())
@@ -372,12 +369,7 @@ async fn an_import_that_never_started_is_recorded_as_failed_too() {
 #[tokio::test]
 async fn invites_already_claimed_are_not_sent_again_even_if_a_chunk_is_replayed() {
     let w = World::new();
-    let id = ImportObject {
-        bucket: "b".into(),
-        key: "imports/a.csv".into(),
-        version: Some("v1".into()),
-    }
-    .import_id();
+    let id = object("imports/a.csv").import_id();
     // An earlier attempt claimed row 3 and crashed before saving its checkpoint.
     w.invites.invites.lock().unwrap().insert((id, 3), None);
     w.import("imports/a.csv", GOOD, ImportOptions::default())
@@ -402,12 +394,7 @@ async fn near_the_deadline_the_import_pauses_and_continues_later() {
     // Out of time inside the first chunk: row 2 sent, row 3 deferred, the checkpoint before it.
     assert_eq!(out, Outcome::Paused { rows_done: 2 });
     assert_eq!(w.sent_rows(), vec![2]);
-    let id = ImportObject {
-        bucket: "b".into(),
-        key: "imports/p.csv".into(),
-        version: Some("v1".into()),
-    }
-    .import_id();
+    let id = object("imports/p.csv").import_id();
     let paused = w.records.load(&id).await.unwrap().unwrap();
     assert_eq!(
         (paused.counts.devices_written, paused.counts.invites_sent),
@@ -453,11 +440,7 @@ async fn a_failing_invite_does_not_orphan_the_others_claims() {
         .lock()
         .unwrap()
         .extend([("a@example.com".into(), 50), ("b@example.com".into(), 200)]);
-    let object = ImportObject {
-        bucket: "b".into(),
-        key: "imports/f.csv".into(),
-        version: Some("v1".into()),
-    };
+    let object = object("imports/f.csv");
     let body = "A,a@example.com,corporate,S1,ios,,,\nB,b@example.com,corporate,S2,ios,,,\nC,c@example.com,corporate,S3,ios,,,\nD,d@example.com,corporate,S4,ios,,,\n";
     let source = Arc::new(MemoryObject::new(format!("{HEADER}{body}")));
     let err = w
@@ -489,12 +472,7 @@ async fn a_failing_invite_does_not_orphan_the_others_claims() {
 #[tokio::test]
 async fn an_unconfirmed_invite_is_reported_not_counted_as_sent() {
     let w = World::new();
-    let id = ImportObject {
-        bucket: "b".into(),
-        key: "imports/u.csv".into(),
-        version: Some("v1".into()),
-    }
-    .import_id();
+    let id = object("imports/u.csv").import_id();
     w.invites
         .invites
         .lock()
@@ -516,12 +494,7 @@ async fn an_unconfirmed_invite_is_reported_not_counted_as_sent() {
 #[tokio::test]
 async fn a_second_invocation_while_one_runs_is_busy_and_an_expired_lease_is_taken_over() {
     let w = World::new();
-    let id = ImportObject {
-        bucket: "b".into(),
-        key: "imports/a.csv".into(),
-        version: Some("v1".into()),
-    }
-    .import_id();
+    let id = object("imports/a.csv").import_id();
     let now = crate::records::epoch_now();
     w.records
         .leased
