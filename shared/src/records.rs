@@ -29,12 +29,10 @@ impl DeviceStatus {
         }
     }
 
-    /// The statuses a new pre-approval (an import row, an approved attempt)
-    /// may overwrite: an enrolled device is never made pre-approved again.
-    pub const REPLACEABLE: &'static [DeviceStatus] = &[DeviceStatus::PreApproved];
-
+    /// Whether an import may overwrite a device in this status: an enrolled
+    /// device is never made pre-approved again.
     pub fn is_replaceable(self) -> bool {
-        Self::REPLACEABLE.contains(&self)
+        self == Self::PreApproved
     }
 }
 

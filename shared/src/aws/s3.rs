@@ -61,6 +61,23 @@ where
     PortError::new(what, DisplayErrorContext(e))
 }
 
+impl S3Object {
+    fn source(
+        client: &Client,
+        bucket: &str,
+        key: &str,
+        version: ObjectVersion,
+    ) -> Arc<dyn ObjectSource> {
+        Arc::new(Self {
+            client: client.clone(),
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            version,
+            handle: Handle::current(),
+        })
+    }
+}
+
 /// True for the 404 of a missing key (HeadObject's has no body, so no error code).
 fn is_missing<E>(e: &SdkError<E, HttpResponse>) -> bool {
     matches!(e, SdkError::ServiceError(se) if se.raw().status().as_u16() == 404)
@@ -71,7 +88,7 @@ async fn head(
     bucket: &str,
     key: &str,
     version_id: Option<&str>,
-) -> Result<Result<ObjectInfo, bool>, PortError> {
+) -> Result<Option<ObjectInfo>, PortError> {
     let result = client
         .head_object()
         .bucket(bucket)
@@ -80,11 +97,11 @@ async fn head(
         .send()
         .await;
     match result {
-        Ok(out) => Ok(Ok(ObjectInfo {
+        Ok(out) => Ok(Some(ObjectInfo {
             metadata: out.metadata.unwrap_or_default(),
             version: ObjectVersion::new(out.version_id, out.e_tag),
         })),
-        Err(e) if is_missing(&e) => Ok(Err(true)),
+        Err(e) if is_missing(&e) => Ok(None),
         Err(e) => Err(s3_error("read upload metadata", e)),
     }
 }
@@ -104,17 +121,11 @@ impl Uploads for S3Uploads {
     ) -> Result<ObjectInfo, PortError> {
         head(&self.client, bucket, key, version_id)
             .await?
-            .map_err(|_| PortError::new("read upload metadata", "the object is not there"))
+            .ok_or_else(|| PortError::new("read upload metadata", "the object is not there"))
     }
 
     fn object(&self, bucket: &str, key: &str, version: &ObjectVersion) -> Arc<dyn ObjectSource> {
-        Arc::new(S3Object {
-            client: self.client.clone(),
-            bucket: bucket.to_owned(),
-            key: key.to_owned(),
-            version: version.clone(),
-            handle: Handle::current(),
-        })
+        S3Object::source(&self.client, bucket, key, version.clone())
     }
 }
 
@@ -188,16 +199,8 @@ impl Staging for S3Bucket {
     }
 
     async fn staged(&self, key: &str) -> Result<Option<Arc<dyn ObjectSource>>, PortError> {
-        Ok(match head(&self.client, &self.bucket, key, None).await? {
-            Ok(info) => Some(Arc::new(S3Object {
-                client: self.client.clone(),
-                bucket: self.bucket.clone(),
-                key: key.to_owned(),
-                version: info.version,
-                handle: Handle::current(),
-            })),
-            Err(_) => None,
-        })
+        let info = head(&self.client, &self.bucket, key, None).await?;
+        Ok(info.map(|info| S3Object::source(&self.client, &self.bucket, key, info.version)))
     }
 
     async fn publish(
@@ -262,7 +265,7 @@ impl ReportFiles for S3Bucket {
     }
 
     async fn exists(&self, key: &str) -> Result<bool, PortError> {
-        Ok(head(&self.client, &self.bucket, key, None).await?.is_ok())
+        Ok(head(&self.client, &self.bucket, key, None).await?.is_some())
     }
 
     async fn download_link(&self, key: &str) -> Result<String, PortError> {
