@@ -153,7 +153,7 @@ def timed_import(st, s3, env: dict, rows: int, name: str) -> tuple[float, dict]:
     s3.put_object(Bucket=env["IMPORT_BUCKET"], Key=f"imports/{name}.csv", Body=body, Metadata=meta)
     # Polled slowly (each poll is a request to the emulator being measured); the
     # end is when the relay got the function's answer, the report written.
-    report = wait_report(s3, env["IMPORT_BUCKET"], f"reports/{name}.csv.json", timeout=max(900, rows / 100), every=1.0)
+    report = wait_report(s3, env["IMPORT_BUCKET"], f"reports/{name}.csv/", timeout=max(900, rows / 100), every=1.0)
     secs = st.relay.answered_at - start
     assert report["status"] == "completed", report
     assert report["devices_written"] == rows and report["users_written"] == rows, report
@@ -173,7 +173,7 @@ def bench_end_to_end(rows: int, rounds: int = 5) -> dict:
         s3 = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_REGION"])
         # Warm the function once so the measurement is the import, not the cold start.
         s3.put_object(Bucket=env["IMPORT_BUCKET"], Key="imports/warm.csv", Body=HEADER.encode(), Metadata={"invite": "none"})
-        wait_report(s3, env["IMPORT_BUCKET"], "reports/warm.csv.json")
+        wait_report(s3, env["IMPORT_BUCKET"], "reports/warm.csv/")
         moto = st.procs[0].pid
         raw_rates, import_rates, raw_cpu, import_cpu, read_rates = [], [], [], [], []
         for n in range(rounds):
@@ -229,14 +229,16 @@ def count_continuations() -> int:
     return sum(1 for line in open(log, errors="replace") if "Paused" in line) if log.exists() else 0
 
 
-def wait_report(s3, bucket: str, key: str, timeout: float = 900, every: float = 0.2) -> dict:
+def wait_report(s3, bucket: str, prefix: str, timeout: float = 900, every: float = 0.2) -> dict:
+    """The JSON report under `prefix` (reports/<key>/<import id>.json; each bench key is uploaded once)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-        except s3.exceptions.NoSuchKey:
-            time.sleep(every)
-    raise SystemExit(f"no report {key} within {timeout}s")
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+        reports = [o["Key"] for o in listed if o["Key"].endswith(".json")]
+        if reports:
+            return json.loads(s3.get_object(Bucket=bucket, Key=reports[0])["Body"].read())
+        time.sleep(every)
+    raise SystemExit(f"no report under {prefix} within {timeout}s")
 
 
 def bench_admission_handler() -> dict:

@@ -1,7 +1,7 @@
 """Creates in an emulator (or any AWS endpoint) the resources template.yaml declares.
 
 Only what the emulator needs to behave like the deployed stack is applied: names,
-keys, indexes, TTL, redrive, queue policy, versioning, CORS and the bucket's
+keys, indexes, TTL, redrive, queue policy, versioning, lifecycle, CORS and the bucket's
 S3 -> SQS notification. IAM and functions are deployment-only.
 """
 
@@ -55,6 +55,24 @@ _CORS_KEYS = {"ExposedHeaders": "ExposeHeaders", "MaxAge": "MaxAgeSeconds", "Id"
 def _cors_rules(conf: dict) -> list[dict]:
     """CloudFormation's CorsRules -> the S3 API's CORSRules (a few keys differ)."""
     return [{_CORS_KEYS.get(k, k): v for k, v in rule.items()} for rule in conf["CorsRules"]]
+
+
+def _lifecycle_rules(conf: dict) -> list[dict]:
+    """CloudFormation's LifecycleConfiguration.Rules -> the S3 API's rules."""
+    out = []
+    for rule in conf["Rules"]:
+        api: dict = {"ID": rule["Id"], "Status": rule["Status"], "Filter": {"Prefix": rule.get("Prefix", "")}}
+        if "ExpirationInDays" in rule:
+            api["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
+        if rule.get("ExpiredObjectDeleteMarker"):
+            api["Expiration"] = {"ExpiredObjectDeleteMarker": True}
+        if "NoncurrentVersionExpirationInDays" in rule:
+            api["NoncurrentVersionExpiration"] = {"NoncurrentDays": int(rule["NoncurrentVersionExpirationInDays"])}
+        if "AbortIncompleteMultipartUpload" in rule:
+            days = int(rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"])
+            api["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": days}
+        out.append(api)
+    return out
 
 
 def create_all(resolver: Resolver, endpoint_url: str, extra_auth_flows: tuple[str, ...] = ()) -> dict[str, str]:
@@ -115,6 +133,10 @@ def create_all(resolver: Resolver, endpoint_url: str, extra_auth_flows: tuple[st
                 raise
         if props.get("VersioningConfiguration"):
             s3.put_bucket_versioning(Bucket=name, VersioningConfiguration=props["VersioningConfiguration"])
+        if props.get("LifecycleConfiguration"):
+            s3.put_bucket_lifecycle_configuration(
+                Bucket=name, LifecycleConfiguration={"Rules": _lifecycle_rules(props["LifecycleConfiguration"])}
+            )
         if props.get("CorsConfiguration"):
             s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": _cors_rules(props["CorsConfiguration"])})
         notification = _notification_request(props)

@@ -1,4 +1,4 @@
-//! `preapprove validate FILE [--json] [--on-error skip-invalid-rows] [--invite email|sms|none] [--map HEADER=FIELD]...`
+//! `preapprove validate FILE [--json] [--errors-csv OUT] [--on-error skip-invalid-rows] [--invite email|sms|none] [--map HEADER=FIELD]...`
 //!
 //! Runs the import's own parse and validation on a local file, with no AWS,
 //! and prints the report. Exit status: 0 valid, 1 invalid rows, 2 unreadable file.
@@ -12,13 +12,15 @@ use shared::domain::{ImportOptions, InviteChannel, OnError};
 use shared::import::{scan, ImportStatus, Report};
 
 const USAGE: &str =
-    "usage: preapprove validate FILE [--json] [--on-error reject-file|skip-invalid-rows] \
+    "usage: preapprove validate FILE [--json] [--errors-csv OUT] [--on-error reject-file|skip-invalid-rows] \
                      [--invite email|sms|none] [--map 'HEADER=FIELD']...";
 
 #[derive(Debug)]
 struct Args {
     file: String,
     json: bool,
+    /// Where to write every row in error (the import's errors file).
+    errors_csv: Option<String>,
     options: ImportOptions,
 }
 
@@ -30,6 +32,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     }
     let mut file = None;
     let mut json = false;
+    let mut errors_csv = None;
     let mut options = ImportOptions::default();
     while let Some(arg) = args.next() {
         let mut value = |name: &str| {
@@ -38,6 +41,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         };
         match arg.as_str() {
             "--json" => json = true,
+            "--errors-csv" => errors_csv = Some(value("--errors-csv")?),
             "--on-error" => {
                 options.on_error = value("--on-error")?
                     .parse::<OnError>()
@@ -67,6 +71,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     Ok(Args {
         file: file.ok_or_else(|| format!("which file?\n{USAGE}"))?,
         json,
+        errors_csv,
         options,
     })
 }
@@ -86,7 +91,13 @@ fn main() -> ExitCode {
     let (report, code) = match scan(open, &args.options, |_| {}) {
         Ok(s) => {
             let mut report = report.with_scan(&s);
-            let invalid = !s.errors.is_empty();
+            let invalid = s.has_errors();
+            if let (true, Some(out)) = (invalid, &args.errors_csv) {
+                if let Err(e) = write_errors(open, &s, &args.options, out) {
+                    eprintln!("{out}: {e}");
+                    return ExitCode::from(2);
+                }
+            }
             report.status = if invalid && args.options.on_error == OnError::RejectFile {
                 ImportStatus::Rejected
             } else {
@@ -108,6 +119,22 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     ExitCode::from(code)
+}
+
+/// Streams every row in error to `out`, one row in memory at a time.
+fn write_errors(
+    open: impl Fn() -> io::Result<BoxRead>,
+    scan: &shared::import::Scan,
+    options: &ImportOptions,
+    out: &str,
+) -> Result<u64, String> {
+    let file = File::create(out).map_err(|e| e.to_string())?;
+    let mut w = io::BufWriter::with_capacity(256 * 1024, file);
+    let input = open().map_err(|e| e.to_string())?;
+    let rows = shared::import::report::write_errors_csv(input, scan, options, &mut w)
+        .map_err(|e| e.to_string())?;
+    w.flush().map_err(|e| e.to_string())?;
+    Ok(rows)
 }
 
 fn print_human(out: &mut impl Write, r: &Report) -> io::Result<()> {
@@ -154,6 +181,19 @@ fn print_human(out: &mut impl Write, r: &Report) -> io::Result<()> {
         };
         writeln!(out, "error   row {}{at}: {}", e.row, e.message)?;
     }
+    if r.errors_total > r.errors.len() as u64 {
+        writeln!(
+            out,
+            "... and {} more errors (--errors-csv FILE writes every row in error); by column: {}",
+            r.errors_total - r.errors.len() as u64,
+            r.error_totals
+                .by_column
+                .iter()
+                .map(|(c, n)| format!("{c} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )?;
+    }
     for w in &r.warnings {
         writeln!(out, "warning row {}, {}: {}", w.row, w.column, w.message)?;
     }
@@ -164,7 +204,7 @@ fn print_human(out: &mut impl Write, r: &Report) -> io::Result<()> {
             r.warnings_total - r.warnings.len() as u64
         )?;
     }
-    let verdict = match (r.status, r.errors.is_empty()) {
+    let verdict = match (r.status, r.errors_total == 0) {
         (ImportStatus::Completed, true) => "valid: ready to upload".to_owned(),
         (ImportStatus::Completed, false) => format!(
             "{} valid rows would be imported; the invalid ones would be skipped",

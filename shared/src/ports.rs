@@ -274,4 +274,71 @@ pub trait ReportSink: Send + Sync {
         body: Vec<u8>,
         content_type: &str,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// Writes an object of any size from parts produced as it goes (see
+    /// [`PartWriter`]): every part but the last is [`PART_SIZE`] bytes. The
+    /// object appears whole or not at all: a sender dropped before the part
+    /// marked `last` abandons it.
+    fn put_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        content_type: &str,
+        parts: tokio::sync::mpsc::Receiver<Part>,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// One piece of a streamed object.
+#[derive(Debug)]
+pub struct Part {
+    pub bytes: Vec<u8>,
+    pub last: bool,
+}
+
+/// Size of the parts [`PartWriter`] hands over: S3's smallest multipart part,
+/// so a file of any length streams through a few of them in memory.
+pub const PART_SIZE: usize = 5 * 1024 * 1024;
+
+/// A blocking `Write` that hands [`PART_SIZE`] parts to an async
+/// [`ReportSink::put_parts`]; [`finish`](Self::finish) sends the last one.
+pub struct PartWriter {
+    tx: tokio::sync::mpsc::Sender<Part>,
+    buf: Vec<u8>,
+}
+
+impl PartWriter {
+    pub fn new(tx: tokio::sync::mpsc::Sender<Part>) -> Self {
+        Self {
+            tx,
+            buf: Vec::with_capacity(PART_SIZE),
+        }
+    }
+
+    fn send(&mut self, bytes: Vec<u8>, last: bool) -> std::io::Result<()> {
+        self.tx.blocking_send(Part { bytes, last }).map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the upload stopped")
+        })
+    }
+
+    /// Sends what is left as the last part; without it the object is abandoned.
+    pub fn finish(mut self) -> std::io::Result<()> {
+        let rest = std::mem::take(&mut self.buf);
+        self.send(rest, true)
+    }
+}
+
+impl std::io::Write for PartWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let n = data.len().min(PART_SIZE - self.buf.len());
+        self.buf.extend_from_slice(&data[..n]);
+        if self.buf.len() == PART_SIZE {
+            let part = std::mem::replace(&mut self.buf, Vec::with_capacity(PART_SIZE));
+            self.send(part, false)?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

@@ -122,9 +122,31 @@ impl Stack {
         Some(out.body.collect().await.ok()?.into_bytes().to_vec())
     }
 
-    /// Waits for the import's JSON report (`reports/<key without imports/>.json`).
+    /// The import id of the object now at `key` (its version decides it).
+    pub async fn import_id(&self, key: &str) -> String {
+        let head = self
+            .s3
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .expect("the uploaded object");
+        let version = shared::ports::ObjectVersion {
+            version_id: head.version_id().map(str::to_owned),
+            etag: head.e_tag().map(str::to_owned),
+        };
+        shared::import::ImportObject::new(&self.bucket, key, &version).import_id()
+    }
+
+    /// The JSON report and errors-CSV keys of the import of the object now at `key`.
+    pub async fn report_keys(&self, key: &str) -> (String, String) {
+        shared::import::report_keys(key, &self.import_id(key).await)
+    }
+
+    /// Waits for the import's JSON report (`reports/<key without imports/>/<import id>.json`).
     pub async fn wait_for_report(&self, import_key: &str) -> serde_json::Value {
-        let (json_key, _) = shared::import::report_keys(import_key);
+        let (json_key, _) = self.report_keys(import_key).await;
         let started = Instant::now();
         loop {
             if let Some(bytes) = self.get_object(&json_key).await {

@@ -126,7 +126,7 @@ async fn a_file_with_a_bad_row_writes_nothing_and_reports_every_error() {
         "no invite"
     );
     let csv = st
-        .get_object(&format!("reports/{u}-bad.csv.errors.csv"))
+        .get_object(&st.report_keys(&key).await.1)
         .await
         .expect("errors CSV");
     let text = String::from_utf8(csv).unwrap();
@@ -271,4 +271,66 @@ async fn an_event_that_fails_every_delivery_ends_as_a_failed_import() {
         .item
         .expect("import record");
     assert_eq!(record["status"].as_s().unwrap(), "failed");
+}
+
+#[tokio::test]
+async fn a_re_upload_under_the_same_key_gets_reports_of_its_own() {
+    let st = Stack::from_env().await;
+    let u = st.unique();
+    let key = format!("imports/{u}-again.csv");
+    st.upload(
+        &key,
+        format!("{HEADER}Ann,{u}@example.com,corporate,{u}-S1,windows,,,\n"),
+        &[("invite", "none")],
+    )
+    .await;
+    assert_eq!(st.wait_for_report(&key).await["status"], "rejected");
+    let (_, first_errors) = st.report_keys(&key).await;
+    st.upload(
+        &key,
+        format!("{HEADER}Ann,{u}@example.com,corporate,{u}-S1,ios,,,\n"),
+        &[("invite", "none")],
+    )
+    .await;
+    assert_eq!(st.wait_for_report(&key).await["status"], "completed");
+    let (_, second_errors) = st.report_keys(&key).await;
+    assert_ne!(first_errors, second_errors);
+    assert!(st.get_object(&first_errors).await.is_some());
+    assert!(
+        st.get_object(&second_errors).await.is_none(),
+        "a clean import has no errors file, whatever the key's last import had"
+    );
+}
+
+#[tokio::test]
+async fn uploads_and_reports_expire_with_their_old_versions() {
+    let st = Stack::from_env().await;
+    let rules = st
+        .s3
+        .get_bucket_lifecycle_configuration()
+        .bucket(&st.bucket)
+        .send()
+        .await
+        .expect("the bucket has a lifecycle configuration")
+        .rules
+        .unwrap_or_default();
+    for prefix in ["imports/", "reports/"] {
+        let rule = rules
+            .iter()
+            .find(|r| {
+                r.filter
+                    .as_ref()
+                    .and_then(|f| f.prefix())
+                    .is_some_and(|p| p == prefix)
+            })
+            .unwrap_or_else(|| panic!("no lifecycle rule for {prefix}"));
+        assert_eq!(rule.expiration.as_ref().and_then(|e| e.days), Some(90));
+        assert_eq!(
+            rule.noncurrent_version_expiration
+                .as_ref()
+                .and_then(|e| e.noncurrent_days),
+            Some(90),
+            "old versions of {prefix} go too"
+        );
+    }
 }

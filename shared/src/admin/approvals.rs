@@ -53,12 +53,13 @@ pub struct Approved {
 }
 
 fn field<T>(name: &'static str, r: Result<T, crate::domain::ValueError>) -> Result<T, AdminError> {
-    r.map_err(|e| AdminError::bad(name, e.0))
+    r.map_err(|e| AdminError::bad(name, e.message))
 }
 
 /// The approval as a validated row, as if the admin had imported it.
 fn approved_row(denial: &DenialView, a: &ApprovalInput) -> Result<DeviceRow, AdminError> {
-    let platform = Platform::parse(&denial.platform).map_err(|e| AdminError::Conflict(e.0))?;
+    let platform =
+        Platform::parse(&denial.platform).map_err(|e| AdminError::Conflict(e.message))?;
     let name = a.name.trim();
     if name.is_empty() {
         return Err(AdminError::bad("name", "the user's name is required"));

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{AdminError, AdminReads, Cursor, Page, ReportFiles};
 use crate::domain::{ExistingPolicy, InviteChannel, OnError};
+use crate::import::scan::IssueTotals;
 use crate::import::{report_keys, Counts, ImportStatus, RowIssue, Skipped};
 use crate::ports::ImportState;
 
@@ -92,11 +93,20 @@ pub struct ImportDetail {
     pub summary: ImportSummary,
     pub skipped: Vec<Skipped>,
     pub invite_errors: Vec<RowIssue>,
+    /// The first [`LISTED`] of each list; the totals count them all, and the
+    /// report and the errors CSV (linked) hold more.
     pub errors: Vec<RowIssue>,
+    pub errors_total: u64,
+    pub error_totals: IssueTotals,
     pub warnings: Vec<RowIssue>,
+    pub warnings_total: u64,
     pub report_url: Option<String>,
     pub errors_csv_url: Option<String>,
 }
+
+/// Items of each list an import's page shows: the response stays well under
+/// 1 MB whatever the file held (a test builds the worst case).
+pub const LISTED: usize = 500;
 
 /// The part of a report the import's page shows.
 #[derive(Deserialize)]
@@ -104,7 +114,13 @@ struct ReportIssues {
     #[serde(default)]
     errors: Vec<RowIssue>,
     #[serde(default)]
+    errors_total: Option<u64>,
+    #[serde(default)]
+    error_totals: IssueTotals,
+    #[serde(default)]
     warnings: Vec<RowIssue>,
+    #[serde(default)]
+    warnings_total: Option<u64>,
 }
 
 pub async fn list(
@@ -125,7 +141,7 @@ pub async fn one(
         .import(id)
         .await?
         .ok_or_else(|| AdminError::NotFound("no import has this id".into()))?;
-    let (report_key, errors_key) = report_keys(&st.key);
+    let (report_key, errors_key) = report_keys(&st.key, &st.import_id);
     // The report holds every error with row, column, value and message, once it exists.
     let report: Option<ReportIssues> = files
         .read(&report_key)
@@ -139,13 +155,29 @@ pub async fn one(
         true => Some(files.download_link(&errors_key).await?),
         false => None,
     };
-    let (errors, warnings) = report.map_or_else(Default::default, |r| (r.errors, r.warnings));
+    let r = report.unwrap_or(ReportIssues {
+        errors: Vec::new(),
+        errors_total: None,
+        error_totals: IssueTotals::default(),
+        warnings: Vec::new(),
+        warnings_total: None,
+    });
+    let listed = |mut v: Vec<RowIssue>| {
+        v.truncate(LISTED);
+        v
+    };
+    let mut skipped = st.skipped.clone();
+    skipped.truncate(LISTED);
     Ok(ImportDetail {
         summary: ImportSummary::from(&st),
-        skipped: st.skipped,
-        invite_errors: st.invite_errors,
-        errors,
-        warnings,
+        skipped,
+        invite_errors: listed(st.invite_errors),
+        // Reports from before the totals: their lists were complete.
+        errors_total: r.errors_total.unwrap_or(r.errors.len() as u64),
+        error_totals: r.error_totals,
+        warnings_total: r.warnings_total.unwrap_or(r.warnings.len() as u64),
+        errors: listed(r.errors),
+        warnings: listed(r.warnings),
         report_url,
         errors_csv_url,
     })

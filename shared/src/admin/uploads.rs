@@ -119,6 +119,9 @@ pub struct PreviewRowView {
     pub existing_user: bool,
 }
 
+/// Errors a preview lists beside its page of rows (a response under 1 MB).
+pub const PREVIEW_ERRORS: usize = 200;
+
 #[derive(Debug, Clone, Serialize)]
 pub struct PreviewView {
     pub key: String,
@@ -126,7 +129,9 @@ pub struct PreviewView {
     pub columns: crate::csvfile::ColumnMap,
     pub rows_total: u64,
     pub valid_rows: u64,
-    pub errors_total: usize,
+    pub errors_total: u64,
+    pub error_totals: crate::import::scan::IssueTotals,
+    /// The first [`PREVIEW_ERRORS`]; each row of the page carries its own.
     pub errors: Vec<RowIssue>,
     pub warnings: Vec<RowIssue>,
     pub duplicate_email_groups: u64,
@@ -200,13 +205,15 @@ pub async fn preview(
                 too_large => AdminError::bad("key", too_large.to_string()),
             })?;
     let rows = with_existing(reads, p.rows).await?;
-    let scan = p.scan;
+    let mut scan = p.scan;
+    scan.errors.truncate(PREVIEW_ERRORS);
     Ok(PreviewView {
         key,
         dialect: scan.dialect,
         rows_total: scan.rows,
         valid_rows: scan.valid_rows,
-        errors_total: scan.errors.len(),
+        errors_total: scan.errors_total,
+        error_totals: scan.error_totals,
         errors: scan.errors,
         warnings: scan.warnings,
         duplicate_email_groups: scan.duplicate_email_groups,

@@ -16,7 +16,9 @@ use tokio_util::io::SyncIoBridge;
 
 use crate::admin::{ReportFiles, Staging, LINK_TTL};
 use crate::csvfile::BoxRead;
-use crate::ports::{ObjectInfo, ObjectSource, ObjectVersion, PortError, ReportSink, Uploads};
+use crate::ports::{
+    ObjectInfo, ObjectSource, ObjectVersion, Part, PortError, ReportSink, Uploads,
+};
 
 /// One version of one object. Every `open` reads that same version (or, in an
 /// unversioned bucket, fails if the ETag changed), so both passes see the same bytes.
@@ -154,6 +156,104 @@ impl ReportSink for S3Reports {
             .map_err(|e| s3_error("write report", e))?;
         Ok(())
     }
+
+    async fn put_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        content_type: &str,
+        mut parts: tokio::sync::mpsc::Receiver<Part>,
+    ) -> Result<(), PortError> {
+        let Some(first) = parts.recv().await else {
+            return Err(abandoned());
+        };
+        if first.last {
+            return self.put(bucket, key, first.bytes, content_type).await;
+        }
+        let upload = self
+            .client
+            .create_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .content_type(content_type)
+            .send()
+            .await
+            .map_err(|e| s3_error("start report upload", e))?;
+        let upload_id = upload.upload_id().unwrap_or_default().to_owned();
+        let result = self
+            .upload_parts(bucket, key, &upload_id, first, &mut parts)
+            .await;
+        if result.is_err() {
+            // Parts of an abandoned upload are billed until aborted (the bucket's
+            // lifecycle rule aborts any that this misses).
+            let _ = self
+                .client
+                .abort_multipart_upload()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(&upload_id)
+                .send()
+                .await;
+        }
+        result
+    }
+}
+
+impl S3Reports {
+    async fn upload_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        first: Part,
+        parts: &mut tokio::sync::mpsc::Receiver<Part>,
+    ) -> Result<(), PortError> {
+        use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+        let mut done = Vec::new();
+        let mut part = first;
+        loop {
+            let number = done.len() as i32 + 1;
+            let out = self
+                .client
+                .upload_part()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .part_number(number)
+                .body(ByteStream::from(part.bytes))
+                .send()
+                .await
+                .map_err(|e| s3_error("write report part", e))?;
+            done.push(
+                CompletedPart::builder()
+                    .part_number(number)
+                    .set_e_tag(out.e_tag)
+                    .build(),
+            );
+            if part.last {
+                break;
+            }
+            part = parts.recv().await.ok_or_else(abandoned)?;
+        }
+        self.client
+            .complete_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(done))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| s3_error("finish report upload", e))?;
+        Ok(())
+    }
+}
+
+fn abandoned() -> PortError {
+    PortError::new("write report", "the writer stopped before the last part")
 }
 
 /// The admin's side of the import bucket.

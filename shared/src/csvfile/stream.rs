@@ -46,7 +46,45 @@ pub enum ReadError {
     Io(#[source] io::Error),
     #[error("row {row}: {message}")]
     Malformed { row: u64, message: String },
+    #[error(
+        "row {row}: the row goes on for more than 1 MB: most likely a quote (\") opens a cell \
+         that is never closed, so the rows after it are read as that one cell; check the quotes \
+         on this row and export again"
+    )]
+    RecordTooLong { row: u64 },
 }
+
+/// Most bytes one record (row) may take: far more than any real row (the
+/// longest cells allowed are a few KB), small enough that a runaway quoted cell
+/// stops the pass instead of filling memory with the rest of the file.
+pub const MAX_RECORD_BYTES: u64 = 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+#[error("record too long")]
+struct TooLong;
+
+/// Fails a read once the current record has taken more than its allowance
+/// (set by [`RecordStream`] after each record). The CSV reader reads ahead by
+/// its buffer, so the allowance has that much slack.
+struct RecordLimit<R> {
+    inner: R,
+    read: u64,
+    allowed_until: std::cell::Cell<u64>,
+}
+
+impl<R: Read> Read for RecordLimit<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.read > self.allowed_until.get() {
+            return Err(io::Error::other(TooLong));
+        }
+        let n = self.inner.read(out)?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+/// The CSV reader's own read-ahead, at most.
+const READ_AHEAD_SLACK: u64 = 64 * 1024;
 
 impl ReadError {
     fn from_io(e: io::Error) -> Self {
@@ -71,13 +109,21 @@ impl ReadError {
     }
 }
 
+fn is_too_long(e: &csv::Error) -> bool {
+    match e.kind() {
+        csv::ErrorKind::Io(io) => io.get_ref().is_some_and(|inner| inner.is::<TooLong>()),
+        _ => false,
+    }
+}
+
 const SNIFF_BUF: usize = 256 * 1024;
 
 /// The boxed form keeps the concrete reader type out of every signature.
 pub type BoxRead = Box<dyn Read + Send>;
 
 /// The layers under the CSV reader: sniffed prefix + rest, decoded, line endings normalised.
-type TextLayers = BufReader<LineEndings<DecodingReader<io::Chain<Cursor<Vec<u8>>, BoxRead>>>>;
+type TextLayers =
+    RecordLimit<BufReader<LineEndings<DecodingReader<io::Chain<Cursor<Vec<u8>>, BoxRead>>>>>;
 
 pub struct RecordStream {
     reader: csv::Reader<TextLayers>,
@@ -100,11 +146,16 @@ impl RecordStream {
         let decoded = DecodingReader::new(Cursor::new(prefix).chain(inner), encoding);
         let mut buffered = BufReader::with_capacity(SNIFF_BUF, LineEndings::new(decoded));
         let delimiter = sniff_delimiter(buffered.fill_buf().map_err(ReadError::from_io)?);
+        let limited = RecordLimit {
+            inner: buffered,
+            read: 0,
+            allowed_until: std::cell::Cell::new(MAX_RECORD_BYTES + READ_AHEAD_SLACK),
+        };
         let reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .has_headers(false)
             .flexible(true)
-            .from_reader(buffered);
+            .from_reader(limited);
         Ok(Self {
             reader,
             dialect: Dialect {
@@ -124,13 +175,22 @@ impl RecordStream {
     /// Advances to the next non-blank record; returns its spreadsheet row number.
     pub fn next_record(&mut self) -> Result<Option<u64>, ReadError> {
         loop {
-            if !self
-                .reader
-                .read_record(&mut self.record)
-                .map_err(ReadError::from_csv)?
-            {
-                return Ok(None);
+            // Where the record starts (before the read: a failed read moves on).
+            let next_row = self.reader.position().line() - self.embedded_newlines;
+            let read = self.reader.read_record(&mut self.record);
+            match read {
+                Ok(true) => {}
+                Ok(false) => return Ok(None),
+                Err(e) if is_too_long(&e) => {
+                    return Err(ReadError::RecordTooLong { row: next_row })
+                }
+                Err(e) => return Err(ReadError::from_csv(e)),
             }
+            let start = self.reader.position().byte();
+            self.reader
+                .get_ref()
+                .allowed_until
+                .set(start + MAX_RECORD_BYTES + READ_AHEAD_SLACK);
             // Every record ends in exactly one '\n' (see LineEndings), so the line
             // after it, less one, less its own embedded newlines, is where it starts.
             // The record's cells lie end to end in one buffer: one scan answers both questions.
@@ -244,6 +304,40 @@ mod tests {
             out.push((row, s.record().iter().map(str::to_owned).collect()));
         }
         (s.dialect(), out)
+    }
+
+    /// A stray quote would make the rest of the file one cell: the pass stops
+    /// at that row after about a megabyte instead of reading it all into memory.
+    #[test]
+    fn a_quote_that_never_closes_stops_at_its_row() {
+        let mut file = b"Serial,Name\nS1,Ann\nS2,\"Bob\n".to_vec();
+        for i in 0..200_000 {
+            file.extend_from_slice(format!("S{i},Someone {i}\n").as_bytes());
+        }
+        let mut s = RecordStream::open(Box::new(Cursor::new(file)), None).unwrap();
+        assert_eq!(s.next_record().unwrap(), Some(1));
+        assert_eq!(s.next_record().unwrap(), Some(2));
+        match s.next_record() {
+            Err(e @ ReadError::RecordTooLong { row: 3 }) => {
+                assert!(e.to_string().starts_with("row 3: "), "{e}")
+            }
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+    }
+
+    /// The allowance is per record: a long file of ordinary rows is read to its end.
+    #[test]
+    fn long_files_of_short_rows_are_not_limited() {
+        let mut file = b"Serial,Name\n".to_vec();
+        for i in 0..200_000 {
+            file.extend_from_slice(format!("S{i},\"Someone, {i}\"\n").as_bytes());
+        }
+        let mut s = RecordStream::open(Box::new(Cursor::new(file)), None).unwrap();
+        let mut n = 0;
+        while s.next_record().unwrap().is_some() {
+            n += 1;
+        }
+        assert_eq!(n, 200_001);
     }
 
     #[test]

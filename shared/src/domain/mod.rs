@@ -8,5 +8,5 @@ pub use options::{
     UploadChoices,
 };
 pub use values::{
-    email_key, Email, Mobile, Ownership, Password, Platform, SerialNumber, ValueError,
+    email_key, Email, IssueKind, Mobile, Ownership, Password, Platform, SerialNumber, ValueError,
 };

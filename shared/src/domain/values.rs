@@ -6,13 +6,72 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// What kind of problem a cell (or a row, or an invite) has: reports count
+/// issues per kind, so that a file wrong on every row is summed up in a line.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum IssueKind {
+    /// A required cell is empty.
+    Missing,
+    /// Longer than the column allows.
+    TooLong,
+    /// Not in the column's form (an email, a phone number, a serial a device can report).
+    Malformed,
+    /// Not one of the column's allowed values (they are case-sensitive).
+    NotAllowed,
+    /// A platform that cannot be pre-approved (Windows).
+    Unsupported,
+    /// Repeats an earlier row (a serial number listed twice).
+    Duplicate,
+    /// The file or the upload's options as a whole, not one row.
+    File,
+    /// Warnings: surrounding spaces removed, a short password, leading zeros probably lost.
+    Trimmed,
+    WeakPassword,
+    LeadingZeros,
+    /// An invite the provider refused, or one that may or may not have left.
+    InviteRefused,
+    InviteUnconfirmed,
+    /// A report written before kinds existed.
+    #[default]
+    #[serde(other)]
+    Other,
+}
+
 /// Why a value was refused, phrased for the admin who has to fix the cell.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ValueError(pub String);
+#[error("{message}")]
+pub struct ValueError {
+    pub kind: IssueKind,
+    pub message: String,
+}
 
-fn err<T>(msg: impl Into<String>) -> Result<T, ValueError> {
-    Err(ValueError(msg.into()))
+impl ValueError {
+    pub fn new(kind: IssueKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// A cell as quoted in a message: long enough to recognise, never the whole of a runaway cell.
+fn clip(raw: &str) -> std::borrow::Cow<'_, str> {
+    clip_to(raw, 64)
+}
+
+/// `raw` cut to at most `max` characters, with an ellipsis when cut.
+pub fn clip_to(raw: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match raw.char_indices().nth(max) {
+        None => raw.into(),
+        Some((at, _)) => format!("{}…", &raw[..at]).into(),
+    }
+}
+
+fn err<T>(kind: IssueKind, msg: impl Into<String>) -> Result<T, ValueError> {
+    Err(ValueError::new(kind, msg))
 }
 
 /// What in a serial number can never match what a device reports: spaces at
@@ -107,22 +166,31 @@ impl SerialNumber {
     /// The rules of [`parse`](Self::parse) without keeping the value (the validation pass).
     pub fn check(raw: &str) -> Result<(), ValueError> {
         if raw.is_empty() {
-            return err("the serial number is empty; every row needs the device's serial number");
+            return err(
+                IssueKind::Missing,
+                "the serial number is empty; every row needs the device's serial number",
+            );
         }
         if raw.len() > Self::MAX_LEN {
-            return err(format!(
-                "the serial number is longer than {} characters",
-                Self::MAX_LEN
-            ));
+            return err(
+                IssueKind::TooLong,
+                format!(
+                    "the serial number is longer than {} characters",
+                    Self::MAX_LEN
+                ),
+            );
         }
         if let Some(found) = invisible_in_serial(raw) {
-            return err(format!(
-                "the serial number has {found}, which no device reports; retype the serial \
+            return err(
+                IssueKind::Malformed,
+                format!(
+                    "the serial number has {found}, which no device reports; retype the serial \
                  (or clean the column) and export again"
-            ));
+                ),
+            );
         }
         if looks_like_scientific_notation(raw) {
-            return err(format!(
+            return err(IssueKind::Malformed, format!(
                 "'{raw}' looks like a number a spreadsheet rewrote in scientific notation, so the real serial \
                  number is lost; format the column as Text, re-enter the serials and export again"
             ));
@@ -187,10 +255,16 @@ impl Email {
     /// The rules of [`parse`](Self::parse) without keeping the value (the validation pass).
     pub fn check(raw: &str) -> Result<(), ValueError> {
         if raw.is_empty() {
-            return err("the email address is empty; every row needs the user's email");
+            return err(
+                IssueKind::Missing,
+                "the email address is empty; every row needs the user's email",
+            );
         }
         if raw.len() > Self::MAX_LEN {
-            return err("the email address is longer than 254 characters");
+            return err(
+                IssueKind::TooLong,
+                "the email address is longer than 254 characters",
+            );
         }
         if is_plain_ascii_address(raw) {
             return Ok(());
@@ -203,9 +277,10 @@ impl Email {
         );
         match valid {
             Ok(_) if raw.rsplit_once('@').is_some_and(|(_, d)| d.contains('.')) => Ok(()),
-            _ => err(format!(
-                "'{raw}' is not a valid email address (expected name@example.com)"
-            )),
+            _ => err(
+                IssueKind::Malformed,
+                format!("'{raw}' is not a valid email address (expected name@example.com)"),
+            ),
         }
     }
 
@@ -322,12 +397,11 @@ impl Ownership {
         match raw {
             "personal" => Ok(Self::Personal),
             "corporate" => Ok(Self::Corporate),
-            "" => err("ownership is empty; use personal or corporate"),
+            "" => err(IssueKind::Missing, "ownership is empty; use personal or corporate"),
             _ => match near_miss(raw, &Self::ALLOWED) {
-                Some(s) => err(format!(
-                    "ownership '{raw}' is not allowed; values are case-sensitive: did you mean '{s}'?"
-                )),
-                None => err(format!("ownership '{raw}' is not allowed; use personal or corporate")),
+                Some(s) => err(IssueKind::NotAllowed, format!(
+                    "ownership '{}' is not allowed; values are case-sensitive: did you mean '{s}'?", clip(raw))),
+                None => err(IssueKind::NotAllowed, format!("ownership '{}' is not allowed; use personal or corporate", clip(raw))),
             },
         }
     }
@@ -361,18 +435,15 @@ impl Platform {
             "macos" => Ok(Self::Macos),
             "tvos" => Ok(Self::Tvos),
             "linux" => Ok(Self::Linux),
-            "" => err("platform is empty; use one of android, ios, macos, tvos, linux"),
-            _ if raw.to_ascii_lowercase().starts_with("windows") => err(format!(
-                "platform '{raw}': Windows devices are not supported for pre-approved enrollment; \
-                 remove this row and enroll the device another way"
-            )),
+            "" => err(IssueKind::Missing, "platform is empty; use one of android, ios, macos, tvos, linux"),
+            _ if raw.to_ascii_lowercase().starts_with("windows") => err(IssueKind::Unsupported, format!(
+                "platform '{}': Windows devices are not supported for pre-approved enrollment; \
+                 remove this row and enroll the device another way", clip(raw))),
             _ => match near_miss(raw, &Self::ALLOWED).or_else(|| platform_alias(raw)) {
-                Some(s) => err(format!(
-                    "platform '{raw}' is not allowed; values are case-sensitive: did you mean '{s}'?"
-                )),
-                None => err(format!(
-                    "platform '{raw}' is not allowed; use one of android, ios, macos, tvos, linux"
-                )),
+                Some(s) => err(IssueKind::NotAllowed, format!(
+                    "platform '{}' is not allowed; values are case-sensitive: did you mean '{s}'?", clip(raw))),
+                None => err(IssueKind::NotAllowed, format!(
+                    "platform '{}' is not allowed; use one of android, ios, macos, tvos, linux", clip(raw))),
             },
         }
     }
@@ -410,19 +481,17 @@ pub struct Mobile(String);
 impl Mobile {
     pub fn parse(raw: &str) -> Result<Self, ValueError> {
         if looks_like_scientific_notation(raw) {
-            return err(format!(
-                "mobile '{raw}' was rewritten by a spreadsheet in scientific notation; format the column \
-                 as Text and re-enter the number in international form (+14155550123)"
-            ));
+            return err(IssueKind::Malformed, format!(
+                "mobile '{}' was rewritten by a spreadsheet in scientific notation; format the column \
+                 as Text and re-enter the number in international form (+14155550123)", clip(raw)));
         }
         let international: std::borrow::Cow<str> = match raw.strip_prefix("00") {
             Some(rest) => format!("+{rest}").into(),
             None => raw.into(),
         };
         if !international.starts_with('+') {
-            return err(format!(
-                "mobile '{raw}' has no country code; write it in international form, e.g. +14155550123"
-            ));
+            return err(IssueKind::Malformed, format!(
+                "mobile '{}' has no country code; write it in international form, e.g. +14155550123", clip(raw)));
         }
         if let Some(e164) = plain_international(&international) {
             return Ok(Self(e164));
@@ -431,9 +500,8 @@ impl Mobile {
             Ok(n) if n.is_valid() => Ok(Self(
                 n.format_as(rlibphonenumber::PhoneNumberFormat::E164).to_string(),
             )),
-            _ => err(format!(
-                "mobile '{raw}' is not a valid phone number; write it in international form, e.g. +14155550123"
-            )),
+            _ => err(IssueKind::Malformed, format!(
+                "mobile '{}' is not a valid phone number; write it in international form, e.g. +14155550123", clip(raw))),
         }
     }
 
@@ -501,10 +569,10 @@ impl Password {
 
     pub fn parse(raw: &str) -> Result<Self, ValueError> {
         if raw.len() > Self::MAX_LEN {
-            return err(format!(
-                "the password is longer than {} characters",
-                Self::MAX_LEN
-            ));
+            return err(
+                IssueKind::TooLong,
+                format!("the password is longer than {} characters", Self::MAX_LEN),
+            );
         }
         Ok(Self(raw.to_owned()))
     }
@@ -534,10 +602,26 @@ fn group_names(raw: &str) -> impl Iterator<Item = &str> {
     raw.split(';').map(str::trim).filter(|g| !g.is_empty())
 }
 
+/// The device-group cell as a whole: keeps every device item far below
+/// DynamoDB's 400 KB whatever else the row holds.
+pub const MAX_GROUPS_CELL: usize = 4096;
+
 /// The rules of [`parse_groups`] without building the list (the validation pass).
 pub fn check_groups(raw: &str) -> Result<(), ValueError> {
+    if raw.len() > MAX_GROUPS_CELL {
+        return err(
+            IssueKind::TooLong,
+            format!(
+                "the device groups are longer than {MAX_GROUPS_CELL} characters in all; \
+                 put the device in fewer groups (separate them with ';')"
+            ),
+        );
+    }
     match group_names(raw).find(|g| g.len() > 128) {
-        Some(g) => err(format!("device group '{g}' is longer than 128 characters")),
+        Some(g) => err(
+            IssueKind::TooLong,
+            format!("device group '{g}' is longer than 128 characters"),
+        ),
         None => Ok(()),
     }
 }
@@ -577,7 +661,7 @@ mod tests {
     fn serial_in_scientific_notation_is_damaged() {
         for bad in ["4.41E+11", "4,41E+11", "1e9", "3.5e-3"] {
             let e = SerialNumber::parse(bad).unwrap_err();
-            assert!(e.0.contains("scientific notation"), "{bad}: {e}");
+            assert!(e.message.contains("scientific notation"), "{bad}: {e}");
         }
         for ok in ["E12345", "12E", "C02XK1E3JG5H", "1E2F3"] {
             assert!(SerialNumber::parse(ok).is_ok(), "{ok}");
@@ -596,9 +680,9 @@ mod tests {
         assert_eq!(Ownership::parse("corporate").unwrap(), Ownership::Corporate);
         assert_eq!(Ownership::parse("personal").unwrap(), Ownership::Personal);
         let e = Ownership::parse("Corporate").unwrap_err();
-        assert!(e.0.contains("did you mean 'corporate'"), "{e}");
+        assert!(e.message.contains("did you mean 'corporate'"), "{e}");
         let e = Ownership::parse("company").unwrap_err();
-        assert!(e.0.contains("use personal or corporate"), "{e}");
+        assert!(e.message.contains("use personal or corporate"), "{e}");
     }
 
     #[test]
@@ -607,14 +691,15 @@ mod tests {
             assert_eq!(Platform::parse(p).unwrap().as_str(), p);
         }
         let e = Platform::parse("iOS").unwrap_err();
-        assert!(e.0.contains("did you mean 'ios'"), "{e}");
+        assert!(e.message.contains("did you mean 'ios'"), "{e}");
         let e = Platform::parse("macOS").unwrap_err();
-        assert!(e.0.contains("did you mean 'macos'"), "{e}");
+        assert!(e.message.contains("did you mean 'macos'"), "{e}");
         let e = Platform::parse("iPhone").unwrap_err();
-        assert!(e.0.contains("did you mean 'ios'"), "{e}");
+        assert!(e.message.contains("did you mean 'ios'"), "{e}");
         let e = Platform::parse("blackberry").unwrap_err();
         assert!(
-            e.0.contains("use one of android, ios, macos, tvos, linux"),
+            e.message
+                .contains("use one of android, ios, macos, tvos, linux"),
             "{e}"
         );
     }
@@ -623,7 +708,10 @@ mod tests {
     fn windows_is_not_supported() {
         for w in ["windows", "Windows", "windows10"] {
             let e = Platform::parse(w).unwrap_err();
-            assert!(e.0.contains("Windows devices are not supported"), "{e}");
+            assert!(
+                e.message.contains("Windows devices are not supported"),
+                "{e}"
+            );
         }
     }
 
@@ -715,12 +803,12 @@ mod tests {
         );
         assert!(Mobile::parse("415 555 2671")
             .unwrap_err()
-            .0
+            .message
             .contains("no country code"));
         assert!(Mobile::parse("+1 123").is_err());
         assert!(Mobile::parse("4.41E+11")
             .unwrap_err()
-            .0
+            .message
             .contains("scientific notation"));
     }
 

@@ -15,11 +15,15 @@ use crate::domain::ImportOptions;
 
 /// Past this, a file belongs in `imports/` directly rather than in the guided upload.
 pub const MAX_PREVIEW_ROWS: u64 = 200_000;
-pub const MAX_PAGE_SIZE: usize = 500;
+/// Page size, groups and cut cells keep a preview response well under 1 MB,
+/// whatever the file holds (a test builds the worst file).
+pub const MAX_PAGE_SIZE: usize = 100;
 /// Duplicate-email groups listed (all are counted).
-const MAX_GROUPS: usize = 500;
+const MAX_GROUPS: usize = 100;
 /// Rows named per duplicate-email group.
-const MAX_GROUP_ROWS: usize = 50;
+const MAX_GROUP_ROWS: usize = 20;
+/// Characters of a cell shown (the page cuts what it cannot show anyway).
+const CELL_CHARS: usize = 128;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PreviewRow {
@@ -95,7 +99,7 @@ pub fn preview(
             let g = groups
                 .entry(crate::domain::email_key(email))
                 .or_insert_with(|| DuplicateEmail {
-                    email: email.to_owned(),
+                    email: crate::domain::values::clip_to(email, CELL_CHARS).into_owned(),
                     count: 0,
                     rows: Vec::new(),
                 });
@@ -135,19 +139,15 @@ fn page_row(scanned: &Scan, row: u64, record: &csv::StringRecord) -> PreviewRow 
             has_password = !value.trim().is_empty();
             continue;
         }
-        cells.insert(field.key(), value.to_owned());
+        let shown = crate::domain::values::clip_to(value, CELL_CHARS);
+        cells.insert(field.key(), shown.into_owned());
     }
     PreviewRow {
         row,
         cells,
         has_password,
         valid: scanned.is_row_valid(row),
-        errors: scanned
-            .errors
-            .iter()
-            .filter(|e| e.row == row)
-            .cloned()
-            .collect(),
+        errors: scanned.row_errors(row, record),
         carries_user_details: scanned.carries_user_details(row),
     }
 }

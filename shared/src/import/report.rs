@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::row::RowIssue;
-use super::scan::{FileError, RowPass, Scan};
+use super::scan::{FileError, IssueTotals, RowPass, Scan};
 use crate::csvfile::{BoxRead, Dialect};
-use crate::domain::ImportOptions;
+use crate::domain::{ImportOptions, IssueKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -72,7 +72,10 @@ pub struct Report {
     pub counts: Counts,
     pub skipped: Vec<Skipped>,
     pub skipped_total: u64,
+    /// The first 1,000 errors by row; the errors CSV has every row in error.
     pub errors: Vec<RowIssue>,
+    pub errors_total: u64,
+    pub error_totals: IssueTotals,
     pub invite_errors: Vec<RowIssue>,
     pub warnings: Vec<RowIssue>,
     pub warnings_total: u64,
@@ -96,6 +99,8 @@ impl Report {
             skipped: Vec::new(),
             skipped_total: 0,
             errors: Vec::new(),
+            errors_total: 0,
+            error_totals: IssueTotals::default(),
             invite_errors: Vec::new(),
             warnings: Vec::new(),
             warnings_total: 0,
@@ -112,6 +117,8 @@ impl Report {
         self.counts.rows = scan.rows;
         self.counts.valid_rows = scan.valid_rows;
         self.errors = scan.errors.clone();
+        self.errors_total = scan.errors_total;
+        self.error_totals = scan.error_totals.clone();
         self.warnings = scan.warnings.clone();
         self.warnings_total = scan.warnings_total;
         self.ignored_columns = scan.columns.ignored.clone();
@@ -129,23 +136,39 @@ impl Report {
     /// A file that could not be read at all (header, encoding): one error on row 1.
     pub fn file_error(mut self, e: &FileError) -> Self {
         self.status = ImportStatus::Rejected;
-        self.errors = vec![RowIssue {
+        self.errors.clear();
+        self.add_file_error(RowIssue {
             row: 1,
             column: String::new(),
             value: String::new(),
             message: e.to_string(),
-        }];
+            kind: IssueKind::File,
+        });
         self
+    }
+
+    /// An error about the whole file or upload (counted like a row's).
+    pub fn add_file_error(&mut self, issue: RowIssue) {
+        self.errors_total += 1;
+        self.error_totals.count(&issue);
+        self.errors.push(issue);
     }
 }
 
-/// `reports/<key without imports/>.json` and `.errors.csv` for an object key.
-pub fn report_keys(key: &str) -> (String, String) {
+/// `reports/<key without imports/>/<import id>.json` and `.errors.csv`: per
+/// import, so a re-upload under the same key never shows the previous import's
+/// errors, and still found by listing the upload's own key. A key too long to
+/// carry the suffix within S3's 1,024 bytes gets `reports/<import id>.…`.
+pub fn report_keys(key: &str, import_id: &str) -> (String, String) {
+    const S3_KEY_LIMIT: usize = 1024;
     let rest = key.strip_prefix("imports/").unwrap_or(key);
-    (
-        format!("reports/{rest}.json"),
-        format!("reports/{rest}.errors.csv"),
-    )
+    let base = format!("reports/{rest}/{import_id}");
+    let base = if base.len() + ".errors.csv".len() <= S3_KEY_LIMIT {
+        base
+    } else {
+        format!("reports/{import_id}")
+    };
+    (format!("{base}.json"), format!("{base}.errors.csv"))
 }
 
 /// Cells a spreadsheet would run as a formula get a leading apostrophe (CSV injection).
@@ -156,26 +179,25 @@ pub fn escape_cell(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// The header and every row with an error, each with an added `Error` column,
-/// as UTF-8 with a byte-order mark (so Excel opens it with the right encoding).
-/// Reads the file once more rather than keeping rows from the validation pass.
 /// What stands in the errors file for a password.
 const MASKED: &str = "***";
 
-pub fn errors_csv(
+/// Writes the header and every row with an error, each with an added `Error`
+/// column, as UTF-8 with a byte-order mark (so Excel opens it with the right
+/// encoding); returns how many rows it wrote. Reads the file once more and
+/// finds each bad row's errors again ([`Scan::row_errors`]), so it holds one
+/// row at a time however many are wrong.
+pub fn write_errors_csv(
     input: BoxRead,
     scan: &Scan,
     options: &ImportOptions,
-) -> Result<Vec<u8>, FileError> {
-    let mut by_row: BTreeMap<u64, Vec<&str>> = BTreeMap::new();
-    for e in &scan.errors {
-        by_row.entry(e.row).or_default().push(e.message.as_str());
-    }
-    let mut out = b"\xEF\xBB\xBF".to_vec();
+    out: impl std::io::Write,
+) -> Result<u64, FileError> {
+    let io_error = |e: std::io::Error| FileError::Read(crate::csvfile::ReadError::Io(e));
+    let mut out = out;
+    out.write_all(b"\xEF\xBB\xBF").map_err(io_error)?;
     let mut pass = RowPass::open(input, Some(scan.dialect.encoding), options)?;
-    let mut w = csv::WriterBuilder::new()
-        .flexible(true)
-        .from_writer(&mut out);
+    let mut w = csv::WriterBuilder::new().flexible(true).from_writer(out);
     let mut header: Vec<String> = pass.columns.headers.clone();
     while header.last().is_some_and(String::is_empty) {
         header.pop();
@@ -184,11 +206,17 @@ pub fn errors_csv(
     let password = pass.columns.column(crate::csvfile::Field::Password);
     header.push("Error".into());
     write_record(&mut w, header.iter().map(String::as_str))?;
+    let mut written = 0;
     while let Some(row) = pass.next_row()? {
-        let Some(messages) = by_row.get(&row) else {
+        if scan.is_row_valid(row) {
             continue;
-        };
-        let joined = messages.join("; ");
+        }
+        let errors = scan.row_errors(row, pass.record());
+        let joined = errors
+            .iter()
+            .map(|e| e.message.as_str())
+            .collect::<Vec<_>>()
+            .join("; ");
         // The file is shared to get rows fixed: a password never leaves the upload.
         let cells = pass
             .record()
@@ -204,10 +232,16 @@ pub fn errors_csv(
                 }
             });
         write_record(&mut w, cells.chain(std::iter::once(joined.as_str())))?;
+        written += 1;
     }
-    w.flush()
-        .map_err(|e| FileError::Read(crate::csvfile::ReadError::Io(e)))?;
-    drop(w);
+    w.flush().map_err(io_error)?;
+    Ok(written)
+}
+
+/// The errors file in memory (the CLI's and the tests' small files).
+pub fn errors_csv(input: BoxRead, scan: &Scan, options: &ImportOptions) -> Result<Vec<u8>, FileError> {
+    let mut out = Vec::new();
+    write_errors_csv(input, scan, options, &mut out)?;
     Ok(out)
 }
 
@@ -226,13 +260,23 @@ mod tests {
     use std::io::Cursor;
 
     #[test]
-    fn report_keys_mirror_the_import_key() {
+    fn report_keys_are_per_import_under_the_upload_key() {
         assert_eq!(
-            report_keys("imports/2026/devices.csv"),
+            report_keys("imports/2026/devices.csv", "ab12"),
             (
-                "reports/2026/devices.csv.json".into(),
-                "reports/2026/devices.csv.errors.csv".into()
+                "reports/2026/devices.csv/ab12.json".into(),
+                "reports/2026/devices.csv/ab12.errors.csv".into()
             )
+        );
+        assert_ne!(
+            report_keys("imports/a.csv", "first").0,
+            report_keys("imports/a.csv", "second").0
+        );
+        let long = format!("imports/{}", "k".repeat(1010));
+        let (json, csv) = report_keys(&long, "ab12");
+        assert_eq!(
+            (json.as_str(), csv.as_str()),
+            ("reports/ab12.json", "reports/ab12.errors.csv")
         );
     }
 

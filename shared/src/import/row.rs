@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 use crate::csvfile::{ColumnMap, Field};
 use crate::domain::values::{check_groups, checked_groups};
 use crate::domain::{
-    Email, InviteChannel, Mobile, Ownership, Password, Platform, SerialNumber, ValueError,
+    Email, InviteChannel, IssueKind, Mobile, Ownership, Password, Platform, SerialNumber,
+    ValueError,
 };
 use crate::ports::Invite;
 use crate::records::{DeviceRecord, DeviceStatus, UserRecord};
@@ -17,6 +18,8 @@ pub struct RowIssue {
     pub column: String,
     pub value: String,
     pub message: String,
+    #[serde(default)]
+    pub kind: IssueKind,
 }
 
 /// A row that passed validation.
@@ -164,6 +167,7 @@ impl<'a> Cells<'a, '_> {
                 column: self.map.title(field).to_owned(),
                 value: shown(field, trimmed),
                 message: "surrounding spaces were removed".into(),
+                kind: IssueKind::Trimmed,
             });
         }
         trimmed
@@ -174,7 +178,8 @@ impl<'a> Cells<'a, '_> {
             row: self.row,
             column: self.map.title(field).to_owned(),
             value: shown(field, value),
-            message: e.0,
+            message: e.message,
+            kind: e.kind,
         });
     }
 
@@ -232,14 +237,17 @@ impl<'a> Cells<'a, '_> {
     }
 }
 
-/// Passwords never appear in reports.
+/// Passwords never appear in reports. A long cell is cut: a report names the cell, it does not carry it.
 fn shown(field: Field, value: &str) -> String {
     if field == Field::Password {
         "***".into()
     } else {
-        value.to_owned()
+        crate::domain::values::clip_to(value, SHOWN_CHARS).into_owned()
     }
 }
+
+/// Characters of a cell a report or preview shows.
+pub const SHOWN_CHARS: usize = 100;
 
 fn text<'a>(
     label: &'static str,
@@ -247,11 +255,15 @@ fn text<'a>(
 ) -> impl Fn(&'a str) -> Result<&'a str, ValueError> {
     move |v| {
         if required && v.is_empty() {
-            Err(ValueError(format!("{label} is empty; every row needs it")))
+            Err(ValueError::new(
+                IssueKind::Missing,
+                format!("{label} is empty; every row needs it"),
+            ))
         } else if v.len() > MAX_TEXT {
-            Err(ValueError(format!(
-                "{label} is longer than {MAX_TEXT} characters"
-            )))
+            Err(ValueError::new(
+                IssueKind::TooLong,
+                format!("{label} is longer than {MAX_TEXT} characters"),
+            ))
         } else {
             Ok(v)
         }
@@ -299,6 +311,7 @@ pub fn check_row<'a>(
                             Password::RECOMMENDED_LEN,
                             Password::RECOMMENDED_LEN
                         ),
+                        kind: IssueKind::WeakPassword,
                     });
                 }
                 Some(raw)
@@ -317,7 +330,10 @@ pub fn check_row<'a>(
         c.fail(
             Field::Mobile,
             "",
-            ValueError("invites go by SMS but this row has no mobile number; add one or send invites by email".into()),
+            ValueError::new(
+                IssueKind::Missing,
+                "invites go by SMS but this row has no mobile number; add one or send invites by email",
+            ),
         );
     }
     match (name, email, ownership, serial, platform) {

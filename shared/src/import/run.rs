@@ -16,14 +16,16 @@ use std::time::Duration;
 use futures::stream::{self, StreamExt};
 
 use super::invite::Pacer;
-use super::report::{errors_csv, report_keys, Counts, ImportStatus, Report, Skipped};
+use super::report::{report_keys, write_errors_csv, Counts, ImportStatus, Report, Skipped};
 use super::row::{DeviceRow, Provenance, RowIssue};
 use super::scan::{scan, FileError, RowPass, Scan};
-use crate::domain::{ExistingPolicy, ImportOptions, InviteChannel, OnError, OptionError};
+use crate::domain::{
+    ExistingPolicy, ImportOptions, InviteChannel, IssueKind, OnError, OptionError,
+};
 use crate::password::PasswordKey;
 use crate::ports::{
     Claim, Directory, ImportRecords, ImportState, Invite, InviteLedger, InviteOrigin, InviteSender,
-    Lease, ObjectSource, ObjectVersion, PortError, ReportSink, SendError,
+    Lease, ObjectSource, ObjectVersion, PartWriter, PortError, ReportSink, SendError,
 };
 use crate::records::{now_rfc3339, DeviceRecord, ExistingDevice, ExistingUser, UserRecord};
 
@@ -289,49 +291,40 @@ async fn run_leased<P: ImportPorts>(
         Err(e) => {
             let mut report = Report::new(&import_id, &object.key, &state.options);
             report.status = ImportStatus::Rejected;
-            report.errors.push(RowIssue {
+            report.add_file_error(RowIssue {
                 row: 0,
                 column: String::new(),
                 value: e.value.clone(),
                 message: e.to_string(),
+                kind: IssueKind::File,
             });
-            return finish(state, report, None, ports).await;
+            return finish(state, report, ports).await;
         }
     };
     state.options = options.clone();
 
     let started = std::time::Instant::now();
     let scan = match validate(&source, &options, &mut state, ports.records()).await? {
-        Ok(scan) => scan,
+        Ok(scan) => Arc::new(scan),
         Err(file_error) => {
             let report = Report::new(&import_id, &object.key, &options).file_error(&file_error);
-            return finish(state, report, None, ports).await;
+            return finish(state, report, ports).await;
         }
     };
-    tracing::info!(%import_id, rows = scan.rows, errors = scan.errors.len(), ms = started.elapsed().as_millis() as u64, "validated");
+    tracing::info!(%import_id, rows = scan.rows, errors = scan.errors_total, ms = started.elapsed().as_millis() as u64, "validated");
     let report = Report::new(&import_id, &object.key, &options).with_scan(&scan);
-    let errors_file = if scan.errors.is_empty() {
-        None
-    } else {
-        let src = source.clone();
-        let (s, o) = (scan.clone(), options.clone());
-        let csv = tokio::task::spawn_blocking(move || {
-            errors_csv(src.open()?, &s, &o).map_err(std::io::Error::other)
-        })
-        .await
-        .map_err(|e| RunError::Internal(e.to_string()))?
-        .map_err(|e| RunError::Reread(e.to_string()))?;
-        Some(csv)
-    };
-    if !scan.errors.is_empty() && options.on_error == OnError::RejectFile {
+    // Written once, before anything else: a resumed import has it already.
+    if scan.has_errors() && state.status == ImportStatus::Validating {
+        write_errors_file(&state, &source, &scan, &options, ports.reports()).await?;
+    }
+    if scan.has_errors() && options.on_error == OnError::RejectFile {
         let mut report = report;
         report.status = ImportStatus::Rejected;
-        return finish(state, report, errors_file, ports).await;
+        return finish(state, report, ports).await;
     }
 
     state.status = ImportStatus::Writing;
     ports.records().save(&state).await?;
-    let scan = Arc::new(scan);
     let out_of_time = || remaining() < reserve;
     let writer = Writer {
         import_id: &import_id,
@@ -403,7 +396,7 @@ async fn run_leased<P: ImportPorts>(
     }
     let mut report = report;
     report.status = ImportStatus::Completed;
-    finish(state, report, errors_file, ports).await
+    finish(state, report, ports).await
 }
 
 async fn validate<M: ImportRecords>(
@@ -705,13 +698,19 @@ impl Writer<'_> {
                 }
                 Ok(Sent::Rejected(e)) => {
                     state.counts.invites_failed += 1;
-                    format!("the device was imported but the invite was refused: {e}")
+                    (
+                        IssueKind::InviteRefused,
+                        format!("the device was imported but the invite was refused: {e}"),
+                    )
                 }
                 Ok(Sent::Unconfirmed) => {
                     state.counts.invites_unconfirmed += 1;
-                    "an earlier attempt stopped between claiming this invite and the provider's \
-                     answer: it may or may not have been sent; resend it if the user has none"
-                        .to_owned()
+                    (
+                        IssueKind::InviteUnconfirmed,
+                        "an earlier attempt stopped between claiming this invite and the provider's \
+                         answer: it may or may not have been sent; resend it if the user has none"
+                            .to_owned(),
+                    )
                 }
             };
             if state.invite_errors.len() < MAX_SKIPPED {
@@ -719,7 +718,8 @@ impl Writer<'_> {
                     row,
                     column: String::new(),
                     value: String::new(),
-                    message: issue,
+                    message: issue.1,
+                    kind: issue.0,
                 });
             }
         }
@@ -813,18 +813,49 @@ enum Sent {
 async fn finish<P: ImportPorts>(
     state: ImportState,
     report: Report,
-    errors_file: Option<Vec<u8>>,
     ports: &P,
 ) -> Result<Outcome, RunError> {
-    close(state, report, errors_file, ports.records(), ports.reports()).await
+    close(state, report, ports.records(), ports.reports()).await
 }
 
-/// Writes the report (and the errors file) and then the final status: a
-/// status is final only once its report exists.
+/// Streams every row in error to the errors file, a part at a time: its size
+/// is the file's, the memory it takes is a few parts.
+async fn write_errors_file<R: ReportSink>(
+    state: &ImportState,
+    source: &Arc<dyn ObjectSource>,
+    scan: &Arc<Scan>,
+    options: &ImportOptions,
+    reports: &R,
+) -> Result<(), RunError> {
+    let (_, csv_key) = report_keys(&state.key, &state.import_id);
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    let writer = {
+        let (src, scan, opts) = (source.clone(), scan.clone(), options.clone());
+        tokio::task::spawn_blocking(move || -> Result<u64, String> {
+            let mut out = PartWriter::new(tx);
+            let rows = write_errors_csv(src.open().map_err(|e| e.to_string())?, &scan, &opts, &mut out)
+                .map_err(|e| e.to_string())?;
+            out.finish().map_err(|e| e.to_string())?;
+            Ok(rows)
+        })
+    };
+    let upload = reports.put_parts(&state.bucket, &csv_key, "text/csv; charset=utf-8", rx);
+    let (written, uploaded) = tokio::join!(writer, upload);
+    // The reader's error first: a failed upload also stops the writer (broken pipe).
+    let rows = written
+        .map_err(|e| RunError::Internal(e.to_string()))?
+        .map_err(RunError::Reread);
+    uploaded?;
+    let rows = rows?;
+    tracing::info!(import_id = %state.import_id, rows, "errors file written");
+    Ok(())
+}
+
+/// Writes the report and then the final status: a status is final only once
+/// its report exists.
 async fn close<M: ImportRecords, R: ReportSink>(
     mut state: ImportState,
     mut report: Report,
-    errors_file: Option<Vec<u8>>,
     records: &M,
     reports: &R,
 ) -> Result<Outcome, RunError> {
@@ -837,12 +868,7 @@ async fn close<M: ImportRecords, R: ReportSink>(
     report.skipped = state.skipped.clone();
     report.skipped_total = state.skipped_total;
     report.invite_errors = state.invite_errors.clone();
-    let (json_key, csv_key) = report_keys(&state.key);
-    if let Some(csv) = errors_file {
-        reports
-            .put(&state.bucket, &csv_key, csv, "text/csv; charset=utf-8")
-            .await?;
-    }
+    let (json_key, _) = report_keys(&state.key, &state.import_id);
     let body = serde_json::to_vec_pretty(&report).map_err(|e| RunError::Internal(e.to_string()))?;
     reports
         .put(&state.bucket, &json_key, body, "application/json")
@@ -884,7 +910,7 @@ pub async fn mark_failed<M: ImportRecords, R: ReportSink>(
          the counts are those of its last checkpoint. Fix the cause and upload the \
          file again: the new upload is a new import and sends its own invites"
     ));
-    close(state, report, None, records, reports).await
+    close(state, report, records, reports).await
 }
 
 #[cfg(test)]

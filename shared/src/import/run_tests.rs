@@ -20,6 +20,10 @@ fn object(key: &str) -> ImportObject {
 
 const HEADER: &str = "Name,Email,Ownership,Serial Number,Platform,Mobile,Password,Device Group\n";
 
+fn report_keys_of(object: &ImportObject) -> (String, String) {
+    crate::import::report_keys(&object.key, &object.import_id())
+}
+
 struct World {
     dir: MemoryDirectory,
     records: MemoryImports,
@@ -49,6 +53,10 @@ impl World {
                 ..RunConfig::default()
             },
         }
+    }
+
+    fn report(&self, object: &ImportObject) -> serde_json::Value {
+        self.reports.json(&report_keys_of(object).0)
     }
 
     async fn import(&self, key: &str, body: &str, options: ImportOptions) -> Outcome {
@@ -156,7 +164,7 @@ async fn a_valid_file_writes_devices_users_and_one_invite_per_row() {
     assert_eq!(w.sent_rows(), vec![2, 3, 4]);
     let sent = w.sender.sent.lock().unwrap();
     assert_eq!(sent[0].password.as_deref(), Some("pw1"));
-    let r = w.reports.json("reports/a.csv.json");
+    let r = w.report(&object("imports/a.csv"));
     assert_eq!(r["status"], "completed");
     assert_eq!(r["rows"], 3);
     assert_eq!(r["devices_written"], 3);
@@ -182,6 +190,39 @@ async fn the_object_is_read_again_for_each_pass_not_buffered() {
     );
 }
 
+/// Adversary 3: a file wrong on every row. The report keeps the first 1,000
+/// errors and exact totals; the errors file streams in parts and has every row.
+#[tokio::test]
+async fn a_file_wrong_on_every_row_streams_every_row_to_the_errors_file() {
+    let w = World::new();
+    let rows = 60_000;
+    let body: String = (0..rows)
+        .map(|i| {
+            format!("User {i},user{i}@example.com,corporate,SER{i:08},ios,4155550100,pw-{i},Sales\n")
+        })
+        .collect();
+    let options = ImportOptions {
+        invite: InviteChannel::Sms,
+        ..Default::default()
+    };
+    let out = w.import("imports/every.csv", &body, options).await;
+    assert_eq!(out, Outcome::Finished(ImportStatus::Rejected));
+    let r = w.report(&object("imports/every.csv"));
+    assert_eq!(r["errors_total"], rows);
+    assert_eq!(r["error_totals"]["by_column"]["Mobile"], rows);
+    assert_eq!(r["error_totals"]["by_kind"]["malformed"], rows);
+    assert_eq!(r["errors"].as_array().unwrap().len(), 1000);
+    assert!(serde_json::to_vec(&r).unwrap().len() < 1_000_000);
+    let key = report_keys_of(&object("imports/every.csv")).1;
+    assert!(w.reports.parts.lock().unwrap()[&key] > 1, "streamed in parts");
+    let csv = String::from_utf8(w.reports.objects.lock().unwrap()[&key].clone()).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), rows + 1, "the header and every row");
+    assert!(lines[rows].starts_with(&format!("User {},", rows - 1)));
+    assert!(lines[rows].contains("has no country code"), "{}", lines[rows]);
+    assert!(!csv.contains("pw-"), "passwords masked");
+}
+
 #[tokio::test]
 async fn one_bad_row_rejects_the_file_and_lists_every_error() {
     let w = World::new();
@@ -193,7 +234,7 @@ async fn one_bad_row_rejects_the_file_and_lists_every_error() {
     assert!(w.dir.devices.lock().unwrap().is_empty(), "nothing written");
     assert!(w.dir.users.lock().unwrap().is_empty());
     assert!(w.sent_rows().is_empty(), "no invite");
-    let r = w.reports.json("reports/bad.csv.json");
+    let r = w.report(&object("imports/bad.csv"));
     assert_eq!(r["status"], "rejected");
     let errors: Vec<(u64, String)> = r["errors"]
         .as_array()
@@ -214,9 +255,10 @@ async fn one_bad_row_rejects_the_file_and_lists_every_error() {
             (4, "Platform".into())
         ]
     );
-    let csv =
-        String::from_utf8(w.reports.objects.lock().unwrap()["reports/bad.csv.errors.csv"].clone())
-            .unwrap();
+    let csv = String::from_utf8(
+        w.reports.objects.lock().unwrap()[&report_keys_of(&object("imports/bad.csv")).1].clone(),
+    )
+    .unwrap();
     assert_eq!(
         csv.lines().count(),
         3,
@@ -239,14 +281,14 @@ async fn skip_invalid_rows_imports_the_rest() {
         vec!["S2"]
     );
     assert_eq!(w.sent_rows(), vec![3]);
-    let r = w.reports.json("reports/some.csv.json");
+    let r = w.report(&object("imports/some.csv"));
     assert_eq!(r["errors"].as_array().unwrap().len(), 1);
     assert!(w
         .reports
         .objects
         .lock()
         .unwrap()
-        .contains_key("reports/some.csv.errors.csv"));
+        .contains_key(&report_keys_of(&object("imports/some.csv")).1));
 }
 
 #[tokio::test]
@@ -303,7 +345,7 @@ async fn a_crash_mid_import_resumes_without_sending_twice() {
         vec![2, 3, 4],
         "each row invited exactly once"
     );
-    let r = w.reports.json("reports/crash.csv.json");
+    let r = w.report(&object);
     assert_eq!(r["devices_written"], 3);
     assert_eq!(r["invites_sent"], 3);
 }
@@ -325,7 +367,7 @@ async fn an_import_whose_last_attempt_fails_is_marked_failed_with_a_report() {
         .await
         .unwrap();
     assert_eq!(out, Outcome::Finished(ImportStatus::Failed));
-    let r = w.reports.json("reports/doomed.csv.json");
+    let r = w.report(&object);
     assert_eq!(r["status"], "failed");
     assert_eq!(r["rows"], 3);
     // Counted as of the last checkpoint the failed attempts saved.
@@ -360,10 +402,7 @@ async fn an_import_that_never_started_is_recorded_as_failed_too() {
     assert_eq!(out, Outcome::Finished(ImportStatus::Failed));
     let st = w.records.load(&object.import_id()).await.unwrap().unwrap();
     assert_eq!(st.status, ImportStatus::Failed);
-    assert_eq!(
-        w.reports.json("reports/unreadable.csv.json")["status"],
-        "failed"
-    );
+    assert_eq!(w.report(&object)["status"], "failed");
 }
 
 #[tokio::test]
@@ -558,7 +597,7 @@ async fn existing_users_and_devices_skip_or_replace() {
         "Ann",
         "skip keeps the user"
     );
-    let r = w.reports.json("reports/second.csv.json");
+    let r = w.report(&object("imports/second.csv"));
     assert_eq!(r["skipped"][0]["row"], 2);
     assert_eq!(r["skipped"][0]["serial_number"], "S1");
     assert_eq!(r["devices_written"], 1);
@@ -574,10 +613,7 @@ async fn existing_users_and_devices_skip_or_replace() {
     };
     w.import("imports/third.csv", again, replace).await;
     assert_eq!(w.dir.users.lock().unwrap()["ann@x.com"].name, "Ann New");
-    assert_eq!(
-        w.reports.json("reports/third.csv.json")["devices_written"],
-        2
-    );
+    assert_eq!(w.report(&object("imports/third.csv"))["devices_written"], 2);
 }
 
 #[tokio::test]
@@ -595,7 +631,7 @@ async fn an_enrolled_device_is_never_pre_approved_again() {
         w.dir.devices.lock().unwrap()["S2"].status,
         DeviceStatus::Enrolled
     );
-    let r = w.reports.json("reports/again.csv.json");
+    let r = w.report(&object("imports/again.csv"));
     assert_eq!(r["skipped"].as_array().unwrap().len(), 1);
     assert!(r["skipped"][0]["reason"]
         .as_str()
@@ -639,7 +675,7 @@ async fn throttling_is_retried_and_refusals_are_reported() {
         .await;
     assert_eq!(out, Outcome::Finished(ImportStatus::Completed));
     assert_eq!(w.sent_rows(), vec![2, 4]);
-    let r = w.reports.json("reports/t.csv.json");
+    let r = w.report(&object("imports/t.csv"));
     assert_eq!(r["invites_sent"], 2);
     assert_eq!(r["invites_failed"], 1);
     assert_eq!(r["invite_errors"][0]["row"], 3);
@@ -663,7 +699,7 @@ async fn bad_upload_options_reject_with_a_message() {
         .await
         .unwrap();
     assert_eq!(out, Outcome::Finished(ImportStatus::Rejected));
-    let r = w.reports.json("reports/o.csv.json");
+    let r = w.report(&object);
     assert!(r["errors"][0]["message"]
         .as_str()
         .unwrap()
@@ -682,7 +718,7 @@ async fn an_unreadable_header_is_rejected_on_row_one() {
     w.run(&object, Ok(ImportOptions::default()), src)
         .await
         .unwrap();
-    let r = w.reports.json("reports/h.csv.json");
+    let r = w.report(&object);
     assert_eq!(r["status"], "rejected");
     assert_eq!(r["errors"][0]["row"], 1);
     assert!(r["errors"][0]["message"]

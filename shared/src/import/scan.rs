@@ -7,16 +7,18 @@
 use std::collections::BTreeMap;
 use std::io;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::row::{check_row, CheckedRow, RowIssue};
 use crate::csvfile::{
     BoxRead, ColumnMap, Dialect, Field, HeaderError, ReadError, RecordStream, TextEncoding,
 };
-use crate::domain::{Email, ImportOptions, InviteChannel};
+use crate::domain::{Email, ImportOptions, InviteChannel, IssueKind};
 
+/// Errors kept in a report (the first, by row); the totals are always exact.
+pub const MAX_ERRORS: usize = 1000;
 /// Warnings kept in a report; the total is always counted.
-pub const MAX_WARNINGS: usize = 1000;
+pub const MAX_WARNINGS: usize = 200;
 /// Rows named per suspicious serial length for the leading-zeros warning.
 const MAX_SHORT_SERIAL_ROWS: usize = 1000;
 
@@ -32,6 +34,67 @@ pub enum FileError {
     NoRows,
 }
 
+/// How many issues a file has per column title and per kind: a file wrong on
+/// every row is summed up in a few lines rather than listed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssueTotals {
+    pub by_column: BTreeMap<String, u64>,
+    pub by_kind: BTreeMap<IssueKind, u64>,
+}
+
+impl IssueTotals {
+    pub(crate) fn count(&mut self, issue: &RowIssue) {
+        match self.by_column.get_mut(&issue.column) {
+            Some(n) => *n += 1,
+            None => {
+                self.by_column.insert(issue.column.clone(), 1);
+            }
+        }
+        *self.by_kind.entry(issue.kind).or_default() += 1;
+    }
+}
+
+/// The first [`MAX_ERRORS`] errors by row, and exact totals of all of them.
+#[derive(Debug, Default)]
+struct ErrorSample {
+    kept: Vec<RowIssue>,
+    total: u64,
+    totals: IssueTotals,
+}
+
+impl ErrorSample {
+    /// `kept` stays sorted by row. Issues come in row order (the pass, then the
+    /// repeated serials), so an insertion is nearly always at the end, and once
+    /// the sample is full a later row is only counted.
+    fn add(&mut self, issue: RowIssue) {
+        self.total += 1;
+        self.totals.count(&issue);
+        if self.is_full_before(issue.row) {
+            return;
+        }
+        let at = self.kept.partition_point(|k| k.row <= issue.row);
+        self.kept.insert(at, issue);
+        self.kept.truncate(MAX_ERRORS);
+    }
+
+    fn is_full_before(&self, row: u64) -> bool {
+        self.kept.len() >= MAX_ERRORS && self.kept.last().is_some_and(|k| k.row <= row)
+    }
+}
+
+/// The error a repeated serial number gets; the first row keeps the serial.
+pub(crate) fn duplicate_serial_issue(row: u64, first: u64, column: &str) -> RowIssue {
+    RowIssue {
+        row,
+        column: column.to_owned(),
+        value: String::new(),
+        message: format!(
+            "this serial number is already on row {first}; a device can be listed only once per file"
+        ),
+        kind: IssueKind::Duplicate,
+    }
+}
+
 /// What the validation pass learnt about a file.
 #[derive(Debug, Clone, Serialize)]
 pub struct Scan {
@@ -40,7 +103,10 @@ pub struct Scan {
     /// Data rows (blank rows are not counted).
     pub rows: u64,
     pub valid_rows: u64,
+    /// The first [`MAX_ERRORS`] errors by row; the errors CSV has every row in error.
     pub errors: Vec<RowIssue>,
+    pub errors_total: u64,
+    pub error_totals: IssueTotals,
     pub warnings: Vec<RowIssue>,
     pub warnings_total: u64,
     /// Groups of two or more rows sharing one email.
@@ -49,9 +115,37 @@ pub struct Scan {
     invalid_rows: Vec<u64>,
     #[serde(skip)]
     superseded_rows: Vec<u64>,
+    /// (row, first row with that serial) for each repeated serial, by row.
+    #[serde(skip)]
+    duplicate_serials: Vec<(u64, u64)>,
+    #[serde(skip)]
+    invite: InviteChannel,
 }
 
 impl Scan {
+    pub fn has_errors(&self) -> bool {
+        self.errors_total > 0
+    }
+
+    /// Every error of one row, found again from its record: the scan keeps
+    /// only a sample, so the errors file and the preview ask row by row.
+    pub fn row_errors(&self, row: u64, record: &csv::StringRecord) -> Vec<RowIssue> {
+        if self.is_row_valid(row) {
+            return Vec::new();
+        }
+        let mut errors = check_row(row, record, &self.columns, self.invite, &mut Vec::new())
+            .err()
+            .unwrap_or_default();
+        if let Ok(i) = self
+            .duplicate_serials
+            .binary_search_by_key(&row, |&(r, _)| r)
+        {
+            let title = self.columns.title(Field::SerialNumber);
+            errors.push(duplicate_serial_issue(row, self.duplicate_serials[i].1, title));
+        }
+        errors
+    }
+
     pub fn is_row_valid(&self, row: u64) -> bool {
         self.invalid_rows.binary_search(&row).is_err()
     }
@@ -87,7 +181,7 @@ fn email_key_hash(email: &str) -> u64 {
 #[derive(Default)]
 struct Tally {
     rows: u64,
-    errors: Vec<RowIssue>,
+    errors: ErrorSample,
     warnings: Vec<RowIssue>,
     warnings_total: u64,
     invalid: Vec<u64>,
@@ -124,20 +218,23 @@ impl Tally {
                     }
                 }
             }
-            Err(mut issues) => {
+            Err(issues) => {
                 self.invalid.push(row);
-                self.errors.append(&mut issues);
+                for issue in issues {
+                    self.errors.add(issue);
+                }
             }
         }
     }
 
-    fn finish(mut self, dialect: Dialect, columns: ColumnMap) -> Scan {
+    fn finish(mut self, dialect: Dialect, columns: ColumnMap, invite: InviteChannel) -> Scan {
         // Duplicate serials: the first row keeps it, every later one is an error naming it.
         // Sorting by hash alone is quicker; the rare groups are put in row order afterwards.
         self.serials.sort_unstable_by_key(|&(hash, _)| hash);
         let serial_col = columns
             .title(crate::csvfile::Field::SerialNumber)
             .to_owned();
+        let mut duplicate_serials = Vec::new();
         for group in self.serials.chunk_by_mut(|a, b| a.0 == b.0) {
             if group.len() < 2 {
                 continue;
@@ -146,14 +243,20 @@ impl Tally {
             let first = group[0].1;
             for &(_, row) in &group[1..] {
                 self.invalid.push(row);
-                self.errors.push(RowIssue {
-                    row,
-                    column: serial_col.clone(),
-                    value: String::new(),
-                    message: format!(
-                        "this serial number is already on row {first}; a device can be listed only once per file"
-                    ),
-                });
+                duplicate_serials.push((row, first));
+            }
+        }
+        self.serials = Vec::new();
+        duplicate_serials.sort_unstable();
+        for &(row, first) in &duplicate_serials {
+            // Counted always; built only when the sample can still take it.
+            if self.errors.is_full_before(row) {
+                let issue = duplicate_serial_issue(row, first, &serial_col);
+                self.errors.total += 1;
+                self.errors.totals.count(&issue);
+            } else {
+                self.errors
+                    .add(duplicate_serial_issue(row, first, &serial_col));
             }
         }
         self.invalid.sort_unstable();
@@ -176,7 +279,6 @@ impl Tally {
         superseded.sort_unstable();
 
         self.leading_zero_warnings(&serial_col);
-        self.errors.sort_by_key(|i| i.row);
         self.warnings.sort_by_key(|i| i.row);
         let valid_rows = self.rows - self.invalid.len() as u64;
         Scan {
@@ -184,12 +286,16 @@ impl Tally {
             columns,
             rows: self.rows,
             valid_rows,
-            errors: self.errors,
+            errors: self.errors.kept,
+            errors_total: self.errors.total,
+            error_totals: self.errors.totals,
             warnings: self.warnings,
             warnings_total: self.warnings_total,
             duplicate_email_groups,
             invalid_rows: self.invalid,
             superseded_rows: superseded,
+            duplicate_serials,
+            invite,
         }
     }
 
@@ -223,6 +329,7 @@ impl Tally {
                         "this serial has {len} digits where most have {common}: a spreadsheet may have removed \
                          leading zeros; check it, and format the column as Text before exporting"
                     ),
+                    kind: IssueKind::LeadingZeros,
                 })
                 .collect();
             self.warn(&mut issues);
@@ -280,7 +387,7 @@ fn scan_as(
         return Err(FileError::NoRows);
     }
     let (dialect, columns) = (pass.dialect(), pass.columns.clone());
-    Ok(tally.finish(dialect, columns))
+    Ok(tally.finish(dialect, columns, options.invite))
 }
 
 /// Reads a file row by row with the header mapped, validating each row.
@@ -420,7 +527,11 @@ mod tests {
         let s = run(&copies(3, 3000, |_, i| {
             format!("U,u{i}@x.com,corporate,S{i},ios,")
         }));
-        assert_eq!(s.errors.len(), 6000);
+        assert_eq!(s.errors_total, 6000);
+        assert_eq!(s.error_totals.by_kind[&IssueKind::Duplicate], 6000);
+        assert_eq!(s.errors.len(), MAX_ERRORS, "the first errors by row");
+        assert_eq!(s.errors[0].row, 3002);
+        assert_eq!(s.errors[MAX_ERRORS - 1].row, 3002 + MAX_ERRORS as u64 - 1);
         for e in &s.errors {
             let first = (e.row - 2) % 3000 + 2;
             assert!(e.row > first);
@@ -431,6 +542,69 @@ mod tests {
         }
         // The emails of the later copies are invalid rows, so the first copies carry the details.
         assert!((2..3002).all(|row| s.carries_user_details(row)));
+    }
+
+    /// Every row wrong, several ways: the scan keeps the first errors by row
+    /// (row errors and repeated serials merged), counts every one exactly per
+    /// column and kind, and still finds each row's errors for the errors file.
+    #[test]
+    fn a_file_wrong_on_every_row_is_counted_exactly_and_sampled() {
+        let rows = 5000;
+        let s = run(&copies(1, rows, |_, i| match i % 3 {
+            0 => format!("U,u{i}@x.com,Corporate,S{},ios,", i % 100),
+            1 => format!("U,not-an-email,corporate,T{i},windows,"),
+            _ => format!(",u{i}@x.com,corporate,S{},iOS,", i % 100),
+        }));
+        assert_eq!(s.valid_rows, 0);
+        // Rows 0 mod 3: ownership. 1 mod 3: email, platform. 2 mod 3: name, platform; and
+        // serials S0..S99 repeat on rows 0 and 2 mod 3 after their first appearance.
+        let (a, b, c) = (1667u64, 1667u64, 1666u64);
+        let repeats = (a + c) - 100;
+        assert_eq!(s.errors_total, a + 2 * b + 2 * c + repeats);
+        let by = |k| s.error_totals.by_kind.get(&k).copied().unwrap_or(0);
+        assert_eq!(by(IssueKind::NotAllowed), a + c);
+        assert_eq!(by(IssueKind::Malformed), b);
+        assert_eq!(by(IssueKind::Unsupported), b);
+        assert_eq!(by(IssueKind::Missing), c);
+        assert_eq!(by(IssueKind::Duplicate), repeats);
+        assert_eq!(s.error_totals.by_column["Serial Number"], repeats);
+        assert_eq!(s.error_totals.by_column["Platform"], b + c);
+        assert_eq!(s.errors.len(), MAX_ERRORS);
+        assert!(s.errors.windows(2).all(|w| w[0].row <= w[1].row));
+        // The sample is exactly the first errors of the full list, row by row.
+        let bytes = format!(
+            "{HEADER}{}",
+            copies(1, rows, |_, i| match i % 3 {
+                0 => format!("U,u{i}@x.com,Corporate,S{},ios,", i % 100),
+                1 => format!("U,not-an-email,corporate,T{i},windows,"),
+                _ => format!(",u{i}@x.com,corporate,S{},iOS,", i % 100),
+            })
+        );
+        let mut pass = RowPass::open(
+            Box::new(Cursor::new(bytes.into_bytes())),
+            None,
+            &ImportOptions::default(),
+        )
+        .unwrap();
+        let mut all = Vec::new();
+        while let Some(row) = pass.next_row().unwrap() {
+            all.extend(s.row_errors(row, pass.record()));
+        }
+        assert_eq!(all.len() as u64, s.errors_total);
+        let mut sorted = all.clone();
+        sorted.sort_by_key(|e| e.row);
+        let key = |e: &RowIssue| (e.row, e.column.clone(), e.message.clone());
+        let mut want: Vec<_> = sorted.iter().map(key).collect();
+        want.truncate(MAX_ERRORS);
+        let mut got: Vec<_> = s.errors.iter().map(key).collect();
+        // Within one row the order of a row's errors is not part of the contract.
+        want.sort();
+        got.sort();
+        // The cut may fall inside a row: compare whole rows before it.
+        let last = got.last().unwrap().0;
+        want.retain(|k| k.0 < last);
+        got.retain(|k| k.0 < last);
+        assert_eq!(got, want);
     }
 
     #[test]

@@ -782,6 +782,7 @@ fn import(id: &str, key: &str, status: ImportStatus, created_at: &str) -> Import
             column: String::new(),
             value: String::new(),
             message: "refused".into(),
+            kind: shared::domain::IssueKind::InviteRefused,
         }],
         created_at: created_at.into(),
     }
@@ -808,14 +809,14 @@ async fn imports_show_history_progress_errors_and_report_links() {
         ));
     }
     app.ports.objects.lock().unwrap().insert(
-        "reports/q3/devices.csv.json".into(),
+        "reports/q3/devices.csv/w.json".into(),
         serde_json::to_vec(&json!({"errors": [{"row": 4, "column": "Platform", "value": "Windows", "message": "not supported"}], "warnings": []})).unwrap(),
     );
     app.ports
         .objects
         .lock()
         .unwrap()
-        .insert("reports/q3/devices.csv.errors.csv".into(), b"x".to_vec());
+        .insert("reports/q3/devices.csv/w.errors.csv".into(), b"x".to_vec());
     let page = get(&app, "/v1/imports").await;
     assert_eq!(page["items"].as_array().unwrap().len(), 25);
     let w = &page["items"][0];
@@ -840,7 +841,7 @@ async fn imports_show_history_progress_errors_and_report_links() {
     assert!(one["report_url"]
         .as_str()
         .unwrap()
-        .contains("reports/q3/devices.csv.json"));
+        .contains("reports/q3/devices.csv/w.json"));
     assert!(one["errors_csv_url"]
         .as_str()
         .unwrap()
