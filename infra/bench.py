@@ -60,6 +60,19 @@ def generate(path: Path, rows: int, prefix: str = "B") -> None:
             )
 
 
+def generate_invalid(path: Path, rows: int, prefix: str = "X") -> None:
+    """Every row wrong in one cell, as a real export gets it: national mobile numbers."""
+    if path.exists() and path.stat().st_size > 0:
+        return
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        f.write(HEADER)
+        for i in range(rows):
+            f.write(
+                f"User {i},{prefix.lower()}user{i}@example.com,corporate,{prefix}{i:09d}X,ios,"
+                f"(415) 555-{i % 10000:04d},Device {i},Sales;Field\n"
+            )
+
+
 def run_measured(cmd: list[str]) -> tuple[float, int, int]:
     """Wall seconds, peak RSS in KiB and exit status of one child process."""
     start = time.perf_counter()
@@ -108,7 +121,81 @@ def bench_validate(sizes: dict[str, int]) -> list[dict]:
         r["ok"] = r["peak_rss_MB"] <= 64 and r.get("marginal_MB_per_s", 150) >= 150
         results.append(r)
         print(f"validate {label:>5}: {json.dumps(r)}", flush=True)
+    results.append(bench_validate_invalid(1_000_000))
     return results
+
+
+def bench_validate_invalid(rows: int) -> dict:
+    """A million rows, every one wrong: the report keeps 1,000 errors and exact
+    totals, and the errors CSV (streamed) gets every row. Target: <= 64 MB."""
+    path = OUT / "1m-invalid.csv"
+    generate_invalid(path, rows)
+    out = OUT / "1m-invalid.errors.csv"
+    secs, rss, code = run_measured([str(RELEASE / "preapprove"), "validate", str(path), "--json"])
+    assert code == 1, f"validate exited {code}"
+    csv_secs, csv_rss, code = run_measured(
+        [str(RELEASE / "preapprove"), "validate", str(path), "--json", "--errors-csv", str(out)]
+    )
+    assert code == 1, f"validate --errors-csv exited {code}"
+    with open(out, "rb") as f:
+        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+    r = {
+        "file": "1m-invalid",
+        "rows": rows,
+        "MB": round(path.stat().st_size / 1e6, 1),
+        "seconds": round(secs, 3),
+        "peak_rss_MB": round(rss / 1024, 1),
+        "errors_csv_seconds": round(csv_secs, 3),
+        "errors_csv_peak_rss_MB": round(csv_rss / 1024, 1),
+        "errors_csv_MB": round(out.stat().st_size / 1e6, 1),
+        "errors_csv_rows": lines - 1,
+    }
+    r["ok"] = r["peak_rss_MB"] <= 64 and r["errors_csv_peak_rss_MB"] <= 64 and r["errors_csv_rows"] == rows
+    print(f"validate 1m-invalid: {json.dumps(r)}", flush=True)
+    return r
+
+
+def bench_invalid_import(rows: int) -> dict:
+    """The same all-invalid file through the stack: S3 -> SQS -> the release
+    import function, which rejects it with a bounded report and streams the
+    errors CSV to S3 in parts. Target: the function's peak RSS <= 64 MB."""
+    path = OUT / "1m-invalid.csv"
+    generate_invalid(path, rows)
+    st = stackmod.Stack(
+        stackmod.free_port(), stackmod.free_port(), stackmod.free_port(), watch_code=False, release=True
+    )
+    try:
+        env = st.up()
+        s3 = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_REGION"])
+        bucket = env["IMPORT_BUCKET"]
+        start = time.monotonic()
+        s3.upload_file(str(path), bucket, "imports/all-invalid.csv", ExtraArgs={"Metadata": {"invite": "none"}})
+        report = wait_report(s3, bucket, "reports/all-invalid.csv/", timeout=1800, every=1.0)
+        secs = st.relay.answered_at - start
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix="reports/all-invalid.csv/")["Contents"]
+        csv_key = next(o["Key"] for o in listed if o["Key"].endswith(".errors.csv"))
+        body = s3.get_object(Bucket=bucket, Key=csv_key)["Body"]
+        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: body.read(1 << 20), b""))
+        r = {
+            "rows": rows,
+            "seconds": round(secs, 1),
+            "status": report["status"],
+            "errors_listed": len(report["errors"]),
+            "errors_total": report["errors_total"],
+            "errors_csv_rows": lines - 1,
+            "import_peak_rss_MB": round(import_rss_kib() / 1024, 1),
+        }
+        r["ok"] = (
+            r["status"] == "rejected"
+            and r["errors_total"] == rows
+            and r["errors_listed"] == 1000
+            and r["errors_csv_rows"] == rows
+            and 0 < r["import_peak_rss_MB"] <= 64
+        )
+        print(f"all-invalid import: {json.dumps(r)}", flush=True)
+        return r
+    finally:
+        st.down()
 
 
 def import_rss_kib() -> int:
@@ -409,17 +496,18 @@ def main() -> int:
     # (minutes against moto, and it crosses the 15-minute limit: continuation).
     import_rows = int(os.environ.get("BENCH_IMPORT_ROWS", "10000"))
     only = os.environ.get("BENCH_ONLY", "")
-    # BENCH_ONLY=validate|import|admission runs one group.
+    # BENCH_ONLY=validate|import|invalid|admission runs one group.
     results = {
         "validate": bench_validate(sizes) if only in ("", "validate") else [],
         "import": bench_end_to_end(import_rows, rounds=5 if import_rows <= 100_000 else 1) if only in ("", "import") else {"ok": True},
+        "invalid_import": bench_invalid_import(1_000_000) if only in ("", "import", "invalid") else {"ok": True},
         "admission_handler": bench_admission_handler() if only in ("", "admission") else {"ok": True},
         "admission": bench_admission() if only in ("", "admission") else {"ok": True},
         "admission_zip": zipped_binary_mb() if only in ("", "admission") else {"ok": True},
     }
     (OUT / "results.json").write_text(json.dumps(results, indent=2))
     print(f"results in {OUT / 'results.json'}")
-    groups = ("import", "admission_handler", "admission", "admission_zip")
+    groups = ("import", "invalid_import", "admission_handler", "admission", "admission_zip")
     missed = [r for r in results["validate"] + [results[g] for g in groups] if not r["ok"]]
     if missed:
         print(f"targets missed: {len(missed)} (see above)")

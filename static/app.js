@@ -322,7 +322,7 @@ async function settings() {
 const FIELDS = [["", "(ignore)"], ["name", "Name"], ["email", "Email"], ["ownership", "Ownership"], ["serial_number", "Serial Number"],
   ["platform", "Platform"], ["sam_account_name", "SAMAccountName"], ["mobile", "Mobile"], ["device_name", "Device Name"],
   ["password", "Password"], ["device_group", "Device Group"]];
-const wizard = { key: null, fileName: null, mapping: {}, excluded: new Set(), page: 1, preview: null, defaults: null };
+const wizard = { key: null, fileName: null, mapping: {}, excluded: new Set(), invalid: new Set(), page: 1, preview: null, defaults: null };
 
 function steps(n) {
   const names = ["Choose the file", "Check the rows", "Send enrollment requests"];
@@ -330,7 +330,7 @@ function steps(n) {
 }
 
 async function upload() {
-  Object.assign(wizard, { key: null, fileName: null, mapping: {}, excluded: new Set(), page: 1, preview: null });
+  Object.assign(wizard, { key: null, fileName: null, mapping: {}, excluded: new Set(), invalid: new Set(), page: 1, preview: null });
   render(html`<h1>Pre-approve devices</h1>${steps(1)}
     <form id="pick" class="card">
       <label for="file">Device list (CSV exported from a spreadsheet)</label>
@@ -400,7 +400,11 @@ async function previewStep() {
     return;
   }
   wizard.preview = p;
-  const checkedBad = () => p.errors.filter((e) => !wizard.excluded.has(e.row)).length;
+  // The preview lists a sample of the errors: rows in error still checked are
+  // all of them less the ones unchecked that are known to be in error.
+  for (const e of p.errors) wizard.invalid.add(e.row);
+  for (const r of p.rows) if (!r.valid) wizard.invalid.add(r.row);
+  const checkedBad = () => (p.rows_total - p.valid_rows) - [...wizard.excluded].filter((n) => wizard.invalid.has(n)).length;
   const row = (r) => {
     const off = wizard.excluded.has(r.row);
     const c = r.cells;
@@ -412,7 +416,7 @@ async function previewStep() {
       <td>${r.valid ? html`<span class="ok">OK</span>` : ""}${r.errors.map((e) => html`<span class="issue">${e.column}: ${e.message}</span>`)}</td></tr>`;
   };
   render(html`<h1>Pre-approve devices</h1>${steps(2)}
-    <p>${wizard.fileName}: ${p.rows_total} rows, ${p.valid_rows} valid, ${p.errors_total} errors.
+    <p>${wizard.fileName}: ${p.rows_total} rows, ${p.valid_rows} valid, ${p.errors_total} errors${p.errors_total ? ` (by column: ${byColumn(p.error_totals)})` : ""}.
       Read as <strong>${p.dialect.encoding}</strong>, separated by <strong>${p.dialect.delimiter}</strong>.
       ${p.columns.ignored.length ? `Ignored columns: ${p.columns.ignored.join(", ")}.` : ""}</p>
     ${p.duplicate_emails.length ? html`<p class="warn">${p.duplicate_emails.length} email(s) appear on several rows: the user's details come from the last of them, and every row still gets its own enrollment request (${p.duplicate_emails.map((g) => `${g.email}: rows ${g.rows.join(", ")}`).join("; ")}).</p>` : ""}
@@ -513,6 +517,11 @@ async function imports() {
     </tbody></table></div>${page.items.length ? "" : html`<p class="muted">No imports yet.</p>`}`, "Imports");
 }
 
+/** "Mobile 12, Platform 3": where the errors are, for a file with too many to list. */
+function byColumn(totals) {
+  return Object.entries(totals.by_column).map(([c, n]) => `${c || "file"} ${n}`).join(", ");
+}
+
 async function importDetail(id) {
   const i = await api("GET", `/imports/${id}`);
   render(html`<p><a href="#/imports">← Imports</a></p><h1>${i.file}</h1>
@@ -523,7 +532,8 @@ async function importDetail(id) {
       ${i.counts.invites_unconfirmed ? html`<dt>Invites unconfirmed</dt><dd>${i.counts.invites_unconfirmed} (maybe sent; see below)</dd>` : ""}
       <dt>Skipped</dt><dd>${i.skipped_total}</dd></dl>
     <p>${i.report_url ? html`<a href="${i.report_url}">Report (JSON)</a>` : ""} ${i.errors_csv_url ? html` · <a href="${i.errors_csv_url}">Rows with errors (CSV)</a>` : ""}</p>
-    ${i.errors.length ? html`<h2>Errors</h2><div class="scroll"><table><thead><tr><th>Row</th><th>Column</th><th>Value</th><th>Problem</th></tr></thead><tbody>
+    ${i.errors.length ? html`<h2>Errors</h2>
+      <p>${i.errors_total} in all (by column: ${byColumn(i.error_totals)})${i.errors_total > i.errors.length ? `; the first ${i.errors.length} below, every row in the CSV` : ""}.</p><div class="scroll"><table><thead><tr><th>Row</th><th>Column</th><th>Value</th><th>Problem</th></tr></thead><tbody>
       ${i.errors.map((e) => html`<tr><td>${e.row}</td><td>${e.column}</td><td>${e.value}</td><td>${e.message}</td></tr>`)}</tbody></table></div>` : ""}
     ${i.invite_errors.length ? html`<h2>Invites to check</h2><div class="scroll"><table><thead><tr><th>Row</th><th>What happened</th></tr></thead><tbody>
       ${i.invite_errors.map((e) => html`<tr><td>${e.row}</td><td>${e.message}</td></tr>`)}</tbody></table></div>` : ""}`, i.file);

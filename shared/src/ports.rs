@@ -315,9 +315,9 @@ impl PartWriter {
     }
 
     fn send(&mut self, bytes: Vec<u8>, last: bool) -> std::io::Result<()> {
-        self.tx.blocking_send(Part { bytes, last }).map_err(|_| {
-            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the upload stopped")
-        })
+        self.tx
+            .blocking_send(Part { bytes, last })
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the upload stopped"))
     }
 
     /// Sends what is left as the last part; without it the object is abandoned.

@@ -16,9 +16,7 @@ use tokio_util::io::SyncIoBridge;
 
 use crate::admin::{ReportFiles, Staging, LINK_TTL};
 use crate::csvfile::BoxRead;
-use crate::ports::{
-    ObjectInfo, ObjectSource, ObjectVersion, Part, PortError, ReportSink, Uploads,
-};
+use crate::ports::{ObjectInfo, ObjectSource, ObjectVersion, Part, PortError, ReportSink, Uploads};
 
 /// One version of one object. Every `open` reads that same version (or, in an
 /// unversioned bucket, fails if the ETag changed), so both passes see the same bytes.

@@ -349,7 +349,10 @@ impl ReportSink for MemoryReports {
         let mut sizes = Vec::new();
         loop {
             let Some(part) = parts.recv().await else {
-                return Err(PortError::new("write report", "abandoned before its last part"));
+                return Err(PortError::new(
+                    "write report",
+                    "abandoned before its last part",
+                ));
             };
             sizes.push(part.bytes.len());
             body.extend_from_slice(&part.bytes);
@@ -363,7 +366,10 @@ impl ReportSink for MemoryReports {
                 return Err(PortError::new("write report", "a part short of PART_SIZE"));
             }
         }
-        self.parts.lock().unwrap().insert(key.to_owned(), sizes.len());
+        self.parts
+            .lock()
+            .unwrap()
+            .insert(key.to_owned(), sizes.len());
         self.objects.lock().unwrap().insert(key.to_owned(), body);
         Ok(())
     }

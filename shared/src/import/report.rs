@@ -239,7 +239,11 @@ pub fn write_errors_csv(
 }
 
 /// The errors file in memory (the CLI's and the tests' small files).
-pub fn errors_csv(input: BoxRead, scan: &Scan, options: &ImportOptions) -> Result<Vec<u8>, FileError> {
+pub fn errors_csv(
+    input: BoxRead,
+    scan: &Scan,
+    options: &ImportOptions,
+) -> Result<Vec<u8>, FileError> {
     let mut out = Vec::new();
     write_errors_csv(input, scan, options, &mut out)?;
     Ok(out)

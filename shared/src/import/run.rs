@@ -833,8 +833,13 @@ async fn write_errors_file<R: ReportSink>(
         let (src, scan, opts) = (source.clone(), scan.clone(), options.clone());
         tokio::task::spawn_blocking(move || -> Result<u64, String> {
             let mut out = PartWriter::new(tx);
-            let rows = write_errors_csv(src.open().map_err(|e| e.to_string())?, &scan, &opts, &mut out)
-                .map_err(|e| e.to_string())?;
+            let rows = write_errors_csv(
+                src.open().map_err(|e| e.to_string())?,
+                &scan,
+                &opts,
+                &mut out,
+            )
+            .map_err(|e| e.to_string())?;
             out.finish().map_err(|e| e.to_string())?;
             Ok(rows)
         })

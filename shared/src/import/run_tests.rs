@@ -198,7 +198,9 @@ async fn a_file_wrong_on_every_row_streams_every_row_to_the_errors_file() {
     let rows = 60_000;
     let body: String = (0..rows)
         .map(|i| {
-            format!("User {i},user{i}@example.com,corporate,SER{i:08},ios,4155550100,pw-{i},Sales\n")
+            format!(
+                "User {i},user{i}@example.com,corporate,SER{i:08},ios,4155550100,pw-{i},Sales\n"
+            )
         })
         .collect();
     let options = ImportOptions {
@@ -214,12 +216,19 @@ async fn a_file_wrong_on_every_row_streams_every_row_to_the_errors_file() {
     assert_eq!(r["errors"].as_array().unwrap().len(), 1000);
     assert!(serde_json::to_vec(&r).unwrap().len() < 1_000_000);
     let key = report_keys_of(&object("imports/every.csv")).1;
-    assert!(w.reports.parts.lock().unwrap()[&key] > 1, "streamed in parts");
+    assert!(
+        w.reports.parts.lock().unwrap()[&key] > 1,
+        "streamed in parts"
+    );
     let csv = String::from_utf8(w.reports.objects.lock().unwrap()[&key].clone()).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), rows + 1, "the header and every row");
     assert!(lines[rows].starts_with(&format!("User {},", rows - 1)));
-    assert!(lines[rows].contains("has no country code"), "{}", lines[rows]);
+    assert!(
+        lines[rows].contains("has no country code"),
+        "{}",
+        lines[rows]
+    );
     assert!(!csv.contains("pw-"), "passwords masked");
 }
 

@@ -141,7 +141,11 @@ impl Scan {
             .binary_search_by_key(&row, |&(r, _)| r)
         {
             let title = self.columns.title(Field::SerialNumber);
-            errors.push(duplicate_serial_issue(row, self.duplicate_serials[i].1, title));
+            errors.push(duplicate_serial_issue(
+                row,
+                self.duplicate_serials[i].1,
+                title,
+            ));
         }
         errors
     }

@@ -1172,3 +1172,116 @@ async fn blocked_attempts_show_their_counter_and_source() {
         (Some(3), Some("203.0.113.9"))
     );
 }
+
+/// Adversary 3 at the console: a file with every cell at its longest and wrong
+/// on every row, and an import with full lists. Preview and import detail both
+/// stay under 1 MB (Lambda answers at most 6 MB; the page must stay quick).
+#[tokio::test]
+async fn preview_and_import_detail_stay_under_a_megabyte_for_the_worst_file() {
+    let long = |c: &str, n: usize| c.repeat(n);
+    let header = "Name,Email,Ownership,Serial Number,Platform,Mobile,Password,Device Group,Device Name,SAMAccountName\n";
+    let body: String = (0..3000)
+        .map(|i| {
+            format!(
+                "{},{}{}@example.com,{},{},{}{i},{},{},{},{},{}\n",
+                long("n", 900),
+                long("e", 200),
+                i / 2,
+                long("o", 900),
+                long("s", 900),
+                long("p", 900),
+                long("9", 900),
+                long("w", 900),
+                long("g;", 3000),
+                long("d", 900),
+                long("a", 900)
+            )
+        })
+        .collect();
+    let file = format!("{header}{body}");
+    let app = app();
+    app.ports
+        .objects
+        .lock()
+        .unwrap()
+        .insert("staging/worst.csv".into(), file.clone().into_bytes());
+    let body = json!({"key": "staging/worst.csv", "page_size": 500});
+    let auth = format!("Bearer {}", token(ISSUER_KEY, now() + 600));
+    let r = send(
+        &app,
+        "POST",
+        "/v1/imports/preview",
+        Some(&body),
+        Some(&auth),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let preview: &[u8] = r.body();
+    assert!(
+        preview.len() < 1_000_000,
+        "preview: {} bytes",
+        preview.len()
+    );
+    let p: Value = serde_json::from_slice(preview).unwrap();
+    assert!(p["errors_total"].as_u64().unwrap() >= 3000 * 8);
+    assert_eq!(p["rows"].as_array().unwrap().len(), 100);
+
+    // The report the import writes for the same file, and an import record with full lists.
+    let options = shared::domain::ImportOptions::default();
+    let scan =
+        shared::import::scan(
+            || {
+                Ok(Box::new(std::io::Cursor::new(file.clone().into_bytes()))
+                    as shared::csvfile::BoxRead)
+            },
+            &options,
+            |_| {},
+        )
+        .unwrap();
+    let report =
+        shared::import::Report::new("worst", "imports/worst.csv", &options).with_scan(&scan);
+    let mut st = import(
+        "worst",
+        "imports/worst.csv",
+        ImportStatus::Rejected,
+        "2026-11-22T00:00:00Z",
+    );
+    st.skipped = (0..1000)
+        .map(|row| shared::import::Skipped {
+            row,
+            serial_number: long("S", 128),
+            reason: "the device is enrolled already; an import never changes an enrolled device"
+                .into(),
+        })
+        .collect();
+    st.invite_errors = (0..1000)
+        .map(|row| RowIssue {
+            row,
+            column: String::new(),
+            value: String::new(),
+            message: format!(
+                "the device was imported but the invite was refused: {}",
+                long("r", 300)
+            ),
+            kind: shared::domain::IssueKind::InviteRefused,
+        })
+        .collect();
+    app.ports.imports.lock().unwrap().push(st);
+    let (json_key, _) = shared::import::report_keys("imports/worst.csv", "worst");
+    app.ports
+        .objects
+        .lock()
+        .unwrap()
+        .insert(json_key, serde_json::to_vec_pretty(&report).unwrap());
+    let r = send(&app, "GET", "/v1/imports/worst", None, Some(&auth)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let detail: &[u8] = r.body();
+    assert!(
+        detail.len() < 1_000_000,
+        "import detail: {} bytes",
+        detail.len()
+    );
+    let d: Value = serde_json::from_slice(detail).unwrap();
+    assert_eq!(d["errors_total"], scan.errors_total);
+    assert_eq!(d["errors"].as_array().unwrap().len(), 500);
+}

@@ -122,8 +122,16 @@ async fn deliver(app: &App<Fakes>, messages: Vec<SqsMessage>, ms_left: u64) -> V
         .collect()
 }
 
+/// The JSON report of the one import of the upload at `key` (`imports/...`).
 fn report(app: &App<Fakes>, key: &str) -> Value {
-    app.ports.reports.json(key)
+    let prefix = format!("reports/{}/", key.trim_start_matches("imports/"));
+    let objects = app.ports.reports.objects.lock().unwrap();
+    let mut reports = objects
+        .iter()
+        .filter(|(k, _)| k.starts_with(&prefix) && k.ends_with(".json"));
+    let (_, body) = reports.next().expect("a report");
+    assert!(reports.next().is_none(), "one import of {key}");
+    serde_json::from_slice(body).unwrap()
 }
 
 #[tokio::test]
@@ -151,7 +159,7 @@ async fn an_upload_runs_with_its_metadata_and_the_admins_sender() {
     )
     .await;
     assert!(failed.is_empty(), "{failed:?}");
-    let r = report(&app, "reports/q3 list.csv.json");
+    let r = report(&app, "imports/q3 list.csv");
     assert_eq!(
         (r["status"].as_str(), r["devices_written"].as_u64()),
         (Some("completed"), Some(6))
@@ -215,7 +223,7 @@ async fn the_last_failed_delivery_records_the_import_as_failed() {
         deliver(&app, vec![message("m", &body, 5)], 900_000).await,
         ["m"]
     );
-    let r = report(&app, "reports/gone.csv.json");
+    let r = report(&app, "imports/gone.csv");
     assert_eq!(r["status"], "failed");
     assert!(r["failure"].as_str().unwrap().contains("5 failed attempts"));
 }
@@ -242,7 +250,7 @@ async fn an_import_out_of_time_requeues_its_event() {
     assert!(deliver(&app, vec![message("m2", &body, 1)], 900_000)
         .await
         .is_empty());
-    assert_eq!(report(&app, "reports/slow.csv.json")["status"], "completed");
+    assert_eq!(report(&app, "imports/slow.csv")["status"], "completed");
     let mut rows: Vec<u64> = app
         .ports
         .sender
