@@ -37,7 +37,7 @@ unit:
 # the one already compiled; -p would resolve another and rebuild the SDK.
 INTEGRATION_TESTS := $(patsubst tests/tests/%.rs,--test %,$(wildcard tests/tests/*.rs))
 integration: venv build
-	$(VPY) infra/stack.py run -- cargo test --workspace $(INTEGRATION_TESTS) -- --test-threads=4
+	$(VPY) infra/stack.py run --faults -- cargo test --workspace $(INTEGRATION_TESTS) -- --test-threads=4
 
 ## make bench: throughput, memory and latency figures (not part of make test)
 bench: venv

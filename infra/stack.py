@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import relay  # noqa: E402
 import resources  # noqa: E402
+import supervisor  # noqa: E402
 from template import Resolver, load  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,12 +78,17 @@ class Stack:
         account: str = LOCAL_ACCOUNT,
         release: bool = False,
         instances: int = 1,
+        inject_faults: bool = False,
     ):
         self.moto_port = moto_port
         self.external = endpoint is not None
         self.account = account
         self.release = release
         self.instances = instances
+        self.inject_faults = inject_faults
+        self.stopping = threading.Event()
+        self.control: http.server.ThreadingHTTPServer | None = None
+        self.instances_of: dict = {}
         self.lambda_port = lambda_port
         self.admin_port = admin_port
         self.watch_code = watch_code
@@ -176,6 +182,9 @@ class Stack:
             **self.aws_env(),
             # The emulator serves the pool's keys; in AWS they come from the issuer URL.
             "COGNITO_JWKS_URL": f"{self.endpoint}/{self.pool_id}/.well-known/jwks.json",
+            # After a crash the relay retries in seconds (AWS: after the visibility
+            # timeout); a short lease lets that retry take over without a long wait.
+            "IMPORT_LEASE_SECONDS": "9",
         }
         env_file = DEV_DIR / "functions.env"
         env_file.write_text("".join(f"{k}={v}\n" for k, v in sorted(fn_env.items())))
@@ -198,51 +207,135 @@ class Stack:
             str(max((int(p.get("Timeout", 3)) for p in functions.values()), default=30)),
             *profile,
         ]
-        if self.watch_code:
-            # cargo lambda builds and reloads the functions; build them first (its
-            # feature set) so that the first invoke does not wait for a compile.
-            bins = [a for b in functions for a in ("--bin", b)]
-            subprocess.run(["cargo", "build", *profile, *bins], cwd=ROOT, check=True)
-            self.spawn("functions", cmd, {**os.environ, **fn_env})
-            wait_for_port(self.lambda_port, "cargo lambda watch", 300)
-            return
-        # Tests and benchmarks: cargo lambda serves the Lambda APIs, and the
-        # binaries the workspace build already made run against them, so no
-        # second compile with another feature set is needed.
+        # cargo lambda serves the Lambda APIs; the binaries the workspace build
+        # made run against them under a supervisor that restarts a process that
+        # dies and fails its invocation at once, as Lambda does (supervisor.py).
         subprocess.run(["cargo", "build", "--workspace", "--all-targets", *profile], cwd=ROOT, check=True)
         self.spawn("functions", [*cmd, "--only-lambda-apis"], {**os.environ, **fn_env})
         wait_for_port(self.lambda_port, "cargo lambda watch", 300)
         target = ROOT / "target" / ("release" if self.release else "debug")
+        self.instances_of: dict[str, list[supervisor.Instance]] = {}
+        self.faults: dict[str, supervisor.FaultProxy] = {}
         for name, props in functions.items():
             env = {
                 **os.environ,
                 **fn_env,
-                "AWS_LAMBDA_RUNTIME_API": f"http://127.0.0.1:{self.lambda_port}/.rt/{name}",
                 "AWS_LAMBDA_FUNCTION_NAME": name,
                 "AWS_LAMBDA_FUNCTION_VERSION": "1",
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(props.get("MemorySize", 128)),
             }
+            if self.inject_faults:
+                proxy = supervisor.FaultProxy(name, self.endpoint, functools.partial(self.kill_function, name))
+                self.faults[name] = proxy
+                env["AWS_ENDPOINT_URL"] = proxy.url
             # Several processes polling one runtime API, as Lambda runs several
             # instances of a function under concurrent requests.
             for k in range(self.instances):
-                self.spawn(f"function-{name}" + (f"-{k}" if k else ""), [str(target / name)], env)
+                label = f"function-{name}" + (f"-{k}" if k else "")
+                log.info("starting %s (log: .dev/%s.log)", label, label)
+                inst = supervisor.Instance(
+                    name, [str(target / name)], env, ("127.0.0.1", self.lambda_port), str(DEV_DIR / f"{label}.log")
+                )
+                inst.start()
+                self.instances_of.setdefault(name, []).append(inst)
+        if self.watch_code:
+            t = threading.Thread(target=self.rebuild_on_change, args=(profile,), name="rebuild", daemon=True)
+            t.start()
+            self.threads.append(t)
 
-    def start_relay(self) -> None:
-        fn = self.template["Resources"]["ImportFunction"]
-        sqs = next(e["Properties"] for e in fn["Properties"]["Events"].values() if e["Type"] == "SQS")
-        queue_logical = sqs["Queue"].value[0]
-        queue_url = self.sqs_url(self.resolver.physical_name(queue_logical))
-        self.relay = relay.Relay(
-            self.endpoint,
-            self.region,
-            queue_url,
-            self.invoke_url("import"),
-            batch_size=int(sqs.get("BatchSize", 10)),
-            invoke_timeout=float(fn["Properties"].get("Timeout", 30)) + 60,
-        )
-        t = threading.Thread(target=self.relay.run, name="relay", daemon=True)
-        t.start()
-        self.threads.append(t)
+    def kill_function(self, name: str) -> None:
+        """SIGKILL every process of a function (a crash test's injected fault)."""
+        for inst in self.instances_of.get(name, []):
+            inst.kill()
+
+    def rebuild_on_change(self, profile: list[str]) -> None:
+        """make dev: a saved source file rebuilds the functions; a changed binary restarts its processes."""
+        sources = [ROOT / d for d in ("functions", "shared")]
+
+        def newest() -> float:
+            return max((p.stat().st_mtime for d in sources for p in d.rglob("*.rs")), default=0.0)
+
+        target = ROOT / "target" / ("release" if self.release else "debug")
+        binaries = {name: (target / name).stat().st_mtime for name in self.instances_of}
+        seen = newest()
+        while not self.stopping.wait(2):
+            if newest() > seen:
+                seen = newest()
+                log.info("sources changed: cargo build")
+                subprocess.run(["cargo", "build", "--workspace", "--bins", *profile], cwd=ROOT)
+            for name, insts in self.instances_of.items():
+                mtime = (target / name).stat().st_mtime
+                if mtime != binaries[name]:
+                    binaries[name] = mtime
+                    log.info("restarting %s (new build)", name)
+                    for inst in insts:
+                        inst.kill()
+
+    def start_control(self) -> str:
+        """The crash tests' handle on the stack (STACK_CONTROL_URL); only with --faults."""
+        stack = self
+
+        class Control(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                req = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                proxy = stack.faults.get(req.get("function", ""))
+                if self.path != "/crash" or proxy is None:
+                    self.send_error(404)
+                    return
+                proxy.arm(req["action"], int(req.get("count", 1)), req.get("after_bytes"))
+                self._json({"armed": True})
+
+            def do_GET(self) -> None:  # noqa: N802
+                self._json(
+                    {
+                        name: {
+                            "restarts": sum(i.restarts for i in stack.instances_of.get(name, [])),
+                            "fired": [r.action for r in proxy.rules if r.fired],
+                            "pending": [r.action for r in proxy.rules if not r.fired],
+                        }
+                        for name, proxy in stack.faults.items()
+                    }
+                )
+
+            def _json(self, value) -> None:
+                body = json.dumps(value).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_args) -> None:
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Control)
+        self.control = server
+        threading.Thread(target=server.serve_forever, name="control", daemon=True).start()
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    def start_relays(self) -> None:
+        """One relay per SQS event source the template declares (imports, dead letters)."""
+        self.relays = []
+        for name, props in self.functions().items():
+            for event in props.get("Events", {}).values():
+                if event["Type"] != "SQS":
+                    continue
+                sqs = event["Properties"]
+                queue_url = self.sqs_url(self.resolver.physical_name(sqs["Queue"].value[0]))
+                r = relay.Relay(
+                    self.endpoint,
+                    self.region,
+                    queue_url,
+                    self.invoke_url(name),
+                    batch_size=int(sqs.get("BatchSize", 10)),
+                    invoke_timeout=float(props.get("Timeout", 30)) + 60,
+                )
+                t = threading.Thread(target=r.run, name=f"relay-{name}", daemon=True)
+                t.start()
+                self.threads.append(t)
+                self.relays.append(r)
+        # The import's relay: `make bench` times imports by when it last answered.
+        self.relay = next(r for r in self.relays if r.invoke_url == self.invoke_url("import"))
 
     def sqs_url(self, queue_name: str) -> str:
         import boto3
@@ -285,8 +378,9 @@ class Stack:
         resources.create_admin(self.endpoint, self.region, self.pool_id, ADMIN_USERNAME, self.admin_password())
         log.info("created %d resources from template.yaml", len(created))
         self.start_functions()
-        self.start_relay()
+        self.start_relays()
         self.start_admin_page(created["AdminUserPoolClient"])
+        control = {"STACK_CONTROL_URL": self.start_control()} if self.inject_faults else {}
         env = {
             **self.aws_env(),
             "STACK_NAME": self.stack_name,
@@ -308,13 +402,20 @@ class Stack:
             "ADMIN_USERNAME": ADMIN_USERNAME,
             "ADMIN_PASSWORD": self.admin_password(),
             **self.local_signing_key(),
+            **control,
         }
         (DEV_DIR / "stack.env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
         return env
 
     def down(self) -> None:
-        if self.relay:
-            self.relay.stop.set()
+        self.stopping.set()
+        for r in getattr(self, "relays", []):
+            r.stop.set()
+        if self.control:
+            self.control.shutdown()
+        for insts in self.instances_of.values():
+            for inst in insts:
+                inst.stop()
         if self.http:
             self.http.shutdown()
         for p in self.procs:
@@ -399,6 +500,11 @@ def main() -> int:
     run.add_argument(
         "--instances", type=int, default=1, help="processes per function (Lambda's concurrent instances)"
     )
+    run.add_argument(
+        "--faults",
+        action="store_true",
+        help="route each function's AWS calls through a crash injector (STACK_CONTROL_URL, for crash tests)",
+    )
     run.add_argument("cmd", nargs=argparse.REMAINDER)
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
@@ -406,6 +512,7 @@ def main() -> int:
     extra = {"endpoint": args.endpoint, "account": args.account, "release": args.release}
     if args.mode == "run":
         extra["instances"] = args.instances
+        extra["inject_faults"] = args.faults
     if args.mode == "dev":
         stack = Stack(4566, 9000, 8080, watch_code=True, **extra)
     else:

@@ -12,6 +12,7 @@ pub struct Stack {
     pub endpoint: String,
     pub bucket: String,
     pub queue_url: String,
+    pub dead_letter_queue_url: String,
     pub devices_table: String,
     pub users_table: String,
     pub imports_table: String,
@@ -38,6 +39,7 @@ impl Stack {
             endpoint: var("AWS_ENDPOINT_URL"),
             bucket: var("IMPORT_BUCKET"),
             queue_url: var("IMPORT_QUEUE_URL"),
+            dead_letter_queue_url: var("IMPORT_DLQ_URL"),
             devices_table: var("DEVICES_TABLE"),
             users_table: var("USERS_TABLE"),
             imports_table: var("IMPORTS_TABLE"),
@@ -146,7 +148,13 @@ impl Stack {
 
     /// Waits for the import's JSON report (`reports/<key without imports/>/<import id>.json`).
     pub async fn wait_for_report(&self, import_key: &str) -> serde_json::Value {
-        let (json_key, _) = self.report_keys(import_key).await;
+        let import_id = self.import_id(import_key).await;
+        self.wait_for_report_of(import_key, &import_id).await
+    }
+
+    /// Waits for the report of one import of the object at `import_key`.
+    pub async fn wait_for_report_of(&self, import_key: &str, import_id: &str) -> serde_json::Value {
+        let (json_key, _) = shared::import::report_keys(import_key, import_id);
         let started = Instant::now();
         loop {
             if let Some(bytes) = self.get_object(&json_key).await {
@@ -182,6 +190,55 @@ impl Stack {
             .into_iter()
             .filter(|m| m.to_string().contains(needle))
             .collect()
+    }
+
+    /// How many emails moto recorded per recipient.
+    pub async fn emails_per_recipient(&self) -> std::collections::HashMap<String, usize> {
+        let data = self.moto_data().await;
+        let mut counts = std::collections::HashMap::new();
+        for m in data["ses"]["Message"].as_array().into_iter().flatten() {
+            for to in m["destinations"]["ToAddresses"].as_array().into_iter().flatten() {
+                *counts.entry(to.as_str().unwrap_or_default().to_owned()).or_default() += 1;
+            }
+        }
+        counts
+    }
+
+    /// Arms a crash: `function`'s processes are killed (SIGKILL) just before
+    /// their `count`th call of `action` from now (`dynamodb:BatchWriteItem`,
+    /// `ses:SendEmail`, `s3:GetObject`...), or, with `after_bytes`, once that
+    /// much of the answer to it has arrived. Needs `stack.py run --faults`.
+    pub async fn crash(&self, function: &str, action: &str, count: u64, after_bytes: Option<u64>) {
+        let control = std::env::var("STACK_CONTROL_URL")
+            .expect("STACK_CONTROL_URL: run the crash tests under `infra/stack.py run --faults`");
+        let body = serde_json::json!({"function": function, "action": action, "count": count, "after_bytes": after_bytes});
+        let r = self
+            .http
+            .post(format!("{control}/crash"))
+            .json(&body)
+            .send()
+            .await
+            .expect("stack control");
+        assert!(r.status().is_success(), "arming the crash: {}", r.status());
+    }
+
+    /// How often `function`'s processes died and were started again, and the
+    /// armed crashes that fired.
+    pub async fn crashes(&self, function: &str) -> (u64, usize) {
+        let control = std::env::var("STACK_CONTROL_URL").expect("STACK_CONTROL_URL");
+        let v: serde_json::Value = self
+            .http
+            .get(&control)
+            .send()
+            .await
+            .expect("stack control")
+            .json()
+            .await
+            .expect("JSON");
+        (
+            v[function]["restarts"].as_u64().unwrap_or(0),
+            v[function]["fired"].as_array().map_or(0, Vec::len),
+        )
     }
 
     /// Emails moto recorded as sent to `to`.
@@ -238,12 +295,17 @@ impl Stack {
 
     /// Waits until the import queue has nothing visible or in flight.
     pub async fn wait_for_queue_drained(&self) {
+        self.wait_for_drained(&self.queue_url).await
+    }
+
+    /// Waits until a queue has no message, visible or in flight.
+    pub async fn wait_for_drained(&self, queue_url: &str) {
         let started = Instant::now();
         loop {
             let attrs = self
                 .sqs
                 .get_queue_attributes()
-                .queue_url(&self.queue_url)
+                .queue_url(queue_url)
                 .attribute_names(
                     aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages,
                 )

@@ -243,7 +243,13 @@ async fn an_event_that_fails_every_delivery_ends_as_a_failed_import() {
         .send()
         .await
         .expect("send the event");
-    let report = st.wait_for_report(&key).await;
+    // The object is not there: the import is known by the event's version.
+    let version = shared::ports::ObjectVersion {
+        version_id: Some(format!("{u}-no-such-version")),
+        etag: None,
+    };
+    let id = shared::import::ImportObject::new(&st.bucket, key.as_str(), &version).import_id();
+    let report = st.wait_for_report_of(&key, &id).await;
     assert_eq!(report["status"], "failed", "{report:#}");
     assert!(
         report["failure"]
@@ -333,4 +339,61 @@ async fn uploads_and_reports_expire_with_their_old_versions() {
             "old versions of {prefix} go too"
         );
     }
+}
+
+/// Adversary 2: the import died where it could not mark itself (out of memory,
+/// out of time), and SQS moved its event to the dead-letter queue. The
+/// dead-letter consumer records it failed, with a report; nothing stays `validating`.
+#[tokio::test]
+async fn an_event_in_the_dead_letter_queue_marks_its_import_failed() {
+    let st = Stack::from_env().await;
+    let u = st.unique();
+    let key = format!("imports/{u}-lived.csv");
+    st.upload(
+        &key,
+        format!("{HEADER}Ann,{u}@example.com,corporate,{u}-S1,ios,,,\n"),
+        &[("invite", "none")],
+    )
+    .await;
+    let first = st.wait_for_report(&key).await;
+    assert_eq!(first["status"], "completed", "the real upload's import");
+    let event = serde_json::json!({"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": st.bucket, "arn": format!("arn:aws:s3:::{}", st.bucket)},
+               "object": {"key": format!("imports/{u}-died.csv"), "size": 10, "eTag": "0", "versionId": format!("{u}-v")}}
+    }]});
+    st.sqs
+        .send_message()
+        .queue_url(&st.dead_letter_queue_url)
+        .message_body(event.to_string())
+        .send()
+        .await
+        .expect("dead-letter the event");
+    let version = shared::ports::ObjectVersion {
+        version_id: Some(format!("{u}-v")),
+        etag: None,
+    };
+    let dead_key = format!("imports/{u}-died.csv");
+    let id = shared::import::ImportObject::new(&st.bucket, dead_key.as_str(), &version).import_id();
+    let report = st.wait_for_report_of(&dead_key, &id).await;
+    assert_eq!(report["status"], "failed", "{report:#}");
+    assert!(report["failure"]
+        .as_str()
+        .unwrap()
+        .contains("failed attempts"));
+    // A finished import whose event also reaches the dead-letter queue stays as it is.
+    let event = serde_json::json!({"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Copy",
+        "s3": {"bucket": {"name": st.bucket, "arn": format!("arn:aws:s3:::{}", st.bucket)},
+               "object": {"key": key, "size": 10, "eTag": "0"}}
+    }]});
+    st.sqs
+        .send_message()
+        .queue_url(&st.dead_letter_queue_url)
+        .message_body(event.to_string())
+        .send()
+        .await
+        .expect("dead-letter the finished import's event");
+    st.wait_for_drained(&st.dead_letter_queue_url).await;
+    assert_eq!(st.wait_for_report(&key).await["status"], "completed");
 }

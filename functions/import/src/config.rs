@@ -17,6 +17,8 @@ pub struct Config {
     pub chunk_rows: usize,
     /// The queue's maxReceiveCount: on that delivery a failing import is recorded as failed.
     pub max_receives: u64,
+    /// How long an import's lease lasts unrenewed: after a crash, the retry waits at most this.
+    pub lease_seconds: u64,
 }
 
 impl Config {
@@ -32,6 +34,7 @@ impl Config {
             invite_concurrency: parsed_or("INVITE_CONCURRENCY", 4)?,
             chunk_rows: parsed_or("IMPORT_CHUNK_ROWS", 100)?,
             max_receives: parsed_or("IMPORT_MAX_RECEIVES", 5)?,
+            lease_seconds: parsed_or("IMPORT_LEASE_SECONDS", 60)?,
         })
     }
 }

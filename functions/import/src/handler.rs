@@ -5,10 +5,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::LambdaEvent;
 use shared::domain::ImportOptions;
-use shared::import::{
-    mark_failed, run_import, ImportObject, ImportPorts, Outcome, RunConfig, RunError,
-};
-use shared::ports::{Continuations, ObjectVersion, PortError, Uploads};
+use shared::import::{run_import, ImportObject, ImportPorts, Outcome, RunConfig, RunError};
+use shared::ports::{Continuations, PortError, Uploads};
 use shared::settings::SettingsStore;
 
 use crate::event::{Notification, Record};
@@ -101,32 +99,17 @@ fn receive_count(message: &SqsMessage) -> u64 {
         .unwrap_or(1)
 }
 
-/// The event's imports are recorded as failed (status and report), so the
-/// admin sees the outcome rather than an import that never ends.
 async fn mark_failed_imports<P: EventPorts>(app: &App<P>, message: &SqsMessage, attempts: u64) {
-    let Ok(notification) =
-        serde_json::from_str::<Notification>(message.body.as_deref().unwrap_or_default())
-    else {
-        return;
-    };
-    for record in notification.uploads() {
-        let (bucket, key) = (record.s3.bucket.name.as_str(), record.key());
-        let event_version = record.s3.object.version_id.as_deref();
-        // The same version the import would have used; the event's own if the object is gone.
-        let version = match app.ports.uploads().head(bucket, &key, event_version).await {
-            Ok(info) => info.version,
-            Err(_) => ObjectVersion::new(event_version.map(str::to_owned), None),
-        };
-        let object = ImportObject::new(bucket, key, &version);
-        let (records, reports) = (app.ports.records(), app.ports.reports());
-        match mark_failed(&object, attempts, records, reports).await {
-            Ok(outcome) => {
-                tracing::info!(import_id = %object.import_id(), ?outcome, "import marked failed")
-            }
-            Err(e) => {
-                tracing::error!(import_id = %object.import_id(), error = %e, "could not mark the import failed")
-            }
-        }
+    let body = message.body.as_deref().unwrap_or_default();
+    let (uploads, records, reports) = (
+        app.ports.uploads(),
+        app.ports.records(),
+        app.ports.reports(),
+    );
+    if let Err(e) =
+        crate::dead_letters::mark_failed_event(uploads, records, reports, body, attempts).await
+    {
+        tracing::error!(error = %e, "could not mark the import failed; the dead-letter consumer will");
     }
 }
 

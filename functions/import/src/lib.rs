@@ -3,5 +3,6 @@
 //! picks the options and hands over, over ports built once in `main.rs`.
 
 pub mod config;
+pub mod dead_letters;
 pub mod event;
 pub mod handler;

@@ -61,6 +61,7 @@ async fn main() -> Result<(), Error> {
                 enrollment_url: config.enrollment_url,
             },
             password_key: Some(password_key),
+            lease_seconds: config.lease_seconds,
             ..RunConfig::default()
         },
         max_receives: config.max_receives,

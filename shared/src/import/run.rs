@@ -110,7 +110,7 @@ impl Default for RunConfig {
             invite_concurrency: 4,
             email_rate: 1.0,
             sms_rate: 1.0,
-            lease_seconds: 16 * 60,
+            lease_seconds: 60,
             origin: InviteOrigin {
                 sender: String::new(),
                 enrollment_url: String::new(),
@@ -263,7 +263,16 @@ pub async fn run_import<P: ImportPorts>(
     } else {
         options
     };
-    let result = run_leased(object, options, source, ports, settings, remaining, state).await;
+    let work = run_leased(object, options, source, ports, settings, remaining, state);
+    // The lease is short and renewed while the import runs, so that when its
+    // process dies the retry takes over within a lease, not a whole timeout.
+    let result = tokio::select! {
+        result = work => result,
+        until = renew_lease(ports.records(), &import_id, &owner, settings.lease_seconds) => {
+            tracing::warn!(%import_id, until, "lost the import lease to another invocation; stopping");
+            Ok(Outcome::Busy { until })
+        }
+    };
     // A finished import dropped its lease when saved; any other end hands it back
     // so that the continuation or the retry can take it at once.
     if !matches!(result, Ok(Outcome::Finished(_))) {
@@ -272,6 +281,22 @@ pub async fn run_import<P: ImportPorts>(
         }
     }
     result
+}
+
+/// Extends the lease every third of its length; returns only when another
+/// invocation has taken it (this one was stalled past its lease), with until when.
+async fn renew_lease<M: ImportRecords>(records: &M, import_id: &str, owner: &str, seconds: u64) -> u64 {
+    let every = Duration::from_secs((seconds / 3).max(1));
+    loop {
+        tokio::time::sleep(every).await;
+        let until = crate::records::epoch_now() + seconds;
+        match records.lease(import_id, owner, until).await {
+            Ok(Lease::Taken) => {}
+            Ok(Lease::Held { until }) => return until,
+            // Tried again at the next beat; the lease still has two thirds to run.
+            Err(e) => tracing::warn!(%import_id, error = %e, "could not renew the import lease"),
+        }
+    }
 }
 
 async fn run_leased<P: ImportPorts>(

@@ -1,0 +1,309 @@
+"""Runs the function processes the way Lambda does when one dies.
+
+cargo-lambda serves the Lambda runtime API, but when a function process dies in
+the middle of an invocation it neither fails that invocation nor starts the
+function again: the caller waits for the full timeout and nothing resumes. In
+AWS the invocation fails at once (Runtime.ExitError), the next one gets a fresh
+sandbox, and the event source delivers the event again.
+
+So each function process talks to the runtime API through a small proxy that
+knows which invocation it holds. When the process exits, the supervisor reports
+that invocation as failed with Runtime.ExitError (the relay then makes the
+message visible again, as SQS does) and starts the process again.
+
+For crash tests, `FaultProxy` stands between one function and the emulator (the
+function's AWS_ENDPOINT_URL, as any endpoint): armed through the stack's control
+API, it kills the function's processes with SIGKILL just before their Nth call
+of an action (`dynamodb:BatchWriteItem`, `ses:SendEmail`, `s3:GetObject`...), or
+half-way through the answer to it, so a test picks the line a crash hits.
+"""
+
+from __future__ import annotations
+
+import http.client
+import http.server
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.parse
+from typing import Callable
+
+log = logging.getLogger("supervisor")
+
+_HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _forward(upstream: tuple[str, int], method: str, path: str, headers, body: bytes | None, timeout: float | None):
+    conn = http.client.HTTPConnection(*upstream, timeout=timeout)
+    conn.request(method, path, body=body, headers={k: v for k, v in headers.items() if k.lower() not in _HOP_HEADERS})
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    return resp.status, resp.getheaders(), data
+
+
+def _answer(handler: http.server.BaseHTTPRequestHandler, status: int, headers, data: bytes) -> None:
+    # A HEAD answer keeps the object's length and has no body.
+    head = handler.command == "HEAD"
+    handler.send_response(status)
+    for k, v in headers:
+        if k.lower() not in _HOP_HEADERS and (head or k.lower() != "content-length"):
+            handler.send_header(k, v)
+    if not head:
+        handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    if not head:
+        handler.wfile.write(data)
+
+
+class Instance:
+    """One function process, its runtime-API proxy, and its restarts."""
+
+    def __init__(self, name: str, cmd: list[str], env: dict, runtime_api: tuple[str, int], log_path: str):
+        self.name = name
+        self.cmd = cmd
+        self.env = env
+        self.upstream = runtime_api
+        self.log_path = log_path
+        self.in_flight: str | None = None
+        self.lock = threading.Lock()
+        self.stopping = False
+        self.restarts = 0
+        self.proc: subprocess.Popen | None = None
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, name=f"rt-proxy-{name}", daemon=True).start()
+        self.watcher = threading.Thread(target=self._watch, name=f"supervise-{name}", daemon=True)
+
+    def start(self) -> None:
+        self._spawn()
+        self.watcher.start()
+
+    def _spawn(self) -> None:
+        port = self.server.server_address[1]
+        env = {**self.env, "AWS_LAMBDA_RUNTIME_API": f"http://127.0.0.1:{port}/.rt/{self.name}"}
+        logfile = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            self.cmd, env=env, stdout=logfile, stderr=subprocess.STDOUT, preexec_fn=os.setsid
+        )
+        logfile.close()
+
+    def _watch(self) -> None:
+        while not self.stopping:
+            proc = self.proc
+            code = proc.wait()
+            if self.stopping:
+                return
+            with self.lock:
+                request_id, self.in_flight = self.in_flight, None
+            log.warning("%s exited (%s) %s", self.name, code, f"during invocation {request_id}" if request_id else "")
+            if request_id:
+                self._fail(request_id, f"RequestId: {request_id} Error: Runtime exited with error: {code}")
+            self.restarts += 1
+            time.sleep(0.2)
+            if not self.stopping:
+                self._spawn()
+
+    def _fail(self, request_id: str, message: str) -> None:
+        """What Lambda answers for an invocation whose runtime died: Runtime.ExitError."""
+        body = json.dumps({"errorType": "Runtime.ExitError", "errorMessage": message}).encode()
+        path = f"/.rt/{self.name}/2018-06-01/runtime/invocation/{request_id}/error"
+        try:
+            _forward(
+                self.upstream,
+                "POST",
+                path,
+                {"Content-Type": "application/json", "Lambda-Runtime-Function-Error-Type": "Runtime.ExitError"},
+                body,
+                10,
+            )
+        except OSError as e:
+            log.warning("could not fail invocation %s: %s", request_id, e)
+
+    def kill(self) -> None:
+        proc = self.proc
+        if proc and proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+    def stop(self) -> None:
+        self.stopping = True
+        if self.proc and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(5)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                self.kill()
+        self.server.shutdown()
+
+    def _handler_class(self):
+        instance = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                self._proxy("GET")
+
+            def do_POST(self):  # noqa: N802
+                self._proxy("POST")
+
+            def _proxy(self, method: str) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                next_call = self.path.endswith("/invocation/next")
+                try:
+                    status, headers, data = _forward(instance.upstream, method, self.path, self.headers, body, None)
+                except (OSError, http.client.HTTPException):
+                    # The runtime API went away (the stack is stopping).
+                    self.close_connection = True
+                    return
+                request_id = dict((k.lower(), v) for k, v in headers).get("lambda-runtime-aws-request-id")
+                with instance.lock:
+                    if next_call and request_id:
+                        instance.in_flight = request_id
+                    elif "/invocation/" in self.path and instance.in_flight and instance.in_flight in self.path:
+                        instance.in_flight = None
+                try:
+                    _answer(self, status, headers, data)
+                except OSError:
+                    # The process died while waiting for this invocation: it fails as Lambda's would.
+                    if next_call and request_id:
+                        with instance.lock:
+                            instance.in_flight = None
+                        instance._fail(request_id, "Runtime exited before it took the invocation")
+
+            def log_message(self, *_args) -> None:
+                pass
+
+        return Handler
+
+
+class Rule:
+    """Kill the function just before its `count`th `action` after being armed
+    (or, with `after_bytes`, after that many bytes of the answer)."""
+
+    def __init__(self, action: str, count: int, after_bytes: int | None):
+        self.action = action
+        self.count = count
+        self.after_bytes = after_bytes
+        self.seen = 0
+        self.fired = False
+
+
+def action_of(method: str, path: str, headers, body: bytes) -> str:
+    """The AWS API action a request to the emulator calls, as IAM names it."""
+    target = headers.get("X-Amz-Target") or headers.get("x-amz-target")
+    if target:
+        prefix, _, op = target.partition(".")
+        service = {"DynamoDB_20120810": "dynamodb", "AmazonSQS": "sqs", "secretsmanager": "secretsmanager"}.get(
+            prefix, prefix.lower()
+        )
+        return f"{service}:{op}"
+    if path.startswith("/v2/email/outbound-emails"):
+        return "ses:SendEmail"
+    if path.startswith("/v2/email"):
+        return "ses:" + path.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
+    content_type = headers.get("Content-Type") or ""
+    if body and "x-www-form-urlencoded" in content_type:
+        params = urllib.parse.parse_qs(body.decode(errors="replace"))
+        if "Action" in params:
+            return "sns:" + params["Action"][0]
+    query = urllib.parse.urlparse(path).query
+    if method == "GET":
+        return "s3:ListObjects" if path.count("/") < 2 or "list-type" in query else "s3:GetObject"
+    if method == "PUT":
+        return "s3:UploadPart" if "partNumber" in query else "s3:PutObject"
+    return f"s3:{method}"
+
+
+class FaultProxy:
+    """A reverse proxy to the emulator for one function, with crash rules."""
+
+    def __init__(self, name: str, emulator: str, kill: Callable[[], None]):
+        parsed = urllib.parse.urlparse(emulator)
+        self.name = name
+        self.upstream = (parsed.hostname, parsed.port)
+        self.kill = kill
+        self.rules: list[Rule] = []
+        self.lock = threading.Lock()
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, name=f"faults-{name}", daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def arm(self, action: str, count: int, after_bytes: int | None) -> Rule:
+        rule = Rule(action, count, after_bytes)
+        with self.lock:
+            self.rules.append(rule)
+        return rule
+
+    def _match(self, action: str) -> Rule | None:
+        with self.lock:
+            for rule in self.rules:
+                if rule.fired or rule.action != action:
+                    continue
+                rule.seen += 1
+                if rule.seen == rule.count:
+                    rule.fired = True
+                    return rule
+        return None
+
+    def _handler_class(self):
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _any(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                action = action_of(self.command, self.path, self.headers, body)
+                rule = proxy._match(action)
+                if rule and rule.after_bytes is None:
+                    log.warning("crash injected: %s before its call %d of %s", proxy.name, rule.count, action)
+                    proxy.kill()
+                    self.close_connection = True
+                    return
+                try:
+                    status, headers, data = _forward(proxy.upstream, self.command, self.path, self.headers, body or None, 120)
+                except (OSError, http.client.HTTPException):
+                    self.close_connection = True
+                    return
+                if rule:
+                    # Half an answer, then the crash: the function dies in the middle of reading it.
+                    self.send_response(status)
+                    for k, v in headers:
+                        if k.lower() not in _HOP_HEADERS:
+                            self.send_header(k, v)
+                    self.end_headers()
+                    self.wfile.write(data[: rule.after_bytes])
+                    self.wfile.flush()
+                    time.sleep(0.3)
+                    log.warning("crash injected: %s after %d bytes of %s", proxy.name, rule.after_bytes, action)
+                    proxy.kill()
+                    self.close_connection = True
+                    return
+                try:
+                    _answer(self, status, headers, data)
+                except OSError:
+                    # Its caller was killed while waiting: nobody to answer.
+                    self.close_connection = True
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _any  # noqa: N815
+
+            def log_message(self, *_args) -> None:
+                pass
+
+        return Handler
