@@ -16,7 +16,7 @@ pub use error::AdminError;
 pub use page::{Cursor, Items, Page};
 pub use ports::{
     Acted, AdminPorts, AdminReads, ApprovalWrite, Approvals, Count, DenialView, DeviceAction,
-    DeviceActions, DeviceAudit, ReportFiles, Staging,
+    DeviceActions, DeviceAudit, Published, ReportFiles, Staging,
 };
 
 /// How long presigned links live: long enough to click, not to share.

@@ -167,6 +167,14 @@ pub trait Approvals: Send + Sync {
 }
 
 /// The guided upload's side of the bucket: staged files and the final upload.
+/// An object a commit published.
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub key: String,
+    pub version: ObjectVersion,
+    pub metadata: std::collections::HashMap<String, String>,
+}
+
 pub trait Staging: Send + Sync {
     /// The bucket published uploads land in (part of their import id).
     fn bucket(&self) -> &str;
@@ -184,14 +192,21 @@ pub trait Staging: Send + Sync {
         key: &str,
     ) -> impl Future<Output = Result<Option<Arc<dyn ObjectSource>>, PortError>> + Send;
 
-    /// Stores `file` at `key` with this user metadata; which version S3 stored.
+    /// Stores `file` at `key` with this user metadata unless `key` exists
+    /// (`If-None-Match: *`): which version S3 stored, None when it was there.
     fn publish(
         &self,
         key: &str,
         file: &Path,
         content_type: &str,
         metadata: &[(&str, String)],
-    ) -> impl Future<Output = Result<ObjectVersion, PortError>> + Send;
+    ) -> impl Future<Output = Result<Option<ObjectVersion>, PortError>> + Send;
+
+    /// The first object under `prefix`, with its version and user metadata.
+    fn published(
+        &self,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Option<Published>, PortError>> + Send;
 
     fn discard(&self, key: &str) -> impl Future<Output = Result<(), PortError>> + Send;
 }

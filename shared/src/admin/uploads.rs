@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::ports::Published;
 use super::{AdminError, AdminReads, Staging, LINK_TTL};
 use crate::csvfile::{Dialect, HeaderError, ManualMapping, ReadError, TextEncoding};
 use crate::domain::{
@@ -340,6 +341,13 @@ pub async fn commit(
         },
         &defaults,
     );
+    // One staged upload is one import, however often "Send" is retried: its
+    // objects live under a prefix named for the staged upload.
+    let prefix = format!("imports/guided/{}/", staged_id(&key));
+    if let Some(done) = staging.published(&prefix).await? {
+        tracing::info!(by = %by, "guided upload committed before; the same import answered");
+        return Ok(committed(staging, &key, done).await);
+    }
     let source = staged(staging, &key).await?;
     // The final file goes through /tmp, so memory stays flat whatever its size.
     let tmp = TempFile(std::env::temp_dir().join(format!("commit-{}.csv", new_id())));
@@ -355,28 +363,56 @@ pub async fn commit(
             "every row is unchecked; keep at least one",
         ));
     }
-    let target = format!(
-        "imports/{}-{}.csv",
-        stem(input.file_name.as_deref()),
-        &new_id()[..8]
-    );
+    let target = format!("{prefix}{}.csv", stem(input.file_name.as_deref()));
     let mut metadata = options.to_metadata();
     metadata.push(("submitted-by", by.to_owned()));
-    let version = staging
+    metadata.push((ROWS_METADATA, kept.to_string()));
+    let published = staging
         .publish(&target, &tmp.0, "text/csv; charset=utf-8", &metadata)
         .await?;
     drop(tmp);
-    let import_id = ImportObject::new(staging.bucket(), target.as_str(), &version).import_id();
-    // The staged copy has served its purpose (a lifecycle rule would also expire it).
-    if let Err(e) = staging.discard(&key).await {
+    let done = match published {
+        Some(version) => {
+            tracing::info!(by = %by, rows = kept, "guided upload committed");
+            Published {
+                key: target,
+                version,
+                metadata: metadata.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            }
+        }
+        // A concurrent "Send" of the same upload published first: its import it is.
+        None => staging.published(&prefix).await?.ok_or_else(|| {
+            PortError::new("commit", "the published upload vanished")
+        })?,
+    };
+    Ok(committed(staging, &key, done).await)
+}
+
+/// The user metadata a published upload carries its row count in.
+const ROWS_METADATA: &str = "rows";
+
+/// The staged upload's own id (`staging/<id>.csv`).
+fn staged_id(key: &str) -> &str {
+    key.trim_start_matches(STAGING_PREFIX).trim_end_matches(".csv")
+}
+
+/// The answer for a published upload; the staged copy has served its purpose
+/// (a lifecycle rule would also expire it).
+async fn committed(staging: &impl Staging, staged: &str, done: Published) -> Committed {
+    let import_id = ImportObject::new(staging.bucket(), done.key.as_str(), &done.version).import_id();
+    let rows = done
+        .metadata
+        .get(ROWS_METADATA)
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(0);
+    if let Err(e) = staging.discard(staged).await {
         tracing::warn!(error = %e, "staged upload not removed; its lifecycle rule expires it");
     }
-    tracing::info!(by = %by, rows = kept, "guided upload committed");
-    Ok(Committed {
+    Committed {
         import_id,
-        key: target,
-        rows: kept,
-    })
+        key: done.key,
+        rows,
+    }
 }
 
 #[cfg(test)]

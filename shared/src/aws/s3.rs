@@ -14,7 +14,7 @@ use aws_sdk_s3::Client;
 use tokio::runtime::Handle;
 use tokio_util::io::SyncIoBridge;
 
-use crate::admin::{ReportFiles, Staging, LINK_TTL};
+use crate::admin::{Published, ReportFiles, Staging, LINK_TTL};
 use crate::csvfile::BoxRead;
 use crate::ports::{ObjectInfo, ObjectSource, ObjectVersion, Part, PortError, ReportSink, Uploads};
 
@@ -307,7 +307,7 @@ impl Staging for S3Bucket {
         file: &Path,
         content_type: &str,
         metadata: &[(&str, String)],
-    ) -> Result<ObjectVersion, PortError> {
+    ) -> Result<Option<ObjectVersion>, PortError> {
         let body = ByteStream::from_path(file)
             .await
             .map_err(|e| PortError::new("publish upload", e))?;
@@ -317,15 +317,40 @@ impl Staging for S3Bucket {
             .bucket(&self.bucket)
             .key(key)
             .content_type(content_type)
+            // Never over an earlier publication: a retried commit stays one import.
+            .if_none_match("*")
             .body(body);
         for (k, v) in metadata {
             put = put.metadata(*k, ascii(v));
         }
-        let out = put
+        match put.send().await {
+            Ok(out) => Ok(Some(ObjectVersion::new(out.version_id, out.e_tag))),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) => Ok(None),
+            Err(e) => Err(s3_error("publish upload", e)),
+        }
+    }
+
+    async fn published(&self, prefix: &str) -> Result<Option<Published>, PortError> {
+        let listed = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .max_keys(1)
             .send()
             .await
-            .map_err(|e| s3_error("publish upload", e))?;
-        Ok(ObjectVersion::new(out.version_id, out.e_tag))
+            .map_err(|e| s3_error("find published upload", e))?;
+        let Some(key) = listed.contents().first().and_then(|o| o.key()) else {
+            return Ok(None);
+        };
+        let Some(info) = head(&self.client, &self.bucket, key, None).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Published {
+            key: key.to_owned(),
+            version: info.version,
+            metadata: info.metadata.into_iter().collect(),
+        }))
     }
 
     async fn discard(&self, key: &str) -> Result<(), PortError> {

@@ -10,7 +10,7 @@ use super::{MemoryObject, MemorySender};
 use crate::admin::devices::DeviceSearch;
 use crate::admin::{
     Acted, AdminPorts, AdminReads, ApprovalWrite, Approvals, Count, Cursor, DenialView,
-    DeviceAction, DeviceActions, DeviceAudit, Page, ReportFiles, Staging,
+    DeviceAction, DeviceActions, DeviceAudit, Page, Published, ReportFiles, Staging,
 };
 use crate::ports::{Existing, ImportState, ObjectSource, ObjectVersion, PortError};
 use crate::records::{
@@ -306,10 +306,13 @@ impl Staging for MemoryAdmin {
         file: &Path,
         _content_type: &str,
         metadata: &[(&str, String)],
-    ) -> Result<ObjectVersion, PortError> {
+    ) -> Result<Option<ObjectVersion>, PortError> {
         self.up()?;
         let bytes = std::fs::read(file).map_err(|e| PortError::new("publish", e))?;
         let etag = format!("\"{}\"", hex::encode(&bytes[..bytes.len().min(8)]));
+        if self.objects.lock().unwrap().contains_key(key) {
+            return Ok(None);
+        }
         self.objects.lock().unwrap().insert(key.to_owned(), bytes);
         self.metadata.lock().unwrap().insert(
             key.to_owned(),
@@ -318,7 +321,25 @@ impl Staging for MemoryAdmin {
                 .map(|(k, v)| ((*k).to_owned(), v.clone()))
                 .collect(),
         );
-        Ok(ObjectVersion::new(None, Some(etag)))
+        Ok(Some(ObjectVersion::new(None, Some(etag))))
+    }
+
+    async fn published(&self, prefix: &str) -> Result<Option<Published>, PortError> {
+        self.up()?;
+        let objects = self.objects.lock().unwrap();
+        let Some((key, bytes)) = objects.range(prefix.to_owned()..).next() else {
+            return Ok(None);
+        };
+        if !key.starts_with(prefix) {
+            return Ok(None);
+        }
+        let etag = format!("\"{}\"", hex::encode(&bytes[..bytes.len().min(8)]));
+        let metadata = self.metadata.lock().unwrap().get(key).cloned().unwrap_or_default();
+        Ok(Some(Published {
+            key: key.clone(),
+            version: ObjectVersion::new(None, Some(etag)),
+            metadata: metadata.into_iter().collect(),
+        }))
     }
 
     async fn discard(&self, key: &str) -> Result<(), PortError> {
