@@ -197,8 +197,14 @@ impl Stack {
         let data = self.moto_data().await;
         let mut counts = std::collections::HashMap::new();
         for m in data["ses"]["Message"].as_array().into_iter().flatten() {
-            for to in m["destinations"]["ToAddresses"].as_array().into_iter().flatten() {
-                *counts.entry(to.as_str().unwrap_or_default().to_owned()).or_default() += 1;
+            for to in m["destinations"]["ToAddresses"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                *counts
+                    .entry(to.as_str().unwrap_or_default().to_owned())
+                    .or_default() += 1;
             }
         }
         counts

@@ -34,7 +34,13 @@ fn unconfirmed_rows(report: &Value) -> Vec<u64> {
         .collect()
 }
 
-async fn crash_and_recover(st: &Stack, label: &str, action: &str, count: u64, after_bytes: Option<u64>) {
+async fn crash_and_recover(
+    st: &Stack,
+    label: &str,
+    action: &str,
+    count: u64,
+    after_bytes: Option<u64>,
+) {
     let u = format!("{}-{label}", st.unique());
     let key = format!("imports/{u}.csv");
     let (restarts_before, fired_before) = st.crashes("import").await;
@@ -43,7 +49,10 @@ async fn crash_and_recover(st: &Stack, label: &str, action: &str, count: u64, af
     let report = st.wait_for_report(&key).await;
     let (restarts, fired) = st.crashes("import").await;
     assert_eq!(fired, fired_before + 1, "{label}: the crash fired");
-    assert!(restarts > restarts_before, "{label}: the process was started again");
+    assert!(
+        restarts > restarts_before,
+        "{label}: the process was started again"
+    );
 
     assert_eq!(report["status"], "completed", "{label}: {report:#}");
     assert_eq!(report["devices_written"], ROWS as u64, "{label}");
@@ -55,7 +64,10 @@ async fn crash_and_recover(st: &Stack, label: &str, action: &str, count: u64, af
         "{label}: every invite sent or reported unconfirmed: {report:#}"
     );
     assert_eq!(report["invites_unconfirmed"], unconfirmed.len() as u64);
-    assert!(unconfirmed.len() <= 4, "{label}: at most the invites in flight");
+    assert!(
+        unconfirmed.len() <= 4,
+        "{label}: at most the invites in flight"
+    );
 
     let sent = st.emails_per_recipient().await;
     for i in 0..ROWS {
@@ -70,9 +82,16 @@ async fn crash_and_recover(st: &Stack, label: &str, action: &str, count: u64, af
     }
     for i in (0..ROWS).step_by(7).chain([ROWS - 1]) {
         let serial = format!("{u}-S{i:05}");
-        let d = st.device(&serial).await.unwrap_or_else(|| panic!("{label}: {serial} written"));
+        let d = st
+            .device(&serial)
+            .await
+            .unwrap_or_else(|| panic!("{label}: {serial} written"));
         assert_eq!(d.email, format!("{u}-{i}@example.com"), "{label}");
-        assert_eq!(d.import_id, report["import_id"].as_str().unwrap(), "{label}");
+        assert_eq!(
+            d.import_id,
+            report["import_id"].as_str().unwrap(),
+            "{label}"
+        );
         assert_eq!(
             st.user_name(&d.email).await.as_deref(),
             Some(format!("User {i}").as_str())

@@ -377,13 +377,17 @@ pub async fn commit(
             Published {
                 key: target,
                 version,
-                metadata: metadata.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+                metadata: metadata
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v))
+                    .collect(),
             }
         }
         // A concurrent "Send" of the same upload published first: its import it is.
-        None => staging.published(&prefix).await?.ok_or_else(|| {
-            PortError::new("commit", "the published upload vanished")
-        })?,
+        None => staging
+            .published(&prefix)
+            .await?
+            .ok_or_else(|| PortError::new("commit", "the published upload vanished"))?,
     };
     Ok(committed(staging, &key, done).await)
 }
@@ -393,13 +397,15 @@ const ROWS_METADATA: &str = "rows";
 
 /// The staged upload's own id (`staging/<id>.csv`).
 fn staged_id(key: &str) -> &str {
-    key.trim_start_matches(STAGING_PREFIX).trim_end_matches(".csv")
+    key.trim_start_matches(STAGING_PREFIX)
+        .trim_end_matches(".csv")
 }
 
 /// The answer for a published upload; the staged copy has served its purpose
 /// (a lifecycle rule would also expire it).
 async fn committed(staging: &impl Staging, staged: &str, done: Published) -> Committed {
-    let import_id = ImportObject::new(staging.bucket(), done.key.as_str(), &done.version).import_id();
+    let import_id =
+        ImportObject::new(staging.bucket(), done.key.as_str(), &done.version).import_id();
     let rows = done
         .metadata
         .get(ROWS_METADATA)

@@ -334,7 +334,13 @@ impl Staging for MemoryAdmin {
             return Ok(None);
         }
         let etag = format!("\"{}\"", hex::encode(&bytes[..bytes.len().min(8)]));
-        let metadata = self.metadata.lock().unwrap().get(key).cloned().unwrap_or_default();
+        let metadata = self
+            .metadata
+            .lock()
+            .unwrap()
+            .get(key)
+            .cloned()
+            .unwrap_or_default();
         Ok(Some(Published {
             key: key.clone(),
             version: ObjectVersion::new(None, Some(etag)),

@@ -285,7 +285,12 @@ pub async fn run_import<P: ImportPorts>(
 
 /// Extends the lease every third of its length; returns only when another
 /// invocation has taken it (this one was stalled past its lease), with until when.
-async fn renew_lease<M: ImportRecords>(records: &M, import_id: &str, owner: &str, seconds: u64) -> u64 {
+async fn renew_lease<M: ImportRecords>(
+    records: &M,
+    import_id: &str,
+    owner: &str,
+    seconds: u64,
+) -> u64 {
     let every = Duration::from_secs((seconds / 3).max(1));
     loop {
         tokio::time::sleep(every).await;

@@ -949,7 +949,10 @@ async fn the_guided_upload_previews_then_publishes_the_kept_rows() {
     assert_eq!(status, StatusCode::ACCEPTED, "{c}");
     assert_eq!(c["rows"], 2);
     let key = c["key"].as_str().unwrap();
-    assert_eq!(key, "imports/guided/abc/q3-list.csv", "named for the staged upload");
+    assert_eq!(
+        key, "imports/guided/abc/q3-list.csv",
+        "named for the staged upload"
+    );
     let published = String::from_utf8(app.ports.objects.lock().unwrap()[key].clone()).unwrap();
     assert_eq!(published, "Name,Email,Ownership,Serial Number,Platform,Password\r\n\
         Ann,ann@example.com,corporate,S1,ios,pw1\r\nAnn Again,ANN@example.com,personal,S3,macos,\r\n");
@@ -988,12 +991,25 @@ async fn the_guided_upload_previews_then_publishes_the_kept_rows() {
     // same import and one object, whether the staged copy is still there or not.
     let objects_before = app.ports.objects.lock().unwrap().len();
     for _ in 0..2 {
-        let (status, again) = call(&app, "POST", "/v1/imports", Some(json!({"key": "staging/abc.csv",
-            "file_name": "other name.csv"}))).await;
+        let (status, again) = call(
+            &app,
+            "POST",
+            "/v1/imports",
+            Some(json!({"key": "staging/abc.csv",
+            "file_name": "other name.csv"})),
+        )
+        .await;
         assert_eq!(status, StatusCode::ACCEPTED, "{again}");
-        assert_eq!((&again["import_id"], &again["key"], &again["rows"]), (&c["import_id"], &c["key"], &c["rows"]));
+        assert_eq!(
+            (&again["import_id"], &again["key"], &again["rows"]),
+            (&c["import_id"], &c["key"], &c["rows"])
+        );
     }
-    assert_eq!(app.ports.objects.lock().unwrap().len(), objects_before, "nothing published twice");
+    assert_eq!(
+        app.ports.objects.lock().unwrap().len(),
+        objects_before,
+        "nothing published twice"
+    );
 }
 
 #[tokio::test]
