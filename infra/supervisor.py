@@ -81,6 +81,8 @@ class Instance:
         self.stopping = False
         self.restarts = 0
         self.proc: subprocess.Popen | None = None
+        self.upstream_conn: http.client.HTTPConnection | None = None
+        self.upstream_lock = threading.Lock()
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, name=f"rt-proxy-{name}", daemon=True).start()
@@ -131,6 +133,28 @@ class Instance:
         except OSError as e:
             log.warning("could not fail invocation %s: %s", request_id, e)
 
+    def forward(self, method: str, path: str, headers, body: bytes | None):
+        """To the runtime API over one kept-alive connection, as the runtime
+        client itself would talk to it (cargo-lambda ties an invocation's
+        answer to the way it was fetched: a fresh connection per call fails some)."""
+        with self.upstream_lock:
+            for attempt in (0, 1):
+                if self.upstream_conn is None:
+                    self.upstream_conn = http.client.HTTPConnection(*self.upstream)
+                try:
+                    self.upstream_conn.request(
+                        method, path, body=body,
+                        headers={k: v for k, v in headers.items() if k.lower() not in _HOP_HEADERS},
+                    )
+                    resp = self.upstream_conn.getresponse()
+                    return resp.status, resp.getheaders(), resp.read()
+                except (OSError, http.client.HTTPException):
+                    self.upstream_conn.close()
+                    self.upstream_conn = None
+                    if attempt:
+                        raise
+        raise OSError("unreachable")
+
     def kill(self) -> None:
         proc = self.proc
         if proc and proc.poll() is None:
@@ -150,6 +174,10 @@ class Instance:
         instance = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            # Keep-alive as the runtime client expects: an HTTP/1.0 close after each
+            # answer races its pooled connections (a reused, just-closed one fails a response).
+            protocol_version = "HTTP/1.1"
+
             def do_GET(self):  # noqa: N802
                 self._proxy("GET")
 
@@ -161,7 +189,7 @@ class Instance:
                 body = self.rfile.read(length) if length else None
                 next_call = self.path.endswith("/invocation/next")
                 try:
-                    status, headers, data = _forward(instance.upstream, method, self.path, self.headers, body, None)
+                    status, headers, data = instance.forward(method, self.path, self.headers, body)
                 except (OSError, http.client.HTTPException):
                     # The runtime API went away (the stack is stopping).
                     self.close_connection = True
