@@ -473,7 +473,10 @@ async fn the_guided_upload_previews_then_imports_the_checked_rows() {
         .await;
     assert_eq!(status, 202, "{c}");
     let target = c["key"].as_str().unwrap();
-    assert!(target.starts_with("imports/Q3-devices-"), "{target}");
+    assert!(
+        target.starts_with("imports/guided/") && target.ends_with("/Q3-devices.csv"),
+        "{target}"
+    );
     let report = a.st.wait_for_report(target).await;
     assert_eq!(report["status"], "completed", "{report:#}");
     assert_eq!(report["devices_written"], 2);
@@ -486,6 +489,24 @@ async fn the_guided_upload_previews_then_imports_the_checked_rows() {
         a.st.get_object(&key).await.is_none(),
         "the staged copy is removed"
     );
+    // "Send" again (a retry after a timeout): the same import, one object version.
+    let (status, again) = a
+        .send("POST", "/imports", json!({"key": key, "exclude_rows": [3], "invite": "none", "file_name": "Q3 devices.csv"}))
+        .await;
+    assert_eq!(status, 202, "{again}");
+    assert_eq!(
+        (&again["key"], &again["import_id"]),
+        (&c["key"], &c["import_id"])
+    );
+    let versions =
+        a.st.s3
+            .list_object_versions()
+            .bucket(&a.st.bucket)
+            .prefix(target)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(versions.versions().len(), 1, "published once");
 
     // Previewing the same serials again shows they exist now.
     let again = stage(&a, &csv).await;
