@@ -44,13 +44,17 @@ pub struct IssueTotals {
 
 impl IssueTotals {
     pub(crate) fn count(&mut self, issue: &RowIssue) {
-        match self.by_column.get_mut(&issue.column) {
+        self.count_of(&issue.column, issue.kind);
+    }
+
+    fn count_of(&mut self, column: &str, kind: IssueKind) {
+        match self.by_column.get_mut(column) {
             Some(n) => *n += 1,
             None => {
-                self.by_column.insert(issue.column.clone(), 1);
+                self.by_column.insert(column.to_owned(), 1);
             }
         }
-        *self.by_kind.entry(issue.kind).or_default() += 1;
+        *self.by_kind.entry(kind).or_default() += 1;
     }
 }
 
@@ -75,6 +79,12 @@ impl ErrorSample {
         let at = self.kept.partition_point(|k| k.row <= issue.row);
         self.kept.insert(at, issue);
         self.kept.truncate(MAX_ERRORS);
+    }
+
+    /// An error past the sample: counted, never built.
+    fn count_only(&mut self, column: &str, kind: IssueKind) {
+        self.total += 1;
+        self.totals.count_of(column, kind);
     }
 
     fn is_full_before(&self, row: u64) -> bool {
@@ -255,9 +265,7 @@ impl Tally {
         for &(row, first) in &duplicate_serials {
             // Counted always; built only when the sample can still take it.
             if self.errors.is_full_before(row) {
-                let issue = duplicate_serial_issue(row, first, &serial_col);
-                self.errors.total += 1;
-                self.errors.totals.count(&issue);
+                self.errors.count_only(&serial_col, IssueKind::Duplicate);
             } else {
                 self.errors
                     .add(duplicate_serial_issue(row, first, &serial_col));
