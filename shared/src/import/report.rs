@@ -238,17 +238,6 @@ pub fn write_errors_csv(
     Ok(written)
 }
 
-/// The errors file in memory (the CLI's and the tests' small files).
-pub fn errors_csv(
-    input: BoxRead,
-    scan: &Scan,
-    options: &ImportOptions,
-) -> Result<Vec<u8>, FileError> {
-    let mut out = Vec::new();
-    write_errors_csv(input, scan, options, &mut out)?;
-    Ok(out)
-}
-
 fn write_record<'a, W: std::io::Write>(
     w: &mut csv::Writer<W>,
     cells: impl Iterator<Item = &'a str>,
@@ -262,6 +251,20 @@ mod tests {
     use super::*;
     use crate::import::scan::scan;
     use std::io::Cursor;
+
+    /// The errors file of a small file, validated with the default options.
+    fn errors_file_of(data: Vec<u8>) -> String {
+        let opts = ImportOptions::default();
+        let s = scan(
+            || Ok(Box::new(Cursor::new(data.clone())) as BoxRead),
+            &opts,
+            |_| {},
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        write_errors_csv(Box::new(Cursor::new(data)), &s, &opts, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
 
     #[test]
     fn report_keys_are_per_import_under_the_upload_key() {
@@ -300,15 +303,7 @@ mod tests {
                     =cmd;bad;corporate;S2;ios;;\n"
             .as_bytes()
             .to_vec();
-        let opts = ImportOptions::default();
-        let s = scan(
-            || Ok(Box::new(Cursor::new(data.clone())) as BoxRead),
-            &opts,
-            |_| {},
-        )
-        .unwrap();
-        let out = errors_csv(Box::new(Cursor::new(data)), &s, &opts).unwrap();
-        let text = String::from_utf8(out).unwrap();
+        let text = errors_file_of(data);
         let lines: Vec<&str> = text.trim_start_matches('\u{feff}').lines().collect();
         assert_eq!(
             lines[0],
@@ -322,13 +317,6 @@ mod tests {
         );
         assert!(lines[1].contains("not a valid email"));
     }
-}
-
-#[cfg(test)]
-mod masking_tests {
-    use super::*;
-    use crate::import::scan::scan;
-    use std::io::Cursor;
 
     #[test]
     fn the_errors_file_never_shows_a_password() {
@@ -337,15 +325,7 @@ mod masking_tests {
                     Bob,also-bad,corporate,S2,ios,\n"
             .as_bytes()
             .to_vec();
-        let opts = ImportOptions::default();
-        let s = scan(
-            || Ok(Box::new(Cursor::new(data.clone())) as BoxRead),
-            &opts,
-            |_| {},
-        )
-        .unwrap();
-        let text =
-            String::from_utf8(errors_csv(Box::new(Cursor::new(data)), &s, &opts).unwrap()).unwrap();
+        let text = errors_file_of(data);
         assert!(!text.contains("Sup3r-Secret"), "{text}");
         let lines: Vec<&str> = text.lines().collect();
         assert!(
