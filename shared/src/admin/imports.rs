@@ -108,8 +108,14 @@ pub struct ImportDetail {
 /// 1 MB whatever the file held (a test builds the worst case).
 pub const LISTED: usize = 500;
 
+/// The first [`LISTED`] items of a list.
+fn listed<T>(mut items: Vec<T>) -> Vec<T> {
+    items.truncate(LISTED);
+    items
+}
+
 /// The part of a report the import's page shows.
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 struct ReportIssues {
     #[serde(default)]
     errors: Vec<RowIssue>,
@@ -155,22 +161,10 @@ pub async fn one(
         true => Some(files.download_link(&errors_key).await?),
         false => None,
     };
-    let r = report.unwrap_or(ReportIssues {
-        errors: Vec::new(),
-        errors_total: None,
-        error_totals: IssueTotals::default(),
-        warnings: Vec::new(),
-        warnings_total: None,
-    });
-    let listed = |mut v: Vec<RowIssue>| {
-        v.truncate(LISTED);
-        v
-    };
-    let mut skipped = st.skipped.clone();
-    skipped.truncate(LISTED);
+    let r = report.unwrap_or_default();
     Ok(ImportDetail {
         summary: ImportSummary::from(&st),
-        skipped,
+        skipped: listed(st.skipped),
         invite_errors: listed(st.invite_errors),
         // Reports from before the totals: their lists were complete.
         errors_total: r.errors_total.unwrap_or(r.errors.len() as u64),
