@@ -141,6 +141,33 @@ impl Stack {
         shared::import::ImportObject::new(&self.bucket, key, &version).import_id()
     }
 
+    /// The import id an event naming `key` at `version_id` runs under when the
+    /// object is not there to ask (the import then goes by the event's version).
+    pub fn import_id_of_version(&self, key: &str, version_id: &str) -> String {
+        let version = shared::ports::ObjectVersion {
+            version_id: Some(version_id.to_owned()),
+            etag: None,
+        };
+        shared::import::ImportObject::new(&self.bucket, key, &version).import_id()
+    }
+
+    /// Puts on `queue_url` the S3 event notification of `key` (at `version_id`)
+    /// as S3 writes it: a space in the key as `+` (the tests' keys need no other escape).
+    pub async fn send_s3_event(&self, queue_url: &str, key: &str, version_id: Option<&str>) {
+        let event = serde_json::json!({"Records": [{
+            "eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+            "s3": {"bucket": {"name": self.bucket, "arn": format!("arn:aws:s3:::{}", self.bucket)},
+                   "object": {"key": key.replace(' ', "+"), "size": 10, "eTag": "0", "versionId": version_id}}
+        }]});
+        self.sqs
+            .send_message()
+            .queue_url(queue_url)
+            .message_body(event.to_string())
+            .send()
+            .await
+            .expect("send the S3 event");
+    }
+
     /// The JSON report and errors-CSV keys of the import of the object now at `key`.
     pub async fn report_keys(&self, key: &str) -> (String, String) {
         shared::import::report_keys(key, &self.import_id(key).await)
@@ -215,8 +242,7 @@ impl Stack {
     /// `ses:SendEmail`, `s3:GetObject`...), or, with `after_bytes`, once that
     /// much of the answer to it has arrived. Needs `stack.py run --faults`.
     pub async fn crash(&self, function: &str, action: &str, count: u64, after_bytes: Option<u64>) {
-        let control = std::env::var("STACK_CONTROL_URL")
-            .expect("STACK_CONTROL_URL: run the crash tests under `infra/stack.py run --faults`");
+        let control = control_url();
         let body = serde_json::json!({"function": function, "action": action, "count": count, "after_bytes": after_bytes});
         let r = self
             .http
@@ -231,7 +257,7 @@ impl Stack {
     /// How often `function`'s processes died and were started again, and the
     /// armed crashes that fired.
     pub async fn crashes(&self, function: &str) -> (u64, usize) {
-        let control = std::env::var("STACK_CONTROL_URL").expect("STACK_CONTROL_URL");
+        let control = control_url();
         let v: serde_json::Value = self
             .http
             .get(&control)
@@ -337,4 +363,10 @@ impl Stack {
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
+}
+
+/// The stack's crash control (`infra/stack.py run --faults`).
+fn control_url() -> String {
+    std::env::var("STACK_CONTROL_URL")
+        .expect("STACK_CONTROL_URL: run the crash tests under `infra/stack.py run --faults`")
 }

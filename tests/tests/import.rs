@@ -178,17 +178,8 @@ async fn a_redelivered_event_sends_no_invite_twice() {
         .send()
         .await
         .unwrap();
-    let event = serde_json::json!({"Records": [{
-        "eventName": "ObjectCreated:Put",
-        "s3": {"bucket": {"name": st.bucket}, "object": {"key": key.replace(' ', "+"), "versionId": head.version_id}}
-    }]});
-    st.sqs
-        .send_message()
-        .queue_url(&st.queue_url)
-        .message_body(event.to_string())
-        .send()
-        .await
-        .unwrap();
+    st.send_s3_event(&st.queue_url, &key, head.version_id())
+        .await;
     st.wait_for_queue_drained().await;
     assert_eq!(
         st.emails_to(&email).await.len(),
@@ -231,24 +222,10 @@ async fn an_event_that_fails_every_delivery_ends_as_a_failed_import() {
     let st = Stack::from_env().await;
     let u = st.unique();
     let key = format!("imports/{u}-ghost.csv");
-    let event = serde_json::json!({"Records": [{
-        "eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
-        "s3": {"bucket": {"name": st.bucket, "arn": format!("arn:aws:s3:::{}", st.bucket)},
-               "object": {"key": key, "size": 10, "eTag": "0", "versionId": format!("{u}-no-such-version")}}
-    }]});
-    st.sqs
-        .send_message()
-        .queue_url(&st.queue_url)
-        .message_body(event.to_string())
-        .send()
-        .await
-        .expect("send the event");
+    let version = format!("{u}-no-such-version");
+    st.send_s3_event(&st.queue_url, &key, Some(&version)).await;
     // The object is not there: the import is known by the event's version.
-    let version = shared::ports::ObjectVersion {
-        version_id: Some(format!("{u}-no-such-version")),
-        etag: None,
-    };
-    let id = shared::import::ImportObject::new(&st.bucket, key.as_str(), &version).import_id();
+    let id = st.import_id_of_version(&key, &version);
     let report = st.wait_for_report_of(&key, &id).await;
     assert_eq!(report["status"], "failed", "{report:#}");
     assert!(
@@ -357,24 +334,11 @@ async fn an_event_in_the_dead_letter_queue_marks_its_import_failed() {
     .await;
     let first = st.wait_for_report(&key).await;
     assert_eq!(first["status"], "completed", "the real upload's import");
-    let event = serde_json::json!({"Records": [{
-        "eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
-        "s3": {"bucket": {"name": st.bucket, "arn": format!("arn:aws:s3:::{}", st.bucket)},
-               "object": {"key": format!("imports/{u}-died.csv"), "size": 10, "eTag": "0", "versionId": format!("{u}-v")}}
-    }]});
-    st.sqs
-        .send_message()
-        .queue_url(&st.dead_letter_queue_url)
-        .message_body(event.to_string())
-        .send()
-        .await
-        .expect("dead-letter the event");
-    let version = shared::ports::ObjectVersion {
-        version_id: Some(format!("{u}-v")),
-        etag: None,
-    };
     let dead_key = format!("imports/{u}-died.csv");
-    let id = shared::import::ImportObject::new(&st.bucket, dead_key.as_str(), &version).import_id();
+    let version = format!("{u}-v");
+    st.send_s3_event(&st.dead_letter_queue_url, &dead_key, Some(&version))
+        .await;
+    let id = st.import_id_of_version(&dead_key, &version);
     let report = st.wait_for_report_of(&dead_key, &id).await;
     assert_eq!(report["status"], "failed", "{report:#}");
     assert!(report["failure"]
@@ -382,18 +346,8 @@ async fn an_event_in_the_dead_letter_queue_marks_its_import_failed() {
         .unwrap()
         .contains("failed attempts"));
     // A finished import whose event also reaches the dead-letter queue stays as it is.
-    let event = serde_json::json!({"Records": [{
-        "eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Copy",
-        "s3": {"bucket": {"name": st.bucket, "arn": format!("arn:aws:s3:::{}", st.bucket)},
-               "object": {"key": key, "size": 10, "eTag": "0"}}
-    }]});
-    st.sqs
-        .send_message()
-        .queue_url(&st.dead_letter_queue_url)
-        .message_body(event.to_string())
-        .send()
-        .await
-        .expect("dead-letter the finished import's event");
+    st.send_s3_event(&st.dead_letter_queue_url, &key, None)
+        .await;
     st.wait_for_drained(&st.dead_letter_queue_url).await;
     assert_eq!(st.wait_for_report(&key).await["status"], "completed");
 }
