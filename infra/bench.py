@@ -138,7 +138,7 @@ def bench_validate_invalid(rows: int) -> dict:
     )
     assert code == 1, f"validate --errors-csv exited {code}"
     with open(out, "rb") as f:
-        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+        lines = count_lines(f)
     r = {
         "file": "1m-invalid",
         "rows": rows,
@@ -153,6 +153,11 @@ def bench_validate_invalid(rows: int) -> dict:
     r["ok"] = r["peak_rss_MB"] <= 64 and r["errors_csv_peak_rss_MB"] <= 64 and r["errors_csv_rows"] == rows
     print(f"validate 1m-invalid: {json.dumps(r)}", flush=True)
     return r
+
+
+def count_lines(stream) -> int:
+    """Lines of a file or an S3 body, read a megabyte at a time."""
+    return sum(chunk.count(b"\n") for chunk in iter(lambda: stream.read(1 << 20), b""))
 
 
 def bench_invalid_import(rows: int) -> dict:
@@ -175,7 +180,7 @@ def bench_invalid_import(rows: int) -> dict:
         listed = s3.list_objects_v2(Bucket=bucket, Prefix="reports/all-invalid.csv/")["Contents"]
         csv_key = next(o["Key"] for o in listed if o["Key"].endswith(".errors.csv"))
         body = s3.get_object(Bucket=bucket, Key=csv_key)["Body"]
-        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: body.read(1 << 20), b""))
+        lines = count_lines(body)
         r = {
             "rows": rows,
             "seconds": round(secs, 1),

@@ -44,9 +44,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _end_to_end(headers) -> dict:
+    """The headers a proxy passes on (not the hop-by-hop ones)."""
+    return {k: v for k, v in headers.items() if k.lower() not in _HOP_HEADERS}
+
+
 def _forward(upstream: tuple[str, int], method: str, path: str, headers, body: bytes | None, timeout: float | None):
     conn = http.client.HTTPConnection(*upstream, timeout=timeout)
-    conn.request(method, path, body=body, headers={k: v for k, v in headers.items() if k.lower() not in _HOP_HEADERS})
+    conn.request(method, path, body=body, headers=_end_to_end(headers))
     resp = conn.getresponse()
     data = resp.read()
     conn.close()
@@ -142,10 +147,7 @@ class Instance:
                 if self.upstream_conn is None:
                     self.upstream_conn = http.client.HTTPConnection(*self.upstream)
                 try:
-                    self.upstream_conn.request(
-                        method, path, body=body,
-                        headers={k: v for k, v in headers.items() if k.lower() not in _HOP_HEADERS},
-                    )
+                    self.upstream_conn.request(method, path, body=body, headers=_end_to_end(headers))
                     resp = self.upstream_conn.getresponse()
                     return resp.status, resp.getheaders(), resp.read()
                 except (OSError, http.client.HTTPException):
