@@ -88,7 +88,8 @@ class Stack:
         self.inject_faults = inject_faults
         self.stopping = threading.Event()
         self.control: http.server.ThreadingHTTPServer | None = None
-        self.instances_of: dict = {}
+        self.instances_of: dict[str, list[supervisor.Instance]] = {}
+        self.faults: dict[str, supervisor.FaultProxy] = {}
         self.lambda_port = lambda_port
         self.admin_port = admin_port
         self.watch_code = watch_code
@@ -213,9 +214,7 @@ class Stack:
         subprocess.run(["cargo", "build", "--workspace", "--all-targets", *profile], cwd=ROOT, check=True)
         self.spawn("functions", [*cmd, "--only-lambda-apis"], {**os.environ, **fn_env})
         wait_for_port(self.lambda_port, "cargo lambda watch", 300)
-        target = ROOT / "target" / ("release" if self.release else "debug")
-        self.instances_of: dict[str, list[supervisor.Instance]] = {}
-        self.faults: dict[str, supervisor.FaultProxy] = {}
+        target = self.target_dir()
         for name, props in functions.items():
             env = {
                 **os.environ,
@@ -243,6 +242,9 @@ class Stack:
             t.start()
             self.threads.append(t)
 
+    def target_dir(self) -> Path:
+        return ROOT / "target" / ("release" if self.release else "debug")
+
     def kill_function(self, name: str) -> None:
         """SIGKILL every process of a function (a crash test's injected fault)."""
         for inst in self.instances_of.get(name, []):
@@ -255,12 +257,13 @@ class Stack:
         def newest() -> float:
             return max((p.stat().st_mtime for d in sources for p in d.rglob("*.rs")), default=0.0)
 
-        target = ROOT / "target" / ("release" if self.release else "debug")
+        target = self.target_dir()
         binaries = {name: (target / name).stat().st_mtime for name in self.instances_of}
         seen = newest()
         while not self.stopping.wait(2):
-            if newest() > seen:
-                seen = newest()
+            latest = newest()
+            if latest > seen:
+                seen = latest
                 log.info("sources changed: cargo build")
                 subprocess.run(["cargo", "build", "--workspace", "--bins", *profile], cwd=ROOT)
             for name, insts in self.instances_of.items():
