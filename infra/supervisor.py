@@ -58,6 +58,18 @@ def _forward(upstream: tuple[str, int], method: str, path: str, headers, body: b
     return resp.status, resp.getheaders(), data
 
 
+def _absolute_deadline(headers):
+    """cargo lambda's runtime API sends the invocation's timeout (ms) as its
+    deadline; Lambda sends the deadline itself, in epoch milliseconds, and the
+    functions plan their time by it."""
+    out = []
+    for k, v in headers:
+        if k.lower() == "lambda-runtime-deadline-ms" and v.isdigit() and int(v) < 10**12:
+            v = str(int(time.time() * 1000) + int(v))
+        out.append((k, v))
+    return out
+
+
 def _answer(handler: http.server.BaseHTTPRequestHandler, status: int, headers, data: bytes) -> None:
     # A HEAD answer keeps the object's length and has no body.
     head = handler.command == "HEAD"
@@ -197,6 +209,8 @@ class Instance:
                     self.close_connection = True
                     return
                 request_id = dict((k.lower(), v) for k, v in headers).get("lambda-runtime-aws-request-id")
+                if next_call:
+                    headers = _absolute_deadline(headers)
                 with instance.lock:
                     if next_call and request_id:
                         instance.in_flight = request_id
