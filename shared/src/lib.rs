@@ -12,7 +12,9 @@ pub mod env;
 #[cfg(any(test, feature = "fakes"))]
 pub mod fakes;
 pub mod import;
+pub mod outbox;
 pub mod password;
 pub mod ports;
 pub mod records;
+pub mod seal;
 pub mod settings;

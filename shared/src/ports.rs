@@ -146,8 +146,6 @@ pub struct ImportState {
     pub rows_validated: u64,
     pub skipped: Vec<Skipped>,
     pub skipped_total: u64,
-    /// Invites the provider refused (bad address, opted out).
-    pub invite_errors: Vec<crate::import::RowIssue>,
     pub created_at: String,
 }
 
@@ -257,11 +255,13 @@ pub struct InviteOrigin {
 
 /// Delivers invites by email (SES) or SMS (SNS).
 pub trait InviteSender: Send + Sync {
-    /// Returns the provider's message id.
+    /// Returns the provider's message id. `attempt` names the invite and its
+    /// attempt in the message's tags, for the delivery events.
     fn send(
         &self,
         invite: &Invite,
         origin: &InviteOrigin,
+        attempt: &crate::outbox::InviteMessage,
     ) -> impl Future<Output = Result<String, SendError>> + Send;
 }
 

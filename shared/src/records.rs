@@ -58,6 +58,18 @@ pub struct DeviceRecord {
     /// Times (epoch seconds) of the wrong enrollment passwords since the last
     /// right one (admission's attempt limit; never written by an import).
     pub failures: Vec<u64>,
+    /// The device's latest invite and where it stands.
+    #[serde(default)]
+    pub invite: Option<DeviceInvite>,
+}
+
+/// Which invite a device's user got last (an [`InviteRef`] tag) and its state.
+///
+/// [`InviteRef`]: crate::outbox::InviteRef
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceInvite {
+    pub reference: String,
+    pub state: crate::outbox::InviteState,
 }
 
 /// How and when a device enrolled.

@@ -1,7 +1,7 @@
 //! The admin function's configuration, read once at start.
 
 use shared::aws::dynamo::Tables;
-use shared::env::{required, EnvError};
+use shared::env::{parsed_or, required, EnvError};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -15,8 +15,11 @@ pub struct Config {
     pub jwks_url: String,
     /// Origins the page is served from (CORS), comma-separated.
     pub allowed_origins: Vec<String>,
-    pub invite_sender: String,
-    pub enrollment_url: String,
+    /// The invite outbox's queue (approvals and resends).
+    pub invite_queue_url: String,
+    pub password_key_secret: String,
+    /// Days invite records are kept.
+    pub retention_days: u64,
 }
 
 impl Config {
@@ -38,8 +41,9 @@ impl Config {
                 .map(|o| o.trim().trim_end_matches('/').to_owned())
                 .filter(|o| !o.is_empty())
                 .collect(),
-            invite_sender: required("INVITE_SENDER")?,
-            enrollment_url: required("ENROLLMENT_URL")?,
+            invite_queue_url: required("INVITE_QUEUE_URL")?,
+            password_key_secret: required("PASSWORD_KEY_SECRET")?,
+            retention_days: parsed_or("RETENTION_DAYS", 90)?,
         })
     }
 }

@@ -40,6 +40,7 @@ impl ApiError {
                 AdminError::BadRequest { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
                 AdminError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
                 AdminError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+                AdminError::TooSoon { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_soon"),
                 AdminError::Unprocessable { .. } => {
                     (StatusCode::UNPROCESSABLE_ENTITY, "unreadable_file")
                 }
@@ -83,6 +84,10 @@ impl ApiError {
             Self::MethodNotAllowed(allow) => {
                 r.headers_mut()
                     .insert(header::ALLOW, HeaderValue::from_static(allow));
+            }
+            Self::Admin(AdminError::TooSoon { retry_after, .. }) => {
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
             }
             _ => {}
         }

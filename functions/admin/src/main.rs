@@ -6,11 +6,11 @@ use admin::config::Config;
 use admin::routes::{handle, App};
 use lambda_http::{service_fn, Error};
 use shared::aws::admin::{AwsAdminPorts, DynamoAdmin};
-use shared::aws::clients;
-use shared::aws::messaging::AwsInviteSender;
+use shared::aws::outbox::{DynamoOutbox, SqsInviteQueue};
 use shared::aws::s3::S3Bucket;
 use shared::aws::settings::DynamoSettings;
-use shared::ports::InviteOrigin;
+use shared::aws::{clients, secrets};
+use shared::seal::Sealer;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -27,29 +27,36 @@ async fn main() -> Result<(), Error> {
         .await?;
     let verifier = Verifier::new(&jwks, config.issuer.clone(), config.client_id.clone())?;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    // Approvals have no password, but an import-wide resend reads sealed ones back.
+    let secrets_client = aws_sdk_secretsmanager::Client::new(&sdk);
+    let password_key = secrets::password_key(&secrets_client, &config.password_key_secret).await?;
+    let outbox = DynamoOutbox {
+        client: dynamo.clone(),
+        table: config.tables.imports.clone(),
+        devices_table: config.tables.devices.clone(),
+        sealer: Some(Sealer::new(&password_key)),
+        retention_days: config.retention_days,
+    };
     let ports = AwsAdminPorts {
         settings: DynamoSettings {
             client: dynamo.clone(),
             table: config.tables.settings.clone(),
         },
-        dynamo: DynamoAdmin::new(dynamo, config.tables, config.denials_table),
+        dynamo: DynamoAdmin::new(dynamo, config.tables, config.denials_table, outbox.clone()),
+        outbox,
+        queue: SqsInviteQueue {
+            client: aws_sdk_sqs::Client::new(&sdk),
+            url: config.invite_queue_url,
+        },
         bucket: S3Bucket {
             client: clients::s3(&sdk)?,
             bucket: config.bucket,
-        },
-        sender: AwsInviteSender {
-            ses: aws_sdk_sesv2::Client::new(&sdk),
-            sns: aws_sdk_sns::Client::new(&sdk),
         },
     };
     let app = App {
         ports,
         verifier,
         allowed_origins: config.allowed_origins,
-        deployment: InviteOrigin {
-            sender: config.invite_sender,
-            enrollment_url: config.enrollment_url,
-        },
     };
     let app = &app;
     lambda_http::run(service_fn(move |req| async move {

@@ -10,7 +10,6 @@ use serde::Serialize;
 use shared::admin::approvals::{self, ApprovalRequest};
 use shared::admin::devices::{self, DeviceQuery};
 use shared::admin::{imports, settings, uploads, AdminPorts, DeviceAction};
-use shared::ports::InviteOrigin;
 
 use crate::auth::Verifier;
 use crate::http::{body, cors, json, with_type, ApiError};
@@ -21,8 +20,6 @@ pub struct App<P> {
     pub verifier: Verifier,
     /// Origins the page is served from (CORS).
     pub allowed_origins: Vec<String>,
-    /// The deployment's invite sender and enrollment URL; the settings may override them.
-    pub deployment: InviteOrigin,
 }
 
 pub async fn handle<P: AdminPorts>(app: &App<P>, req: Request) -> Response<Body> {
@@ -89,11 +86,18 @@ async fn route<P: AdminPorts>(app: &App<P>, req: &Request) -> Result<Response<Bo
             let query = DeviceQuery {
                 status: q("status"),
                 q: q("q"),
+                invite: q("invite"),
                 cursor: q("cursor"),
             };
             ok(&devices::list(p.reads(), query).await?)
         }
-        ["devices", serial] if get => ok(&devices::one(p.reads(), p.devices(), serial).await?),
+        ["devices", serial] if get => {
+            ok(&devices::one(p.reads(), p.devices(), p.outbox(), serial).await?)
+        }
+        ["devices", serial, "invite"] if post => {
+            let queued = devices::resend(p.reads(), p.outbox(), p.queue(), serial, &by);
+            Ok(json(StatusCode::ACCEPTED, &queued.await?))
+        }
         ["devices", serial] if m == Method::DELETE => {
             ok(&devices::act(p.devices(), serial, DeviceAction::Remove, &by).await?)
         }
@@ -112,10 +116,7 @@ async fn route<P: AdminPorts>(app: &App<P>, req: &Request) -> Result<Response<Bo
                 input: &input,
                 by: &by,
             };
-            let (reads, approvals, settings, sender) =
-                (p.reads(), p.approvals(), p.settings(), p.sender());
-            let approved =
-                approvals::approve(reads, approvals, settings, sender, &app.deployment, request);
+            let approved = approvals::approve(p.reads(), p.approvals(), p.queue(), request);
             ok(&approved.await?)
         }
         ["imports"] if get => ok(&imports::list(p.reads(), q("cursor")).await?),
@@ -127,7 +128,15 @@ async fn route<P: AdminPorts>(app: &App<P>, req: &Request) -> Result<Response<Bo
             let input = body(req.body())?;
             ok(&uploads::preview(p.staging(), p.settings(), p.reads(), input).await?)
         }
-        ["imports", id] if get => ok(&imports::one(p.reads(), p.files(), id).await?),
+        ["imports", id] if get => ok(&imports::one(p.reads(), p.files(), p.outbox(), id).await?),
+        ["imports", id, "invites", "resend"] if post => {
+            // Leaves API Gateway's 29 s with room: a larger set says `more` and is called again.
+            let started = std::time::Instant::now();
+            let out_of_time = move || started.elapsed() > std::time::Duration::from_secs(20);
+            let resent =
+                imports::resend_invites(p.reads(), p.outbox(), p.queue(), id, &by, &out_of_time);
+            Ok(json(StatusCode::ACCEPTED, &resent.await?))
+        }
         ["uploads"] if post => Ok(json(
             StatusCode::CREATED,
             &uploads::upload_target(p.staging()).await?,

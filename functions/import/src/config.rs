@@ -8,13 +8,12 @@ pub struct Config {
     pub tables: Tables,
     /// Where a paused import sends its continuation (the queue it was triggered from).
     pub queue_url: String,
-    pub invite_sender: String,
-    pub enrollment_url: String,
+    /// The invite outbox's queue (the sender function reads it).
+    pub invite_queue_url: String,
     pub password_key_secret: String,
-    pub email_rate: f64,
-    pub sms_rate: f64,
-    pub invite_concurrency: usize,
     pub chunk_rows: usize,
+    /// Days invite records are kept.
+    pub retention_days: u64,
     /// The queue's maxReceiveCount: on that delivery a failing import is recorded as failed.
     pub max_receives: u64,
     /// How long an import's lease lasts unrenewed: after a crash, the retry waits at most this.
@@ -26,13 +25,10 @@ impl Config {
         Ok(Self {
             tables: Tables::from_env()?,
             queue_url: required("IMPORT_QUEUE_URL")?,
-            invite_sender: required("INVITE_SENDER")?,
-            enrollment_url: required("ENROLLMENT_URL")?,
+            invite_queue_url: required("INVITE_QUEUE_URL")?,
             password_key_secret: required("PASSWORD_KEY_SECRET")?,
-            email_rate: parsed_or("INVITE_EMAIL_RATE", 1.0)?,
-            sms_rate: parsed_or("INVITE_SMS_RATE", 1.0)?,
-            invite_concurrency: parsed_or("INVITE_CONCURRENCY", 4)?,
             chunk_rows: parsed_or("IMPORT_CHUNK_ROWS", 100)?,
+            retention_days: parsed_or("RETENTION_DAYS", 90)?,
             max_receives: parsed_or("IMPORT_MAX_RECEIVES", 5)?,
             lease_seconds: parsed_or("IMPORT_LEASE_SECONDS", 60)?,
         })

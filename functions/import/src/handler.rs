@@ -153,12 +153,8 @@ async fn import_upload<P: EventPorts>(
     let options = ImportOptions::from_metadata(&info.metadata, &settings.import_defaults());
     let object = ImportObject::new(bucket, key.as_str(), &info.version);
     let source = app.ports.uploads().object(bucket, &key, &info.version);
-    let run = RunConfig {
-        origin: settings.invite_origin(&app.run.origin),
-        ..app.run.clone()
-    };
     let import_id = object.import_id();
-    let outcome = run_import(&object, options, source, &app.ports, &run, remaining).await?;
+    let outcome = run_import(&object, options, source, &app.ports, &app.run, remaining).await?;
     tracing::info!(%import_id, outcome = ?outcome, "import step done");
     Ok(outcome)
 }

@@ -4,15 +4,15 @@
 use import::config::Config;
 use import::handler::{handle, App};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use shared::aws::dynamo::{DynamoDirectory, DynamoImports, DynamoInvites};
+use shared::aws::dynamo::{DynamoDirectory, DynamoImports};
 use shared::aws::import::AwsImportPorts;
-use shared::aws::messaging::AwsInviteSender;
+use shared::aws::outbox::{DynamoOutbox, SqsInviteQueue};
 use shared::aws::s3::{S3Reports, S3Uploads};
 use shared::aws::settings::DynamoSettings;
 use shared::aws::sqs::SqsContinuations;
 use shared::aws::{clients, secrets};
 use shared::import::RunConfig;
-use shared::ports::InviteOrigin;
+use shared::seal::Sealer;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -24,19 +24,23 @@ async fn main() -> Result<(), Error> {
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let s3 = clients::s3(&sdk)?;
     let tables = config.tables.clone();
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
     let ports = AwsImportPorts {
         directory: DynamoDirectory::new(dynamo.clone(), tables.clone()),
         records: DynamoImports {
             client: dynamo.clone(),
             table: tables.imports.clone(),
         },
-        invites: DynamoInvites {
+        outbox: DynamoOutbox {
             client: dynamo.clone(),
             table: tables.imports.clone(),
+            devices_table: tables.devices.clone(),
+            sealer: Some(Sealer::new(&password_key)),
+            retention_days: config.retention_days,
         },
-        sender: AwsInviteSender {
-            ses: aws_sdk_sesv2::Client::new(&sdk),
-            sns: aws_sdk_sns::Client::new(&sdk),
+        queue: SqsInviteQueue {
+            client: sqs.clone(),
+            url: config.invite_queue_url.clone(),
         },
         reports: S3Reports { client: s3.clone() },
         uploads: S3Uploads { client: s3 },
@@ -45,7 +49,7 @@ async fn main() -> Result<(), Error> {
             table: tables.settings,
         },
         continuations: SqsContinuations {
-            client: aws_sdk_sqs::Client::new(&sdk),
+            client: sqs,
             queue_url: config.queue_url.clone(),
         },
     };
@@ -53,16 +57,8 @@ async fn main() -> Result<(), Error> {
         ports,
         run: RunConfig {
             chunk_rows: config.chunk_rows,
-            invite_concurrency: config.invite_concurrency,
-            email_rate: config.email_rate,
-            sms_rate: config.sms_rate,
-            origin: InviteOrigin {
-                sender: config.invite_sender,
-                enrollment_url: config.enrollment_url,
-            },
             password_key: Some(password_key),
             lease_seconds: config.lease_seconds,
-            ..RunConfig::default()
         },
         max_receives: config.max_receives,
     };

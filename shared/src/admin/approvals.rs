@@ -1,5 +1,5 @@
 //! Blocked admission attempts: the inbox, and approving one, which
-//! pre-approves the serial for a named user and sends the invite once.
+//! pre-approves the serial for a named user and queues the invite once.
 
 use serde::{Deserialize, Serialize};
 
@@ -7,9 +7,8 @@ use super::{AdminError, AdminReads, ApprovalWrite, Approvals, Cursor, DenialView
 use crate::domain::values::parse_groups;
 use crate::domain::{Email, InviteChannel, Mobile, Ownership, Platform, SerialNumber};
 use crate::import::{DeviceRow, Provenance};
-use crate::ports::{InviteOrigin, InviteSender};
-use crate::records::{now_rfc3339, DeviceStatus};
-use crate::settings::SettingsStore;
+use crate::outbox::{InviteMessage, InviteQueue, InviteRef, InviteState, OutboxEntry};
+use crate::records::{now_rfc3339, DeviceInvite, DeviceStatus};
 
 /// Attempts per page of the inbox.
 pub const PAGE: usize = 50;
@@ -47,9 +46,9 @@ pub struct Approved {
     pub serial_number: String,
     pub status: DeviceStatus,
     pub invite: InviteChannel,
-    /// None when no invite was asked for; false when it could not be sent
-    /// (the approval stands and the page says so).
-    pub invite_sent: Option<bool>,
+    /// None when no invite was asked for; else `queued`: the sender delivers
+    /// it, and the device's page shows how it went.
+    pub invite_state: Option<InviteState>,
 }
 
 fn field<T>(name: &'static str, r: Result<T, crate::domain::ValueError>) -> Result<T, AdminError> {
@@ -101,16 +100,16 @@ pub struct ApprovalRequest<'a> {
     pub by: &'a str,
 }
 
-/// Pre-approves the blocked serial for the named user and sends the invite.
-/// The device, the user and the attempt's approval mark are written at once,
-/// and only if the attempt was not approved before, so a repeated click never
-/// sends a second invite.
+/// Pre-approves the blocked serial for the named user and queues the invite.
+/// The device, the user, the invite's record and the attempt's approval mark
+/// are written at once, and only if the attempt was not approved before, so
+/// a repeated click never sends a second invite. The invite's message is
+/// queued first (delayed): a crash after the commit cannot lose the invite,
+/// and a message whose approval never committed finds no record and is dropped.
 pub async fn approve(
     reads: &impl AdminReads,
     approvals: &impl Approvals,
-    settings: &impl SettingsStore,
-    sender: &impl InviteSender,
-    deployment: &InviteOrigin,
+    queue: &impl InviteQueue,
     request: ApprovalRequest<'_>,
 ) -> Result<Approved, AdminError> {
     let ApprovalRequest { id, input, by } = request;
@@ -125,10 +124,26 @@ pub async fn approve(
         domain: None,
         at: &at,
     };
+    let mut device = row.device_record(None, provenance);
+    let invite = row.invite(input.invite).map(|invite| OutboxEntry {
+        origin: import_id.clone(),
+        invite,
+    });
+    if let Some(entry) = &invite {
+        let r: InviteRef = entry.invite_ref();
+        device.invite = Some(DeviceInvite {
+            reference: r.tag(),
+            state: InviteState::Queued,
+        });
+        queue
+            .enqueue(&[InviteMessage::of(&r, 1)], QUEUE_DELAY_SECONDS)
+            .await?;
+    }
     let write = ApprovalWrite {
         denial_id: id.to_owned(),
-        device: row.device_record(None, provenance),
+        device,
         user: row.user_record(provenance),
+        invite,
         by: by.to_owned(),
         at: at.clone(),
     };
@@ -139,24 +154,15 @@ pub async fn approve(
                 .into(),
         ));
     }
-    let invite_sent = match row.invite(input.invite) {
-        None => None,
-        Some(invite) => {
-            let origin = settings.load().await?.settings.invite_origin(deployment);
-            match sender.send(&invite, &origin).await {
-                Ok(_) => Some(true),
-                Err(e) => {
-                    tracing::warn!(error = %e, "approval invite not sent");
-                    Some(false)
-                }
-            }
-        }
-    };
-    tracing::info!(by = %by, invite_sent = ?invite_sent, "blocked attempt approved");
+    let invite_state = write.invite.as_ref().map(|_| InviteState::Queued);
+    tracing::info!(by = %by, invite = ?invite_state, "blocked attempt approved");
     Ok(Approved {
         serial_number: write.device.serial,
         status: DeviceStatus::PreApproved,
         invite: input.invite,
-        invite_sent,
+        invite_state,
     })
 }
+
+/// Delay of an approval's invite message: the approval commits first.
+const QUEUE_DELAY_SECONDS: u32 = 2;

@@ -7,6 +7,8 @@ use super::{
     Acted, AdminError, AdminReads, Count, Cursor, DeviceAction, DeviceActions, DeviceAudit, Page,
 };
 use crate::admission::lockout;
+use crate::outbox::resend::{resend_one, ResendError};
+use crate::outbox::{epoch_now as now_secs, InviteQueue, InviteRef, InviteState, InviteStatus, Outbox};
 use crate::domain::email_key;
 use crate::records::{
     epoch_now, now_rfc3339, rfc3339, DeviceRecord, DeviceStatus, EnrollmentInfo, UserRecord,
@@ -29,6 +31,8 @@ pub enum DeviceSearch {
     SerialPrefix(String),
     /// Devices of this owner (email, case-insensitive).
     Email(String),
+    /// Devices whose latest invite is in this state.
+    Invite(InviteState),
 }
 
 impl DeviceSearch {
@@ -62,12 +66,15 @@ pub struct DeviceView {
     pub failed_attempts: usize,
     /// While the attempt limit refuses every admission of this serial.
     pub locked_until: Option<String>,
+    /// Where the user's latest invite stands (None: no invite was sent).
+    pub invite_state: Option<InviteState>,
 }
 
 impl From<DeviceRecord> for DeviceView {
     fn from(d: DeviceRecord) -> Self {
         let locked_until = lockout::locked_until(&d.failures).filter(|t| *t > epoch_now());
         Self {
+            invite_state: d.invite.as_ref().map(|i| i.state),
             failed_attempts: d.failures.len(),
             locked_until: locked_until.map(rfc3339),
             pre_approved: d.status == DeviceStatus::PreApproved,
@@ -121,6 +128,8 @@ pub struct DeviceDetail {
     pub details_note: Option<&'static str>,
     /// What administrators did to it, newest first.
     pub audit: Vec<DeviceAudit>,
+    /// The latest invite as the outbox has it (state, attempt, provider's reason).
+    pub invite: Option<InviteStatus>,
 }
 
 /// An administrator's action, done.
@@ -142,6 +151,8 @@ pub struct DeviceQuery<'a> {
     /// `pre_approved`, `enrolled` or `all` (the default).
     pub status: Option<&'a str>,
     pub q: Option<&'a str>,
+    /// An invite state: only devices whose latest invite is in it.
+    pub invite: Option<&'a str>,
     pub cursor: Option<&'a str>,
 }
 
@@ -181,7 +192,18 @@ pub async fn list(
     query: DeviceQuery<'_>,
 ) -> Result<Page<DeviceView>, AdminError> {
     let wanted = statuses(query.status)?;
-    let search = DeviceSearch::parse(query.q);
+    let search = match query.invite.filter(|i| !i.is_empty()) {
+        None => DeviceSearch::parse(query.q),
+        Some(_) if query.q.is_some_and(|q| !q.trim().is_empty()) => {
+            return Err(AdminError::bad("invite", "filter by invite state or search, not both at once"))
+        }
+        Some(state) => DeviceSearch::Invite(InviteState::parse(state).ok_or_else(|| {
+            AdminError::bad(
+                "invite",
+                "use queued, sending, sent, delivered, bounced, complained, failed or unconfirmed",
+            )
+        })?),
+    };
     let (mut index, mut from) = start(&wanted, query.cursor)?;
     let mut items: Vec<DeviceView> = Vec::new();
     let mut cursor = None;
@@ -206,6 +228,68 @@ pub async fn list(
     Ok(Page { items, cursor })
 }
 
+fn invite_of(device: &DeviceRecord) -> Option<InviteRef> {
+    InviteRef::from_tag(&device.invite.as_ref()?.reference)
+}
+
+/// A new invite was queued for the device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InviteQueued {
+    pub serial_number: String,
+    pub invite_state: InviteState,
+    pub attempt: u32,
+}
+
+/// Sends the device's user a new invite, at most once a minute.
+pub async fn resend(
+    reads: &impl AdminReads,
+    outbox: &impl Outbox,
+    queue: &impl InviteQueue,
+    serial: &str,
+    by: &str,
+) -> Result<InviteQueued, AdminError> {
+    let device = reads.device(serial).await?.ok_or_else(no_device)?;
+    if device.status != DeviceStatus::PreApproved {
+        return Err(AdminError::Conflict(
+            "the device has enrolled already: it needs no invite".into(),
+        ));
+    }
+    let r = invite_of(&device).ok_or_else(|| {
+        AdminError::Conflict(
+            "this device was imported without an invite (Invite = none): import it again \
+             with an invite channel to send one"
+                .into(),
+        )
+    })?;
+    let attempt = match resend_one(outbox, queue, &r, now_secs()).await {
+        Ok(attempt) => attempt,
+        Err(ResendError::TooSoon { retry_after }) => {
+            return Err(AdminError::TooSoon {
+                retry_after,
+                message: format!(
+                    "an invite went to this device less than a minute ago; try again in {retry_after} s"
+                ),
+            })
+        }
+        Err(ResendError::InFlight) => {
+            return Err(AdminError::TooSoon {
+                retry_after: 60,
+                message: "the invite is being sent right now; look again in a minute".into(),
+            })
+        }
+        Err(ResendError::NoInvite) => {
+            return Err(AdminError::Conflict("this device's invite record has expired".into()))
+        }
+        Err(ResendError::Port(e)) => return Err(e.into()),
+    };
+    tracing::info!(by = %by, attempt, "invite resent");
+    Ok(InviteQueued {
+        serial_number: device.serial,
+        invite_state: InviteState::Queued,
+        attempt,
+    })
+}
+
 fn no_device() -> AdminError {
     AdminError::NotFound("no device has this serial number (serials are case-sensitive)".into())
 }
@@ -213,9 +297,14 @@ fn no_device() -> AdminError {
 pub async fn one(
     reads: &impl AdminReads,
     actions: &impl DeviceActions,
+    outbox: &impl Outbox,
     serial: &str,
 ) -> Result<DeviceDetail, AdminError> {
     let device = reads.device(serial).await?.ok_or_else(no_device)?;
+    let invite = match invite_of(&device) {
+        Some(r) => outbox.status(&r).await?,
+        None => None,
+    };
     let user = match device.email.as_str() {
         "" => None,
         key => reads.user(key).await?.map(UserView::from),
@@ -227,6 +316,7 @@ pub async fn one(
         banner: pre_approved.then_some(BANNER),
         details_note: pre_approved.then_some(DETAILS_NOTE),
         audit: actions.audit(serial, AUDIT_LIMIT).await?,
+        invite,
     })
 }
 

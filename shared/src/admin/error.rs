@@ -14,6 +14,9 @@ pub enum AdminError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// Allowed again after `retry_after` seconds (a resend within the minute).
+    #[error("{message}")]
+    TooSoon { retry_after: u64, message: String },
     /// The file cannot be read as an import (e.g. mandatory columns missing):
     /// `headers` are the file's column titles, to map by hand.
     #[error("{message}")]

@@ -7,6 +7,7 @@ use super::{AdminError, AdminReads, Cursor, Page, ReportFiles};
 use crate::domain::{ExistingPolicy, InviteChannel, OnError};
 use crate::import::scan::IssueTotals;
 use crate::import::{report_keys, Counts, ImportStatus, RowIssue, Skipped};
+use crate::outbox::{InviteTally, Outbox};
 use crate::ports::ImportState;
 
 /// Imports per page of the history.
@@ -37,7 +38,7 @@ impl Progress {
         Self {
             rows_validated: st.rows_validated,
             rows_written: st.counts.devices_written,
-            rows_invited: st.counts.invites_sent,
+            rows_invited: st.counts.invites_queued,
             fraction: (fraction * 1000.0).round() / 1000.0,
         }
     }
@@ -92,7 +93,8 @@ pub struct ImportDetail {
     #[serde(flatten)]
     pub summary: ImportSummary,
     pub skipped: Vec<Skipped>,
-    pub invite_errors: Vec<RowIssue>,
+    /// Where the import's invites stand, from the outbox's counters.
+    pub invites: InviteTally,
     /// The first [`LISTED`] of each list; the totals count them all, and the
     /// report and the errors CSV (linked) hold more.
     pub errors: Vec<RowIssue>,
@@ -141,6 +143,7 @@ pub async fn list(
 pub async fn one(
     reads: &impl AdminReads,
     files: &impl ReportFiles,
+    outbox: &impl Outbox,
     id: &str,
 ) -> Result<ImportDetail, AdminError> {
     let st = reads
@@ -161,11 +164,12 @@ pub async fn one(
         true => Some(files.download_link(&errors_key).await?),
         false => None,
     };
+    let invites = outbox.tally(&st.import_id, st.counts.invites_queued).await?;
     let r = report.unwrap_or_default();
     Ok(ImportDetail {
         summary: ImportSummary::from(&st),
         skipped: listed(st.skipped),
-        invite_errors: listed(st.invite_errors),
+        invites,
         // Reports from before the totals: their lists were complete.
         errors_total: r.errors_total.unwrap_or(r.errors.len() as u64),
         error_totals: r.error_totals,
@@ -175,4 +179,23 @@ pub async fn one(
         report_url,
         errors_csv_url,
     })
+}
+
+/// Resends every invite of the import that bounced, failed or is unconfirmed.
+pub async fn resend_invites(
+    reads: &impl AdminReads,
+    outbox: &impl Outbox,
+    queue: &impl crate::outbox::InviteQueue,
+    id: &str,
+    by: &str,
+    out_of_time: &(dyn Fn() -> bool + Sync),
+) -> Result<crate::outbox::resend::Resent, AdminError> {
+    let st = reads
+        .import(id)
+        .await?
+        .ok_or_else(|| AdminError::NotFound("no import has this id".into()))?;
+    let now = crate::outbox::epoch_now();
+    let done = crate::outbox::resend::resend_all(outbox, queue, &st.import_id, now, out_of_time).await?;
+    tracing::info!(by = %by, resent = done.resent, skipped = done.skipped, "import invites resent");
+    Ok(done)
 }

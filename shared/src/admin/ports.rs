@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::devices::DeviceSearch;
 use super::page::{Cursor, Page};
-use crate::ports::{Existing, ImportState, InviteSender, ObjectSource, ObjectVersion, PortError};
+use crate::ports::{Existing, ImportState, ObjectSource, ObjectVersion, PortError};
 use crate::records::{DeviceRecord, DeviceStatus, UserRecord};
 use crate::settings::SettingsStore;
 
@@ -151,12 +151,14 @@ pub struct ApprovalWrite {
     pub denial_id: String,
     pub device: DeviceRecord,
     pub user: UserRecord,
+    /// The invite to record with the approval, if one was asked for.
+    pub invite: Option<crate::outbox::OutboxEntry>,
     pub by: String,
     pub at: String,
 }
 
 pub trait Approvals: Send + Sync {
-    /// Writes the device, its user and the attempt's approval mark at once.
+    /// Writes the device, its user, its invite and the attempt's approval mark at once.
     /// Ok(false), writing nothing, when the attempt was approved already or
     /// a device with this serial exists (an approval never replaces one: its
     /// password and user would be lost).
@@ -229,13 +231,15 @@ pub trait AdminPorts: Send + Sync {
     type Approvals: Approvals;
     type Staging: Staging;
     type Files: ReportFiles;
-    type Sender: InviteSender;
+    type Outbox: crate::outbox::Outbox;
+    type Queue: crate::outbox::InviteQueue;
     type Devices: DeviceActions;
     fn settings(&self) -> &Self::Settings;
     fn reads(&self) -> &Self::Reads;
     fn approvals(&self) -> &Self::Approvals;
     fn staging(&self) -> &Self::Staging;
     fn files(&self) -> &Self::Files;
-    fn sender(&self) -> &Self::Sender;
+    fn outbox(&self) -> &Self::Outbox;
+    fn queue(&self) -> &Self::Queue;
     fn devices(&self) -> &Self::Devices;
 }

@@ -13,7 +13,7 @@ use super::dynamo::{sdk_error, written, DynamoDirectory, DynamoImports, Tables};
 use super::items::{
     device_item, device_record, get_n, get_s, import_state, s, user_item, user_record, Item,
 };
-use super::messaging::AwsInviteSender;
+use super::outbox::{DynamoOutbox, SqsInviteQueue};
 use super::s3::S3Bucket;
 use super::settings::DynamoSettings;
 use crate::admin::devices::DeviceSearch;
@@ -52,11 +52,14 @@ pub struct DynamoAdmin {
     denials: String,
     directory: DynamoDirectory,
     imports: DynamoImports,
+    /// Writes an approval's invite record in the approval's transaction.
+    outbox: DynamoOutbox,
 }
 
 impl DynamoAdmin {
-    pub fn new(client: Client, tables: Tables, denials_table: String) -> Self {
+    pub fn new(client: Client, tables: Tables, denials_table: String, outbox: DynamoOutbox) -> Self {
         Self {
+            outbox,
             directory: DynamoDirectory::new(client.clone(), tables.clone()),
             imports: DynamoImports {
                 client: client.clone(),
@@ -145,6 +148,28 @@ impl AdminReads for DynamoAdmin {
     ) -> Result<Page<DeviceRecord>, PortError> {
         if let DeviceSearch::Email(email) = search {
             return self.devices_of(email, status).await;
+        }
+        if let DeviceSearch::Invite(state) = search {
+            // The sparse `by-invite` index holds only devices that got an invite.
+            let out = self
+                .client
+                .query()
+                .table_name(&self.tables.devices)
+                .index_name("by-invite")
+                .key_condition_expression("invite_state = :i")
+                .filter_expression("#st = :st")
+                .expression_attribute_names("#st", "status")
+                .expression_attribute_values(":i", s(state.as_str()))
+                .expression_attribute_values(":st", s(status.as_str()))
+                .set_exclusive_start_key(to_key(cursor))
+                .limit(limit(page))
+                .send()
+                .await
+                .map_err(|e| sdk_error("list devices by invite", e))?;
+            return Ok(Page {
+                items: out.items().iter().filter_map(device_record).collect(),
+                cursor: from_key(out.last_evaluated_key()),
+            });
         }
         let mut q = self
             .client
@@ -321,14 +346,16 @@ impl Approvals for DynamoAdmin {
             .expression_attribute_values(":at", s(&w.at))
             .build()
             .map_err(build)?;
-        let result = self
+        let mut tx = self
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().put(put_device).build())
             .transact_items(TransactWriteItem::builder().put(put_user).build())
-            .transact_items(TransactWriteItem::builder().update(mark).build())
-            .send()
-            .await;
+            .transact_items(TransactWriteItem::builder().update(mark).build());
+        if let Some(invite) = &w.invite {
+            tx = tx.transact_items(TransactWriteItem::builder().put(self.outbox.put_new(invite)?).build());
+        }
+        let result = tx.send().await;
         written(result, "approve", |se| {
             se.is_transaction_canceled_exception()
         })
@@ -452,7 +479,8 @@ pub struct AwsAdminPorts {
     pub settings: DynamoSettings,
     pub dynamo: DynamoAdmin,
     pub bucket: S3Bucket,
-    pub sender: AwsInviteSender,
+    pub outbox: DynamoOutbox,
+    pub queue: SqsInviteQueue,
 }
 
 impl AdminPorts for AwsAdminPorts {
@@ -461,7 +489,8 @@ impl AdminPorts for AwsAdminPorts {
     type Approvals = DynamoAdmin;
     type Staging = S3Bucket;
     type Files = S3Bucket;
-    type Sender = AwsInviteSender;
+    type Outbox = DynamoOutbox;
+    type Queue = SqsInviteQueue;
     type Devices = DynamoAdmin;
     fn settings(&self) -> &DynamoSettings {
         &self.settings
@@ -478,8 +507,11 @@ impl AdminPorts for AwsAdminPorts {
     fn files(&self) -> &S3Bucket {
         &self.bucket
     }
-    fn sender(&self) -> &AwsInviteSender {
-        &self.sender
+    fn outbox(&self) -> &DynamoOutbox {
+        &self.outbox
+    }
+    fn queue(&self) -> &SqsInviteQueue {
+        &self.queue
     }
     fn devices(&self) -> &DynamoAdmin {
         &self.dynamo

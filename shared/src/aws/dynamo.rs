@@ -1,6 +1,6 @@
 //! DynamoDB adapters: the devices and users tables ([`Directory`]) and the
 //! imports table, which holds both the import records ([`ImportRecords`],
-//! `sk=META`) and their invite ledgers ([`InviteLedger`], `sk=INVITE#<row>`).
+//! `sk=META`); their invites are the outbox's (`super::outbox`).
 //! Item layouts live in `items.rs`.
 
 use std::collections::HashMap;
@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::Client;
 use super::batch::{send_in_batches, MAX_BATCH_GET, MAX_BATCH_WRITE};
 use super::items::{self, n, s};
 use crate::ports::{
-    Claim, Directory, Existing, ImportRecords, ImportState, InviteLedger, Lease, PortError,
+    Directory, Existing, ImportRecords, ImportState, Lease, PortError,
 };
 use crate::records::{
     epoch_now, DeviceRecord, DeviceStatus, ExistingDevice, ExistingUser, UserRecord,
@@ -243,18 +243,7 @@ pub struct DynamoImports {
     pub table: String,
 }
 
-/// Invite ledgers (`sk=INVITE#<row>`) in the imports table, beside their import's record.
-#[derive(Debug, Clone)]
-pub struct DynamoInvites {
-    pub client: Client,
-    pub table: String,
-}
-
 const META: &str = "META";
-
-fn invite_sk(row: u64) -> String {
-    format!("INVITE#{row:010}")
-}
 
 impl ImportRecords for DynamoImports {
     async fn load(&self, import_id: &str) -> Result<Option<ImportState>, PortError> {
@@ -367,60 +356,3 @@ impl ImportRecords for DynamoImports {
     }
 }
 
-impl InviteLedger for DynamoInvites {
-    async fn claim(&self, import_id: &str, row: u64) -> Result<Claim, PortError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("import_id", s(import_id))
-            .item("sk", s(invite_sk(row)))
-            .item("state", s("claimed"))
-            .item("at", n(epoch_now()))
-            .condition_expression("attribute_not_exists(sk)")
-            // On a lost race, the same request returns what the ledger holds.
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Claim::New),
-            Err(e) => match e.as_service_error() {
-                Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c)) => {
-                    Ok(Claim::from_state(c.item().and_then(|i| items::get_s(i, "state"))))
-                }
-                _ => Err(sdk_error("claim invite", e)),
-            },
-        }
-    }
-
-    async fn release(&self, import_id: &str, row: u64) -> Result<(), PortError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key("import_id", s(import_id))
-            .key("sk", s(invite_sk(row)))
-            .condition_expression("#st = :claimed")
-            .expression_attribute_names("#st", "state")
-            .expression_attribute_values(":claimed", s("claimed"))
-            .send()
-            .await
-            .map_err(|e| sdk_error("release invite", e))?;
-        Ok(())
-    }
-
-    async fn sent(&self, import_id: &str, row: u64, message_id: &str) -> Result<(), PortError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("import_id", s(import_id))
-            .key("sk", s(invite_sk(row)))
-            .update_expression("SET #st = :sent, message_id = :m")
-            .expression_attribute_names("#st", "state")
-            .expression_attribute_values(":sent", s("sent"))
-            .expression_attribute_values(":m", s(message_id))
-            .send()
-            .await
-            .map_err(|e| sdk_error("record invite", e))?;
-        Ok(())
-    }
-}

@@ -1,7 +1,7 @@
 //! The import function's adapters, built once at start.
 
-use super::dynamo::{DynamoDirectory, DynamoImports, DynamoInvites};
-use super::messaging::AwsInviteSender;
+use super::dynamo::{DynamoDirectory, DynamoImports};
+use super::outbox::{DynamoOutbox, SqsInviteQueue};
 use super::s3::{S3Reports, S3Uploads};
 use super::settings::DynamoSettings;
 use super::sqs::SqsContinuations;
@@ -10,8 +10,8 @@ use crate::import::ImportPorts;
 pub struct AwsImportPorts {
     pub directory: DynamoDirectory,
     pub records: DynamoImports,
-    pub invites: DynamoInvites,
-    pub sender: AwsInviteSender,
+    pub outbox: DynamoOutbox,
+    pub queue: SqsInviteQueue,
     pub reports: S3Reports,
     pub uploads: S3Uploads,
     pub settings: DynamoSettings,
@@ -21,8 +21,8 @@ pub struct AwsImportPorts {
 impl ImportPorts for AwsImportPorts {
     type Directory = DynamoDirectory;
     type Records = DynamoImports;
-    type Invites = DynamoInvites;
-    type Sender = AwsInviteSender;
+    type Outbox = DynamoOutbox;
+    type Queue = SqsInviteQueue;
     type Reports = S3Reports;
     fn directory(&self) -> &DynamoDirectory {
         &self.directory
@@ -30,11 +30,11 @@ impl ImportPorts for AwsImportPorts {
     fn records(&self) -> &DynamoImports {
         &self.records
     }
-    fn invites(&self) -> &DynamoInvites {
-        &self.invites
+    fn outbox(&self) -> &DynamoOutbox {
+        &self.outbox
     }
-    fn sender(&self) -> &AwsInviteSender {
-        &self.sender
+    fn queue(&self) -> &SqsInviteQueue {
+        &self.queue
     }
     fn reports(&self) -> &S3Reports {
         &self.reports

@@ -7,7 +7,10 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use crate::domain::{Ownership, Platform};
 use crate::import::{Counts, ImportStatus};
 use crate::ports::{ImportState, PortError};
-use crate::records::{now_rfc3339, DeviceRecord, DeviceStatus, EnrollmentInfo, UserRecord};
+use crate::outbox::InviteState;
+use crate::records::{
+    now_rfc3339, DeviceInvite, DeviceRecord, DeviceStatus, EnrollmentInfo, UserRecord,
+};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -85,6 +88,10 @@ pub fn device_item(d: &DeviceRecord) -> Item {
             AttributeValue::L(d.failures.iter().map(|t| n(*t)).collect()),
         );
     }
+    if let Some(i) = &d.invite {
+        item.insert("invite_ref".to_owned(), s(&i.reference));
+        item.insert("invite_state".to_owned(), s(i.state.as_str()));
+    }
     if let Some(e) = &d.enrollment {
         item.insert("enrolled_at".to_owned(), s(&e.enrolled_at));
         put_opt(&mut item, "enrollment_method", &e.method);
@@ -112,6 +119,12 @@ pub fn device_record(item: &Item) -> Option<DeviceRecord> {
         domain: text("domain"),
         updated_at: text("updated_at").unwrap_or_default(),
         failures: get_numbers(item, "failures"),
+        invite: get_s(item, "invite_ref")
+            .zip(get_s(item, "invite_state").and_then(InviteState::parse))
+            .map(|(reference, state)| DeviceInvite {
+                reference: reference.to_owned(),
+                state,
+            }),
         enrollment: text("enrolled_at").map(|enrolled_at| EnrollmentInfo {
             enrolled_at,
             method: text("enrollment_method"),
@@ -183,14 +196,11 @@ pub fn import_item(st: &ImportState) -> Result<Item, PortError> {
         ("valid_rows".to_owned(), n(c.valid_rows)),
         ("devices_written".to_owned(), n(c.devices_written)),
         ("users_written".to_owned(), n(c.users_written)),
-        ("invites_sent".to_owned(), n(c.invites_sent)),
-        ("invites_failed".to_owned(), n(c.invites_failed)),
-        ("invites_unconfirmed".to_owned(), n(c.invites_unconfirmed)),
+        ("invites_queued".to_owned(), n(c.invites_queued)),
         ("rows_done".to_owned(), n(st.rows_done)),
         ("rows_validated".to_owned(), n(st.rows_validated)),
         ("skipped".to_owned(), json(&st.skipped)?),
         ("skipped_total".to_owned(), n(st.skipped_total)),
-        ("invite_errors".to_owned(), json(&st.invite_errors)?),
     ]);
     put_opt(&mut item, "version", &st.version);
     Ok(item)
@@ -211,15 +221,12 @@ pub fn import_state(item: &Item) -> Result<ImportState, PortError> {
             valid_rows: get_n(item, "valid_rows"),
             devices_written: get_n(item, "devices_written"),
             users_written: get_n(item, "users_written"),
-            invites_sent: get_n(item, "invites_sent"),
-            invites_failed: get_n(item, "invites_failed"),
-            invites_unconfirmed: get_n(item, "invites_unconfirmed"),
+            invites_queued: get_n(item, "invites_queued"),
         },
         rows_done: get_n(item, "rows_done"),
         rows_validated: get_n(item, "rows_validated"),
         skipped: from_json(item, "skipped")?,
         skipped_total: get_n(item, "skipped_total"),
-        invite_errors: from_json(item, "invite_errors")?,
         created_at: text("created_at"),
     })
 }
@@ -245,6 +252,7 @@ mod tests {
             updated_at: "t".into(),
             enrollment: None,
             failures: vec![],
+            invite: None,
         };
         assert_eq!(device_record(&device_item(&d)), Some(d.clone()));
         let enrolled = DeviceRecord {
@@ -289,14 +297,13 @@ mod tests {
             options: ImportOptions::default(),
             counts: Counts {
                 rows: 5,
-                invites_sent: 2,
+                invites_queued: 2,
                 ..Counts::default()
             },
             rows_done: 3,
             rows_validated: 5,
             skipped: vec![],
             skipped_total: 0,
-            invite_errors: vec![],
             created_at: "t".into(),
         };
         let mut item = import_item(&st).unwrap();

@@ -1,16 +1,21 @@
 //! Invites by email (SES v2 SendEmail) and SMS (SNS Publish to a phone number).
 
 use aws_sdk_sesv2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageTag};
 
 use crate::domain::InviteChannel;
 use crate::import::invite::{email_text, sms_text};
+use crate::outbox::events::{TAG_ATTEMPT, TAG_INVITE};
+use crate::outbox::InviteMessage;
 use crate::ports::{Invite, InviteOrigin, InviteSender, SendError};
 
 #[derive(Debug, Clone)]
 pub struct AwsInviteSender {
     pub ses: aws_sdk_sesv2::Client,
     pub sns: aws_sdk_sns::Client,
+    /// The SES configuration set whose event destination reports deliveries,
+    /// bounces and complaints; None sends without one (no delivery status).
+    pub configuration_set: Option<String>,
 }
 
 /// SES and SNS errors share the smithy error types: one mapping serves both.
@@ -52,7 +57,12 @@ fn classify(code: Option<&str>, message: String) -> SendError {
 }
 
 impl InviteSender for AwsInviteSender {
-    async fn send(&self, invite: &Invite, origin: &InviteOrigin) -> Result<String, SendError> {
+    async fn send(
+        &self,
+        invite: &Invite,
+        origin: &InviteOrigin,
+        attempt: &InviteMessage,
+    ) -> Result<String, SendError> {
         match invite.channel {
             InviteChannel::Email => {
                 let text = email_text(invite, &origin.enrollment_url);
@@ -67,9 +77,19 @@ impl InviteSender for AwsInviteSender {
                     .subject(content(text.subject)?)
                     .body(Body::builder().text(content(text.body)?).build())
                     .build();
+                let tag = |name: &str, value: String| {
+                    MessageTag::builder()
+                        .name(name)
+                        .value(value)
+                        .build()
+                        .map_err(|e| SendError::Other(e.to_string()))
+                };
                 let out = self
                     .ses
                     .send_email()
+                    .set_configuration_set_name(self.configuration_set.clone())
+                    .email_tags(tag(TAG_INVITE, attempt.invite_ref().tag())?)
+                    .email_tags(tag(TAG_ATTEMPT, attempt.attempt.to_string())?)
                     .from_email_address(&origin.sender)
                     .destination(Destination::builder().to_addresses(&invite.to).build())
                     .content(EmailContent::builder().simple(message).build())

@@ -10,6 +10,7 @@ pub mod dynamo;
 pub mod import;
 pub mod items;
 pub mod messaging;
+pub mod outbox;
 pub mod s3;
 pub mod secrets;
 pub mod settings;

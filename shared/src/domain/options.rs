@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::csvfile::ManualMapping;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum InviteChannel {
     #[default]

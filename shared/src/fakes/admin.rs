@@ -6,7 +6,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::{MemoryObject, MemorySender};
+use super::{MemoryObject, MemoryOutbox, MemoryQueue, MemoryQuota, MemorySender, MemoryWindows};
+use crate::outbox::deliver::{deliver_batch, DeliverConfig, DeliverPorts, Incoming, Verdict};
+use crate::outbox::SendQuota;
 use crate::admin::devices::DeviceSearch;
 use crate::admin::{
     Acted, AdminPorts, AdminReads, ApprovalWrite, Approvals, Count, Cursor, DenialView,
@@ -32,6 +34,9 @@ pub struct MemoryAdmin {
     /// The bucket: staged uploads, published imports, reports.
     pub objects: Mutex<BTreeMap<String, Vec<u8>>>,
     pub metadata: Mutex<BTreeMap<String, Vec<(String, String)>>>,
+    pub outbox: MemoryOutbox,
+    pub queue: MemoryQueue,
+    /// What the sender function delivers the queued invites through ([`MemoryAdmin::deliver_invites`]).
     pub sender: MemorySender,
     /// Device audit trails, oldest first.
     pub device_audit: Mutex<BTreeMap<String, Vec<DeviceAudit>>>,
@@ -42,6 +47,47 @@ pub struct MemoryAdmin {
 }
 
 impl MemoryAdmin {
+    /// Runs the sender function over every queued invite message, with the
+    /// admin's settings as the invites' origin; the verdicts, in queue order.
+    pub async fn deliver_invites(&self) -> Vec<Verdict> {
+        let origin = self
+            .settings
+            .lock()
+            .unwrap()
+            .settings
+            .invite_origin(&crate::ports::InviteOrigin {
+                sender: "noreply@deploy.example".into(),
+                enrollment_url: "https://enroll.deploy.example/".into(),
+            });
+        let batch = self
+            .queue
+            .drain()
+            .into_iter()
+            .enumerate()
+            .map(|(i, m)| Incoming {
+                id: i.to_string(),
+                body: serde_json::to_string(&m).unwrap_or_default(),
+                queued_at: crate::outbox::epoch_now(),
+            })
+            .collect();
+        let (windows, quota) = (MemoryWindows::default(), MemoryQuota(Some(SendQuota {
+            per_second: 1000.0,
+            remaining_today: None,
+        })));
+        let ports = DeliverPorts {
+            outbox: &self.outbox,
+            windows: &windows,
+            quota: &quota,
+            sender: &self.sender,
+            origin: &origin,
+        };
+        deliver_batch(batch, &ports, &DeliverConfig::default(), &|| false)
+            .await
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect()
+    }
+
     fn up(&self) -> Result<(), PortError> {
         if self.fail.load(Ordering::Relaxed) {
             return Err(PortError::new("memory store", "failing on purpose"));
@@ -148,6 +194,7 @@ impl AdminReads for MemoryAdmin {
                     DeviceSearch::All => true,
                     DeviceSearch::SerialPrefix(p) => d.serial.starts_with(p.as_str()),
                     DeviceSearch::Email(e) => d.email == *e,
+                    DeviceSearch::Invite(i) => d.invite.as_ref().is_some_and(|x| x.state == *i),
                 }
         });
         if matches!(search, DeviceSearch::Email(_)) {
@@ -278,6 +325,9 @@ impl Approvals for MemoryAdmin {
             .lock()
             .unwrap()
             .insert(w.user.email.clone(), w.user.clone());
+        if let Some(invite) = &w.invite {
+            self.outbox.insert(std::slice::from_ref(invite));
+        }
         Ok(true)
     }
 }
@@ -378,7 +428,8 @@ impl AdminPorts for MemoryAdmin {
     type Approvals = Self;
     type Staging = Self;
     type Files = Self;
-    type Sender = MemorySender;
+    type Outbox = MemoryOutbox;
+    type Queue = MemoryQueue;
     type Devices = Self;
     fn settings(&self) -> &Self {
         self
@@ -395,8 +446,11 @@ impl AdminPorts for MemoryAdmin {
     fn files(&self) -> &Self {
         self
     }
-    fn sender(&self) -> &MemorySender {
-        &self.sender
+    fn outbox(&self) -> &MemoryOutbox {
+        &self.outbox
+    }
+    fn queue(&self) -> &MemoryQueue {
+        &self.queue
     }
     fn devices(&self) -> &Self {
         self

@@ -1,7 +1,9 @@
 //! In-memory implementations of the ports, for fast tests of the domain logic.
 
 mod admin;
+mod outbox;
 pub use admin::MemoryAdmin;
+pub use outbox::{MemoryOutbox, MemoryQueue, MemoryQuota, MemoryRecord, MemoryWindows};
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Cursor};
@@ -12,8 +14,7 @@ use crate::admission::{
 };
 use crate::csvfile::BoxRead;
 use crate::ports::{
-    Claim, Continuations, Directory, Existing, ImportRecords, ImportState, Invite, InviteLedger,
-    InviteOrigin, InviteSender, Lease, ObjectInfo, ObjectSource, ObjectVersion, PortError,
+    Continuations, Directory, Existing, ImportRecords, ImportState, Invite, InviteOrigin, InviteSender, Lease, ObjectInfo, ObjectSource, ObjectVersion, PortError,
     ReportSink, SendError, Uploads,
 };
 use crate::records::{DeviceRecord, DeviceStatus, ExistingDevice, ExistingUser, UserRecord};
@@ -234,44 +235,6 @@ impl ImportRecords for MemoryImports {
     }
 }
 
-/// Invite ledgers: `None` is a claim without an outcome, else the message id or `rejected`.
-#[derive(Default)]
-pub struct MemoryInvites {
-    pub invites: Mutex<BTreeMap<(String, u64), Option<String>>>,
-}
-
-impl InviteLedger for MemoryInvites {
-    async fn claim(&self, import_id: &str, row: u64) -> Result<Claim, PortError> {
-        let mut m = self.invites.lock().unwrap();
-        let key = (import_id.to_owned(), row);
-        if let Some(previous) = m.get(&key) {
-            return Ok(match previous.as_deref() {
-                None => Claim::Unconfirmed,
-                Some("rejected") => Claim::Rejected,
-                Some(_) => Claim::Sent,
-            });
-        }
-        m.insert(key, None);
-        Ok(Claim::New)
-    }
-
-    async fn release(&self, import_id: &str, row: u64) -> Result<(), PortError> {
-        self.invites
-            .lock()
-            .unwrap()
-            .remove(&(import_id.to_owned(), row));
-        Ok(())
-    }
-
-    async fn sent(&self, import_id: &str, row: u64, message_id: &str) -> Result<(), PortError> {
-        self.invites
-            .lock()
-            .unwrap()
-            .insert((import_id.to_owned(), row), Some(message_id.to_owned()));
-        Ok(())
-    }
-}
-
 #[derive(Default)]
 pub struct MemorySender {
     pub sent: Mutex<Vec<Invite>>,
@@ -288,7 +251,12 @@ pub struct MemorySender {
 }
 
 impl InviteSender for MemorySender {
-    async fn send(&self, invite: &Invite, origin: &InviteOrigin) -> Result<String, SendError> {
+    async fn send(
+        &self,
+        invite: &Invite,
+        origin: &InviteOrigin,
+        _attempt: &crate::outbox::InviteMessage,
+    ) -> Result<String, SendError> {
         {
             let mut t = self.throttle_first.lock().unwrap();
             if *t > 0 {

@@ -55,12 +55,10 @@ pub struct Counts {
     pub valid_rows: u64,
     pub devices_written: u64,
     pub users_written: u64,
-    pub invites_sent: u64,
-    pub invites_failed: u64,
-    /// Claimed by an attempt that stopped before the provider answered: they
-    /// may or may not have gone out, and are never counted as sent.
+    /// Invites recorded in the outbox for the sender; where each one stands
+    /// is counted there (`crate::outbox::InviteTally`).
     #[serde(default)]
-    pub invites_unconfirmed: u64,
+    pub invites_queued: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -76,7 +74,6 @@ pub struct Report {
     pub errors: Vec<RowIssue>,
     pub errors_total: u64,
     pub error_totals: IssueTotals,
-    pub invite_errors: Vec<RowIssue>,
     pub warnings: Vec<RowIssue>,
     pub warnings_total: u64,
     pub ignored_columns: Vec<String>,
@@ -101,7 +98,6 @@ impl Report {
             errors: Vec::new(),
             errors_total: 0,
             error_totals: IssueTotals::default(),
-            invite_errors: Vec::new(),
             warnings: Vec::new(),
             warnings_total: 0,
             ignored_columns: Vec::new(),

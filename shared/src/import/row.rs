@@ -64,6 +64,7 @@ impl DeviceRow {
             updated_at: p.at.to_owned(),
             enrollment: None,
             failures: Vec::new(),
+            invite: None,
         }
     }
 

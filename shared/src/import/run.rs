@@ -3,10 +3,11 @@
 //! 1. Validation pass over the whole object (streamed, re-run on resume).
 //! 2. All-or-nothing: any invalid row rejects the file before anything is written.
 //! 3. Write pass: the object is read again; rows go in chunks to the devices and
-//!    users tables, then each written row's invite is claimed in the ledger and
-//!    sent. After each chunk the checkpoint is saved, so a redelivered or
-//!    continued event resumes after the last finished chunk and never sends an
-//!    invite twice.
+//!    users tables, then each written row's invite is recorded in the outbox
+//!    and queued for the sender (see `crate::outbox`). The checkpoint is saved
+//!    as chunks finish, so a redelivered or continued event resumes after the
+//!    last saved chunk; a replayed chunk finds its invites recorded already,
+//!    and the sender's claim stops any second send.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,19 +16,19 @@ use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
 
-use super::invite::Pacer;
 use super::report::{report_keys, write_errors_csv, Counts, ImportStatus, Report, Skipped};
 use super::row::{DeviceRow, Provenance, RowIssue};
 use super::scan::{scan, FileError, RowPass, Scan};
-use crate::domain::{
-    ExistingPolicy, ImportOptions, InviteChannel, IssueKind, OnError, OptionError,
-};
+use crate::domain::{ExistingPolicy, ImportOptions, IssueKind, OnError, OptionError};
+use crate::outbox::{InviteMessage, InviteQueue, InviteRef, InviteState, Outbox, OutboxEntry};
 use crate::password::PasswordKey;
 use crate::ports::{
-    Claim, Directory, ImportRecords, ImportState, Invite, InviteLedger, InviteOrigin, InviteSender,
-    Lease, ObjectSource, ObjectVersion, PartWriter, PortError, ReportSink, SendError,
+    Directory, ImportRecords, ImportState, Invite, Lease, ObjectSource, ObjectVersion, PartWriter,
+    PortError, ReportSink,
 };
-use crate::records::{now_rfc3339, DeviceRecord, ExistingDevice, ExistingUser, UserRecord};
+use crate::records::{
+    now_rfc3339, DeviceInvite, DeviceRecord, ExistingDevice, ExistingUser, UserRecord,
+};
 
 /// How often the write pass saves its checkpoint and progress.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
@@ -82,41 +83,25 @@ impl ImportObject {
             rows_validated: 0,
             skipped: Vec::new(),
             skipped_total: 0,
-            invite_errors: Vec::new(),
             created_at: now_rfc3339(),
         }
     }
 }
 
-/// How an import run is paced and keyed: the deployment's tuning, the
-/// password key, and where invites come from (the admin's settings over the
-/// deployment's, resolved when the import starts).
+/// How an import run is paced and keyed: the deployment's tuning and the password key.
 #[derive(Clone)]
 pub struct RunConfig {
     pub chunk_rows: usize,
-    pub invite_concurrency: usize,
-    pub email_rate: f64,
-    pub sms_rate: f64,
     pub lease_seconds: u64,
-    pub origin: InviteOrigin,
     pub password_key: Option<PasswordKey>,
-    pub send_retries: u32,
 }
 
 impl Default for RunConfig {
     fn default() -> Self {
         Self {
             chunk_rows: 100,
-            invite_concurrency: 4,
-            email_rate: 1.0,
-            sms_rate: 1.0,
             lease_seconds: 60,
-            origin: InviteOrigin {
-                sender: String::new(),
-                enrollment_url: String::new(),
-            },
             password_key: None,
-            send_retries: 5,
         }
     }
 }
@@ -125,37 +110,37 @@ impl Default for RunConfig {
 pub trait ImportPorts: Send + Sync {
     type Directory: Directory;
     type Records: ImportRecords;
-    type Invites: InviteLedger;
-    type Sender: InviteSender;
+    type Outbox: Outbox;
+    type Queue: InviteQueue;
     type Reports: ReportSink;
     fn directory(&self) -> &Self::Directory;
     fn records(&self) -> &Self::Records;
-    fn invites(&self) -> &Self::Invites;
-    fn sender(&self) -> &Self::Sender;
+    fn outbox(&self) -> &Self::Outbox;
+    fn queue(&self) -> &Self::Queue;
     fn reports(&self) -> &Self::Reports;
 }
 
 /// The ports of one run, borrowed from whoever owns the adapters.
-pub struct Ports<'a, D, M, I, S, R> {
+pub struct Ports<'a, D, M, O, Q, R> {
     pub directory: &'a D,
     pub records: &'a M,
-    pub invites: &'a I,
-    pub sender: &'a S,
+    pub outbox: &'a O,
+    pub queue: &'a Q,
     pub reports: &'a R,
 }
 
-impl<D, M, I, S, R> ImportPorts for Ports<'_, D, M, I, S, R>
+impl<D, M, O, Q, R> ImportPorts for Ports<'_, D, M, O, Q, R>
 where
     D: Directory,
     M: ImportRecords,
-    I: InviteLedger,
-    S: InviteSender,
+    O: Outbox,
+    Q: InviteQueue,
     R: ReportSink,
 {
     type Directory = D;
     type Records = M;
-    type Invites = I;
-    type Sender = S;
+    type Outbox = O;
+    type Queue = Q;
     type Reports = R;
     fn directory(&self) -> &D {
         self.directory
@@ -163,11 +148,11 @@ where
     fn records(&self) -> &M {
         self.records
     }
-    fn invites(&self) -> &I {
-        self.invites
+    fn outbox(&self) -> &O {
+        self.outbox
     }
-    fn sender(&self) -> &S {
-        self.sender
+    fn queue(&self) -> &Q {
+        self.queue
     }
     fn reports(&self) -> &R {
         self.reports
@@ -194,8 +179,6 @@ pub enum Outcome {
 pub enum RunError {
     #[error(transparent)]
     Port(#[from] PortError),
-    #[error("invite for row {row} could not be sent: {error}")]
-    Send { row: u64, error: String },
     #[error("the file changed between passes or could not be read again: {0}")]
     Reread(String),
     #[error("internal: {0}")]
@@ -360,9 +343,6 @@ async fn run_leased<P: ImportPorts>(
         import_id: &import_id,
         options: &options,
         settings,
-        out_of_time: &out_of_time,
-        email_pacer: Pacer::new(settings.email_rate),
-        sms_pacer: Pacer::new(settings.sms_rate),
     };
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<DeviceRow>, String>>(2);
     let reader = {
@@ -403,10 +383,9 @@ async fn run_leased<P: ImportPorts>(
         while let Some(chunk) = written.next().await {
             let chunk = chunk?;
             let last_row = chunk.last_row.unwrap_or(state.rows_done);
-            let cut = writer.invite(chunk, ports, &mut state).await?;
-            // Deferred invites: done up to the row before the first of them.
-            state.rows_done = cut.map_or(last_row, |row| row - 1);
-            let pause = cut.is_some() || out_of_time();
+            writer.queue_invites(chunk, ports, &mut state).await?;
+            state.rows_done = last_row;
+            let pause = out_of_time();
             if pause || saved_at.elapsed() >= CHECKPOINT_EVERY {
                 ports.records().save(&state).await?;
                 saved_at = tokio::time::Instant::now();
@@ -569,13 +548,19 @@ pub fn plan_chunk(
             });
             continue;
         }
-        plan.invites.extend(r.invite(options.invite));
         let password_hash = match (&r.password, password_key) {
             (Some(p), Some(k)) => Some(k.hash(r.serial.as_str(), p)),
             _ => None,
         };
-        plan.devices
-            .push(r.device_record(password_hash, provenance));
+        let mut device = r.device_record(password_hash, provenance);
+        if let Some(invite) = r.invite(options.invite) {
+            device.invite = Some(DeviceInvite {
+                reference: InviteRef::new(import_id, r.row).tag(),
+                state: InviteState::Queued,
+            });
+            plan.invites.push(invite);
+        }
+        plan.devices.push(device);
         plan.device_rows.push(r.row);
     }
     plan
@@ -606,10 +591,6 @@ struct Writer<'a> {
     import_id: &'a str,
     options: &'a ImportOptions,
     settings: &'a RunConfig,
-    /// True once the invocation must stop to leave time for the checkpoint.
-    out_of_time: &'a (dyn Fn() -> bool + Sync),
-    email_pacer: Pacer,
-    sms_pacer: Pacer,
 }
 
 impl Writer<'_> {
@@ -675,169 +656,57 @@ impl Writer<'_> {
         Ok(written)
     }
 
-    /// Sends a written chunk's invites and counts the chunk. Every send runs
-    /// to its end (sent, refused, released or deferred) before an error is
-    /// returned, so no claim is left behind by a dropped send. Out of time
-    /// inside the chunk, the rest is deferred: the answer is the first row not
-    /// done, and only the rows before it are counted (the checkpoint stops
-    /// there and the rest is replayed, exactly once, by the continuation).
-    async fn invite<P: ImportPorts>(
+    /// Counts a written chunk, records its invites in the outbox and queues
+    /// them for the sender. A replayed chunk finds its invites recorded
+    /// already: those still queued are queued again (the sender's claim makes
+    /// a second message harmless), and a device the replay rewrote shows its
+    /// invite's real state again.
+    async fn queue_invites<P: ImportPorts>(
         &self,
         chunk: Written,
         ports: &P,
         state: &mut ImportState,
-    ) -> Result<Option<u64>, RunError> {
-        let rows: Vec<u64> = chunk.invites.iter().map(|i| i.row).collect();
-        let results: Vec<Result<Sent, RunError>> = stream::iter(chunk.invites)
-            .map(|invite| self.send_invite(invite, ports))
-            .buffered(self.settings.invite_concurrency.max(1))
-            .collect()
-            .await;
-        let cut = rows
-            .iter()
-            .zip(&results)
-            .filter(|(_, r)| matches!(r, Ok(Sent::Deferred)))
-            .map(|(row, _)| *row)
-            .min();
-        let done = |row: u64| cut.is_none_or(|c| row < c);
-        state.counts.devices_written +=
-            chunk.device_rows.iter().filter(|r| done(**r)).count() as u64;
-        state.counts.users_written += chunk.user_rows.iter().filter(|r| done(**r)).count() as u64;
-        let skipped: Vec<Skipped> = chunk.skipped.into_iter().filter(|s| done(s.row)).collect();
-        state.skipped_total += skipped.len() as u64;
+    ) -> Result<(), RunError> {
+        state.counts.devices_written += chunk.device_rows.len() as u64;
+        state.counts.users_written += chunk.user_rows.len() as u64;
+        state.skipped_total += chunk.skipped.len() as u64;
         let room = MAX_SKIPPED.saturating_sub(state.skipped.len());
-        state.skipped.extend(skipped.into_iter().take(room));
-        let mut first_error = None;
-        for (row, result) in rows.into_iter().zip(results) {
-            let issue = match result {
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                    continue;
+        state.skipped.extend(chunk.skipped.into_iter().take(room));
+        if chunk.invites.is_empty() {
+            return Ok(());
+        }
+        let entries: Vec<OutboxEntry> = chunk
+            .invites
+            .into_iter()
+            .map(|invite| OutboxEntry {
+                origin: self.import_id.to_owned(),
+                invite,
+            })
+            .collect();
+        let found = ports.outbox().record(&entries).await?;
+        let mut messages = Vec::with_capacity(entries.len());
+        for (entry, found) in entries.iter().zip(found) {
+            match found {
+                None | Some(InviteState::Queued) => {
+                    messages.push(InviteMessage::of(&entry.invite_ref(), 1))
                 }
-                // Counted when the continuation replays the row.
-                Ok(_) if !done(row) => continue,
-                Ok(Sent::Deferred) => continue,
-                // The counts restart from the checkpoint, so replayed rows count again.
-                Ok(Sent::Now | Sent::Before) => {
-                    state.counts.invites_sent += 1;
-                    continue;
+                Some(other) => {
+                    ports
+                        .outbox()
+                        .show_on_device(&entry.invite.serial, &entry.invite_ref(), other)
+                        .await?
                 }
-                Ok(Sent::RejectedBefore) => {
-                    state.counts.invites_failed += 1;
-                    continue;
-                }
-                Ok(Sent::Rejected(e)) => {
-                    state.counts.invites_failed += 1;
-                    (
-                        IssueKind::InviteRefused,
-                        format!("the device was imported but the invite was refused: {e}"),
-                    )
-                }
-                Ok(Sent::Unconfirmed) => {
-                    state.counts.invites_unconfirmed += 1;
-                    (
-                        IssueKind::InviteUnconfirmed,
-                        "an earlier attempt stopped between claiming this invite and the provider's \
-                         answer: it may or may not have been sent; resend it if the user has none"
-                            .to_owned(),
-                    )
-                }
-            };
-            if state.invite_errors.len() < MAX_SKIPPED {
-                state.invite_errors.push(RowIssue {
-                    row,
-                    column: String::new(),
-                    value: String::new(),
-                    message: issue.1,
-                    kind: issue.0,
-                });
             }
         }
-        match first_error {
-            Some(e) => Err(e),
-            None => Ok(cut),
-        }
+        ports.queue().enqueue(&messages, 0).await?;
+        state.counts.invites_queued += entries.len() as u64;
+        Ok(())
     }
 
     fn password_key_missing(&self, rows: &[DeviceRow]) -> bool {
         self.settings.password_key.is_none() && rows.iter().any(|r| r.password.is_some())
     }
 
-    /// Claims, then sends, retrying throttling with back-off. A claim whose send
-    /// finally fails is released, so the redelivered event can try again.
-    async fn send_invite<P: ImportPorts>(
-        &self,
-        invite: Invite,
-        ports: &P,
-    ) -> Result<Sent, RunError> {
-        let ledger = ports.invites();
-        if (self.out_of_time)() {
-            return Ok(Sent::Deferred);
-        }
-        // An earlier attempt recorded it: never send twice, count it as it ended.
-        match ledger.claim(self.import_id, invite.row).await? {
-            Claim::New => {}
-            Claim::Sent => return Ok(Sent::Before),
-            Claim::Rejected => return Ok(Sent::RejectedBefore),
-            Claim::Unconfirmed => {
-                tracing::warn!(
-                    row = invite.row,
-                    "invite claimed by an interrupted attempt; not sent again"
-                );
-                return Ok(Sent::Unconfirmed);
-            }
-        }
-        let pacer = match invite.channel {
-            InviteChannel::Sms => &self.sms_pacer,
-            _ => &self.email_pacer,
-        };
-        let mut backoff = Duration::from_millis(500);
-        let mut attempt = 0;
-        loop {
-            pacer.wait().await;
-            // Out of time before this send: give the claim back for the continuation.
-            if (self.out_of_time)() {
-                ledger.release(self.import_id, invite.row).await?;
-                return Ok(Sent::Deferred);
-            }
-            let error = match ports.sender().send(&invite, &self.settings.origin).await {
-                Ok(message_id) => {
-                    ledger.sent(self.import_id, invite.row, &message_id).await?;
-                    return Ok(Sent::Now);
-                }
-                Err(SendError::Rejected(e)) => {
-                    ledger.sent(self.import_id, invite.row, "rejected").await?;
-                    tracing::warn!(row = invite.row, error = %e, "invite rejected by the provider");
-                    return Ok(Sent::Rejected(e));
-                }
-                Err(e) => e,
-            };
-            attempt += 1;
-            if attempt > self.settings.send_retries {
-                ledger.release(self.import_id, invite.row).await?;
-                return Err(RunError::Send {
-                    row: invite.row,
-                    error: error.to_string(),
-                });
-            }
-            tracing::info!(row = invite.row, error = %error, "invite send will be retried");
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(20));
-        }
-    }
-}
-
-/// What became of one invite.
-enum Sent {
-    Now,
-    /// Sent by an earlier attempt at this import (a replayed chunk).
-    Before,
-    Rejected(String),
-    RejectedBefore,
-    /// Claimed by an attempt that stopped before the provider answered.
-    Unconfirmed,
-    /// Not sent: out of time; the continuation sends it.
-    Deferred,
 }
 
 async fn finish<P: ImportPorts>(
@@ -902,7 +771,6 @@ async fn close<M: ImportRecords, R: ReportSink>(
     };
     report.skipped = state.skipped.clone();
     report.skipped_total = state.skipped_total;
-    report.invite_errors = state.invite_errors.clone();
     let (json_key, _) = report_keys(&state.key, &state.import_id);
     let body = serde_json::to_vec_pretty(&report).map_err(|e| RunError::Internal(e.to_string()))?;
     reports

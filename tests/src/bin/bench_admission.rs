@@ -46,6 +46,7 @@ async fn seed(st: &Stack) {
                 updated_at: "2026-01-01T00:00:00Z".into(),
                 enrollment: None,
                 failures: Vec::new(),
+                invite: None,
             };
             let put = PutRequest::builder()
                 .set_item(Some(device_item(&d)))

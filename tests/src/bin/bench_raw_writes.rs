@@ -50,6 +50,7 @@ async fn main() {
             updated_at: "2026-01-01T00:00:00Z".into(),
             enrollment: None,
             failures: Vec::new(),
+            invite: None,
         };
         let u = UserRecord {
             email: d.email.clone(),

@@ -155,6 +155,7 @@ fn device(serial: &str, status: DeviceStatus, platform: Platform, owner: &str) -
             pre_approved: true,
         }),
         failures: Vec::new(),
+        invite: None,
     }
 }
 

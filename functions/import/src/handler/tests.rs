@@ -288,7 +288,6 @@ async fn a_busy_import_is_not_acknowledged_nor_ever_marked_failed() {
         rows_validated: 0,
         skipped: vec![],
         skipped_total: 0,
-        invite_errors: vec![],
         created_at: "t".into(),
     };
     app.ports

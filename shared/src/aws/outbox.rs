@@ -1,0 +1,658 @@
+//! The outbox in DynamoDB (the imports table, beside each import's record),
+//! its SQS queue, the account-wide rate windows and the SES quota.
+//!
+//! Items in the imports table:
+//! - `import_id=<origin>, sk=INVITE#<row>`: one invite (content, sealed
+//!   password, state, attempt, claim), removed by TTL after the retention.
+//! - `import_id=<origin>, sk=INVITES#<k>`: counters of the origin's invites by
+//!   state, spread over [`SHARDS`] items so that senders updating them in
+//!   transactions at hundreds a second rarely meet on one item.
+//! - `import_id=RATE#<channel>, sk=<epoch second>`: sends taken in that second.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+use aws_sdk_dynamodb::Client;
+use futures::{stream, StreamExt, TryStreamExt};
+
+use super::dynamo::{sdk_error, written};
+use super::items::{get_n, get_s, n, s, Item};
+use crate::domain::{InviteChannel, Platform};
+use crate::outbox::{
+    epoch_now, Claimed, InviteMessage, InviteQueue, InviteRef, InviteState, InviteStatus,
+    InviteTally, Outbox, OutboxEntry, QuotaSource, RateWindows, SendQuota, Transition,
+};
+use crate::ports::{Invite, PortError};
+use crate::seal::Sealer;
+
+/// Counter items per origin.
+pub const SHARDS: u64 = 8;
+/// Invite records written at once by one import chunk.
+const RECORDING: usize = 16;
+/// Invite records per page of an import-wide resend.
+const PAGE: i32 = 200;
+
+#[derive(Debug, Clone)]
+pub struct DynamoOutbox {
+    pub client: Client,
+    /// The imports table.
+    pub table: String,
+    pub devices_table: String,
+    /// None when no password key is configured: invites with a password are then refused.
+    pub sealer: Option<Sealer>,
+    /// Days an invite record is kept (the template's retention).
+    pub retention_days: u64,
+}
+
+fn sk(row: u64) -> String {
+    format!("INVITE#{row:010}")
+}
+
+fn counter_sk(row: u64) -> String {
+    format!("INVITES#{}", row % SHARDS)
+}
+
+fn counter_name(state: InviteState) -> String {
+    format!("n_{}", state.as_str())
+}
+
+/// The context a password is sealed under: the record it belongs to.
+fn seal_context(r: &InviteRef) -> String {
+    r.tag()
+}
+
+fn channel_str(c: InviteChannel) -> &'static str {
+    match c {
+        InviteChannel::Email => "email",
+        InviteChannel::Sms => "sms",
+        InviteChannel::None => "none",
+    }
+}
+
+fn state_of(item: &Item) -> InviteState {
+    // A ledger entry from before the outbox (claimed/sent/rejected) never goes out again.
+    get_s(item, "state")
+        .and_then(InviteState::parse)
+        .unwrap_or(InviteState::Sent)
+}
+
+fn attempt_of(item: &Item) -> u32 {
+    get_n(item, "attempt").max(1) as u32
+}
+
+fn status_of(item: &Item) -> InviteStatus {
+    InviteStatus {
+        state: state_of(item),
+        channel: match get_s(item, "channel") {
+            Some("sms") => InviteChannel::Sms,
+            _ => InviteChannel::Email,
+        },
+        attempt: attempt_of(item),
+        queued_at: get_n(item, "queued_at"),
+        reason: get_s(item, "reason").map(str::to_owned),
+        serial: get_s(item, "serial").unwrap_or_default().to_owned(),
+    }
+}
+
+fn row_of(item: &Item) -> Option<u64> {
+    get_s(item, "sk")?.strip_prefix("INVITE#")?.parse().ok()
+}
+
+impl DynamoOutbox {
+    fn item(&self, e: &OutboxEntry, now: u64) -> Result<Item, PortError> {
+        let r = e.invite_ref();
+        let i = &e.invite;
+        let mut item = Item::from([
+            ("import_id".to_owned(), s(&e.origin)),
+            ("sk".to_owned(), s(sk(i.row))),
+            ("state".to_owned(), s(InviteState::Queued.as_str())),
+            ("attempt".to_owned(), n(1)),
+            ("queued_at".to_owned(), n(now)),
+            ("updated_at".to_owned(), n(now)),
+            ("expires_at".to_owned(), n(now + self.retention_days * 86_400)),
+            ("channel".to_owned(), s(channel_str(i.channel))),
+            ("to".to_owned(), s(&i.to)),
+            ("user_name".to_owned(), s(&i.user_name)),
+            ("serial".to_owned(), s(&i.serial)),
+            ("platform".to_owned(), s(i.platform)),
+        ]);
+        if let Some(d) = &i.device_name {
+            item.insert("device_name".into(), s(d));
+        }
+        if let Some(p) = &i.password {
+            let sealer = self.sealer.as_ref().ok_or_else(|| {
+                PortError::new("record invite", "an invite has a password but no password key is configured")
+            })?;
+            item.insert("password".into(), s(sealer.seal(&seal_context(&r), p)));
+        }
+        Ok(item)
+    }
+
+    /// The conditional Put of a new record, for an approval's transaction.
+    pub fn put_new(&self, e: &OutboxEntry) -> Result<aws_sdk_dynamodb::types::Put, PortError> {
+        aws_sdk_dynamodb::types::Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(self.item(e, epoch_now())?))
+            .condition_expression("attribute_not_exists(sk)")
+            .build()
+            .map_err(|e| PortError::new("record invite", e))
+    }
+
+    fn invite_of(&self, r: &InviteRef, item: &Item) -> Result<Invite, PortError> {
+        let text = |k: &str| get_s(item, k).unwrap_or_default().to_owned();
+        let password = match get_s(item, "password") {
+            None => None,
+            Some(sealed) => {
+                let sealer = self.sealer.as_ref().ok_or_else(|| {
+                    PortError::new("read invite", "no password key is configured to open its password")
+                })?;
+                Some(
+                    sealer
+                        .open(&seal_context(r), sealed)
+                        .map_err(|e| PortError::new("read invite", e))?,
+                )
+            }
+        };
+        Ok(Invite {
+            row: r.row,
+            channel: match get_s(item, "channel") {
+                Some("sms") => InviteChannel::Sms,
+                _ => InviteChannel::Email,
+            },
+            to: text("to"),
+            user_name: text("user_name"),
+            serial: text("serial"),
+            device_name: get_s(item, "device_name").map(str::to_owned),
+            platform: get_s(item, "platform")
+                .and_then(|p| Platform::parse(p).ok())
+                .map_or("device", |p| p.as_str()),
+            password,
+        })
+    }
+
+    fn counters(
+        &self,
+        r: &InviteRef,
+        changes: &[(InviteState, i64)],
+    ) -> Result<Option<Update>, PortError> {
+        let changes: Vec<_> = changes.iter().filter(|(st, _)| st.counted()).collect();
+        if changes.is_empty() {
+            return Ok(None);
+        }
+        let mut u = Update::builder()
+            .table_name(&self.table)
+            .key("import_id", s(&r.origin))
+            .key("sk", s(counter_sk(r.row)));
+        let mut adds = Vec::new();
+        for (i, (state, delta)) in changes.iter().enumerate() {
+            adds.push(format!("#c{i} :c{i}"));
+            u = u
+                .expression_attribute_names(format!("#c{i}"), counter_name(*state))
+                .expression_attribute_values(format!(":c{i}"), AttributeValue::N(delta.to_string()));
+        }
+        u.update_expression(format!("ADD {}", adds.join(", ")))
+            .build()
+            .map(Some)
+            .map_err(|e| PortError::new("count invites", e))
+    }
+
+    /// Runs the record's update, with the counters' in one transaction when
+    /// they change. Ok(false) when the record's condition failed.
+    async fn apply(&self, record: Update, counters: Option<Update>) -> Result<bool, PortError> {
+        let Some(counters) = counters else {
+            let result = self
+                .client
+                .update_item()
+                .table_name(record.table_name())
+                .set_key(Some(record.key().clone()))
+                .update_expression(record.update_expression())
+                .set_condition_expression(record.condition_expression().map(str::to_owned))
+                .set_expression_attribute_names(record.expression_attribute_names().cloned())
+                .set_expression_attribute_values(record.expression_attribute_values().cloned())
+                .send()
+                .await;
+            return written(result, "update invite", |e| {
+                e.is_conditional_check_failed_exception()
+            });
+        };
+        let mut backoff = Duration::from_millis(20);
+        for _ in 0..6 {
+            let result = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().update(record.clone()).build())
+                .transact_items(TransactWriteItem::builder().update(counters.clone()).build())
+                .send()
+                .await;
+            let cancelled = match &result {
+                Err(e) => e
+                    .as_service_error()
+                    .filter(|se| se.is_transaction_canceled_exception())
+                    .and_then(|se| match se {
+                        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => Some(c.cancellation_reasons().to_vec()),
+                        _ => None,
+                    }),
+                Ok(_) => return Ok(true),
+            };
+            match cancelled {
+                Some(reasons)
+                    if reasons
+                        .iter()
+                        .any(|r| r.code() == Some("ConditionalCheckFailed")) =>
+                {
+                    return Ok(false)
+                }
+                // Another transaction held a counter item: try again shortly.
+                Some(_) => {
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                }
+                None => return written(result, "update invite", |_| false),
+            }
+        }
+        Err(PortError::new(
+            "update invite",
+            "transaction conflicts did not clear",
+        ))
+    }
+
+    fn record_key(&self, r: &InviteRef) -> (AttributeValue, AttributeValue) {
+        (s(&r.origin), s(sk(r.row)))
+    }
+
+    /// Puts a new record; the state of the one already there otherwise.
+    async fn record_one(&self, e: &OutboxEntry, now: u64) -> Result<Option<InviteState>, PortError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(self.item(e, now)?))
+            .condition_expression("attribute_not_exists(sk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(None),
+            Err(err) => match err.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c)) => {
+                    Ok(Some(c.item().map_or(InviteState::Sent, state_of)))
+                }
+                _ => Err(sdk_error("record invite", err)),
+            },
+        }
+    }
+}
+
+impl Outbox for DynamoOutbox {
+    async fn record(&self, entries: &[OutboxEntry]) -> Result<Vec<Option<InviteState>>, PortError> {
+        let now = epoch_now();
+        let puts: Vec<_> = entries.iter().map(|e| self.record_one(e, now)).collect();
+        stream::iter(puts).buffered(RECORDING).try_collect().await
+    }
+
+    async fn claim(
+        &self,
+        r: &InviteRef,
+        attempt: u32,
+        token: &str,
+        until: u64,
+    ) -> Result<Claimed, PortError> {
+        let (pk, rk) = self.record_key(r);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("import_id", pk)
+            .key("sk", rk)
+            .update_expression("SET #st = :sending, claim_token = :tok, claim_until = :until, updated_at = :now")
+            .condition_expression("#st = :queued AND attempt = :a")
+            .expression_attribute_names("#st", "state")
+            .expression_attribute_values(":sending", s(InviteState::Sending.as_str()))
+            .expression_attribute_values(":queued", s(InviteState::Queued.as_str()))
+            .expression_attribute_values(":tok", s(token))
+            .expression_attribute_values(":until", n(until))
+            .expression_attribute_values(":now", n(epoch_now()))
+            .expression_attribute_values(":a", n(attempt as u64))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let old = match result {
+            Ok(out) => {
+                let item = out.attributes().cloned().unwrap_or_default();
+                return Ok(Claimed::Owned(Box::new(self.invite_of(r, &item)?)));
+            }
+            Err(e) => match e.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c)) => {
+                    c.item().cloned()
+                }
+                _ => return Err(sdk_error("claim invite", e)),
+            },
+        };
+        // The condition failed on an absent item: the update did not create it.
+        let Some(old) = old.filter(|i| i.contains_key("state")) else {
+            return Ok(Claimed::Missing);
+        };
+        let found = attempt_of(&old);
+        if found != attempt {
+            return Ok(Claimed::OtherAttempt { attempt: found });
+        }
+        let serial = get_s(&old, "serial").unwrap_or_default().to_owned();
+        Ok(match state_of(&old) {
+            InviteState::Sending if get_n(&old, "claim_until") > epoch_now() => Claimed::Held {
+                until: get_n(&old, "claim_until"),
+            },
+            InviteState::Sending => Claimed::Abandoned { serial },
+            state => Claimed::Ended { state, serial },
+        })
+    }
+
+    async fn transition(&self, t: &Transition<'_>) -> Result<bool, PortError> {
+        let (pk, rk) = self.record_key(t.invite);
+        let mut sets = vec!["#st = :to", "updated_at = :now"];
+        let mut conditions = vec!["#st = :from", "attempt = :a"];
+        let mut u = Update::builder()
+            .table_name(&self.table)
+            .key("import_id", pk)
+            .key("sk", rk)
+            .expression_attribute_names("#st", "state")
+            .expression_attribute_values(":to", s(t.to.as_str()))
+            .expression_attribute_values(":from", s(t.from.as_str()))
+            .expression_attribute_values(":a", n(t.attempt as u64))
+            .expression_attribute_values(":now", n(epoch_now()));
+        if let Some(tok) = t.token {
+            conditions.push("claim_token = :tok");
+            u = u.expression_attribute_values(":tok", s(tok));
+        }
+        if let Some(id) = t.message_id {
+            if t.from == InviteState::Sending {
+                sets.push("message_id = :m");
+            } else {
+                conditions.push("message_id = :m");
+            }
+            u = u.expression_attribute_values(":m", s(id));
+        }
+        if let Some(reason) = t.reason {
+            sets.push("reason = :r");
+            u = u.expression_attribute_values(":r", s(reason));
+        }
+        let mut expr = format!("SET {}", sets.join(", "));
+        if t.from == InviteState::Sending {
+            expr.push_str(" REMOVE claim_token, claim_until");
+        }
+        let record = u
+            .update_expression(expr)
+            .condition_expression(conditions.join(" AND "))
+            .build()
+            .map_err(|e| PortError::new("update invite", e))?;
+        let counters = self.counters(t.invite, &[(t.from, -1), (t.to, 1)])?;
+        self.apply(record, counters).await
+    }
+
+    async fn show_on_device(
+        &self,
+        serial: &str,
+        r: &InviteRef,
+        state: InviteState,
+    ) -> Result<(), PortError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.devices_table)
+            .key("serial", s(serial))
+            .update_expression("SET invite_state = :s, invite_ref = :r")
+            .condition_expression(
+                "attribute_exists(serial) AND (attribute_not_exists(invite_ref) OR invite_ref = :r)",
+            )
+            .expression_attribute_values(":s", s(state.as_str()))
+            .expression_attribute_values(":r", s(r.tag()))
+            .send()
+            .await;
+        written(result, "show invite on device", |e| {
+            e.is_conditional_check_failed_exception()
+        })
+        .map(|_| ())
+    }
+
+    async fn status(&self, r: &InviteRef) -> Result<Option<InviteStatus>, PortError> {
+        let (pk, rk) = self.record_key(r);
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("import_id", pk)
+            .key("sk", rk)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("read invite", e))?;
+        Ok(out.item().map(status_of))
+    }
+
+    async fn requeue(
+        &self,
+        r: &InviteRef,
+        from: InviteState,
+        attempt: u32,
+        now: u64,
+        queued_before: u64,
+    ) -> Result<Option<u32>, PortError> {
+        let (pk, rk) = self.record_key(r);
+        let record = Update::builder()
+            .table_name(&self.table)
+            .key("import_id", pk)
+            .key("sk", rk)
+            .update_expression(
+                "SET #st = :queued, attempt = :next, queued_at = :now, updated_at = :now \
+                 REMOVE message_id, reason, claim_token, claim_until",
+            )
+            .condition_expression("#st = :from AND attempt = :a AND queued_at < :before")
+            .expression_attribute_names("#st", "state")
+            .expression_attribute_values(":queued", s(InviteState::Queued.as_str()))
+            .expression_attribute_values(":from", s(from.as_str()))
+            .expression_attribute_values(":a", n(attempt as u64))
+            .expression_attribute_values(":next", n(attempt as u64 + 1))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":before", n(queued_before))
+            .build()
+            .map_err(|e| PortError::new("requeue invite", e))?;
+        let counters = self.counters(r, &[(from, -1)])?;
+        Ok(self
+            .apply(record, counters)
+            .await?
+            .then_some(attempt + 1))
+    }
+
+    async fn in_states(
+        &self,
+        origin: &str,
+        states: &[InviteState],
+        after: Option<u64>,
+    ) -> Result<(Vec<(InviteRef, InviteStatus)>, Option<u64>), PortError> {
+        let mut q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("import_id = :o AND sk BETWEEN :from AND :to")
+            .expression_attribute_values(":o", s(origin))
+            .expression_attribute_values(":from", s(sk(after.map_or(0, |a| a + 1))))
+            .expression_attribute_values(":to", s(sk(9_999_999_999)))
+            .expression_attribute_names("#st", "state")
+            .limit(PAGE);
+        let mut names = Vec::new();
+        for (i, st) in states.iter().enumerate() {
+            names.push(format!(":s{i}"));
+            q = q.expression_attribute_values(format!(":s{i}"), s(st.as_str()));
+        }
+        let out = q
+            .filter_expression(format!("#st IN ({})", names.join(", ")))
+            .send()
+            .await
+            .map_err(|e| sdk_error("list invites", e))?;
+        let page = out
+            .items()
+            .iter()
+            .filter_map(|item| Some((InviteRef::new(origin, row_of(item)?), status_of(item))))
+            .collect();
+        let next = out.last_evaluated_key().and_then(row_of);
+        Ok((page, next))
+    }
+
+    async fn tally(&self, origin: &str, recorded: u64) -> Result<InviteTally, PortError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("import_id = :o AND begins_with(sk, :c)")
+            .expression_attribute_values(":o", s(origin))
+            .expression_attribute_values(":c", s("INVITES#"))
+            .send()
+            .await
+            .map_err(|e| sdk_error("count invites", e))?;
+        let mut counted = Vec::new();
+        for item in out.items() {
+            for state in InviteState::ALL.into_iter().filter(|s| s.counted()) {
+                if let Some(AttributeValue::N(v)) = item.get(&counter_name(state)) {
+                    counted.push((state, v.parse::<i64>().unwrap_or(0)));
+                }
+            }
+        }
+        Ok(InviteTally::new(recorded, &counted))
+    }
+}
+
+/// The invite queue.
+#[derive(Debug, Clone)]
+pub struct SqsInviteQueue {
+    pub client: aws_sdk_sqs::Client,
+    pub url: String,
+}
+
+impl SqsInviteQueue {
+    /// One SendMessageBatch of up to 10. Entries SQS did not take are sent
+    /// again once; still refused, the caller fails (an import chunk is then
+    /// replayed and queues them again).
+    async fn send_batch(&self, batch: &[InviteMessage], delay_seconds: u32) -> Result<(), PortError> {
+        use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+        let mut entries = Vec::with_capacity(batch.len());
+        for (i, m) in batch.iter().enumerate() {
+            let body = serde_json::to_string(m).map_err(|e| PortError::new("queue invite", e))?;
+            entries.push(
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(body)
+                    .delay_seconds(delay_seconds as i32)
+                    .build()
+                    .map_err(|e| PortError::new("queue invite", e))?,
+            );
+        }
+        for _ in 0..2 {
+            let out = self
+                .client
+                .send_message_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries.clone()))
+                .send()
+                .await
+                .map_err(|e| PortError::new("queue invite", aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+            let failed: Vec<&str> = out.failed().iter().map(|f| f.id()).collect();
+            if failed.is_empty() {
+                return Ok(());
+            }
+            entries.retain(|e| failed.contains(&e.id()));
+        }
+        Err(PortError::new("queue invite", "SQS refused some invite messages"))
+    }
+}
+
+impl InviteQueue for SqsInviteQueue {
+    async fn enqueue(&self, messages: &[InviteMessage], delay_seconds: u32) -> Result<(), PortError> {
+        let sends: Vec<_> = messages
+            .chunks(10)
+            .map(|batch| self.send_batch(batch, delay_seconds))
+            .collect();
+        stream::iter(sends)
+            .buffer_unordered(8)
+            .try_collect::<Vec<()>>()
+            .await
+            .map(|_| ())
+    }
+}
+
+/// Shared one-second windows in the imports table.
+#[derive(Debug, Clone)]
+pub struct DynamoRateWindows {
+    pub client: Client,
+    pub table: String,
+}
+
+impl RateWindows for DynamoRateWindows {
+    async fn take(
+        &self,
+        channel: InviteChannel,
+        second: u64,
+        want: u32,
+        limit: u32,
+    ) -> Result<u32, PortError> {
+        let mut want = want.min(limit);
+        // At most twice: all that was asked, then what was left.
+        for _ in 0..2 {
+            if want == 0 {
+                return Ok(0);
+            }
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("import_id", s(format!("RATE#{}", channel_str(channel))))
+                .key("sk", s(second.to_string()))
+                .update_expression("ADD used :want SET expires_at = :exp")
+                .condition_expression("attribute_not_exists(used) OR used <= :room")
+                .expression_attribute_values(":want", n(want as u64))
+                .expression_attribute_values(":room", n((limit - want) as u64))
+                .expression_attribute_values(":exp", n(second + 3600))
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(want),
+                Err(e) => match e.as_service_error() {
+                    Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c)) => {
+                        let used = c.item().map_or(limit as u64, |i| get_n(i, "used"));
+                        want = (limit as u64).saturating_sub(used) as u32;
+                    }
+                    _ => return Err(sdk_error("take send rate", e)),
+                },
+            }
+        }
+        Ok(0)
+    }
+}
+
+/// The account's SES sending quota.
+#[derive(Debug, Clone)]
+pub struct SesQuota {
+    pub ses: aws_sdk_sesv2::Client,
+}
+
+impl QuotaSource for SesQuota {
+    async fn email_quota(&self) -> Result<SendQuota, PortError> {
+        let out = self
+            .ses
+            .get_account()
+            .send()
+            .await
+            .map_err(|e| PortError::new("read SES quota", aws_sdk_sesv2::error::DisplayErrorContext(e)))?;
+        let q = out
+            .send_quota()
+            .ok_or_else(|| PortError::new("read SES quota", "GetAccount has no SendQuota"))?;
+        Ok(SendQuota {
+            per_second: q.max_send_rate(),
+            // -1 means no daily limit.
+            remaining_today: (q.max24_hour_send() >= 0.0)
+                .then(|| q.max24_hour_send() - q.sent_last24_hours()),
+        })
+    }
+}

@@ -1,0 +1,303 @@
+//! The outbox, its queue, the shared rate windows and the quota, in memory.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use crate::domain::InviteChannel;
+use crate::outbox::{
+    Claimed, InviteMessage, InviteQueue, InviteRef, InviteState, InviteStatus, InviteTally,
+    Outbox, OutboxEntry, QuotaSource, RateWindows, SendQuota, Transition,
+};
+use crate::ports::{Invite, PortError};
+
+#[derive(Debug, Clone)]
+pub struct MemoryRecord {
+    pub invite: Invite,
+    pub state: InviteState,
+    pub attempt: u32,
+    pub queued_at: u64,
+    pub token: Option<String>,
+    pub claim_until: u64,
+    pub message_id: Option<String>,
+    pub reason: Option<String>,
+}
+
+#[derive(Default)]
+pub struct MemoryOutbox {
+    pub records: Mutex<BTreeMap<InviteRef, MemoryRecord>>,
+    /// Counters per origin and counted state.
+    pub counters: Mutex<HashMap<(String, InviteState), i64>>,
+    /// What each device shows: serial -> (invite, state).
+    pub devices: Mutex<HashMap<String, (InviteRef, InviteState)>>,
+    /// The clock claims are judged by (epoch seconds); 0 = the real one.
+    pub now: Mutex<u64>,
+}
+
+impl MemoryOutbox {
+    fn now(&self) -> u64 {
+        match *self.now.lock().unwrap() {
+            0 => crate::outbox::epoch_now(),
+            n => n,
+        }
+    }
+
+    pub fn state_of(&self, r: &InviteRef) -> Option<InviteState> {
+        self.records.lock().unwrap().get(r).map(|x| x.state)
+    }
+}
+
+impl MemoryOutbox {
+    /// [`Outbox::record`], callable where no await may come (inside another store's lock).
+    pub fn insert(&self, entries: &[OutboxEntry]) -> Vec<Option<InviteState>> {
+        let now = self.now();
+        let mut records = self.records.lock().unwrap();
+        entries
+            .iter()
+            .map(|e| match records.get(&e.invite_ref()) {
+                Some(r) => Some(r.state),
+                None => {
+                    records.insert(
+                        e.invite_ref(),
+                        MemoryRecord {
+                            invite: e.invite.clone(),
+                            state: InviteState::Queued,
+                            attempt: 1,
+                            queued_at: now,
+                            token: None,
+                            claim_until: 0,
+                            message_id: None,
+                            reason: None,
+                        },
+                    );
+                    None
+                }
+            })
+            .collect()
+    }
+}
+
+impl Outbox for MemoryOutbox {
+    async fn record(&self, entries: &[OutboxEntry]) -> Result<Vec<Option<InviteState>>, PortError> {
+        Ok(self.insert(entries))
+    }
+
+    async fn claim(
+        &self,
+        r: &InviteRef,
+        attempt: u32,
+        token: &str,
+        until: u64,
+    ) -> Result<Claimed, PortError> {
+        let now = self.now();
+        let mut records = self.records.lock().unwrap();
+        let Some(rec) = records.get_mut(r) else {
+            return Ok(Claimed::Missing);
+        };
+        if rec.attempt != attempt {
+            return Ok(Claimed::OtherAttempt {
+                attempt: rec.attempt,
+            });
+        }
+        let serial = rec.invite.serial.clone();
+        Ok(match rec.state {
+            InviteState::Queued => {
+                rec.state = InviteState::Sending;
+                rec.token = Some(token.to_owned());
+                rec.claim_until = until;
+                Claimed::Owned(Box::new(rec.invite.clone()))
+            }
+            InviteState::Sending if rec.claim_until > now => Claimed::Held {
+                until: rec.claim_until,
+            },
+            InviteState::Sending => Claimed::Abandoned { serial },
+            state => Claimed::Ended { state, serial },
+        })
+    }
+
+    async fn transition(&self, t: &Transition<'_>) -> Result<bool, PortError> {
+        let mut records = self.records.lock().unwrap();
+        let Some(rec) = records.get_mut(t.invite) else {
+            return Ok(false);
+        };
+        let id_matches = t.from == InviteState::Sending
+            || t.message_id.is_none()
+            || rec.message_id.as_deref() == t.message_id;
+        if rec.attempt != t.attempt
+            || rec.state != t.from
+            || (t.token.is_some() && rec.token.as_deref() != t.token)
+            || !id_matches
+        {
+            return Ok(false);
+        }
+        rec.state = t.to;
+        if t.from == InviteState::Sending {
+            rec.token = None;
+            if let Some(id) = t.message_id {
+                rec.message_id = Some(id.to_owned());
+            }
+        }
+        if let Some(reason) = t.reason {
+            rec.reason = Some(reason.to_owned());
+        }
+        let mut counters = self.counters.lock().unwrap();
+        for (state, delta) in [(t.from, -1), (t.to, 1)] {
+            if state.counted() {
+                *counters.entry((t.invite.origin.clone(), state)).or_default() += delta;
+            }
+        }
+        Ok(true)
+    }
+
+    async fn show_on_device(
+        &self,
+        serial: &str,
+        r: &InviteRef,
+        state: InviteState,
+    ) -> Result<(), PortError> {
+        let mut devices = self.devices.lock().unwrap();
+        let newer = devices.get(serial).is_some_and(|(shown, _)| shown != r);
+        if !newer {
+            devices.insert(serial.to_owned(), (r.clone(), state));
+        }
+        Ok(())
+    }
+
+    async fn status(&self, r: &InviteRef) -> Result<Option<InviteStatus>, PortError> {
+        Ok(self.records.lock().unwrap().get(r).map(|rec| InviteStatus {
+            state: rec.state,
+            channel: rec.invite.channel,
+            attempt: rec.attempt,
+            queued_at: rec.queued_at,
+            reason: rec.reason.clone(),
+            serial: rec.invite.serial.clone(),
+        }))
+    }
+
+    async fn requeue(
+        &self,
+        r: &InviteRef,
+        from: InviteState,
+        attempt: u32,
+        now: u64,
+        queued_before: u64,
+    ) -> Result<Option<u32>, PortError> {
+        let mut records = self.records.lock().unwrap();
+        let Some(rec) = records.get_mut(r) else {
+            return Ok(None);
+        };
+        if rec.state != from || rec.attempt != attempt || rec.queued_at >= queued_before {
+            return Ok(None);
+        }
+        rec.state = InviteState::Queued;
+        rec.attempt += 1;
+        rec.queued_at = now;
+        rec.message_id = None;
+        rec.reason = None;
+        if from.counted() {
+            *self
+                .counters
+                .lock()
+                .unwrap()
+                .entry((r.origin.clone(), from))
+                .or_default() -= 1;
+        }
+        Ok(Some(rec.attempt))
+    }
+
+    async fn in_states(
+        &self,
+        origin: &str,
+        states: &[InviteState],
+        after: Option<u64>,
+    ) -> Result<(Vec<(InviteRef, InviteStatus)>, Option<u64>), PortError> {
+        let records = self.records.lock().unwrap();
+        let page = records
+            .iter()
+            .filter(|(r, rec)| {
+                r.origin == origin && after.is_none_or(|a| r.row > a) && states.contains(&rec.state)
+            })
+            .map(|(r, rec)| {
+                (
+                    r.clone(),
+                    InviteStatus {
+                        state: rec.state,
+                        channel: rec.invite.channel,
+                        attempt: rec.attempt,
+                        queued_at: rec.queued_at,
+                        reason: rec.reason.clone(),
+                        serial: rec.invite.serial.clone(),
+                    },
+                )
+            })
+            .collect();
+        Ok((page, None))
+    }
+
+    async fn tally(&self, origin: &str, recorded: u64) -> Result<InviteTally, PortError> {
+        let counters = self.counters.lock().unwrap();
+        let counted: Vec<(InviteState, i64)> = counters
+            .iter()
+            .filter(|((o, _), _)| o == origin)
+            .map(|((_, s), n)| (*s, *n))
+            .collect();
+        Ok(InviteTally::new(recorded, &counted))
+    }
+}
+
+/// Queued messages, with their delay.
+#[derive(Default)]
+pub struct MemoryQueue {
+    pub messages: Mutex<Vec<(InviteMessage, u32)>>,
+}
+
+impl MemoryQueue {
+    /// Takes every queued message, as a sender's batch would receive them.
+    pub fn drain(&self) -> Vec<InviteMessage> {
+        std::mem::take(&mut *self.messages.lock().unwrap())
+            .into_iter()
+            .map(|(m, _)| m)
+            .collect()
+    }
+}
+
+impl InviteQueue for MemoryQueue {
+    async fn enqueue(&self, messages: &[InviteMessage], delay: u32) -> Result<(), PortError> {
+        self.messages
+            .lock()
+            .unwrap()
+            .extend(messages.iter().cloned().map(|m| (m, delay)));
+        Ok(())
+    }
+}
+
+/// The shared one-second windows: (channel, second) -> places taken.
+#[derive(Default)]
+pub struct MemoryWindows {
+    pub taken: Mutex<HashMap<(InviteChannel, u64), u32>>,
+}
+
+impl RateWindows for MemoryWindows {
+    async fn take(
+        &self,
+        channel: InviteChannel,
+        second: u64,
+        want: u32,
+        limit: u32,
+    ) -> Result<u32, PortError> {
+        let mut taken = self.taken.lock().unwrap();
+        let used = taken.entry((channel, second)).or_default();
+        let granted = want.min(limit.saturating_sub(*used));
+        *used += granted;
+        Ok(granted)
+    }
+}
+
+/// A fixed quota; None makes reading it fail.
+pub struct MemoryQuota(pub Option<SendQuota>);
+
+impl QuotaSource for MemoryQuota {
+    async fn email_quota(&self) -> Result<SendQuota, PortError> {
+        self.0
+            .ok_or_else(|| PortError::new("read SES quota", "AccessDenied"))
+    }
+}

@@ -1,0 +1,246 @@
+use std::collections::HashMap;
+
+use super::*;
+use crate::fakes::{MemoryOutbox, MemoryQuota, MemorySender, MemoryWindows};
+use crate::outbox::{events, InviteRef, OutboxEntry};
+
+const ORIGIN: &str = "imp-1";
+
+fn invite(row: u64, to: &str, channel: InviteChannel) -> Invite {
+    Invite {
+        row,
+        channel,
+        to: to.into(),
+        user_name: "Jane".into(),
+        serial: format!("SN{row}"),
+        device_name: None,
+        platform: "macos",
+        password: None,
+    }
+}
+
+struct World {
+    outbox: MemoryOutbox,
+    windows: MemoryWindows,
+    quota: MemoryQuota,
+    sender: MemorySender,
+    origin: InviteOrigin,
+}
+
+impl World {
+    fn new(per_second: f64) -> Self {
+        Self {
+            outbox: MemoryOutbox::default(),
+            windows: MemoryWindows::default(),
+            quota: MemoryQuota(Some(SendQuota {
+                per_second,
+                remaining_today: None,
+            })),
+            sender: MemorySender::default(),
+            origin: InviteOrigin {
+                sender: "it@example.com".into(),
+                enrollment_url: "https://e/".into(),
+            },
+        }
+    }
+
+    async fn record(&self, n: u64) -> Vec<Incoming> {
+        let entries: Vec<OutboxEntry> = (1..=n)
+            .map(|row| OutboxEntry {
+                origin: ORIGIN.into(),
+                invite: invite(row, &format!("u{row}@x.com"), InviteChannel::Email),
+            })
+            .collect();
+        self.outbox.record(&entries).await.unwrap();
+        (1..=n).map(|row| message(row, 1)).collect()
+    }
+
+    async fn deliver(&self, batch: Vec<Incoming>) -> Vec<(String, Verdict)> {
+        let ports = DeliverPorts {
+            outbox: &self.outbox,
+            windows: &self.windows,
+            quota: &self.quota,
+            sender: &self.sender,
+            origin: &self.origin,
+        };
+        deliver_batch(batch, &ports, &DeliverConfig::default(), &|| false).await
+    }
+
+    fn sent_to(&self) -> Vec<String> {
+        let mut to: Vec<String> = self.sender.sent.lock().unwrap().iter().map(|i| i.to.clone()).collect();
+        to.sort();
+        to
+    }
+
+    fn state(&self, row: u64) -> InviteState {
+        self.outbox.state_of(&InviteRef::new(ORIGIN, row)).unwrap()
+    }
+}
+
+fn message(row: u64, attempt: u32) -> Incoming {
+    Incoming {
+        id: format!("m{row}-{attempt}"),
+        body: serde_json::to_string(&InviteMessage {
+            origin: ORIGIN.into(),
+            row,
+            attempt,
+        })
+        .unwrap(),
+        queued_at: crate::outbox::epoch_now(),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_invite_goes_once_however_often_its_message_comes() {
+    let w = World::new(100.0);
+    let mut batch = w.record(5).await;
+    batch.push(message(2, 1));
+    let verdicts = w.deliver(batch.clone()).await;
+    assert!(verdicts.iter().all(|(_, v)| *v == Verdict::Done), "{verdicts:?}");
+    // The whole batch again, as a redelivery would bring it.
+    w.deliver(batch).await;
+    assert_eq!(w.sent_to().len(), 5);
+    assert!((1..=5).all(|r| w.state(r) == InviteState::Sent));
+    let shown = w.outbox.devices.lock().unwrap().clone();
+    assert_eq!(shown.get("SN3").map(|s| s.1), Some(InviteState::Sent));
+    let tally = w.outbox.tally(ORIGIN, 5).await.unwrap();
+    assert_eq!((tally.queued, tally.sent), (0, 5));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_throttled_send_is_retried_and_a_refused_one_fails_alone() {
+    let mut w = World::new(100.0);
+    *w.sender.throttle_first.lock().unwrap() = 2;
+    w.sender.refuse = vec!["u3@x.com".into()];
+    let batch = w.record(4).await;
+    w.deliver(batch).await;
+    assert_eq!(w.sent_to(), ["u1@x.com", "u2@x.com", "u4@x.com"]);
+    assert_eq!(w.state(3), InviteState::Failed);
+    let rec = w.outbox.records.lock().unwrap()[&InviteRef::new(ORIGIN, 3)].clone();
+    assert_eq!(rec.reason.as_deref(), Some("address refused"));
+    let tally = w.outbox.tally(ORIGIN, 4).await.unwrap();
+    assert_eq!((tally.sent, tally.failed, tally.queued), (3, 1, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_send_that_keeps_failing_is_put_back_unclaimed() {
+    let w = World::new(100.0);
+    w.sender.fail_always.lock().unwrap().push("u1@x.com".into());
+    let batch = w.record(2).await;
+    let verdicts = w.deliver(batch).await;
+    assert_eq!(verdicts[0].1, Verdict::RetryAfter(30));
+    assert_eq!(verdicts[1].1, Verdict::Done);
+    assert_eq!(w.state(1), InviteState::Queued, "claim given back");
+    w.sender.fail_always.lock().unwrap().clear();
+    w.deliver(vec![message(1, 1)]).await;
+    assert_eq!(w.sent_to(), ["u1@x.com", "u2@x.com"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_claim_whose_sender_died_is_unconfirmed_and_never_sent_again() {
+    let w = World::new(100.0);
+    w.record(1).await;
+    let r = InviteRef::new(ORIGIN, 1);
+    let now = crate::outbox::epoch_now();
+    // A sender claimed it and died.
+    assert!(matches!(
+        w.outbox.claim(&r, 1, "dead", now + 60).await.unwrap(),
+        Claimed::Owned(_)
+    ));
+    // While the claim holds, the message waits.
+    let v = w.deliver(vec![message(1, 1)]).await;
+    assert!(matches!(v[0].1, Verdict::RetryAfter(s) if s > 1));
+    *w.outbox.now.lock().unwrap() = now + 61;
+    let v = w.deliver(vec![message(1, 1)]).await;
+    assert_eq!(v[0].1, Verdict::Done);
+    assert!(w.sent_to().is_empty());
+    assert_eq!(w.state(1), InviteState::Unconfirmed);
+    assert_eq!(w.outbox.tally(ORIGIN, 1).await.unwrap().unconfirmed, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_message_waits_for_its_record_for_a_while_then_is_dropped() {
+    let w = World::new(100.0);
+    let v = w.deliver(vec![message(9, 1)]).await;
+    assert_eq!(v[0].1, Verdict::RetryAfter(10));
+    let mut old = message(9, 1);
+    old.queued_at -= 301;
+    assert_eq!(w.deliver(vec![old]).await[0].1, Verdict::Done);
+    // A stale message of an earlier attempt is dropped at once.
+    w.record(1).await;
+    w.outbox.records.lock().unwrap().get_mut(&InviteRef::new(ORIGIN, 1)).unwrap().attempt = 3;
+    assert_eq!(w.deliver(vec![message(1, 2)]).await[0].1, Verdict::Done);
+    assert!(w.sent_to().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_senders_together_keep_to_the_quota() {
+    let w = World::new(5.0);
+    let batch = w.record(40).await;
+    let (a, b) = batch.split_at(20);
+    let start = tokio::time::Instant::now();
+    tokio::join!(w.deliver(a.to_vec()), w.deliver(b.to_vec()));
+    assert_eq!(w.sent_to().len(), 40);
+    let windows = w.windows.taken.lock().unwrap().clone();
+    assert!(windows.values().all(|n| *n <= 5), "{windows:?}");
+    // 40 sends at 5 a second take about 8 seconds.
+    assert!(start.elapsed() >= std::time::Duration::from_secs(7), "{:?}", start.elapsed());
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_exhausted_day_quota_puts_email_back_and_an_unreadable_quota_falls_back() {
+    let mut w = World::new(10.0);
+    w.quota = MemoryQuota(Some(SendQuota {
+        per_second: 10.0,
+        remaining_today: Some(0.0),
+    }));
+    let batch = w.record(2).await;
+    let v = w.deliver(batch.clone()).await;
+    assert!(v.iter().all(|(_, v)| *v == Verdict::RetryAfter(QUOTA_WAIT)));
+    assert_eq!(w.state(1), InviteState::Queued);
+    w.quota = MemoryQuota(None);
+    w.deliver(batch).await;
+    assert_eq!(w.sent_to().len(), 2);
+    let per_window: HashMap<_, _> = w.windows.taken.lock().unwrap().clone();
+    assert!(per_window.values().all(|n| *n <= 1), "fallback: 1 a second");
+}
+
+#[tokio::test(start_paused = true)]
+async fn sms_invites_use_their_own_lane() {
+    let w = World::new(100.0);
+    let entry = OutboxEntry {
+        origin: ORIGIN.into(),
+        invite: invite(1, "+14155550100", InviteChannel::Sms),
+    };
+    w.outbox.record(&[entry]).await.unwrap();
+    w.deliver(vec![message(1, 1)]).await;
+    assert_eq!(w.sent_to(), ["+14155550100"]);
+    let windows = w.windows.taken.lock().unwrap().clone();
+    assert!(windows.keys().all(|(c, _)| *c == InviteChannel::Sms));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_bounce_moves_a_sent_invite_and_a_stale_event_does_nothing() {
+    let w = World::new(100.0);
+    let batch = w.record(1).await;
+    w.deliver(batch).await;
+    let r = InviteRef::new(ORIGIN, 1);
+    let id = w.outbox.records.lock().unwrap()[&r].message_id.clone().unwrap();
+    let event = |message_id: &str, state| events::DeliveryEvent {
+        invite: r.clone(),
+        attempt: 1,
+        message_id: message_id.into(),
+        state,
+        reason: Some("Permanent/General".into()),
+    };
+    assert!(!events::apply(&w.outbox, &event("other", InviteState::Bounced)).await.unwrap());
+    assert!(events::apply(&w.outbox, &event(&id, InviteState::Delivered)).await.unwrap());
+    assert!(events::apply(&w.outbox, &event(&id, InviteState::Bounced)).await.unwrap());
+    assert_eq!(w.state(1), InviteState::Bounced);
+    let t = w.outbox.tally(ORIGIN, 1).await.unwrap();
+    assert_eq!((t.sent, t.delivered, t.bounced), (0, 0, 1));
+    assert_eq!(
+        w.outbox.devices.lock().unwrap()["SN1"].1,
+        InviteState::Bounced
+    );
+}
