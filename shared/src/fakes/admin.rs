@@ -57,7 +57,7 @@ impl MemoryAdmin {
             .settings
             .invite_origin(&crate::ports::InviteOrigin {
                 sender: "noreply@deploy.example".into(),
-                enrollment_url: "https://enroll.deploy.example/".into(),
+                enrollment_url: "https://deploy.example/enroll".into(),
             });
         let batch = self
             .queue

@@ -114,6 +114,8 @@ pub struct MemoryDirectory {
     /// Fail every write after this many calls (to simulate a crash mid-import).
     pub fail_writes_after: Mutex<Option<u32>>,
     pub writes: Mutex<u32>,
+    /// Each write takes this long (a slow table), in milliseconds.
+    pub write_ms: std::sync::atomic::AtomicU64,
 }
 
 impl Directory for MemoryDirectory {
@@ -159,6 +161,10 @@ impl Directory for MemoryDirectory {
         devices: Vec<DeviceRecord>,
         users: Vec<UserRecord>,
     ) -> Result<(), PortError> {
+        let ms = self.write_ms.load(std::sync::atomic::Ordering::Relaxed);
+        if ms > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
         let mut writes = self.writes.lock().unwrap();
         if self
             .fail_writes_after

@@ -27,7 +27,9 @@ fn report_keys_of(object: &ImportObject) -> (String, String) {
 struct World {
     dir: MemoryDirectory,
     records: MemoryImports,
-    invites: MemoryInvites,
+    outbox: MemoryOutbox,
+    queue: MemoryQueue,
+    /// What the sender function delivers queued invites through.
     sender: MemorySender,
     reports: MemoryReports,
     settings: RunConfig,
@@ -38,17 +40,12 @@ impl World {
         Self {
             dir: MemoryDirectory::default(),
             records: MemoryImports::default(),
-            invites: MemoryInvites::default(),
+            outbox: MemoryOutbox::default(),
+            queue: MemoryQueue::default(),
             sender: MemorySender::default(),
             reports: MemoryReports::default(),
             settings: RunConfig {
                 chunk_rows: 2,
-                email_rate: 0.0,
-                sms_rate: 0.0,
-                origin: InviteOrigin {
-                    sender: "it@example.com".into(),
-                    enrollment_url: "https://enroll.example.com/".into(),
-                },
                 password_key: Some(PasswordKey::new(vec![9u8; 32]).unwrap()),
                 ..RunConfig::default()
             },
@@ -78,35 +75,67 @@ impl World {
             version: Some(version.into()),
         };
         let source = Arc::new(MemoryObject::new(format!("{HEADER}{body}")));
-        let ports = Ports {
-            directory: &self.dir,
-            records: &self.records,
-            invites: &self.invites,
-            sender: &self.sender,
-            reports: &self.reports,
-        };
-        run_import(
+        let out = run_import(
             &object,
             Ok(options),
             source,
-            &ports,
+            &self.ports(),
             &self.settings,
             remaining,
         )
         .await
-        .unwrap()
+        .unwrap();
+        self.deliver().await;
+        out
     }
 
     fn ports(
         &self,
-    ) -> Ports<'_, MemoryDirectory, MemoryImports, MemoryInvites, MemorySender, MemoryReports> {
+    ) -> Ports<'_, MemoryDirectory, MemoryImports, MemoryOutbox, MemoryQueue, MemoryReports> {
         Ports {
             directory: &self.dir,
             records: &self.records,
-            invites: &self.invites,
-            sender: &self.sender,
+            outbox: &self.outbox,
+            queue: &self.queue,
             reports: &self.reports,
         }
+    }
+
+    /// The sender function, run over every invite the import queued.
+    async fn deliver(&self) {
+        use crate::outbox::deliver::{deliver_batch, DeliverConfig, DeliverPorts, Incoming};
+        let batch = self
+            .queue
+            .drain()
+            .into_iter()
+            .map(|m| Incoming {
+                id: format!("{}-{}", m.row, m.attempt),
+                body: serde_json::to_string(&m).unwrap(),
+                queued_at: crate::outbox::epoch_now(),
+            })
+            .collect();
+        let origin = crate::ports::InviteOrigin {
+            sender: "it@example.com".into(),
+            enrollment_url: "https://enroll.example.com/".into(),
+        };
+        let quota = MemoryQuota(Some(crate::outbox::SendQuota {
+            per_second: 1000.0,
+            remaining_today: None,
+        }));
+        let ports = DeliverPorts {
+            outbox: &self.outbox,
+            windows: &MemoryWindows::default(),
+            quota: &quota,
+            sender: &self.sender,
+            origin: &origin,
+        };
+        deliver_batch(batch, &ports, &DeliverConfig::default(), &|| false).await;
+    }
+
+    async fn tally(&self, key: &str) -> crate::outbox::InviteTally {
+        let id = object(key).import_id();
+        let queued = self.records.load(&id).await.unwrap().unwrap().counts.invites_queued;
+        self.outbox.tally(&id, queued).await.unwrap()
     }
 
     async fn run(
@@ -115,7 +144,7 @@ impl World {
         options: Result<ImportOptions, crate::domain::OptionError>,
         source: Arc<MemoryObject>,
     ) -> Result<Outcome, RunError> {
-        run_import(
+        let out = run_import(
             object,
             options,
             source,
@@ -123,7 +152,9 @@ impl World {
             &self.settings,
             || Duration::from_secs(900),
         )
-        .await
+        .await;
+        self.deliver().await;
+        out
     }
 
     fn sent_rows(&self) -> Vec<u64> {
@@ -169,8 +200,21 @@ async fn a_valid_file_writes_devices_users_and_one_invite_per_row() {
     assert_eq!(r["rows"], 3);
     assert_eq!(r["devices_written"], 3);
     assert_eq!(r["users_written"], 3);
-    assert_eq!(r["invites_sent"], 3);
+    assert_eq!(r["invites_queued"], 3);
     assert!(r["errors"].as_array().unwrap().is_empty());
+    drop(sent);
+    assert_eq!(w.tally("imports/a.csv").await.sent, 3);
+    // Each device shows its invite, and the record never holds the password in clear
+    // (sealing is the store's: the memory store keeps the invite as given).
+    assert_eq!(
+        w.outbox.devices.lock().unwrap()["S2"].1,
+        crate::outbox::InviteState::Sent
+    );
+    assert_eq!(
+        devices["S3"].invite.as_ref().unwrap().state,
+        crate::outbox::InviteState::Queued,
+        "written with the device, before the sender runs"
+    );
 }
 
 #[tokio::test]
@@ -356,7 +400,17 @@ async fn a_crash_mid_import_resumes_without_sending_twice() {
     );
     let r = w.report(&object);
     assert_eq!(r["devices_written"], 3);
-    assert_eq!(r["invites_sent"], 3);
+    assert_eq!(r["invites_queued"], 3);
+    assert_eq!(
+        w.dir.devices.lock().unwrap()["S1"].invite.as_ref().unwrap().state,
+        crate::outbox::InviteState::Queued,
+        "the replay rewrote the device ..."
+    );
+    assert_eq!(
+        w.outbox.devices.lock().unwrap()["S1"].1,
+        crate::outbox::InviteState::Sent,
+        "... and showed its invite's real state on it again"
+    );
 }
 
 #[tokio::test]
@@ -381,7 +435,7 @@ async fn an_import_whose_last_attempt_fails_is_marked_failed_with_a_report() {
     assert_eq!(r["rows"], 3);
     // Counted as of the last checkpoint the failed attempts saved.
     assert_eq!(r["devices_written"], stuck.counts.devices_written);
-    assert_eq!(r["invites_sent"], stuck.counts.invites_sent);
+    assert_eq!(r["invites_queued"], stuck.counts.invites_queued);
     assert!(r["failure"].as_str().unwrap().contains("5 failed attempts"));
     // A late redelivery neither resumes nor re-marks it.
     *w.dir.fail_writes_after.lock().unwrap() = None;
@@ -415,14 +469,31 @@ async fn an_import_that_never_started_is_recorded_as_failed_too() {
 }
 
 #[tokio::test]
-async fn invites_already_claimed_are_not_sent_again_even_if_a_chunk_is_replayed() {
+async fn a_replayed_chunk_never_queues_an_invite_a_sender_holds() {
     let w = World::new();
     let id = object("imports/a.csv").import_id();
-    // An earlier attempt claimed row 3 and crashed before saving its checkpoint.
-    w.invites.invites.lock().unwrap().insert((id, 3), None);
+    // An earlier attempt recorded row 3's invite, a sender claimed it and
+    // died; the import crashed before saving its checkpoint.
+    let entry = crate::outbox::OutboxEntry {
+        origin: id.clone(),
+        invite: crate::ports::Invite {
+            row: 3,
+            channel: InviteChannel::Email,
+            to: "bob@x.com".into(),
+            user_name: "Bob".into(),
+            serial: "S2".into(),
+            device_name: None,
+            platform: "android",
+            password: None,
+        },
+    };
+    w.outbox.insert(&[entry]);
+    let r = crate::outbox::InviteRef::new(id, 3);
+    w.outbox.claim(&r, 1, "dead", 1).await.unwrap();
     w.import("imports/a.csv", GOOD, ImportOptions::default())
         .await;
     assert_eq!(w.sent_rows(), vec![2, 4]);
+    assert!(w.queue.messages.lock().unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -431,31 +502,20 @@ async fn near_the_deadline_the_import_pauses_and_continues_later() {
     let out = w
         .import_with("imports/p.csv", "v1", GOOD, ImportOptions::default(), {
             let calls = std::sync::atomic::AtomicU32::new(0);
-            // Plenty of time at the start, then the deadline approaches.
-            // (Calls: the start; then before row 2's claim and send; then row 3's.)
+            // Plenty of time at the start, then the deadline approaches after the first chunk.
             move || match calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) {
-                0..=2 => Duration::from_secs(900),
+                0 => Duration::from_secs(900),
                 _ => Duration::from_secs(30),
             }
         })
         .await;
-    // Out of time inside the first chunk: row 2 sent, row 3 deferred, the checkpoint before it.
-    assert_eq!(out, Outcome::Paused { rows_done: 2 });
-    assert_eq!(w.sent_rows(), vec![2]);
+    assert_eq!(out, Outcome::Paused { rows_done: 3 });
     let id = object("imports/p.csv").import_id();
     let paused = w.records.load(&id).await.unwrap().unwrap();
     assert_eq!(
-        (paused.counts.devices_written, paused.counts.invites_sent),
-        (1, 1),
+        (paused.counts.devices_written, paused.counts.invites_queued),
+        (2, 2),
         "only what the checkpoint covers"
-    );
-    assert!(
-        !w.invites
-            .invites
-            .lock()
-            .unwrap()
-            .contains_key(&(id.clone(), 3)),
-        "the deferred invite holds no claim"
     );
     // The paused invocation handed its lease back: the continuation runs at once.
     let out = w
@@ -465,78 +525,10 @@ async fn near_the_deadline_the_import_pauses_and_continues_later() {
     assert_eq!(w.sent_rows(), vec![2, 3, 4]);
     let done = w.records.load(&id).await.unwrap().unwrap();
     assert_eq!(
-        (done.counts.devices_written, done.counts.invites_sent),
+        (done.counts.devices_written, done.counts.invites_queued),
         (3, 3),
         "nothing counted twice"
     );
-}
-
-#[tokio::test]
-async fn a_failing_invite_does_not_orphan_the_others_claims() {
-    let mut w = World::new();
-    w.settings.send_retries = 0;
-    // Row 2's address fails at once (retriable, no retries left) while row 3's
-    // send is still in flight.
-    w.sender
-        .fail_always
-        .lock()
-        .unwrap()
-        .push("a@example.com".into());
-    // Row 2 fails after 50 ms, while row 3's send (200 ms) is in flight.
-    w.sender
-        .slow
-        .lock()
-        .unwrap()
-        .extend([("a@example.com".into(), 50), ("b@example.com".into(), 200)]);
-    let object = object("imports/f.csv");
-    let body = "A,a@example.com,corporate,S1,ios,,,\nB,b@example.com,corporate,S2,ios,,,\nC,c@example.com,corporate,S3,ios,,,\nD,d@example.com,corporate,S4,ios,,,\n";
-    let source = Arc::new(MemoryObject::new(format!("{HEADER}{body}")));
-    let err = w
-        .run(&object, Ok(ImportOptions::default()), source.clone())
-        .await;
-    assert!(matches!(err, Err(RunError::Send { row: 2, .. })), "{err:?}");
-    // Every other invite of the chunk ran to its end: sent and recorded, none left claimed.
-    let ledger = w.invites.invites.lock().unwrap().clone();
-    assert!(
-        ledger.values().all(Option::is_some),
-        "no orphaned claim: {ledger:?}"
-    );
-    w.sender.fail_always.lock().unwrap().clear();
-    let out = w
-        .run(&object, Ok(ImportOptions::default()), source)
-        .await
-        .unwrap();
-    assert_eq!(out, Outcome::Finished(ImportStatus::Completed));
-    let mut rows = w.sent_rows();
-    rows.sort_unstable();
-    assert_eq!(rows, vec![2, 3, 4, 5], "each once");
-    let st = w.records.load(&object.import_id()).await.unwrap().unwrap();
-    assert_eq!(
-        (st.counts.invites_sent, st.counts.invites_unconfirmed),
-        (4, 0)
-    );
-}
-
-#[tokio::test]
-async fn an_unconfirmed_invite_is_reported_not_counted_as_sent() {
-    let w = World::new();
-    let id = object("imports/u.csv").import_id();
-    w.invites
-        .invites
-        .lock()
-        .unwrap()
-        .insert((id.clone(), 3), None);
-    w.import("imports/u.csv", GOOD, ImportOptions::default())
-        .await;
-    let st = w.records.load(&id).await.unwrap().unwrap();
-    assert_eq!(
-        (st.counts.invites_sent, st.counts.invites_unconfirmed),
-        (2, 1)
-    );
-    assert_eq!(st.invite_errors[0].row, 3);
-    assert!(st.invite_errors[0]
-        .message
-        .contains("may or may not have been sent"));
 }
 
 #[tokio::test]
@@ -684,10 +676,13 @@ async fn throttling_is_retried_and_refusals_are_reported() {
         .await;
     assert_eq!(out, Outcome::Finished(ImportStatus::Completed));
     assert_eq!(w.sent_rows(), vec![2, 4]);
-    let r = w.report(&object("imports/t.csv"));
-    assert_eq!(r["invites_sent"], 2);
-    assert_eq!(r["invites_failed"], 1);
-    assert_eq!(r["invite_errors"][0]["row"], 3);
+    let t = w.tally("imports/t.csv").await;
+    assert_eq!((t.sent, t.failed, t.queued), (2, 1, 0));
+    let failed = crate::outbox::InviteRef::new(object("imports/t.csv").import_id(), 3);
+    assert_eq!(
+        w.outbox.state_of(&failed),
+        Some(crate::outbox::InviteState::Failed)
+    );
 }
 
 #[tokio::test]

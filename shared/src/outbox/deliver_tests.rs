@@ -96,9 +96,12 @@ async fn each_invite_goes_once_however_often_its_message_comes() {
     let mut batch = w.record(5).await;
     batch.push(message(2, 1));
     let verdicts = w.deliver(batch.clone()).await;
-    assert!(verdicts.iter().all(|(_, v)| *v == Verdict::Done), "{verdicts:?}");
-    // The whole batch again, as a redelivery would bring it.
-    w.deliver(batch).await;
+    assert!(verdicts[..5].iter().all(|(_, v)| *v == Verdict::Done), "{verdicts:?}");
+    // The copy found the invite claimed by its twin: it comes back later.
+    assert!(matches!(verdicts[5].1, Verdict::RetryAfter(_)), "{verdicts:?}");
+    // The whole batch again, as a redelivery would bring it: nothing more is sent.
+    let again = w.deliver(batch).await;
+    assert!(again.iter().all(|(_, v)| *v == Verdict::Done), "{again:?}");
     assert_eq!(w.sent_to().len(), 5);
     assert!((1..=5).all(|r| w.state(r) == InviteState::Sent));
     let shown = w.outbox.devices.lock().unwrap().clone();
@@ -183,8 +186,8 @@ async fn two_senders_together_keep_to_the_quota() {
     assert_eq!(w.sent_to().len(), 40);
     let windows = w.windows.taken.lock().unwrap().clone();
     assert!(windows.values().all(|n| *n <= 5), "{windows:?}");
-    // 40 sends at 5 a second take about 8 seconds.
-    assert!(start.elapsed() >= std::time::Duration::from_secs(7), "{:?}", start.elapsed());
+    // 40 sends at 5 a second fill 8 windows; the first may start late in its second.
+    assert!(start.elapsed() >= std::time::Duration::from_secs(6), "{:?}", start.elapsed());
 }
 
 #[tokio::test(start_paused = true)]

@@ -8,8 +8,9 @@ use serde_json::{json, Value};
 use shared::admin::{DenialView, Staging};
 use shared::domain::{InviteChannel, Ownership, Platform};
 use shared::fakes::MemoryAdmin;
-use shared::import::{Counts, ImportObject, ImportStatus, RowIssue};
-use shared::ports::{ImportState, InviteOrigin};
+use shared::import::{Counts, ImportObject, ImportStatus};
+use shared::outbox::InviteState;
+use shared::ports::ImportState;
 use shared::records::{DeviceRecord, DeviceStatus, EnrollmentInfo, UserRecord};
 
 use super::{handle, segments, App};
@@ -52,10 +53,6 @@ fn app() -> App<MemoryAdmin> {
         )
         .unwrap(),
         allowed_origins: vec![PAGE_ORIGIN.into()],
-        deployment: InviteOrigin {
-            sender: "noreply@deploy.example".into(),
-            enrollment_url: "https://deploy.example/enroll".into(),
-        },
     }
 }
 
@@ -546,8 +543,10 @@ async fn a_blocked_attempt_is_listed_and_approved_once() {
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(
         v,
-        json!({"serial_number": "C02ABC", "status": "pre_approved", "invite": "email", "invite_sent": true})
+        json!({"serial_number": "C02ABC", "status": "pre_approved", "invite": "email", "invite_state": "queued"})
     );
+    // The sender function delivers what the approval queued.
+    app.ports.deliver_invites().await;
     let device = app.ports.devices.lock().unwrap()["C02ABC"].clone();
     assert_eq!(
         (device.status, device.platform, device.email.as_str()),
@@ -587,7 +586,10 @@ async fn a_blocked_attempt_is_listed_and_approved_once() {
     )
     .await;
     assert_eq!((status, error_of(&v).0), (StatusCode::CONFLICT, "conflict"));
+    app.ports.deliver_invites().await;
     assert_eq!(app.ports.sender.sent.lock().unwrap().len(), 1);
+    let device = get(&app, "/v1/devices/C02ABC").await;
+    assert_eq!(device["invite"]["state"], "sent");
 }
 
 #[tokio::test]
@@ -713,7 +715,7 @@ async fn an_approval_without_or_with_a_refused_invite_still_stands() {
     )
     .await;
     assert_eq!(
-        (status, v["invite_sent"].clone()),
+        (status, v["invite_state"].clone()),
         (StatusCode::OK, Value::Null)
     );
     let (status, v) = call(
@@ -724,10 +726,16 @@ async fn an_approval_without_or_with_a_refused_invite_still_stands() {
     )
     .await;
     assert_eq!(
-        (status, v["invite_sent"].as_bool()),
-        (StatusCode::OK, Some(false))
+        (status, v["invite_state"].as_str()),
+        (StatusCode::OK, Some("queued"))
     );
+    app.ports.deliver_invites().await;
     assert_eq!(app.ports.devices.lock().unwrap().len(), 2);
+    let refused = get(&app, "/v1/devices/S2").await;
+    assert_eq!(
+        (refused["invite"]["state"].as_str(), refused["invite"]["channel"].as_str()),
+        (Some("failed"), Some("sms"))
+    );
     // The admin's sender address, once set, is the one invites come from.
     app.ports.sender.refuse.clear();
     app.ports
@@ -749,6 +757,7 @@ async fn an_approval_without_or_with_a_refused_invite_still_stands() {
         Some(approval("email")),
     )
     .await;
+    app.ports.deliver_invites().await;
     let origins = app.ports.sender.origins.lock().unwrap();
     assert_eq!(origins.last().unwrap().sender, "it@corp.example");
     assert_eq!(
@@ -772,19 +781,13 @@ fn import(id: &str, key: &str, status: ImportStatus, created_at: &str) -> Import
             rows: 10,
             valid_rows: 8,
             devices_written: 4,
+            invites_queued: 4,
             ..Counts::default()
         },
         rows_done: 5,
         rows_validated: 10,
         skipped: vec![],
         skipped_total: 0,
-        invite_errors: vec![RowIssue {
-            row: 3,
-            column: String::new(),
-            value: String::new(),
-            message: "refused".into(),
-            kind: shared::domain::IssueKind::InviteRefused,
-        }],
         created_at: created_at.into(),
     }
 }
@@ -818,6 +821,10 @@ async fn imports_show_history_progress_errors_and_report_links() {
         .lock()
         .unwrap()
         .insert("reports/q3/devices.csv/w.errors.csv".into(), b"x".to_vec());
+    app.ports.outbox.counters.lock().unwrap().extend([
+        (("w".to_owned(), InviteState::Sent), 2),
+        (("w".to_owned(), InviteState::Bounced), 1),
+    ]);
     let page = get(&app, "/v1/imports").await;
     assert_eq!(page["items"].as_array().unwrap().len(), 25);
     let w = &page["items"][0];
@@ -838,7 +845,10 @@ async fn imports_show_history_progress_errors_and_report_links() {
     assert_eq!(rest["items"].as_array().unwrap().len(), 6);
     let one = get(&app, "/v1/imports/w").await;
     assert_eq!(one["errors"][0]["column"], "Platform");
-    assert_eq!(one["invite_errors"][0]["row"], 3);
+    assert_eq!(
+        one["invites"],
+        json!({"queued": 1, "sent": 2, "delivered": 0, "bounced": 1, "complained": 0, "failed": 0, "unconfirmed": 0})
+    );
     assert!(one["report_url"]
         .as_str()
         .unwrap()
@@ -1279,18 +1289,6 @@ async fn preview_and_import_detail_stay_under_a_megabyte_for_the_worst_file() {
                 .into(),
         })
         .collect();
-    st.invite_errors = (0..1000)
-        .map(|row| RowIssue {
-            row,
-            column: String::new(),
-            value: String::new(),
-            message: format!(
-                "the device was imported but the invite was refused: {}",
-                long("r", 300)
-            ),
-            kind: shared::domain::IssueKind::InviteRefused,
-        })
-        .collect();
     app.ports.imports.lock().unwrap().push(st);
     let (json_key, _) = shared::import::report_keys("imports/worst.csv", "worst");
     app.ports
@@ -1309,4 +1307,112 @@ async fn preview_and_import_detail_stay_under_a_megabyte_for_the_worst_file() {
     let d: Value = serde_json::from_slice(detail).unwrap();
     assert_eq!(d["errors_total"], scan.errors_total);
     assert_eq!(d["errors"].as_array().unwrap().len(), 500);
+}
+
+#[tokio::test]
+async fn a_device_invite_is_resent_at_most_once_a_minute() {
+    let app = app();
+    app.ports
+        .denials
+        .lock()
+        .unwrap()
+        .push(denial("d1", "S1", "ios", "2026-11-20T10:00:00Z"));
+    call(
+        &app,
+        "POST",
+        "/v1/admission-denials/d1/approve",
+        Some(approval("email")),
+    )
+    .await;
+    app.ports.deliver_invites().await;
+    // Just sent: too soon for another.
+    let (status, v) = call(&app, "POST", "/v1/devices/S1/invite", None).await;
+    assert_eq!((status, error_of(&v).0), (StatusCode::TOO_MANY_REQUESTS, "too_soon"));
+    // A minute later (the record was queued 61 s ago).
+    for rec in app.ports.outbox.records.lock().unwrap().values_mut() {
+        rec.queued_at -= 61;
+    }
+    let (status, v) = call(&app, "POST", "/v1/devices/S1/invite", None).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{v}");
+    assert_eq!((v["invite_state"].as_str(), v["attempt"].as_u64()), (Some("queued"), Some(2)));
+    let (status, _) = call(&app, "POST", "/v1/devices/S1/invite", None).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "one resend a minute");
+    app.ports.deliver_invites().await;
+    assert_eq!(app.ports.sender.sent.lock().unwrap().len(), 2);
+    let (status, v) = call(&app, "POST", "/v1/devices/NOPE/invite", None).await;
+    assert_eq!((status, error_of(&v).0), (StatusCode::NOT_FOUND, "not_found"));
+}
+
+#[tokio::test]
+async fn an_import_resend_picks_bounced_failed_and_unconfirmed_invites_only() {
+    use shared::outbox::{Outbox, OutboxEntry, Transition};
+    let app = app();
+    app.ports.imports.lock().unwrap().push(import(
+        "imp",
+        "imports/a.csv",
+        ImportStatus::Completed,
+        "2026-11-01T00:00:00Z",
+    ));
+    let entries: Vec<OutboxEntry> = (1..=4)
+        .map(|row| OutboxEntry {
+            origin: "imp".into(),
+            invite: shared::ports::Invite {
+                row,
+                channel: InviteChannel::Email,
+                to: format!("u{row}@x.com"),
+                user_name: "U".into(),
+                serial: format!("S{row}"),
+                device_name: None,
+                platform: "ios",
+                password: None,
+            },
+        })
+        .collect();
+    let outbox = &app.ports.outbox;
+    outbox.insert(&entries);
+    // Row 1 sent, 2 bounced, 3 failed, 4 unconfirmed; all a while ago.
+    let ends = [
+        InviteState::Sent,
+        InviteState::Bounced,
+        InviteState::Failed,
+        InviteState::Unconfirmed,
+    ];
+    for (row, end) in (1..=4).zip(ends) {
+        let r = shared::outbox::InviteRef::new("imp", row);
+        outbox.claim(&r, 1, "t", u64::MAX).await.unwrap();
+        let via_sent = matches!(end, InviteState::Bounced);
+        let first = if via_sent { InviteState::Sent } else { end };
+        let t = Transition {
+            invite: &r,
+            attempt: 1,
+            from: InviteState::Sending,
+            to: first,
+            token: Some("t"),
+            message_id: Some("m"),
+            reason: None,
+        };
+        assert!(outbox.transition(&t).await.unwrap());
+        if via_sent {
+            let t = Transition {
+                from: InviteState::Sent,
+                to: end,
+                token: None,
+                ..t
+            };
+            assert!(outbox.transition(&t).await.unwrap());
+        }
+    }
+    for rec in outbox.records.lock().unwrap().values_mut() {
+        rec.queued_at -= 3600;
+    }
+    let (status, v) = call(&app, "POST", "/v1/imports/imp/invites/resend", None).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{v}");
+    assert_eq!(v, json!({"resent": 3, "skipped": 0, "more": false}));
+    app.ports.deliver_invites().await;
+    let mut to: Vec<String> = app.ports.sender.sent.lock().unwrap().iter().map(|i| i.to.clone()).collect();
+    to.sort();
+    assert_eq!(to, ["u2@x.com", "u3@x.com", "u4@x.com"]);
+    let one = get(&app, "/v1/imports/imp").await;
+    assert_eq!(one["invites"]["sent"], 4);
+    assert_eq!(one["invites"]["bounced"], 0);
 }

@@ -6,12 +6,11 @@ use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
 use shared::fakes::{
-    MemoryAdmin, MemoryContinuations, MemoryDirectory, MemoryImports, MemoryInvites, MemoryReports,
-    MemorySender, MemoryUploads,
+    MemoryAdmin, MemoryContinuations, MemoryDirectory, MemoryImports, MemoryOutbox, MemoryQueue,
+    MemoryReports, MemoryUploads,
 };
 use shared::import::{ImportPorts, RunConfig};
 use shared::password::PasswordKey;
-use shared::ports::InviteOrigin;
 use shared::settings::{SettingsPatch, SettingsStore};
 
 use super::{handle, App, EventPorts};
@@ -20,10 +19,9 @@ use super::{handle, App, EventPorts};
 struct Fakes {
     directory: MemoryDirectory,
     records: MemoryImports,
-    invites: MemoryInvites,
-    sender: MemorySender,
     reports: MemoryReports,
     uploads: MemoryUploads,
+    /// The settings, and the invite outbox with its queue and the sender function.
     settings: MemoryAdmin,
     continuations: MemoryContinuations,
 }
@@ -31,8 +29,8 @@ struct Fakes {
 impl ImportPorts for Fakes {
     type Directory = MemoryDirectory;
     type Records = MemoryImports;
-    type Invites = MemoryInvites;
-    type Sender = MemorySender;
+    type Outbox = MemoryOutbox;
+    type Queue = MemoryQueue;
     type Reports = MemoryReports;
     fn directory(&self) -> &MemoryDirectory {
         &self.directory
@@ -40,11 +38,11 @@ impl ImportPorts for Fakes {
     fn records(&self) -> &MemoryImports {
         &self.records
     }
-    fn invites(&self) -> &MemoryInvites {
-        &self.invites
+    fn outbox(&self) -> &MemoryOutbox {
+        &self.settings.outbox
     }
-    fn sender(&self) -> &MemorySender {
-        &self.sender
+    fn queue(&self) -> &MemoryQueue {
+        &self.settings.queue
     }
     fn reports(&self) -> &MemoryReports {
         &self.reports
@@ -79,12 +77,6 @@ fn app() -> App<Fakes> {
         ports: Fakes::default(),
         run: RunConfig {
             chunk_rows: 2,
-            email_rate: 0.0,
-            sms_rate: 0.0,
-            origin: InviteOrigin {
-                sender: "noreply@deploy.example".into(),
-                enrollment_url: "https://deploy.example/enroll".into(),
-            },
             password_key: Some(PasswordKey::new(vec![7u8; 32]).unwrap()),
             ..RunConfig::default()
         },
@@ -168,7 +160,10 @@ async fn an_upload_runs_with_its_metadata_and_the_admins_sender() {
     {
         let devices = app.ports.directory.devices.lock().unwrap();
         assert_eq!(devices["S-1"].domain.as_deref(), Some("corp.example"));
-        let origins = app.ports.sender.origins.lock().unwrap();
+    }
+    app.ports.settings.deliver_invites().await;
+    {
+        let origins = app.ports.settings.sender.origins.lock().unwrap();
         assert_eq!(
             origins.len(),
             6,
@@ -188,7 +183,8 @@ async fn an_upload_runs_with_its_metadata_and_the_admins_sender() {
     )
     .await;
     assert!(failed.is_empty());
-    assert_eq!(app.ports.sender.sent.lock().unwrap().len(), 6);
+    assert!(app.ports.settings.queue.messages.lock().unwrap().is_empty());
+    assert_eq!(app.ports.settings.sender.sent.lock().unwrap().len(), 6);
 }
 
 #[tokio::test]
@@ -230,11 +226,15 @@ async fn the_last_failed_delivery_records_the_import_as_failed() {
 
 #[tokio::test]
 async fn an_import_out_of_time_requeues_its_event() {
-    let mut app = app();
-    // Ten invites a second: six rows take at least half a second, the deadline is 200 ms away.
-    app.run.email_rate = 10.0;
+    let app = app();
     app.ports.uploads.put("b", "imports/slow.csv", FILE, &[]);
     let body = s3_event("imports/slow.csv");
+    // Each chunk's write takes 100 ms and the deadline is 200 ms away: a chunk
+    // or two, then the time left is inside the reserve kept for the checkpoint.
+    app.ports
+        .directory
+        .write_ms
+        .store(100, std::sync::atomic::Ordering::Relaxed);
     let failed = deliver(&app, vec![message("m", &body, 1)], 200).await;
     assert!(failed.is_empty(), "a pause is not a failure");
     assert_eq!(
@@ -245,14 +245,19 @@ async fn an_import_out_of_time_requeues_its_event() {
         app.ports.reports.objects.lock().unwrap().is_empty(),
         "not finished"
     );
-    // The continuation finishes it without sending an invite twice.
-    app.run.email_rate = 0.0;
+    // The continuation finishes it without queuing an invite twice.
+    app.ports
+        .directory
+        .write_ms
+        .store(0, std::sync::atomic::Ordering::Relaxed);
     assert!(deliver(&app, vec![message("m2", &body, 1)], 900_000)
         .await
         .is_empty());
     assert_eq!(report(&app, "imports/slow.csv")["status"], "completed");
+    app.ports.settings.deliver_invites().await;
     let mut rows: Vec<u64> = app
         .ports
+        .settings
         .sender
         .sent
         .lock()
@@ -309,5 +314,5 @@ async fn a_busy_import_is_not_acknowledged_nor_ever_marked_failed() {
         ["m"]
     );
     assert!(app.ports.reports.objects.lock().unwrap().is_empty());
-    assert!(app.ports.sender.sent.lock().unwrap().is_empty());
+    assert!(app.ports.settings.queue.messages.lock().unwrap().is_empty());
 }
