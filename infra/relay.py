@@ -78,6 +78,7 @@ class Relay:
         batch_size: int = 1,
         invoke_timeout: float = 900.0,
         retry_after: int = 5,
+        function_sets_visibility: bool = False,
     ):
         self.sqs = boto3.session.Session(region_name=region).client("sqs", endpoint_url=endpoint_url)
         self.region = region
@@ -86,6 +87,9 @@ class Relay:
         self.batch_size = batch_size
         self.invoke_timeout = invoke_timeout
         self.retry_after = retry_after
+        # A function that puts its failed messages back with their own delay
+        # (ChangeMessageVisibility) keeps it, as Lambda's poller leaves it.
+        self.function_sets_visibility = function_sets_visibility
         self.queue_arn = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
@@ -111,15 +115,20 @@ class Relay:
             failed = {m["MessageId"] for m in messages}
         elif isinstance(response, dict):
             failed = {f.get("itemIdentifier") for f in response.get("batchItemFailures") or []}
+        done = []
         for m in messages:
-            if m["MessageId"] in failed:
+            if m["MessageId"] not in failed:
+                done.append({"Id": str(len(done)), "ReceiptHandle": m["ReceiptHandle"]})
+            elif ok and self.function_sets_visibility:
+                log.info("message %s failed; the function set when it comes back", m["MessageId"])
+            else:
                 log.info("message %s failed; visible again in %ss", m["MessageId"], self.retry_after)
                 self.sqs.change_message_visibility(
                     QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=self.retry_after
                 )
-            else:
-                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
-                log.info("message %s delivered", m["MessageId"])
+        if done:
+            self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=done)
+            log.info("%d message(s) delivered", len(done))
         return len(messages)
 
     def run(self) -> None:

@@ -160,6 +160,24 @@ def create_all(resolver: Resolver, endpoint_url: str, extra_auth_flows: tuple[st
         identity = resolver.resolve(res["Properties"])["EmailIdentity"]
         ses.create_email_identity(EmailIdentity=identity)
         created[logical] = identity
+    # The emulator keeps configuration sets but publishes no events from them:
+    # tests publish SES-shaped events to the topic themselves.
+    for logical, res in resolver.of_type("AWS::SES::ConfigurationSet").items():
+        name = resolver.resolve(res["Properties"])["Name"]
+        try:
+            ses.create_configuration_set(ConfigurationSetName=name)
+        except ClientError as e:
+            if e.response["Error"]["Code"] != "AlreadyExistsException":
+                raise
+        created[logical] = name
+
+    sns = session.client("sns", endpoint_url=endpoint_url)
+    for logical, res in resolver.of_type("AWS::SNS::Topic").items():
+        created[logical] = sns.create_topic(Name=resolver.resolve(res["Properties"])["TopicName"])["TopicArn"]
+    for res in resolver.of_type("AWS::SNS::Subscription").values():
+        props = resolver.resolve(res["Properties"])
+        attrs = {"RawMessageDelivery": "true"} if props.get("RawMessageDelivery") else {}
+        sns.subscribe(TopicArn=props["TopicArn"], Protocol=props["Protocol"], Endpoint=props["Endpoint"], Attributes=attrs)
 
     return created
 

@@ -186,6 +186,11 @@ class Stack:
             # After a crash the relay retries in seconds (AWS: after the visibility
             # timeout); a short lease lets that retry take over without a long wait.
             "IMPORT_LEASE_SECONDS": "9",
+            # Likewise a sender's claim on an invite: a killed sender's claim expires in seconds.
+            "INVITE_CLAIM_SECONDS": "9",
+            # The emulator has no SES v2 GetAccount, so the sender uses its fallback
+            # rate; locally that stands for an account quota of 200 e-mails a second.
+            "INVITE_EMAIL_FALLBACK_RATE": os.environ.get("INVITE_EMAIL_FALLBACK_RATE", "200"),
         }
         env_file = DEV_DIR / "functions.env"
         env_file.write_text("".join(f"{k}={v}\n" for k, v in sorted(fn_env.items())))
@@ -332,6 +337,7 @@ class Stack:
                     self.invoke_url(name),
                     batch_size=int(sqs.get("BatchSize", 10)),
                     invoke_timeout=float(props.get("Timeout", 30)) + 60,
+                    function_sets_visibility=_grants(props, "sqs:ChangeMessageVisibility"),
                 )
                 t = threading.Thread(target=r.run, name=f"relay-{name}", daemon=True)
                 t.start()
@@ -390,6 +396,8 @@ class Stack:
             "IMPORT_BUCKET": created["ImportBucket"],
             "IMPORT_QUEUE_URL": created["ImportQueue"],
             "IMPORT_DLQ_URL": created["ImportDeadLetterQueue"],
+            "INVITE_QUEUE_URL": created["InviteQueue"],
+            "INVITE_EVENTS_TOPIC_ARN": created["InviteEventsTopic"],
             "DEVICES_TABLE": created["DevicesTable"],
             "USERS_TABLE": created["UsersTable"],
             "IMPORTS_TABLE": created["ImportsTable"],
@@ -557,3 +565,13 @@ def main() -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _grants(props: dict, action: str) -> bool:
+    """Whether a function's inline policy statements allow `action`."""
+    for policy in props.get("Policies", []):
+        for st in policy.get("Statement", []) if isinstance(policy, dict) else []:
+            actions = st.get("Action", [])
+            if action in ([actions] if isinstance(actions, str) else actions):
+                return True
+    return False

@@ -95,6 +95,8 @@ class Resolver:
             "AWS::Serverless::Function": "FunctionName",
             "AWS::SecretsManager::Secret": "Name",
             "AWS::SES::EmailIdentity": "EmailIdentity",
+            "AWS::SES::ConfigurationSet": "Name",
+            "AWS::SNS::Topic": "TopicName",
             "AWS::Cognito::UserPool": "UserPoolName",
             "AWS::Cognito::UserPoolClient": "ClientName",
         }.get(res["Type"])
@@ -116,6 +118,8 @@ class Resolver:
         res = self.resources()[name]
         if res["Type"] == "AWS::SQS::Queue":
             return self.queue_url(self.physical_name(name))
+        if res["Type"] == "AWS::SNS::Topic":
+            return f"arn:aws:sns:{self.region}:{self.account}:{self.physical_name(name)}"
         return self.physical_name(name)
 
     def queue_url(self, queue_name: str) -> str:

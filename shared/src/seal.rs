@@ -84,10 +84,17 @@ mod tests {
         let s = sealer(1);
         let sealed = s.seal("imp.3", "s3cret pw");
         assert!(!sealed.contains("s3cret"));
-        assert_ne!(sealed, s.seal("imp.3", "s3cret pw"), "fresh nonce each time");
+        assert_ne!(
+            sealed,
+            s.seal("imp.3", "s3cret pw"),
+            "fresh nonce each time"
+        );
         assert_eq!(s.open("imp.3", &sealed).unwrap(), "s3cret pw");
         assert!(s.open("imp.4", &sealed).is_err(), "bound to its record");
-        assert!(sealer(2).open("imp.3", &sealed).is_err(), "bound to the key");
+        assert!(
+            sealer(2).open("imp.3", &sealed).is_err(),
+            "bound to the key"
+        );
         assert!(s.open("imp.3", "s1$00").is_err());
         assert!(s.open("imp.3", "plain").is_err());
     }

@@ -22,6 +22,10 @@ pub struct Stack {
     pub enrollments_url: String,
     pub s3: aws_sdk_s3::Client,
     pub dynamo: aws_sdk_dynamodb::Client,
+    /// The invite outbox's queue, read by the sender function.
+    pub invite_queue_url: String,
+    /// Where SES publishes invite delivery events.
+    pub invite_events_topic: String,
     pub sqs: aws_sdk_sqs::Client,
     pub http: reqwest::Client,
 }
@@ -40,6 +44,8 @@ impl Stack {
             bucket: var("IMPORT_BUCKET"),
             queue_url: var("IMPORT_QUEUE_URL"),
             dead_letter_queue_url: var("IMPORT_DLQ_URL"),
+            invite_queue_url: var("INVITE_QUEUE_URL"),
+            invite_events_topic: var("INVITE_EVENTS_TOPIC_ARN"),
             devices_table: var("DEVICES_TABLE"),
             users_table: var("USERS_TABLE"),
             imports_table: var("IMPORTS_TABLE"),
@@ -323,6 +329,40 @@ impl Stack {
             .expect("get user");
         out.item
             .and_then(|i| shared::aws::items::get_s(&i, "name").map(str::to_owned))
+    }
+
+    /// Waits until the sender function has taken every queued invite.
+    pub async fn wait_for_invites(&self) {
+        self.wait_for_drained(&self.invite_queue_url).await
+    }
+
+    /// Each invite of an origin (an import's id) by row: its state.
+    pub async fn invite_states(&self, origin: &str) -> std::collections::BTreeMap<u64, String> {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let mut pages = self
+            .dynamo
+            .query()
+            .table_name(&self.imports_table)
+            .key_condition_expression("import_id = :o AND begins_with(sk, :p)")
+            .expression_attribute_values(":o", AttributeValue::S(origin.to_owned()))
+            .expression_attribute_values(":p", AttributeValue::S("INVITE#".into()))
+            .into_paginator()
+            .items()
+            .send();
+        let mut items = Vec::new();
+        while let Some(item) = pages.next().await {
+            items.push(item.expect("invite records"));
+        }
+        items
+            .iter()
+            .filter_map(|i| {
+                let row = shared::aws::items::get_s(i, "sk")?
+                    .strip_prefix("INVITE#")?
+                    .parse()
+                    .ok()?;
+                Some((row, shared::aws::items::get_s(i, "state")?.to_owned()))
+            })
+            .collect()
     }
 
     /// Waits until the import queue has nothing visible or in flight.

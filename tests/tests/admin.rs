@@ -261,12 +261,14 @@ async fn settings_drive_admission_and_blocked_attempts_can_be_approved() {
         )
         .await;
     assert_eq!(status, 200, "{v}");
-    assert_eq!(v["invite_sent"], true);
+    assert_eq!(v["invite_state"], "queued");
+    a.st.wait_for_invites().await;
     assert_eq!(a.st.emails_to(&email).await.len(), 1);
     let (status, _) = a
         .send("POST", &format!("/admission-denials/{id}/approve"), approve)
         .await;
     assert_eq!(status, 409);
+    a.st.wait_for_invites().await;
     assert_eq!(a.st.emails_to(&email).await.len(), 1, "no second invite");
     let (_, d) = a.st.post(&a.st.admission_url, body.to_string()).await;
     assert_eq!(

@@ -1,5 +1,6 @@
 //! The import path through the local stack: S3 upload -> SQS -> relay ->
-//! import function (cargo lambda) -> DynamoDB, SES, SNS, report in S3.
+//! import function (cargo lambda) -> DynamoDB, report in S3, invites queued
+//! -> sender function -> SES, SNS.
 
 use integration_tests::Stack;
 
@@ -43,8 +44,9 @@ async fn a_valid_file_writes_devices_and_users_and_invites_every_row() {
     assert_eq!(report["rows"], 3);
     assert_eq!(report["devices_written"], 3);
     assert_eq!(report["users_written"], 2);
-    assert_eq!(report["invites_sent"], 3);
+    assert_eq!(report["invites_queued"], 3);
     assert_eq!(report["duplicate_email_groups"], 1);
+    st.wait_for_invites().await;
 
     let a1 = st
         .device(&format!("{u}-A1"))
@@ -149,7 +151,8 @@ async fn sms_invites_go_to_the_mobile_number() {
     st.upload(&key, body, &[("invite", "sms")]).await;
     let report = st.wait_for_report(&key).await;
     assert_eq!(report["status"], "completed", "{report:#}");
-    assert_eq!(report["invites_sent"], 1);
+    assert_eq!(report["invites_queued"], 1);
+    st.wait_for_invites().await;
     let sms = st.sms_to(&format!("+141555501{last:02}")).await;
     assert!(!sms.is_empty(), "an SMS to the E.164 number was recorded");
 }
@@ -167,6 +170,7 @@ async fn a_redelivered_event_sends_no_invite_twice() {
     )
     .await;
     assert_eq!(st.wait_for_report(&key).await["status"], "completed");
+    st.wait_for_invites().await;
     assert_eq!(st.emails_to(&email).await.len(), 1);
 
     // S3 and SQS deliver at least once: replay the same object's event.
@@ -181,6 +185,7 @@ async fn a_redelivered_event_sends_no_invite_twice() {
     st.send_s3_event(&st.queue_url, &key, head.version_id())
         .await;
     st.wait_for_queue_drained().await;
+    st.wait_for_invites().await;
     assert_eq!(
         st.emails_to(&email).await.len(),
         1,

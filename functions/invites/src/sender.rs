@@ -13,7 +13,11 @@ use shared::settings::SettingsStore;
 
 /// Puts a message back on its queue, visible again after a delay.
 pub trait Visibility: Send + Sync {
-    fn delay(&self, receipt_handle: &str, seconds: u32) -> impl std::future::Future<Output = ()> + Send;
+    fn delay(
+        &self,
+        receipt_handle: &str,
+        seconds: u32,
+    ) -> impl std::future::Future<Output = ()> + Send;
 }
 
 pub struct Sender<O, R, Q, S, T, V> {
@@ -56,7 +60,9 @@ where
             // Nothing was claimed: every message comes back after the queue's visibility timeout.
             tracing::warn!(error = %e, "settings unreadable; batch put back");
             for m in &event.payload.records {
-                response.batch_item_failures.push(failure(m.message_id.clone()));
+                response
+                    .batch_item_failures
+                    .push(failure(m.message_id.clone()));
             }
             return response;
         }

@@ -58,6 +58,7 @@ async fn main() -> Result<(), Error> {
         config: DeliverConfig {
             claim_seconds: parsed_or("INVITE_CLAIM_SECONDS", 120)?,
             email_cap: parsed_or("INVITE_EMAIL_RATE", 0.0)?,
+            email_fallback: parsed_or("INVITE_EMAIL_FALLBACK_RATE", 1.0)?,
             sms_per_second: parsed_or("INVITE_SMS_RATE", 1.0)?,
             concurrency: parsed_or("INVITE_CONCURRENCY", 16)?,
             ..DeliverConfig::default()

@@ -7,9 +7,11 @@ use super::{
     Acted, AdminError, AdminReads, Count, Cursor, DeviceAction, DeviceActions, DeviceAudit, Page,
 };
 use crate::admission::lockout;
-use crate::outbox::resend::{resend_one, ResendError};
-use crate::outbox::{epoch_now as now_secs, InviteQueue, InviteRef, InviteState, InviteStatus, Outbox};
 use crate::domain::email_key;
+use crate::outbox::resend::{resend_one, ResendError};
+use crate::outbox::{
+    epoch_now as now_secs, InviteQueue, InviteRef, InviteState, InviteStatus, Outbox,
+};
 use crate::records::{
     epoch_now, now_rfc3339, rfc3339, DeviceRecord, DeviceStatus, EnrollmentInfo, UserRecord,
 };
@@ -195,7 +197,10 @@ pub async fn list(
     let search = match query.invite.filter(|i| !i.is_empty()) {
         None => DeviceSearch::parse(query.q),
         Some(_) if query.q.is_some_and(|q| !q.trim().is_empty()) => {
-            return Err(AdminError::bad("invite", "filter by invite state or search, not both at once"))
+            return Err(AdminError::bad(
+                "invite",
+                "filter by invite state or search, not both at once",
+            ))
         }
         Some(state) => DeviceSearch::Invite(InviteState::parse(state).ok_or_else(|| {
             AdminError::bad(

@@ -164,7 +164,9 @@ pub async fn one(
         true => Some(files.download_link(&errors_key).await?),
         false => None,
     };
-    let invites = outbox.tally(&st.import_id, st.counts.invites_queued).await?;
+    let invites = outbox
+        .tally(&st.import_id, st.counts.invites_queued)
+        .await?;
     let r = report.unwrap_or_default();
     Ok(ImportDetail {
         summary: ImportSummary::from(&st),
@@ -195,7 +197,8 @@ pub async fn resend_invites(
         .await?
         .ok_or_else(|| AdminError::NotFound("no import has this id".into()))?;
     let now = crate::outbox::epoch_now();
-    let done = crate::outbox::resend::resend_all(outbox, queue, &st.import_id, now, out_of_time).await?;
+    let done =
+        crate::outbox::resend::resend_all(outbox, queue, &st.import_id, now, out_of_time).await?;
     tracing::info!(by = %by, resent = done.resent, skipped = done.skipped, "import invites resent");
     Ok(done)
 }

@@ -57,7 +57,12 @@ pub struct DynamoAdmin {
 }
 
 impl DynamoAdmin {
-    pub fn new(client: Client, tables: Tables, denials_table: String, outbox: DynamoOutbox) -> Self {
+    pub fn new(
+        client: Client,
+        tables: Tables,
+        denials_table: String,
+        outbox: DynamoOutbox,
+    ) -> Self {
         Self {
             outbox,
             directory: DynamoDirectory::new(client.clone(), tables.clone()),
@@ -353,7 +358,11 @@ impl Approvals for DynamoAdmin {
             .transact_items(TransactWriteItem::builder().put(put_user).build())
             .transact_items(TransactWriteItem::builder().update(mark).build());
         if let Some(invite) = &w.invite {
-            tx = tx.transact_items(TransactWriteItem::builder().put(self.outbox.put_new(invite)?).build());
+            tx = tx.transact_items(
+                TransactWriteItem::builder()
+                    .put(self.outbox.put_new(invite)?)
+                    .build(),
+            );
         }
         let result = tx.send().await;
         written(result, "approve", |se| {

@@ -15,9 +15,7 @@ use aws_sdk_dynamodb::Client;
 
 use super::batch::{send_in_batches, MAX_BATCH_GET, MAX_BATCH_WRITE};
 use super::items::{self, n, s};
-use crate::ports::{
-    Directory, Existing, ImportRecords, ImportState, Lease, PortError,
-};
+use crate::ports::{Directory, Existing, ImportRecords, ImportState, Lease, PortError};
 use crate::records::{
     epoch_now, DeviceRecord, DeviceStatus, ExistingDevice, ExistingUser, UserRecord,
 };
@@ -355,4 +353,3 @@ impl ImportRecords for DynamoImports {
         Ok(())
     }
 }
-

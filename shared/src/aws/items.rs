@@ -6,8 +6,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::domain::{Ownership, Platform};
 use crate::import::{Counts, ImportStatus};
-use crate::ports::{ImportState, PortError};
 use crate::outbox::InviteState;
+use crate::ports::{ImportState, PortError};
 use crate::records::{
     now_rfc3339, DeviceInvite, DeviceRecord, DeviceStatus, EnrollmentInfo, UserRecord,
 };

@@ -21,8 +21,9 @@ use super::dynamo::{sdk_error, written};
 use super::items::{get_n, get_s, n, s, Item};
 use crate::domain::{InviteChannel, Platform};
 use crate::outbox::{
-    epoch_now, Claimed, InviteMessage, InviteQueue, InviteRef, InviteState, InviteStatus,
-    InviteTally, Outbox, OutboxEntry, QuotaSource, RateWindows, SendQuota, Transition,
+    epoch_now, Claimed, InviteMessage, InvitePage, InviteQueue, InviteRef, InviteState,
+    InviteStatus, InviteTally, Outbox, OutboxEntry, QuotaSource, RateWindows, SendQuota,
+    Transition,
 };
 use crate::ports::{Invite, PortError};
 use crate::seal::Sealer;
@@ -111,7 +112,10 @@ impl DynamoOutbox {
             ("attempt".to_owned(), n(1)),
             ("queued_at".to_owned(), n(now)),
             ("updated_at".to_owned(), n(now)),
-            ("expires_at".to_owned(), n(now + self.retention_days * 86_400)),
+            (
+                "expires_at".to_owned(),
+                n(now + self.retention_days * 86_400),
+            ),
             ("channel".to_owned(), s(channel_str(i.channel))),
             ("to".to_owned(), s(&i.to)),
             ("user_name".to_owned(), s(&i.user_name)),
@@ -123,7 +127,10 @@ impl DynamoOutbox {
         }
         if let Some(p) = &i.password {
             let sealer = self.sealer.as_ref().ok_or_else(|| {
-                PortError::new("record invite", "an invite has a password but no password key is configured")
+                PortError::new(
+                    "record invite",
+                    "an invite has a password but no password key is configured",
+                )
             })?;
             item.insert("password".into(), s(sealer.seal(&seal_context(&r), p)));
         }
@@ -146,7 +153,10 @@ impl DynamoOutbox {
             None => None,
             Some(sealed) => {
                 let sealer = self.sealer.as_ref().ok_or_else(|| {
-                    PortError::new("read invite", "no password key is configured to open its password")
+                    PortError::new(
+                        "read invite",
+                        "no password key is configured to open its password",
+                    )
                 })?;
                 Some(
                     sealer
@@ -190,7 +200,10 @@ impl DynamoOutbox {
             adds.push(format!("#c{i} :c{i}"));
             u = u
                 .expression_attribute_names(format!("#c{i}"), counter_name(*state))
-                .expression_attribute_values(format!(":c{i}"), AttributeValue::N(delta.to_string()));
+                .expression_attribute_values(
+                    format!(":c{i}"),
+                    AttributeValue::N(delta.to_string()),
+                );
         }
         u.update_expression(format!("ADD {}", adds.join(", ")))
             .build()
@@ -223,7 +236,11 @@ impl DynamoOutbox {
                 .client
                 .transact_write_items()
                 .transact_items(TransactWriteItem::builder().update(record.clone()).build())
-                .transact_items(TransactWriteItem::builder().update(counters.clone()).build())
+                .transact_items(
+                    TransactWriteItem::builder()
+                        .update(counters.clone())
+                        .build(),
+                )
                 .send()
                 .await;
             let cancelled = match &result {
@@ -263,7 +280,11 @@ impl DynamoOutbox {
     }
 
     /// Puts a new record; the state of the one already there otherwise.
-    async fn record_one(&self, e: &OutboxEntry, now: u64) -> Result<Option<InviteState>, PortError> {
+    async fn record_one(
+        &self,
+        e: &OutboxEntry,
+        now: u64,
+    ) -> Result<Option<InviteState>, PortError> {
         let result = self
             .client
             .put_item()
@@ -306,7 +327,9 @@ impl Outbox for DynamoOutbox {
             .table_name(&self.table)
             .key("import_id", pk)
             .key("sk", rk)
-            .update_expression("SET #st = :sending, claim_token = :tok, claim_until = :until, updated_at = :now")
+            .update_expression(
+                "SET #st = :sending, claim_token = :tok, claim_until = :until, updated_at = :now",
+            )
             .condition_expression("#st = :queued AND attempt = :a")
             .expression_attribute_names("#st", "state")
             .expression_attribute_values(":sending", s(InviteState::Sending.as_str()))
@@ -459,10 +482,7 @@ impl Outbox for DynamoOutbox {
             .build()
             .map_err(|e| PortError::new("requeue invite", e))?;
         let counters = self.counters(r, &[(from, -1)])?;
-        Ok(self
-            .apply(record, counters)
-            .await?
-            .then_some(attempt + 1))
+        Ok(self.apply(record, counters).await?.then_some(attempt + 1))
     }
 
     async fn in_states(
@@ -470,7 +490,7 @@ impl Outbox for DynamoOutbox {
         origin: &str,
         states: &[InviteState],
         after: Option<u64>,
-    ) -> Result<(Vec<(InviteRef, InviteStatus)>, Option<u64>), PortError> {
+    ) -> Result<InvitePage, PortError> {
         let mut q = self
             .client
             .query()
@@ -534,7 +554,11 @@ impl SqsInviteQueue {
     /// One SendMessageBatch of up to 10. Entries SQS did not take are sent
     /// again once; still refused, the caller fails (an import chunk is then
     /// replayed and queues them again).
-    async fn send_batch(&self, batch: &[InviteMessage], delay_seconds: u32) -> Result<(), PortError> {
+    async fn send_batch(
+        &self,
+        batch: &[InviteMessage],
+        delay_seconds: u32,
+    ) -> Result<(), PortError> {
         use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
         let mut entries = Vec::with_capacity(batch.len());
         for (i, m) in batch.iter().enumerate() {
@@ -556,19 +580,28 @@ impl SqsInviteQueue {
                 .set_entries(Some(entries.clone()))
                 .send()
                 .await
-                .map_err(|e| PortError::new("queue invite", aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+                .map_err(|e| {
+                    PortError::new("queue invite", aws_sdk_sqs::error::DisplayErrorContext(e))
+                })?;
             let failed: Vec<&str> = out.failed().iter().map(|f| f.id()).collect();
             if failed.is_empty() {
                 return Ok(());
             }
             entries.retain(|e| failed.contains(&e.id()));
         }
-        Err(PortError::new("queue invite", "SQS refused some invite messages"))
+        Err(PortError::new(
+            "queue invite",
+            "SQS refused some invite messages",
+        ))
     }
 }
 
 impl InviteQueue for SqsInviteQueue {
-    async fn enqueue(&self, messages: &[InviteMessage], delay_seconds: u32) -> Result<(), PortError> {
+    async fn enqueue(
+        &self,
+        messages: &[InviteMessage],
+        delay_seconds: u32,
+    ) -> Result<(), PortError> {
         let sends: Vec<_> = messages
             .chunks(10)
             .map(|batch| self.send_batch(batch, delay_seconds))
@@ -613,7 +646,9 @@ impl RateWindows for DynamoRateWindows {
                 .expression_attribute_values(":want", n(want as u64))
                 .expression_attribute_values(":room", n((limit - want) as u64))
                 .expression_attribute_values(":exp", n(second + 3600))
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
                 .send()
                 .await;
             match result {
@@ -639,12 +674,12 @@ pub struct SesQuota {
 
 impl QuotaSource for SesQuota {
     async fn email_quota(&self) -> Result<SendQuota, PortError> {
-        let out = self
-            .ses
-            .get_account()
-            .send()
-            .await
-            .map_err(|e| PortError::new("read SES quota", aws_sdk_sesv2::error::DisplayErrorContext(e)))?;
+        let out = self.ses.get_account().send().await.map_err(|e| {
+            PortError::new(
+                "read SES quota",
+                aws_sdk_sesv2::error::DisplayErrorContext(e),
+            )
+        })?;
         let q = out
             .send_quota()
             .ok_or_else(|| PortError::new("read SES quota", "GetAccount has no SendQuota"))?;

@@ -7,13 +7,13 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::{MemoryObject, MemoryOutbox, MemoryQueue, MemoryQuota, MemorySender, MemoryWindows};
-use crate::outbox::deliver::{deliver_batch, DeliverConfig, DeliverPorts, Incoming, Verdict};
-use crate::outbox::SendQuota;
 use crate::admin::devices::DeviceSearch;
 use crate::admin::{
     Acted, AdminPorts, AdminReads, ApprovalWrite, Approvals, Count, Cursor, DenialView,
     DeviceAction, DeviceActions, DeviceAudit, Page, Published, ReportFiles, Staging,
 };
+use crate::outbox::deliver::{deliver_batch, DeliverConfig, DeliverPorts, Incoming, Verdict};
+use crate::outbox::SendQuota;
 use crate::ports::{Existing, ImportState, ObjectSource, ObjectVersion, PortError};
 use crate::records::{
     now_rfc3339, DeviceRecord, DeviceStatus, ExistingDevice, ExistingUser, UserRecord,
@@ -50,15 +50,15 @@ impl MemoryAdmin {
     /// Runs the sender function over every queued invite message, with the
     /// admin's settings as the invites' origin; the verdicts, in queue order.
     pub async fn deliver_invites(&self) -> Vec<Verdict> {
-        let origin = self
-            .settings
-            .lock()
-            .unwrap()
-            .settings
-            .invite_origin(&crate::ports::InviteOrigin {
-                sender: "noreply@deploy.example".into(),
-                enrollment_url: "https://deploy.example/enroll".into(),
-            });
+        let origin =
+            self.settings
+                .lock()
+                .unwrap()
+                .settings
+                .invite_origin(&crate::ports::InviteOrigin {
+                    sender: "noreply@deploy.example".into(),
+                    enrollment_url: "https://deploy.example/enroll".into(),
+                });
         let batch = self
             .queue
             .drain()
@@ -70,10 +70,13 @@ impl MemoryAdmin {
                 queued_at: crate::outbox::epoch_now(),
             })
             .collect();
-        let (windows, quota) = (MemoryWindows::default(), MemoryQuota(Some(SendQuota {
-            per_second: 1000.0,
-            remaining_today: None,
-        })));
+        let (windows, quota) = (
+            MemoryWindows::default(),
+            MemoryQuota(Some(SendQuota {
+                per_second: 1000.0,
+                remaining_today: None,
+            })),
+        );
         let ports = DeliverPorts {
             outbox: &self.outbox,
             windows: &windows,

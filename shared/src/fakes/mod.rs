@@ -14,8 +14,9 @@ use crate::admission::{
 };
 use crate::csvfile::BoxRead;
 use crate::ports::{
-    Continuations, Directory, Existing, ImportRecords, ImportState, Invite, InviteOrigin, InviteSender, Lease, ObjectInfo, ObjectSource, ObjectVersion, PortError,
-    ReportSink, SendError, Uploads,
+    Continuations, Directory, Existing, ImportRecords, ImportState, Invite, InviteOrigin,
+    InviteSender, Lease, ObjectInfo, ObjectSource, ObjectVersion, PortError, ReportSink, SendError,
+    Uploads,
 };
 use crate::records::{DeviceRecord, DeviceStatus, ExistingDevice, ExistingUser, UserRecord};
 

@@ -5,8 +5,8 @@ use std::sync::Mutex;
 
 use crate::domain::InviteChannel;
 use crate::outbox::{
-    Claimed, InviteMessage, InviteQueue, InviteRef, InviteState, InviteStatus, InviteTally,
-    Outbox, OutboxEntry, QuotaSource, RateWindows, SendQuota, Transition,
+    Claimed, InviteMessage, InvitePage, InviteQueue, InviteRef, InviteState, InviteStatus,
+    InviteTally, Outbox, OutboxEntry, QuotaSource, RateWindows, SendQuota, Transition,
 };
 use crate::ports::{Invite, PortError};
 
@@ -142,7 +142,9 @@ impl Outbox for MemoryOutbox {
         let mut counters = self.counters.lock().unwrap();
         for (state, delta) in [(t.from, -1), (t.to, 1)] {
             if state.counted() {
-                *counters.entry((t.invite.origin.clone(), state)).or_default() += delta;
+                *counters
+                    .entry((t.invite.origin.clone(), state))
+                    .or_default() += delta;
             }
         }
         Ok(true)
@@ -209,7 +211,7 @@ impl Outbox for MemoryOutbox {
         origin: &str,
         states: &[InviteState],
         after: Option<u64>,
-    ) -> Result<(Vec<(InviteRef, InviteStatus)>, Option<u64>), PortError> {
+    ) -> Result<InvitePage, PortError> {
         let records = self.records.lock().unwrap();
         let page = records
             .iter()

@@ -706,7 +706,6 @@ impl Writer<'_> {
     fn password_key_missing(&self, rows: &[DeviceRow]) -> bool {
         self.settings.password_key.is_none() && rows.iter().any(|r| r.password.is_some())
     }
-
 }
 
 async fn finish<P: ImportPorts>(

@@ -249,7 +249,11 @@ where
         if now.saturating_sub(m.queued_at) < config.missing_grace {
             Verdict::RetryAfter(10)
         } else {
-            tracing::warn!(row = r.row, found, "invite message never matched a record; dropped");
+            tracing::warn!(
+                row = r.row,
+                found,
+                "invite message never matched a record; dropped"
+            );
             Verdict::Done
         }
     };
@@ -265,7 +269,9 @@ where
         }
         Claimed::OtherAttempt { .. } => return Ok(Verdict::Done),
         Claimed::Held { until } => {
-            return Ok(Verdict::RetryAfter(until.saturating_sub(now).clamp(1, 900) as u32 + 1))
+            return Ok(Verdict::RetryAfter(
+                until.saturating_sub(now).clamp(1, 900) as u32 + 1,
+            ))
         }
         Claimed::Abandoned { serial } => {
             tracing::warn!(row = r.row, "invite claimed by a sender that stopped before the provider answered; not sent again");
@@ -312,7 +318,17 @@ where
             &lanes.email
         }
     };
-    let (to, detail) = match send(&invite, &msg, ports, config, lane, &lanes.clock, out_of_time).await? {
+    let (to, detail) = match send(
+        &invite,
+        &msg,
+        ports,
+        config,
+        lane,
+        &lanes.clock,
+        out_of_time,
+    )
+    .await?
+    {
         Sent::Delivered(id) => (InviteState::Sent, (Some(id), None)),
         Sent::Refused(code) => (InviteState::Failed, (None, Some(code))),
         Sent::NotNow(after) => {

@@ -67,7 +67,14 @@ impl World {
     }
 
     fn sent_to(&self) -> Vec<String> {
-        let mut to: Vec<String> = self.sender.sent.lock().unwrap().iter().map(|i| i.to.clone()).collect();
+        let mut to: Vec<String> = self
+            .sender
+            .sent
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|i| i.to.clone())
+            .collect();
         to.sort();
         to
     }
@@ -96,9 +103,15 @@ async fn each_invite_goes_once_however_often_its_message_comes() {
     let mut batch = w.record(5).await;
     batch.push(message(2, 1));
     let verdicts = w.deliver(batch.clone()).await;
-    assert!(verdicts[..5].iter().all(|(_, v)| *v == Verdict::Done), "{verdicts:?}");
+    assert!(
+        verdicts[..5].iter().all(|(_, v)| *v == Verdict::Done),
+        "{verdicts:?}"
+    );
     // The copy found the invite claimed by its twin: it comes back later.
-    assert!(matches!(verdicts[5].1, Verdict::RetryAfter(_)), "{verdicts:?}");
+    assert!(
+        matches!(verdicts[5].1, Verdict::RetryAfter(_)),
+        "{verdicts:?}"
+    );
     // The whole batch again, as a redelivery would bring it: nothing more is sent.
     let again = w.deliver(batch).await;
     assert!(again.iter().all(|(_, v)| *v == Verdict::Done), "{again:?}");
@@ -171,7 +184,13 @@ async fn a_message_waits_for_its_record_for_a_while_then_is_dropped() {
     assert_eq!(w.deliver(vec![old]).await[0].1, Verdict::Done);
     // A stale message of an earlier attempt is dropped at once.
     w.record(1).await;
-    w.outbox.records.lock().unwrap().get_mut(&InviteRef::new(ORIGIN, 1)).unwrap().attempt = 3;
+    w.outbox
+        .records
+        .lock()
+        .unwrap()
+        .get_mut(&InviteRef::new(ORIGIN, 1))
+        .unwrap()
+        .attempt = 3;
     assert_eq!(w.deliver(vec![message(1, 2)]).await[0].1, Verdict::Done);
     assert!(w.sent_to().is_empty());
 }
@@ -187,7 +206,11 @@ async fn two_senders_together_keep_to_the_quota() {
     let windows = w.windows.taken.lock().unwrap().clone();
     assert!(windows.values().all(|n| *n <= 5), "{windows:?}");
     // 40 sends at 5 a second fill 8 windows; the first may start late in its second.
-    assert!(start.elapsed() >= std::time::Duration::from_secs(6), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() >= std::time::Duration::from_secs(6),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -228,7 +251,10 @@ async fn a_bounce_moves_a_sent_invite_and_a_stale_event_does_nothing() {
     let batch = w.record(1).await;
     w.deliver(batch).await;
     let r = InviteRef::new(ORIGIN, 1);
-    let id = w.outbox.records.lock().unwrap()[&r].message_id.clone().unwrap();
+    let id = w.outbox.records.lock().unwrap()[&r]
+        .message_id
+        .clone()
+        .unwrap();
     let event = |message_id: &str, state| events::DeliveryEvent {
         invite: r.clone(),
         attempt: 1,
@@ -236,9 +262,19 @@ async fn a_bounce_moves_a_sent_invite_and_a_stale_event_does_nothing() {
         state,
         reason: Some("Permanent/General".into()),
     };
-    assert!(!events::apply(&w.outbox, &event("other", InviteState::Bounced)).await.unwrap());
-    assert!(events::apply(&w.outbox, &event(&id, InviteState::Delivered)).await.unwrap());
-    assert!(events::apply(&w.outbox, &event(&id, InviteState::Bounced)).await.unwrap());
+    assert!(
+        !events::apply(&w.outbox, &event("other", InviteState::Bounced))
+            .await
+            .unwrap()
+    );
+    assert!(
+        events::apply(&w.outbox, &event(&id, InviteState::Delivered))
+            .await
+            .unwrap()
+    );
+    assert!(events::apply(&w.outbox, &event(&id, InviteState::Bounced))
+        .await
+        .unwrap());
     assert_eq!(w.state(1), InviteState::Bounced);
     let t = w.outbox.tally(ORIGIN, 1).await.unwrap();
     assert_eq!((t.sent, t.delivered, t.bounced), (0, 0, 1));

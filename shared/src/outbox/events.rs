@@ -46,12 +46,7 @@ pub fn parse(body: &str) -> Option<DeliveryEvent> {
     let invite = InviteRef::from_tag(&tag(TAG_INVITE)?)?;
     let attempt = tag(TAG_ATTEMPT)?.parse().ok()?;
     let message_id = mail.get("messageId")?.as_str()?.to_owned();
-    let text = |section: &str, field: &str| {
-        v.get(section)?
-            .get(field)?
-            .as_str()
-            .map(str::to_owned)
-    };
+    let text = |section: &str, field: &str| v.get(section)?.get(field)?.as_str().map(str::to_owned);
     let (state, reason) = match kind {
         "Delivery" => (InviteState::Delivered, None),
         "Bounce" => {
@@ -142,7 +137,9 @@ mod tests {
             InviteState::Delivered
         );
         assert_eq!(
-            parse(&ses("Complaint", r#","complaint":{}"#)).unwrap().state,
+            parse(&ses("Complaint", r#","complaint":{}"#))
+                .unwrap()
+                .state,
             InviteState::Complained
         );
         assert!(parse(&ses(

@@ -233,6 +233,9 @@ impl InviteTally {
     }
 }
 
+/// A page of invites and where the next one starts.
+pub type InvitePage = (Vec<(InviteRef, InviteStatus)>, Option<u64>);
+
 /// The invite records.
 pub trait Outbox: Send + Sync {
     /// Records entries that are not recorded yet (each at attempt 1, `queued`).
@@ -291,7 +294,7 @@ pub trait Outbox: Send + Sync {
         origin: &str,
         states: &[InviteState],
         after: Option<u64>,
-    ) -> impl Future<Output = Result<(Vec<(InviteRef, InviteStatus)>, Option<u64>), PortError>> + Send;
+    ) -> impl Future<Output = Result<InvitePage, PortError>> + Send;
 
     /// The counters of an origin's invites.
     fn tally(
@@ -367,7 +370,11 @@ mod tests {
     fn the_tally_queues_what_has_not_ended() {
         let t = InviteTally::new(
             10,
-            &[(InviteState::Sent, 4), (InviteState::Bounced, 1), (InviteState::Failed, -1)],
+            &[
+                (InviteState::Sent, 4),
+                (InviteState::Bounced, 1),
+                (InviteState::Failed, -1),
+            ],
         );
         assert_eq!((t.queued, t.sent, t.bounced, t.failed), (5, 4, 1, 0));
         for s in InviteState::ALL {

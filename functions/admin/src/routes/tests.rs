@@ -733,7 +733,10 @@ async fn an_approval_without_or_with_a_refused_invite_still_stands() {
     assert_eq!(app.ports.devices.lock().unwrap().len(), 2);
     let refused = get(&app, "/v1/devices/S2").await;
     assert_eq!(
-        (refused["invite"]["state"].as_str(), refused["invite"]["channel"].as_str()),
+        (
+            refused["invite"]["state"].as_str(),
+            refused["invite"]["channel"].as_str()
+        ),
         (Some("failed"), Some("sms"))
     );
     // The admin's sender address, once set, is the one invites come from.
@@ -1327,20 +1330,29 @@ async fn a_device_invite_is_resent_at_most_once_a_minute() {
     app.ports.deliver_invites().await;
     // Just sent: too soon for another.
     let (status, v) = call(&app, "POST", "/v1/devices/S1/invite", None).await;
-    assert_eq!((status, error_of(&v).0), (StatusCode::TOO_MANY_REQUESTS, "too_soon"));
+    assert_eq!(
+        (status, error_of(&v).0),
+        (StatusCode::TOO_MANY_REQUESTS, "too_soon")
+    );
     // A minute later (the record was queued 61 s ago).
     for rec in app.ports.outbox.records.lock().unwrap().values_mut() {
         rec.queued_at -= 61;
     }
     let (status, v) = call(&app, "POST", "/v1/devices/S1/invite", None).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{v}");
-    assert_eq!((v["invite_state"].as_str(), v["attempt"].as_u64()), (Some("queued"), Some(2)));
+    assert_eq!(
+        (v["invite_state"].as_str(), v["attempt"].as_u64()),
+        (Some("queued"), Some(2))
+    );
     let (status, _) = call(&app, "POST", "/v1/devices/S1/invite", None).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "one resend a minute");
     app.ports.deliver_invites().await;
     assert_eq!(app.ports.sender.sent.lock().unwrap().len(), 2);
     let (status, v) = call(&app, "POST", "/v1/devices/NOPE/invite", None).await;
-    assert_eq!((status, error_of(&v).0), (StatusCode::NOT_FOUND, "not_found"));
+    assert_eq!(
+        (status, error_of(&v).0),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
 }
 
 #[tokio::test]
@@ -1409,7 +1421,15 @@ async fn an_import_resend_picks_bounced_failed_and_unconfirmed_invites_only() {
     assert_eq!(status, StatusCode::ACCEPTED, "{v}");
     assert_eq!(v, json!({"resent": 3, "skipped": 0, "more": false}));
     app.ports.deliver_invites().await;
-    let mut to: Vec<String> = app.ports.sender.sent.lock().unwrap().iter().map(|i| i.to.clone()).collect();
+    let mut to: Vec<String> = app
+        .ports
+        .sender
+        .sent
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|i| i.to.clone())
+        .collect();
     to.sort();
     assert_eq!(to, ["u2@x.com", "u3@x.com", "u4@x.com"]);
     let one = get(&app, "/v1/imports/imp").await;
