@@ -496,6 +496,16 @@ def wait_for_port(port: int, what: str, seconds: float) -> None:
     raise SystemExit(f"{what} did not listen on {port} within {seconds:.0f}s; see .dev/*.log")
 
 
+def _grants(props: dict, action: str) -> bool:
+    """Whether a function's inline policy statements allow `action`."""
+    for policy in props.get("Policies", []):
+        for st in policy.get("Statement", []) if isinstance(policy, dict) else []:
+            actions = st.get("Action", [])
+            if action in ([actions] if isinstance(actions, str) else actions):
+                return True
+    return False
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="mode", required=True)
@@ -566,12 +576,3 @@ def main() -> int:
 if __name__ == "__main__":
     sys.exit(main())
 
-
-def _grants(props: dict, action: str) -> bool:
-    """Whether a function's inline policy statements allow `action`."""
-    for policy in props.get("Policies", []):
-        for st in policy.get("Statement", []) if isinstance(policy, dict) else []:
-            actions = st.get("Action", [])
-            if action in ([actions] if isinstance(actions, str) else actions):
-                return True
-    return False

@@ -370,7 +370,7 @@ impl Stack {
         self.wait_for_drained(&self.queue_url).await
     }
 
-    /// Waits until a queue has no message, visible or in flight.
+    /// Waits until a queue has no message, visible, delayed or in flight.
     pub async fn wait_for_drained(&self, queue_url: &str) {
         let started = Instant::now();
         loop {
@@ -383,6 +383,10 @@ impl Stack {
                 )
                 .attribute_names(
                     aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+                )
+                // An approval's or a resend's invite waits a moment before it is visible.
+                .attribute_names(
+                    aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesDelayed,
                 )
                 .send()
                 .await

@@ -47,11 +47,12 @@ where
     T: SettingsStore,
     V: Visibility,
 {
-    let deadline = event.context.deadline();
+    let deadline_ms = event.context.deadline;
     let out_of_time = move || {
-        deadline
-            .duration_since(std::time::SystemTime::now())
-            .map_or(true, |left| left < RESERVE)
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        deadline_ms.saturating_sub(now) < RESERVE.as_millis() as u64
     };
     let mut response = SqsBatchResponse::default();
     let origin = match app.settings.load().await {

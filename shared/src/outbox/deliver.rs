@@ -243,10 +243,15 @@ where
     let r = msg.invite_ref();
     let now = lanes.clock.epoch();
     if out_of_time() {
+        tracing::info!(
+            row = r.row,
+            "out of time before this invite; it comes back at once"
+        );
         return Ok(Verdict::RetryAfter(0));
     }
     let waiting = |found: &str| {
         if now.saturating_sub(m.queued_at) < config.missing_grace {
+            tracing::info!(row = r.row, found, "invite message waits for its record");
             Verdict::RetryAfter(10)
         } else {
             tracing::warn!(
