@@ -330,19 +330,22 @@ class Stack:
                     continue
                 sqs = event["Properties"]
                 queue_url = self.sqs_url(self.resolver.physical_name(sqs["Queue"].value[0]))
-                r = relay.Relay(
-                    self.endpoint,
-                    self.region,
-                    queue_url,
-                    self.invoke_url(name),
-                    batch_size=int(sqs.get("BatchSize", 10)),
-                    invoke_timeout=float(props.get("Timeout", 30)) + 60,
-                    function_sets_visibility=_grants(props, "sqs:ChangeMessageVisibility"),
-                )
-                t = threading.Thread(target=r.run, name=f"relay-{name}", daemon=True)
-                t.start()
-                self.threads.append(t)
-                self.relays.append(r)
+                # One poller per instance the event source may run at once (ScalingConfig).
+                pollers = int(sqs.get("ScalingConfig", {}).get("MaximumConcurrency", 1))
+                for k in range(pollers):
+                    r = relay.Relay(
+                        self.endpoint,
+                        self.region,
+                        queue_url,
+                        self.invoke_url(name),
+                        batch_size=int(sqs.get("BatchSize", 10)),
+                        invoke_timeout=float(props.get("Timeout", 30)) + 60,
+                        function_sets_visibility=_grants(props, "sqs:ChangeMessageVisibility"),
+                    )
+                    t = threading.Thread(target=r.run, name=f"relay-{name}-{k}", daemon=True)
+                    t.start()
+                    self.threads.append(t)
+                    self.relays.append(r)
         # The import's relay: `make bench` times imports by when it last answered.
         self.relay = next(r for r in self.relays if r.invoke_url == self.invoke_url("import"))
 

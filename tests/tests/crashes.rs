@@ -24,8 +24,10 @@ fn file(u: &str) -> String {
     body
 }
 
-/// Invites a sender may have had in flight when it died: one batch.
-const IN_FLIGHT: usize = 10;
+/// Invites the senders may have had in flight when they died: the crash
+/// kills every instance, and up to 10 run at once (ScalingConfig) with a
+/// batch of 10 each.
+const IN_FLIGHT: usize = 100;
 
 async fn crash_and_recover(
     st: &Stack,

@@ -37,7 +37,7 @@ async fn main() -> Result<(), Error> {
             client: dynamo.clone(),
             table: tables.imports.clone(),
         },
-        quota: SesQuota { ses: ses.clone() },
+        quota: SesQuota::new(ses.clone()),
         sender: AwsInviteSender {
             ses,
             sns: aws_sdk_sns::Client::new(&sdk),

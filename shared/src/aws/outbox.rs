@@ -666,14 +666,50 @@ impl RateWindows for DynamoRateWindows {
     }
 }
 
-/// The account's SES sending quota.
-#[derive(Debug, Clone)]
+/// The account's SES sending quota, read at most once a minute per container
+/// (an answer or a failure alike: GetAccount has its own request limit, and
+/// an unreadable quota must not cost every batch a retried call).
+#[derive(Debug)]
 pub struct SesQuota {
     pub ses: aws_sdk_sesv2::Client,
+    pub cached: std::sync::Mutex<Option<(std::time::Instant, Result<SendQuota, String>)>>,
 }
+
+impl SesQuota {
+    pub fn new(ses: aws_sdk_sesv2::Client) -> Self {
+        Self {
+            ses,
+            cached: std::sync::Mutex::new(None),
+        }
+    }
+}
+
+const QUOTA_TTL: Duration = Duration::from_secs(60);
 
 impl QuotaSource for SesQuota {
     async fn email_quota(&self) -> Result<SendQuota, PortError> {
+        let cached = self
+            .cached
+            .lock()
+            .ok()
+            .and_then(|c| c.clone())
+            .filter(|(at, _)| at.elapsed() < QUOTA_TTL);
+        let result = match cached {
+            Some((_, result)) => result,
+            None => {
+                let result = self.read().await.map_err(|e| e.to_string());
+                if let Ok(mut c) = self.cached.lock() {
+                    *c = Some((std::time::Instant::now(), result.clone()));
+                }
+                result
+            }
+        };
+        result.map_err(|e| PortError::new("read SES quota", e))
+    }
+}
+
+impl SesQuota {
+    async fn read(&self) -> Result<SendQuota, PortError> {
         let out = self.ses.get_account().send().await.map_err(|e| {
             PortError::new(
                 "read SES quota",
