@@ -154,7 +154,7 @@ class Stack:
             return
         if port_in_use(self.moto_port):
             raise SystemExit(f"port {self.moto_port} is taken: stop whatever runs there (another `make dev`?)")
-        self.spawn("moto", [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.moto_port)])
+        self.spawn("moto", [str(VENV_BIN / "python"), str(ROOT / "infra" / "emulator.py"), "-p", str(self.moto_port)])
         wait_for(f"{self.endpoint}/moto-api/data.json", "moto", 60)
 
     def aws_env(self) -> dict[str, str]:
@@ -177,6 +177,18 @@ class Stack:
             out[str(props.get("CodeUri", "")).rstrip("/").rsplit("/", 1)[-1]] = props
         return out
 
+    @staticmethod
+    def sqs_concurrency(event: dict) -> int:
+        """How many instances an SQS event source may run at once (ScalingConfig; 1 if unset)."""
+        return int(event["Properties"].get("ScalingConfig", {}).get("MaximumConcurrency", 1))
+
+    def processes_of(self, props: dict) -> int:
+        """Processes to run for a function: as many as its SQS event sources may
+        use at once (so a sender's ten pollers are not served by one process),
+        and at least --instances."""
+        sqs = [self.sqs_concurrency(e) for e in props.get("Events", {}).values() if e["Type"] == "SQS"]
+        return max([self.instances, *sqs])
+
     def start_functions(self) -> None:
         fn_env = {
             **self.resolver.function_environment(),
@@ -188,9 +200,6 @@ class Stack:
             "IMPORT_LEASE_SECONDS": "9",
             # Likewise a sender's claim on an invite: a killed sender's claim expires in seconds.
             "INVITE_CLAIM_SECONDS": "9",
-            # The emulator has no SES v2 GetAccount, so the sender uses its fallback
-            # rate; locally that stands for an account quota of 200 e-mails a second.
-            "INVITE_EMAIL_FALLBACK_RATE": os.environ.get("INVITE_EMAIL_FALLBACK_RATE", "200"),
         }
         env_file = DEV_DIR / "functions.env"
         env_file.write_text("".join(f"{k}={v}\n" for k, v in sorted(fn_env.items())))
@@ -228,13 +237,16 @@ class Stack:
                 "AWS_LAMBDA_FUNCTION_VERSION": "1",
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(props.get("MemorySize", 128)),
             }
+            if "FUNCTION_RUST_LOG" in os.environ:
+                # Debugging: e.g. FUNCTION_RUST_LOG=info,shared=debug (the template sets info).
+                env["RUST_LOG"] = os.environ["FUNCTION_RUST_LOG"]
             if self.inject_faults:
                 proxy = supervisor.FaultProxy(name, self.endpoint, functools.partial(self.kill_function, name))
                 self.faults[name] = proxy
                 env["AWS_ENDPOINT_URL"] = proxy.url
             # Several processes polling one runtime API, as Lambda runs several
             # instances of a function under concurrent requests.
-            for k in range(self.instances):
+            for k in range(self.processes_of(props)):
                 label = f"function-{name}" + (f"-{k}" if k else "")
                 log.info("starting %s (log: .dev/%s.log)", label, label)
                 inst = supervisor.Instance(
@@ -331,8 +343,7 @@ class Stack:
                 sqs = event["Properties"]
                 queue_url = self.sqs_url(self.resolver.physical_name(sqs["Queue"].value[0]))
                 # One poller per instance the event source may run at once (ScalingConfig).
-                pollers = int(sqs.get("ScalingConfig", {}).get("MaximumConcurrency", 1))
-                for k in range(pollers):
+                for k in range(self.sqs_concurrency(event)):
                     r = relay.Relay(
                         self.endpoint,
                         self.region,

@@ -213,6 +213,21 @@ impl Stack {
             .expect("moto data is JSON")
     }
 
+    /// The local emulator's SES account (`infra/emulator.py`): sets what
+    /// `body` names (`max_send_rate`, `throttle_next`, `reject`,
+    /// `reset_counts`) and answers the quota and the sends per second.
+    pub async fn ses_account(&self, body: serde_json::Value) -> serde_json::Value {
+        self.http
+            .post(format!("{}/moto-api/static/ses/account", self.endpoint))
+            .json(&body)
+            .send()
+            .await
+            .expect("emulator's SES account")
+            .json()
+            .await
+            .expect("SES account is JSON")
+    }
+
     /// What moto recorded in `service`'s `kind` list (`ses`/`Message`, `sns`/`SMS`) that mentions `needle`.
     async fn sent(&self, service: &str, kind: &str, needle: &str) -> Vec<serde_json::Value> {
         let data = self.moto_data().await;

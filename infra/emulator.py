@@ -1,0 +1,232 @@
+"""moto in server mode, with the few fixes this project's behaviour depends on.
+
+moto is the local AWS stand-in (pure Python, one port). Where it differs from
+AWS in a way that would make a local run lie, this module patches it before
+the server starts:
+
+- **DynamoDB requests are atomic.** moto serves requests on threads without a
+  lock, so two conditional writes to one item can both pass their condition;
+  DynamoDB never allows that, and the invite claims rely on it.
+- **A transaction restores only what it touched.** moto deep-copies every
+  table a transaction names, once per item, to roll back: an 11-item
+  transaction on a table of 10,000 items copies 110,000 items (3 per second
+  measured). Here the touched items are saved and put back on failure.
+- **Receiving from a long SQS queue is not quadratic.** For each message it
+  hands out, moto computes every queue attribute (three counts over all the
+  messages) to read the retention period; here it reads the period alone.
+- **SES v2 `GetAccount`** (moto has no handler) answers with a sending quota
+  set at start or by `POST /moto-api/static/ses/account`, which also injects
+  throttling (`throttle_next`) and refuses chosen recipients (`reject`) as
+  the SES sandbox refuses unverified ones. `GET` on the same path returns the
+  quota and the sends counted per second, for tests and the benchmark.
+
+Anything else talks to stock moto: a user with LocalStack or AWS points
+`AWS_ENDPOINT_URL` elsewhere and none of this runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import threading
+import time
+import types
+from collections import Counter
+from typing import Any
+
+
+class SesAccount:
+    """The account's SES quota and what was sent, per epoch second."""
+
+    def __init__(self, max_send_rate: float, max_24h: float):
+        self.lock = threading.Lock()
+        self.max_send_rate = max_send_rate
+        self.max_24h = max_24h
+        self.per_second: Counter[int] = Counter()
+        self.throttle_next = 0
+        self.throttled = 0
+        self.reject: set[str] = set()
+
+    def sent_last_24h(self) -> int:
+        since = int(time.time()) - 86400
+        return sum(n for s, n in self.per_second.items() if s > since)
+
+    def admit(self, recipients: list[str]) -> tuple[str, str] | None:
+        """None if the send goes out (and is counted), else (error code, message)."""
+        with self.lock:
+            if self.throttle_next > 0:
+                self.throttle_next -= 1
+                self.throttled += 1
+                return "TooManyRequestsException", "Maximum sending rate exceeded."
+            if any(r.lower() in self.reject for r in recipients):
+                return "MessageRejected", "Email address is not verified."
+            self.per_second[int(time.time())] += 1
+            return None
+
+    def configure(self, body: dict[str, Any]) -> None:
+        with self.lock:
+            if "max_send_rate" in body:
+                self.max_send_rate = float(body["max_send_rate"])
+            if "max_24_hour_send" in body:
+                self.max_24h = float(body["max_24_hour_send"])
+            if "throttle_next" in body:
+                self.throttle_next = int(body["throttle_next"])
+            if "reject" in body:
+                self.reject = {str(r).lower() for r in body["reject"]}
+            if body.get("reset_counts"):
+                self.per_second.clear()
+                self.throttled = 0
+
+    def report(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "max_send_rate": self.max_send_rate,
+                "max_24_hour_send": self.max_24h,
+                "sent_last_24_hours": self.sent_last_24h(),
+                "throttled": self.throttled,
+                "sends_per_second": {str(s): n for s, n in sorted(self.per_second.items())},
+            }
+
+
+def patch_dynamodb() -> None:
+    from moto.dynamodb import models as ddb_models
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+    from moto.dynamodb.responses import DynamoHandler
+
+    lock = threading.RLock()
+    call_action = DynamoHandler.call_action
+
+    def atomic_call_action(self: Any) -> Any:
+        with lock:
+            return call_action(self)
+
+    DynamoHandler.call_action = atomic_call_action
+
+    # moto's transaction copies whole tables through this module's `copy`;
+    # a Table handed to it comes back as itself, and the items are saved below.
+    def deepcopy(obj: Any, memo: Any = None) -> Any:
+        return obj if isinstance(obj, Table) else copy.deepcopy(obj, memo)
+
+    ddb_models.copy = types.SimpleNamespace(deepcopy=deepcopy, copy=copy.copy)
+    transact = ddb_models.DynamoDBBackend.transact_write_items
+
+    def touched(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[Table, Any, Any, Any]]:
+        saved = []
+        for entry in transact_items:
+            try:
+                _, op = next(iter(entry.items()))
+                table = backend.tables[op["TableName"]]
+                attrs = op.get("Item") or op["Key"]
+                h = DynamoType(attrs[table.hash_key_attr])
+                r = DynamoType(attrs[table.range_key_attr]) if table.range_key_attr else None
+            except (KeyError, StopIteration, TypeError, AttributeError):
+                continue  # moto rejects the request itself, before writing
+            saved.append((table, h, r, copy.deepcopy(table.get_item(h, r))))
+        return saved
+
+    def restore(saved: list[tuple[Table, Any, Any, Any]]) -> None:
+        for table, h, r, item in reversed(saved):
+            if r is None:
+                if item is None:
+                    table.items.pop(h, None)
+                else:
+                    table.items[h] = item
+            elif item is None:
+                table.items[h].pop(r, None)
+                if not table.items[h]:
+                    del table.items[h]
+            else:
+                table.items[h][r] = item
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        saved = touched(self, transact_items)
+        try:
+            transact(self, transact_items)
+        except Exception:
+            restore(saved)
+            raise
+
+    ddb_models.DynamoDBBackend.transact_write_items = transact_write_items
+
+
+def patch_sqs() -> None:
+    from moto.core.utils import unix_time
+    from moto.sqs import models as sqs_models
+
+    def retained(self: Any, queue_name: str, message: Any) -> bool:
+        period = int(self.get_queue(queue_name).message_retention_period)
+        return period + message.sent_timestamp / 1000 > unix_time()
+
+    sqs_models.SQSBackend.is_message_valid_based_on_retention_period = retained
+
+
+def patch_ses(account: SesAccount) -> None:
+    from moto.moto_api._internal import urls as api_urls
+    from moto.sesv2 import urls as sesv2_urls
+    from moto.sesv2.responses import SESV2Response
+
+    def get_account(self: Any) -> str:
+        r = account.report()
+        sent = r["sent_last_24_hours"]
+        return json.dumps(
+            {
+                "DedicatedIpAutoWarmupEnabled": False,
+                "EnforcementStatus": "HEALTHY",
+                "ProductionAccessEnabled": True,
+                "SendingEnabled": True,
+                "SendQuota": {
+                    "Max24HourSend": r["max_24_hour_send"],
+                    "MaxSendRate": r["max_send_rate"],
+                    "SentLast24Hours": float(sent),
+                },
+            }
+        )
+
+    send_email = SESV2Response.send_email
+
+    def admitted_send_email(self: Any) -> Any:
+        params = json.loads(self.body or "{}")
+        dest = params.get("Destination", {})
+        recipients = dest.get("ToAddresses", []) + dest.get("CcAddresses", []) + dest.get("BccAddresses", [])
+        refused = account.admit(recipients)
+        if refused:
+            code, message = refused
+            status = 429 if code == "TooManyRequestsException" else 400
+            return json.dumps({"message": message}), {"status": status, "x-amzn-ErrorType": code}
+        return send_email(self)
+
+    SESV2Response.get_account = get_account
+    sesv2_urls.url_paths["{0}/v2/email/account$"] = SESV2Response.dispatch
+    SESV2Response.send_email = admitted_send_email
+
+    def account_route(request: Any, full_url: str, headers: Any) -> Any:
+        if request.method == "POST":
+            # get_data: the raw body whatever the content type (curl -d sends a form's).
+            raw = request.get_data() if hasattr(request, "get_data") else request.body
+            account.configure(json.loads(raw or b"{}"))
+        return 200, {"Content-Type": "application/json"}, json.dumps(account.report())
+
+    api_urls.url_paths["{0}/moto-api/static/ses/account"] = account_route
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-H", "--host", default="127.0.0.1")
+    parser.add_argument("-p", "--port", type=int, default=4566)
+    # A production account's starting quota; moto's own is the sandbox's 1/s, 200/day.
+    parser.add_argument("--ses-max-send-rate", type=float, default=14.0)
+    parser.add_argument("--ses-max-24-hour-send", type=float, default=50000.0)
+    args = parser.parse_args()
+
+    patch_dynamodb()
+    patch_sqs()
+    patch_ses(SesAccount(args.ses_max_send_rate, args.ses_max_24_hour_send))
+    from moto import server
+
+    server.main(["-H", args.host, "-p", str(args.port)])
+
+
+if __name__ == "__main__":
+    main()
