@@ -6,6 +6,8 @@ Targets (issue 3): validate >= 150 MB/s on one core; peak RSS of validate and of
 the import function <= 64 MB at every size; end-to-end import >= 90 % of the raw ceiling.
 Targets (issue 4): admission handler p99 < 50 us in process; end-to-end p50 <= 1.3x
 a raw GetItem at 16 concurrent; the zipped arm64 release binary < 8 MB.
+Targets (issue 15): 10,000 invites with the SES quota at 200/s sent at >= 90 %
+of the quota, none twice; the sender's peak memory printed.
 """
 
 from __future__ import annotations
@@ -203,20 +205,105 @@ def bench_invalid_import(rows: int) -> dict:
         st.down()
 
 
-def import_rss_kib() -> int:
-    """Peak RSS of the running release import function (VmHWM), 0 if not found."""
+def peak_rss_kib(binary: str) -> int:
+    """The largest peak RSS (VmHWM) among running processes of a release binary, 0 if none."""
+    peak = 0
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         try:
-            exe = os.readlink(f"/proc/{pid}/exe")
-            if exe == str(RELEASE / "import"):
-                for line in open(f"/proc/{pid}/status"):
-                    if line.startswith("VmHWM:"):
-                        return int(line.split()[1])
+            if os.readlink(f"/proc/{pid}/exe") != str(RELEASE / binary):
+                continue
+            for line in open(f"/proc/{pid}/status"):
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
         except OSError:
             continue
-    return 0
+    return peak
+
+
+def import_rss_kib() -> int:
+    return peak_rss_kib("import")
+
+
+def http_call(url: str, body: dict | None = None) -> bytes:
+    """GET, or POST of a JSON body."""
+    import urllib.request
+
+    req = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None)
+    with urllib.request.urlopen(req, timeout=120) as r:
+        return r.read()
+
+
+def ses_account(endpoint: str, body: dict | None = None) -> dict:
+    """The emulator's SES account (infra/emulator.py): set what `body` names, read the rest."""
+    return json.loads(http_call(f"{endpoint}/moto-api/static/ses/account", body))
+
+
+def bench_invites(invites: int = 10_000, quota: float = 200.0) -> dict:
+    """Invites through the stack: an import of `invites` rows with e-mail
+    invites, the emulator's SES quota set to `quota`/s. The sender functions
+    (as many processes as the template's ScalingConfig) share the quota.
+    Measured at the emulator: when each e-mail arrived (per second), how many
+    each recipient got, and its CPU per invite: the rate the emulator itself
+    could serve, beside the quota. Target (issue 15): >= 90 % of the quota,
+    zero duplicates."""
+    st = stackmod.Stack(
+        stackmod.free_port(), stackmod.free_port(), stackmod.free_port(), watch_code=False, release=True
+    )
+    try:
+        env = st.up()
+        endpoint = env["AWS_ENDPOINT_URL"]
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name=env["AWS_REGION"])
+        ses_account(endpoint, {"max_send_rate": quota, "reset_counts": True})
+        path = OUT / f"invites-{invites}.csv"
+        generate(path, invites, prefix="INV")
+        moto = st.procs[0].pid
+        cpu = cpu_seconds(moto)
+        start = time.time()
+        s3.put_object(
+            Bucket=env["IMPORT_BUCKET"], Key="imports/invites.csv", Body=path.read_bytes(), Metadata={"invite": "email"}
+        )
+        deadline = time.monotonic() + max(600, invites / quota * 5)
+        sent = 0
+        while time.monotonic() < deadline:
+            time.sleep(1)
+            account = ses_account(endpoint)
+            sent = account["sent_last_24_hours"]
+            if sent >= invites:
+                break
+        emulator_cpu = cpu_seconds(moto) - cpu
+        per_second = {int(k): v for k, v in account["sends_per_second"].items()}
+        first, last = min(per_second), max(per_second)
+        steady = [per_second.get(t, 0) for t in range(first + 1, last)]
+        data = json.loads(http_call(f"{endpoint}/moto-api/data.json"))
+        per_recipient: dict[str, int] = {}
+        for m in data["ses"]["Message"]:
+            for to in m["destinations"]["ToAddresses"]:
+                per_recipient[to] = per_recipient.get(to, 0) + 1
+        seconds = last + 1 - first
+        r = {
+            "invites": invites,
+            "quota_per_s": quota,
+            "sent": sent,
+            "duplicates": sum(n - 1 for n in per_recipient.values() if n > 1),
+            "first_invite_after_upload_s": round(first - start, 1),
+            "sending_s": seconds,
+            "rate_per_s": round(sent / seconds, 1),
+            "ratio_to_quota": round(sent / seconds / quota, 3),
+            "steady_median_per_s": statistics.median(steady) if steady else 0,
+            "max_in_one_second": max(per_second.values()),
+            "throttled_by_emulator": account["throttled"],
+            # What the emulator could serve if it did nothing but this: a ceiling of its own.
+            "emulator_cpu_ms_per_invite": round(emulator_cpu * 1000 / max(sent, 1), 2),
+            "emulator_ceiling_per_s": round(max(sent, 1) / emulator_cpu, 1) if emulator_cpu else None,
+            "sender_peak_rss_MB": round(peak_rss_kib("invite-sender") / 1024, 1),
+        }
+        r["ok"] = r["sent"] == invites and r["duplicates"] == 0 and r["ratio_to_quota"] >= 0.9
+        print(f"invites: {json.dumps(r)}", flush=True)
+        return r
+    finally:
+        st.down()
 
 
 def raw_ceiling(rows: int, prefix: str = "RAW", reads: bool = False) -> dict:
@@ -501,7 +588,7 @@ def main() -> int:
     # (minutes against moto, and it crosses the 15-minute limit: continuation).
     import_rows = int(os.environ.get("BENCH_IMPORT_ROWS", "10000"))
     only = os.environ.get("BENCH_ONLY", "")
-    # BENCH_ONLY=validate|import|invalid|admission runs one group.
+    # BENCH_ONLY=validate|import|invalid|admission|invites runs one group.
     results = {
         "validate": bench_validate(sizes) if only in ("", "validate") else [],
         "import": bench_end_to_end(import_rows, rounds=5 if import_rows <= 100_000 else 1) if only in ("", "import") else {"ok": True},
@@ -509,10 +596,15 @@ def main() -> int:
         "admission_handler": bench_admission_handler() if only in ("", "admission") else {"ok": True},
         "admission": bench_admission() if only in ("", "admission") else {"ok": True},
         "admission_zip": zipped_binary_mb() if only in ("", "admission") else {"ok": True},
+        "invites": bench_invites(
+            int(os.environ.get("BENCH_INVITES", "10000")), float(os.environ.get("BENCH_INVITE_QUOTA", "200"))
+        )
+        if only in ("", "invites")
+        else {"ok": True},
     }
     (OUT / "results.json").write_text(json.dumps(results, indent=2))
     print(f"results in {OUT / 'results.json'}")
-    groups = ("import", "invalid_import", "admission_handler", "admission", "admission_zip")
+    groups = ("import", "invalid_import", "admission_handler", "admission", "admission_zip", "invites")
     missed = [r for r in results["validate"] + [results[g] for g in groups] if not r["ok"]]
     if missed:
         print(f"targets missed: {len(missed)} (see above)")

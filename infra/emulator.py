@@ -73,7 +73,8 @@ class SesAccount:
             if "throttle_next" in body:
                 self.throttle_next = int(body["throttle_next"])
             if "reject" in body:
-                self.reject = {str(r).lower() for r in body["reject"]}
+                # Added to, not replaced: tests running side by side each refuse their own.
+                self.reject |= {str(r).lower() for r in body["reject"]}
             if body.get("reset_counts"):
                 self.per_second.clear()
                 self.throttled = 0

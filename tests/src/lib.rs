@@ -26,7 +26,10 @@ pub struct Stack {
     pub invite_queue_url: String,
     /// Where SES publishes invite delivery events.
     pub invite_events_topic: String,
+    /// Where the events function reads them from.
+    pub invite_events_queue_url: String,
     pub sqs: aws_sdk_sqs::Client,
+    pub sns: aws_sdk_sns::Client,
     pub http: reqwest::Client,
 }
 
@@ -46,6 +49,7 @@ impl Stack {
             dead_letter_queue_url: var("IMPORT_DLQ_URL"),
             invite_queue_url: var("INVITE_QUEUE_URL"),
             invite_events_topic: var("INVITE_EVENTS_TOPIC_ARN"),
+            invite_events_queue_url: var("INVITE_EVENTS_QUEUE_URL"),
             devices_table: var("DEVICES_TABLE"),
             users_table: var("USERS_TABLE"),
             imports_table: var("IMPORTS_TABLE"),
@@ -56,6 +60,7 @@ impl Stack {
             s3: shared::aws::clients::s3(&sdk).expect("S3 client"),
             dynamo: aws_sdk_dynamodb::Client::new(&sdk),
             sqs: aws_sdk_sqs::Client::new(&sdk),
+            sns: aws_sdk_sns::Client::new(&sdk),
             http: reqwest::Client::new(),
         }
     }
@@ -378,6 +383,36 @@ impl Stack {
                 Some((row, shared::aws::items::get_s(i, "state")?.to_owned()))
             })
             .collect()
+    }
+
+    /// One invite record (an import's id or an approval's origin, and the row).
+    pub async fn invite_record(
+        &self,
+        origin: &str,
+        row: u64,
+    ) -> Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        self.dynamo
+            .get_item()
+            .table_name(&self.imports_table)
+            .key("import_id", AttributeValue::S(origin.to_owned()))
+            .key("sk", AttributeValue::S(shared::aws::outbox::sk(row)))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("invite record")
+            .item
+    }
+
+    /// Publishes an event as SES's configuration set does, to the invite events topic.
+    pub async fn publish_ses_event(&self, event: &serde_json::Value) {
+        self.sns
+            .publish()
+            .topic_arn(&self.invite_events_topic)
+            .message(event.to_string())
+            .send()
+            .await
+            .expect("publish SES event");
     }
 
     /// Waits until the import queue has nothing visible or in flight.

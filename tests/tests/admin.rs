@@ -683,3 +683,91 @@ async fn wrong_passwords_lock_a_serial_until_an_administrator_unlocks_it() {
     let (status, _) = a.call("GET", &path, None, Some(&a.token)).await;
     assert_eq!(status, 404);
 }
+
+/// Polls a device until its invite is in `state` (the sender and the events
+/// function move it asynchronously).
+async fn wait_for_invite_state(st: &Stack, serial: &str, state: &str) {
+    let started = std::time::Instant::now();
+    loop {
+        let d = st.device(serial).await.expect("device");
+        if d.invite.as_ref().map(|i| i.state.as_str()) == Some(state) {
+            return;
+        }
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "{serial}: invite {:?}, not {state}",
+            d.invite
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test]
+async fn invites_are_resent_at_most_once_a_minute_and_an_import_resends_its_failed_ones() {
+    let a = Admin::new().await;
+    let u = a.st.unique();
+    let refused = format!("{u}-1@example.com");
+    // SES refuses this recipient for good (as the sandbox refuses unverified ones).
+    a.st.ses_account(json!({"reject": [refused]})).await;
+    let key = format!("imports/{u}.csv");
+    let body = format!(
+        "Name,Email,Ownership,Serial Number,Platform\n\
+         Ann,{u}-0@example.com,corporate,{u}-S0,ios\n\
+         Bob,{refused},corporate,{u}-S1,ios\n"
+    );
+    a.st.upload(&key, body, &[("invite", "email")]).await;
+    let queued_at = std::time::Instant::now();
+    let report = a.st.wait_for_report(&key).await;
+    let id = report["import_id"].as_str().unwrap().to_owned();
+    a.st.wait_for_invites().await;
+    wait_for_invite_state(&a.st, &format!("{u}-S0"), "sent").await;
+    wait_for_invite_state(&a.st, &format!("{u}-S1"), "failed").await;
+
+    let detail = a.get(&format!("/imports/{id}")).await;
+    assert_eq!(detail["invites"]["sent"], 1, "{detail}");
+    assert_eq!(detail["invites"]["failed"], 1, "{detail}");
+    let device = a.get(&format!("/devices/{u}-S1")).await;
+    assert_eq!(device["invite"]["state"], "failed", "{device}");
+    assert_eq!(device["invite"]["reason"], "MessageRejected", "{device}");
+
+    // Within the minute: refused, with the time to wait.
+    let (status, v) = a
+        .send("POST", &format!("/devices/{u}-S0/invite"), json!({}))
+        .await;
+    assert_eq!(status, 429, "{v}");
+    let (status, v) = a
+        .send("POST", &format!("/imports/{id}/invites/resend"), json!({}))
+        .await;
+    assert_eq!(status, 202, "{v}");
+    assert_eq!(v["resent"], 0, "{v}");
+    assert_eq!(v["skipped"], 1, "the failed one, too recent: {v}");
+
+    tokio::time::sleep(std::time::Duration::from_secs(61).saturating_sub(queued_at.elapsed()))
+        .await;
+    // The import resends only its failed (bounced, unconfirmed) invites: not the sent one.
+    let (status, v) = a
+        .send("POST", &format!("/imports/{id}/invites/resend"), json!({}))
+        .await;
+    assert_eq!(status, 202, "{v}");
+    assert_eq!(v["resent"], 1, "{v}");
+    assert_eq!(v["more"], false, "{v}");
+    // A device's resend, once, then refused within the minute.
+    let (status, v) = a
+        .send("POST", &format!("/devices/{u}-S0/invite"), json!({}))
+        .await;
+    assert_eq!(status, 202, "{v}");
+    assert_eq!(v["attempt"], 2, "{v}");
+    let (status, _) = a
+        .send("POST", &format!("/devices/{u}-S0/invite"), json!({}))
+        .await;
+    assert_eq!(status, 429);
+
+    a.st.wait_for_invites().await;
+    wait_for_invite_state(&a.st, &format!("{u}-S0"), "sent").await;
+    assert_eq!(a.st.emails_to(&format!("{u}-0@example.com")).await.len(), 2);
+    // Refused again: still failed, at its second attempt, never sent.
+    let record = a.st.invite_record(&id, 3).await.expect("record");
+    assert_eq!(shared::aws::items::get_n(&record, "attempt"), 2);
+    wait_for_invite_state(&a.st, &format!("{u}-S1"), "failed").await;
+    assert!(a.st.emails_to(&refused).await.is_empty());
+}

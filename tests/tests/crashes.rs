@@ -107,7 +107,8 @@ async fn crash_and_recover(
 async fn an_import_killed_anywhere_completes_as_if_it_had_not_been() {
     let st = Stack::from_env().await;
     // A quota that sends 1,500 invites in seconds, not the 107 s of a new account's 14/s.
-    st.ses_account(serde_json::json!({"max_send_rate": 200})).await;
+    st.ses_account(serde_json::json!({"max_send_rate": 200}))
+        .await;
     // Validation: half-way through reading the file (~100 KB) the first time.
     crash_and_recover(&st, "validating", "import", "s3:GetObject", 1, Some(40_000)).await;
     // The write pass: before its third batch of writes.

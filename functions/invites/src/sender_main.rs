@@ -37,7 +37,10 @@ async fn main() -> Result<(), Error> {
             client: dynamo.clone(),
             table: tables.imports.clone(),
         },
-        quota: SesQuota::new(ses.clone()),
+        quota: SesQuota::new(
+            ses.clone(),
+            std::time::Duration::from_secs(parsed_or("INVITE_QUOTA_SECONDS", 60)?),
+        ),
         sender: AwsInviteSender {
             ses,
             sns: aws_sdk_sns::Client::new(&sdk),

@@ -47,7 +47,8 @@ pub struct DynamoOutbox {
     pub retention_days: u64,
 }
 
-fn sk(row: u64) -> String {
+/// The sort key of a row's invite record (zero-padded: records list in row order).
+pub fn sk(row: u64) -> String {
     format!("INVITE#{row:010}")
 }
 
@@ -672,19 +673,20 @@ impl RateWindows for DynamoRateWindows {
 #[derive(Debug)]
 pub struct SesQuota {
     pub ses: aws_sdk_sesv2::Client,
+    /// How long an answer is kept (60 s in the template).
+    pub ttl: Duration,
     pub cached: std::sync::Mutex<Option<(std::time::Instant, Result<SendQuota, String>)>>,
 }
 
 impl SesQuota {
-    pub fn new(ses: aws_sdk_sesv2::Client) -> Self {
+    pub fn new(ses: aws_sdk_sesv2::Client, ttl: Duration) -> Self {
         Self {
             ses,
+            ttl,
             cached: std::sync::Mutex::new(None),
         }
     }
 }
-
-const QUOTA_TTL: Duration = Duration::from_secs(60);
 
 impl QuotaSource for SesQuota {
     async fn email_quota(&self) -> Result<SendQuota, PortError> {
@@ -693,7 +695,7 @@ impl QuotaSource for SesQuota {
             .lock()
             .ok()
             .and_then(|c| c.clone())
-            .filter(|(at, _)| at.elapsed() < QUOTA_TTL);
+            .filter(|(at, _)| at.elapsed() < self.ttl);
         let result = match cached {
             Some((_, result)) => result,
             None => {
