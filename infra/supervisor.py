@@ -28,6 +28,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.parse
@@ -84,6 +85,18 @@ def _answer(handler: http.server.BaseHTTPRequestHandler, status: int, headers, d
         handler.wfile.write(data)
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    """A proxy's server: a client that dies mid-request (the point of a crash
+    test) resets its connection; that is expected, not a traceback."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
+
+
 class Instance:
     """One function process, its runtime-API proxy, and its restarts."""
 
@@ -100,8 +113,7 @@ class Instance:
         self.proc: subprocess.Popen | None = None
         self.upstream_conn: http.client.HTTPConnection | None = None
         self.upstream_lock = threading.Lock()
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", 0), self._handler_class())
         threading.Thread(target=self.server.serve_forever, name=f"rt-proxy-{name}", daemon=True).start()
         self.watcher = threading.Thread(target=self._watch, name=f"supervise-{name}", daemon=True)
 
@@ -279,8 +291,7 @@ class FaultProxy:
         self.kill = kill
         self.rules: list[Rule] = []
         self.lock = threading.Lock()
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", 0), self._handler_class())
         threading.Thread(target=self.server.serve_forever, name=f"faults-{name}", daemon=True).start()
 
     @property

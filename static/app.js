@@ -171,38 +171,50 @@ async function overview() {
 }
 
 // ---- Devices ----
+const INVITE_STATES = ["queued", "sending", "sent", "delivered", "bounced", "complained", "failed", "unconfirmed"];
+const inviteBadge = (state) => (state ? html`<span class="badge invite-${state}">${state}</span>` : html`<span class="muted">none</span>`);
+
 function deviceRow(d) {
   return html`<tr><td><a href="#/devices/${encodeURIComponent(d.serial_number)}">${d.serial_number}</a></td>
-    <td><span class="badge ${d.status}">${label(d.status)}</span></td><td>${d.platform}</td><td>${d.device_name || ""}</td>
+    <td><span class="badge ${d.status}">${label(d.status)}</span></td><td>${inviteBadge(d.invite_state)}</td><td>${d.platform}</td><td>${d.device_name || ""}</td>
     <td>${d.email}</td><td>${(d.groups || []).join(", ")}</td></tr>`;
 }
 
 async function devices(params) {
-  const status = params.get("status") || "all", q = params.get("q") || "";
+  const status = params.get("status") || "all", q = params.get("q") || "", invite = params.get("invite") || "";
   render(html`<h1>Devices</h1>
     <form class="toolbar" id="filter" role="search">
       <div><label for="status-filter">Filter by: Enrollment Status</label>
         <select id="status-filter" name="status">
           ${[["all", "All"], ["pre_approved", "Pre-approved"], ["enrolled", "Enrolled"]].map(([v, t]) => html`<option value="${v}" ${raw(v === status ? "selected" : "")}>${t}</option>`)}
         </select></div>
-      <div><label for="q">Search serial number or email</label><input id="q" name="q" type="search" value="${q}"></div>
+      <div><label for="invite-filter">Invite</label>
+        <select id="invite-filter" name="invite">
+          ${[["", "Any"], ...INVITE_STATES.map((v) => [v, v])].map(([v, t]) => html`<option value="${v}" ${raw(v === invite ? "selected" : "")}>${t}</option>`)}
+        </select></div>
+      <div><label for="q">Search serial number or email</label><input id="q" name="q" type="search" value="${q}" ${raw(invite ? "disabled title=\"Clear the invite filter to search\"" : "")}></div>
       <div><button type="submit">Apply</button></div>
     </form>
-    <div class="scroll"><table><thead><tr><th>Serial number</th><th>Status</th><th>Platform</th><th>Device name</th><th>User</th><th>Groups</th></tr></thead>
+    <div class="scroll"><table><thead><tr><th>Serial number</th><th>Status</th><th>Invite</th><th>Platform</th><th>Device name</th><th>User</th><th>Groups</th></tr></thead>
       <tbody id="device-rows"></tbody></table></div>
     <p id="more-wrap"></p>`, "Devices");
   const form = document.getElementById("filter");
   form.status.onchange = () => form.requestSubmit();
+  form.invite.onchange = () => form.requestSubmit();
   form.onsubmit = (e) => {
     e.preventDefault();
-    location.hash = `#/devices?${new URLSearchParams({ status: form.status.value, q: form.q.value.trim() })}`;
+    // The list filters by invite state or searches, not both (one index each).
+    const chosen = form.invite.value;
+    const qs = { status: form.status.value, ...(chosen ? { invite: chosen } : { q: form.q.value.trim() }) };
+    location.hash = `#/devices?${new URLSearchParams(qs)}`;
   };
   const load = async (cursor) => {
-    const qs = new URLSearchParams({ status, ...(q ? { q } : {}), ...(cursor ? { cursor } : {}) });
+    const filter = invite ? { invite } : q ? { q } : {};
+    const qs = new URLSearchParams({ status, ...filter, ...(cursor ? { cursor } : {}) });
     const page = await api("GET", `/devices?${qs}`);
     const body = document.getElementById("device-rows");
     body.insertAdjacentHTML("beforeend", page.items.map((d) => deviceRow(d).s).join(""));
-    if (!body.children.length) body.innerHTML = html`<tr><td colspan="6" class="muted">No devices match.</td></tr>`.s;
+    if (!body.children.length) body.innerHTML = html`<tr><td colspan="7" class="muted">No devices match.</td></tr>`.s;
     const more = document.getElementById("more-wrap");
     more.innerHTML = page.cursor ? html`<button id="more">Load more</button>`.s : "";
     if (page.cursor) document.getElementById("more").onclick = () => load(page.cursor);
@@ -228,10 +240,17 @@ async function device(serial) {
       ${d.enrollment ? html`<dt>Enrolled</dt><dd>${when(d.enrollment.enrolled_at)} ${d.enrollment.method ? `via ${d.enrollment.method}` : ""}</dd>` : ""}
       ${d.failed_attempts ? html`<dt>Wrong passwords</dt><dd id="failed">${d.failed_attempts}${d.locked_until ? html` · <strong class="warn">locked until ${when(d.locked_until)}</strong>` : ""}</dd>` : ""}
     </dl>
+    <h2>Enrollment invite</h2>
+    ${v.invite ? html`<dl class="facts" id="invite">
+      <dt>State</dt><dd>${inviteBadge(v.invite.state)}${v.invite.reason ? html` <span class="muted">(${v.invite.reason})</span>` : ""}</dd>
+      <dt>Sent by</dt><dd>${v.invite.channel === "sms" ? "SMS" : "email"}</dd>
+      <dt>Attempt</dt><dd>${v.invite.attempt}, queued ${when(new Date(v.invite.queued_at * 1000).toISOString())}</dd></dl>
+      <p class="muted">${INVITE_HELP[v.invite.state] || ""}</p>` : html`<p class="muted">No invite was sent for this device (imported with Invite = none).</p>`}
     <h2>Location and hardware</h2>
     <p class="muted">${v.details_note || "Reported by the device since it enrolled."}</p>
     <h2>Administrator actions</h2>
     <p class="actions">
+      ${v.invite && d.status === "pre_approved" ? html`<button id="resend">Send the invite again</button>` : ""}
       ${d.failed_attempts ? html`<button data-action="unlock">Unlock</button>` : ""}
       ${d.status === "enrolled" ? html`<button data-action="reset">Reset enrollment</button>` : html`<button data-action="remove" class="danger">Remove pre-approval</button>`}
     </p>
@@ -240,7 +259,31 @@ async function device(serial) {
     ${v.audit.length ? html`<table id="audit"><thead><tr><th>When</th><th>Who</th><th>What</th></tr></thead><tbody>
       ${v.audit.map((e) => html`<tr><td>${when(e.at)}</td><td>${e.by}</td><td>${actionLabel[e.action]}</td></tr>`)}</tbody></table>` : html`<p class="muted">No administrator has changed this device.</p>`}`, d.serial_number);
   main.querySelectorAll("[data-action]").forEach((b) => (b.onclick = () => confirmAction(d.serial_number, b.dataset.action)));
+  const resend = document.getElementById("resend");
+  if (resend) resend.onclick = async () => {
+    resend.disabled = true;
+    try {
+      const out = await api("POST", `/devices/${encodeURIComponent(d.serial_number)}/invite`);
+      await device(d.serial_number);
+      say(`A new invite is queued for ${d.serial_number} (attempt ${out.attempt}).`);
+    } catch (err) {
+      resend.disabled = false;
+      // 429: the API says how long to wait (at most one invite a minute per device).
+      if (err.status !== 401) say(`Not sent: ${err.message}`, err.status === 429 ? "warn" : "error");
+    }
+  };
 }
+
+const INVITE_HELP = {
+  queued: "Waiting for its turn within the account's sending rate.",
+  sending: "Being handed to the provider right now.",
+  sent: "Accepted by the provider; delivery not yet confirmed.",
+  delivered: "The recipient's mail server accepted it.",
+  bounced: "The address does not take mail: correct the user's email and import the row again, or send again.",
+  complained: "The recipient marked the invite as spam.",
+  failed: "The provider refused it for good (the reason is its code).",
+  unconfirmed: "The sender stopped before the provider answered: it may or may not have gone out. Send it again if the user has none.",
+};
 
 const actionLabel = { remove: "removed the pre-approval", reset: "reset the enrollment", unlock: "unlocked" };
 const actionText = {
@@ -498,7 +541,7 @@ async function follow(id) {
       bar.value = st.progress.fraction;
       text.textContent = `${label(st.status)}: ${st.progress.rows_validated} validated, ${st.progress.rows_written} written, ${st.progress.rows_invited} invited.`;
       if (["completed", "rejected", "failed"].includes(st.status)) {
-        text.innerHTML = html`Import <strong id="final-status">${st.status}</strong>: ${st.counts.devices_written} devices, ${st.counts.users_written} users, ${st.counts.invites_sent} invites. <a href="#/imports/${id}">Details</a>`.s;
+        text.innerHTML = html`Import <strong id="final-status">${st.status}</strong>: ${st.counts.devices_written} devices, ${st.counts.users_written} users, ${st.counts.invites_queued} invites queued. <a href="#/imports/${id}">Details</a>`.s;
         return;
       }
     } else {
@@ -513,7 +556,7 @@ async function imports() {
   const page = await api("GET", "/imports");
   render(html`<h1>Imports</h1><div class="scroll"><table><thead><tr><th>File</th><th>Status</th><th>Rows</th><th>Devices</th><th>Users</th><th>Invites</th><th>Started</th></tr></thead><tbody>
     ${page.items.map((i) => html`<tr><td><a href="#/imports/${i.import_id}">${i.file}</a></td><td><span class="badge ${i.status}">${i.status}</span></td>
-      <td>${i.counts.rows}</td><td>${i.counts.devices_written}</td><td>${i.counts.users_written}</td><td>${i.counts.invites_sent}</td><td>${when(i.created_at)}</td></tr>`)}
+      <td>${i.counts.rows}</td><td>${i.counts.devices_written}</td><td>${i.counts.users_written}</td><td>${i.counts.invites_queued}</td><td>${when(i.created_at)}</td></tr>`)}
     </tbody></table></div>${page.items.length ? "" : html`<p class="muted">No imports yet.</p>`}`, "Imports");
 }
 
@@ -527,17 +570,33 @@ async function importDetail(id) {
   render(html`<p><a href="#/imports">← Imports</a></p><h1>${i.file}</h1>
     <p><span class="badge ${i.status}">${i.status}</span> <progress max="1" value="${i.progress.fraction}" aria-label="Progress"></progress></p>
     <dl class="facts"><dt>Rows</dt><dd>${i.counts.rows} (${i.counts.valid_rows} valid)</dd><dt>Devices written</dt><dd>${i.counts.devices_written}</dd>
-      <dt>Users written</dt><dd>${i.counts.users_written}</dd><dt>Invites sent</dt><dd>${i.counts.invites_sent}</dd>
-      ${i.counts.invites_failed ? html`<dt>Invites refused</dt><dd>${i.counts.invites_failed}</dd>` : ""}
-      ${i.counts.invites_unconfirmed ? html`<dt>Invites unconfirmed</dt><dd>${i.counts.invites_unconfirmed} (maybe sent; see below)</dd>` : ""}
+      <dt>Users written</dt><dd>${i.counts.users_written}</dd><dt>Invites queued</dt><dd>${i.counts.invites_queued}</dd>
       <dt>Skipped</dt><dd>${i.skipped_total}</dd></dl>
+    ${i.counts.invites_queued ? html`<h2>Invites</h2>
+      <table id="invite-tally"><thead><tr>${INVITE_STATES.filter((s) => s !== "sending").map((s) => html`<th>${s}</th>`)}</tr></thead>
+      <tbody><tr>${INVITE_STATES.filter((s) => s !== "sending").map((s) => html`<td data-state="${s}">${i.invites[s] ?? 0}</td>`)}</tr></tbody></table>
+      ${resendable(i.invites) ? html`<p><button id="resend-all">Resend ${resendable(i.invites)} bounced, failed or unconfirmed</button></p>` : ""}` : ""}
     <p>${i.report_url ? html`<a href="${i.report_url}">Report (JSON)</a>` : ""} ${i.errors_csv_url ? html` · <a href="${i.errors_csv_url}">Rows with errors (CSV)</a>` : ""}</p>
     ${i.errors.length ? html`<h2>Errors</h2>
       <p>${i.errors_total} in all (by column: ${byColumn(i.error_totals)})${i.errors_total > i.errors.length ? `; the first ${i.errors.length} below, every row in the CSV` : ""}.</p><div class="scroll"><table><thead><tr><th>Row</th><th>Column</th><th>Value</th><th>Problem</th></tr></thead><tbody>
       ${i.errors.map((e) => html`<tr><td>${e.row}</td><td>${e.column}</td><td>${e.value}</td><td>${e.message}</td></tr>`)}</tbody></table></div>` : ""}
-    ${i.invite_errors.length ? html`<h2>Invites to check</h2><div class="scroll"><table><thead><tr><th>Row</th><th>What happened</th></tr></thead><tbody>
-      ${i.invite_errors.map((e) => html`<tr><td>${e.row}</td><td>${e.message}</td></tr>`)}</tbody></table></div>` : ""}`, i.file);
+    `, i.file);
+  const again = document.getElementById("resend-all");
+  if (again) again.onclick = async () => {
+    again.disabled = true;
+    try {
+      const out = await api("POST", `/imports/${encodeURIComponent(id)}/invites/resend`);
+      await importDetail(id);
+      const left = out.skipped ? `; ${out.skipped} went out less than a minute ago or are being sent: try again in a minute` : "";
+      say(`${out.resent} invites queued again${left}${out.more ? "; more remain: press Resend again" : ""}.`);
+    } catch (err) {
+      again.disabled = false;
+      if (err.status !== 401) say(`Not resent: ${err.message}`, "error");
+    }
+  };
 }
+
+const resendable = (t) => (t.bounced || 0) + (t.failed || 0) + (t.unconfirmed || 0);
 
 // ---- Blocked attempts ----
 async function blocked() {
@@ -571,8 +630,8 @@ function approveForm(id, serial) {
         name: f.name.value, email: f.email.value, ownership: f.ownership.value, invite: f.invite.value, mobile: f.mobile.value || undefined,
       });
       await blocked();
-      const invite = out.invite_sent === true ? " and the invite was sent" : out.invite_sent === false ? ", but the invite could not be sent (check the sender address and the user's email or mobile)" : "";
-      say(`${out.serial_number} is pre-approved${invite}.`, out.invite_sent === false ? "warn" : "ok");
+      const invite = out.invite_state ? ` and its invite is ${out.invite_state} (see the device's page for delivery)` : "";
+      say(`${out.serial_number} is pre-approved${invite}.`);
     } catch (err) {
       if (err.status !== 401) say(`Not approved: ${err.message}`, "error");
     }

@@ -37,25 +37,32 @@ async function setRestriction(page, on) {
   assert.equal(await page.getByLabel("Pre-approved Devices Only").isChecked(), on);
 }
 
+async function signIn(page) {
+  await page.goto(env.ADMIN_URL);
+  await page.getByLabel("Username").fill(env.ADMIN_USERNAME);
+  await page.getByLabel("Password").fill(env.ADMIN_PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Overview" }).waitFor();
+}
+
+function watch(page, problems) {
+  page.setDefaultTimeout(20_000);
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  page.on("console", (m) => {
+    // Failed fetches (a 404 while an import is queued, a 429 the page explains) are expected; script and CSP errors are not.
+    if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) problems.push(m.text());
+  });
+}
+
 test("an admin signs in, restricts enrollment, pre-approves a file and approves a blocked device", { timeout: 180_000 }, async () => {
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
   const problems = [];
   try {
     const page = await browser.newPage();
-    page.setDefaultTimeout(20_000);
-    page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-    page.on("console", (m) => {
-      // Failed fetches (a 404 while an import is queued) are expected; script and CSP errors are not.
-      if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) problems.push(m.text());
-    });
+    watch(page, problems);
     const u = randomUUID().slice(0, 8);
 
-    // Sign in.
-    await page.goto(env.ADMIN_URL);
-    await page.getByLabel("Username").fill(env.ADMIN_USERNAME);
-    await page.getByLabel("Password").fill(env.ADMIN_PASSWORD);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.getByRole("heading", { name: "Overview" }).waitFor();
+    await signIn(page);
     await page.getByRole("img", { name: "Devices by platform and enrollment status" }).waitFor();
     await shot(page, "signed-in-overview");
 
@@ -167,6 +174,66 @@ test("an admin signs in, restricts enrollment, pre-approves a file and approves 
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.getByText("Signed out.").waitFor();
     await page.getByLabel("Username").waitFor();
+    assert.deepEqual(problems, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test("the page shows where each invite stands, filters by it and resends at most once a minute", { timeout: 180_000 }, async () => {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  const problems = [];
+  try {
+    const page = await browser.newPage();
+    watch(page, problems);
+    const u = randomUUID().slice(0, 8);
+    // The emulator's SES refuses Bob's address for good, as the SES sandbox refuses an unverified one.
+    const refused = await fetch(`${env.AWS_ENDPOINT_URL}/moto-api/static/ses/account`, {
+      method: "POST", body: JSON.stringify({ reject: [`${u}-bob@example.com`] }),
+    });
+    assert.equal(refused.status, 200);
+    await signIn(page);
+
+    const csv = ["Name,Email,Ownership,Serial Number,Platform", `Ann Lee,${u}-ann@example.com,corporate,${u}-D1,ios`,
+      `Bob Roe,${u}-bob@example.com,corporate,${u}-D2,ios`].join("\r\n");
+    await page.getByRole("link", { name: "Pre-approve" }).click();
+    await page.getByLabel("Device list (CSV exported from a spreadsheet)").setInputFiles({ name: `${u}-invites.csv`, mimeType: "text/csv", buffer: Buffer.from(csv) });
+    await page.getByRole("button", { name: "Next" }).click();
+    await page.getByRole("button", { name: "Next" }).click();
+    await page.locator("input[name=invite][value=email]").check();
+    await page.getByRole("button", { name: "Send" }).click();
+    await page.locator("#final-status", { hasText: "completed" }).waitFor({ timeout: 90_000 });
+    await page.getByText("2 invites queued").waitFor();
+
+    // The import's page counts invites by state once the sender has been through them.
+    await page.getByRole("link", { name: "Details" }).click();
+    const tally = page.locator("#invite-tally");
+    for (let i = 0; ; i++) {
+      await tally.waitFor();
+      const [sent, failed] = await Promise.all(["sent", "failed"].map((s) => tally.locator(`td[data-state=${s}]`).textContent()));
+      if (sent === "1" && failed === "1") break;
+      assert.ok(i < 60, `invites still sent ${sent}, failed ${failed}`);
+      await new Promise((r) => setTimeout(r, 1000));
+      await page.reload();
+    }
+    await page.getByRole("button", { name: "Resend 1 bounced, failed or unconfirmed" }).waitFor();
+    await shot(page, "import-invite-states");
+
+    // The device list filtered to failed invites shows Bob's device, not Ann's.
+    await page.getByRole("link", { name: "Devices" }).click();
+    await page.getByLabel("Invite").selectOption("failed");
+    await page.getByRole("link", { name: `${u}-D2` }).waitFor();
+    assert.equal(await page.getByRole("link", { name: `${u}-D1` }).count(), 0);
+    assert.equal(await page.locator("tr", { hasText: `${u}-D2` }).locator(".badge.invite-failed").textContent(), "failed");
+    await shot(page, "devices-invite-failed");
+
+    // Its page: the state with the provider's code, and a resend refused within the minute.
+    await page.getByRole("link", { name: `${u}-D2` }).click();
+    await page.locator("#invite").getByText("failed").waitFor();
+    await page.locator("#invite").getByText("(MessageRejected)").waitFor();
+    await page.getByRole("button", { name: "Send the invite again" }).click();
+    await page.getByText("less than a minute ago").waitFor();
+    await shot(page, "device-invite-resend-too-soon");
     assert.deepEqual(problems, []);
   } finally {
     await browser.close();

@@ -4,6 +4,8 @@
 //! Run through `make integration` (or `infra/stack.py run -- cargo test -p integration-tests`),
 //! which starts a stack on free ports and exports its variables.
 
+pub mod admin;
+
 use std::time::{Duration, Instant};
 
 use aws_config::BehaviorVersion;
@@ -383,6 +385,28 @@ impl Stack {
                 Some((row, shared::aws::items::get_s(i, "state")?.to_owned()))
             })
             .collect()
+    }
+
+    /// Polls a device until its invite is in `state` (the sender and the
+    /// events function move it asynchronously); fails after a minute.
+    pub async fn wait_for_invite_state(
+        &self,
+        serial: &str,
+        state: &str,
+    ) -> shared::records::DeviceRecord {
+        let started = Instant::now();
+        loop {
+            let d = self.device(serial).await.expect("device written");
+            if d.invite.as_ref().map(|i| i.state.as_str()) == Some(state) {
+                return d;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "{serial}: invite {:?}, not {state}",
+                d.invite
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
     }
 
     /// One invite record (an import's id or an approval's origin, and the row).

@@ -1,96 +1,9 @@
 //! The admin API through the local stack, signed in with a real token of the
 //! emulator's Cognito user pool (USER_PASSWORD_AUTH, as the local page does).
 
-use integration_tests::Stack;
+use integration_tests::admin::{var, Admin};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
-
-fn var(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run with `make integration`"))
-}
-
-struct Admin {
-    st: Stack,
-    base: String,
-    token: String,
-}
-
-/// Cognito's InitiateAuth is an unsigned JSON call; the page makes the same one.
-async fn sign_in(st: &Stack) -> String {
-    let r = st
-        .http
-        .post(format!("{}/", st.endpoint))
-        .header("x-amz-target", "AWSCognitoIdentityProviderService.InitiateAuth")
-        .header("content-type", "application/x-amz-json-1.1")
-        .body(
-            json!({
-                "AuthFlow": "USER_PASSWORD_AUTH",
-                "ClientId": var("COGNITO_CLIENT_ID"),
-                "AuthParameters": {"USERNAME": var("ADMIN_USERNAME"), "PASSWORD": var("ADMIN_PASSWORD")},
-            })
-            .to_string(),
-        )
-        .send()
-        .await
-        .expect("InitiateAuth");
-    let v: Value = r.json().await.expect("auth JSON");
-    v["AuthenticationResult"]["IdToken"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no token: {v}"))
-        .to_owned()
-}
-
-impl Admin {
-    async fn new() -> Self {
-        let st = Stack::from_env().await;
-        let token = sign_in(&st).await;
-        Self {
-            base: format!("{}/v1", var("ADMIN_API_URL")),
-            st,
-            token,
-        }
-    }
-
-    async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<Value>,
-        token: Option<&str>,
-    ) -> (u16, Value) {
-        let mut req = self
-            .st
-            .http
-            .request(method.parse().unwrap(), format!("{}{path}", self.base));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req
-                .header("content-type", "application/json")
-                .body(b.to_string());
-        }
-        let r = req.send().await.expect("admin API");
-        let status = r.status().as_u16();
-        let text = r.text().await.unwrap();
-        // Every answer the admin API gives these tests is the one openapi.yaml documents.
-        openapi_check::assert_documented(method, &format!("/v1{path}"), status, text.as_bytes());
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        let (status, v) = self.call("GET", path, None, Some(&self.token)).await;
-        assert_eq!(status, 200, "GET {path}: {v}");
-        v
-    }
-
-    async fn send(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
-        self.call(method, path, Some(body), Some(&self.token)).await
-    }
-}
 
 fn now() -> u64 {
     std::time::SystemTime::now()
@@ -684,24 +597,6 @@ async fn wrong_passwords_lock_a_serial_until_an_administrator_unlocks_it() {
     assert_eq!(status, 404);
 }
 
-/// Polls a device until its invite is in `state` (the sender and the events
-/// function move it asynchronously).
-async fn wait_for_invite_state(st: &Stack, serial: &str, state: &str) {
-    let started = std::time::Instant::now();
-    loop {
-        let d = st.device(serial).await.expect("device");
-        if d.invite.as_ref().map(|i| i.state.as_str()) == Some(state) {
-            return;
-        }
-        assert!(
-            started.elapsed().as_secs() < 60,
-            "{serial}: invite {:?}, not {state}",
-            d.invite
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-    }
-}
-
 #[tokio::test]
 async fn invites_are_resent_at_most_once_a_minute_and_an_import_resends_its_failed_ones() {
     let a = Admin::new().await;
@@ -720,8 +615,9 @@ async fn invites_are_resent_at_most_once_a_minute_and_an_import_resends_its_fail
     let report = a.st.wait_for_report(&key).await;
     let id = report["import_id"].as_str().unwrap().to_owned();
     a.st.wait_for_invites().await;
-    wait_for_invite_state(&a.st, &format!("{u}-S0"), "sent").await;
-    wait_for_invite_state(&a.st, &format!("{u}-S1"), "failed").await;
+    a.st.wait_for_invite_state(&format!("{u}-S0"), "sent").await;
+    a.st.wait_for_invite_state(&format!("{u}-S1"), "failed")
+        .await;
 
     let detail = a.get(&format!("/imports/{id}")).await;
     assert_eq!(detail["invites"]["sent"], 1, "{detail}");
@@ -763,11 +659,12 @@ async fn invites_are_resent_at_most_once_a_minute_and_an_import_resends_its_fail
     assert_eq!(status, 429);
 
     a.st.wait_for_invites().await;
-    wait_for_invite_state(&a.st, &format!("{u}-S0"), "sent").await;
+    a.st.wait_for_invite_state(&format!("{u}-S0"), "sent").await;
     assert_eq!(a.st.emails_to(&format!("{u}-0@example.com")).await.len(), 2);
     // Refused again: still failed, at its second attempt, never sent.
     let record = a.st.invite_record(&id, 3).await.expect("record");
     assert_eq!(shared::aws::items::get_n(&record, "attempt"), 2);
-    wait_for_invite_state(&a.st, &format!("{u}-S1"), "failed").await;
+    a.st.wait_for_invite_state(&format!("{u}-S1"), "failed")
+        .await;
     assert!(a.st.emails_to(&refused).await.is_empty());
 }

@@ -7,9 +7,12 @@
 //! gives, and no invite may go out twice.
 //!
 //! One test function: the crashes are armed per function, so two scenarios
-//! running side by side would kill each other's work.
+//! running side by side would kill each other's work (and the approvals
+//! need "Pre-approved Devices Only", which every other test leaves off).
 
+use integration_tests::admin::Admin;
 use integration_tests::Stack;
+use serde_json::json;
 
 const HEADER: &str = "Name,Email,Ownership,Serial Number,Platform,Mobile,Password,Device Group\n";
 const ROWS: usize = 1500;
@@ -103,6 +106,71 @@ async fn crash_and_recover(
     }
 }
 
+/// The admin approves a blocked device and its process dies at the approval's
+/// transaction: before it (nothing committed: the admin's retry approves, one
+/// invite), or once DynamoDB has answered it (committed, the answer lost: the
+/// retry finds it approved, and the invite queued before the commit still
+/// goes, once).
+async fn approval_crash(a: &Admin, label: &str, after_bytes: Option<u64>) {
+    let st = &a.st;
+    let u = format!("{}-{label}", st.unique());
+    let serial = format!("{u}-BLOCKED");
+    let attempt = json!({"serial_number": serial, "platform": "ios"}).to_string();
+    let (_, d) = st.post(&st.admission_url, attempt.clone()).await;
+    assert_eq!(d["decision"], "deny", "{label}: {d}");
+    let denials = a.get("/admission-denials").await;
+    let id = denials["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["serial_number"] == serial.as_str())
+        .and_then(|d| d["id"].as_str())
+        .expect("the blocked attempt is listed")
+        .to_owned();
+    let email = format!("{u}@example.com");
+    let approve =
+        json!({"name": "New User", "email": email, "ownership": "corporate", "invite": "email"});
+    let path = format!("/admission-denials/{id}/approve");
+
+    let (restarts_before, fired_before) = st.crashes("admin").await;
+    st.crash("admin", "dynamodb:TransactWriteItems", 1, after_bytes)
+        .await;
+    // Raw: a crashed invocation's answer is Lambda's error, not the API's.
+    let crashed = st
+        .http
+        .post(format!("{}{path}", a.base))
+        .bearer_auth(&a.token)
+        .header("content-type", "application/json")
+        .body(approve.to_string())
+        .send()
+        .await
+        .expect("admin API");
+    assert!(
+        crashed.status().is_server_error(),
+        "{label}: the approval's invocation failed: {}",
+        crashed.status()
+    );
+    let (restarts, fired) = st.crashes("admin").await;
+    assert_eq!(fired, fired_before + 1, "{label}: the crash fired");
+    assert!(restarts > restarts_before, "{label}: admin started again");
+
+    // The admin tries again, as the page's error tells them to.
+    let (status, v) = a.send("POST", &path, approve).await;
+    match after_bytes {
+        None => assert_eq!(status, 200, "{label}: nothing was committed: {v}"),
+        Some(_) => assert_eq!(status, 409, "{label}: approved already: {v}"),
+    }
+    st.wait_for_invites().await;
+    st.wait_for_invite_state(&serial, "sent").await;
+    assert_eq!(
+        st.emails_to(&email).await.len(),
+        1,
+        "{label}: exactly one invite"
+    );
+    let (_, d) = st.post(&st.admission_url, attempt).await;
+    assert_eq!(d["reason"], "pre_approved", "{label}: {d}");
+}
+
 #[tokio::test]
 async fn an_import_killed_anywhere_completes_as_if_it_had_not_been() {
     let st = Stack::from_env().await;
@@ -115,4 +183,11 @@ async fn an_import_killed_anywhere_completes_as_if_it_had_not_been() {
     crash_and_recover(&st, "writing", "import", "dynamodb:BatchWriteItem", 3, None).await;
     // Invites: the sender, before the 431st email leaves.
     crash_and_recover(&st, "inviting", "invite-sender", "ses:SendEmail", 431, None).await;
+
+    // The admin function, between an approval and its invite.
+    let a = Admin::new().await;
+    st.set_pre_approved_only(true).await;
+    approval_crash(&a, "before-commit", None).await;
+    approval_crash(&a, "after-commit", Some(1)).await;
+    st.set_pre_approved_only(false).await;
 }

@@ -39,22 +39,6 @@ fn per_second(account: &serde_json::Value) -> BTreeMap<u64, u64> {
         .collect()
 }
 
-async fn wait_for_state(st: &Stack, serial: &str, want: &str) -> shared::records::DeviceRecord {
-    let started = Instant::now();
-    loop {
-        let d = st.device(serial).await.expect("device written");
-        if d.invite.as_ref().map(|i| i.state.as_str()) == Some(want) {
-            return d;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "{serial}: invite still {:?}, not {want}",
-            d.invite
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
 #[tokio::test]
 async fn two_imports_at_once_keep_to_the_accounts_quota_and_each_invite_goes_once() {
     // Well below what the emulator can send (~25/s here), so a sender that
@@ -140,11 +124,14 @@ async fn a_throttled_send_is_retried_and_a_refused_address_fails_alone() {
             1,
             "{to}: sent once after throttling"
         );
-        let d = wait_for_state(&st, &format!("{u}-S{i:04}"), "sent").await;
+        let d = st
+            .wait_for_invite_state(&format!("{u}-S{i:04}"), "sent")
+            .await;
         assert!(d.invite.is_some());
     }
     assert!(st.emails_to(&refused).await.is_empty());
-    wait_for_state(&st, &format!("{u}-S0002"), "failed").await;
+    st.wait_for_invite_state(&format!("{u}-S0002"), "failed")
+        .await;
     let origin = report["import_id"].as_str().unwrap();
     // Row 4 of the file (header is row 1) is the refused one.
     let record = st.invite_record(origin, 4).await.expect("invite record");
@@ -174,8 +161,12 @@ async fn a_bounce_event_marks_the_invite_bounced_and_a_stale_one_changes_nothing
     let report = st.wait_for_report(&key).await;
     let origin = report["import_id"].as_str().unwrap().to_owned();
     st.wait_for_invites().await;
-    let bounced = wait_for_state(&st, &format!("{u}-S0000"), "sent").await;
-    let kept = wait_for_state(&st, &format!("{u}-S0001"), "sent").await;
+    let bounced = st
+        .wait_for_invite_state(&format!("{u}-S0000"), "sent")
+        .await;
+    let kept = st
+        .wait_for_invite_state(&format!("{u}-S0001"), "sent")
+        .await;
 
     let event = |tag: &str, message_id: &str| {
         // The shape of an SES event-publishing record (mail.tags carries the sender's tags).
@@ -203,7 +194,8 @@ async fn a_bounce_event_marks_the_invite_bounced_and_a_stale_one_changes_nothing
         .await;
     st.publish_ses_event(&event(&tag, &message_id(2).await))
         .await;
-    wait_for_state(&st, &format!("{u}-S0000"), "bounced").await;
+    st.wait_for_invite_state(&format!("{u}-S0000"), "bounced")
+        .await;
     let record = st.invite_record(&origin, 2).await.unwrap();
     assert_eq!(
         shared::aws::items::get_s(&record, "reason"),
