@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use aws_sdk_dynamodb::types::{Delete, KeysAndAttributes, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 
+use super::batch::{send_in_batches, MAX_BATCH_GET};
 use super::dynamo::{sdk_error, written, DynamoDirectory, DynamoImports, Tables};
 use super::items::{
     device_item, device_record, get_n, get_s, import_state, s, user_item, user_record, Item,
@@ -99,23 +100,35 @@ impl DynamoAdmin {
             .filter_map(|i| get_s(i, "serial"))
             .map(|serial| Item::from([("serial".to_owned(), s(serial))]))
             .collect();
-        let mut items = Vec::new();
-        if !keys.is_empty() {
+        // Keys DynamoDB leaves unprocessed (throttling) are asked again, never dropped.
+        let table = &self.tables.devices;
+        let mut items = send_in_batches(keys, MAX_BATCH_GET, 1, |batch| async move {
             let ka = KeysAndAttributes::builder()
-                .set_keys(Some(keys))
+                .set_keys(Some(batch))
                 .build()
                 .map_err(|e| PortError::new("find devices by email", e))?;
             let got = self
                 .client
                 .batch_get_item()
-                .request_items(&self.tables.devices, ka)
+                .request_items(table, ka)
                 .send()
                 .await
                 .map_err(|e| sdk_error("find devices by email", e))?;
-            for rows in got.responses.unwrap_or_default().into_values() {
-                items.extend(rows.iter().filter_map(device_record));
-            }
-        }
+            let unprocessed = got
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(table))
+                .map(|ka| ka.keys)
+                .unwrap_or_default();
+            let found: Vec<DeviceRecord> = got
+                .responses
+                .unwrap_or_default()
+                .into_values()
+                .flatten()
+                .filter_map(|i| device_record(&i))
+                .collect();
+            Ok((unprocessed, found))
+        })
+        .await?;
         items.retain(|d| d.status == status);
         items.sort_by(|a, b| a.serial.cmp(&b.serial));
         Ok(Page {

@@ -257,6 +257,28 @@ pub struct MemorySender {
     pub slow: Mutex<Vec<(String, u64)>>,
 }
 
+impl MemorySender {
+    /// The addresses sent to, sorted.
+    pub fn sent_to(&self) -> Vec<String> {
+        let mut to: Vec<String> = self
+            .sent
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|i| i.to.clone())
+            .collect();
+        to.sort();
+        to
+    }
+
+    /// The rows sent, sorted.
+    pub fn sent_rows(&self) -> Vec<u64> {
+        let mut rows: Vec<u64> = self.sent.lock().unwrap().iter().map(|i| i.row).collect();
+        rows.sort_unstable();
+        rows
+    }
+}
+
 impl InviteSender for MemorySender {
     async fn send(
         &self,

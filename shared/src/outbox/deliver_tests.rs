@@ -67,16 +67,7 @@ impl World {
     }
 
     fn sent_to(&self) -> Vec<String> {
-        let mut to: Vec<String> = self
-            .sender
-            .sent
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|i| i.to.clone())
-            .collect();
-        to.sort();
-        to
+        self.sender.sent_to()
     }
 
     fn state(&self, row: u64) -> InviteState {

@@ -1421,17 +1421,10 @@ async fn an_import_resend_picks_bounced_failed_and_unconfirmed_invites_only() {
     assert_eq!(status, StatusCode::ACCEPTED, "{v}");
     assert_eq!(v, json!({"resent": 3, "skipped": 0, "more": false}));
     app.ports.deliver_invites().await;
-    let mut to: Vec<String> = app
-        .ports
-        .sender
-        .sent
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|i| i.to.clone())
-        .collect();
-    to.sort();
-    assert_eq!(to, ["u2@x.com", "u3@x.com", "u4@x.com"]);
+    assert_eq!(
+        app.ports.sender.sent_to(),
+        ["u2@x.com", "u3@x.com", "u4@x.com"]
+    );
     let one = get(&app, "/v1/imports/imp").await;
     assert_eq!(one["invites"]["sent"], 4);
     assert_eq!(one["invites"]["bounced"], 0);

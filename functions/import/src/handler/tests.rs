@@ -255,18 +255,7 @@ async fn an_import_out_of_time_requeues_its_event() {
         .is_empty());
     assert_eq!(report(&app, "imports/slow.csv")["status"], "completed");
     app.ports.settings.deliver_invites().await;
-    let mut rows: Vec<u64> = app
-        .ports
-        .settings
-        .sender
-        .sent
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|i| i.row)
-        .collect();
-    rows.sort_unstable();
-    assert_eq!(rows, [2, 3, 4, 5, 6, 7]);
+    assert_eq!(app.ports.settings.sender.sent_rows(), [2, 3, 4, 5, 6, 7]);
 }
 
 #[tokio::test]
