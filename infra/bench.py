@@ -255,6 +255,20 @@ def bench_invites(invites: int = 10_000, quota: float = 200.0) -> dict:
         env = st.up()
         endpoint = env["AWS_ENDPOINT_URL"]
         s3 = boto3.client("s3", endpoint_url=endpoint, region_name=env["AWS_REGION"])
+        function_env = dict(
+            line.split("=", 1) for line in (ROOT / ".dev" / "functions.env").read_text().splitlines() if "=" in line
+        )
+        # What the emulator can send at all, through the sender's own SES adapter, 16 in flight.
+        raw = json.loads(
+            subprocess.run(
+                [str(RELEASE / "bench_raw_sends"), "2000", "16", function_env["INVITE_SENDER"], "raw"],
+                env={**os.environ, "SES_CONFIGURATION_SET": function_env.get("SES_CONFIGURATION_SET", "")},
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+        )
+        print(f"raw SendEmail ceiling of the emulator: {json.dumps(raw)}", flush=True)
         ses_account(endpoint, {"max_send_rate": quota, "reset_counts": True})
         path = OUT / f"invites-{invites}.csv"
         generate(path, invites, prefix="INV")
@@ -280,7 +294,8 @@ def bench_invites(invites: int = 10_000, quota: float = 200.0) -> dict:
         per_recipient: dict[str, int] = {}
         for m in data["ses"]["Message"]:
             for to in m["destinations"]["ToAddresses"]:
-                per_recipient[to] = per_recipient.get(to, 0) + 1
+                if not to.startswith("raw-"):
+                    per_recipient[to] = per_recipient.get(to, 0) + 1
         seconds = last + 1 - first
         r = {
             "invites": invites,
@@ -294,6 +309,8 @@ def bench_invites(invites: int = 10_000, quota: float = 200.0) -> dict:
             "steady_median_per_s": statistics.median(steady) if steady else 0,
             "max_in_one_second": max(per_second.values()),
             "throttled_by_emulator": account["throttled"],
+            "raw_send_ceiling_per_s": raw["per_s"],
+            "ratio_to_what_the_emulator_can_send": round(sent / seconds / min(quota, raw["per_s"]), 3),
             # What the emulator could serve if it did nothing but this: a ceiling of its own.
             "emulator_cpu_ms_per_invite": round(emulator_cpu * 1000 / max(sent, 1), 2),
             "emulator_ceiling_per_s": round(max(sent, 1) / emulator_cpu, 1) if emulator_cpu else None,
