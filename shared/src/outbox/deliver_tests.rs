@@ -223,6 +223,52 @@ async fn an_exhausted_day_quota_puts_email_back_and_an_unreadable_quota_falls_ba
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_event_that_overtakes_the_senders_record_waits_for_it() {
+    let w = World::new(100.0);
+    w.record(1).await;
+    let r = InviteRef::new(ORIGIN, 1);
+    // The sender has claimed the invite and sent it, but not yet recorded the send.
+    let Claimed::Owned(_) = w.outbox.claim(&r, 1, "tok", u64::MAX).await.unwrap() else {
+        panic!("claimed");
+    };
+    let delivered = events::DeliveryEvent {
+        invite: r.clone(),
+        attempt: 1,
+        message_id: "m-1".into(),
+        state: InviteState::Delivered,
+        reason: None,
+    };
+    assert_eq!(
+        events::apply(&w.outbox, &delivered).await.unwrap(),
+        events::Applied::TooEarly
+    );
+    let sent = Transition {
+        invite: &r,
+        attempt: 1,
+        from: InviteState::Sending,
+        to: InviteState::Sent,
+        token: Some("tok"),
+        message_id: Some("m-1"),
+        reason: None,
+    };
+    assert!(w.outbox.transition(&sent).await.unwrap());
+    assert_eq!(
+        events::apply(&w.outbox, &delivered).await.unwrap(),
+        events::Applied::Changed
+    );
+    assert_eq!(w.state(1), InviteState::Delivered);
+    // An event of an older attempt is not early: it is over.
+    let old = events::DeliveryEvent {
+        attempt: 0,
+        ..delivered
+    };
+    assert_eq!(
+        events::apply(&w.outbox, &old).await.unwrap(),
+        events::Applied::Ignored
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn sms_invites_use_their_own_lane() {
     let w = World::new(100.0);
     let entry = OutboxEntry {
@@ -253,19 +299,20 @@ async fn a_bounce_moves_a_sent_invite_and_a_stale_event_does_nothing() {
         state,
         reason: Some("Permanent/General".into()),
     };
-    assert!(
-        !events::apply(&w.outbox, &event("other", InviteState::Bounced))
-            .await
-            .unwrap()
+    let outbox = &w.outbox;
+    let apply = |e| async move { events::apply(outbox, &e).await.unwrap() };
+    assert_eq!(
+        apply(event("other", InviteState::Bounced)).await,
+        events::Applied::Ignored
     );
-    assert!(
-        events::apply(&w.outbox, &event(&id, InviteState::Delivered))
-            .await
-            .unwrap()
+    assert_eq!(
+        apply(event(&id, InviteState::Delivered)).await,
+        events::Applied::Changed
     );
-    assert!(events::apply(&w.outbox, &event(&id, InviteState::Bounced))
-        .await
-        .unwrap());
+    assert_eq!(
+        apply(event(&id, InviteState::Bounced)).await,
+        events::Applied::Changed
+    );
     assert_eq!(w.state(1), InviteState::Bounced);
     let t = w.outbox.tally(ORIGIN, 1).await.unwrap();
     assert_eq!((t.sent, t.delivered, t.bounced), (0, 0, 1));

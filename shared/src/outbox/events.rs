@@ -80,9 +80,22 @@ pub fn parse(body: &str) -> Option<DeliveryEvent> {
     })
 }
 
+/// What applying an event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The invite moved to the event's state.
+    Changed,
+    /// Nothing to change: another message, a newer attempt, or a state the
+    /// event does not follow.
+    Ignored,
+    /// The event overtook the sender's own record of the send (the invite is
+    /// still `sending` at this attempt): apply it again later.
+    TooEarly,
+}
+
 /// Applies the event if the invite is still at that attempt and message, in
-/// a state the event can follow. Returns whether it changed anything.
-pub async fn apply<O: Outbox>(outbox: &O, e: &DeliveryEvent) -> Result<bool, PortError> {
+/// a state the event can follow.
+pub async fn apply<O: Outbox>(outbox: &O, e: &DeliveryEvent) -> Result<Applied, PortError> {
     // Delivery follows a send; a bounce or complaint may also follow a delivery.
     let from: &[InviteState] = match e.state {
         InviteState::Delivered | InviteState::Failed => &[InviteState::Sent],
@@ -104,10 +117,19 @@ pub async fn apply<O: Outbox>(outbox: &O, e: &DeliveryEvent) -> Result<bool, Por
                     .show_on_device(&status.serial, &e.invite, e.state)
                     .await?;
             }
-            return Ok(true);
+            return Ok(Applied::Changed);
         }
     }
-    Ok(false)
+    // SES can report a delivery before the sender has written down its send.
+    let early = outbox
+        .status(&e.invite)
+        .await?
+        .is_some_and(|st| st.state == InviteState::Sending && st.attempt == e.attempt);
+    Ok(if early {
+        Applied::TooEarly
+    } else {
+        Applied::Ignored
+    })
 }
 
 #[cfg(test)]
