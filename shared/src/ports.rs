@@ -109,28 +109,6 @@ pub trait Directory: Send + Sync {
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
-/// What the invite ledger held for a row when its invite was claimed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Claim {
-    /// Nothing: this attempt owns the invite and sends it.
-    New,
-    Sent,
-    Rejected,
-    /// Claimed by an attempt that stopped before recording the outcome: it may
-    /// or may not have gone out, and it is not sent again.
-    Unconfirmed,
-}
-
-impl Claim {
-    pub fn from_state(state: Option<&str>) -> Self {
-        match state {
-            Some("sent") => Claim::Sent,
-            Some("rejected") => Claim::Rejected,
-            _ => Claim::Unconfirmed,
-        }
-    }
-}
-
 /// Everything needed to resume an import where it stopped.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportState {
@@ -184,28 +162,6 @@ pub enum Lease {
     Held {
         until: u64,
     },
-}
-
-/// One entry per row whose invite an import sends, so that no retry sends it twice.
-pub trait InviteLedger: Send + Sync {
-    /// Records that `row`'s invite is about to be sent, unless an earlier attempt did.
-    fn claim(
-        &self,
-        import_id: &str,
-        row: u64,
-    ) -> impl Future<Output = Result<Claim, PortError>> + Send;
-    /// Undoes a claim whose send failed for good, so a retry may send it.
-    fn release(
-        &self,
-        import_id: &str,
-        row: u64,
-    ) -> impl Future<Output = Result<(), PortError>> + Send;
-    fn sent(
-        &self,
-        import_id: &str,
-        row: u64,
-        message_id: &str,
-    ) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
 /// One enrollment invite, for one row.

@@ -421,19 +421,29 @@ impl Outbox for DynamoOutbox {
         r: &InviteRef,
         state: InviteState,
     ) -> Result<(), PortError> {
-        let result = self
+        let mut condition = String::from(
+            "attribute_exists(serial) AND (attribute_not_exists(invite_ref) OR invite_ref = :r)",
+        );
+        let later = state.superseded_by();
+        let mut update = self
             .client
             .update_item()
             .table_name(&self.devices_table)
             .key("serial", s(serial))
             .update_expression("SET invite_state = :s, invite_ref = :r")
-            .condition_expression(
-                "attribute_exists(serial) AND (attribute_not_exists(invite_ref) OR invite_ref = :r)",
-            )
             .expression_attribute_values(":s", s(state.as_str()))
-            .expression_attribute_values(":r", s(r.tag()))
-            .send()
-            .await;
+            .expression_attribute_values(":r", s(r.tag()));
+        if !later.is_empty() {
+            let names: Vec<String> = (0..later.len()).map(|i| format!(":later{i}")).collect();
+            condition.push_str(&format!(
+                " AND NOT (invite_state IN ({}))",
+                names.join(", ")
+            ));
+            for (name, st) in names.iter().zip(later) {
+                update = update.expression_attribute_values(name, s(st.as_str()));
+            }
+        }
+        let result = update.condition_expression(condition).send().await;
         written(result, "show invite on device", |e| {
             e.is_conditional_check_failed_exception()
         })

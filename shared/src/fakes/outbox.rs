@@ -157,8 +157,10 @@ impl Outbox for MemoryOutbox {
         state: InviteState,
     ) -> Result<(), PortError> {
         let mut devices = self.devices.lock().unwrap();
-        let newer = devices.get(serial).is_some_and(|(shown, _)| shown != r);
-        if !newer {
+        let kept = devices
+            .get(serial)
+            .is_some_and(|(shown, was)| shown != r || state.superseded_by().contains(was));
+        if !kept {
             devices.insert(serial.to_owned(), (r.clone(), state));
         }
         Ok(())

@@ -268,6 +268,39 @@ async fn an_event_that_overtakes_the_senders_record_waits_for_it() {
     );
 }
 
+#[tokio::test]
+async fn a_device_never_goes_back_to_an_earlier_state_of_the_same_invite() {
+    let w = World::new(100.0);
+    w.record(1).await;
+    let r = InviteRef::new(ORIGIN, 1);
+    let shown = || w.outbox.devices.lock().unwrap()["SN1"].1;
+    // The events function wrote the delivery before the sender wrote its send.
+    w.outbox
+        .show_on_device("SN1", &r, InviteState::Delivered)
+        .await
+        .unwrap();
+    w.outbox
+        .show_on_device("SN1", &r, InviteState::Sent)
+        .await
+        .unwrap();
+    assert_eq!(shown(), InviteState::Delivered);
+    // A complaint after the delivery shows; a late delivery does not hide it.
+    for st in [InviteState::Complained, InviteState::Delivered] {
+        w.outbox.show_on_device("SN1", &r, st).await.unwrap();
+    }
+    assert_eq!(shown(), InviteState::Complained);
+    // A resend starts over.
+    w.outbox
+        .show_on_device("SN1", &r, InviteState::Queued)
+        .await
+        .unwrap();
+    w.outbox
+        .show_on_device("SN1", &r, InviteState::Sent)
+        .await
+        .unwrap();
+    assert_eq!(shown(), InviteState::Sent);
+}
+
 #[tokio::test(start_paused = true)]
 async fn sms_invites_use_their_own_lane() {
     let w = World::new(100.0);

@@ -73,6 +73,22 @@ impl InviteState {
         !matches!(self, InviteState::Queued | InviteState::Sending)
     }
 
+    /// States a device must not go back from to this one: what SES reports
+    /// after a send (a delivery, then perhaps a complaint) may be written to
+    /// the device before the send itself, by another function. A resend's
+    /// `queued` starts over and always shows.
+    pub fn superseded_by(self) -> &'static [InviteState] {
+        match self {
+            InviteState::Sending | InviteState::Sent => &[
+                InviteState::Delivered,
+                InviteState::Bounced,
+                InviteState::Complained,
+            ],
+            InviteState::Delivered => &[InviteState::Bounced, InviteState::Complained],
+            _ => &[],
+        }
+    }
+
     /// The states the import-wide resend picks up: the user has no invite.
     pub fn resendable(self) -> bool {
         matches!(
@@ -263,7 +279,8 @@ pub trait Outbox: Send + Sync {
     ) -> impl Future<Output = Result<bool, PortError>> + Send;
 
     /// Shows the state on the device the invite is for, unless the device
-    /// is gone or has a newer invite.
+    /// is gone, has a newer invite, or shows a state that supersedes this one
+    /// ([`InviteState::superseded_by`]).
     fn show_on_device(
         &self,
         serial: &str,
