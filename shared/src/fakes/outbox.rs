@@ -22,6 +22,19 @@ pub struct MemoryRecord {
     pub reason: Option<String>,
 }
 
+impl MemoryRecord {
+    fn status(&self) -> InviteStatus {
+        InviteStatus {
+            state: self.state,
+            channel: self.invite.channel,
+            attempt: self.attempt,
+            queued_at: self.queued_at,
+            reason: self.reason.clone(),
+            serial: self.invite.serial.clone(),
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct MemoryOutbox {
     pub records: Mutex<BTreeMap<InviteRef, MemoryRecord>>,
@@ -167,14 +180,12 @@ impl Outbox for MemoryOutbox {
     }
 
     async fn status(&self, r: &InviteRef) -> Result<Option<InviteStatus>, PortError> {
-        Ok(self.records.lock().unwrap().get(r).map(|rec| InviteStatus {
-            state: rec.state,
-            channel: rec.invite.channel,
-            attempt: rec.attempt,
-            queued_at: rec.queued_at,
-            reason: rec.reason.clone(),
-            serial: rec.invite.serial.clone(),
-        }))
+        Ok(self
+            .records
+            .lock()
+            .unwrap()
+            .get(r)
+            .map(MemoryRecord::status))
     }
 
     async fn requeue(
@@ -220,19 +231,7 @@ impl Outbox for MemoryOutbox {
             .filter(|(r, rec)| {
                 r.origin == origin && after.is_none_or(|a| r.row > a) && states.contains(&rec.state)
             })
-            .map(|(r, rec)| {
-                (
-                    r.clone(),
-                    InviteStatus {
-                        state: rec.state,
-                        channel: rec.invite.channel,
-                        attempt: rec.attempt,
-                        queued_at: rec.queued_at,
-                        reason: rec.reason.clone(),
-                        serial: rec.invite.serial.clone(),
-                    },
-                )
-            })
+            .map(|(r, rec)| (r.clone(), rec.status()))
             .collect();
         Ok((page, None))
     }
