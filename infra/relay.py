@@ -107,9 +107,9 @@ class Relay:
         )
         if self.function_sets_visibility:
             # A message whose delay the function could not set (its receipt went
-            # stale: moto's receive is not atomic, so two pollers can get one
-            # message) comes back one invocation later, not after the queue's
-            # six minutes: locally, as everywhere here, retries happen while you watch.
+            # stale: the message had been received again) comes back one
+            # invocation later, not after the queue's six minutes: locally,
+            # retries happen while you watch.
             receive["VisibilityTimeout"] = int(self.invoke_timeout)
         messages = self.sqs.receive_message(**receive).get("Messages", [])
         if not messages:
