@@ -519,6 +519,12 @@ async fn the_overview_counts_by_status_and_platform() {
     );
 }
 
+/// Approves denial `id` for the test user, sending the invite by `invite`.
+async fn approve(app: &App<MemoryAdmin>, id: &str, invite: &str) -> (StatusCode, Value) {
+    let path = format!("/v1/admission-denials/{id}/approve");
+    call(app, "POST", &path, Some(approval(invite))).await
+}
+
 fn approval(invite: &str) -> Value {
     json!({"name": " Zoe Q ", "email": "Zoe@Example.com", "ownership": "personal", "groups": "Sales;Field",
            "mobile": "+14155550123", "invite": invite})
@@ -533,13 +539,7 @@ async fn a_blocked_attempt_is_listed_and_approved_once() {
     ]);
     let list = get(&app, "/v1/admission-denials").await;
     assert_eq!(list["items"][0]["id"], "d2", "newest first");
-    let (status, v) = call(
-        &app,
-        "POST",
-        "/v1/admission-denials/d1/approve",
-        Some(approval("email")),
-    )
-    .await;
+    let (status, v) = approve(&app, "d1", "email").await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(
         v,
@@ -578,13 +578,7 @@ async fn a_blocked_attempt_is_listed_and_approved_once() {
     let after = get(&app, "/v1/admission-denials").await;
     assert_eq!(after["items"][1]["approved_by"], "ada");
     // A second click: conflict, and still one invite.
-    let (status, v) = call(
-        &app,
-        "POST",
-        "/v1/admission-denials/d1/approve",
-        Some(approval("email")),
-    )
-    .await;
+    let (status, v) = approve(&app, "d1", "email").await;
     assert_eq!((status, error_of(&v).0), (StatusCode::CONFLICT, "conflict"));
     app.ports.deliver_invites().await;
     assert_eq!(app.ports.sender.sent.lock().unwrap().len(), 1);
@@ -707,24 +701,12 @@ async fn an_approval_without_or_with_a_refused_invite_still_stands() {
         denial("d1", "S1", "ios", "2026-11-20T10:00:00Z"),
         denial("d2", "S2", "android", "2026-11-20T10:00:00Z"),
     ]);
-    let (status, v) = call(
-        &app,
-        "POST",
-        "/v1/admission-denials/d1/approve",
-        Some(approval("none")),
-    )
-    .await;
+    let (status, v) = approve(&app, "d1", "none").await;
     assert_eq!(
         (status, v["invite_state"].clone()),
         (StatusCode::OK, Value::Null)
     );
-    let (status, v) = call(
-        &app,
-        "POST",
-        "/v1/admission-denials/d2/approve",
-        Some(approval("sms")),
-    )
-    .await;
+    let (status, v) = approve(&app, "d2", "sms").await;
     assert_eq!(
         (status, v["invite_state"].as_str()),
         (StatusCode::OK, Some("queued"))
@@ -753,13 +735,7 @@ async fn an_approval_without_or_with_a_refused_invite_still_stands() {
         Some(json!({"invite_sender": "it@corp.example"})),
     )
     .await;
-    call(
-        &app,
-        "POST",
-        "/v1/admission-denials/d3/approve",
-        Some(approval("email")),
-    )
-    .await;
+    approve(&app, "d3", "email").await;
     app.ports.deliver_invites().await;
     let origins = app.ports.sender.origins.lock().unwrap();
     assert_eq!(origins.last().unwrap().sender, "it@corp.example");
@@ -1320,13 +1296,7 @@ async fn a_device_invite_is_resent_at_most_once_a_minute() {
         .lock()
         .unwrap()
         .push(denial("d1", "S1", "ios", "2026-11-20T10:00:00Z"));
-    call(
-        &app,
-        "POST",
-        "/v1/admission-denials/d1/approve",
-        Some(approval("email")),
-    )
-    .await;
+    approve(&app, "d1", "email").await;
     app.ports.deliver_invites().await;
     // Just sent: too soon for another.
     let (status, v) = call(&app, "POST", "/v1/devices/S1/invite", None).await;
