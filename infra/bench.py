@@ -226,6 +226,12 @@ def import_rss_kib() -> int:
     return peak_rss_kib("import")
 
 
+def function_env() -> dict[str, str]:
+    """The environment the local stack gives every function (.dev/functions.env)."""
+    lines = (ROOT / ".dev" / "functions.env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line)
+
+
 def http_call(url: str, body: dict | None = None) -> bytes:
     """GET, or POST of a JSON body."""
     import urllib.request
@@ -255,14 +261,12 @@ def bench_invites(invites: int = 10_000, quota: float = 200.0) -> dict:
         env = st.up()
         endpoint = env["AWS_ENDPOINT_URL"]
         s3 = boto3.client("s3", endpoint_url=endpoint, region_name=env["AWS_REGION"])
-        function_env = dict(
-            line.split("=", 1) for line in (ROOT / ".dev" / "functions.env").read_text().splitlines() if "=" in line
-        )
+        fn_env = function_env()
         # What the emulator can send at all, through the sender's own SES adapter, 16 in flight.
         raw = json.loads(
             subprocess.run(
-                [str(RELEASE / "bench_raw_sends"), "2000", "16", function_env["INVITE_SENDER"], "raw"],
-                env={**os.environ, "SES_CONFIGURATION_SET": function_env.get("SES_CONFIGURATION_SET", "")},
+                [str(RELEASE / "bench_raw_sends"), "2000", "16", fn_env["INVITE_SENDER"], "raw"],
+                env={**os.environ, "SES_CONFIGURATION_SET": fn_env.get("SES_CONFIGURATION_SET", "")},
                 check=True,
                 capture_output=True,
                 text=True,
@@ -581,10 +585,8 @@ def bench_admission(requests: int = 5000, concurrency: int = 16) -> dict:
             ).stdout
         )
         print(f"admission end to end: {json.dumps(e2e)}", flush=True)
-        function_env = dict(
-            line.split("=", 1) for line in (ROOT / ".dev" / "functions.env").read_text().splitlines() if "=" in line
-        )
-        starts = [first_request_seconds(function_env) for _ in range(5)]
+        fn_env = function_env()
+        starts = [first_request_seconds(fn_env) for _ in range(5)]
         start = {
             "runs": len(starts),
             "init_ms_median": round(statistics.median(s["init_ms"] for s in starts), 1),
