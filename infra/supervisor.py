@@ -139,9 +139,11 @@ class Instance:
             with self.lock:
                 request_id, self.in_flight = self.in_flight, None
             log.warning("%s exited (%s) %s", self.name, code, f"during invocation {request_id}" if request_id else "")
+            # Counted before the invocation fails, so whoever sees the failure
+            # also sees the exit counted.
+            self.restarts += 1
             if request_id:
                 self._fail(request_id, f"RequestId: {request_id} Error: Runtime exited with error: {code}")
-            self.restarts += 1
             time.sleep(0.2)
             if not self.stopping:
                 self._spawn()
