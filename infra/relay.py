@@ -1,4 +1,4 @@
-"""Local stand-in for Lambda's SQS event source mapping.
+"""Local stand-in for Lambda's SQS and DynamoDB stream event source mappings.
 
 Long-polls a queue, hands each batch to a function through the cargo-lambda
 runtime emulator's Invoke API (the same API real Lambda exposes), and deletes a
@@ -9,6 +9,10 @@ after maxReceiveCount receives SQS moves them to the dead-letter queue, as in AW
 The one deliberate difference: a failed message is made visible again after a
 short back-off instead of the queue's full visibility timeout (90 minutes for
 imports), so that local retries happen while you watch.
+
+A stream is read shard by shard from its start, one batch per shard at a
+time; a failed batch is handed over again until the function takes it (AWS
+gives up after MaximumRetryAttempts and records the batch on failure).
 """
 
 from __future__ import annotations
@@ -147,6 +151,108 @@ class Relay:
                 if self.stop.is_set():
                     break
                 log.warning("relay error: %s", e)
+                self.stop.wait(1)
+
+
+def stream_event(records: list[dict], shard_id: str, stream_arn: str, region: str, window: int) -> dict:
+    """A DynamoDB stream batch as Lambda hands it over with a tumbling window
+    (the window's properties are what name the shard)."""
+    now = time.time()
+    start = now - now % window
+
+    def iso(t: float) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+    out = []
+    for r in records:
+        body = dict(r["dynamodb"])
+        created = body.get("ApproximateCreationDateTime")
+        if hasattr(created, "timestamp"):
+            body["ApproximateCreationDateTime"] = created.timestamp()
+        out.append({**r, "dynamodb": body, "eventSourceARN": stream_arn, "awsRegion": region})
+    return {
+        "Records": out,
+        "shardId": shard_id,
+        "eventSourceARN": stream_arn,
+        "window": {"start": iso(start), "end": iso(start + window)},
+        "state": {},
+        "isFinalInvokeForWindow": False,
+        "isWindowTerminatedEarly": False,
+    }
+
+
+class StreamRelay:
+    """Local stand-in for Lambda's DynamoDB stream event source mapping: reads
+    each shard from its start (TRIM_HORIZON), hands over one batch per shard at
+    a time, in order, and moves on only once the function succeeded; a failed
+    batch is handed over again, as Lambda retries it."""
+
+    def __init__(
+        self,
+        endpoint_url: str,
+        region: str,
+        table_name: str,
+        invoke_url: str,
+        batch_size: int = 100,
+        invoke_timeout: float = 900.0,
+        window: int = 60,
+        retry_after: float = 2.0,
+    ):
+        session = boto3.session.Session(region_name=region)
+        self.streams = session.client("dynamodbstreams", endpoint_url=endpoint_url)
+        self.stream_arn = session.client("dynamodb", endpoint_url=endpoint_url).describe_table(TableName=table_name)[
+            "Table"
+        ]["LatestStreamArn"]
+        self.region = region
+        self.invoke_url = invoke_url
+        # moto hands out at most 1,000 records per GetRecords, as DynamoDB does.
+        self.batch_size = min(batch_size, 1000)
+        self.invoke_timeout = invoke_timeout
+        self.window = max(window, 1)
+        self.retry_after = retry_after
+        self.stop = threading.Event()
+        self.iterators: dict[str, str] = {}
+
+    def poll_once(self) -> int:
+        """One GetRecords (and invoke) per shard; returns how many records were handed over."""
+        shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
+        for shard in shards:
+            if shard["ShardId"] not in self.iterators:
+                self.iterators[shard["ShardId"]] = self.streams.get_shard_iterator(
+                    StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+                )["ShardIterator"]
+        handed = 0
+        for shard_id, iterator in list(self.iterators.items()):
+            out = self.streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
+            records = out.get("Records", [])
+            if records and not self.deliver(stream_event(records, shard_id, self.stream_arn, self.region, self.window)):
+                return handed  # stopping: the batch stays where it was
+            handed += len(records)
+            self.iterators[shard_id] = out["NextShardIterator"]
+        return handed
+
+    def deliver(self, event: dict) -> bool:
+        """Hands the batch over until the function takes it; False if stopped first."""
+        n = len(event["Records"])
+        while not self.stop.is_set():
+            ok, _ = invoke(self.invoke_url, event, self.invoke_timeout)
+            if ok:
+                log.info("%d stream record(s) delivered", n)
+                return True
+            log.info("stream batch of %d failed; handed over again in %ss", n, self.retry_after)
+            self.stop.wait(self.retry_after)
+        return False
+
+    def run(self) -> None:
+        log.info("relaying stream %s -> %s", self.stream_arn, self.invoke_url)
+        while not self.stop.is_set():
+            try:
+                if not self.poll_once():
+                    self.stop.wait(0.5)
+            except Exception as e:  # keep relaying through emulator restarts
+                if self.stop.is_set():
+                    break
+                log.warning("stream relay error: %s", e)
                 self.stop.wait(1)
 
 

@@ -1,7 +1,7 @@
 """Creates in an emulator (or any AWS endpoint) the resources template.yaml declares.
 
 Only what the emulator needs to behave like the deployed stack is applied: names,
-keys, indexes, TTL, redrive, queue policy, versioning, lifecycle, CORS and the bucket's
+keys, indexes, streams, TTL, redrive, queue policy, versioning, lifecycle, CORS and the bucket's
 S3 -> SQS notification. IAM and functions are deployment-only.
 """
 
@@ -23,6 +23,9 @@ def _table_request(props: dict) -> dict:
     req = {k: props[k] for k in _TABLE_KEYS if k in props}
     req["TableName"] = props["TableName"]
     req["BillingMode"] = props.get("BillingMode", "PROVISIONED")
+    stream = props.get("StreamSpecification")
+    if stream:
+        req["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
     if req["BillingMode"] == "PROVISIONED":
         req["ProvisionedThroughput"] = props["ProvisionedThroughput"]
     return req

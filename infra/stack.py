@@ -314,6 +314,7 @@ class Stack:
                             "restarts": sum(i.restarts for i in stack.instances_of.get(name, [])),
                             "fired": [r.action for r in proxy.rules if r.fired],
                             "pending": [r.action for r in proxy.rules if not r.fired],
+                            "calls": dict(proxy.calls),
                         }
                         for name, proxy in stack.faults.items()
                     }
@@ -336,7 +337,7 @@ class Stack:
         return f"http://127.0.0.1:{server.server_address[1]}"
 
     def start_relays(self) -> None:
-        """One relay per SQS event source the template declares (imports, dead letters)."""
+        """One relay per SQS or DynamoDB stream event source the template declares."""
         self.relays = []
         for name, props in self.functions().items():
             for event in props.get("Events", {}).values():
@@ -359,6 +360,25 @@ class Stack:
                     t.start()
                     self.threads.append(t)
                     self.relays.append(r)
+        for name, props in self.functions().items():
+            for event in props.get("Events", {}).values():
+                if event["Type"] != "DynamoDB":
+                    continue
+                source = event["Properties"]
+                table = self.resolver.physical_name(source["Stream"].value[0])
+                r = relay.StreamRelay(
+                    self.endpoint,
+                    self.region,
+                    table,
+                    self.invoke_url(name),
+                    batch_size=int(source.get("BatchSize", 100)),
+                    invoke_timeout=float(props.get("Timeout", 30)) + 60,
+                    window=int(source.get("TumblingWindowInSeconds", 0)),
+                )
+                t = threading.Thread(target=r.run, name=f"stream-{name}", daemon=True)
+                t.start()
+                self.threads.append(t)
+                self.relays.append(r)
         # The import's relay: `make bench` times imports by when it last answered.
         self.relay = next(r for r in self.relays if r.invoke_url == self.invoke_url("import"))
 

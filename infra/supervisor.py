@@ -32,6 +32,7 @@ import sys
 import threading
 import time
 import urllib.parse
+from collections import Counter
 from typing import Callable
 
 log = logging.getLogger("supervisor")
@@ -292,6 +293,8 @@ class FaultProxy:
         self.upstream = (parsed.hostname, parsed.port)
         self.kill = kill
         self.rules: list[Rule] = []
+        # AWS calls made through this proxy, by action: tests bound a route's requests by it.
+        self.calls: Counter[str] = Counter()
         self.lock = threading.Lock()
         self.server = _Server(("127.0.0.1", 0), self._handler_class())
         threading.Thread(target=self.server.serve_forever, name=f"faults-{name}", daemon=True).start()
@@ -327,6 +330,8 @@ class FaultProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 action = action_of(self.command, self.path, self.headers, body)
+                with proxy.lock:
+                    proxy.calls[action] += 1
                 rule = proxy._match(action)
                 if rule and rule.after_bytes is None:
                     log.warning("crash injected: %s before its call %d of %s", proxy.name, rule.count, action)

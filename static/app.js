@@ -180,6 +180,9 @@ function deviceRow(d) {
     <td>${d.email}</td><td>${(d.groups || []).join(", ")}</td></tr>`;
 }
 
+// Devices per page of the list (the API's page).
+const PAGE_SIZE = 50;
+
 async function devices(params) {
   const status = params.get("status") || "all", q = params.get("q") || "", invite = params.get("invite") || "";
   render(html`<h1>Devices</h1>
@@ -208,16 +211,24 @@ async function devices(params) {
     const qs = { status: form.status.value, ...(chosen ? { invite: chosen } : { q: form.q.value.trim() }) };
     location.hash = `#/devices?${new URLSearchParams(qs)}`;
   };
+  // Pages, not an ever longer table: one page of rows in the DOM whatever the
+  // number of devices. The cursors of the pages before this one allow "Previous".
+  const trail = [];
   const load = async (cursor) => {
     const filter = invite ? { invite } : q ? { q } : {};
     const qs = new URLSearchParams({ status, ...filter, ...(cursor ? { cursor } : {}) });
     const page = await api("GET", `/devices?${qs}`);
     const body = document.getElementById("device-rows");
-    body.insertAdjacentHTML("beforeend", page.items.map((d) => deviceRow(d).s).join(""));
-    if (!body.children.length) body.innerHTML = html`<tr><td colspan="7" class="muted">No devices match.</td></tr>`.s;
-    const more = document.getElementById("more-wrap");
-    more.innerHTML = page.cursor ? html`<button id="more">Load more</button>`.s : "";
-    if (page.cursor) document.getElementById("more").onclick = () => load(page.cursor);
+    body.innerHTML = page.items.map((d) => deviceRow(d).s).join("")
+      || html`<tr><td colspan="7" class="muted">No devices match.</td></tr>`.s;
+    const from = trail.length * PAGE_SIZE + 1, to = from + page.items.length - 1;
+    const of = page.total == null ? "" : ` of ${page.total.toLocaleString()}`;
+    const nav = document.getElementById("more-wrap");
+    nav.innerHTML = html`<span id="device-range">${page.items.length ? `Devices ${from.toLocaleString()}–${to.toLocaleString()}${of}` : ""}</span>
+      <button id="prev" ${raw(trail.length ? "" : "disabled")}>Previous</button>
+      <button id="next" ${raw(page.cursor ? "" : "disabled")}>Next</button>`.s;
+    document.getElementById("prev").onclick = () => load(trail.pop());
+    document.getElementById("next").onclick = () => { trail.push(cursor); load(page.cursor); };
   };
   await load();
 }

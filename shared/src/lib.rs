@@ -6,6 +6,7 @@ pub mod admin;
 pub mod admission;
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod counts;
 pub mod csvfile;
 pub mod domain;
 pub mod env;

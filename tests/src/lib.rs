@@ -301,6 +301,29 @@ impl Stack {
         )
     }
 
+    /// DynamoDB requests `function` has made so far (counted by its fault proxy).
+    pub async fn dynamodb_calls(&self, function: &str) -> u64 {
+        let v: serde_json::Value = self
+            .http
+            .get(control_url())
+            .send()
+            .await
+            .expect("stack control")
+            .json()
+            .await
+            .expect("JSON");
+        v[function]["calls"]
+            .as_object()
+            .map(|calls| {
+                calls
+                    .iter()
+                    .filter(|(action, _)| action.starts_with("dynamodb:"))
+                    .filter_map(|(_, n)| n.as_u64())
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
     /// Emails moto recorded as sent to `to`.
     pub async fn emails_to(&self, to: &str) -> Vec<serde_json::Value> {
         let quoted = serde_json::Value::String(to.to_owned());

@@ -91,9 +91,7 @@ async fn route<P: AdminPorts>(app: &App<P>, req: &Request) -> Result<Response<Bo
             };
             ok(&devices::list(p.reads(), query).await?)
         }
-        ["devices", serial] if get => {
-            ok(&devices::one(p.reads(), p.devices(), p.outbox(), serial).await?)
-        }
+        ["devices", serial] if get => ok(&devices::one(p.reads(), p.devices(), serial).await?),
         ["devices", serial, "invite"] if post => {
             let queued = devices::resend(p.reads(), p.outbox(), p.queue(), serial, &by);
             Ok(json(StatusCode::ACCEPTED, &queued.await?))

@@ -4,9 +4,10 @@
 use serde::Serialize;
 
 use super::{
-    Acted, AdminError, AdminReads, Count, Cursor, DeviceAction, DeviceActions, DeviceAudit, Page,
+    Acted, AdminError, AdminReads, Count, Cursor, DeviceAction, DeviceActions, DeviceAudit,
 };
 use crate::admission::lockout;
+use crate::counts::total_of;
 use crate::domain::email_key;
 use crate::outbox::resend::{resend_one, ResendError};
 use crate::outbox::{
@@ -189,10 +190,22 @@ fn start(
     Ok((index, key))
 }
 
+/// A page of the device list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeviceList {
+    pub items: Vec<DeviceView>,
+    pub cursor: Option<String>,
+    /// Devices in the listed statuses, from the totals; None for a search.
+    pub total: Option<u64>,
+}
+
+/// A page of devices in at most three DynamoDB requests: the totals and one
+/// Query per status partition the page spans (an owner's devices: one Query
+/// of the `by-email` index and one BatchGetItem).
 pub async fn list(
     reads: &impl AdminReads,
     query: DeviceQuery<'_>,
-) -> Result<Page<DeviceView>, AdminError> {
+) -> Result<DeviceList, AdminError> {
     let wanted = statuses(query.status)?;
     let search = match query.invite.filter(|i| !i.is_empty()) {
         None => DeviceSearch::parse(query.q),
@@ -208,6 +221,27 @@ pub async fn list(
                 "use queued, sending, sent, delivered, bounced, complained, failed or unconfirmed",
             )
         })?),
+    };
+    if let DeviceSearch::Email(email) = &search {
+        if query.cursor.is_some_and(|c| !c.is_empty()) {
+            return Err(AdminError::bad_cursor());
+        }
+        // An owner's devices come in one page, every status at once.
+        let mut items = reads.owner_devices(email).await?;
+        items.retain(|d| wanted.contains(&d.status));
+        items.sort_by_key(|d| wanted.iter().position(|s| *s == d.status));
+        return Ok(DeviceList {
+            items: items.into_iter().map(DeviceView::from).collect(),
+            cursor: None,
+            total: None,
+        });
+    }
+    let total = match search {
+        DeviceSearch::All => {
+            let counts = reads.counts().await?;
+            Some(wanted.iter().map(|s| total_of(&counts, Some(*s))).sum())
+        }
+        _ => None,
     };
     let (mut index, mut from) = start(&wanted, query.cursor)?;
     let mut items: Vec<DeviceView> = Vec::new();
@@ -230,7 +264,11 @@ pub async fn list(
         // The page filled exactly at a partition's end: the next page starts the next status.
         cursor = Some(format!("{}.", wanted[index].as_str()));
     }
-    Ok(Page { items, cursor })
+    Ok(DeviceList {
+        items,
+        cursor,
+        total,
+    })
 }
 
 fn invite_of(device: &DeviceRecord) -> Option<InviteRef> {
@@ -299,21 +337,19 @@ fn no_device() -> AdminError {
     AdminError::NotFound("no device has this serial number (serials are case-sensitive)".into())
 }
 
+/// One device's page in three DynamoDB requests: the device, then its user
+/// and invite together, and its audit trail.
 pub async fn one(
     reads: &impl AdminReads,
     actions: &impl DeviceActions,
-    outbox: &impl Outbox,
     serial: &str,
 ) -> Result<DeviceDetail, AdminError> {
     let device = reads.device(serial).await?.ok_or_else(no_device)?;
-    let invite = match invite_of(&device) {
-        Some(r) => outbox.status(&r).await?,
-        None => None,
-    };
-    let user = match device.email.as_str() {
-        "" => None,
-        key => reads.user(key).await?.map(UserView::from),
-    };
+    let email = Some(device.email.as_str()).filter(|e| !e.is_empty());
+    let (user, invite) = reads
+        .user_and_invite(email, invite_of(&device).as_ref())
+        .await?;
+    let user = user.map(UserView::from);
     let pre_approved = device.status == DeviceStatus::PreApproved;
     Ok(DeviceDetail {
         device: device.into(),

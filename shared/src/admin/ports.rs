@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::devices::DeviceSearch;
 use super::page::{Cursor, Page};
+use crate::outbox::{InviteRef, InviteStatus};
 use crate::ports::{Existing, ImportState, ObjectSource, ObjectVersion, PortError};
 use crate::records::{DeviceRecord, DeviceStatus, UserRecord};
 use crate::settings::SettingsStore;
@@ -58,10 +59,19 @@ pub trait AdminReads: Send + Sync {
         serial: &str,
     ) -> impl Future<Output = Result<Option<DeviceRecord>, PortError>> + Send;
 
-    fn user(
+    /// Every device of one owner (email key), whatever its status, by serial.
+    fn owner_devices(
         &self,
         email_key: &str,
-    ) -> impl Future<Output = Result<Option<UserRecord>, PortError>> + Send;
+    ) -> impl Future<Output = Result<Vec<DeviceRecord>, PortError>> + Send;
+
+    /// The device's user and its latest invite's record, read together (one
+    /// round trip, so that a device's page stays within three).
+    fn user_and_invite(
+        &self,
+        email_key: Option<&str>,
+        invite: Option<&InviteRef>,
+    ) -> impl Future<Output = Result<(Option<UserRecord>, Option<InviteStatus>), PortError>> + Send;
 
     /// Which of these devices and users are stored already (the guided upload's preview).
     fn existing(

@@ -10,11 +10,12 @@ use aws_sdk_dynamodb::types::{Delete, KeysAndAttributes, Put, TransactWriteItem,
 use aws_sdk_dynamodb::Client;
 
 use super::batch::{send_in_batches, MAX_BATCH_GET};
+use super::counts::DynamoCounts;
 use super::dynamo::{sdk_error, written, DynamoDirectory, DynamoImports, Tables};
 use super::items::{
     device_item, device_record, get_n, get_s, import_state, s, user_item, user_record, Item,
 };
-use super::outbox::{DynamoOutbox, SqsInviteQueue};
+use super::outbox::{status_of, DynamoOutbox, SqsInviteQueue};
 use super::s3::S3Bucket;
 use super::settings::DynamoSettings;
 use crate::admin::devices::DeviceSearch;
@@ -22,6 +23,8 @@ use crate::admin::{
     Acted, AdminPorts, AdminReads, ApprovalWrite, Approvals, Count, Cursor, DenialView,
     DeviceAction, DeviceActions, DeviceAudit, Page,
 };
+use crate::counts::{as_counts, CountStore};
+use crate::outbox::{InviteRef, InviteStatus};
 use crate::ports::{Directory, Existing, ImportRecords, ImportState, PortError};
 use crate::records::{DeviceRecord, DeviceStatus, UserRecord};
 
@@ -78,11 +81,7 @@ impl DynamoAdmin {
     }
 
     /// An owner's devices (GSI `by-email`, keys only), read in one BatchGetItem.
-    async fn devices_of(
-        &self,
-        email: &str,
-        status: DeviceStatus,
-    ) -> Result<Page<DeviceRecord>, PortError> {
+    async fn devices_of(&self, email: &str) -> Result<Vec<DeviceRecord>, PortError> {
         let out = self
             .client
             .query()
@@ -129,12 +128,8 @@ impl DynamoAdmin {
             Ok((unprocessed, found))
         })
         .await?;
-        items.retain(|d| d.status == status);
         items.sort_by(|a, b| a.serial.cmp(&b.serial));
-        Ok(Page {
-            items,
-            cursor: None,
-        })
+        Ok(items)
     }
 
     async fn get(
@@ -165,7 +160,12 @@ impl AdminReads for DynamoAdmin {
         page: usize,
     ) -> Result<Page<DeviceRecord>, PortError> {
         if let DeviceSearch::Email(email) = search {
-            return self.devices_of(email, status).await;
+            let mut items = self.devices_of(email).await?;
+            items.retain(|d| d.status == status);
+            return Ok(Page {
+                items,
+                cursor: None,
+            });
         }
         if let DeviceSearch::Invite(state) = search {
             // The sparse `by-invite` index holds only devices that got an invite.
@@ -218,11 +218,65 @@ impl AdminReads for DynamoAdmin {
         Ok(item.as_ref().and_then(device_record))
     }
 
-    async fn user(&self, email_key: &str) -> Result<Option<UserRecord>, PortError> {
-        let item = self
-            .get("read user", &self.tables.users, "email", email_key)
-            .await?;
-        Ok(item.as_ref().and_then(user_record))
+    async fn owner_devices(&self, email_key: &str) -> Result<Vec<DeviceRecord>, PortError> {
+        self.devices_of(email_key).await
+    }
+
+    async fn user_and_invite(
+        &self,
+        email_key: Option<&str>,
+        invite: Option<&InviteRef>,
+    ) -> Result<(Option<UserRecord>, Option<InviteStatus>), PortError> {
+        let build = |e| PortError::new("read user and invite", e);
+        let mut wanted: HashMap<String, KeysAndAttributes> = HashMap::new();
+        if let Some(email) = email_key {
+            let key = Item::from([("email".to_owned(), s(email))]);
+            wanted.insert(
+                self.tables.users.clone(),
+                KeysAndAttributes::builder()
+                    .keys(key)
+                    .build()
+                    .map_err(build)?,
+            );
+        }
+        if let Some(r) = invite {
+            let (pk, sk) = self.outbox.record_key(r);
+            let key = Item::from([("import_id".to_owned(), pk), ("sk".to_owned(), sk)]);
+            let ka = KeysAndAttributes::builder()
+                .keys(key)
+                .consistent_read(true)
+                .build()
+                .map_err(build)?;
+            wanted.insert(self.tables.imports.clone(), ka);
+        }
+        let (mut user, mut status) = (None, None);
+        // Keys left unprocessed (throttling) are asked again, a bounded number of times.
+        for _ in 0..5 {
+            if wanted.is_empty() {
+                return Ok((user, status));
+            }
+            let out = self
+                .client
+                .batch_get_item()
+                .set_request_items(Some(std::mem::take(&mut wanted)))
+                .send()
+                .await
+                .map_err(|e| sdk_error("read user and invite", e))?;
+            for (table, items) in out.responses.unwrap_or_default() {
+                for item in items {
+                    if table == self.tables.users {
+                        user = user_record(&item);
+                    } else {
+                        status = Some(status_of(&item));
+                    }
+                }
+            }
+            wanted = out.unprocessed_keys.unwrap_or_default();
+        }
+        Err(PortError::new(
+            "read user and invite",
+            "DynamoDB kept the keys unprocessed (throttled); try again",
+        ))
     }
 
     async fn existing(
@@ -296,45 +350,13 @@ impl AdminReads for DynamoAdmin {
         self.imports.load(id).await
     }
 
-    /// Projected GSI reads of every device (no Scan).
+    /// One GetItem of the totals the change stream keeps (`super::counts`).
     async fn counts(&self) -> Result<Vec<Count>, PortError> {
-        let mut counts: HashMap<(DeviceStatus, String), u64> = HashMap::new();
-        for status in [DeviceStatus::PreApproved, DeviceStatus::Enrolled] {
-            let mut start = None;
-            loop {
-                let out = self
-                    .client
-                    .query()
-                    .table_name(&self.tables.devices)
-                    .index_name("by-status")
-                    .key_condition_expression("#st = :st")
-                    .expression_attribute_names("#st", "status")
-                    .expression_attribute_values(":st", s(status.as_str()))
-                    .projection_expression("platform")
-                    .set_exclusive_start_key(start)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("count devices", e))?;
-                for i in out.items() {
-                    let platform = get_s(i, "platform").unwrap_or("unknown").to_owned();
-                    *counts.entry((status, platform)).or_default() += 1;
-                }
-                start = out.last_evaluated_key;
-                if start.is_none() {
-                    break;
-                }
-            }
-        }
-        let mut v: Vec<Count> = counts
-            .into_iter()
-            .map(|((status, platform), count)| Count {
-                status,
-                platform,
-                count,
-            })
-            .collect();
-        v.sort_by(|a, b| (a.status.as_str(), &a.platform).cmp(&(b.status.as_str(), &b.platform)));
-        Ok(v)
+        let store = DynamoCounts {
+            client: self.client.clone(),
+            table: self.tables.settings.clone(),
+        };
+        Ok(as_counts(&store.totals().await?))
     }
 }
 

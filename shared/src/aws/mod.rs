@@ -6,6 +6,7 @@ pub mod admin;
 pub mod admission;
 pub mod batch;
 pub mod clients;
+pub mod counts;
 pub mod dynamo;
 pub mod import;
 pub mod items;

@@ -84,7 +84,7 @@ fn attempt_of(item: &Item) -> u32 {
     get_n(item, "attempt").max(1) as u32
 }
 
-fn status_of(item: &Item) -> InviteStatus {
+pub(crate) fn status_of(item: &Item) -> InviteStatus {
     InviteStatus {
         state: state_of(item),
         channel: match get_s(item, "channel") {
@@ -276,7 +276,7 @@ impl DynamoOutbox {
         ))
     }
 
-    fn record_key(&self, r: &InviteRef) -> (AttributeValue, AttributeValue) {
+    pub(crate) fn record_key(&self, r: &InviteRef) -> (AttributeValue, AttributeValue) {
         (s(&r.origin), s(sk(r.row)))
     }
 

@@ -13,7 +13,7 @@ use crate::admin::{
     DeviceAction, DeviceActions, DeviceAudit, Page, Published, ReportFiles, Staging,
 };
 use crate::outbox::deliver::{deliver_batch, DeliverConfig, DeliverPorts, Incoming, Verdict};
-use crate::outbox::SendQuota;
+use crate::outbox::{InviteRef, InviteStatus, Outbox, SendQuota};
 use crate::ports::{Existing, ImportState, ObjectSource, ObjectVersion, PortError};
 use crate::records::{
     now_rfc3339, DeviceRecord, DeviceStatus, ExistingDevice, ExistingUser, UserRecord,
@@ -200,13 +200,6 @@ impl AdminReads for MemoryAdmin {
                     DeviceSearch::Invite(i) => d.invite.as_ref().is_some_and(|x| x.state == *i),
                 }
         });
-        if matches!(search, DeviceSearch::Email(_)) {
-            // An owner's devices come in one page, as from the by-email index.
-            return Ok(Page {
-                items: matching.cloned().collect(),
-                cursor: None,
-            });
-        }
         Ok(page(matching.cloned(), cursor, limit, |d| {
             attributes(&[("serial", &d.serial), ("status", d.status.as_str())])
         }))
@@ -217,9 +210,28 @@ impl AdminReads for MemoryAdmin {
         Ok(self.devices.lock().unwrap().get(serial).cloned())
     }
 
-    async fn user(&self, email_key: &str) -> Result<Option<UserRecord>, PortError> {
+    async fn owner_devices(&self, email_key: &str) -> Result<Vec<DeviceRecord>, PortError> {
         self.up()?;
-        Ok(self.users.lock().unwrap().get(email_key).cloned())
+        let devices = self.devices.lock().unwrap();
+        Ok(devices
+            .values()
+            .filter(|d| d.email == email_key)
+            .cloned()
+            .collect())
+    }
+
+    async fn user_and_invite(
+        &self,
+        email_key: Option<&str>,
+        invite: Option<&InviteRef>,
+    ) -> Result<(Option<UserRecord>, Option<InviteStatus>), PortError> {
+        self.up()?;
+        let user = email_key.and_then(|k| self.users.lock().unwrap().get(k).cloned());
+        let invite = match invite {
+            Some(r) => self.outbox.status(r).await?,
+            None => None,
+        };
+        Ok((user, invite))
     }
 
     async fn existing(

@@ -1,8 +1,10 @@
 //! In-memory implementations of the ports, for fast tests of the domain logic.
 
 mod admin;
+mod counts;
 mod outbox;
 pub use admin::MemoryAdmin;
+pub use counts::MemoryCounts;
 pub use outbox::{MemoryOutbox, MemoryQueue, MemoryQuota, MemoryRecord, MemoryWindows};
 
 use std::collections::{BTreeMap, HashMap};

@@ -403,6 +403,7 @@ async fn devices_are_listed_by_status_searched_and_paged() {
     }
     let first = get(&app, "/v1/devices").await;
     assert_eq!(first["items"].as_array().unwrap().len(), 50);
+    assert_eq!(first["total"], 65, "every status, from the totals");
     assert_eq!(first["items"][0]["serial_number"], "P000");
     assert_eq!(first["items"][0]["pre_approved"], true);
     assert_eq!(first["items"][0]["has_enrollment_password"], true);
@@ -425,6 +426,7 @@ async fn devices_are_listed_by_status_searched_and_paged() {
     assert_eq!(second["cursor"], Value::Null);
     let enrolled = get(&app, "/v1/devices?status=enrolled").await;
     assert_eq!(enrolled["items"].as_array().unwrap().len(), 5);
+    assert_eq!(enrolled["total"], 5);
     assert_eq!(enrolled["items"][0]["enrollment"]["method"], "ade");
     let prefix = get(&app, "/v1/devices?status=pre_approved&q=P05").await;
     assert_eq!(prefix["items"].as_array().unwrap().len(), 10);
@@ -439,6 +441,14 @@ async fn devices_are_listed_by_status_searched_and_paged() {
         5,
         "owners are found case-insensitively"
     );
+    assert_eq!(
+        by_owner["total"],
+        Value::Null,
+        "a search is not counted ahead"
+    );
+    let both = get(&app, "/v1/devices?q=ann@x.com").await;
+    assert_eq!(both["items"].as_array().unwrap().len(), 60, "one page");
+    assert_eq!(both["cursor"], Value::Null);
     for bad in [
         "/v1/devices?status=gone",
         "/v1/devices?cursor=zz",
