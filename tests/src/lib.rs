@@ -282,19 +282,22 @@ impl Stack {
         assert!(r.status().is_success(), "arming the crash: {}", r.status());
     }
 
-    /// How often `function`'s processes died and were started again, and the
-    /// armed crashes that fired.
-    pub async fn crashes(&self, function: &str) -> (u64, usize) {
-        let control = control_url();
-        let v: serde_json::Value = self
-            .http
-            .get(&control)
+    /// The stack's per-function state (restarts, armed crashes, AWS calls).
+    async fn control(&self) -> serde_json::Value {
+        self.http
+            .get(control_url())
             .send()
             .await
             .expect("stack control")
             .json()
             .await
-            .expect("JSON");
+            .expect("JSON")
+    }
+
+    /// How often `function`'s processes died and were started again, and the
+    /// armed crashes that fired.
+    pub async fn crashes(&self, function: &str) -> (u64, usize) {
+        let v = self.control().await;
         (
             v[function]["restarts"].as_u64().unwrap_or(0),
             v[function]["fired"].as_array().map_or(0, Vec::len),
@@ -303,16 +306,7 @@ impl Stack {
 
     /// DynamoDB requests `function` has made so far (counted by its fault proxy).
     pub async fn dynamodb_calls(&self, function: &str) -> u64 {
-        let v: serde_json::Value = self
-            .http
-            .get(control_url())
-            .send()
-            .await
-            .expect("stack control")
-            .json()
-            .await
-            .expect("JSON");
-        v[function]["calls"]
+        self.control().await[function]["calls"]
             .as_object()
             .map(|calls| {
                 calls

@@ -189,6 +189,7 @@ async fn device_totals_follow_every_change_exactly_once() {
         let before = st.dynamodb_calls("admin").await;
         a.get(&path).await;
         let made = st.dynamodb_calls("admin").await - before;
+        eprintln!("GET {path}: {made} DynamoDB request(s)");
         assert!(
             made <= most,
             "GET {path}: {made} DynamoDB requests, at most {most}"

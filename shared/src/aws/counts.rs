@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::Client;
@@ -55,6 +56,15 @@ pub struct DynamoCounts {
 }
 
 impl DynamoCounts {
+    /// An UpdateItem of the totals item.
+    fn update(&self) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(PK))
+            .key("sk", s(SK))
+    }
+
     async fn item(&self) -> Result<Item, PortError> {
         let out = self
             .client
@@ -83,12 +93,7 @@ impl DynamoCounts {
         if stale.is_empty() {
             return;
         }
-        let mut req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(PK))
-            .key("sk", s(SK));
+        let mut req = self.update();
         let mut removes = Vec::new();
         let mut conditions = Vec::new();
         for (i, (shard, seen)) in stale.iter().enumerate() {
@@ -120,11 +125,7 @@ impl CountStore for DynamoCounts {
         expect: Expect<'_>,
     ) -> Result<Applied, PortError> {
         let mut req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(PK))
-            .key("sk", s(SK))
+            .update()
             .expression_attribute_names("#mark", format!("{MARK}{shard}"))
             .expression_attribute_names("#seen", format!("{SEEN}{shard}"))
             .expression_attribute_values(":last", s(last.as_padded()))
@@ -188,12 +189,7 @@ impl CountStore for DynamoCounts {
 
     async fn replace(&self, totals: &BTreeMap<Bucket, u64>) -> Result<(), PortError> {
         let old = self.item().await?;
-        let mut req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(PK))
-            .key("sk", s(SK));
+        let mut req = self.update();
         let mut sets = Vec::new();
         for (i, (bucket, n)) in totals.iter().enumerate() {
             req = req
