@@ -212,12 +212,13 @@ class StreamRelay:
         self.retry_after = retry_after
         self.stop = threading.Event()
         self.iterators: dict[str, str] = {}
+        self.finished: set[str] = set()
 
     def poll_once(self) -> int:
         """One GetRecords (and invoke) per shard; returns how many records were handed over."""
         shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
         for shard in shards:
-            if shard["ShardId"] not in self.iterators:
+            if shard["ShardId"] not in self.iterators and shard["ShardId"] not in self.finished:
                 self.iterators[shard["ShardId"]] = self.streams.get_shard_iterator(
                     StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
                 )["ShardIterator"]
@@ -228,7 +229,13 @@ class StreamRelay:
             if records and not self.deliver(stream_event(records, shard_id, self.stream_arn, self.region, self.window)):
                 return handed  # stopping: the batch stays where it was
             handed += len(records)
-            self.iterators[shard_id] = out["NextShardIterator"]
+            following = out.get("NextShardIterator")
+            if following:
+                self.iterators[shard_id] = following
+            else:
+                # A closed shard, read to its end: its child shards carry on.
+                del self.iterators[shard_id]
+                self.finished.add(shard_id)
         return handed
 
     def deliver(self, event: dict) -> bool:
