@@ -14,6 +14,8 @@ pub enum DeviceStatus {
 }
 
 impl DeviceStatus {
+    pub const ALL: [DeviceStatus; 2] = [Self::PreApproved, Self::Enrolled];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::PreApproved => "pre_approved",

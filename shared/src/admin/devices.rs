@@ -161,7 +161,7 @@ pub struct DeviceQuery<'a> {
 
 fn statuses(param: Option<&str>) -> Result<Vec<DeviceStatus>, AdminError> {
     match param.unwrap_or("all") {
-        "all" | "" => Ok(vec![DeviceStatus::PreApproved, DeviceStatus::Enrolled]),
+        "all" | "" => Ok(DeviceStatus::ALL.to_vec()),
         other => DeviceStatus::parse(other)
             .map(|s| vec![s])
             .ok_or_else(|| AdminError::bad("status", "use pre_approved, enrolled or all")),

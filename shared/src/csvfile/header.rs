@@ -241,6 +241,14 @@ impl ColumnMap {
         self.index[field as usize]
     }
 
+    /// The field's cell in `record`, without the apostrophe a formula cell
+    /// was escaped with ([`formula::unescape`](super::formula::unescape)).
+    pub fn cell<'r>(&self, record: &'r csv::StringRecord, field: Field) -> Option<&'r str> {
+        self.column(field)
+            .and_then(|i| record.get(i))
+            .map(super::formula::unescape)
+    }
+
     /// The column title as the file spells it, for messages.
     pub fn title(&self, field: Field) -> &str {
         self.column(field)

@@ -1,6 +1,7 @@
 //! Reading spreadsheet exports: encodings, delimiters, row numbers, header mapping.
 
 pub mod encoding;
+pub mod formula;
 pub mod header;
 pub mod stream;
 

@@ -2,9 +2,11 @@
 
 mod admin;
 mod counts;
+mod exports;
 mod outbox;
 pub use admin::MemoryAdmin;
 pub use counts::MemoryCounts;
+pub use exports::{MemoryDevices, MemoryExports};
 pub use outbox::{MemoryOutbox, MemoryQueue, MemoryQuota, MemoryRecord, MemoryWindows};
 
 use std::collections::{BTreeMap, HashMap};

@@ -85,14 +85,14 @@ pub fn preview(
     .map_err(FileError::from)?;
     stream.next_record().map_err(FileError::from)?; // the header
     let first = (page - 1) * page_size;
-    let email_col = scanned.columns.column(Field::Email);
     let mut groups: HashMap<String, DuplicateEmail> = HashMap::new();
     let mut rows = Vec::new();
     let mut index = 0usize;
     while let Some(row) = stream.next_record().map_err(FileError::from)? {
         let record = stream.record();
-        if let Some(email) = email_col
-            .and_then(|i| record.get(i))
+        if let Some(email) = scanned
+            .columns
+            .cell(record, Field::Email)
             .map(str::trim)
             .filter(|e| !e.is_empty())
         {
@@ -132,7 +132,7 @@ fn page_row(scanned: &Scan, row: u64, record: &csv::StringRecord) -> PreviewRow 
     let mut cells = BTreeMap::new();
     let mut has_password = false;
     for field in Field::ALL {
-        let Some(value) = scanned.columns.column(field).and_then(|i| record.get(i)) else {
+        let Some(value) = scanned.columns.cell(record, field) else {
             continue;
         };
         if field == Field::Password {

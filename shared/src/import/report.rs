@@ -167,14 +167,6 @@ pub fn report_keys(key: &str, import_id: &str) -> (String, String) {
     (format!("{base}.json"), format!("{base}.errors.csv"))
 }
 
-/// Cells a spreadsheet would run as a formula get a leading apostrophe (CSV injection).
-pub fn escape_cell(cell: &str) -> std::borrow::Cow<'_, str> {
-    match cell.as_bytes().first() {
-        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{cell}").into(),
-        _ => cell.into(),
-    }
-}
-
 /// What stands in the errors file for a password.
 const MASKED: &str = "***";
 
@@ -238,7 +230,7 @@ fn write_record<'a, W: std::io::Write>(
     w: &mut csv::Writer<W>,
     cells: impl Iterator<Item = &'a str>,
 ) -> Result<(), FileError> {
-    w.write_record(cells.map(|c| escape_cell(c).into_owned()))
+    w.write_record(cells.map(|c| crate::csvfile::formula::escape(c).into_owned()))
         .map_err(|e| FileError::Read(crate::csvfile::ReadError::Io(std::io::Error::other(e))))
 }
 
@@ -281,15 +273,6 @@ mod tests {
             (json.as_str(), csv.as_str()),
             ("reports/ab12.json", "reports/ab12.errors.csv")
         );
-    }
-
-    #[test]
-    fn formulas_are_escaped() {
-        assert_eq!(escape_cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
-        assert_eq!(escape_cell("+1 415"), "'+1 415");
-        assert_eq!(escape_cell("-5"), "'-5");
-        assert_eq!(escape_cell("@SUM"), "'@SUM");
-        assert_eq!(escape_cell("plain"), "plain");
     }
 
     #[test]

@@ -153,7 +153,7 @@ struct Cells<'a, 'w> {
 impl<'a> Cells<'a, '_> {
     /// The trimmed cell; trimming is reported as a warning (it may matter for a serial).
     fn get(&mut self, field: Field) -> &'a str {
-        let Some(raw) = self.map.column(field).and_then(|i| self.record.get(i)) else {
+        let Some(raw) = self.map.cell(self.record, field) else {
             return "";
         };
         // Most cells start and end with a visible ASCII character: nothing to trim, nothing to scan.
@@ -190,11 +190,7 @@ impl<'a> Cells<'a, '_> {
         field: Field,
         parse: impl FnOnce(&'a str) -> Result<T, ValueError>,
     ) -> Option<T> {
-        let v = self
-            .map
-            .column(field)
-            .and_then(|i| self.record.get(i))
-            .unwrap_or("");
+        let v = self.map.cell(self.record, field).unwrap_or("");
         match parse(v) {
             Ok(t) => Some(t),
             Err(e) => {
@@ -297,7 +293,7 @@ pub fn check_row<'a>(
     let mobile = c.optional(Field::Mobile, Mobile::parse);
     let device_name = c.optional(Field::DeviceName, text("the device name", false));
     // A password is taken as written: spaces may be part of it.
-    let password = match map.column(Field::Password).and_then(|i| record.get(i)) {
+    let password = match map.cell(record, Field::Password) {
         Some(raw) if !raw.is_empty() => match Password::parse(raw) {
             Ok(_) => {
                 if raw.chars().count() < Password::RECOMMENDED_LEN {
@@ -418,6 +414,31 @@ mod tests {
         assert_eq!(r.password.unwrap().expose(), " s3cret ");
         assert_eq!(r.groups, vec!["A", "B"]);
         assert!(w.is_empty());
+    }
+
+    #[test]
+    fn cells_an_export_escaped_as_text_import_as_they_were() {
+        let (r, w) = check(
+            2,
+            [
+                "'=Jane",
+                "jane@example.com",
+                "corporate",
+                "'-C02",
+                "ios",
+                "'+14155550100",
+                "'@pass-word",
+                "'quoted",
+            ],
+            EMAIL,
+        );
+        let r = r.unwrap();
+        assert_eq!(r.name, "=Jane");
+        assert_eq!(r.serial.as_str(), "-C02");
+        assert_eq!(r.mobile.map(|m| m.as_str().to_owned()).as_deref(), Some("+14155550100"));
+        assert_eq!(r.password.unwrap().expose(), "@pass-word");
+        assert_eq!(r.groups, vec!["'quoted"], "only a formula's apostrophe goes");
+        assert!(w.iter().all(|i| i.kind != IssueKind::Trimmed), "{w:?}");
     }
 
     #[test]

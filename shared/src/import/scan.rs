@@ -378,12 +378,12 @@ fn scan_as(
 ) -> Result<Scan, FileError> {
     let mut pass = RowPass::open(input, encoding, options)?;
     let mut tally = Tally::default();
-    let serial_column = pass.columns.column(Field::SerialNumber);
     let mut warnings = Vec::new();
     while let Some(row) = pass.next_row()? {
         let result = pass.check(row, &mut warnings);
-        let serial = serial_column
-            .and_then(|i| pass.record().get(i))
+        let serial = pass
+            .columns
+            .cell(pass.record(), Field::SerialNumber)
             .map(str::trim);
         tally.add(row, result, serial);
         tally.warn(&mut warnings);
