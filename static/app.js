@@ -183,6 +183,42 @@ function deviceRow(d) {
 // Devices per page of the list (the API's page).
 const PAGE_SIZE = 50;
 
+// ---- Exports ----
+const EXPORT_BOX = html`<div class="export" id="export-box"><button id="export" type="button">Export CSV</button>
+  <span id="export-state" role="status" aria-live="polite"></span></div>`;
+
+/** Starts an export of `filter` and follows it in #export-box: a progress bar, then the download link. */
+function bindExport(filter) {
+  const button = document.getElementById("export"), state = document.getElementById("export-state");
+  button.onclick = async () => {
+    button.disabled = true;
+    try {
+      let e = await api("POST", "/exports", filter);
+      for (;;) {
+        const of = e.total == null ? "" : ` of ${e.total.toLocaleString()}`;
+        if (e.status === "ready") {
+          state.innerHTML = html`<a id="export-download" class="button" href="${e.download_url}" download>Download ${e.rows.toLocaleString()} devices (CSV)</a>
+            <span class="muted">The link works for 15 minutes; export again for a new one.</span>`.s;
+          break;
+        }
+        if (e.status === "failed") {
+          state.innerHTML = html`<span class="error" id="export-error">Export failed: ${e.error}</span>`.s;
+          break;
+        }
+        // Without a known total the bar is indeterminate (no value).
+        state.innerHTML = html`<progress id="export-progress" aria-label="Export progress" max="${e.total || 1}" ${raw(e.total ? `value="${Math.min(e.rows, e.total)}"` : "")}></progress>
+          <span>${e.status === "queued" ? "Waiting for the export to start…" : `Exporting… ${e.rows.toLocaleString()}${of} devices`}</span>`.s;
+        await new Promise((r) => setTimeout(r, 1000));
+        e = await api("GET", `/exports/${encodeURIComponent(e.export_id)}`);
+      }
+    } catch (err) {
+      if (err.status !== 401) say(`Not exported: ${err.message}`, "error");
+    } finally {
+      button.disabled = false;
+    }
+  };
+}
+
 async function devices(params) {
   const status = params.get("status") || "all", q = params.get("q") || "", invite = params.get("invite") || "";
   render(html`<h1>Devices</h1>
@@ -198,6 +234,7 @@ async function devices(params) {
       <div><label for="q">Search serial number or email</label><input id="q" name="q" type="search" value="${q}" ${raw(invite ? "disabled title=\"Clear the invite filter to search\"" : "")}></div>
       <div><button type="submit">Apply</button></div>
     </form>
+    ${EXPORT_BOX}
     <div class="scroll"><table><thead><tr><th>Serial number</th><th>Status</th><th>Invite</th><th>Platform</th><th>Device name</th><th>User</th><th>Groups</th></tr></thead>
       <tbody id="device-rows"></tbody></table></div>
     <p id="more-wrap"></p>`, "Devices");
@@ -211,6 +248,9 @@ async function devices(params) {
     const qs = { status: form.status.value, ...(chosen ? { invite: chosen } : { q: form.q.value.trim() }) };
     location.hash = `#/devices?${new URLSearchParams(qs)}`;
   };
+  // The export takes the list's status and serial prefix (not an owner or invite filter).
+  const prefix = q && !q.includes("@") && !invite ? { serial_prefix: q } : {};
+  bindExport({ ...(status !== "all" ? { status } : {}), ...prefix });
   // Pages, not an ever longer table: one page of rows in the DOM whatever the
   // number of devices. The cursors of the pages before this one allow "Previous".
   const trail = [];
@@ -587,11 +627,13 @@ async function importDetail(id) {
       <table id="invite-tally"><thead><tr>${INVITE_STATES.filter((s) => s !== "sending").map((s) => html`<th>${s}</th>`)}</tr></thead>
       <tbody><tr>${INVITE_STATES.filter((s) => s !== "sending").map((s) => html`<td data-state="${s}">${i.invites[s] ?? 0}</td>`)}</tr></tbody></table>
       ${resendable(i.invites) ? html`<p><button id="resend-all">Resend ${resendable(i.invites)} bounced, failed or unconfirmed</button></p>` : ""}` : ""}
+    ${i.counts.devices_written ? html`<h2>Devices of this import</h2>${EXPORT_BOX}` : ""}
     <p>${i.report_url ? html`<a href="${i.report_url}">Report (JSON)</a>` : ""} ${i.errors_csv_url ? html` · <a href="${i.errors_csv_url}">Rows with errors (CSV)</a>` : ""}</p>
     ${i.errors.length ? html`<h2>Errors</h2>
       <p>${i.errors_total} in all (by column: ${byColumn(i.error_totals)})${i.errors_total > i.errors.length ? `; the first ${i.errors.length} below, every row in the CSV` : ""}.</p><div class="scroll"><table><thead><tr><th>Row</th><th>Column</th><th>Value</th><th>Problem</th></tr></thead><tbody>
       ${i.errors.map((e) => html`<tr><td>${e.row}</td><td>${e.column}</td><td>${e.value}</td><td>${e.message}</td></tr>`)}</tbody></table></div>` : ""}
     `, i.file);
+  if (i.counts.devices_written) bindExport({ import_id: id });
   const again = document.getElementById("resend-all");
   if (again) again.onclick = async () => {
     again.disabled = true;

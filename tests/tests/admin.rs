@@ -669,3 +669,132 @@ async fn invites_are_resent_at_most_once_a_minute_and_an_import_resends_its_fail
         .await;
     assert!(a.st.emails_to(&refused).await.is_empty());
 }
+
+/// Polls an export until it is over (ready or failed).
+async fn finished_export(a: &Admin, id: &str) -> Value {
+    for _ in 0..240 {
+        let e = a.get(&format!("/exports/{id}")).await;
+        if e["status"] == "ready" || e["status"] == "failed" {
+            return e;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    panic!("export {id} did not finish within 2 minutes");
+}
+
+/// Adversaries: an anonymous caller gets 401 for both routes and learns no
+/// export id; a wrong filter is a 400 naming it; a file cell written as a
+/// formula comes back as text, and the file imports as the devices it came from.
+#[tokio::test]
+async fn a_filtered_export_downloads_as_a_file_that_imports_back_the_same_devices() {
+    let a = Admin::new().await;
+    let u = a.st.unique();
+    let key = format!("imports/{u}-export.csv");
+    // 2,400 devices: more than two pages of the index (1,000), half of them android.
+    let mut csv = String::from(
+        "Name,Email,Ownership,Serial Number,Platform,Mobile,Device Name,Device Group\n",
+    );
+    for i in 0..2400 {
+        let platform = if i % 2 == 0 { "android" } else { "ios" };
+        let name = if i == 0 {
+            "=HYPERLINK(\"http://x.invalid\")"
+        } else {
+            "Phone"
+        };
+        csv.push_str(&format!(
+            "User {i},{u}-{i}@Example.com,corporate,{u}-E{i:05},{platform},+141555501{:02},\"{}\",Sales;EU\n",
+            i % 100,
+            name.replace('"', "\"\"")
+        ));
+    }
+    a.st.upload(&key, csv, &[("invite", "none")]).await;
+    let report = a.st.wait_for_report(&key).await;
+    assert_eq!(report["status"], "completed", "{report}");
+
+    let (status, v) = a.call("POST", "/exports", Some(json!({})), None).await;
+    assert_eq!((status, v["error"].as_str()), (401, Some("unauthorized")));
+    let (status, v) = a
+        .send("POST", "/exports", json!({"platform": "windows"}))
+        .await;
+    assert_eq!(
+        (status, v["field"].as_str()),
+        (400, Some("platform")),
+        "{v}"
+    );
+    let (status, _) = a.call("GET", "/exports/nope", None, Some(&a.token)).await;
+    assert_eq!(status, 404);
+
+    let filter =
+        json!({"serial_prefix": format!("{u}-E"), "platform": "android", "status": "pre_approved"});
+    let (status, started) = a.send("POST", "/exports", filter).await;
+    assert_eq!(status, 202, "{started}");
+    assert_eq!(started["status"], "queued");
+    assert_eq!(
+        started["total"],
+        Value::Null,
+        "a prefix is not counted in advance"
+    );
+    let id = started["export_id"].as_str().unwrap().to_owned();
+    let (status, v) = a.call("GET", &format!("/exports/{id}"), None, None).await;
+    assert_eq!(status, 401, "{v}");
+
+    let done = finished_export(&a, &id).await;
+    assert_eq!(done["status"], "ready", "{done}");
+    assert_eq!(done["rows"], 1200);
+    let url = done["download_url"].as_str().expect("a download link");
+    let file =
+        a.st.http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+    let text = std::str::from_utf8(&file).unwrap();
+    let text = text
+        .strip_prefix('\u{feff}')
+        .expect("a byte-order mark for Excel");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "Name,Email,Ownership,Serial Number,Platform,SAMAccountName,Mobile,Device Name,Device Group"
+    );
+    assert_eq!(lines.len(), 1201);
+    assert!(lines[1..].iter().all(|l| l.contains(",android,")));
+    assert_eq!(
+        lines[1],
+        format!("User 0,{u}-0@Example.com,corporate,{u}-E00000,android,,'+14155550100,\"'=HYPERLINK(\"\"http://x.invalid\"\")\",Sales; EU")
+    );
+
+    // The file, imported again with "replace", is valid and leaves every device as it was.
+    let again = format!("imports/{u}-export-again.csv");
+    a.st.upload(
+        &again,
+        file.to_vec(),
+        &[("invite", "none"), ("existing-users", "replace")],
+    )
+    .await;
+    let report = a.st.wait_for_report(&again).await;
+    assert_eq!(report["status"], "completed", "{report}");
+    assert_eq!(report["rows"], 1200);
+    assert_eq!(report["valid_rows"], 1200);
+    let d = a.st.device(&format!("{u}-E00000")).await.unwrap();
+    assert_eq!(
+        d.device_name.as_deref(),
+        Some("=HYPERLINK(\"http://x.invalid\")")
+    );
+    assert_eq!(d.groups, ["Sales", "EU"]);
+
+    // Only status and platform: the totals say how many rows to expect.
+    let (_, counted) = a
+        .send(
+            "POST",
+            "/exports",
+            json!({"status": "enrolled", "platform": "tvos"}),
+        )
+        .await;
+    assert!(counted["total"].is_u64(), "{counted}");
+    let done = finished_export(&a, counted["export_id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "ready", "{done}");
+}

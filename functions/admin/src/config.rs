@@ -17,6 +17,8 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// The invite outbox's queue (approvals and resends).
     pub invite_queue_url: String,
+    /// The export function's queue.
+    pub export_queue_url: String,
     pub password_key_secret: String,
     /// Days invite records are kept.
     pub retention_days: u64,
@@ -42,6 +44,7 @@ impl Config {
                 .filter(|o| !o.is_empty())
                 .collect(),
             invite_queue_url: required("INVITE_QUEUE_URL")?,
+            export_queue_url: required("EXPORT_QUEUE_URL")?,
             password_key_secret: required("PASSWORD_KEY_SECRET")?,
             retention_days: parsed_or("RETENTION_DAYS", 90)?,
         })

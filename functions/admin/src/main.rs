@@ -6,6 +6,7 @@ use admin::config::Config;
 use admin::routes::{handle, App};
 use lambda_http::{service_fn, Error};
 use shared::aws::admin::{AwsAdminPorts, DynamoAdmin};
+use shared::aws::exports::{AwsExports, DynamoExports, SqsExportQueue};
 use shared::aws::outbox::{DynamoOutbox, SqsInviteQueue};
 use shared::aws::s3::S3Bucket;
 use shared::aws::settings::DynamoSettings;
@@ -37,15 +38,26 @@ async fn main() -> Result<(), Error> {
         sealer: Some(Sealer::new(&password_key)),
         retention_days: config.retention_days,
     };
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
     let ports = AwsAdminPorts {
         settings: DynamoSettings {
             client: dynamo.clone(),
             table: config.tables.settings.clone(),
         },
+        exports: AwsExports {
+            records: DynamoExports {
+                client: dynamo.clone(),
+                table: config.tables.imports.clone(),
+            },
+            queue: SqsExportQueue {
+                client: sqs.clone(),
+                url: config.export_queue_url,
+            },
+        },
         dynamo: DynamoAdmin::new(dynamo, config.tables, config.denials_table, outbox.clone()),
         outbox,
         queue: SqsInviteQueue {
-            client: aws_sdk_sqs::Client::new(&sdk),
+            client: sqs,
             url: config.invite_queue_url,
         },
         bucket: S3Bucket {

@@ -9,7 +9,7 @@ use percent_encoding::percent_decode_str;
 use serde::Serialize;
 use shared::admin::approvals::{self, ApprovalRequest};
 use shared::admin::devices::{self, DeviceQuery};
-use shared::admin::{imports, settings, uploads, AdminPorts, DeviceAction};
+use shared::admin::{exports, imports, settings, uploads, AdminPorts, DeviceAction};
 
 use crate::auth::Verifier;
 use crate::http::{body, cors, json, with_type, ApiError};
@@ -117,6 +117,16 @@ async fn route<P: AdminPorts>(app: &App<P>, req: &Request) -> Result<Response<Bo
             let approved = approvals::approve(p.reads(), p.approvals(), p.queue(), request);
             ok(&approved.await?)
         }
+        ["exports"] if post => {
+            // No body is no filter: every device.
+            let filter = match req.body().is_empty() {
+                true => serde_json::json!({}),
+                false => body(req.body())?,
+            };
+            let started = exports::start(p.reads(), p.exports(), &filter, &by);
+            Ok(json(StatusCode::ACCEPTED, &started.await?))
+        }
+        ["exports", id] if get => ok(&exports::one(p.exports(), p.files(), id).await?),
         ["imports"] if get => ok(&imports::list(p.reads(), q("cursor")).await?),
         ["imports"] if post => {
             let committed = uploads::commit(p.staging(), p.settings(), body(req.body())?, &by);

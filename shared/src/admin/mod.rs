@@ -6,6 +6,7 @@
 pub mod approvals;
 pub mod devices;
 mod error;
+pub mod exports;
 pub mod imports;
 mod page;
 mod ports;

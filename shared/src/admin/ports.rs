@@ -244,6 +244,7 @@ pub trait AdminPorts: Send + Sync {
     type Outbox: crate::outbox::Outbox;
     type Queue: crate::outbox::InviteQueue;
     type Devices: DeviceActions;
+    type Exports: crate::export::ExportStore + crate::export::ExportQueue;
     fn settings(&self) -> &Self::Settings;
     fn reads(&self) -> &Self::Reads;
     fn approvals(&self) -> &Self::Approvals;
@@ -252,4 +253,5 @@ pub trait AdminPorts: Send + Sync {
     fn outbox(&self) -> &Self::Outbox;
     fn queue(&self) -> &Self::Queue;
     fn devices(&self) -> &Self::Devices;
+    fn exports(&self) -> &Self::Exports;
 }

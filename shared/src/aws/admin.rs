@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use aws_sdk_dynamodb::types::{Delete, KeysAndAttributes, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 
-use super::batch::{send_in_batches, MAX_BATCH_GET};
+use super::batch::batch_get;
 use super::counts::DynamoCounts;
 use super::dynamo::{sdk_error, written, DynamoDirectory, DynamoImports, Tables};
 use super::items::{
@@ -100,34 +100,14 @@ impl DynamoAdmin {
             .map(|serial| Item::from([("serial".to_owned(), s(serial))]))
             .collect();
         // Keys DynamoDB leaves unprocessed (throttling) are asked again, never dropped.
-        let table = &self.tables.devices;
-        let mut items = send_in_batches(keys, MAX_BATCH_GET, 1, |batch| async move {
-            let ka = KeysAndAttributes::builder()
-                .set_keys(Some(batch))
-                .build()
-                .map_err(|e| PortError::new("find devices by email", e))?;
-            let got = self
-                .client
-                .batch_get_item()
-                .request_items(table, ka)
-                .send()
-                .await
-                .map_err(|e| sdk_error("find devices by email", e))?;
-            let unprocessed = got
-                .unprocessed_keys
-                .and_then(|mut u| u.remove(table))
-                .map(|ka| ka.keys)
-                .unwrap_or_default();
-            let found: Vec<DeviceRecord> = got
-                .responses
-                .unwrap_or_default()
-                .into_values()
-                .flatten()
-                .filter_map(|i| device_record(&i))
-                .collect();
-            Ok((unprocessed, found))
-        })
-        .await?;
+        let found = batch_get(
+            &self.client,
+            &self.tables.devices,
+            keys,
+            1,
+            "find devices by email",
+        );
+        let mut items: Vec<DeviceRecord> = found.await?.iter().filter_map(device_record).collect();
         items.sort_by(|a, b| a.serial.cmp(&b.serial));
         Ok(items)
     }
@@ -525,6 +505,7 @@ pub struct AwsAdminPorts {
     pub bucket: S3Bucket,
     pub outbox: DynamoOutbox,
     pub queue: SqsInviteQueue,
+    pub exports: super::exports::AwsExports,
 }
 
 impl AdminPorts for AwsAdminPorts {
@@ -536,6 +517,7 @@ impl AdminPorts for AwsAdminPorts {
     type Outbox = DynamoOutbox;
     type Queue = SqsInviteQueue;
     type Devices = DynamoAdmin;
+    type Exports = super::exports::AwsExports;
     fn settings(&self) -> &DynamoSettings {
         &self.settings
     }
@@ -559,6 +541,9 @@ impl AdminPorts for AwsAdminPorts {
     }
     fn devices(&self) -> &DynamoAdmin {
         &self.dynamo
+    }
+    fn exports(&self) -> &super::exports::AwsExports {
+        &self.exports
     }
 }
 

@@ -66,6 +66,44 @@ where
     Ok(results.into_iter().flatten().collect())
 }
 
+/// Reads the items with these keys from `table` (any order; missing ones
+/// are left out), 100 keys a request, `in_flight` requests at a time, keys
+/// left unprocessed asked again.
+pub async fn batch_get(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    keys: Vec<super::items::Item>,
+    in_flight: usize,
+    what: &'static str,
+) -> Result<Vec<super::items::Item>, PortError> {
+    use aws_sdk_dynamodb::types::KeysAndAttributes;
+    send_in_batches(keys, MAX_BATCH_GET, in_flight, |batch| async move {
+        let ka = KeysAndAttributes::builder()
+            .set_keys(Some(batch))
+            .build()
+            .map_err(|e| PortError::new(what, e))?;
+        let got = client
+            .batch_get_item()
+            .request_items(table, ka)
+            .send()
+            .await
+            .map_err(|e| super::dynamo::sdk_error(what, e))?;
+        let unprocessed = got
+            .unprocessed_keys
+            .and_then(|mut u| u.remove(table))
+            .map(|ka| ka.keys)
+            .unwrap_or_default();
+        let found = got
+            .responses
+            .unwrap_or_default()
+            .into_values()
+            .flatten()
+            .collect();
+        Ok((unprocessed, found))
+    })
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -40,7 +40,17 @@ mod tests {
 
     #[test]
     fn unescape_is_the_inverse_and_leaves_other_apostrophes() {
-        for cell in ["=1+1", "+14155550100", "-S1", "@x", "plain", "'quoted'", "'", "", "O'Brien"] {
+        for cell in [
+            "=1+1",
+            "+14155550100",
+            "-S1",
+            "@x",
+            "plain",
+            "'quoted'",
+            "'",
+            "",
+            "O'Brien",
+        ] {
             assert_eq!(unescape(&escape(cell)), cell);
         }
         assert_eq!(unescape("'plain"), "'plain");

@@ -32,7 +32,9 @@ pub enum Outcome {
     Missing,
     /// Ready or failed already: a repeated delivery changes nothing.
     AlreadyOver(ExportStatus),
-    Ready { rows: u64 },
+    Ready {
+        rows: u64,
+    },
     /// Recorded as failed, with a message for the admin.
     Failed,
 }
@@ -273,7 +275,10 @@ mod tests {
         assert_eq!(lines.len(), 60_001, "header and every ios device");
         assert!(lines[0].starts_with("Name,Email,Ownership,Serial Number,Platform"));
         assert!(lines[1..].iter().all(|l| l.contains(",ios,")));
-        assert!(reports.parts.lock().unwrap()[&st.key] >= 2, "streamed in parts");
+        assert!(
+            reports.parts.lock().unwrap()[&st.key] >= 2,
+            "streamed in parts"
+        );
         let done = store.export(&st.export_id).await.unwrap().unwrap();
         assert_eq!(done.status, ExportStatus::Ready);
         assert_eq!(done.rows, 60_000);
@@ -304,8 +309,14 @@ mod tests {
             .iter()
             .map(|l| l.split(',').nth(3).unwrap().to_owned())
             .collect();
-        let enrolled: Vec<String> = (100..200).filter(|i| i % 3 == 0).map(|i| format!("S{i:07}")).collect();
-        let pre: Vec<String> = (100..200).filter(|i| i % 3 != 0).map(|i| format!("S{i:07}")).collect();
+        let enrolled: Vec<String> = (100..200)
+            .filter(|i| i % 3 == 0)
+            .map(|i| format!("S{i:07}"))
+            .collect();
+        let pre: Vec<String> = (100..200)
+            .filter(|i| i % 3 != 0)
+            .map(|i| format!("S{i:07}"))
+            .collect();
         assert_eq!(serials, [pre, enrolled].concat());
     }
 
@@ -340,9 +351,20 @@ mod tests {
         // A delivery past the attempts (the function died each time) fails it, reading nothing.
         let st = queued(&store, ExportFilter::default()).await;
         let before = source.requests.load(std::sync::atomic::Ordering::Relaxed);
-        let out = run(&store, &source, &reports, "b", &st.export_id, MAX_ATTEMPTS + 1, NEVER);
+        let out = run(
+            &store,
+            &source,
+            &reports,
+            "b",
+            &st.export_id,
+            MAX_ATTEMPTS + 1,
+            NEVER,
+        );
         assert_eq!(out.await.unwrap(), Outcome::Failed);
-        assert_eq!(source.requests.load(std::sync::atomic::Ordering::Relaxed), before);
+        assert_eq!(
+            source.requests.load(std::sync::atomic::Ordering::Relaxed),
+            before
+        );
         let failed = store.export(&st.export_id).await.unwrap().unwrap();
         assert!(failed.error.unwrap().contains("stopped 3 times"));
 

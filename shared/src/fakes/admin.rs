@@ -36,6 +36,7 @@ pub struct MemoryAdmin {
     pub metadata: Mutex<BTreeMap<String, Vec<(String, String)>>>,
     pub outbox: MemoryOutbox,
     pub queue: MemoryQueue,
+    pub exports: super::MemoryExports,
     /// What the sender function delivers the queued invites through ([`MemoryAdmin::deliver_invites`]).
     pub sender: MemorySender,
     /// Device audit trails, oldest first.
@@ -446,6 +447,7 @@ impl AdminPorts for MemoryAdmin {
     type Outbox = MemoryOutbox;
     type Queue = MemoryQueue;
     type Devices = Self;
+    type Exports = super::MemoryExports;
     fn settings(&self) -> &Self {
         self
     }
@@ -469,6 +471,9 @@ impl AdminPorts for MemoryAdmin {
     }
     fn devices(&self) -> &Self {
         self
+    }
+    fn exports(&self) -> &super::MemoryExports {
+        &self.exports
     }
 }
 

@@ -4,7 +4,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use crate::export::{DevicePage, DeviceSource, ExportFilter, ExportQueue, ExportState, ExportStore};
+use crate::export::{
+    DevicePage, DeviceSource, ExportFilter, ExportQueue, ExportState, ExportStore,
+};
 use crate::ports::PortError;
 use crate::records::{DeviceRecord, DeviceStatus, UserRecord};
 

@@ -435,9 +435,16 @@ mod tests {
         let r = r.unwrap();
         assert_eq!(r.name, "=Jane");
         assert_eq!(r.serial.as_str(), "-C02");
-        assert_eq!(r.mobile.map(|m| m.as_str().to_owned()).as_deref(), Some("+14155550100"));
+        assert_eq!(
+            r.mobile.map(|m| m.as_str().to_owned()).as_deref(),
+            Some("+14155550100")
+        );
         assert_eq!(r.password.unwrap().expose(), "@pass-word");
-        assert_eq!(r.groups, vec!["'quoted"], "only a formula's apostrophe goes");
+        assert_eq!(
+            r.groups,
+            vec!["'quoted"],
+            "only a formula's apostrophe goes"
+        );
         assert!(w.iter().all(|i| i.kind != IssueKind::Trimmed), "{w:?}");
     }
 
