@@ -6,6 +6,9 @@ Targets (issue 3): validate >= 150 MB/s on one core; peak RSS of validate and of
 the import function <= 64 MB at every size; end-to-end import >= 90 % of the raw ceiling.
 Targets (issue 4): admission handler p99 < 50 us in process; end-to-end p50 <= 1.3x
 a raw GetItem at 16 concurrent; the zipped arm64 release binary < 8 MB.
+Targets (issue 13): every admin route p50 <= 3x a raw GetItem and <= 3 DynamoDB
+requests at a million devices; the overview as fast at 1M as at 10k; an export
+of every device within one invocation in <= 64 MB.
 Targets (issue 15): 10,000 invites with the SES quota at 200/s sent at >= 90 %
 of the quota, none twice; the sender's peak memory printed.
 """
@@ -600,6 +603,133 @@ def bench_admission(requests: int = 5000, concurrency: int = 16) -> dict:
         st.down()
 
 
+def admin_call(env: dict, token: str, method: str, path: str, body: dict | None = None) -> dict:
+    import urllib.request
+
+    req = urllib.request.Request(
+        f"{env['ADMIN_API_URL']}/v1{path}",
+        data=json.dumps(body).encode() if body is not None else None,
+        method=method,
+        headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return json.loads(r.read())
+
+
+def admin_token(env: dict) -> str:
+    """A real ID token of the emulator's user pool, as the page signs in."""
+    import urllib.request
+
+    body = {
+        "AuthFlow": "USER_PASSWORD_AUTH",
+        "ClientId": env["COGNITO_CLIENT_ID"],
+        "AuthParameters": {"USERNAME": env["ADMIN_USERNAME"], "PASSWORD": env["ADMIN_PASSWORD"]},
+    }
+    req = urllib.request.Request(
+        f"{env['AWS_ENDPOINT_URL']}/",
+        data=json.dumps(body).encode(),
+        headers={
+            "x-amz-target": "AWSCognitoIdentityProviderService.InitiateAuth",
+            "content-type": "application/x-amz-json-1.1",
+        },
+    )
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())["AuthenticationResult"]["IdToken"]
+
+
+def p50_ms(call, n: int) -> float:
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - start) * 1000)
+    return round(statistics.median(times), 2)
+
+
+def admin_dynamodb_calls(env: dict) -> int:
+    control = json.loads(http_call(env["STACK_CONTROL_URL"]))
+    return sum(n for action, n in control["admin"]["calls"].items() if action.startswith("dynamodb:"))
+
+
+def bench_console(sizes: list[int], samples: int = 30) -> dict:
+    """Every admin route timed (p50 of `samples`) and its DynamoDB requests
+    counted at each table size, beside a raw GetItem through the same proxy the
+    admin function's requests take; then an export of every device, its time
+    and the export function's peak memory. Devices are seeded through the
+    import path, so the stream keeps the totals as in production."""
+    st = stackmod.Stack(
+        stackmod.free_port(), stackmod.free_port(), stackmod.free_port(),
+        watch_code=False, release=True, inject_faults=True,
+    )
+    try:
+        env = st.up()
+        os.environ.update(env)
+        s3 = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_REGION"])
+        # The raw baseline takes the admin function's own path to the emulator (its fault proxy).
+        ddb = boto3.client("dynamodb", endpoint_url=st.faults["admin"].url(), region_name=env["AWS_REGION"])
+        token = admin_token(env)
+        seeded, rows = 0, []
+        for size in sizes:
+            name = f"console{size}"
+            _, report = timed_import(st, s3, env, size - seeded, name)
+            seeded = size
+            deadline = time.monotonic() + 1800
+            while True:
+                counts = admin_call(env, token, "GET", "/overview")["counts"]
+                if sum(c["count"] for c in counts) >= seeded or time.monotonic() > deadline:
+                    break
+                time.sleep(2)
+            prefix = name.upper()
+            serial, email = f"{prefix}{7:09d}X", f"{prefix.lower()}user7@example.com"
+            routes = {
+                "overview": "/overview",
+                "device list": "/devices?status=pre_approved",
+                "all devices": "/devices",
+                "serial prefix": f"/devices?q={prefix}00000001",
+                "owner": f"/devices?q={email}",
+                "one device": f"/devices/{serial}",
+                "imports": "/imports",
+                "one import": f"/imports/{report['import_id']}",
+                "blocked attempts": "/admission-denials",
+                "settings": "/settings",
+            }
+            before = admin_dynamodb_calls(env)
+            raw = p50_ms(lambda: ddb.get_item(TableName=env["DEVICES_TABLE"], Key={"serial": {"S": serial}}), samples)
+            assert admin_dynamodb_calls(env) - before == samples
+            timed = {}
+            for label, path in routes.items():
+                before = admin_dynamodb_calls(env)
+                ms = p50_ms(lambda: admin_call(env, token, "GET", path), samples)
+                timed[label] = {"p50_ms": ms, "x_raw": round(ms / raw, 2),
+                                "dynamodb_requests": (admin_dynamodb_calls(env) - before) / samples}
+                print(f"console {size:,} devices: {label} p50 {ms} ms ({ms / raw:.1f}x raw GetItem {raw} ms), "
+                      f"{timed[label]['dynamodb_requests']:g} DynamoDB requests", flush=True)
+            start = time.monotonic()
+            e = admin_call(env, token, "POST", "/exports", {})
+            while e["status"] not in ("ready", "failed"):
+                time.sleep(0.5)
+                e = admin_call(env, token, "GET", f"/exports/{e['export_id']}")
+            export = {"status": e["status"], "rows": e["rows"], "seconds": round(time.monotonic() - start, 1),
+                      "peak_rss_MB": round(peak_rss_kib("export") / 1024, 1)}
+            print(f"console {size:,} devices: export {json.dumps(export)}", flush=True)
+            rows.append({"devices": seeded, "raw_getitem_p50_ms": raw, "routes": timed, "export": export})
+        first, last = rows[0], rows[-1]
+        r = {"sizes": rows}
+        r["overview_ratio_largest_to_smallest"] = round(
+            last["routes"]["overview"]["p50_ms"] / first["routes"]["overview"]["p50_ms"], 2
+        )
+        r["ok"] = (
+            all(v["x_raw"] <= 3 and v["dynamodb_requests"] <= 3 for v in last["routes"].values())
+            and r["overview_ratio_largest_to_smallest"] <= 1.5
+            and last["export"]["status"] == "ready"
+            and 0 < last["export"]["peak_rss_MB"] <= 64
+        )
+        print(f"console: {json.dumps(r)}", flush=True)
+        return r
+    finally:
+        st.down()
+
+
 def main() -> int:
     import logging
 
@@ -610,7 +740,7 @@ def main() -> int:
     # (minutes against moto, and it crosses the 15-minute limit: continuation).
     import_rows = int(os.environ.get("BENCH_IMPORT_ROWS", "10000"))
     only = os.environ.get("BENCH_ONLY", "")
-    # BENCH_ONLY=validate|import|invalid|admission|invites runs one group.
+    # BENCH_ONLY=validate|import|invalid|admission|invites|console runs one group.
     results = {
         "validate": bench_validate(sizes) if only in ("", "validate") else [],
         "import": bench_end_to_end(import_rows, rounds=5 if import_rows <= 100_000 else 1) if only in ("", "import") else {"ok": True},
@@ -623,10 +753,14 @@ def main() -> int:
         )
         if only in ("", "invites")
         else {"ok": True},
+        # BENCH_CONSOLE_DEVICES=10000,1000000: the table sizes the console is timed at.
+        "console": bench_console([int(n) for n in os.environ.get("BENCH_CONSOLE_DEVICES", "10000,1000000").split(",")])
+        if only in ("", "console")
+        else {"ok": True},
     }
     (OUT / "results.json").write_text(json.dumps(results, indent=2))
     print(f"results in {OUT / 'results.json'}")
-    groups = ("import", "invalid_import", "admission_handler", "admission", "admission_zip", "invites")
+    groups = ("import", "invalid_import", "admission_handler", "admission", "admission_zip", "invites", "console")
     missed = [r for r in results["validate"] + [results[g] for g in groups] if not r["ok"]]
     if missed:
         print(f"targets missed: {len(missed)} (see above)")

@@ -197,7 +197,7 @@ function bindExport(filter) {
       for (;;) {
         const of = e.total == null ? "" : ` of ${e.total.toLocaleString()}`;
         if (e.status === "ready") {
-          state.innerHTML = html`<a id="export-download" class="button" href="${e.download_url}" download>Download ${e.rows.toLocaleString()} devices (CSV)</a>
+          state.innerHTML = html`<a id="export-download" class="button" href="${e.download_url}" download>Download ${e.rows.toLocaleString()} device${e.rows === 1 ? "" : "s"} (CSV)</a>
             <span class="muted">The link works for 15 minutes; export again for a new one.</span>`.s;
           break;
         }

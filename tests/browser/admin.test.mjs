@@ -123,6 +123,17 @@ test("an admin signs in, restricts enrollment, pre-approves a file and approves 
     await page.getByRole("link", { name: `${u}-D1` }).waitFor();
     assert.equal(await page.getByRole("link", { name: `${u}-D2` }).count(), 0, "the unchecked row was not imported");
     await shot(page, "devices-pre-approved");
+
+    // Export what the list shows (pre-approved, this serial prefix): the file holds that device, in the import's columns.
+    await page.getByRole("button", { name: "Export CSV" }).click();
+    const exported = page.getByRole("link", { name: "Download 1 device (CSV)" });
+    await exported.waitFor({ timeout: 60_000 });
+    const file = await (await fetch(await exported.getAttribute("href"))).text();
+    const lines = file.replace(/^\uFEFF/, "").trim().split("\r\n");
+    assert.equal(lines[0], "Name,Email,Ownership,Serial Number,Platform,SAMAccountName,Mobile,Device Name,Device Group");
+    assert.equal(lines.length, 2, file);
+    assert.ok(lines[1].includes(`,${u}-D1,`), lines[1]);
+    await shot(page, "devices-exported");
     await page.getByRole("link", { name: `${u}-D1` }).click();
     await page.getByRole("note").filter({ hasText: "Pre-approved Device" }).waitFor();
     await page.getByText("appear only after the device enrolls").waitFor();

@@ -38,6 +38,15 @@ pub enum DeviceSearch {
     Invite(InviteState),
 }
 
+/// What one page of the device list reads (an owner search is answered
+/// apart, every status at once: [`AdminReads::owner_devices`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListSearch {
+    All,
+    SerialPrefix(String),
+    Invite(InviteState),
+}
+
 impl DeviceSearch {
     pub fn parse(q: Option<&str>) -> Self {
         match q.map(str::trim).filter(|q| !q.is_empty()) {
@@ -222,22 +231,27 @@ pub async fn list(
             )
         })?),
     };
-    if let DeviceSearch::Email(email) = &search {
-        if query.cursor.is_some_and(|c| !c.is_empty()) {
-            return Err(AdminError::bad_cursor());
+    let search = match search {
+        DeviceSearch::Email(email) => {
+            if query.cursor.is_some_and(|c| !c.is_empty()) {
+                return Err(AdminError::bad_cursor());
+            }
+            // An owner's devices come in one page, every status at once.
+            let mut items = reads.owner_devices(&email).await?;
+            items.retain(|d| wanted.contains(&d.status));
+            items.sort_by_key(|d| wanted.iter().position(|s| *s == d.status));
+            return Ok(DeviceList {
+                items: items.into_iter().map(DeviceView::from).collect(),
+                cursor: None,
+                total: None,
+            });
         }
-        // An owner's devices come in one page, every status at once.
-        let mut items = reads.owner_devices(email).await?;
-        items.retain(|d| wanted.contains(&d.status));
-        items.sort_by_key(|d| wanted.iter().position(|s| *s == d.status));
-        return Ok(DeviceList {
-            items: items.into_iter().map(DeviceView::from).collect(),
-            cursor: None,
-            total: None,
-        });
-    }
+        DeviceSearch::All => ListSearch::All,
+        DeviceSearch::SerialPrefix(p) => ListSearch::SerialPrefix(p),
+        DeviceSearch::Invite(i) => ListSearch::Invite(i),
+    };
     let total = match search {
-        DeviceSearch::All => {
+        ListSearch::All => {
             let counts = reads.counts().await?;
             Some(wanted.iter().map(|s| total_of(&counts, Some(*s))).sum())
         }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::devices::DeviceSearch;
+use super::devices::ListSearch;
 use super::page::{Cursor, Page};
 use crate::outbox::{InviteRef, InviteStatus};
 use crate::ports::{Existing, ImportState, ObjectSource, ObjectVersion, PortError};
@@ -49,7 +49,7 @@ pub trait AdminReads: Send + Sync {
     fn devices(
         &self,
         status: DeviceStatus,
-        search: &DeviceSearch,
+        search: &ListSearch,
         cursor: Option<Cursor>,
         limit: usize,
     ) -> impl Future<Output = Result<Page<DeviceRecord>, PortError>> + Send;

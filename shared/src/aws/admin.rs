@@ -18,7 +18,7 @@ use super::items::{
 use super::outbox::{status_of, DynamoOutbox, SqsInviteQueue};
 use super::s3::S3Bucket;
 use super::settings::DynamoSettings;
-use crate::admin::devices::DeviceSearch;
+use crate::admin::devices::ListSearch;
 use crate::admin::{
     Acted, AdminPorts, AdminReads, ApprovalWrite, Approvals, Count, Cursor, DenialView,
     DeviceAction, DeviceActions, DeviceAudit, Page,
@@ -135,19 +135,11 @@ impl AdminReads for DynamoAdmin {
     async fn devices(
         &self,
         status: DeviceStatus,
-        search: &DeviceSearch,
+        search: &ListSearch,
         cursor: Option<Cursor>,
         page: usize,
     ) -> Result<Page<DeviceRecord>, PortError> {
-        if let DeviceSearch::Email(email) = search {
-            let mut items = self.devices_of(email).await?;
-            items.retain(|d| d.status == status);
-            return Ok(Page {
-                items,
-                cursor: None,
-            });
-        }
-        if let DeviceSearch::Invite(state) = search {
+        if let ListSearch::Invite(state) = search {
             // The sparse `by-invite` index holds only devices that got an invite.
             let out = self
                 .client
@@ -179,7 +171,7 @@ impl AdminReads for DynamoAdmin {
             .set_exclusive_start_key(to_key(cursor))
             .limit(limit(page));
         q = match search {
-            DeviceSearch::SerialPrefix(p) => q
+            ListSearch::SerialPrefix(p) => q
                 .key_condition_expression("#st = :st AND begins_with(serial, :p)")
                 .expression_attribute_values(":p", s(p)),
             _ => q.key_condition_expression("#st = :st"),

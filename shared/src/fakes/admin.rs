@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::{MemoryObject, MemoryOutbox, MemoryQueue, MemoryQuota, MemorySender, MemoryWindows};
-use crate::admin::devices::DeviceSearch;
+use crate::admin::devices::ListSearch;
 use crate::admin::{
     Acted, AdminPorts, AdminReads, ApprovalWrite, Approvals, Count, Cursor, DenialView,
     DeviceAction, DeviceActions, DeviceAudit, Page, Published, ReportFiles, Staging,
@@ -186,7 +186,7 @@ impl AdminReads for MemoryAdmin {
     async fn devices(
         &self,
         status: DeviceStatus,
-        search: &DeviceSearch,
+        search: &ListSearch,
         cursor: Option<Cursor>,
         limit: usize,
     ) -> Result<Page<DeviceRecord>, PortError> {
@@ -195,10 +195,9 @@ impl AdminReads for MemoryAdmin {
         let matching = devices.values().filter(|d| {
             d.status == status
                 && match search {
-                    DeviceSearch::All => true,
-                    DeviceSearch::SerialPrefix(p) => d.serial.starts_with(p.as_str()),
-                    DeviceSearch::Email(e) => d.email == *e,
-                    DeviceSearch::Invite(i) => d.invite.as_ref().is_some_and(|x| x.state == *i),
+                    ListSearch::All => true,
+                    ListSearch::SerialPrefix(p) => d.serial.starts_with(p.as_str()),
+                    ListSearch::Invite(i) => d.invite.as_ref().is_some_and(|x| x.state == *i),
                 }
         });
         Ok(page(matching.cloned(), cursor, limit, |d| {
