@@ -53,8 +53,11 @@ cfn-lint: venv
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 NODE_STAMP := tests/browser/node_modules/.installed
+# SEED_DEVICES devices are imported first (the scale test's table; the other scenarios run beside them).
+SEED_DEVICES ?= 100000
 browser: venv build $(CHROMIUM) $(NODE_STAMP)
-	CHROMIUM=$(CHROMIUM) $(VPY) infra/stack.py run -- node --test --test-concurrency=1 tests/browser/admin.test.mjs
+	CHROMIUM=$(CHROMIUM) SEED_DEVICES=$(SEED_DEVICES) $(VPY) infra/stack.py run -- \
+		bash -c '$(VPY) infra/seed.py $(SEED_DEVICES) && node --test --test-concurrency=1 tests/browser/admin.test.mjs'
 
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq

@@ -666,7 +666,7 @@ def bench_console(sizes: list[int], samples: int = 30) -> dict:
         os.environ.update(env)
         s3 = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_REGION"])
         # The raw baseline takes the admin function's own path to the emulator (its fault proxy).
-        ddb = boto3.client("dynamodb", endpoint_url=st.faults["admin"].url(), region_name=env["AWS_REGION"])
+        ddb = boto3.client("dynamodb", endpoint_url=st.faults["admin"].url, region_name=env["AWS_REGION"])
         token = admin_token(env)
         seeded, rows = 0, []
         for size in sizes:

@@ -203,6 +203,9 @@ class Instance:
         instance = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            # Headers and body leave in two writes: without TCP_NODELAY the body
+            # waits for the client's delayed ACK (40 ms on every answer).
+            disable_nagle_algorithm = True
             # Keep-alive as the runtime client expects: an HTTP/1.0 close after each
             # answer races its pooled connections (a reused, just-closed one fails a response).
             protocol_version = "HTTP/1.1"
@@ -325,6 +328,7 @@ class FaultProxy:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # as above: no delayed-ACK wait per answer
 
             def _any(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)

@@ -245,3 +245,39 @@ test("the page shows where each invite stands, filters by it and resends at most
     await page.getByText("less than a minute ago").waitFor();
     await shot(page, "device-invite-resend-too-soon");
 }));
+
+// The table at scale (seeded by `infra/seed.py` before these tests, SEED_DEVICES devices): the overview
+// is one read of the device totals, so it renders as fast as with ten; the list pages with a stable cursor.
+test("with a large table the overview renders in under 2 s and the device list pages", { timeout: 180_000 }, () => inBrowser(async (page) => {
+  const seeded = Number(env.SEED_DEVICES || 0);
+  assert.ok(seeded >= 100_000, `run with SEED_DEVICES >= 100000 (make browser seeds them); got ${seeded}`);
+  await signIn(page);
+  await page.getByRole("link", { name: "Devices" }).click();
+  await page.locator("#device-range").filter({ hasText: /^Devices 1–50 of / }).waitFor();
+  const started = Date.now();
+  await page.getByRole("link", { name: "Overview" }).click();
+  await page.getByText(/^Pre-approved \(\d{6,}\)$/).waitFor();
+  const overviewMs = Date.now() - started;
+  const shown = Number((await page.getByText(/^Pre-approved \(\d+\)$/).textContent()).match(/\d+/)[0]);
+  assert.ok(shown >= seeded, `the overview counts every seeded device: ${shown}`);
+  console.log(`overview with ${shown.toLocaleString()} pre-approved devices rendered in ${overviewMs} ms`);
+  assert.ok(overviewMs < 2000, `overview took ${overviewMs} ms`);
+  await shot(page, "overview-at-scale");
+
+  await page.getByRole("link", { name: "Devices" }).click();
+  const range = page.locator("#device-range");
+  await range.filter({ hasText: /^Devices 1–50 of [\d,]{7,}$/ }).waitFor();
+  const first = await page.locator("#device-rows a").first().textContent();
+  let t = Date.now();
+  await page.getByRole("button", { name: "Next" }).click();
+  await range.filter({ hasText: /^Devices 51–100 of / }).waitFor();
+  const nextMs = Date.now() - t;
+  t = Date.now();
+  await page.getByRole("button", { name: "Previous" }).click();
+  await range.filter({ hasText: /^Devices 1–50 of / }).waitFor();
+  const previousMs = Date.now() - t;
+  assert.equal(await page.locator("#device-rows a").first().textContent(), first, "Previous returns to the same page");
+  assert.equal(await page.locator("#device-rows tr").count(), 50, "one page of rows in the DOM");
+  console.log(`device list: next page ${nextMs} ms, previous page ${previousMs} ms`);
+  await shot(page, "devices-at-scale");
+}));

@@ -13,6 +13,7 @@ use crate::outbox::resend::{resend_one, ResendError};
 use crate::outbox::{
     epoch_now as now_secs, InviteQueue, InviteRef, InviteState, InviteStatus, Outbox,
 };
+use crate::ports::PortError;
 use crate::records::{
     epoch_now, now_rfc3339, rfc3339, DeviceRecord, DeviceStatus, EnrollmentInfo, UserRecord,
 };
@@ -250,20 +251,42 @@ pub async fn list(
         DeviceSearch::SerialPrefix(p) => ListSearch::SerialPrefix(p),
         DeviceSearch::Invite(i) => ListSearch::Invite(i),
     };
-    let total = match search {
-        ListSearch::All => {
-            let counts = reads.counts().await?;
-            Some(wanted.iter().map(|s| total_of(&counts, Some(*s))).sum())
+    let (index, from) = start(&wanted, query.cursor)?;
+    // The totals and the page do not depend on each other: read at once.
+    let total = async {
+        match search {
+            ListSearch::All => {
+                let counts = reads.counts().await?;
+                Ok(Some(
+                    wanted.iter().map(|s| total_of(&counts, Some(*s))).sum(),
+                ))
+            }
+            _ => Ok::<_, PortError>(None),
         }
-        _ => None,
     };
-    let (mut index, mut from) = start(&wanted, query.cursor)?;
+    let ((items, cursor), total) =
+        futures::future::try_join(page(reads, &wanted, &search, index, from), total).await?;
+    Ok(DeviceList {
+        items,
+        cursor,
+        total,
+    })
+}
+
+/// One page from `wanted[index]` on (after `from`), spanning partitions as needed.
+async fn page(
+    reads: &impl AdminReads,
+    wanted: &[DeviceStatus],
+    search: &ListSearch,
+    mut index: usize,
+    mut from: Option<Cursor>,
+) -> Result<(Vec<DeviceView>, Option<String>), PortError> {
     let mut items: Vec<DeviceView> = Vec::new();
     let mut cursor = None;
     while index < wanted.len() && items.len() < PAGE {
         let status = wanted[index];
         let page = reads
-            .devices(status, &search, from.take(), PAGE - items.len())
+            .devices(status, search, from.take(), PAGE - items.len())
             .await?;
         items.extend(page.items.into_iter().map(DeviceView::from));
         match page.cursor {
@@ -278,11 +301,7 @@ pub async fn list(
         // The page filled exactly at a partition's end: the next page starts the next status.
         cursor = Some(format!("{}.", wanted[index].as_str()));
     }
-    Ok(DeviceList {
-        items,
-        cursor,
-        total,
-    })
+    Ok((items, cursor))
 }
 
 fn invite_of(device: &DeviceRecord) -> Option<InviteRef> {
@@ -358,7 +377,10 @@ pub async fn one(
     actions: &impl DeviceActions,
     serial: &str,
 ) -> Result<DeviceDetail, AdminError> {
-    let device = reads.device(serial).await?.ok_or_else(no_device)?;
+    // The audit trail does not depend on the device: both in one round trip's time.
+    let (device, audit) =
+        futures::future::try_join(reads.device(serial), actions.audit(serial, AUDIT_LIMIT)).await?;
+    let device = device.ok_or_else(no_device)?;
     let email = Some(device.email.as_str()).filter(|e| !e.is_empty());
     let (user, invite) = reads
         .user_and_invite(email, invite_of(&device).as_ref())
@@ -370,7 +392,7 @@ pub async fn one(
         user,
         banner: pre_approved.then_some(BANNER),
         details_note: pre_approved.then_some(DETAILS_NOTE),
-        audit: actions.audit(serial, AUDIT_LIMIT).await?,
+        audit,
         invite,
     })
 }

@@ -111,7 +111,7 @@ mod tests {
         assert!(ios.export.key.starts_with("exports/devices-"));
         assert_eq!(
             *admin.exports.queued.lock().unwrap(),
-            [ios.export.export_id.clone()]
+            vec![ios.export.export_id.clone()]
         );
 
         let some = json!({"status": "pre_approved", "serial_prefix": "S"});
