@@ -101,14 +101,15 @@ def patch_dynamodb() -> None:
 
     lock = threading.RLock()
     call_action = DynamoHandler.call_action
-    # Bumped by every request that may write: the sorted index pages below are kept until then.
-    writes = [0]
+    # Writes counted per table (None: any table): the sorted index pages below are kept until then.
+    writes: Counter = Counter()
 
     def atomic_call_action(self: Any) -> Any:
         with lock:
             action = str(self.headers.get("X-Amz-Target", "")).rsplit(".", 1)[-1]
             if action not in READ_ACTIONS:
-                writes[0] += 1
+                for table in written_tables(action, self.body):
+                    writes[table] += 1
             return call_action(self)
 
     DynamoHandler.call_action = atomic_call_action
@@ -174,7 +175,22 @@ READ_ACTIONS = frozenset(
 )
 
 
-def patch_index_queries(table_class: Any, writes: list[int]) -> None:
+def written_tables(action: str, body: Any) -> list[str | None]:
+    """The tables a request may write; [None] when that is not plain (any table)."""
+    try:
+        request = json.loads(body or "{}")
+        if action in ("PutItem", "UpdateItem", "DeleteItem"):
+            return [request["TableName"]]
+        if action == "BatchWriteItem":
+            return list(request["RequestItems"])
+        if action == "TransactWriteItems":
+            return [next(iter(entry.values()))["TableName"] for entry in request["TransactItems"]]
+    except (ValueError, KeyError, TypeError, StopIteration, AttributeError):
+        pass
+    return [None]
+
+
+def patch_index_queries(table_class: Any, writes: Counter) -> None:
     """A page of a global secondary index costs its own items, not the table's.
 
     moto answers every Query of an index by sorting the whole table, keeping
@@ -192,12 +208,13 @@ def patch_index_queries(table_class: Any, writes: list[int]) -> None:
     from moto.dynamodb.models.table import GlobalSecondaryIndex
 
     query = table_class.query
-    cache: dict[tuple[int, str], tuple[int, dict[Any, tuple[list[Any], list[Any]]]]] = {}
+    cache: dict[tuple[int, str], tuple[tuple[int, int], dict[Any, tuple[list[Any], list[Any]]]]] = {}
 
     def partitions(table: Any, index: Any, hash_attr: str, range_attr: str) -> dict[Any, tuple[list[Any], list[Any]]]:
         key = (id(table), index.name)
+        generation = (writes[None], writes[table.name])
         cached = cache.get(key)
-        if cached and cached[0] == writes[0]:
+        if cached and cached[0] == generation:
             return cached[1]
         groups: dict[Any, list[tuple[Any, Any]]] = {}
         for item in iter_items(table):
@@ -209,7 +226,7 @@ def patch_index_queries(table_class: Any, writes: list[int]) -> None:
         for h, entries in groups.items():
             entries.sort(key=lambda e: e[0])
             built[h] = ([e[0] for e in entries], [e[1] for e in entries])
-        cache[key] = (writes[0], built)
+        cache[key] = (generation, built)
         return built
 
     def iter_items(table: Any):
