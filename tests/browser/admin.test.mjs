@@ -124,15 +124,15 @@ test("an admin signs in, restricts enrollment, pre-approves a file and approves 
     assert.equal(await page.getByRole("link", { name: `${u}-D2` }).count(), 0, "the unchecked row was not imported");
     await shot(page, "devices-pre-approved");
 
-    // Export what the list shows (pre-approved, this serial prefix): the file holds that device, in the import's columns.
+    // Export what the list shows (pre-approved, this serial prefix): D1 and D3, in the import's columns.
     await page.getByRole("button", { name: "Export CSV" }).click();
-    const exported = page.getByRole("link", { name: "Download 1 device (CSV)" });
+    const exported = page.getByRole("link", { name: "Download 2 devices (CSV)" });
     await exported.waitFor({ timeout: 60_000 });
     const file = await (await fetch(await exported.getAttribute("href"))).text();
     const lines = file.replace(/^\uFEFF/, "").trim().split("\r\n");
     assert.equal(lines[0], "Name,Email,Ownership,Serial Number,Platform,SAMAccountName,Mobile,Device Name,Device Group");
-    assert.equal(lines.length, 2, file);
-    assert.ok(lines[1].includes(`,${u}-D1,`), lines[1]);
+    assert.equal(lines.length, 3, file);
+    assert.ok(lines[1].includes(`,${u}-D1,ios,`) && lines[2].includes(`,${u}-D3,macos,`), file);
     await shot(page, "devices-exported");
     await page.getByRole("link", { name: `${u}-D1` }).click();
     await page.getByRole("note").filter({ hasText: "Pre-approved Device" }).waitFor();
@@ -252,10 +252,10 @@ test("with a large table the overview renders in under 2 s and the device list p
   const seeded = Number(env.SEED_DEVICES || 0);
   assert.ok(seeded >= 100_000, `run with SEED_DEVICES >= 100000 (make browser seeds them); got ${seeded}`);
   await signIn(page);
-  await page.getByRole("link", { name: "Devices" }).click();
+  await page.getByRole("link", { name: "Devices", exact: true }).click();
   await page.locator("#device-range").filter({ hasText: /^Devices 1–50 of / }).waitFor();
   const started = Date.now();
-  await page.getByRole("link", { name: "Overview" }).click();
+  await page.getByRole("link", { name: "Overview", exact: true }).click();
   await page.getByText(/^Pre-approved \(\d{6,}\)$/).waitFor();
   const overviewMs = Date.now() - started;
   const shown = Number((await page.getByText(/^Pre-approved \(\d+\)$/).textContent()).match(/\d+/)[0]);
@@ -264,7 +264,7 @@ test("with a large table the overview renders in under 2 s and the device list p
   assert.ok(overviewMs < 2000, `overview took ${overviewMs} ms`);
   await shot(page, "overview-at-scale");
 
-  await page.getByRole("link", { name: "Devices" }).click();
+  await page.getByRole("link", { name: "Devices", exact: true }).click();
   const range = page.locator("#device-range");
   await range.filter({ hasText: /^Devices 1–50 of [\d,]{7,}$/ }).waitFor();
   const first = await page.locator("#device-rows a").first().textContent();
