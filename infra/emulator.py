@@ -108,7 +108,7 @@ def patch_dynamodb() -> None:
         with lock:
             action = str(self.headers.get("X-Amz-Target", "")).rsplit(".", 1)[-1]
             if action not in READ_ACTIONS:
-                for table in written_tables(action, self.body):
+                for table in written_tables(action, getattr(self, "params", None)):
                     writes[table] += 1
             return call_action(self)
 
@@ -175,17 +175,17 @@ READ_ACTIONS = frozenset(
 )
 
 
-def written_tables(action: str, body: Any) -> list[str | None]:
-    """The tables a request may write; [None] when that is not plain (any table)."""
+def written_tables(action: str, request: Any) -> list[str | None]:
+    """The tables a request may write, from the parameters moto parsed already;
+    [None] when that is not plain (any table)."""
     try:
-        request = json.loads(body or "{}")
         if action in ("PutItem", "UpdateItem", "DeleteItem"):
             return [request["TableName"]]
         if action == "BatchWriteItem":
             return list(request["RequestItems"])
         if action == "TransactWriteItems":
             return [next(iter(entry.values()))["TableName"] for entry in request["TransactItems"]]
-    except (ValueError, KeyError, TypeError, StopIteration, AttributeError):
+    except (KeyError, TypeError, StopIteration, AttributeError):
         pass
     return [None]
 
