@@ -72,7 +72,32 @@ def invoke(invoke_url: str, payload: dict, timeout: float) -> tuple[bool, dict |
         return False, None
 
 
-class Relay:
+class Poller:
+    """What both relays share: poll until stopped, through emulator restarts."""
+
+    stop: threading.Event
+    source: str
+    invoke_url: str
+    # Seconds to wait after a poll that found nothing (an SQS poll long-polls itself).
+    idle_wait: float = 0.0
+
+    def poll_once(self) -> int:
+        raise NotImplementedError
+
+    def run(self) -> None:
+        log.info("relaying %s -> %s", self.source, self.invoke_url)
+        while not self.stop.is_set():
+            try:
+                if not self.poll_once():
+                    self.stop.wait(self.idle_wait)
+            except Exception as e:  # keep relaying through emulator restarts
+                if self.stop.is_set():
+                    break
+                log.warning("relay error (%s): %s", self.source, e)
+                self.stop.wait(1)
+
+
+class Relay(Poller):
     def __init__(
         self,
         endpoint_url: str,
@@ -98,6 +123,7 @@ class Relay:
             "QueueArn"
         ]
         self.stop = threading.Event()
+        self.source = queue_url
         self.answered_at = 0.0
 
     def poll_once(self, wait_seconds: int = 5) -> int:
@@ -142,16 +168,6 @@ class Relay:
             log.info("%d message(s) delivered", len(done))
         return len(messages)
 
-    def run(self) -> None:
-        log.info("relaying %s -> %s", self.queue_url, self.invoke_url)
-        while not self.stop.is_set():
-            try:
-                self.poll_once()
-            except Exception as e:  # keep relaying through emulator restarts
-                if self.stop.is_set():
-                    break
-                log.warning("relay error: %s", e)
-                self.stop.wait(1)
 
 
 def stream_event(records: list[dict], shard_id: str, stream_arn: str, region: str, window: int) -> dict:
@@ -181,7 +197,7 @@ def stream_event(records: list[dict], shard_id: str, stream_arn: str, region: st
     }
 
 
-class StreamRelay:
+class StreamRelay(Poller):
     """Local stand-in for Lambda's DynamoDB stream event source mapping: reads
     each shard from its start (TRIM_HORIZON), hands over one batch per shard at
     a time, in order, and moves on only once the function succeeded; a failed
@@ -211,6 +227,8 @@ class StreamRelay:
         self.window = max(window, 1)
         self.retry_after = retry_after
         self.stop = threading.Event()
+        self.source = f"stream of {table_name}"
+        self.idle_wait = 0.5
         self.iterators: dict[str, str] = {}
         self.finished: set[str] = set()
 
@@ -250,17 +268,6 @@ class StreamRelay:
             self.stop.wait(self.retry_after)
         return False
 
-    def run(self) -> None:
-        log.info("relaying stream %s -> %s", self.stream_arn, self.invoke_url)
-        while not self.stop.is_set():
-            try:
-                if not self.poll_once():
-                    self.stop.wait(0.5)
-            except Exception as e:  # keep relaying through emulator restarts
-                if self.stop.is_set():
-                    break
-                log.warning("stream relay error: %s", e)
-                self.stop.wait(1)
 
 
 def main() -> None:

@@ -340,47 +340,42 @@ class Stack:
         """One relay per SQS or DynamoDB stream event source the template declares."""
         self.relays = []
         for name, props in self.functions().items():
+            invoke_timeout = float(props.get("Timeout", 30)) + 60
             for event in props.get("Events", {}).values():
-                if event["Type"] != "SQS":
-                    continue
-                sqs = event["Properties"]
-                queue_url = self.sqs_url(self.resolver.physical_name(sqs["Queue"].value[0]))
-                # One poller per instance the event source may run at once (ScalingConfig).
-                for k in range(self.sqs_concurrency(event)):
-                    r = relay.Relay(
+                source = event["Properties"]
+                if event["Type"] == "SQS":
+                    queue_url = self.sqs_url(self.resolver.physical_name(source["Queue"].value[0]))
+                    # One poller per instance the event source may run at once (ScalingConfig).
+                    for k in range(self.sqs_concurrency(event)):
+                        r = relay.Relay(
+                            self.endpoint,
+                            self.region,
+                            queue_url,
+                            self.invoke_url(name),
+                            batch_size=int(source.get("BatchSize", 10)),
+                            invoke_timeout=invoke_timeout,
+                            function_sets_visibility=_grants(props, "sqs:ChangeMessageVisibility"),
+                        )
+                        self.start_relay(r, f"relay-{name}-{k}")
+                elif event["Type"] == "DynamoDB":
+                    r = relay.StreamRelay(
                         self.endpoint,
                         self.region,
-                        queue_url,
+                        self.resolver.physical_name(source["Stream"].value[0]),
                         self.invoke_url(name),
-                        batch_size=int(sqs.get("BatchSize", 10)),
-                        invoke_timeout=float(props.get("Timeout", 30)) + 60,
-                        function_sets_visibility=_grants(props, "sqs:ChangeMessageVisibility"),
+                        batch_size=int(source.get("BatchSize", 100)),
+                        invoke_timeout=invoke_timeout,
+                        window=int(source.get("TumblingWindowInSeconds", 0)),
                     )
-                    t = threading.Thread(target=r.run, name=f"relay-{name}-{k}", daemon=True)
-                    t.start()
-                    self.threads.append(t)
-                    self.relays.append(r)
-        for name, props in self.functions().items():
-            for event in props.get("Events", {}).values():
-                if event["Type"] != "DynamoDB":
-                    continue
-                source = event["Properties"]
-                table = self.resolver.physical_name(source["Stream"].value[0])
-                r = relay.StreamRelay(
-                    self.endpoint,
-                    self.region,
-                    table,
-                    self.invoke_url(name),
-                    batch_size=int(source.get("BatchSize", 100)),
-                    invoke_timeout=float(props.get("Timeout", 30)) + 60,
-                    window=int(source.get("TumblingWindowInSeconds", 0)),
-                )
-                t = threading.Thread(target=r.run, name=f"stream-{name}", daemon=True)
-                t.start()
-                self.threads.append(t)
-                self.relays.append(r)
+                    self.start_relay(r, f"stream-{name}")
         # The import's relay: `make bench` times imports by when it last answered.
         self.relay = next(r for r in self.relays if r.invoke_url == self.invoke_url("import"))
+
+    def start_relay(self, r: relay.Relay | relay.StreamRelay, thread_name: str) -> None:
+        t = threading.Thread(target=r.run, name=thread_name, daemon=True)
+        t.start()
+        self.threads.append(t)
+        self.relays.append(r)
 
     def sqs_url(self, queue_name: str) -> str:
         import boto3
