@@ -7,19 +7,11 @@ use crate::csvfile::formula::escape;
 use crate::csvfile::Field;
 use crate::records::{DeviceRecord, UserRecord};
 
-/// The import's columns but the password, which is kept only as a keyed
-/// hash and cannot be given back.
-pub const COLUMNS: [Field; 9] = [
-    Field::Name,
-    Field::Email,
-    Field::Ownership,
-    Field::SerialNumber,
-    Field::Platform,
-    Field::SamAccountName,
-    Field::Mobile,
-    Field::DeviceName,
-    Field::DeviceGroup,
-];
+/// The import's columns, in its order, but the password, which is kept only
+/// as a keyed hash and cannot be given back.
+pub fn columns() -> impl Iterator<Item = Field> {
+    Field::ALL.into_iter().filter(|f| *f != Field::Password)
+}
 
 /// UTF-8 with a byte-order mark, so that Excel opens it with the right encoding.
 pub const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -36,7 +28,7 @@ impl CsvRows {
         buf.extend_from_slice(BOM);
         let mut rows = Self { w: writer(buf) };
         // Writing to a Vec cannot fail.
-        let _ = rows.w.write_record(COLUMNS.map(Field::title));
+        let _ = rows.w.write_record(columns().map(Field::title));
         rows
     }
 
@@ -65,7 +57,7 @@ impl CsvRows {
         };
         let _ = self
             .w
-            .write_record(COLUMNS.map(|f| escape(&cell(f)).into_owned()));
+            .write_record(columns().map(|f| escape(&cell(f)).into_owned()));
     }
 
     /// Bytes written so far.
