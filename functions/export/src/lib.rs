@@ -3,9 +3,10 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
 use serde::Deserialize;
+use shared::aws::sqs::receive_count;
 use shared::export::run::{run, Outcome};
 use shared::export::{DeviceSource, ExportStore};
 use shared::ports::ReportSink;
@@ -51,7 +52,7 @@ where
             tracing::warn!(message_id = ?message.message_id, "export message without an export id; dropped");
             continue;
         };
-        let attempt = receive_count(&message);
+        let attempt = receive_count(&message.attributes);
         let ran = run(
             &app.store,
             &app.source,
@@ -80,17 +81,10 @@ where
     response
 }
 
-fn receive_count(message: &SqsMessage) -> u32 {
-    message
-        .attributes
-        .get("ApproximateReceiveCount")
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_lambda_events::event::sqs::SqsMessage;
     use shared::export::{ExportFilter, ExportState, ExportStatus};
     use shared::fakes::{MemoryDevices, MemoryExports, MemoryReports};
 

@@ -4,6 +4,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::LambdaEvent;
+use shared::aws::sqs::receive_count;
 use shared::domain::ImportOptions;
 use shared::import::{run_import, ImportObject, ImportPorts, Outcome, RunConfig, RunError};
 use shared::ports::{Continuations, PortError, Uploads};
@@ -72,7 +73,7 @@ pub async fn handle<P: EventPorts>(app: &App<P>, event: LambdaEvent<SqsEvent>) -
     for message in event.payload.records {
         let id = message.message_id.clone().unwrap_or_default();
         if let Err(e) = handle_message(app, &message, &remaining).await {
-            let attempts = receive_count(&message);
+            let attempts = u64::from(receive_count(&message.attributes));
             if let HandlerError::Busy { .. } = e {
                 // Never recorded as failed: the holder may be alive and finish it.
                 tracing::info!(message_id = %id, attempts, error = %e, "import busy; the event will come back");
@@ -89,14 +90,6 @@ pub async fn handle<P: EventPorts>(app: &App<P>, event: LambdaEvent<SqsEvent>) -
         }
     }
     response
-}
-
-fn receive_count(message: &SqsMessage) -> u64 {
-    message
-        .attributes
-        .get("ApproximateReceiveCount")
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(1)
 }
 
 async fn mark_failed_imports<P: EventPorts>(app: &App<P>, message: &SqsMessage, attempts: u64) {

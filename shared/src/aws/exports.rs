@@ -55,7 +55,6 @@ impl ExportStore for DynamoExports {
         let json = serde_json::to_string(st).map_err(|e| PortError::new("encode export", e))?;
         let mut item: Item = key(&st.export_id).into_iter().collect();
         item.insert("export".to_owned(), s(json));
-        item.insert("status".to_owned(), s(st.status.as_str()));
         item.insert("expires_at".to_owned(), n(epoch_now() + KEEP_DAYS * 86_400));
         self.client
             .put_item()
@@ -77,16 +76,7 @@ pub struct SqsExportQueue {
 impl ExportQueue for SqsExportQueue {
     async fn enqueue_export(&self, id: &str) -> Result<(), PortError> {
         let body = serde_json::json!({ "export_id": id }).to_string();
-        self.client
-            .send_message()
-            .queue_url(&self.url)
-            .message_body(body)
-            .send()
-            .await
-            .map_err(|e| {
-                PortError::new("queue export", aws_sdk_sqs::error::DisplayErrorContext(e))
-            })?;
-        Ok(())
+        super::sqs::send(&self.client, &self.url, body, "queue export").await
     }
 }
 
