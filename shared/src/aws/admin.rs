@@ -80,38 +80,6 @@ impl DynamoAdmin {
         }
     }
 
-    /// An owner's devices (GSI `by-email`, keys only), read in one BatchGetItem.
-    async fn devices_of(&self, email: &str) -> Result<Vec<DeviceRecord>, PortError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.tables.devices)
-            .index_name("by-email")
-            .key_condition_expression("email = :e")
-            .expression_attribute_values(":e", s(email))
-            .limit(100)
-            .send()
-            .await
-            .map_err(|e| sdk_error("find devices by email", e))?;
-        let keys: Vec<Item> = out
-            .items()
-            .iter()
-            .filter_map(|i| get_s(i, "serial"))
-            .map(|serial| Item::from([("serial".to_owned(), s(serial))]))
-            .collect();
-        // Keys DynamoDB leaves unprocessed (throttling) are asked again, never dropped.
-        let found = batch_get(
-            &self.client,
-            &self.tables.devices,
-            keys,
-            1,
-            "find devices by email",
-        );
-        let mut items: Vec<DeviceRecord> = found.await?.iter().filter_map(device_record).collect();
-        items.sort_by(|a, b| a.serial.cmp(&b.serial));
-        Ok(items)
-    }
-
     async fn get(
         &self,
         what: &'static str,
@@ -190,8 +158,36 @@ impl AdminReads for DynamoAdmin {
         Ok(item.as_ref().and_then(device_record))
     }
 
-    async fn owner_devices(&self, email_key: &str) -> Result<Vec<DeviceRecord>, PortError> {
-        self.devices_of(email_key).await
+    /// GSI `by-email` (keys only), then one BatchGetItem.
+    async fn owner_devices(&self, email: &str) -> Result<Vec<DeviceRecord>, PortError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.tables.devices)
+            .index_name("by-email")
+            .key_condition_expression("email = :e")
+            .expression_attribute_values(":e", s(email))
+            .limit(100)
+            .send()
+            .await
+            .map_err(|e| sdk_error("find devices by email", e))?;
+        let keys: Vec<Item> = out
+            .items()
+            .iter()
+            .filter_map(|i| get_s(i, "serial"))
+            .map(|serial| Item::from([("serial".to_owned(), s(serial))]))
+            .collect();
+        // Keys DynamoDB leaves unprocessed (throttling) are asked again, never dropped.
+        let found = batch_get(
+            &self.client,
+            &self.tables.devices,
+            keys,
+            1,
+            "find devices by email",
+        );
+        let mut items: Vec<DeviceRecord> = found.await?.iter().filter_map(device_record).collect();
+        items.sort_by(|a, b| a.serial.cmp(&b.serial));
+        Ok(items)
     }
 
     async fn user_and_invite(

@@ -27,21 +27,6 @@ pub enum ExportStatus {
 }
 
 impl ExportStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Queued => "queued",
-            Self::Running => "running",
-            Self::Ready => "ready",
-            Self::Failed => "failed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [Self::Queued, Self::Running, Self::Ready, Self::Failed]
-            .into_iter()
-            .find(|v| v.as_str() == s)
-    }
-
     pub fn is_over(self) -> bool {
         matches!(self, Self::Ready | Self::Failed)
     }
