@@ -20,10 +20,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 
 import boto3
 
@@ -268,6 +270,48 @@ class StreamRelay(Poller):
             self.stop.wait(self.retry_after)
         return False
 
+
+
+class ScheduleRelay(Poller):
+    """Local stand-in for an EventBridge schedule (`rate(...)`): invokes the
+    function with a Scheduled Event every `every` seconds."""
+
+    def __init__(self, region: str, invoke_url: str, every: float, rule: str, invoke_timeout: float = 900.0):
+        self.region = region
+        self.invoke_url = invoke_url
+        self.every = every
+        self.rule = rule
+        self.invoke_timeout = invoke_timeout
+        self.stop = threading.Event()
+        self.source = f"schedule {rule} (every {every:g} s)"
+        self.idle_wait = every
+
+    def poll_once(self) -> int:
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": "123456789012",
+            "time": now,
+            "region": self.region,
+            "resources": [f"arn:aws:events:{self.region}:123456789012:rule/{self.rule}"],
+            "detail": {},
+        }
+        ok, _ = invoke(self.invoke_url, event, self.invoke_timeout)
+        if not ok:
+            log.info("scheduled invocation of %s failed", self.rule)
+        return 0
+
+
+def rate_seconds(expression: str) -> float | None:
+    """`rate(5 minutes)` in seconds; None for a cron() expression."""
+    m = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", expression.strip())
+    if not m:
+        return None
+    unit = {"minute": 60, "hour": 3600, "day": 86400}[m.group(2).rstrip("s")]
+    return int(m.group(1)) * unit
 
 
 def main() -> None:

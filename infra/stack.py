@@ -368,10 +368,18 @@ class Stack:
                         window=int(source.get("TumblingWindowInSeconds", 0)),
                     )
                     self.start_relay(r, f"stream-{name}")
+                elif event["Type"] == "Schedule":
+                    every = relay.rate_seconds(str(source["Schedule"]))
+                    # Locally sooner than the template's rate, so a change shows while you watch.
+                    every = float(os.environ.get("STACK_SCHEDULE_SECONDS", min(every or 60, 60)))
+                    r = relay.ScheduleRelay(
+                        self.region, self.invoke_url(name), every, f"{name}-schedule", invoke_timeout
+                    )
+                    self.start_relay(r, f"schedule-{name}")
         # The import's relay: `make bench` times imports by when it last answered.
         self.relay = next(r for r in self.relays if r.invoke_url == self.invoke_url("import"))
 
-    def start_relay(self, r: relay.Relay | relay.StreamRelay, thread_name: str) -> None:
+    def start_relay(self, r: relay.Poller, thread_name: str) -> None:
         t = threading.Thread(target=r.run, name=thread_name, daemon=True)
         t.start()
         self.threads.append(t)

@@ -11,15 +11,18 @@ pub enum DeviceStatus {
     /// Imported, waiting for the user to enroll it (the seeds' "Pre-approved Device").
     PreApproved,
     Enrolled,
+    /// A pre-approval whose expiry passed before the device enrolled; kept, renewable.
+    Expired,
 }
 
 impl DeviceStatus {
-    pub const ALL: [DeviceStatus; 2] = [Self::PreApproved, Self::Enrolled];
+    pub const ALL: [DeviceStatus; 3] = [Self::PreApproved, Self::Enrolled, Self::Expired];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::PreApproved => "pre_approved",
             Self::Enrolled => "enrolled",
+            Self::Expired => "expired",
         }
     }
 
@@ -27,14 +30,15 @@ impl DeviceStatus {
         match s {
             "pre_approved" => Some(Self::PreApproved),
             "enrolled" => Some(Self::Enrolled),
+            "expired" => Some(Self::Expired),
             _ => None,
         }
     }
 
     /// Whether an import may overwrite a device in this status: an enrolled
-    /// device is never made pre-approved again.
+    /// device is never made pre-approved again; an expired one is renewed.
     pub fn is_replaceable(self) -> bool {
-        self == Self::PreApproved
+        self != Self::Enrolled
     }
 }
 
@@ -63,6 +67,9 @@ pub struct DeviceRecord {
     /// The device's latest invite and where it stands.
     #[serde(default)]
     pub invite: Option<DeviceInvite>,
+    /// When the pre-approval lapses; never set on an enrolled device.
+    #[serde(default)]
+    pub expires: Option<crate::domain::Expiry>,
 }
 
 /// Which invite a device's user got last (an [`InviteRef`] tag) and its state.
@@ -148,6 +155,7 @@ mod tests {
     #[test]
     fn only_pre_approved_devices_are_replaced() {
         assert!(DeviceStatus::PreApproved.is_replaceable());
+        assert!(DeviceStatus::Expired.is_replaceable());
         assert!(!DeviceStatus::Enrolled.is_replaceable());
     }
 

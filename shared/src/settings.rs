@@ -21,6 +21,9 @@ pub struct Settings {
     pub invite_sender: Option<String>,
     /// Overrides the deployment's enrollment URL when set.
     pub enrollment_url: Option<String>,
+    /// Days a pre-approval lasts when neither its row nor its upload says (none: no expiry).
+    #[serde(default)]
+    pub default_expiry_days: Option<u32>,
 }
 
 /// A PUT body: only the fields given change; `""` clears an address or URL.
@@ -33,6 +36,18 @@ pub struct SettingsPatch {
     pub default_on_error: Option<OnError>,
     pub invite_sender: Option<String>,
     pub enrollment_url: Option<String>,
+    /// A number of days; `null` or `0`: pre-approvals do not expire.
+    #[serde(default, deserialize_with = "present")]
+    pub default_expiry_days: Option<Option<u32>>,
+}
+
+/// A field that is present, even as `null` (which clears it).
+pub fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
 }
 
 /// One field's change, for the audit trail.
@@ -120,6 +135,7 @@ impl Settings {
             invite: self.default_invite,
             existing: self.default_existing_users,
             on_error: self.default_on_error,
+            expires_in_days: self.default_expiry_days,
         }
     }
 
@@ -165,6 +181,15 @@ impl Settings {
             next.enrollment_url = cleared(v);
             if let Some(url) = &next.enrollment_url {
                 check_url(url)?;
+            }
+        }
+        if let Some(days) = patch.default_expiry_days {
+            next.default_expiry_days = days.filter(|d| *d != 0);
+            if let Some(d) = next.default_expiry_days {
+                crate::domain::expiry::check_days(d).map_err(|e| SettingsError {
+                    field: "default_expiry_days",
+                    message: e.message,
+                })?;
             }
         }
         let (old, new) = (json(self), json(&next));
@@ -241,6 +266,31 @@ mod tests {
                 "{url}"
             );
         }
+    }
+
+    #[test]
+    fn an_expiry_default_is_a_bounded_number_of_days_that_null_clears() {
+        let (next, changes) = Settings::default()
+            .apply(&patch(r#"{"default_expiry_days": 90}"#))
+            .unwrap();
+        assert_eq!(next.import_defaults().expires_in_days, Some(90));
+        assert_eq!(changes[0].field, "default_expiry_days");
+        for clear in [
+            r#"{"default_expiry_days": null}"#,
+            r#"{"default_expiry_days": 0}"#,
+        ] {
+            assert_eq!(
+                next.apply(&patch(clear)).unwrap().0.default_expiry_days,
+                None
+            );
+        }
+        let (same, _) = next.apply(&patch("{}")).unwrap();
+        assert_eq!(same.default_expiry_days, Some(90), "absent is no change");
+        let e = next
+            .apply(&patch(r#"{"default_expiry_days": 4000}"#))
+            .unwrap_err();
+        assert_eq!(e.field, "default_expiry_days");
+        assert!(serde_json::from_str::<SettingsPatch>(r#"{"default_expiry_days": -1}"#).is_err());
     }
 
     #[test]

@@ -30,6 +30,7 @@ fn rows(name: &str) -> Vec<(u64, String, String, &'static str)> {
         Box::new(file),
         Some(s.dialect.encoding),
         &ImportOptions::default(),
+        s.now,
     )
     .unwrap();
     let mut out = Vec::new();

@@ -102,6 +102,13 @@ async fn route<P: AdminPorts>(app: &App<P>, req: &Request) -> Result<Response<Bo
         ["devices", serial, "reset"] if post => {
             ok(&devices::act(p.devices(), serial, DeviceAction::Reset, &by).await?)
         }
+        ["devices", serial, "renew"] if post => {
+            let input: devices::RenewInput = match req.body().is_empty() {
+                true => devices::RenewInput::default(),
+                false => body(req.body())?,
+            };
+            ok(&devices::renew(p.devices(), p.settings(), serial, &input, &by).await?)
+        }
         ["devices", serial, "unlock"] if post => {
             ok(&devices::act(p.devices(), serial, DeviceAction::Unlock, &by).await?)
         }

@@ -40,6 +40,7 @@ fn main() {
                     password_hash: Some(hash),
                     failures: Vec::new(),
                     enroll_nonce: None,
+                    expires: None,
                 },
             );
         }

@@ -245,7 +245,8 @@ async fn complete<S: AdmissionStore>(app: &App<S>, a: &Attempt<'_>) -> Response<
         pre_approved: decision.pre_approved,
         expect: match &lookup.device {
             None => Expect::Absent,
-            Some(d) => Expect::PreApproved {
+            Some(d) => Expect::Unenrolled {
+                status: d.status,
                 password_hash: d.password_hash.clone(),
             },
         },

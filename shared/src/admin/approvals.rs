@@ -5,10 +5,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{AdminError, AdminReads, ApprovalWrite, Approvals, Cursor, DenialView, Page};
 use crate::domain::values::parse_groups;
-use crate::domain::{Email, InviteChannel, Mobile, Ownership, Platform, SerialNumber};
+use crate::domain::{Email, Expiry, InviteChannel, Mobile, Ownership, Platform, SerialNumber};
 use crate::import::{DeviceRow, Provenance};
 use crate::outbox::{InviteMessage, InviteQueue, InviteRef, InviteState, OutboxEntry};
-use crate::records::{now_rfc3339, DeviceInvite, DeviceStatus};
+use crate::records::{epoch_now, now_rfc3339, DeviceInvite, DeviceStatus};
 
 /// Attempts per page of the inbox.
 pub const PAGE: usize = 50;
@@ -35,6 +35,9 @@ pub struct ApprovalInput {
     pub mobile: Option<String>,
     #[serde(default)]
     pub invite: InviteChannel,
+    /// As an `Expires` cell; none: the approval does not expire.
+    #[serde(default)]
+    pub expires: Option<String>,
 }
 
 fn corporate() -> String {
@@ -89,6 +92,13 @@ fn approved_row(denial: &DenialView, a: &ApprovalInput) -> Result<DeviceRow, Adm
         device_name: a.device_name.clone().filter(|d| !d.trim().is_empty()),
         password: None,
         groups: field("groups", parse_groups(a.groups.as_deref().unwrap_or("")))?,
+        expires: a
+            .expires
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .map(|e| field("expires", Expiry::parse(e, epoch_now())))
+            .transpose()?,
     })
 }
 
@@ -123,6 +133,7 @@ pub async fn approve(
         import_id: &import_id,
         domain: None,
         at: &at,
+        expires: None,
     };
     let mut device = row.device_record(None, provenance);
     let invite = row.invite(input.invite).map(|invite| OutboxEntry {

@@ -8,7 +8,7 @@ use super::{
 };
 use crate::admission::lockout;
 use crate::counts::total_of;
-use crate::domain::email_key;
+use crate::domain::{email_key, Expiry};
 use crate::outbox::resend::{resend_one, ResendError};
 use crate::outbox::{
     epoch_now as now_secs, InviteQueue, InviteRef, InviteState, InviteStatus, Outbox,
@@ -74,6 +74,8 @@ pub struct DeviceView {
     pub import_id: String,
     pub updated_at: String,
     pub has_enrollment_password: bool,
+    /// When the pre-approval lapses (absent: it does not; never on an enrolled device).
+    pub expires_at: Option<Expiry>,
     pub enrollment: Option<EnrollmentInfo>,
     /// Wrong enrollment passwords since the last right one.
     pub failed_attempts: usize,
@@ -85,13 +87,22 @@ pub struct DeviceView {
 
 impl From<DeviceRecord> for DeviceView {
     fn from(d: DeviceRecord) -> Self {
-        let locked_until = lockout::locked_until(&d.failures).filter(|t| *t > epoch_now());
+        let now = epoch_now();
+        let locked_until = lockout::locked_until(&d.failures).filter(|t| *t > now);
+        // Lapsed but not yet marked by the sweep: shown as it is.
+        let status = match d.expires {
+            Some(e) if d.status == DeviceStatus::PreApproved && e.has_passed(now) => {
+                DeviceStatus::Expired
+            }
+            _ => d.status,
+        };
         Self {
             invite_state: d.invite.as_ref().map(|i| i.state),
             failed_attempts: d.failures.len(),
             locked_until: locked_until.map(rfc3339),
-            pre_approved: d.status == DeviceStatus::PreApproved,
-            status: d.status,
+            pre_approved: status == DeviceStatus::PreApproved,
+            status,
+            expires_at: d.expires,
             platform: d.platform.as_str().to_owned(),
             ownership: d.ownership.map(|o| o.as_str().to_owned()),
             device_name: d.device_name,
@@ -151,6 +162,45 @@ pub struct ActionDone {
     pub serial_number: String,
     pub action: DeviceAction,
     pub at: String,
+    /// After a renewal: the new expiry (absent: it does not expire).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Expiry>,
+}
+
+/// The body of `POST /v1/devices/{serial}/renew`: a date (or `null`: no
+/// expiry) or a number of days; neither: the settings' default expiry.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenewInput {
+    #[serde(default, deserialize_with = "crate::settings::present")]
+    pub expires: Option<Option<String>>,
+    pub expires_in_days: Option<u32>,
+}
+
+impl RenewInput {
+    /// The new expiry at `now`; `default_days` when the body names none.
+    pub fn expiry(
+        &self,
+        default_days: Option<u32>,
+        now: u64,
+    ) -> Result<Option<Expiry>, AdminError> {
+        match (&self.expires, self.expires_in_days) {
+            (Some(_), Some(_)) => Err(AdminError::bad(
+                "expires",
+                "give either expires or expires_in_days, not both",
+            )),
+            (Some(None), None) => Ok(None),
+            (Some(Some(text)), None) => Expiry::parse(text.trim(), now)
+                .map(Some)
+                .map_err(|e| AdminError::bad("expires", e.message)),
+            (None, Some(days)) => Expiry::in_days(days, now)
+                .map(Some)
+                .map_err(|e| AdminError::bad("expires_in_days", e.message)),
+            (None, None) => {
+                Ok(default_days.map(|d| Expiry::from_epoch(now + u64::from(d) * 86_400)))
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -174,7 +224,7 @@ fn statuses(param: Option<&str>) -> Result<Vec<DeviceStatus>, AdminError> {
         "all" | "" => Ok(DeviceStatus::ALL.to_vec()),
         other => DeviceStatus::parse(other)
             .map(|s| vec![s])
-            .ok_or_else(|| AdminError::bad("status", "use pre_approved, enrolled or all")),
+            .ok_or_else(|| AdminError::bad("status", "use pre_approved, enrolled, expired or all")),
     }
 }
 
@@ -325,10 +375,19 @@ pub async fn resend(
     by: &str,
 ) -> Result<InviteQueued, AdminError> {
     let device = reads.device(serial).await?.ok_or_else(no_device)?;
-    if device.status != DeviceStatus::PreApproved {
-        return Err(AdminError::Conflict(
-            "the device has enrolled already: it needs no invite".into(),
-        ));
+    match DeviceView::from(device.clone()).status {
+        DeviceStatus::PreApproved => {}
+        DeviceStatus::Enrolled => {
+            return Err(AdminError::Conflict(
+                "the device has enrolled already: it needs no invite".into(),
+            ))
+        }
+        DeviceStatus::Expired => {
+            return Err(AdminError::Conflict(
+                "the device's pre-approval has expired: renew it first, then send the invite"
+                    .into(),
+            ))
+        }
     }
     let r = invite_of(&device).ok_or_else(|| {
         AdminError::Conflict(
@@ -386,9 +445,10 @@ pub async fn one(
         .user_and_invite(email, invite_of(&device).as_ref())
         .await?;
     let user = user.map(UserView::from);
+    let device = DeviceView::from(device);
     let pre_approved = device.status == DeviceStatus::PreApproved;
     Ok(DeviceDetail {
-        device: device.into(),
+        device,
         user,
         banner: pre_approved.then_some(BANNER),
         details_note: pre_approved.then_some(DETAILS_NOTE),
@@ -405,10 +465,38 @@ pub async fn act(
     action: DeviceAction,
     by: &str,
 ) -> Result<ActionDone, AdminError> {
+    change(actions, serial, action, None, by).await
+}
+
+/// Pre-approves a pre-approved or expired device again, until the body's
+/// expiry (or the settings' default, or for good).
+pub async fn renew(
+    actions: &impl DeviceActions,
+    settings: &impl crate::settings::SettingsStore,
+    serial: &str,
+    input: &RenewInput,
+    by: &str,
+) -> Result<ActionDone, AdminError> {
+    let default_days = match (&input.expires, input.expires_in_days) {
+        (None, None) => settings.load().await?.settings.default_expiry_days,
+        _ => None,
+    };
+    let expires = input.expiry(default_days, epoch_now())?;
+    change(actions, serial, DeviceAction::Renew, expires, by).await
+}
+
+async fn change(
+    actions: &impl DeviceActions,
+    serial: &str,
+    action: DeviceAction,
+    expires: Option<Expiry>,
+    by: &str,
+) -> Result<ActionDone, AdminError> {
     let audit = DeviceAudit {
         at: now_rfc3339(),
         by: by.to_owned(),
         action,
+        expires,
     };
     match actions.act(serial, action, &audit).await? {
         Acted::Done => {
@@ -417,6 +505,7 @@ pub async fn act(
                 serial_number: serial.to_owned(),
                 action,
                 at: audit.at,
+                expires_at: expires,
             })
         }
         Acted::Missing => Err(no_device()),
@@ -424,6 +513,9 @@ pub async fn act(
             match (action, status) {
                 (DeviceAction::Remove, _) => {
                     "the device has enrolled; reset it first if it should enroll again"
+                }
+                (DeviceAction::Renew, _) => {
+                    "the device has enrolled, and enrolled devices do not expire: nothing to renew"
                 }
                 _ => "the device has not enrolled, so there is nothing to reset",
             }

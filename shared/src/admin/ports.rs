@@ -118,6 +118,9 @@ pub enum DeviceAction {
     Reset,
     /// The attempt limit's lock and count are cleared.
     Unlock,
+    /// A pre-approved or expired device is given a new expiry (or none) and
+    /// is pre-approved again.
+    Renew,
 }
 
 /// One entry of a device's audit trail.
@@ -126,6 +129,9 @@ pub struct DeviceAudit {
     pub at: String,
     pub by: String,
     pub action: DeviceAction,
+    /// A renewal's new expiry (none: it no longer expires).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<crate::domain::Expiry>,
 }
 
 /// How an action found the device.

@@ -242,6 +242,9 @@ pub struct CommitInput {
     pub domain: Option<String>,
     /// The name of the file the admin picked, for the import's key.
     pub file_name: Option<String>,
+    /// Days until rows without their own `Expires` lapse; 0: they do not;
+    /// absent: the settings' default.
+    pub expires_in_days: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -330,6 +333,10 @@ pub async fn commit(
     let key = staged_key(&input.key)?.to_owned();
     input.exclude_rows.sort_unstable();
     input.exclude_rows.dedup();
+    if let Some(days) = input.expires_in_days.filter(|d| *d != 0) {
+        crate::domain::expiry::check_days(days)
+            .map_err(|e| AdminError::bad("expires_in_days", e.message))?;
+    }
     let defaults = settings.load().await?.settings.import_defaults();
     let options = ImportOptions::resolve(
         UploadChoices {
@@ -338,6 +345,7 @@ pub async fn commit(
             on_error: input.on_error,
             domain: input.domain,
             mapping: input.mapping,
+            expires_in_days: input.expires_in_days,
         },
         &defaults,
     );

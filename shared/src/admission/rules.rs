@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::lockout;
 use super::request::{AdmissionRequest, EnrollmentMethod, RequestedPlatform};
-use crate::domain::Platform;
+use crate::domain::{Expiry, Platform};
 use crate::records::DeviceStatus;
 
 /// What admission needs of a stored device (never the user's details).
@@ -23,6 +23,8 @@ pub struct StoredDevice {
     pub failures: Vec<u64>,
     /// The nonce of the enrollment token that last completed this device's enrollment.
     pub enroll_nonce: Option<String>,
+    /// When the pre-approval lapses (whether or not the sweep has marked it `expired` yet).
+    pub expires: Option<Expiry>,
 }
 
 /// The device (if imported) and the restriction setting, read together.
@@ -45,6 +47,8 @@ pub enum Reason {
     AlreadyEnrolled,
     /// Too many wrong passwords: see [`lockout`].
     Locked,
+    /// The pre-approval's expiry has passed.
+    Expired,
     UnsupportedPlatform,
     UnsupportedEnrollmentMethod,
 }
@@ -60,6 +64,7 @@ impl Reason {
             Self::PasswordMismatch => "password_mismatch",
             Self::AlreadyEnrolled => "already_enrolled",
             Self::Locked => "locked",
+            Self::Expired => "expired",
             Self::UnsupportedPlatform => "unsupported_platform",
             Self::UnsupportedEnrollmentMethod => "unsupported_enrollment_method",
         }
@@ -80,7 +85,8 @@ impl Reason {
             | Self::PasswordRequired
             | Self::PasswordMismatch
             | Self::AlreadyEnrolled
-            | Self::Locked => PublicReason::NotAllowed,
+            | Self::Locked
+            | Self::Expired => PublicReason::NotAllowed,
         }
     }
 }
@@ -300,10 +306,18 @@ pub fn decide(
     if device.status == DeviceStatus::Enrolled {
         return Decision::deny(Reason::AlreadyEnrolled, PasswordCheck::NotChecked);
     }
+    // Lapsed, to the second, whether or not the sweep has marked it yet.
+    let lapsed =
+        device.status == DeviceStatus::Expired || device.expires.is_some_and(|e| e.has_passed(now));
     // Locked: refused unchecked, so a guess neither counts nor learns anything.
-    if lockout::is_locked(&device.failures, now) {
+    if lapsed || lockout::is_locked(&device.failures, now) {
+        let reason = if lapsed {
+            Reason::Expired
+        } else {
+            Reason::Locked
+        };
         return if restricted {
-            Decision::deny(Reason::Locked, PasswordCheck::NotChecked)
+            Decision::deny(reason, PasswordCheck::NotChecked)
         } else {
             Decision::open(PasswordCheck::NotChecked)
         };

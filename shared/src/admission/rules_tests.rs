@@ -20,6 +20,7 @@ fn device(platform: Platform, password: bool, status: DeviceStatus) -> StoredDev
         password_hash: password.then(|| HASH.to_owned()),
         failures: Vec::new(),
         enroll_nonce: None,
+        expires: None,
     }
 }
 
@@ -233,6 +234,32 @@ fn a_locked_serial_is_refused_even_with_the_right_password() {
     assert_open(&check(IOS_RIGHT, Some(locked.clone()), false));
     locked.failures = vec![NOW - 15 * 60; 5];
     assert_pre_approved(&check(IOS_RIGHT, Some(locked), true));
+}
+
+#[test]
+fn a_lapsed_pre_approval_is_refused_to_the_second_as_any_other_refusal() {
+    let mut lapsing = device(Platform::Ios, true, DeviceStatus::PreApproved);
+    lapsing.expires = Some(crate::domain::Expiry::from_epoch(NOW + 1));
+    assert_pre_approved(&check(IOS_RIGHT, Some(lapsing.clone()), true));
+    lapsing.expires = Some(crate::domain::Expiry::from_epoch(NOW));
+    let d = check(IOS_RIGHT, Some(lapsing.clone()), true);
+    assert_deny(&d, Reason::Expired);
+    assert_eq!(
+        d.password,
+        PasswordCheck::NotChecked,
+        "a guess teaches nothing"
+    );
+    assert_eq!(d.answer(None).reason, PublicReason::NotAllowed);
+    // Marked by the sweep: the same, whatever the stored time says.
+    let mut marked = device(Platform::Ios, false, DeviceStatus::Expired);
+    marked.expires = Some(crate::domain::Expiry::from_epoch(NOW - 3600));
+    assert_deny(&check(IOS, Some(marked.clone()), true), Reason::Expired);
+    // Without the restriction, the device enrolls openly (its groups do not apply).
+    assert_open(&check(IOS_RIGHT, Some(marked), false));
+    // An enrolled device never expires: it is refused as enrolled, not as expired.
+    let mut enrolled = device(Platform::Ios, false, DeviceStatus::Enrolled);
+    enrolled.expires = Some(crate::domain::Expiry::from_epoch(NOW - 1));
+    assert_deny(&check(IOS, Some(enrolled), true), Reason::AlreadyEnrolled);
 }
 
 #[test]

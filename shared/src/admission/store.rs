@@ -6,6 +6,7 @@ use std::future::Future;
 
 use super::rules::{Lookup, Reason};
 use crate::ports::PortError;
+use crate::records::DeviceStatus;
 
 /// A refused attempt, kept for the admin page (expires after
 /// [`Denial::RETENTION_SECS`]). Attempts of one serial for one reason within
@@ -53,8 +54,12 @@ impl Denial {
 pub enum Expect {
     /// No record: open enrollment of a device that was never imported creates one.
     Absent,
-    /// The pre-approved record admission just read, with the same password hash.
-    PreApproved { password_hash: Option<String> },
+    /// The record admission just read (pre-approved or expired), in the same
+    /// status and with the same password hash.
+    Unenrolled {
+        status: DeviceStatus,
+        password_hash: Option<String>,
+    },
 }
 
 /// A completed enrollment, written with one conditional update.

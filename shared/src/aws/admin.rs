@@ -13,7 +13,8 @@ use super::batch::batch_get;
 use super::counts::DynamoCounts;
 use super::dynamo::{sdk_error, written, DynamoDirectory, DynamoImports, Tables};
 use super::items::{
-    device_item, device_record, get_n, get_s, import_state, s, user_item, user_record, Item,
+    device_item, device_record, expiry_shard, get_n, get_n_opt, get_s, import_state, n, s,
+    user_item, user_record, Item, EXPIRY_SHARD,
 };
 use super::outbox::{status_of, DynamoOutbox, SqsInviteQueue};
 use super::s3::S3Bucket;
@@ -393,12 +394,35 @@ impl DeviceActions for DynamoAdmin {
                 Delete::builder()
                     .table_name(&self.tables.devices)
                     .key("serial", s(serial))
-                    .condition_expression("#st = :pre")
+                    .condition_expression("#st <> :enrolled")
                     .expression_attribute_names("#st", "status")
-                    .expression_attribute_values(":pre", pre)
+                    .expression_attribute_values(":enrolled", s(DeviceStatus::Enrolled.as_str()))
                     .build()
                     .map_err(build)?,
             ),
+            DeviceAction::Renew => {
+                let mut update = Update::builder()
+                    .table_name(&self.tables.devices)
+                    .key("serial", s(serial))
+                    .condition_expression("attribute_exists(serial) AND #st <> :enrolled")
+                    .expression_attribute_names("#st", "status")
+                    .expression_attribute_values(":pre", pre)
+                    .expression_attribute_values(":enrolled", s(DeviceStatus::Enrolled.as_str()))
+                    .expression_attribute_values(":at", s(&audit.at));
+                update = match audit.expires {
+                    Some(e) => update
+                        .update_expression(format!(
+                            "SET #st = :pre, updated_at = :at, expires_at = :exp, \
+                             {EXPIRY_SHARD} = :shard"
+                        ))
+                        .expression_attribute_values(":exp", n(e.epoch()))
+                        .expression_attribute_values(":shard", s(expiry_shard(serial))),
+                    None => update.update_expression(format!(
+                        "SET #st = :pre, updated_at = :at REMOVE expires_at, {EXPIRY_SHARD}"
+                    )),
+                };
+                TransactWriteItem::builder().update(update.build().map_err(build)?)
+            }
             DeviceAction::Reset => TransactWriteItem::builder().update(
                 Update::builder()
                     .table_name(&self.tables.devices)
@@ -426,7 +450,7 @@ impl DeviceActions for DynamoAdmin {
                     .map_err(build)?,
             ),
         };
-        let record = Put::builder()
+        let mut record = Put::builder()
             .table_name(&self.tables.settings)
             .item("pk", s(device_audit_pk(serial)))
             .item(
@@ -435,9 +459,11 @@ impl DeviceActions for DynamoAdmin {
             )
             .item("at", s(&audit.at))
             .item("by", s(&audit.by))
-            .item("action", s(crate::domain::options::wire_name(&action)))
-            .build()
-            .map_err(build)?;
+            .item("action", s(crate::domain::options::wire_name(&action)));
+        if let Some(e) = audit.expires {
+            record = record.item("expires_at", n(e.epoch()));
+        }
+        let record = record.build().map_err(build)?;
         let result = self
             .client
             .transact_write_items()
@@ -480,6 +506,7 @@ impl DeviceActions for DynamoAdmin {
                         get_s(i, "action")?.to_owned(),
                     ))
                     .ok()?,
+                    expires: get_n_opt(i, "expires_at").map(crate::domain::Expiry::from_epoch),
                 })
             })
             .collect())

@@ -10,12 +10,12 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_sdk_dynamodb::Client;
 
 use super::dynamo::{sdk_error, written};
-use super::items::{get_numbers, get_s, get_strings, n, s, Item};
+use super::items::{get_n_opt, get_numbers, get_s, get_strings, n, s, Item, EXPIRY_SHARD};
 use super::settings::{PRE_APPROVED_ONLY, SETTINGS_PK, SETTINGS_SK};
 use crate::admission::{
     AdmissionStore, Denial, Enrolled, Enrollment, Expect, Lookup, StoredDevice,
 };
-use crate::domain::Platform;
+use crate::domain::{Expiry, Platform};
 use crate::env::{required, EnvError};
 use crate::ports::PortError;
 use crate::records::{rfc3339, DeviceStatus};
@@ -57,7 +57,9 @@ impl DynamoAdmission {
         // holds from the next request on.
         let device = KeysAndAttributes::builder()
             .keys(HashMap::from([("serial".to_owned(), s(serial))]))
-            .projection_expression("#st, platform, #groups, password_hash, failures, enroll_nonce")
+            .projection_expression(
+                "#st, platform, #groups, password_hash, failures, enroll_nonce, expires_at",
+            )
             .expression_attribute_names("#st", "status")
             .expression_attribute_names("#groups", "groups")
             .consistent_read(true)
@@ -92,6 +94,7 @@ fn stored_device(item: &Item) -> Result<StoredDevice, PortError> {
         password_hash: get_s(item, "password_hash").map(str::to_owned),
         failures: get_numbers(item, "failures"),
         enroll_nonce: get_s(item, "enroll_nonce").map(str::to_owned),
+        expires: get_n_opt(item, "expires_at").map(Expiry::from_epoch),
     })
 }
 
@@ -246,11 +249,16 @@ impl AdmissionStore for DynamoAdmission {
         }
         let condition = match &e.expect {
             Expect::Absent => "attribute_not_exists(serial)".to_owned(),
-            Expect::PreApproved { password_hash } => {
-                // The one-time password and the failed guesses go with the pre-approved state.
-                set.push_str(" REMOVE password_hash, failures");
-                req =
-                    req.expression_attribute_values(":pre", s(DeviceStatus::PreApproved.as_str()));
+            Expect::Unenrolled {
+                status,
+                password_hash,
+            } => {
+                // The one-time password, the failed guesses and the expiry go
+                // with the pre-approved state: enrolled devices never expire.
+                set.push_str(&format!(
+                    " REMOVE password_hash, failures, expires_at, {EXPIRY_SHARD}"
+                ));
+                req = req.expression_attribute_values(":pre", s(status.as_str()));
                 // Only the record admission just judged: still pre-approved, same password hash,
                 // and (when its pre-approval applies) the same platform.
                 // ... and never with a token that completed an enrollment before.
@@ -258,7 +266,12 @@ impl AdmissionStore for DynamoAdmission {
                     "#st = :pre AND (attribute_not_exists(enroll_nonce) OR enroll_nonce <> :nonce)",
                 );
                 if e.pre_approved {
-                    c.push_str(" AND platform = :platform");
+                    // ... and not lapsed since admission read it.
+                    c.push_str(
+                        " AND platform = :platform AND (attribute_not_exists(expires_at) \
+                         OR expires_at > :now_secs)",
+                    );
+                    req = req.expression_attribute_values(":now_secs", n(e.at));
                 }
                 match password_hash {
                     Some(h) => {

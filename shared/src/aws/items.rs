@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::domain::{Ownership, Platform};
+use crate::domain::{Expiry, Ownership, Platform};
 use crate::import::{Counts, ImportStatus};
 use crate::outbox::InviteState;
 use crate::ports::{ImportState, PortError};
@@ -30,9 +30,14 @@ pub fn get_s<'a>(item: &'a Item, key: &str) -> Option<&'a str> {
 }
 
 pub fn get_n(item: &Item, key: &str) -> u64 {
+    get_n_opt(item, key).unwrap_or(0)
+}
+
+/// A number, None when absent or not a whole number.
+pub fn get_n_opt(item: &Item, key: &str) -> Option<u64> {
     match item.get(key) {
-        Some(AttributeValue::N(v)) => v.parse().unwrap_or(0),
-        _ => 0,
+        Some(AttributeValue::N(v)) => v.parse().ok(),
+        _ => None,
     }
 }
 
@@ -61,6 +66,20 @@ fn put_opt(item: &mut Item, key: &str, v: &Option<String>) {
     }
 }
 
+/// The `by-expiry` index's partition key: present only on a pre-approved
+/// device with an expiry, so the index holds exactly the pre-approvals that
+/// may lapse, spread over [`EXPIRY_SHARDS`] partitions.
+pub const EXPIRY_SHARD: &str = "expiry_shard";
+pub const EXPIRY_SHARDS: u32 = 16;
+
+/// Which `by-expiry` partition a serial's pre-approval is in (FNV-1a, stable across releases).
+pub fn expiry_shard(serial: &str) -> String {
+    let h = serial.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    (h % u64::from(EXPIRY_SHARDS)).to_string()
+}
+
 pub fn device_item(d: &DeviceRecord) -> Item {
     let mut item = Item::from([
         ("serial".to_owned(), s(&d.serial)),
@@ -87,6 +106,12 @@ pub fn device_item(d: &DeviceRecord) -> Item {
             "failures".to_owned(),
             AttributeValue::L(d.failures.iter().map(|t| n(*t)).collect()),
         );
+    }
+    if let Some(e) = d.expires {
+        item.insert("expires_at".to_owned(), n(e.epoch()));
+        if d.status == DeviceStatus::PreApproved {
+            item.insert(EXPIRY_SHARD.to_owned(), s(expiry_shard(&d.serial)));
+        }
     }
     if let Some(i) = &d.invite {
         item.insert("invite_ref".to_owned(), s(&i.reference));
@@ -119,6 +144,7 @@ pub fn device_record(item: &Item) -> Option<DeviceRecord> {
         domain: text("domain"),
         updated_at: text("updated_at").unwrap_or_default(),
         failures: get_numbers(item, "failures"),
+        expires: get_n_opt(item, "expires_at").map(Expiry::from_epoch),
         invite: get_s(item, "invite_ref")
             .zip(get_s(item, "invite_state").and_then(InviteState::parse))
             .map(|(reference, state)| DeviceInvite {
@@ -253,6 +279,7 @@ mod tests {
             enrollment: None,
             failures: vec![],
             invite: None,
+            expires: None,
         };
         assert_eq!(device_record(&device_item(&d)), Some(d.clone()));
         let enrolled = DeviceRecord {

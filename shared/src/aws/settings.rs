@@ -35,6 +35,7 @@ fn from_item(item: &Item) -> Settings {
         default_on_error: parsed(item, "default_on_error"),
         invite_sender: text("invite_sender"),
         enrollment_url: text("enrollment_url"),
+        default_expiry_days: get_s(item, "default_expiry_days").and_then(|v| v.parse().ok()),
     }
 }
 
@@ -69,6 +70,9 @@ fn to_item(st: &Settings, version: u64, by: &str) -> Item {
         if let Some(v) = v {
             item.insert(k.to_owned(), s(v));
         }
+    }
+    if let Some(days) = st.default_expiry_days {
+        item.insert("default_expiry_days".to_owned(), s(days.to_string()));
     }
     item
 }

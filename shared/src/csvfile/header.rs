@@ -22,10 +22,12 @@ pub enum Field {
     DeviceName,
     Password,
     DeviceGroup,
+    /// When the pre-approval lapses (optional; see [`crate::domain::Expiry`]).
+    Expires,
 }
 
 impl Field {
-    pub const ALL: [Field; 10] = [
+    pub const ALL: [Field; 11] = [
         Field::Name,
         Field::Email,
         Field::Ownership,
@@ -36,6 +38,7 @@ impl Field {
         Field::DeviceName,
         Field::Password,
         Field::DeviceGroup,
+        Field::Expires,
     ];
     pub const MANDATORY: [Field; 5] = [
         Field::Name,
@@ -58,6 +61,7 @@ impl Field {
             Field::DeviceName => "Device Name",
             Field::Password => "Password",
             Field::DeviceGroup => "Device Group",
+            Field::Expires => "Expires",
         }
     }
 
@@ -74,6 +78,7 @@ impl Field {
             Field::DeviceName => "device_name",
             Field::Password => "password",
             Field::DeviceGroup => "device_group",
+            Field::Expires => "expires",
         }
     }
 
@@ -96,6 +101,16 @@ impl Field {
             Field::DeviceName => &["devicename"],
             Field::Password => &["password", "enrollmentpassword"],
             Field::DeviceGroup => &["devicegroup", "devicegroups", "group", "groups"],
+            Field::Expires => &[
+                "expires",
+                "expiry",
+                "expirydate",
+                "expireson",
+                "expiresat",
+                "expiration",
+                "expirationdate",
+                "validuntil",
+            ],
         }
     }
 

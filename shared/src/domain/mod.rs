@@ -1,8 +1,10 @@
 //! Domain types that validate when built, and the options of an import.
 
+pub mod expiry;
 pub mod options;
 pub mod values;
 
+pub use expiry::Expiry;
 pub use options::{
     ExistingPolicy, ImportDefaults, ImportOptions, InviteChannel, OnError, OptionError,
     UploadChoices,

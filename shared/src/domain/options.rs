@@ -81,6 +81,10 @@ pub struct ImportOptions {
     pub domain: Option<String>,
     #[serde(default)]
     pub mapping: ManualMapping,
+    /// Days from the validation's start until the pre-approvals of rows
+    /// without their own `Expires` lapse; None: they do not expire.
+    #[serde(default)]
+    pub expires_in_days: Option<u32>,
 }
 
 /// The admin's defaults for what an upload leaves unset (the settings item;
@@ -90,6 +94,8 @@ pub struct ImportDefaults {
     pub invite: InviteChannel,
     pub existing: ExistingPolicy,
     pub on_error: OnError,
+    /// The settings' `default_expiry_days`.
+    pub expires_in_days: Option<u32>,
 }
 
 /// What one upload chose, from its S3 metadata or the guided upload's "Send";
@@ -101,6 +107,23 @@ pub struct UploadChoices {
     pub on_error: Option<OnError>,
     pub domain: Option<String>,
     pub mapping: ManualMapping,
+    /// `Some(0)`: no expiry, whatever the settings say.
+    pub expires_in_days: Option<u32>,
+}
+
+/// `expires-in-days`: 1 to [`MAX_DAYS`](super::expiry::MAX_DAYS), or `never` (0).
+fn expiry_days(v: &str) -> Result<u32, OptionError> {
+    if matches!(v.to_ascii_lowercase().as_str(), "never" | "none" | "0") {
+        return Ok(0);
+    }
+    v.parse::<u32>()
+        .ok()
+        .filter(|d| super::expiry::check_days(*d).is_ok())
+        .ok_or_else(|| OptionError {
+            key: "expires-in-days",
+            value: v.to_owned(),
+            allowed: "a whole number of days from 1 to 3650, or never",
+        })
 }
 
 impl UploadChoices {
@@ -121,6 +144,7 @@ impl UploadChoices {
             on_error: get("on-error").map(str::parse).transpose()?,
             domain: get("domain").map(str::to_owned),
             mapping,
+            expires_in_days: get("expires-in-days").map(expiry_days).transpose()?,
         })
     }
 }
@@ -139,7 +163,18 @@ impl ImportOptions {
                 .filter(|d| !d.is_empty())
                 .map(str::to_owned),
             mapping: choices.mapping,
+            expires_in_days: match choices.expires_in_days {
+                Some(0) => None,
+                Some(days) => Some(days),
+                None => defaults.expires_in_days,
+            },
         }
+    }
+
+    /// When rows without their own `Expires` lapse, for a validation started at `now`.
+    pub fn default_expiry(&self, now: u64) -> Option<super::Expiry> {
+        self.expires_in_days
+            .map(|days| super::Expiry::from_epoch(now + u64::from(days) * 86_400))
     }
 
     /// Options from an object's user metadata, else the defaults.
@@ -160,6 +195,12 @@ impl ImportOptions {
         if let Some(d) = &self.domain {
             meta.push(("domain", d.clone()));
         }
+        // Resolved already: an upload without one must not pick up a later settings default.
+        meta.push((
+            "expires-in-days",
+            self.expires_in_days
+                .map_or_else(|| "never".to_owned(), |d| d.to_string()),
+        ));
         meta
     }
 }
@@ -194,6 +235,7 @@ mod tests {
             invite: InviteChannel::Sms,
             existing: ExistingPolicy::Replace,
             on_error: OnError::RejectFile,
+            expires_in_days: Some(30),
         };
         let o = ImportOptions::from_metadata(
             &meta(&[("invite", "none"), ("domain", "corp.example")]),
@@ -207,6 +249,21 @@ mod tests {
             ImportOptions::from_metadata(&meta(&[("on-error", "skip-invalid-rows")]), &settings)
                 .unwrap();
         assert_eq!(o.on_error, OnError::SkipInvalidRows);
+        assert_eq!(o.expires_in_days, Some(30), "the settings' expiry");
+        assert_eq!(
+            o.default_expiry(100).map(|e| e.epoch()),
+            Some(100 + 30 * 86_400)
+        );
+        for (v, days) in [("7", Some(7)), ("never", None), (" 0 ", None)] {
+            let o =
+                ImportOptions::from_metadata(&meta(&[("expires-in-days", v)]), &settings).unwrap();
+            assert_eq!(o.expires_in_days, days, "{v}");
+        }
+        for v in ["-1", "3651", "1.5", "soon"] {
+            let e = ImportOptions::from_metadata(&meta(&[("expires-in-days", v)]), &settings)
+                .unwrap_err();
+            assert_eq!(e.key, "expires-in-days");
+        }
     }
 
     #[test]
@@ -219,6 +276,10 @@ mod tests {
         let defaults = ImportDefaults {
             invite: InviteChannel::Sms,
             ..ImportDefaults::default()
+        };
+        let later = ImportDefaults {
+            expires_in_days: Some(9),
+            ..defaults
         };
         let o = ImportOptions::resolve(choices, &defaults);
         assert_eq!(
@@ -244,10 +305,7 @@ mod tests {
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))
             .collect();
-        assert_eq!(
-            ImportOptions::from_metadata(&meta, &ImportDefaults::default()).unwrap(),
-            o
-        );
+        assert_eq!(ImportOptions::from_metadata(&meta, &later).unwrap(), o);
     }
 
     #[test]

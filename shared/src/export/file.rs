@@ -53,6 +53,7 @@ impl CsvRows {
                 Field::DeviceName => d.device_name.clone().unwrap_or_default(),
                 Field::DeviceGroup => d.groups.join("; "),
                 Field::Password => String::new(),
+                Field::Expires => d.expires.map(|e| e.rfc3339()).unwrap_or_default(),
             }
         };
         let _ = self
@@ -111,6 +112,7 @@ pub(crate) mod tests {
             enrollment: None,
             failures: Vec::new(),
             invite: None,
+            expires: None,
         }
     }
 
@@ -129,7 +131,9 @@ pub(crate) mod tests {
         let users = HashMap::from([(user.email.clone(), user)]);
         let mut rows = CsvRows::new(1024);
         rows.push(&device("-S1", "ann@example.com"), &users);
-        rows.push(&device("S2", "gone@example.com"), &users);
+        let mut lapsing = device("S2", "gone@example.com");
+        lapsing.expires = Some(crate::domain::Expiry::from_epoch(1_806_537_600));
+        rows.push(&lapsing, &users);
         let all = rows.take(usize::MAX);
         assert!(rows.is_empty());
         let text = String::from_utf8(all).unwrap();
@@ -137,14 +141,15 @@ pub(crate) mod tests {
         let lines: Vec<&str> = text.split("\r\n").collect();
         assert_eq!(
             lines[0],
-            "Name,Email,Ownership,Serial Number,Platform,SAMAccountName,Mobile,Device Name,Device Group"
+            "Name,Email,Ownership,Serial Number,Platform,SAMAccountName,Mobile,Device Name,Device Group,Expires"
         );
         assert_eq!(
             lines[1],
             "\"Ann, \"\"the\"\" admin\",Ann@Example.com,corporate,'-S1,ios,ann,'+14155550100,\
-             \"'=HYPERLINK(\"\"http://x\"\")\",Sales; EU"
+             \"'=HYPERLINK(\"\"http://x\"\")\",Sales; EU,"
         );
         assert!(lines[2].starts_with(",gone@example.com,corporate,S2,ios,,,"));
+        assert!(lines[2].ends_with(",2027-04-01T00:00:00Z"), "{}", lines[2]);
         assert!(!text.contains("secret-hash"));
     }
 

@@ -73,7 +73,7 @@ impl ExportFilter {
             Some(s) => Some(DeviceStatus::parse(s).ok_or_else(|| {
                 wrong(
                     "status",
-                    "status must be pre_approved, enrolled or all (or left out)",
+                    "status must be pre_approved, enrolled, expired or all (or left out)",
                 )
             })?),
         };

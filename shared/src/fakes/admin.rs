@@ -92,7 +92,7 @@ impl MemoryAdmin {
             .collect()
     }
 
-    fn up(&self) -> Result<(), PortError> {
+    pub(super) fn up(&self) -> Result<(), PortError> {
         if self.fail.load(Ordering::Relaxed) {
             return Err(PortError::new("memory store", "failing on purpose"));
         }
@@ -489,8 +489,13 @@ impl DeviceActions for MemoryAdmin {
             return Ok(Acted::Missing);
         };
         match (action, d.status) {
-            (DeviceAction::Remove, DeviceStatus::PreApproved) => {
+            (DeviceAction::Remove, DeviceStatus::PreApproved | DeviceStatus::Expired) => {
                 devices.remove(serial);
+            }
+            (DeviceAction::Renew, DeviceStatus::PreApproved | DeviceStatus::Expired) => {
+                d.status = DeviceStatus::PreApproved;
+                d.expires = audit.expires;
+                d.updated_at = audit.at.clone();
             }
             (DeviceAction::Reset, DeviceStatus::Enrolled) => {
                 d.status = DeviceStatus::PreApproved;

@@ -2,6 +2,7 @@
 
 mod admin;
 mod counts;
+mod expiry;
 mod exports;
 mod outbox;
 pub use admin::MemoryAdmin;
@@ -453,14 +454,22 @@ impl AdmissionStore for MemoryAdmission {
         let mut devices = self.devices.lock().unwrap();
         let outcome = match (devices.get_mut(&e.serial), &e.expect) {
             (Some(d), _) if d.status == DeviceStatus::Enrolled => Enrolled::AlreadyEnrolled,
-            (Some(d), Expect::PreApproved { password_hash })
-                if &d.password_hash == password_hash
-                    && d.enroll_nonce.as_deref() != Some(e.nonce.as_str()) =>
+            (
+                Some(d),
+                Expect::Unenrolled {
+                    status,
+                    password_hash,
+                },
+            ) if d.status == *status
+                && &d.password_hash == password_hash
+                && !(e.pre_approved && d.expires.is_some_and(|x| x.has_passed(e.at)))
+                && d.enroll_nonce.as_deref() != Some(e.nonce.as_str()) =>
             {
                 d.status = DeviceStatus::Enrolled;
                 d.password_hash = None;
                 d.failures.clear();
                 d.enroll_nonce = Some(e.nonce.clone());
+                d.expires = None;
                 Enrolled::Done
             }
             (None, Expect::Absent) => {
@@ -475,6 +484,7 @@ impl AdmissionStore for MemoryAdmission {
                         password_hash: None,
                         failures: Vec::new(),
                         enroll_nonce: Some(e.nonce.clone()),
+                        expires: None,
                     },
                 );
                 Enrolled::Done

@@ -184,7 +184,7 @@ pub fn write_errors_csv(
     let io_error = |e: std::io::Error| FileError::Read(crate::csvfile::ReadError::Io(e));
     let mut out = out;
     out.write_all(b"\xEF\xBB\xBF").map_err(io_error)?;
-    let mut pass = RowPass::open(input, Some(scan.dialect.encoding), options)?;
+    let mut pass = RowPass::open(input, Some(scan.dialect.encoding), options, scan.now)?;
     let mut w = csv::WriterBuilder::new().flexible(true).from_writer(out);
     let mut header: Vec<String> = pass.columns.headers.clone();
     while header.last().is_some_and(String::is_empty) {

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::csvfile::{ColumnMap, Field};
 use crate::domain::values::{check_groups, checked_groups};
 use crate::domain::{
-    Email, InviteChannel, IssueKind, Mobile, Ownership, Password, Platform, SerialNumber,
+    Email, Expiry, InviteChannel, IssueKind, Mobile, Ownership, Password, Platform, SerialNumber,
     ValueError,
 };
 use crate::ports::Invite;
@@ -36,6 +36,8 @@ pub struct DeviceRow {
     pub device_name: Option<String>,
     pub password: Option<Password>,
     pub groups: Vec<String>,
+    /// The row's own `Expires`; else the upload's default applies.
+    pub expires: Option<Expiry>,
 }
 
 /// Stamped on every item a pre-approval writes: which import (or approval)
@@ -45,6 +47,8 @@ pub struct Provenance<'a> {
     pub import_id: &'a str,
     pub domain: Option<&'a str>,
     pub at: &'a str,
+    /// The upload's (or the settings') expiry for rows without their own.
+    pub expires: Option<Expiry>,
 }
 
 impl DeviceRow {
@@ -65,6 +69,7 @@ impl DeviceRow {
             enrollment: None,
             failures: Vec::new(),
             invite: None,
+            expires: self.expires.or(p.expires),
         }
     }
 
@@ -119,6 +124,7 @@ pub struct CheckedRow<'a> {
     device_name: Option<&'a str>,
     password: Option<&'a str>,
     groups: &'a str,
+    expires: Option<Expiry>,
 }
 
 impl CheckedRow<'_> {
@@ -135,6 +141,7 @@ impl CheckedRow<'_> {
             device_name: self.device_name.map(str::to_owned),
             password: self.password.map(Password::checked),
             groups: checked_groups(self.groups),
+            expires: self.expires,
         }
     }
 }
@@ -267,15 +274,24 @@ fn text<'a>(
     }
 }
 
+/// What a row is checked against besides its own cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowRules {
+    pub invite: InviteChannel,
+    /// An `Expires` before this (epoch seconds; the validation's start) is an error.
+    pub now: u64,
+}
+
 /// Validates one record, reporting every problem with it. Warnings (trimmed
 /// cells) go to `warnings` either way.
 pub fn check_row<'a>(
     row: u64,
     record: &'a csv::StringRecord,
     map: &'a ColumnMap,
-    invite: InviteChannel,
+    rules: RowRules,
     warnings: &mut Vec<RowIssue>,
 ) -> Result<CheckedRow<'a>, Vec<RowIssue>> {
+    let invite = rules.invite;
     let mut c = Cells {
         row,
         record,
@@ -323,6 +339,7 @@ pub fn check_row<'a>(
     let groups = c
         .optional(Field::DeviceGroup, |v| check_groups(v).map(|()| v))
         .unwrap_or_default();
+    let expires = c.optional(Field::Expires, |v| Expiry::parse(v, rules.now));
     if invite == InviteChannel::Sms && mobile.is_none() && c.get(Field::Mobile).is_empty() {
         c.fail(
             Field::Mobile,
@@ -349,6 +366,7 @@ pub fn check_row<'a>(
                 device_name,
                 password,
                 groups,
+                expires,
             })
         }
         _ => Err(c.errors),
@@ -386,12 +404,75 @@ mod tests {
     ) -> (Result<DeviceRow, Vec<RowIssue>>, Vec<RowIssue>) {
         let mut warnings = Vec::new();
         let record = csv::StringRecord::from(cells.to_vec());
-        let result =
-            check_row(row, &record, &map(), invite, &mut warnings).map(|r| r.to_device_row());
+        let result = check_row(
+            row,
+            &record,
+            &map(),
+            RowRules { invite, now: NOW },
+            &mut warnings,
+        )
+        .map(|r| r.to_device_row());
         (result, warnings)
     }
 
     const EMAIL: InviteChannel = InviteChannel::Email;
+    /// 2026-11-22T10:00:00Z
+    const NOW: u64 = 1_795_341_600;
+
+    #[test]
+    fn an_expires_cell_is_checked_and_beats_the_upload_default() {
+        let h = [
+            "Name",
+            "Email",
+            "Ownership",
+            "Serial Number",
+            "Platform",
+            "Expiry Date",
+        ]
+        .map(String::from)
+        .to_vec();
+        let map = ColumnMap::build(&h, &ManualMapping::new()).unwrap();
+        let rules = RowRules {
+            invite: EMAIL,
+            now: NOW,
+        };
+        let row = |expires: &str| {
+            let rec = csv::StringRecord::from(vec![
+                "Jane",
+                "jane@example.com",
+                "corporate",
+                "C02",
+                "ios",
+                expires,
+            ]);
+            check_row(4, &rec, &map, rules, &mut Vec::new()).map(|r| r.to_device_row())
+        };
+        let default = Some(Expiry::from_epoch(NOW + 86_400));
+        let p = Provenance {
+            import_id: "i",
+            domain: None,
+            at: "t",
+            expires: default,
+        };
+        let own = row("2027-03-31").unwrap();
+        assert_eq!(
+            own.device_record(None, p)
+                .expires
+                .map(Expiry::rfc3339)
+                .as_deref(),
+            Some("2027-04-01T00:00:00Z")
+        );
+        assert_eq!(row("").unwrap().device_record(None, p).expires, default);
+        let e = row("31/03/2027").unwrap_err();
+        assert_eq!(
+            (e[0].row, e[0].column.as_str(), e[0].value.as_str()),
+            (4, "Expiry Date", "31/03/2027")
+        );
+        assert!(e[0].message.contains("YYYY-MM-DD"));
+        assert!(row("2020-01-01").unwrap_err()[0]
+            .message
+            .contains("in the past"));
+    }
 
     #[test]
     fn a_good_row() {

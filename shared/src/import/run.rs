@@ -27,7 +27,7 @@ use crate::ports::{
     PortError, ReportSink,
 };
 use crate::records::{
-    now_rfc3339, DeviceInvite, DeviceRecord, ExistingDevice, ExistingUser, UserRecord,
+    now_rfc3339, DeviceInvite, DeviceRecord, DeviceStatus, ExistingDevice, ExistingUser, UserRecord,
 };
 
 /// How often the write pass saves its checkpoint and progress.
@@ -459,7 +459,7 @@ fn read_rows(
 ) {
     let result = (|| -> Result<(), String> {
         let input = source.open().map_err(|e| e.to_string())?;
-        let mut pass = RowPass::open(input, Some(scan.dialect.encoding), options)
+        let mut pass = RowPass::open(input, Some(scan.dialect.encoding), options, scan.now)
             .map_err(|e| e.to_string())?;
         let mut chunk = Vec::with_capacity(chunk_rows);
         while let Some(row) = pass.next_row().map_err(|e| e.to_string())? {
@@ -518,6 +518,7 @@ pub fn plan_chunk(
         import_id,
         domain: options.domain.as_deref(),
         at: &now,
+        expires: options.default_expiry(scan.now),
     };
     let mut plan = Plan::default();
     let ours = |id: &Option<String>| id.as_deref() == Some(import_id);
@@ -535,7 +536,12 @@ pub fn plan_chunk(
             Some(d) if !d.status.is_replaceable() => {
                 Some("the device has already enrolled; it stays enrolled and is not pre-approved again")
             }
-            Some(d) if !ours(&d.import_id) && options.existing == ExistingPolicy::Skip => {
+            // An expired pre-approval is not one to protect: importing it again renews it.
+            Some(d)
+                if d.status == DeviceStatus::PreApproved
+                    && !ours(&d.import_id)
+                    && options.existing == ExistingPolicy::Skip =>
+            {
                 Some("the device is already pre-approved; existing devices are skipped (choose replace to update)")
             }
             _ => None,

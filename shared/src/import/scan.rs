@@ -9,7 +9,7 @@ use std::io;
 
 use serde::{Deserialize, Serialize};
 
-use super::row::{check_row, CheckedRow, RowIssue};
+use super::row::{check_row, CheckedRow, RowIssue, RowRules};
 use crate::csvfile::{
     BoxRead, ColumnMap, Dialect, Field, HeaderError, ReadError, RecordStream, TextEncoding,
 };
@@ -130,9 +130,19 @@ pub struct Scan {
     duplicate_serials: Vec<(u64, u64)>,
     #[serde(skip)]
     invite: InviteChannel,
+    /// When validation started: an `Expires` before it is an error (every
+    /// pass over this file judges rows at this same moment).
+    pub now: u64,
 }
 
 impl Scan {
+    fn rules(&self) -> RowRules {
+        RowRules {
+            invite: self.invite,
+            now: self.now,
+        }
+    }
+
     pub fn has_errors(&self) -> bool {
         self.errors_total > 0
     }
@@ -143,7 +153,7 @@ impl Scan {
         if self.is_row_valid(row) {
             return Vec::new();
         }
-        let mut errors = check_row(row, record, &self.columns, self.invite, &mut Vec::new())
+        let mut errors = check_row(row, record, &self.columns, self.rules(), &mut Vec::new())
             .err()
             .unwrap_or_default();
         if let Ok(i) = self
@@ -241,7 +251,7 @@ impl Tally {
         }
     }
 
-    fn finish(mut self, dialect: Dialect, columns: ColumnMap, invite: InviteChannel) -> Scan {
+    fn finish(mut self, dialect: Dialect, columns: ColumnMap, rules: RowRules) -> Scan {
         // Duplicate serials: the first row keeps it, every later one is an error naming it.
         // Sorting by hash alone is quicker; the rare groups are put in row order afterwards.
         self.serials.sort_unstable_by_key(|&(hash, _)| hash);
@@ -307,7 +317,8 @@ impl Tally {
             invalid_rows: self.invalid,
             superseded_rows: superseded,
             duplicate_serials,
-            invite,
+            invite: rules.invite,
+            now: rules.now,
         }
     }
 
@@ -359,11 +370,19 @@ pub fn scan(
     options: &ImportOptions,
     mut progress: impl FnMut(u64),
 ) -> Result<Scan, FileError> {
-    match scan_as(open().map_err(ReadError::Io)?, None, options, &mut progress) {
+    let now = crate::records::epoch_now();
+    match scan_as(
+        open().map_err(ReadError::Io)?,
+        None,
+        options,
+        now,
+        &mut progress,
+    ) {
         Err(FileError::Read(ReadError::BadEncoding { .. })) => scan_as(
             open().map_err(ReadError::Io)?,
             Some(TextEncoding::Windows1252),
             options,
+            now,
             &mut progress,
         ),
         other => other,
@@ -374,9 +393,10 @@ fn scan_as(
     input: BoxRead,
     encoding: Option<TextEncoding>,
     options: &ImportOptions,
+    now: u64,
     progress: &mut impl FnMut(u64),
 ) -> Result<Scan, FileError> {
-    let mut pass = RowPass::open(input, encoding, options)?;
+    let mut pass = RowPass::open(input, encoding, options, now)?;
     let mut tally = Tally::default();
     let mut warnings = Vec::new();
     while let Some(row) = pass.next_row()? {
@@ -399,14 +419,14 @@ fn scan_as(
         return Err(FileError::NoRows);
     }
     let (dialect, columns) = (pass.dialect(), pass.columns.clone());
-    Ok(tally.finish(dialect, columns, options.invite))
+    Ok(tally.finish(dialect, columns, pass.rules))
 }
 
 /// Reads a file row by row with the header mapped, validating each row.
 pub struct RowPass {
     stream: RecordStream,
     pub columns: ColumnMap,
-    invite: InviteChannel,
+    rules: RowRules,
 }
 
 impl RowPass {
@@ -414,6 +434,7 @@ impl RowPass {
         input: BoxRead,
         encoding: Option<TextEncoding>,
         options: &ImportOptions,
+        now: u64,
     ) -> Result<Self, FileError> {
         let mut stream = RecordStream::open(input, encoding)?;
         if stream.next_record()?.is_none() {
@@ -424,7 +445,10 @@ impl RowPass {
         Ok(Self {
             stream,
             columns,
-            invite: options.invite,
+            rules: RowRules {
+                invite: options.invite,
+                now,
+            },
         })
     }
 
@@ -448,7 +472,7 @@ impl RowPass {
             row,
             self.stream.record(),
             &self.columns,
-            self.invite,
+            self.rules,
             warnings,
         )
     }
@@ -596,6 +620,7 @@ mod tests {
             Box::new(Cursor::new(bytes.into_bytes())),
             None,
             &ImportOptions::default(),
+            s.now,
         )
         .unwrap();
         let mut all = Vec::new();

@@ -47,6 +47,7 @@ async fn seed(st: &Stack) {
                 enrollment: None,
                 failures: Vec::new(),
                 invite: None,
+                expires: None,
             };
             let put = PutRequest::builder()
                 .set_item(Some(device_item(&d)))

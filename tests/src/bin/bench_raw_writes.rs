@@ -51,6 +51,7 @@ async fn main() {
             enrollment: None,
             failures: Vec::new(),
             invite: None,
+            expires: None,
         };
         let u = UserRecord {
             email: d.email.clone(),

@@ -153,6 +153,7 @@ fn device(serial: &str, status: DeviceStatus, platform: Platform, owner: &str) -
         }),
         failures: Vec::new(),
         invite: None,
+        expires: None,
     }
 }
 
@@ -1177,6 +1178,105 @@ async fn an_administrator_removes_resets_and_unlocks_devices_with_an_audit_trail
         !audit.contains_key("E2"),
         "a refused action leaves no entry"
     );
+}
+
+#[tokio::test]
+async fn an_expired_device_is_listed_as_such_and_renewed_from_its_page() {
+    use shared::domain::Expiry;
+    let app = app();
+    let mut lapsed = device("X1", DeviceStatus::PreApproved, Platform::Ios, "");
+    lapsed.expires = Some(Expiry::from_epoch(now() - 60));
+    add_device(&app, lapsed);
+    add_device(&app, device("M1", DeviceStatus::Expired, Platform::Ios, ""));
+    add_device(
+        &app,
+        device("E1", DeviceStatus::Enrolled, Platform::Ios, ""),
+    );
+    // Lapsed but not yet swept: shown as it is, with no banner and no invite to resend.
+    let v = get(&app, "/v1/devices/X1").await;
+    assert_eq!(
+        (v["status"].as_str(), v["pre_approved"].as_bool()),
+        (Some("expired"), Some(false))
+    );
+    assert_eq!(v["banner"], Value::Null);
+    let (status, v) = call(&app, "POST", "/v1/devices/X1/invite", None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("renew it first"),
+        "{v}"
+    );
+
+    let (status, v) = call(
+        &app,
+        "POST",
+        "/v1/devices/X1/renew",
+        Some(json!({"expires": "2099-12-31"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["expires_at"], "2100-01-01T00:00:00Z");
+    let v = get(&app, "/v1/devices/X1").await;
+    assert_eq!(
+        (v["status"].as_str(), v["expires_at"].as_str()),
+        (Some("pre_approved"), Some("2100-01-01T00:00:00Z"))
+    );
+    assert_eq!(
+        (
+            v["audit"][0]["action"].as_str(),
+            v["audit"][0]["expires"].as_str()
+        ),
+        (Some("renew"), Some("2100-01-01T00:00:00Z"))
+    );
+
+    // No body: the settings' default, here none, so it no longer expires.
+    let (status, v) = call(&app, "POST", "/v1/devices/M1/renew", None).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert!(v.get("expires_at").is_none(), "{v}");
+    let (status, _) = call(
+        &app,
+        "PUT",
+        "/v1/settings",
+        Some(json!({"default_expiry_days": 30})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, v) = call(&app, "POST", "/v1/devices/M1/renew", Some(json!({}))).await;
+    let until = v["expires_at"].as_str().unwrap().to_owned();
+    let in_30_days = shared::records::rfc3339(now() + 30 * 86_400);
+    assert_eq!(until[..13], in_30_days[..13], "{v}");
+    let (_, v) = call(
+        &app,
+        "POST",
+        "/v1/devices/M1/renew",
+        Some(json!({"expires": null})),
+    )
+    .await;
+    assert!(
+        v.get("expires_at").is_none(),
+        "null: never, whatever the default: {v}"
+    );
+
+    for (body, field) in [
+        (json!({"expires": "31/12/2099"}), "expires"),
+        (json!({"expires": "2001-01-01"}), "expires"),
+        (json!({"expires_in_days": 0}), "expires_in_days"),
+        (json!({"expires": null, "expires_in_days": 3}), "expires"),
+    ] {
+        let (status, v) = call(&app, "POST", "/v1/devices/M1/renew", Some(body.clone())).await;
+        assert_eq!(
+            (status, error_of(&v).1),
+            (StatusCode::BAD_REQUEST, Some(field)),
+            "{body}: {v}"
+        );
+    }
+    let (status, v) = call(&app, "POST", "/v1/devices/E1/renew", None).await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "enrolled devices do not expire: {v}"
+    );
+    let (status, _) = call(&app, "POST", "/v1/devices/NONE/renew", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

@@ -24,6 +24,7 @@ fn stored(platform: Platform, password_hash: Option<String>) -> StoredDevice {
         password_hash,
         failures: Vec::new(),
         enroll_nonce: None,
+        expires: None,
     }
 }
 
