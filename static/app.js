@@ -30,7 +30,7 @@ function say(message, kind = "ok") {
   statusBox.innerHTML = message ? html`<p class="${kind}">${message}</p>`.s : "";
 }
 const when = (iso) => (iso ? new Date(iso).toLocaleString() : "");
-const label = (s) => ({ pre_approved: "Pre-approved", enrolled: "Enrolled" })[s] ?? s;
+const label = (s) => ({ pre_approved: "Pre-approved", enrolled: "Enrolled", expired: "Expired" })[s] ?? s;
 
 // ---- Sign-in: Cognito (USER_PASSWORD_AUTH locally, hosted UI with PKCE in AWS) ----
 const session = {
@@ -141,24 +141,26 @@ async function api(method, path, body) {
 function chart(counts) {
   const platforms = [...new Set(counts.map((c) => c.platform))].sort();
   const get = (p, s) => counts.find((c) => c.platform === p && c.status === s)?.count ?? 0;
-  const max = Math.max(1, ...platforms.map((p) => get(p, "pre_approved") + get(p, "enrolled")));
+  const max = Math.max(1, ...platforms.map((p) => get(p, "pre_approved") + get(p, "enrolled") + get(p, "expired")));
   const barH = 26, gap = 12, left = 80, width = 520, h = platforms.length * (barH + gap) + 10;
   const bars = platforms.map((p, i) => {
-    const y = i * (barH + gap) + 5, pre = get(p, "pre_approved"), enr = get(p, "enrolled");
-    const wPre = (pre / max) * (width - left - 60), wEnr = (enr / max) * (width - left - 60);
+    const y = i * (barH + gap) + 5, pre = get(p, "pre_approved"), enr = get(p, "enrolled"), exp = get(p, "expired");
+    const wPre = (pre / max) * (width - left - 60), wEnr = (enr / max) * (width - left - 60), wExp = (exp / max) * (width - left - 60);
     return html`<text x="${left - 8}" y="${y + 17}" text-anchor="end">${p}</text>
       <rect class="bar-pre" x="${left}" y="${y}" width="${wPre}" height="${barH}"><title>${p}: ${pre} pre-approved</title></rect>
       <rect class="bar-enr" x="${left + wPre}" y="${y}" width="${wEnr}" height="${barH}"><title>${p}: ${enr} enrolled</title></rect>
-      <text x="${left + wPre + wEnr + 6}" y="${y + 17}">${pre + enr}</text>`;
+      <rect class="bar-exp" x="${left + wPre + wEnr}" y="${y}" width="${wExp}" height="${barH}"><title>${p}: ${exp} expired</title></rect>
+      <text x="${left + wPre + wEnr + wExp + 6}" y="${y + 17}">${pre + enr + exp}</text>`;
   });
   const total = (s) => counts.filter((c) => c.status === s).reduce((a, c) => a + c.count, 0);
   return html`<svg class="chart" role="img" aria-labelledby="chart-title chart-desc" viewBox="0 0 ${width} ${Math.max(h, 40)}" width="100%">
       <title id="chart-title">Devices by platform and enrollment status</title>
-      <desc id="chart-desc">${total("pre_approved")} pre-approved and ${total("enrolled")} enrolled devices.</desc>
+      <desc id="chart-desc">${total("pre_approved")} pre-approved, ${total("enrolled")} enrolled and ${total("expired")} expired devices.</desc>
       ${platforms.length ? bars : html`<text x="10" y="25">No devices yet.</text>`}
     </svg>
     <p class="legend"><span><span class="swatch pre"></span>Pre-approved (${total("pre_approved")})</span>
-      <span><span class="swatch enr"></span>Enrolled (${total("enrolled")})</span></p>`;
+      <span><span class="swatch enr"></span>Enrolled (${total("enrolled")})</span>
+      <span><span class="swatch exp"></span><a href="#/devices?status=expired">Expired</a> (<span id="expired-total">${total("expired")}</span>)</span></p>`;
 }
 
 async function overview() {
@@ -225,7 +227,7 @@ async function devices(params) {
     <form class="toolbar" id="filter" role="search">
       <div><label for="status-filter">Filter by: Enrollment Status</label>
         <select id="status-filter" name="status">
-          ${[["all", "All"], ["pre_approved", "Pre-approved"], ["enrolled", "Enrolled"]].map(([v, t]) => html`<option value="${v}" ${raw(v === status ? "selected" : "")}>${t}</option>`)}
+          ${[["all", "All"], ["pre_approved", "Pre-approved"], ["enrolled", "Enrolled"], ["expired", "Expired"]].map(([v, t]) => html`<option value="${v}" ${raw(v === status ? "selected" : "")}>${t}</option>`)}
         </select></div>
       <div><label for="invite-filter">Invite</label>
         <select id="invite-filter" name="invite">
@@ -288,6 +290,7 @@ async function device(serial) {
       <dt>User</dt><dd>${u ? `${u.name} <${u.email}>` : d.email || "none"}</dd>
       ${d.domain ? html`<dt>Domain</dt><dd>${d.domain}</dd>` : ""}
       <dt>Enrollment password</dt><dd>${d.has_enrollment_password ? "set (stored as a keyed hash)" : "none"}</dd>
+      ${d.status !== "enrolled" ? html`<dt>Pre-approval expires</dt><dd id="expires">${d.expires_at ? when(d.expires_at) : "never"}</dd>` : ""}
       ${d.enrollment ? html`<dt>Enrolled</dt><dd>${when(d.enrollment.enrolled_at)} ${d.enrollment.method ? `via ${d.enrollment.method}` : ""}</dd>` : ""}
       ${d.failed_attempts ? html`<dt>Wrong passwords</dt><dd id="failed">${d.failed_attempts}${d.locked_until ? html` · <strong class="warn">locked until ${when(d.locked_until)}</strong>` : ""}</dd>` : ""}
     </dl>
@@ -305,11 +308,29 @@ async function device(serial) {
       ${d.failed_attempts ? html`<button data-action="unlock">Unlock</button>` : ""}
       ${d.status === "enrolled" ? html`<button data-action="reset">Reset enrollment</button>` : html`<button data-action="remove" class="danger">Remove pre-approval</button>`}
     </p>
+    ${d.status !== "enrolled" ? html`<form id="renew-form" class="toolbar">
+      <div><label for="renew-date">${d.status === "expired" ? "Renew until" : "Change the expiry to"}</label>
+        <input id="renew-date" name="date" type="date" min="${new Date().toISOString().slice(0, 10)}"></div>
+      <div><label class="inline"><input type="checkbox" name="never" id="renew-never"> Never expires</label></div>
+      <div><button type="submit" id="renew">Renew pre-approval</button></div>
+      <p class="muted">No date: the settings' default expiry (or none). A date holds to the end of that day (UTC).</p></form>` : ""}
     <div id="confirm-box"></div>
     <h3>Audit trail</h3>
     ${v.audit.length ? html`<table id="audit"><thead><tr><th>When</th><th>Who</th><th>What</th></tr></thead><tbody>
-      ${v.audit.map((e) => html`<tr><td>${when(e.at)}</td><td>${e.by}</td><td>${actionLabel[e.action]}</td></tr>`)}</tbody></table>` : html`<p class="muted">No administrator has changed this device.</p>`}`, d.serial_number);
+      ${v.audit.map((e) => html`<tr><td>${when(e.at)}</td><td>${e.by}</td><td>${actionLabel[e.action]}${e.action === "renew" ? ` until ${e.expires ? when(e.expires) : "never"}` : ""}</td></tr>`)}</tbody></table>` : html`<p class="muted">No administrator has changed this device.</p>`}`, d.serial_number);
   main.querySelectorAll("[data-action]").forEach((b) => (b.onclick = () => confirmAction(d.serial_number, b.dataset.action)));
+  const renew = document.getElementById("renew-form");
+  if (renew) renew.onsubmit = async (e) => {
+    e.preventDefault();
+    const body = renew.never.checked ? { expires: null } : renew.date.value ? { expires: renew.date.value } : {};
+    try {
+      const out = await api("POST", `/devices/${encodeURIComponent(d.serial_number)}/renew`, body);
+      await device(d.serial_number);
+      say(`${d.serial_number} is pre-approved ${out.expires_at ? `until ${when(out.expires_at)}` : "with no expiry"}.`);
+    } catch (err) {
+      if (err.status !== 401) say(`Not renewed: ${err.message}`, "error");
+    }
+  };
   const resend = document.getElementById("resend");
   if (resend) resend.onclick = async () => {
     resend.disabled = true;
@@ -336,7 +357,7 @@ const INVITE_HELP = {
   unconfirmed: "The sender stopped before the provider answered: it may or may not have gone out. Send it again if the user has none.",
 };
 
-const actionLabel = { remove: "removed the pre-approval", reset: "reset the enrollment", unlock: "unlocked" };
+const actionLabel = { remove: "removed the pre-approval", reset: "reset the enrollment", unlock: "unlocked", renew: "renewed the pre-approval" };
 const actionText = {
   remove: ["DELETE", "", "Remove the pre-approval of %s? The device will be refused while Pre-approved Devices Only is on, until it is imported again.", "Yes, remove"],
   reset: ["POST", "/reset", "Reset the enrollment of %s? It becomes pre-approved again (without an enrollment password) and may enroll once more.", "Yes, reset"],
@@ -387,6 +408,8 @@ async function settings() {
         <select id="default_on_error" name="default_on_error">${opt("reject-file", s.default_on_error, "Reject the whole file")}${opt("skip-invalid-rows", s.default_on_error, "Import the valid rows")}</select>
         <label for="invite_sender">Invite sender address</label><input id="invite_sender" name="invite_sender" type="email" value="${s.invite_sender || ""}" placeholder="deployment default">
         <label for="enrollment_url">Enrollment URL in invites</label><input id="enrollment_url" name="enrollment_url" type="url" value="${s.enrollment_url || ""}" placeholder="deployment default">
+        <label for="default_expiry_days">Pre-approvals expire after (days)</label><input id="default_expiry_days" name="default_expiry_days" type="number" min="1" max="3650" step="1" value="${s.default_expiry_days ?? ""}" placeholder="never">
+        <p class="muted">For rows without their own Expires date, unless the upload says otherwise. Empty: pre-approvals do not expire. Enrolled devices never expire.</p>
       </fieldset>
       <p><button class="primary" type="submit">Save</button></p>
     </form>
@@ -403,6 +426,7 @@ async function settings() {
         pre_approved_only: f.pre_approved_only.checked, default_invite: f.default_invite.value,
         default_existing_users: f.default_existing_users.value, default_on_error: f.default_on_error.value,
         invite_sender: f.invite_sender.value.trim(), enrollment_url: f.enrollment_url.value.trim(),
+        default_expiry_days: f.default_expiry_days.value ? Number(f.default_expiry_days.value) : null,
       });
       await settings();
       say("Settings saved.");
@@ -415,7 +439,7 @@ async function settings() {
 // ---- Guided upload (the seeds' three steps) ----
 const FIELDS = [["", "(ignore)"], ["name", "Name"], ["email", "Email"], ["ownership", "Ownership"], ["serial_number", "Serial Number"],
   ["platform", "Platform"], ["sam_account_name", "SAMAccountName"], ["mobile", "Mobile"], ["device_name", "Device Name"],
-  ["password", "Password"], ["device_group", "Device Group"]];
+  ["password", "Password"], ["device_group", "Device Group"], ["expires", "Expires"]];
 const wizard = { key: null, fileName: null, mapping: {}, excluded: new Set(), invalid: new Set(), page: 1, preview: null, defaults: null };
 
 function steps(n) {
@@ -558,6 +582,9 @@ async function sendStep(badChecked) {
       <fieldset><legend>Rows with errors</legend>
         ${radio("on_error", "reject-file", badChecked ? s.default_on_error : "reject-file", "Reject the whole file")}${radio("on_error", "skip-invalid-rows", badChecked ? s.default_on_error : "", "Import only the valid rows")}</fieldset>
       <label for="domain">Domain (optional)</label><input id="domain" name="domain" type="text">
+      <label for="expires_in_days">Pre-approvals expire after (days; rows with their own Expires date keep it)</label>
+      <input id="expires_in_days" name="expires_in_days" type="number" min="0" max="3650" step="1" value="${s.default_expiry_days ?? ""}" placeholder="never">
+      <p class="muted">Empty or 0: they do not expire.</p>
       <p><button type="button" id="back">Back</button> <button class="primary" type="submit">Send</button></p>
     </form>
     <section id="progress-box" hidden><h2>Import</h2><progress id="progress" max="1" value="0" aria-label="Import progress"></progress>
@@ -570,6 +597,7 @@ async function sendStep(badChecked) {
       key: wizard.key, mapping: wizard.mapping, exclude_rows: [...wizard.excluded].sort((a, b) => a - b),
       existing_users: f.existing_users.value, invite: f.invite.value, on_error: f.on_error.value,
       domain: f.domain.value.trim() || undefined, file_name: wizard.fileName,
+      expires_in_days: f.expires_in_days.value ? Number(f.expires_in_days.value) : 0,
     };
     try {
       f.querySelector("[type=submit]").disabled = true;

@@ -130,7 +130,7 @@ test("an admin signs in, restricts enrollment, pre-approves a file and approves 
     await exported.waitFor({ timeout: 60_000 });
     const file = await (await fetch(await exported.getAttribute("href"))).text();
     const lines = file.replace(/^\uFEFF/, "").trim().split("\r\n");
-    assert.equal(lines[0], "Name,Email,Ownership,Serial Number,Platform,SAMAccountName,Mobile,Device Name,Device Group");
+    assert.equal(lines[0], "Name,Email,Ownership,Serial Number,Platform,SAMAccountName,Mobile,Device Name,Device Group,Expires");
     assert.equal(lines.length, 3, file);
     assert.ok(lines[1].includes(`,${u}-D1,ios,`) && lines[2].includes(`,${u}-D3,macos,`), file);
     await shot(page, "devices-exported");
@@ -248,6 +248,46 @@ test("the page shows where each invite stands, filters by it and resends at most
 
 // The table at scale (seeded by `infra/seed.py` before these tests, SEED_DEVICES devices): the overview
 // is one read of the device totals, so it renders as fast as with ten; the list pages with a stable cursor.
+test("a lapsed pre-approval is listed as expired and renewed from the device page", { timeout: 180_000 }, () => inBrowser(async (page, u) => {
+  await signIn(page);
+  await setRestriction(page, true);
+  // Lapses 20 s from now: an ISO 8601 time with its offset, as the Expires column takes it.
+  const soon = new Date(Date.now() + 20_000).toISOString().replace(/\.\d+Z$/, "Z");
+  const csv = ["Name,Email,Ownership,Serial Number,Platform,Expires", `Eve Lo,${u}-eve@example.com,corporate,${u}-X1,ios,${soon}`].join("\r\n");
+  await page.getByRole("link", { name: "Pre-approve" }).click();
+  await page.getByLabel("Device list (CSV exported from a spreadsheet)").setInputFiles({ name: `${u}-expiring.csv`, mimeType: "text/csv", buffer: Buffer.from(csv) });
+  await page.getByRole("button", { name: "Next" }).click();
+  await page.locator("tr", { hasText: `${u}-X1` }).waitFor();
+  await page.getByRole("button", { name: "Next" }).click();
+  await page.getByLabel("Do not send").check();
+  await page.getByRole("button", { name: "Send" }).click();
+  await page.locator("#final-status", { hasText: "completed" }).waitFor({ timeout: 90_000 });
+
+  await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(soon) - Date.now() + 1000)));
+  assert.equal((await admit({ serial_number: `${u}-X1`, platform: "ios" })).decision, "deny", "lapsed: refused at once");
+  // The sweep, as its schedule runs it.
+  const swept = await fetch(`${env.LAMBDA_INVOKE_URL}/2015-03-31/functions/device-expiry/invocations`, { method: "POST", body: "{}" });
+  assert.equal(swept.status, 200);
+  await page.getByRole("link", { name: "Devices", exact: true }).click();
+  await page.getByLabel("Filter by: Enrollment Status").selectOption("expired");
+  await page.getByLabel("Search serial number or email").fill(`${u}-`);
+  await page.getByRole("button", { name: "Apply" }).click();
+  await page.getByRole("link", { name: `${u}-X1` }).click();
+  await page.locator(".facts .badge.expired", { hasText: "Expired" }).waitFor();
+  assert.notEqual(await page.locator("#expires").textContent(), "never");
+  assert.equal(await page.locator(".banner").count(), 0, "no banner on an expired device");
+  await shot(page, "device-expired");
+
+  await page.getByLabel("Renew until").fill("2099-12-31");
+  await page.getByRole("button", { name: "Renew pre-approval" }).click();
+  await page.getByText(`${u}-X1 is pre-approved until`).waitFor();
+  await page.locator(".facts .badge.pre_approved").waitFor();
+  await page.locator(".banner", { hasText: "Pre-approved Device" }).waitFor();
+  assert.match(await page.locator("#audit").textContent(), /renewed the pre-approval until/);
+  assert.equal((await admit({ serial_number: `${u}-X1`, platform: "ios" })).decision, "allow");
+  await shot(page, "device-renewed");
+}));
+
 test("with a large table the overview renders in under 2 s and the device list pages", { timeout: 180_000 }, () => inBrowser(async (page) => {
   const seeded = Number(env.SEED_DEVICES || 0);
   assert.ok(seeded >= 100_000, `run with SEED_DEVICES >= 100000 (make browser seeds them); got ${seeded}`);

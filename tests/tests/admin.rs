@@ -758,13 +758,13 @@ async fn a_filtered_export_downloads_as_a_file_that_imports_back_the_same_device
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines[0],
-        "Name,Email,Ownership,Serial Number,Platform,SAMAccountName,Mobile,Device Name,Device Group"
+        "Name,Email,Ownership,Serial Number,Platform,SAMAccountName,Mobile,Device Name,Device Group,Expires"
     );
     assert_eq!(lines.len(), 1201);
     assert!(lines[1..].iter().all(|l| l.contains(",android,")));
     assert_eq!(
         lines[1],
-        format!("User 0,{u}-0@Example.com,corporate,{u}-E00000,android,,'+14155550100,\"'=HYPERLINK(\"\"http://x.invalid\"\")\",Sales; EU")
+        format!("User 0,{u}-0@Example.com,corporate,{u}-E00000,android,,'+14155550100,\"'=HYPERLINK(\"\"http://x.invalid\"\")\",Sales; EU,")
     );
 
     // The file, imported again with "replace", is valid and leaves every device as it was.
