@@ -182,6 +182,16 @@ def create_all(resolver: Resolver, endpoint_url: str, extra_auth_flows: tuple[st
         attrs = {"RawMessageDelivery": "true"} if props.get("RawMessageDelivery") else {}
         sns.subscribe(TopicArn=props["TopicArn"], Protocol=props["Protocol"], Endpoint=props["Endpoint"], Attributes=attrs)
 
+    events = session.client("events", endpoint_url=endpoint_url)
+    for logical, res in resolver.of_type("AWS::Events::EventBus").items():
+        name = resolver.resolve(res["Properties"])["Name"]
+        try:
+            events.create_event_bus(Name=name)
+        except ClientError as e:
+            if e.response["Error"]["Code"] != "ResourceAlreadyExistsException":
+                raise
+        created[logical] = name
+
     return created
 
 

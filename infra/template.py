@@ -97,6 +97,7 @@ class Resolver:
             "AWS::SES::EmailIdentity": "EmailIdentity",
             "AWS::SES::ConfigurationSet": "Name",
             "AWS::SNS::Topic": "TopicName",
+            "AWS::Events::EventBus": "Name",
             "AWS::Cognito::UserPool": "UserPoolName",
             "AWS::Cognito::UserPoolClient": "ClientName",
         }.get(res["Type"])
@@ -138,6 +139,10 @@ class Resolver:
             return name
         if kind == "AWS::DynamoDB::Table" and attr == "Arn":
             return f"arn:aws:dynamodb:{self.region}:{self.account}:table/{name}"
+        if kind == "AWS::Events::EventBus" and attr == "Arn":
+            return f"arn:aws:events:{self.region}:{self.account}:event-bus/{name}"
+        if kind == "AWS::Events::EventBus" and attr == "Name":
+            return name
         if kind == "AWS::S3::Bucket" and attr == "Arn":
             return f"arn:aws:s3:::{name}"
         raise UnsupportedIntrinsic(f"!GetAtt {logical}.{attr}")

@@ -10,6 +10,7 @@ pub mod counts;
 pub mod csvfile;
 pub mod domain;
 pub mod env;
+pub mod events;
 pub mod expiry;
 pub mod export;
 #[cfg(any(test, feature = "fakes"))]

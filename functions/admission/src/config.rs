@@ -7,6 +7,8 @@ use shared::env::{required, EnvError};
 pub struct Config {
     pub tables: AdmissionTables,
     pub password_key_secret: String,
+    /// Where decisions are published (`EVENT_BUS_NAME`).
+    pub event_bus: String,
 }
 
 impl Config {
@@ -14,6 +16,7 @@ impl Config {
         Ok(Self {
             tables: AdmissionTables::from_env()?,
             password_key_secret: required("PASSWORD_KEY_SECRET")?,
+            event_bus: required("EVENT_BUS_NAME")?,
         })
     }
 }

@@ -14,6 +14,7 @@ use shared::admission::{
     decide, AdmissionRequest, AdmissionStore, Credential, Decision, Denial, Enrolled, Enrollment,
     Expect, PasswordCheck, PublicReason, TokenKey, MAX_BODY_BYTES,
 };
+use shared::events::{Event, Outgoing};
 use shared::password::PasswordKey;
 use shared::records::{epoch_now, DeviceStatus};
 
@@ -22,12 +23,15 @@ pub struct App<S> {
     pub password_key: PasswordKey,
     /// Derived from the password key once, at start.
     pub tokens: TokenKey,
+    /// Each decision's event, published after the answer ([`crate::after_response`]).
+    pub events: Outgoing,
 }
 
 impl<S> App<S> {
     pub fn new(store: S, password_key: PasswordKey) -> Self {
         Self {
             tokens: TokenKey::derive(&password_key),
+            events: Outgoing::default(),
             store,
             password_key,
         }
@@ -286,6 +290,12 @@ async fn settle<S: AdmissionStore>(app: &App<S>, a: &Attempt<'_>, decision: &Dec
         reason = decision.reason.as_str(),
         "admission"
     );
+    app.events.push(Event::admission(
+        decision,
+        request,
+        a.endpoint.name(),
+        a.now,
+    ));
     let denial = async {
         if decision.is_allow() {
             return;

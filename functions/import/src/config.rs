@@ -18,6 +18,8 @@ pub struct Config {
     pub max_receives: u64,
     /// How long an import's lease lasts unrenewed: after a crash, the retry waits at most this.
     pub lease_seconds: u64,
+    /// Where `Import Finished` is published.
+    pub event_bus: String,
 }
 
 impl Config {
@@ -25,6 +27,7 @@ impl Config {
         Ok(Self {
             tables: Tables::from_env()?,
             queue_url: required("IMPORT_QUEUE_URL")?,
+            event_bus: required("EVENT_BUS_NAME")?,
             invite_queue_url: required("INVITE_QUEUE_URL")?,
             password_key_secret: required("PASSWORD_KEY_SECRET")?,
             chunk_rows: parsed_or("IMPORT_CHUNK_ROWS", 100)?,

@@ -6,6 +6,7 @@
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
+use shared::events::EventPublisher;
 use shared::import::{mark_failed, ImportObject, Outcome};
 use shared::ports::{ImportRecords, ObjectVersion, PortError, ReportSink, Uploads};
 
@@ -13,16 +14,17 @@ use crate::event::Notification;
 
 /// The ports the consumer needs: reading the upload's version, the import's
 /// record and its report.
-pub struct DeadLetters<U, M, R> {
+pub struct DeadLetters<U, M, R, E> {
     pub uploads: U,
     pub records: M,
     pub reports: R,
+    pub events: E,
     /// The import queue's maxReceiveCount: how often the event was tried.
     pub max_receives: u64,
 }
 
-pub async fn handle<U: Uploads, M: ImportRecords, R: ReportSink>(
-    app: &DeadLetters<U, M, R>,
+pub async fn handle<U: Uploads, M: ImportRecords, R: ReportSink, E: EventPublisher>(
+    app: &DeadLetters<U, M, R, E>,
     event: LambdaEvent<SqsEvent>,
 ) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
@@ -32,6 +34,7 @@ pub async fn handle<U: Uploads, M: ImportRecords, R: ReportSink>(
             &app.uploads,
             &app.records,
             &app.reports,
+            &app.events,
             body,
             app.max_receives,
         )
@@ -53,6 +56,7 @@ pub async fn mark_failed_event(
     uploads: &impl Uploads,
     records: &impl ImportRecords,
     reports: &impl ReportSink,
+    events: &impl EventPublisher,
     body: &str,
     attempts: u64,
 ) -> Result<(), PortError> {
@@ -72,7 +76,7 @@ pub async fn mark_failed_event(
             Err(_) => ObjectVersion::new(event_version.map(str::to_owned), None),
         };
         let object = ImportObject::new(bucket, key, &version);
-        let outcome = mark_failed(&object, attempts, records, reports)
+        let outcome = mark_failed(&object, attempts, records, reports, events)
             .await
             .map_err(|e| PortError::new("mark the import failed", e))?;
         match outcome {

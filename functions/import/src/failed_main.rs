@@ -6,8 +6,9 @@ use import::dead_letters::{handle, DeadLetters};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use shared::aws::clients;
 use shared::aws::dynamo::{DynamoImports, Tables};
+use shared::aws::events::EventBridgePublisher;
 use shared::aws::s3::{S3Reports, S3Uploads};
-use shared::env::parsed_or;
+use shared::env::{parsed_or, required};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -23,6 +24,10 @@ async fn main() -> Result<(), Error> {
             table: tables.imports,
         },
         reports: S3Reports { client: s3 },
+        events: EventBridgePublisher {
+            client: aws_sdk_eventbridge::Client::new(&sdk),
+            bus: required("EVENT_BUS_NAME")?,
+        },
         max_receives,
     };
     let app = &app;

@@ -94,13 +94,15 @@ pub async fn handle<P: EventPorts>(app: &App<P>, event: LambdaEvent<SqsEvent>) -
 
 async fn mark_failed_imports<P: EventPorts>(app: &App<P>, message: &SqsMessage, attempts: u64) {
     let body = message.body.as_deref().unwrap_or_default();
-    let (uploads, records, reports) = (
+    let (uploads, records, reports, events) = (
         app.ports.uploads(),
         app.ports.records(),
         app.ports.reports(),
+        app.ports.events(),
     );
     if let Err(e) =
-        crate::dead_letters::mark_failed_event(uploads, records, reports, body, attempts).await
+        crate::dead_letters::mark_failed_event(uploads, records, reports, events, body, attempts)
+            .await
     {
         tracing::error!(error = %e, "could not mark the import failed; the dead-letter consumer will");
     }

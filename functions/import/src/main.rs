@@ -5,6 +5,7 @@ use import::config::Config;
 use import::handler::{handle, App};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use shared::aws::dynamo::{DynamoDirectory, DynamoImports};
+use shared::aws::events::EventBridgePublisher;
 use shared::aws::import::AwsImportPorts;
 use shared::aws::outbox::{DynamoOutbox, SqsInviteQueue};
 use shared::aws::s3::{S3Reports, S3Uploads};
@@ -51,6 +52,10 @@ async fn main() -> Result<(), Error> {
         continuations: SqsContinuations {
             client: sqs,
             queue_url: config.queue_url.clone(),
+        },
+        events: EventBridgePublisher {
+            client: aws_sdk_eventbridge::Client::new(&sdk),
+            bus: config.event_bus.clone(),
         },
     };
     let app = App {

@@ -1,6 +1,7 @@
 //! The import function's adapters, built once at start.
 
 use super::dynamo::{DynamoDirectory, DynamoImports};
+use super::events::EventBridgePublisher;
 use super::outbox::{DynamoOutbox, SqsInviteQueue};
 use super::s3::{S3Reports, S3Uploads};
 use super::settings::DynamoSettings;
@@ -16,6 +17,7 @@ pub struct AwsImportPorts {
     pub uploads: S3Uploads,
     pub settings: DynamoSettings,
     pub continuations: SqsContinuations,
+    pub events: EventBridgePublisher,
 }
 
 impl ImportPorts for AwsImportPorts {
@@ -24,6 +26,7 @@ impl ImportPorts for AwsImportPorts {
     type Outbox = DynamoOutbox;
     type Queue = SqsInviteQueue;
     type Reports = S3Reports;
+    type Events = EventBridgePublisher;
     fn directory(&self) -> &DynamoDirectory {
         &self.directory
     }
@@ -38,5 +41,8 @@ impl ImportPorts for AwsImportPorts {
     }
     fn reports(&self) -> &S3Reports {
         &self.reports
+    }
+    fn events(&self) -> &EventBridgePublisher {
+        &self.events
     }
 }

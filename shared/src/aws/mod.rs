@@ -8,6 +8,7 @@ pub mod batch;
 pub mod clients;
 pub mod counts;
 pub mod dynamo;
+pub mod events;
 pub mod expiry;
 pub mod exports;
 pub mod import;

@@ -127,7 +127,7 @@ fn parse_moment(cell: &str) -> Result<u64, ValueError> {
     }
     let date = b
         .get(..10)
-        .and_then(|d| date(d))
+        .and_then(date)
         .ok_or_else(|| malformed(cell, "in a form this import reads"))?;
     let rest = &cell[10..];
     if rest.is_empty() {

@@ -497,3 +497,33 @@ impl AdmissionStore for MemoryAdmission {
         Ok(outcome)
     }
 }
+
+/// The event bus in memory: every event published, in order.
+#[derive(Debug, Default)]
+pub struct MemoryEvents {
+    pub published: Mutex<Vec<crate::events::Event>>,
+    /// Publishing fails (the bus is down).
+    pub fail: std::sync::atomic::AtomicBool,
+}
+
+impl MemoryEvents {
+    pub fn of(&self, t: crate::events::DetailType) -> Vec<serde_json::Value> {
+        self.published
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e.detail_type == t)
+            .map(|e| e.detail.clone())
+            .collect()
+    }
+}
+
+impl crate::events::EventPublisher for MemoryEvents {
+    async fn publish(&self, events: &[crate::events::Event]) -> Result<(), PortError> {
+        if self.fail.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(PortError::new("memory bus", "failing on purpose"));
+        }
+        self.published.lock().unwrap().extend_from_slice(events);
+        Ok(())
+    }
+}

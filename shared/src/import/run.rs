@@ -20,6 +20,7 @@ use super::report::{report_keys, write_errors_csv, Counts, ImportStatus, Report,
 use super::row::{DeviceRow, Provenance, RowIssue};
 use super::scan::{scan, FileError, RowPass, Scan};
 use crate::domain::{ExistingPolicy, ImportOptions, IssueKind, OnError, OptionError};
+use crate::events::{Event, EventPublisher};
 use crate::outbox::{InviteMessage, InviteQueue, InviteRef, InviteState, Outbox, OutboxEntry};
 use crate::password::PasswordKey;
 use crate::ports::{
@@ -113,35 +114,40 @@ pub trait ImportPorts: Send + Sync {
     type Outbox: Outbox;
     type Queue: InviteQueue;
     type Reports: ReportSink;
+    type Events: EventPublisher;
     fn directory(&self) -> &Self::Directory;
     fn records(&self) -> &Self::Records;
     fn outbox(&self) -> &Self::Outbox;
     fn queue(&self) -> &Self::Queue;
     fn reports(&self) -> &Self::Reports;
+    fn events(&self) -> &Self::Events;
 }
 
 /// The ports of one run, borrowed from whoever owns the adapters.
-pub struct Ports<'a, D, M, O, Q, R> {
+pub struct Ports<'a, D, M, O, Q, R, E> {
     pub directory: &'a D,
     pub records: &'a M,
     pub outbox: &'a O,
     pub queue: &'a Q,
     pub reports: &'a R,
+    pub events: &'a E,
 }
 
-impl<D, M, O, Q, R> ImportPorts for Ports<'_, D, M, O, Q, R>
+impl<D, M, O, Q, R, E> ImportPorts for Ports<'_, D, M, O, Q, R, E>
 where
     D: Directory,
     M: ImportRecords,
     O: Outbox,
     Q: InviteQueue,
     R: ReportSink,
+    E: EventPublisher,
 {
     type Directory = D;
     type Records = M;
     type Outbox = O;
     type Queue = Q;
     type Reports = R;
+    type Events = E;
     fn directory(&self) -> &D {
         self.directory
     }
@@ -156,6 +162,9 @@ where
     }
     fn reports(&self) -> &R {
         self.reports
+    }
+    fn events(&self) -> &E {
+        self.events
     }
 }
 
@@ -719,7 +728,14 @@ async fn finish<P: ImportPorts>(
     report: Report,
     ports: &P,
 ) -> Result<Outcome, RunError> {
-    close(state, report, ports.records(), ports.reports()).await
+    close(
+        state,
+        report,
+        ports.records(),
+        ports.reports(),
+        ports.events(),
+    )
+    .await
 }
 
 /// Streams every row in error to the errors file, a part at a time: its size
@@ -762,11 +778,12 @@ async fn write_errors_file<R: ReportSink>(
 
 /// Writes the report and then the final status: a status is final only once
 /// its report exists.
-async fn close<M: ImportRecords, R: ReportSink>(
+async fn close<M: ImportRecords, R: ReportSink, E: EventPublisher>(
     mut state: ImportState,
     mut report: Report,
     records: &M,
     reports: &R,
+    events: &E,
 ) -> Result<Outcome, RunError> {
     let status = report.status;
     report.counts = Counts {
@@ -783,6 +800,9 @@ async fn close<M: ImportRecords, R: ReportSink>(
         .await?;
     state.status = status;
     state.counts = report.counts.clone();
+    // Published before the record says finished: a crash in between publishes
+    // again on the retry (at least once), never not at all.
+    events.publish(&[Event::import_finished(&state)]).await?;
     records.save(&state).await?;
     Ok(Outcome::Finished(status))
 }
@@ -791,11 +811,12 @@ async fn close<M: ImportRecords, R: ReportSink>(
 /// its dead-letter queue next): record the import as `failed`, with a report
 /// that says so, instead of leaving it `validating` or `writing` for ever.
 /// What was written and sent stays; the report counts it as of the last checkpoint.
-pub async fn mark_failed<M: ImportRecords, R: ReportSink>(
+pub async fn mark_failed<M: ImportRecords, R: ReportSink, E: EventPublisher>(
     object: &ImportObject,
     attempts: u64,
     records: &M,
     reports: &R,
+    events: &E,
 ) -> Result<Outcome, RunError> {
     let import_id = object.import_id();
     let state = match open_record(
@@ -818,7 +839,7 @@ pub async fn mark_failed<M: ImportRecords, R: ReportSink>(
          the counts are those of its last checkpoint. Fix the cause and upload the \
          file again: the new upload is a new import and sends its own invites"
     ));
-    close(state, report, records, reports).await
+    close(state, report, records, reports, events).await
 }
 
 #[cfg(test)]

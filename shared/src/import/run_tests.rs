@@ -32,6 +32,7 @@ struct World {
     /// What the sender function delivers queued invites through.
     sender: MemorySender,
     reports: MemoryReports,
+    events: MemoryEvents,
     settings: RunConfig,
 }
 
@@ -44,6 +45,7 @@ impl World {
             queue: MemoryQueue::default(),
             sender: MemorySender::default(),
             reports: MemoryReports::default(),
+            events: MemoryEvents::default(),
             settings: RunConfig {
                 chunk_rows: 2,
                 password_key: Some(PasswordKey::new(vec![9u8; 32]).unwrap()),
@@ -91,13 +93,22 @@ impl World {
 
     fn ports(
         &self,
-    ) -> Ports<'_, MemoryDirectory, MemoryImports, MemoryOutbox, MemoryQueue, MemoryReports> {
+    ) -> Ports<
+        '_,
+        MemoryDirectory,
+        MemoryImports,
+        MemoryOutbox,
+        MemoryQueue,
+        MemoryReports,
+        MemoryEvents,
+    > {
         Ports {
             directory: &self.dir,
             records: &self.records,
             outbox: &self.outbox,
             queue: &self.queue,
             reports: &self.reports,
+            events: &self.events,
         }
     }
 
@@ -438,7 +449,7 @@ async fn an_import_whose_last_attempt_fails_is_marked_failed_with_a_report() {
     let stuck = w.records.load(&object.import_id()).await.unwrap().unwrap();
     assert_eq!(stuck.status, ImportStatus::Writing);
 
-    let out = mark_failed(&object, 5, &w.records, &w.reports)
+    let out = mark_failed(&object, 5, &w.records, &w.reports, &w.events)
         .await
         .unwrap();
     assert_eq!(out, Outcome::Finished(ImportStatus::Failed));
@@ -457,10 +468,23 @@ async fn an_import_whose_last_attempt_fails_is_marked_failed_with_a_report() {
         .unwrap();
     assert_eq!(again, Outcome::AlreadyFinished(ImportStatus::Failed));
     assert_eq!(w.sent_rows(), vec![2, 3]);
-    let twice = mark_failed(&object, 6, &w.records, &w.reports)
+    let twice = mark_failed(&object, 6, &w.records, &w.reports, &w.events)
         .await
         .unwrap();
     assert_eq!(twice, Outcome::AlreadyFinished(ImportStatus::Failed));
+    let finished = w.events.of(crate::events::DetailType::ImportFinished);
+    assert_eq!(
+        finished.len(),
+        1,
+        "one event for the one decision: {finished:?}"
+    );
+    assert_eq!(
+        (
+            finished[0]["status"].as_str(),
+            finished[0]["import_id"].as_str()
+        ),
+        (Some("failed"), Some(object.import_id().as_str()))
+    );
 }
 
 #[tokio::test]
@@ -471,7 +495,7 @@ async fn an_import_that_never_started_is_recorded_as_failed_too() {
         key: "imports/unreadable.csv".into(),
         version: None,
     };
-    let out = mark_failed(&object, 5, &w.records, &w.reports)
+    let out = mark_failed(&object, 5, &w.records, &w.reports, &w.events)
         .await
         .unwrap();
     assert_eq!(out, Outcome::Finished(ImportStatus::Failed));

@@ -6,8 +6,8 @@ use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
 use shared::fakes::{
-    MemoryAdmin, MemoryContinuations, MemoryDirectory, MemoryImports, MemoryOutbox, MemoryQueue,
-    MemoryReports, MemoryUploads,
+    MemoryAdmin, MemoryContinuations, MemoryDirectory, MemoryEvents, MemoryImports, MemoryOutbox,
+    MemoryQueue, MemoryReports, MemoryUploads,
 };
 use shared::import::{ImportPorts, RunConfig};
 use shared::password::PasswordKey;
@@ -24,6 +24,7 @@ struct Fakes {
     /// The settings, and the invite outbox with its queue and the sender function.
     settings: MemoryAdmin,
     continuations: MemoryContinuations,
+    events: MemoryEvents,
 }
 
 impl ImportPorts for Fakes {
@@ -32,6 +33,7 @@ impl ImportPorts for Fakes {
     type Outbox = MemoryOutbox;
     type Queue = MemoryQueue;
     type Reports = MemoryReports;
+    type Events = MemoryEvents;
     fn directory(&self) -> &MemoryDirectory {
         &self.directory
     }
@@ -46,6 +48,9 @@ impl ImportPorts for Fakes {
     }
     fn reports(&self) -> &MemoryReports {
         &self.reports
+    }
+    fn events(&self) -> &MemoryEvents {
+        &self.events
     }
 }
 
