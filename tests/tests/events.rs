@@ -1,0 +1,309 @@
+//! Events through the local stack: one EventBridge rule (source `preapprove`)
+//! routes every decision to an SQS queue, as the README's rule does, and each
+//! decision arrives once with its documented fields: an import finished
+//! (completed and rejected), admission allowed and denied, a device enrolled,
+//! a pre-approval expired. Never a password.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use integration_tests::admin::var;
+use integration_tests::Stack;
+use serde_json::{json, Value};
+use shared::records::{epoch_now, rfc3339};
+
+const HEADER: &str = "Name,Email,Ownership,Serial Number,Platform,Password,Expires\n";
+
+/// A queue and the one rule that sends it every event of the bus.
+async fn subscribe(st: &Stack, u: &str) -> (aws_sdk_eventbridge::Client, String) {
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let events = aws_sdk_eventbridge::Client::new(&sdk);
+    let queue_url = st
+        .sqs
+        .create_queue()
+        .queue_name(format!("events-{u}"))
+        .send()
+        .await
+        .expect("queue")
+        .queue_url
+        .expect("url");
+    let arn = st
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("queue arn")
+        .attributes
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                .cloned()
+        })
+        .expect("arn");
+    let bus = var("EVENT_BUS_NAME");
+    events
+        .put_rule()
+        .name(format!("all-{u}"))
+        .event_bus_name(&bus)
+        .event_pattern(json!({"source": ["preapprove"]}).to_string())
+        .send()
+        .await
+        .expect("rule");
+    events
+        .put_targets()
+        .rule(format!("all-{u}"))
+        .event_bus_name(&bus)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("queue")
+                .arn(arn)
+                .build()
+                .expect("target"),
+        )
+        .send()
+        .await
+        .expect("targets");
+    (events, queue_url)
+}
+
+/// Every event received so far that names this run's prefix, by detail type.
+async fn received(st: &Stack, queue_url: &str, u: &str, into: &mut BTreeMap<String, Vec<Value>>) {
+    loop {
+        let out = st
+            .sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .expect("receive");
+        let messages = out.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return;
+        }
+        for m in messages {
+            let body = m.body.unwrap_or_default();
+            assert!(
+                !body.contains("s3cret-pw"),
+                "an event carried a password: {body}"
+            );
+            let event: Value = serde_json::from_str(&body).expect("event JSON");
+            assert_eq!(event["source"], "preapprove", "{event}");
+            if event["detail"].to_string().contains(u) {
+                let kind = event["detail-type"].as_str().unwrap_or("?").to_owned();
+                into.entry(kind).or_default().push(event["detail"].clone());
+            }
+            st.sqs
+                .delete_message()
+                .queue_url(queue_url)
+                .receipt_handle(m.receipt_handle.unwrap_or_default())
+                .send()
+                .await
+                .expect("delete");
+        }
+    }
+}
+
+async fn wait_for(
+    st: &Stack,
+    queue_url: &str,
+    u: &str,
+    want: &[(&str, usize)],
+) -> BTreeMap<String, Vec<Value>> {
+    let mut got = BTreeMap::new();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        received(st, queue_url, u, &mut got).await;
+        let done = want
+            .iter()
+            .all(|(k, n)| got.get(*k).map_or(0, Vec::len) >= *n);
+        if done || Instant::now() > deadline {
+            // A little longer: a duplicate would show now.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            received(st, queue_url, u, &mut got).await;
+            return got;
+        }
+    }
+}
+
+async fn invoke(function: &str) {
+    let url = format!(
+        "{}/2015-03-31/functions/{function}/invocations",
+        var("LAMBDA_INVOKE_URL")
+    );
+    let r = reqwest::Client::new()
+        .post(url)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("invoke");
+    assert!(r.headers().get("x-amz-function-error").is_none(), "{r:?}");
+}
+
+#[tokio::test]
+async fn every_decision_is_published_once_with_its_fields() {
+    let st = Stack::from_env().await;
+    let u = st.unique();
+    let (_events, queue) = subscribe(&st, &u).await;
+    st.set_pre_approved_only(true).await;
+
+    let soon = rfc3339(epoch_now() + 8);
+    let key = format!("imports/{u}-events.csv");
+    st.upload(
+        &key,
+        format!(
+            "{HEADER}Ann,{u}-ann@example.com,corporate,{u}-A1,ios,s3cret-pw,\n\
+             Bob,{u}-bob@example.com,corporate,{u}-LAPSE,ios,,{soon}\n"
+        ),
+        &[("invite", "none")],
+    )
+    .await;
+    let report = st.wait_for_report(&key).await;
+    assert_eq!(report["status"], "completed", "{report:#}");
+    let rejected_key = format!("imports/{u}-rejected.csv");
+    st.upload(
+        &rejected_key,
+        format!("{HEADER}Cy,not-an-email,corporate,{u}-R1,ios,,\n"),
+        &[("invite", "none")],
+    )
+    .await;
+    assert_eq!(
+        st.wait_for_report(&rejected_key).await["status"],
+        "rejected"
+    );
+
+    // Allowed (with the right password), then enrolled; denied (wrong password).
+    let (_, denied) = st
+        .post(
+            &st.admission_url,
+            json!({"serial_number": format!("{u}-A1"), "platform": "ios", "password": "wrong"})
+                .to_string(),
+        )
+        .await;
+    assert_eq!(denied["decision"], "deny");
+    let (_, allowed) = st
+        .post(
+            &st.admission_url,
+            json!({"serial_number": format!("{u}-A1"), "platform": "ios", "password": "s3cret-pw"})
+                .to_string(),
+        )
+        .await;
+    assert_eq!(allowed["decision"], "allow", "{allowed}");
+    let (status, enrolled) = st
+        .post(
+            &st.enrollments_url,
+            json!({"serial_number": format!("{u}-A1"), "platform": "ios",
+                   "enrollment_token": allowed["enrollment_token"], "enrollment_method": "ade"})
+            .to_string(),
+        )
+        .await;
+    assert_eq!(status, 200, "{enrolled}");
+
+    // Lapsed, then swept.
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    invoke("device-expiry").await;
+
+    let got = wait_for(
+        &st,
+        &queue,
+        &u,
+        &[
+            ("Import Finished", 2),
+            ("Admission Denied", 1),
+            ("Admission Allowed", 2),
+            ("Device Enrolled", 1),
+            ("Pre-approval Expired", 1),
+        ],
+    )
+    .await;
+    let kinds: BTreeMap<&str, usize> = got.iter().map(|(k, v)| (k.as_str(), v.len())).collect();
+    // The enrollment's completion is an admission decision too (endpoint enrollments).
+    assert_eq!(
+        kinds,
+        BTreeMap::from([
+            ("Admission Allowed", 2),
+            ("Admission Denied", 1),
+            ("Device Enrolled", 1),
+            ("Import Finished", 2),
+            ("Pre-approval Expired", 1),
+        ]),
+        "{got:#?}"
+    );
+
+    let mut finished = got["Import Finished"].clone();
+    finished.sort_by_key(|d| d["key"].as_str().unwrap_or_default().to_owned());
+    assert_eq!(
+        (finished[0]["key"].as_str(), finished[0]["status"].as_str()),
+        (Some(key.as_str()), Some("completed"))
+    );
+    assert_eq!(
+        (
+            finished[0]["rows"].as_u64(),
+            finished[0]["devices_written"].as_u64()
+        ),
+        (Some(2), Some(2))
+    );
+    assert_eq!(
+        (
+            finished[1]["status"].as_str(),
+            finished[1]["valid_rows"].as_u64()
+        ),
+        (Some("rejected"), Some(0))
+    );
+
+    let denied = &got["Admission Denied"][0];
+    assert_eq!(
+        (
+            denied["serial_number"].as_str(),
+            denied["reason"].as_str(),
+            denied["endpoint"].as_str()
+        ),
+        (
+            Some(format!("{u}-A1").as_str()),
+            Some("password_mismatch"),
+            Some("admission")
+        )
+    );
+    let endpoints: Vec<&str> = got["Admission Allowed"]
+        .iter()
+        .filter_map(|d| d["endpoint"].as_str())
+        .collect();
+    assert!(
+        endpoints.contains(&"admission") && endpoints.contains(&"enrollments"),
+        "{endpoints:?}"
+    );
+
+    let enrolled = &got["Device Enrolled"][0];
+    assert_eq!(
+        (
+            enrolled["serial_number"].as_str(),
+            enrolled["email"].as_str(),
+            enrolled["pre_approved"].as_bool(),
+            enrolled["enrollment_method"].as_str()
+        ),
+        (
+            Some(format!("{u}-A1").as_str()),
+            Some(format!("{u}-ann@example.com").as_str()),
+            Some(true),
+            Some("ade")
+        )
+    );
+    let expired = &got["Pre-approval Expired"][0];
+    assert_eq!(
+        (
+            expired["serial_number"].as_str(),
+            expired["email"].as_str(),
+            expired["expires_at"].as_str()
+        ),
+        (
+            Some(format!("{u}-LAPSE").as_str()),
+            Some(format!("{u}-bob@example.com").as_str()),
+            Some(soon.as_str())
+        )
+    );
+    st.set_pre_approved_only(false).await;
+}
