@@ -22,3 +22,4 @@ pub mod ports;
 pub mod records;
 pub mod seal;
 pub mod settings;
+pub mod undo;

@@ -107,6 +107,14 @@ pub trait Directory: Send + Sync {
         devices: Vec<DeviceRecord>,
         users: Vec<UserRecord>,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// Stores the before-images of what an import is about to write (an
+    /// undo's material); called, and done, before [`Directory::write`].
+    fn keep_before(
+        &self,
+        import_id: &str,
+        items: Vec<crate::undo::UndoItem>,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
 /// Everything needed to resume an import where it stopped.

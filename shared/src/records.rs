@@ -110,12 +110,15 @@ pub struct UserRecord {
 pub struct ExistingDevice {
     pub status: DeviceStatus,
     pub import_id: Option<String>,
+    /// The whole record, when the reader needs it (an import's before-image).
+    pub record: Option<Box<DeviceRecord>>,
 }
 
 /// What is already stored for a user, as far as an import cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExistingUser {
     pub import_id: Option<String>,
+    pub record: Option<Box<UserRecord>>,
 }
 
 /// Seconds since the epoch as an RFC 3339 UTC timestamp (`2026-11-21T14:25:28Z`).

@@ -27,7 +27,10 @@ impl Progress {
         // Validation reads every row once, then writing does: half the bar each.
         let rows = st.counts.rows.max(st.rows_validated).max(1) as f64;
         let fraction = match st.status {
-            ImportStatus::Completed | ImportStatus::Rejected | ImportStatus::Failed => 1.0,
+            ImportStatus::Completed
+            | ImportStatus::Rejected
+            | ImportStatus::Failed
+            | ImportStatus::Undone => 1.0,
             ImportStatus::Validating => 0.5 * st.rows_validated as f64 / rows,
             ImportStatus::Writing => {
                 0.5 + 0.5

@@ -123,10 +123,9 @@ impl Directory for DynamoDirectory {
             if !device_keys.is_empty() {
                 req = req.request_items(
                     &tables.devices,
+                    // Whole items: a replaced device's before-image.
                     KeysAndAttributes::builder()
                         .set_keys(Some(device_keys))
-                        .projection_expression("serial, #st, import_id")
-                        .expression_attribute_names("#st", "status")
                         .consistent_read(true)
                         .build()
                         .map_err(|e| PortError::new("batch get", e))?,
@@ -137,7 +136,6 @@ impl Directory for DynamoDirectory {
                     &tables.users,
                     KeysAndAttributes::builder()
                         .set_keys(Some(user_keys))
-                        .projection_expression("email, import_id")
                         .consistent_read(true)
                         .build()
                         .map_err(|e| PortError::new("batch get", e))?,
@@ -174,10 +172,19 @@ impl Directory for DynamoDirectory {
                     items::get_s(&item, "serial"),
                     items::get_s(&item, "status").and_then(DeviceStatus::parse),
                 ) {
-                    devices.insert(serial.to_owned(), ExistingDevice { status, import_id });
+                    let record = items::device_record(&item).map(Box::new);
+                    devices.insert(
+                        serial.to_owned(),
+                        ExistingDevice {
+                            status,
+                            import_id,
+                            record,
+                        },
+                    );
                 }
             } else if let Some(email) = items::get_s(&item, "email") {
-                users.insert(email.to_owned(), ExistingUser { import_id });
+                let record = items::user_record(&item).map(Box::new);
+                users.insert(email.to_owned(), ExistingUser { import_id, record });
             }
         }
         Ok((devices, users))
@@ -188,14 +195,37 @@ impl Directory for DynamoDirectory {
         devices: Vec<DeviceRecord>,
         users: Vec<UserRecord>,
     ) -> Result<(), PortError> {
-        let requests: Vec<(String, WriteRequest)> = devices
+        let puts = devices
             .iter()
             .map(|d| (self.tables.devices.clone(), items::device_item(d)))
             .chain(
                 users
                     .iter()
                     .map(|u| (self.tables.users.clone(), items::user_item(u))),
-            )
+            );
+        self.put_all(puts).await
+    }
+
+    async fn keep_before(
+        &self,
+        import_id: &str,
+        items: Vec<crate::undo::UndoItem>,
+    ) -> Result<(), PortError> {
+        let table = &self.tables.imports;
+        let puts = items
+            .iter()
+            .map(|i| (table.clone(), super::undo::before_item(import_id, i)));
+        self.put_all(puts).await
+    }
+}
+
+impl DynamoDirectory {
+    /// Puts every item, 25 to a BatchWriteItem, unprocessed ones again.
+    async fn put_all(
+        &self,
+        puts: impl Iterator<Item = (String, items::Item)>,
+    ) -> Result<(), PortError> {
+        let requests: Vec<(String, WriteRequest)> = puts
             .map(|(table, item)| {
                 let put = PutRequest::builder()
                     .set_item(Some(item))

@@ -19,3 +19,4 @@ pub mod s3;
 pub mod secrets;
 pub mod settings;
 pub mod sqs;
+pub mod undo;

@@ -249,6 +249,7 @@ impl AdminReads for MemoryAdmin {
                 let existing = ExistingDevice {
                     status: d.status,
                     import_id: Some(d.import_id.clone()),
+                    record: None,
                 };
                 (d.serial.clone(), existing)
             })
@@ -259,6 +260,7 @@ impl AdminReads for MemoryAdmin {
             .map(|u| {
                 let existing = ExistingUser {
                     import_id: Some(u.import_id.clone()),
+                    record: None,
                 };
                 (u.email.clone(), existing)
             })

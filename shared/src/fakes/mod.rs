@@ -5,6 +5,7 @@ mod counts;
 mod expiry;
 mod exports;
 mod outbox;
+mod undo;
 pub use admin::MemoryAdmin;
 pub use counts::MemoryCounts;
 pub use exports::{MemoryDevices, MemoryExports};
@@ -122,6 +123,12 @@ pub struct MemoryDirectory {
     pub writes: Mutex<u32>,
     /// Each write takes this long (a slow table), in milliseconds.
     pub write_ms: std::sync::atomic::AtomicU64,
+    /// Before-images by (import id, key), as the imports table keeps them.
+    pub before: Mutex<BTreeMap<(String, String), crate::undo::UndoItem>>,
+    pub undos: Mutex<HashMap<String, crate::undo::UndoState>>,
+    /// Fail every undo change after this many (a crash mid-undo).
+    pub fail_undo_after: Mutex<Option<u32>>,
+    pub undo_changes: Mutex<u32>,
 }
 
 impl Directory for MemoryDirectory {
@@ -141,6 +148,7 @@ impl Directory for MemoryDirectory {
                         ExistingDevice {
                             status: d.status,
                             import_id: Some(d.import_id.clone()),
+                            record: Some(Box::new(d.clone())),
                         },
                     )
                 })
@@ -154,6 +162,7 @@ impl Directory for MemoryDirectory {
                         k.clone(),
                         ExistingUser {
                             import_id: Some(u.import_id.clone()),
+                            record: Some(Box::new(u.clone())),
                         },
                     )
                 })
@@ -188,6 +197,18 @@ impl Directory for MemoryDirectory {
         let mut u = self.users.lock().unwrap();
         for user in users {
             u.insert(user.email.clone(), user);
+        }
+        Ok(())
+    }
+
+    async fn keep_before(
+        &self,
+        import_id: &str,
+        items: Vec<crate::undo::UndoItem>,
+    ) -> Result<(), PortError> {
+        let mut before = self.before.lock().unwrap();
+        for item in items {
+            before.insert((import_id.to_owned(), item.key()), item);
         }
         Ok(())
     }

@@ -18,6 +18,8 @@ pub enum ImportStatus {
     Completed,
     Rejected,
     Failed,
+    /// Taken back by an undo (`POST /v1/imports/{id}/undo`).
+    Undone,
 }
 
 impl ImportStatus {
@@ -28,6 +30,7 @@ impl ImportStatus {
             Self::Completed => "completed",
             Self::Rejected => "rejected",
             Self::Failed => "failed",
+            Self::Undone => "undone",
         }
     }
 
@@ -37,7 +40,10 @@ impl ImportStatus {
 
     /// A finished import is never run again.
     pub fn is_final(self) -> bool {
-        matches!(self, Self::Completed | Self::Rejected | Self::Failed)
+        matches!(
+            self,
+            Self::Completed | Self::Rejected | Self::Failed | Self::Undone
+        )
     }
 }
 

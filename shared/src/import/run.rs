@@ -30,6 +30,7 @@ use crate::ports::{
 use crate::records::{
     now_rfc3339, DeviceInvite, DeviceRecord, DeviceStatus, ExistingDevice, ExistingUser, UserRecord,
 };
+use crate::undo::UndoItem;
 
 /// How often the write pass saves its checkpoint and progress.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
@@ -508,6 +509,8 @@ pub struct Plan {
     /// The row each device and each user came from, in the same order.
     pub device_rows: Vec<u64>,
     pub user_rows: Vec<u64>,
+    /// What each written device and user replaced (or that it is new), for an undo.
+    pub undo: Vec<UndoItem>,
 }
 
 /// Decides, for rows already known valid, what to write and whom to invite.
@@ -537,7 +540,16 @@ pub fn plan_chunk(
                 .get(&r.email.key())
                 .is_some_and(|u| !ours(&u.import_id) && options.existing == ExistingPolicy::Skip);
             if !keep_existing {
-                plan.users.push(r.user_record(provenance));
+                let user = r.user_record(provenance);
+                match users.get(&user.email) {
+                    Some(u) if ours(&u.import_id) => {}
+                    found => plan.undo.push(UndoItem::User {
+                        email: user.email.clone(),
+                        before: found.and_then(|u| u.record.clone()),
+                        kept: false,
+                    }),
+                }
+                plan.users.push(user);
                 plan.user_rows.push(r.row);
             }
         }
@@ -574,6 +586,15 @@ pub fn plan_chunk(
                 state: InviteState::Queued,
             });
             plan.invites.push(invite);
+        }
+        // A replayed chunk finds its own earlier write: the first before-image stands.
+        match devices.get(r.serial.as_str()) {
+            Some(d) if ours(&d.import_id) => {}
+            found => plan.undo.push(UndoItem::Device {
+                serial: device.serial.clone(),
+                owner: device.email.clone(),
+                before: found.and_then(|d| d.record.clone()),
+            }),
         }
         plan.devices.push(device);
         plan.device_rows.push(r.row);
@@ -616,15 +637,12 @@ impl Writer<'_> {
         directory: &D,
     ) -> Result<LookedUp, RunError> {
         let serials: Vec<String> = rows.iter().map(|r| r.serial.as_str().to_owned()).collect();
-        // Whether a user exists matters only when existing users are skipped.
-        let mut user_keys: Vec<String> = match self.options.existing {
-            ExistingPolicy::Skip => rows
-                .iter()
-                .filter(|r| scan.carries_user_details(r.row))
-                .map(|r| r.email.key())
-                .collect(),
-            ExistingPolicy::Replace => Vec::new(),
-        };
+        // Existing users decide a skip, and are the before-images of a replace.
+        let mut user_keys: Vec<String> = rows
+            .iter()
+            .filter(|r| scan.carries_user_details(r.row))
+            .map(|r| r.email.key())
+            .collect();
         user_keys.sort_unstable();
         user_keys.dedup();
         let (devices, users) = directory.existing(&serials, &user_keys).await?;
@@ -667,6 +685,10 @@ impl Writer<'_> {
             skipped: plan.skipped,
             invites: plan.invites,
         };
+        // Before-images first: no device or user is overwritten without one.
+        if !plan.undo.is_empty() {
+            directory.keep_before(self.import_id, plan.undo).await?;
+        }
         directory.write(plan.devices, plan.users).await?;
         Ok(written)
     }

@@ -780,3 +780,225 @@ fn import_ids_are_stable_and_version_sensitive() {
     assert_ne!(a.import_id(), b.import_id());
     assert_eq!(a.import_id().len(), 32);
 }
+
+mod undo {
+    use super::*;
+    use crate::undo::run::{run as undo, Ran};
+    use crate::undo::{UndoCounts, UndoState, UndoStore};
+
+    async fn undo_of(w: &World, id: &str, dry_run: bool) -> UndoState {
+        w.dir
+            .save(&UndoState::queued(
+                id,
+                dry_run,
+                "ada",
+                "2026-11-22T10:00:00Z",
+            ))
+            .await
+            .unwrap();
+        match undo(&w.dir, &w.records, &w.events, id, || false)
+            .await
+            .unwrap()
+        {
+            Ran::Finished(s) => s,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn enroll(w: &World, serial: &str) {
+        w.dir
+            .devices
+            .lock()
+            .unwrap()
+            .get_mut(serial)
+            .unwrap()
+            .status = DeviceStatus::Enrolled;
+    }
+
+    #[tokio::test]
+    async fn undo_of_a_skip_import_removes_what_it_created_but_never_an_enrolled_device() {
+        let w = World::new();
+        w.import("imports/a.csv", GOOD, ImportOptions::default())
+            .await;
+        let id = object("imports/a.csv").import_id();
+        enroll(&w, "S2");
+        let before_dry = w.dir.devices.lock().unwrap().clone();
+        let dry = undo_of(&w, &id, true).await;
+        let expected = UndoCounts {
+            devices_removed: 2,
+            devices_left_enrolled: 1,
+            users_removed: 2,
+            users_left: 1,
+            ..UndoCounts::default()
+        };
+        assert_eq!(dry.counts, expected, "what it would do");
+        assert_eq!(
+            *w.dir.devices.lock().unwrap(),
+            before_dry,
+            "a dry run changes nothing"
+        );
+
+        let done = undo_of(&w, &id, false).await;
+        assert_eq!(done.counts, expected, "what the dry run said");
+        let devices = w.dir.devices.lock().unwrap().clone();
+        assert_eq!(
+            devices.keys().collect::<Vec<_>>(),
+            ["S2"],
+            "the enrolled device stays"
+        );
+        let users = w.dir.users.lock().unwrap().clone();
+        assert_eq!(
+            users.keys().collect::<Vec<_>>(),
+            ["bob@x.com"],
+            "and its user"
+        );
+        let st = w.records.load(&id).await.unwrap().unwrap();
+        assert_eq!(st.status, ImportStatus::Undone);
+        let events = w.events.of(crate::events::DetailType::ImportUndone);
+        assert_eq!(events.len(), 1);
+        assert_eq!(
+            (
+                events[0]["by"].as_str(),
+                events[0]["counts"]["devices_removed"].as_u64()
+            ),
+            (Some("ada"), Some(2))
+        );
+        // Asked again (a repeated click, a redelivered message): nothing more happens.
+        let again = undo(&w.dir, &w.records, &w.events, &id, || false)
+            .await
+            .unwrap();
+        assert!(matches!(again, Ran::Finished(s) if s.counts == expected));
+        assert_eq!(
+            w.events.of(crate::events::DetailType::ImportUndone).len(),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn undo_of_a_replace_import_puts_the_previous_devices_and_users_back() {
+        let w = World::new();
+        w.import("imports/first.csv", GOOD, ImportOptions::default())
+            .await;
+        let first = w.dir.devices.lock().unwrap().get("S1").cloned().unwrap();
+        let first_user = w
+            .dir
+            .users
+            .lock()
+            .unwrap()
+            .get("ann@x.com")
+            .cloned()
+            .unwrap();
+        let replace = ImportOptions {
+            existing: ExistingPolicy::Replace,
+            ..ImportOptions::default()
+        };
+        let second = "Ann Lee,ann@x.com,corporate,S1,ios,,pw9,Field\n\
+                      Dee,dee@x.com,corporate,S4,ios,,,\n\
+                      Bob,bob@x.com,personal,S2,android,,,Ops\n";
+        w.import("imports/second.csv", second, replace).await;
+        enroll(&w, "S2");
+        let id = object("imports/second.csv").import_id();
+        let done = undo_of(&w, &id, false).await;
+        assert_eq!(
+            done.counts,
+            UndoCounts {
+                devices_removed: 1,
+                devices_restored: 1,
+                devices_left_enrolled: 1,
+                users_removed: 1,
+                users_restored: 2,
+                ..UndoCounts::default()
+            }
+        );
+        let devices = w.dir.devices.lock().unwrap().clone();
+        assert_eq!(devices["S1"], first, "the before-image, exactly");
+        assert!(!devices.contains_key("S4"), "created by the undone import");
+        assert_eq!(devices["S2"].status, DeviceStatus::Enrolled);
+        assert_eq!(
+            devices["S2"].groups,
+            ["Ops"],
+            "an enrolled device is never touched"
+        );
+        let users = w.dir.users.lock().unwrap().clone();
+        assert_eq!(users["ann@x.com"], first_user);
+        assert!(!users.contains_key("dee@x.com"));
+        // The first import's own devices are its own again: undoing it works as before.
+        let first_id = object("imports/first.csv").import_id();
+        let again = undo_of(&w, &first_id, false).await;
+        // S2 is the second import's (and enrolled): the first one's undo leaves it.
+        assert_eq!(
+            (
+                again.counts.devices_removed,
+                again.counts.devices_left_changed
+            ),
+            (2, 1)
+        );
+    }
+
+    #[tokio::test]
+    async fn an_interrupted_undo_resumes_and_ends_as_an_uninterrupted_one() {
+        let body: String = (0..1200)
+            .map(|i| format!("U{i},u{i}@x.com,corporate,R{i:04},ios,,,\n"))
+            .collect();
+        let w = World::new();
+        w.import("imports/big.csv", &body, ImportOptions::default())
+            .await;
+        let id = object("imports/big.csv").import_id();
+        w.dir
+            .save(&UndoState::queued(
+                &id,
+                false,
+                "ada",
+                "2026-11-22T10:00:00Z",
+            ))
+            .await
+            .unwrap();
+        // Dies after 700 changes: one page done and saved, the second half done.
+        *w.dir.fail_undo_after.lock().unwrap() = Some(700);
+        assert!(undo(&w.dir, &w.records, &w.events, &id, || false)
+            .await
+            .is_err());
+        let mid = w.dir.load(&id).await.unwrap().unwrap();
+        assert_eq!(
+            mid.counts.devices_removed,
+            crate::undo::run::PAGE as u64,
+            "progress saved per page"
+        );
+        *w.dir.fail_undo_after.lock().unwrap() = None;
+        let Ran::Finished(done) = undo(&w.dir, &w.records, &w.events, &id, || false)
+            .await
+            .unwrap()
+        else {
+            panic!("not finished");
+        };
+        assert_eq!(
+            (done.counts.devices_removed, done.counts.users_removed),
+            (1200, 1200)
+        );
+        assert!(w.dir.devices.lock().unwrap().is_empty());
+        assert!(w.dir.users.lock().unwrap().is_empty());
+        // Out of time: it pauses with its progress saved.
+        let w = World::new();
+        w.import("imports/big.csv", &body, ImportOptions::default())
+            .await;
+        w.dir
+            .save(&UndoState::queued(
+                &id,
+                false,
+                "ada",
+                "2026-11-22T10:00:00Z",
+            ))
+            .await
+            .unwrap();
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let paused = undo(&w.dir, &w.records, &w.events, &id, || {
+            calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= 1
+        })
+        .await
+        .unwrap();
+        assert!(
+            matches!(paused, Ran::Paused(ref s) if s.counts.devices_removed == 500),
+            "{paused:?}"
+        );
+    }
+}

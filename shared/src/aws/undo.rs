@@ -1,0 +1,272 @@
+//! [`UndoStore`] in DynamoDB. An import's before-images live in its own
+//! partition of the imports table (`import_id=<id>`, `sk=UNDO#D#<serial>` or
+//! `UNDO#U#<email>`, the previous item as a map in `before`, none when the
+//! import created it), beside the undo's record (`sk=UNDO`). Every change an
+//! undo makes is conditional on the item still being the import's own and
+//! not enrolled.
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+
+use super::batch::batch_get;
+use super::dynamo::{sdk_error, Tables};
+use super::items::{device_item, device_record, get_s, s, user_item, user_record, Item};
+use crate::ports::PortError;
+use crate::records::{DeviceRecord, DeviceStatus, UserRecord};
+use crate::undo::{Applied, Phase, UndoItem, UndoState, UndoStore, DEVICE_PREFIX, USER_PREFIX};
+
+const STATE_SK: &str = "UNDO";
+
+/// The before-image item of one thing an import wrote.
+pub fn before_item(import_id: &str, item: &UndoItem) -> Item {
+    let mut out = Item::from([
+        ("import_id".to_owned(), s(import_id)),
+        ("sk".to_owned(), s(item.key())),
+    ]);
+    match item {
+        UndoItem::Device { owner, before, .. } => {
+            out.insert("owner".to_owned(), s(owner));
+            if let Some(b) = before {
+                out.insert("before".to_owned(), AttributeValue::M(device_item(b)));
+            }
+        }
+        UndoItem::User { before, kept, .. } => {
+            if let Some(b) = before {
+                out.insert("before".to_owned(), AttributeValue::M(user_item(b)));
+            }
+            if *kept {
+                out.insert("kept".to_owned(), AttributeValue::Bool(true));
+            }
+        }
+    }
+    out
+}
+
+fn undo_item(item: &Item) -> Option<UndoItem> {
+    let sk = get_s(item, "sk")?;
+    let before = match item.get("before") {
+        Some(AttributeValue::M(m)) => Some(m),
+        _ => None,
+    };
+    if let Some(serial) = sk.strip_prefix(DEVICE_PREFIX) {
+        return Some(UndoItem::Device {
+            serial: serial.to_owned(),
+            owner: get_s(item, "owner").unwrap_or_default().to_owned(),
+            before: before.and_then(device_record).map(Box::new),
+        });
+    }
+    let email = sk.strip_prefix(USER_PREFIX)?;
+    Some(UndoItem::User {
+        email: email.to_owned(),
+        before: before.and_then(user_record).map(Box::new),
+        kept: matches!(item.get("kept"), Some(AttributeValue::Bool(true))),
+    })
+}
+
+pub struct DynamoUndo {
+    pub client: Client,
+    pub tables: Tables,
+}
+
+/// A refused condition is the item having changed; anything else is an error.
+fn applied<T, E, R>(
+    result: Result<T, SdkError<E, R>>,
+    what: &'static str,
+) -> Result<Applied, PortError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(Applied::Done),
+        Err(e)
+            if e.as_service_error().and_then(|se| se.code())
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(Applied::Changed)
+        }
+        Err(e) => Err(sdk_error(what, e)),
+    }
+}
+
+impl UndoStore for DynamoUndo {
+    async fn load(&self, import_id: &str) -> Result<Option<UndoState>, PortError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.imports)
+            .key("import_id", s(import_id))
+            .key("sk", s(STATE_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("read undo", e))?;
+        out.item
+            .as_ref()
+            .and_then(|i| get_s(i, "undo"))
+            .map(|json| serde_json::from_str(json).map_err(|e| PortError::new("decode undo", e)))
+            .transpose()
+    }
+
+    async fn save(&self, state: &UndoState) -> Result<(), PortError> {
+        let json = serde_json::to_string(state).map_err(|e| PortError::new("save undo", e))?;
+        self.client
+            .put_item()
+            .table_name(&self.tables.imports)
+            .item("import_id", s(&state.import_id))
+            .item("sk", s(STATE_SK))
+            .item("undo", s(json))
+            .send()
+            .await
+            .map_err(|e| sdk_error("save undo", e))?;
+        Ok(())
+    }
+
+    async fn items(
+        &self,
+        import_id: &str,
+        phase: Phase,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<UndoItem>, Option<String>), PortError> {
+        let prefix = match phase {
+            Phase::Devices => DEVICE_PREFIX,
+            Phase::Users => USER_PREFIX,
+        };
+        let start = after.map(|sk| {
+            Item::from([
+                ("import_id".to_owned(), s(import_id)),
+                ("sk".to_owned(), s(sk)),
+            ])
+        });
+        let out = self
+            .client
+            .query()
+            .table_name(&self.tables.imports)
+            .key_condition_expression("import_id = :id AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":id", s(import_id))
+            .expression_attribute_values(":prefix", s(prefix))
+            .set_exclusive_start_key(start)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("read before-images", e))?;
+        let items = out.items().iter().filter_map(undo_item).collect();
+        let next = out
+            .last_evaluated_key()
+            .and_then(|k| get_s(k, "sk"))
+            .map(str::to_owned);
+        Ok((items, next))
+    }
+
+    async fn current(
+        &self,
+        serials: &[String],
+        emails: &[String],
+    ) -> Result<(Vec<DeviceRecord>, Vec<UserRecord>), PortError> {
+        let key = |k: &str, v: &String| Item::from([(k.to_owned(), s(v))]);
+        let (devices, users) = futures::future::try_join(
+            batch_get(
+                &self.client,
+                &self.tables.devices,
+                serials.iter().map(|v| key("serial", v)).collect(),
+                4,
+                "read devices",
+            ),
+            batch_get(
+                &self.client,
+                &self.tables.users,
+                emails.iter().map(|v| key("email", v)).collect(),
+                4,
+                "read users",
+            ),
+        )
+        .await?;
+        Ok((
+            devices.iter().filter_map(device_record).collect(),
+            users.iter().filter_map(user_record).collect(),
+        ))
+    }
+
+    async fn remove_device(&self, serial: &str, import_id: &str) -> Result<Applied, PortError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.tables.devices)
+            .key("serial", s(serial))
+            .condition_expression("import_id = :id AND #st <> :enrolled")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":id", s(import_id))
+            .expression_attribute_values(":enrolled", s(DeviceStatus::Enrolled.as_str()))
+            .send()
+            .await;
+        applied(result, "remove a device")
+    }
+
+    async fn restore_device(
+        &self,
+        before: &DeviceRecord,
+        import_id: &str,
+    ) -> Result<Applied, PortError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.tables.devices)
+            .set_item(Some(device_item(before)))
+            .condition_expression("import_id = :id AND #st <> :enrolled")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":id", s(import_id))
+            .expression_attribute_values(":enrolled", s(DeviceStatus::Enrolled.as_str()))
+            .send()
+            .await;
+        applied(result, "restore a device")
+    }
+
+    async fn remove_user(&self, email: &str, import_id: &str) -> Result<Applied, PortError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.tables.users)
+            .key("email", s(email))
+            .condition_expression("import_id = :id")
+            .expression_attribute_values(":id", s(import_id))
+            .send()
+            .await;
+        applied(result, "remove a user")
+    }
+
+    async fn restore_user(
+        &self,
+        before: &UserRecord,
+        import_id: &str,
+    ) -> Result<Applied, PortError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.tables.users)
+            .set_item(Some(user_item(before)))
+            .condition_expression("import_id = :id")
+            .expression_attribute_values(":id", s(import_id))
+            .send()
+            .await;
+        applied(result, "restore a user")
+    }
+
+    async fn keep_user(&self, import_id: &str, email: &str) -> Result<(), PortError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.imports)
+            .key("import_id", s(import_id))
+            .key("sk", s(format!("{USER_PREFIX}{email}")))
+            .update_expression("SET kept = :yes")
+            .condition_expression("attribute_exists(sk)")
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .send()
+            .await;
+        // No before-image: the import did not write this user (an existing one it skipped).
+        applied(result, "keep a user").map(|_| ())
+    }
+}

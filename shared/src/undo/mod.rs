@@ -1,0 +1,178 @@
+//! Undoing an import: every device and user it wrote has a before-image
+//! (written by the import ahead of the item itself), and an undo puts each
+//! back: a device the import created and that is still its own and not
+//! enrolled is removed, a replaced one gets its previous record back; users
+//! likewise, except a created user whose device stays (enrolled since, or
+//! changed by a later import). Enrolled devices are never touched.
+
+pub mod run;
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ports::PortError;
+use crate::records::{DeviceRecord, UserRecord};
+
+/// What was there before an import wrote a device or a user (None: nothing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UndoItem {
+    Device {
+        serial: String,
+        /// The user key the import gave the device (its user is kept if it stays).
+        owner: String,
+        before: Option<Box<DeviceRecord>>,
+    },
+    User {
+        email: String,
+        before: Option<Box<UserRecord>>,
+        /// A device of this user stays: the user the import created stays too.
+        kept: bool,
+    },
+}
+
+impl UndoItem {
+    /// Its key among the import's before-images (devices sort before users).
+    pub fn key(&self) -> String {
+        match self {
+            Self::Device { serial, .. } => format!("{DEVICE_PREFIX}{serial}"),
+            Self::User { email, .. } => format!("{USER_PREFIX}{email}"),
+        }
+    }
+}
+
+pub const DEVICE_PREFIX: &str = "UNDO#D#";
+pub const USER_PREFIX: &str = "UNDO#U#";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Devices,
+    Users,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UndoStatus {
+    Queued,
+    Running,
+    Done,
+    Failed,
+}
+
+/// What an undo did, or (dry run) would do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UndoCounts {
+    pub devices_removed: u64,
+    pub devices_restored: u64,
+    pub users_removed: u64,
+    pub users_restored: u64,
+    /// Devices that enrolled since the import: never touched.
+    pub devices_left_enrolled: u64,
+    /// Devices and users a later import or an administrator changed since: left as they are.
+    pub devices_left_changed: u64,
+    pub users_left: u64,
+}
+
+/// One undo (or dry run) of one import: its progress, its result and who asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UndoState {
+    pub import_id: String,
+    pub dry_run: bool,
+    pub status: UndoStatus,
+    pub phase: Phase,
+    /// Where the current phase goes on (the last before-image done).
+    pub cursor: Option<String>,
+    pub counts: UndoCounts,
+    pub requested_by: String,
+    pub requested_at: String,
+    pub finished_at: Option<String>,
+    pub error: Option<String>,
+    /// Dry run only: users whose device stays, found so far (a real undo marks them in the store).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kept_users: Vec<String>,
+}
+
+impl UndoState {
+    pub fn queued(import_id: &str, dry_run: bool, by: &str, at: &str) -> Self {
+        Self {
+            import_id: import_id.to_owned(),
+            dry_run,
+            status: UndoStatus::Queued,
+            phase: Phase::Devices,
+            cursor: None,
+            counts: UndoCounts::default(),
+            requested_by: by.to_owned(),
+            requested_at: at.to_owned(),
+            finished_at: None,
+            error: None,
+            kept_users: Vec::new(),
+        }
+    }
+}
+
+/// How a conditional change found the item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    Done,
+    /// It is no longer the import's own (or enrolled since): now this.
+    Changed,
+}
+
+pub trait UndoStore: Send + Sync {
+    fn load(
+        &self,
+        import_id: &str,
+    ) -> impl Future<Output = Result<Option<UndoState>, PortError>> + Send;
+
+    fn save(&self, state: &UndoState) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// The import's before-images of one phase after `after`, in key order, at most `limit`.
+    fn items(
+        &self,
+        import_id: &str,
+        phase: Phase,
+        after: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = Result<(Vec<UndoItem>, Option<String>), PortError>> + Send;
+
+    /// The devices and users as they are now.
+    fn current(
+        &self,
+        serials: &[String],
+        emails: &[String],
+    ) -> impl Future<Output = Result<(Vec<DeviceRecord>, Vec<UserRecord>), PortError>> + Send;
+
+    /// Deletes the device if it is still the import's own and not enrolled.
+    fn remove_device(
+        &self,
+        serial: &str,
+        import_id: &str,
+    ) -> impl Future<Output = Result<Applied, PortError>> + Send;
+
+    /// Puts `before` back if the device is still the import's own and not enrolled.
+    fn restore_device(
+        &self,
+        before: &DeviceRecord,
+        import_id: &str,
+    ) -> impl Future<Output = Result<Applied, PortError>> + Send;
+
+    fn remove_user(
+        &self,
+        email: &str,
+        import_id: &str,
+    ) -> impl Future<Output = Result<Applied, PortError>> + Send;
+
+    fn restore_user(
+        &self,
+        before: &UserRecord,
+        import_id: &str,
+    ) -> impl Future<Output = Result<Applied, PortError>> + Send;
+
+    /// Marks the before-image of a user the import wrote as kept.
+    fn keep_user(
+        &self,
+        import_id: &str,
+        email: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
