@@ -19,6 +19,7 @@ pub struct Config {
     pub invite_queue_url: String,
     /// The export function's queue.
     pub export_queue_url: String,
+    pub undo_queue_url: String,
     pub password_key_secret: String,
     /// Days invite records are kept.
     pub retention_days: u64,
@@ -45,6 +46,7 @@ impl Config {
                 .collect(),
             invite_queue_url: required("INVITE_QUEUE_URL")?,
             export_queue_url: required("EXPORT_QUEUE_URL")?,
+            undo_queue_url: required("UNDO_QUEUE_URL")?,
             password_key_secret: required("PASSWORD_KEY_SECRET")?,
             retention_days: parsed_or("RETENTION_DAYS", 90)?,
         })

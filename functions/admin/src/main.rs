@@ -7,6 +7,7 @@ use admin::routes::{handle, App};
 use lambda_http::{service_fn, Error};
 use shared::aws::admin::{AwsAdminPorts, DynamoAdmin};
 use shared::aws::exports::{AwsExports, DynamoExports, SqsExportQueue};
+use shared::aws::undo::DynamoUndo;
 use shared::aws::outbox::{DynamoOutbox, SqsInviteQueue};
 use shared::aws::s3::S3Bucket;
 use shared::aws::settings::DynamoSettings;
@@ -53,6 +54,11 @@ async fn main() -> Result<(), Error> {
                 client: sqs.clone(),
                 url: config.export_queue_url,
             },
+        },
+        undo: DynamoUndo {
+            client: dynamo.clone(),
+            tables: config.tables.clone(),
+            queue: Some((sqs.clone(), config.undo_queue_url)),
         },
         dynamo: DynamoAdmin::new(dynamo, config.tables, config.denials_table, outbox.clone()),
         outbox,

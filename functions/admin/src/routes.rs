@@ -9,7 +9,7 @@ use percent_encoding::percent_decode_str;
 use serde::Serialize;
 use shared::admin::approvals::{self, ApprovalRequest};
 use shared::admin::devices::{self, DeviceQuery};
-use shared::admin::{exports, imports, settings, uploads, AdminPorts, DeviceAction};
+use shared::admin::{exports, imports, settings, undo, uploads, AdminPorts, DeviceAction};
 
 use crate::auth::Verifier;
 use crate::http::{body, cors, json, with_type, ApiError};
@@ -144,6 +144,16 @@ async fn route<P: AdminPorts>(app: &App<P>, req: &Request) -> Result<Response<Bo
             ok(&uploads::preview(p.staging(), p.settings(), p.reads(), input).await?)
         }
         ["imports", id] if get => ok(&imports::one(p.reads(), p.files(), p.outbox(), id).await?),
+        ["imports", id, "undo"] if post => {
+            let input: undo::UndoInput = match req.body().is_empty() {
+                true => undo::UndoInput::default(),
+                false => body(req.body())?,
+            };
+            let started = undo::start(p.reads(), p.undo(), id, &input, &by).await?;
+            let status = if started.queued { StatusCode::ACCEPTED } else { StatusCode::OK };
+            Ok(json(status, &started.state))
+        }
+        ["imports", id, "undo"] if get => ok(&undo::get(p.undo(), id).await?),
         ["imports", id, "invites", "resend"] if post => {
             // Leaves API Gateway's 29 s with room: a larger set says `more` and is called again.
             let started = std::time::Instant::now();

@@ -11,6 +11,7 @@ pub mod imports;
 mod page;
 mod ports;
 pub mod settings;
+pub mod undo;
 pub mod uploads;
 
 pub use error::AdminError;

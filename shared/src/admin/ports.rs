@@ -251,6 +251,7 @@ pub trait AdminPorts: Send + Sync {
     type Queue: crate::outbox::InviteQueue;
     type Devices: DeviceActions;
     type Exports: crate::export::ExportStore + crate::export::ExportQueue;
+    type Undo: crate::undo::UndoStore + crate::undo::UndoQueue;
     fn settings(&self) -> &Self::Settings;
     fn reads(&self) -> &Self::Reads;
     fn approvals(&self) -> &Self::Approvals;
@@ -260,4 +261,5 @@ pub trait AdminPorts: Send + Sync {
     fn queue(&self) -> &Self::Queue;
     fn devices(&self) -> &Self::Devices;
     fn exports(&self) -> &Self::Exports;
+    fn undo(&self) -> &Self::Undo;
 }

@@ -521,6 +521,7 @@ pub struct AwsAdminPorts {
     pub outbox: DynamoOutbox,
     pub queue: SqsInviteQueue,
     pub exports: super::exports::AwsExports,
+    pub undo: super::undo::DynamoUndo,
 }
 
 impl AdminPorts for AwsAdminPorts {
@@ -533,6 +534,7 @@ impl AdminPorts for AwsAdminPorts {
     type Queue = SqsInviteQueue;
     type Devices = DynamoAdmin;
     type Exports = super::exports::AwsExports;
+    type Undo = super::undo::DynamoUndo;
     fn settings(&self) -> &DynamoSettings {
         &self.settings
     }
@@ -559,6 +561,9 @@ impl AdminPorts for AwsAdminPorts {
     }
     fn exports(&self) -> &super::exports::AwsExports {
         &self.exports
+    }
+    fn undo(&self) -> &super::undo::DynamoUndo {
+        &self.undo
     }
 }
 

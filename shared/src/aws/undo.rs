@@ -67,6 +67,18 @@ fn undo_item(item: &Item) -> Option<UndoItem> {
 pub struct DynamoUndo {
     pub client: Client,
     pub tables: Tables,
+    /// The undo function's queue (only the admin function sends to it).
+    pub queue: Option<(aws_sdk_sqs::Client, String)>,
+}
+
+impl crate::undo::UndoQueue for DynamoUndo {
+    async fn request(&self, import_id: &str) -> Result<(), PortError> {
+        let Some((client, url)) = &self.queue else {
+            return Err(PortError::new("request an undo", "no UNDO_QUEUE_URL configured"));
+        };
+        let body = serde_json::json!({ "import_id": import_id }).to_string();
+        super::sqs::send(client, url, body, "request an undo").await
+    }
 }
 
 /// A refused condition is the item having changed; anything else is an error.

@@ -37,6 +37,8 @@ pub struct MemoryAdmin {
     pub outbox: MemoryOutbox,
     pub queue: MemoryQueue,
     pub exports: super::MemoryExports,
+    /// Undo requests and their before-images (the import's directory side).
+    pub undo: super::MemoryDirectory,
     /// What the sender function delivers the queued invites through ([`MemoryAdmin::deliver_invites`]).
     pub sender: MemorySender,
     /// Device audit trails, oldest first.
@@ -449,6 +451,7 @@ impl AdminPorts for MemoryAdmin {
     type Queue = MemoryQueue;
     type Devices = Self;
     type Exports = super::MemoryExports;
+    type Undo = super::MemoryDirectory;
     fn settings(&self) -> &Self {
         self
     }
@@ -475,6 +478,9 @@ impl AdminPorts for MemoryAdmin {
     }
     fn exports(&self) -> &super::MemoryExports {
         &self.exports
+    }
+    fn undo(&self) -> &super::MemoryDirectory {
+        &self.undo
     }
 }
 

@@ -129,6 +129,8 @@ pub struct MemoryDirectory {
     /// Fail every undo change after this many (a crash mid-undo).
     pub fail_undo_after: Mutex<Option<u32>>,
     pub undo_changes: Mutex<u32>,
+    /// Undo requests queued for the undo function.
+    pub undo_requests: Mutex<Vec<String>>,
 }
 
 impl Directory for MemoryDirectory {

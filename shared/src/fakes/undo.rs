@@ -22,6 +22,13 @@ impl MemoryDirectory {
     }
 }
 
+impl crate::undo::UndoQueue for MemoryDirectory {
+    async fn request(&self, import_id: &str) -> Result<(), PortError> {
+        self.undo_requests.lock().unwrap().push(import_id.to_owned());
+        Ok(())
+    }
+}
+
 impl UndoStore for MemoryDirectory {
     async fn load(&self, import_id: &str) -> Result<Option<UndoState>, PortError> {
         Ok(self.undos.lock().unwrap().get(import_id).cloned())

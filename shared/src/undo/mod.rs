@@ -176,3 +176,8 @@ pub trait UndoStore: Send + Sync {
         email: &str,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 }
+
+/// Where undo requests go for the undo function.
+pub trait UndoQueue: Send + Sync {
+    fn request(&self, import_id: &str) -> impl Future<Output = Result<(), PortError>> + Send;
+}
