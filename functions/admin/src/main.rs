@@ -7,10 +7,10 @@ use admin::routes::{handle, App};
 use lambda_http::{service_fn, Error};
 use shared::aws::admin::{AwsAdminPorts, DynamoAdmin};
 use shared::aws::exports::{AwsExports, DynamoExports, SqsExportQueue};
-use shared::aws::undo::DynamoUndo;
 use shared::aws::outbox::{DynamoOutbox, SqsInviteQueue};
 use shared::aws::s3::S3Bucket;
 use shared::aws::settings::DynamoSettings;
+use shared::aws::undo::DynamoUndo;
 use shared::aws::{clients, secrets};
 use shared::seal::Sealer;
 

@@ -150,7 +150,11 @@ async fn route<P: AdminPorts>(app: &App<P>, req: &Request) -> Result<Response<Bo
                 false => body(req.body())?,
             };
             let started = undo::start(p.reads(), p.undo(), id, &input, &by).await?;
-            let status = if started.queued { StatusCode::ACCEPTED } else { StatusCode::OK };
+            let status = if started.queued {
+                StatusCode::ACCEPTED
+            } else {
+                StatusCode::OK
+            };
             Ok(json(status, &started.state))
         }
         ["imports", id, "undo"] if get => ok(&undo::get(p.undo(), id).await?),

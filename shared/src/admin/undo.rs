@@ -81,7 +81,9 @@ pub async fn start(
 
 pub async fn get(undo: &impl UndoStore, import_id: &str) -> Result<UndoState, AdminError> {
     undo.load(import_id).await?.ok_or_else(|| {
-        AdminError::NotFound("no undo was asked for this import (POST to this address first)".into())
+        AdminError::NotFound(
+            "no undo was asked for this import (POST to this address first)".into(),
+        )
     })
 }
 

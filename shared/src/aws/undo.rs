@@ -74,7 +74,10 @@ pub struct DynamoUndo {
 impl crate::undo::UndoQueue for DynamoUndo {
     async fn request(&self, import_id: &str) -> Result<(), PortError> {
         let Some((client, url)) = &self.queue else {
-            return Err(PortError::new("request an undo", "no UNDO_QUEUE_URL configured"));
+            return Err(PortError::new(
+                "request an undo",
+                "no UNDO_QUEUE_URL configured",
+            ));
         };
         let body = serde_json::json!({ "import_id": import_id }).to_string();
         super::sqs::send(client, url, body, "request an undo").await

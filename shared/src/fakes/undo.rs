@@ -24,7 +24,10 @@ impl MemoryDirectory {
 
 impl crate::undo::UndoQueue for MemoryDirectory {
     async fn request(&self, import_id: &str) -> Result<(), PortError> {
-        self.undo_requests.lock().unwrap().push(import_id.to_owned());
+        self.undo_requests
+            .lock()
+            .unwrap()
+            .push(import_id.to_owned());
         Ok(())
     }
 }
