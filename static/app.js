@@ -657,11 +657,15 @@ async function importDetail(id) {
       ${resendable(i.invites) ? html`<p><button id="resend-all">Resend ${resendable(i.invites)} bounced, failed or unconfirmed</button></p>` : ""}` : ""}
     ${i.counts.devices_written ? html`<h2>Devices of this import</h2>${EXPORT_BOX}` : ""}
     <p>${i.report_url ? html`<a href="${i.report_url}">Report (JSON)</a>` : ""} ${i.errors_csv_url ? html` · <a href="${i.errors_csv_url}">Rows with errors (CSV)</a>` : ""}</p>
+    ${["completed", "failed", "undone"].includes(i.status) && (i.counts.devices_written || i.counts.users_written) ? html`<h2>Undo</h2>
+      <div id="undo-box" role="status" aria-live="polite">${i.status === "undone" ? "" : html`<p class="muted">Takes this import back: devices it created are removed, devices and users it replaced get their previous values back. Enrolled devices are never touched.</p>
+      <p><button id="undo-check">Undo this import…</button></p>`}</div>` : ""}
     ${i.errors.length ? html`<h2>Errors</h2>
       <p>${i.errors_total} in all (by column: ${byColumn(i.error_totals)})${i.errors_total > i.errors.length ? `; the first ${i.errors.length} below, every row in the CSV` : ""}.</p><div class="scroll"><table><thead><tr><th>Row</th><th>Column</th><th>Value</th><th>Problem</th></tr></thead><tbody>
       ${i.errors.map((e) => html`<tr><td>${e.row}</td><td>${e.column}</td><td>${e.value}</td><td>${e.message}</td></tr>`)}</tbody></table></div>` : ""}
     `, i.file);
   if (i.counts.devices_written) bindExport({ import_id: id });
+  bindUndo(id, i.status);
   const again = document.getElementById("resend-all");
   if (again) again.onclick = async () => {
     again.disabled = true;
@@ -675,6 +679,66 @@ async function importDetail(id) {
       if (err.status !== 401) say(`Not resent: ${err.message}`, "error");
     }
   };
+}
+
+const UNDO_COUNTS = [["devices_removed", "devices removed"], ["devices_restored", "devices restored to their previous values"],
+  ["users_removed", "users removed"], ["users_restored", "users restored"], ["devices_left_enrolled", "devices left alone: enrolled since"],
+  ["devices_left_changed", "devices left alone: changed since"], ["users_left", "users left alone"]];
+const undoCounts = (c) => html`<ul id="undo-counts">${UNDO_COUNTS.map(([k, t]) => html`<li data-count="${k}">${c[k].toLocaleString()} ${t}</li>`)}</ul>`;
+
+// The undo runs in its own function: ask, then follow its state until done.
+async function followUndo(id) {
+  for (;;) {
+    const u = await api("GET", `/imports/${encodeURIComponent(id)}/undo`);
+    if (u.status === "done" || u.status === "failed") return u;
+    const box = document.getElementById("undo-box");
+    if (!box) return u;
+    box.innerHTML = html`<p>${u.dry_run ? "Counting what an undo would do…" : "Undoing…"} ${u.phase}</p>${undoCounts(u.counts)}`.s;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+function bindUndo(id, status) {
+  const box = document.getElementById("undo-box");
+  if (!box) return;
+  const show = (u) => {
+    if (u.status === "failed") {
+      box.innerHTML = html`<p class="error">The undo stopped: ${u.error}</p><p><button id="undo-check">Try again…</button></p>`.s;
+      bind();
+    } else if (!u.dry_run) {
+      box.innerHTML = html`<p id="undo-done">Undone by ${u.requested_by} at ${when(u.finished_at || u.requested_at)}:</p>${undoCounts(u.counts)}`.s;
+    } else {
+      box.innerHTML = html`<div class="card" role="alertdialog" aria-labelledby="undo-q"><p id="undo-q">Undo this import? It would:</p>${undoCounts(u.counts)}
+        <p><button id="undo-yes" class="danger">Yes, undo the import</button> <button id="undo-no">Cancel</button></p></div>`.s;
+      document.getElementById("undo-no").onclick = () => importDetail(id);
+      document.getElementById("undo-yes").onclick = async () => {
+        try {
+          await api("POST", `/imports/${encodeURIComponent(id)}/undo`, { dry_run: false });
+          const done = await followUndo(id);
+          await importDetail(id);
+          if (done.status === "done") say(`Import undone: ${done.counts.devices_removed} devices removed, ${done.counts.devices_restored} restored.`);
+        } catch (err) {
+          if (err.status !== 401) say(`Not undone: ${err.message}`, "error");
+        }
+      };
+      document.getElementById("undo-yes").focus();
+    }
+  };
+  const bind = () => {
+    const check = document.getElementById("undo-check");
+    if (check) check.onclick = async () => {
+      check.disabled = true;
+      try {
+        await api("POST", `/imports/${encodeURIComponent(id)}/undo`, { dry_run: true });
+        show(await followUndo(id));
+      } catch (err) {
+        check.disabled = false;
+        if (err.status !== 401) say(`Not counted: ${err.message}`, "error");
+      }
+    };
+  };
+  bind();
+  if (status === "undone") api("GET", `/imports/${encodeURIComponent(id)}/undo`).then(show).catch(() => {});
 }
 
 const resendable = (t) => (t.bounced || 0) + (t.failed || 0) + (t.unconfirmed || 0);

@@ -5,6 +5,7 @@
 //! which starts a stack on free ports and exports its variables.
 
 pub mod admin;
+pub mod events;
 
 use std::time::{Duration, Instant};
 

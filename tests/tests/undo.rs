@@ -1,0 +1,153 @@
+//! Undo of an import through the local stack: a `replace` import over an
+//! earlier one, a device of it enrolled in between; the admin API's dry run
+//! says what an undo would do, the undo does exactly that (before-images
+//! back, created items gone, the enrolled device and its user left), the
+//! import shows `undone`, and `Import Undone` reaches a rule's queue.
+
+use std::time::{Duration, Instant};
+
+use integration_tests::admin::Admin;
+use integration_tests::events::{subscribe, wait_for};
+use serde_json::{json, Value};
+use shared::records::DeviceStatus;
+
+const HEADER: &str = "Name,Email,Ownership,Serial Number,Platform,Device Name,Device Group\n";
+
+async fn finished_undo(a: &Admin, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let u = a.get(&format!("/imports/{id}/undo")).await;
+        if u["status"] == "done" || u["status"] == "failed" || Instant::now() > deadline {
+            return u;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_replace_import_is_undone_as_its_dry_run_said() {
+    let a = Admin::new().await;
+    let st = &a.st;
+    let u = st.unique();
+    let (_events, queue) = subscribe(st, &u).await;
+    st.set_pre_approved_only(false).await;
+
+    let first = format!("imports/{u}-first.csv");
+    st.upload(
+        &first,
+        format!("{HEADER}Ann,{u}-ann@example.com,corporate,{u}-A1,ios,Old name,Sales\n"),
+        &[("invite", "none")],
+    )
+    .await;
+    assert_eq!(st.wait_for_report(&first).await["status"], "completed");
+    let before = st.device(&format!("{u}-A1")).await.unwrap();
+
+    let second = format!("imports/{u}-second.csv");
+    st.upload(
+        &second,
+        format!(
+            "{HEADER}Ann Lee,{u}-ann@example.com,corporate,{u}-A1,ios,New name,Field\n\
+             Bea,{u}-bea@example.com,corporate,{u}-B1,ios,,\n\
+             Cal,{u}-cal@example.com,corporate,{u}-B2,ios,,\n"
+        ),
+        &[("invite", "none"), ("existing-users", "replace")],
+    )
+    .await;
+    let report = st.wait_for_report(&second).await;
+    assert_eq!(report["devices_written"], 3, "{report:#}");
+    let id = report["import_id"].as_str().unwrap().to_owned();
+
+    // B2 enrolls in between.
+    let (_, allowed) = st
+        .post(
+            &st.admission_url,
+            json!({"serial_number": format!("{u}-B2"), "platform": "ios"}).to_string(),
+        )
+        .await;
+    let (status, v) = st
+        .post(
+            &st.enrollments_url,
+            json!({"serial_number": format!("{u}-B2"), "platform": "ios", "enrollment_token": allowed["enrollment_token"]})
+                .to_string(),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+
+    let (status, v) = a
+        .send(
+            "POST",
+            &format!("/imports/{id}/undo"),
+            json!({"dry_run": true}),
+        )
+        .await;
+    assert_eq!(status, 202, "{v}");
+    let dry = finished_undo(&a, &id).await;
+    let expected = json!({
+        "devices_removed": 1, "devices_restored": 1, "devices_left_enrolled": 1, "devices_left_changed": 0,
+        "users_removed": 1, "users_restored": 1, "users_left": 1,
+    });
+    assert_eq!(
+        (dry["status"].as_str(), &dry["counts"]),
+        (Some("done"), &expected),
+        "{dry:#}"
+    );
+    assert_eq!(
+        st.device(&format!("{u}-B1")).await.map(|d| d.status),
+        Some(DeviceStatus::PreApproved),
+        "a dry run changes nothing"
+    );
+
+    let (status, v) = a
+        .send("POST", &format!("/imports/{id}/undo"), json!({}))
+        .await;
+    assert_eq!(status, 202, "{v}");
+    let done = finished_undo(&a, &id).await;
+    assert_eq!(
+        (done["status"].as_str(), &done["counts"]),
+        (Some("done"), &expected),
+        "{done:#}"
+    );
+    assert_eq!(
+        st.device(&format!("{u}-A1")).await.unwrap(),
+        before,
+        "the before-image, exactly"
+    );
+    assert!(st.device(&format!("{u}-B1")).await.is_none());
+    assert_eq!(
+        st.device(&format!("{u}-B2")).await.unwrap().status,
+        DeviceStatus::Enrolled
+    );
+    assert_eq!(
+        st.user_name(&format!("{u}-ann@example.com"))
+            .await
+            .as_deref(),
+        Some("Ann")
+    );
+    assert!(st
+        .user_name(&format!("{u}-bea@example.com"))
+        .await
+        .is_none());
+    assert_eq!(
+        st.user_name(&format!("{u}-cal@example.com"))
+            .await
+            .as_deref(),
+        Some("Cal"),
+        "the enrolled device's user stays"
+    );
+    let import = a.get(&format!("/imports/{id}")).await;
+    assert_eq!(import["status"], "undone");
+    let (status, again) = a
+        .send("POST", &format!("/imports/{id}/undo"), json!({}))
+        .await;
+    assert_eq!(
+        (status, again["status"].as_str()),
+        (200, Some("done")),
+        "asked again: the same undo"
+    );
+
+    let got = wait_for(st, &queue, &id, &[("Import Undone", 1)]).await;
+    let undone = got.get("Import Undone").cloned().unwrap_or_default();
+    assert_eq!(undone.len(), 1, "{got:#?}");
+    assert_eq!(undone[0]["counts"]["devices_restored"], 1);
+    assert!(undone[0]["by"].as_str().is_some_and(|b| !b.is_empty()));
+}
