@@ -738,6 +738,43 @@ def bench_console(sizes: list[int], samples: int = 30) -> dict:
         st.down()
 
 
+def bench_undo(rows: int) -> dict:
+    """An import of `rows` new devices and users, then its dry run and its undo
+    through the admin API, each timed to its end; the undo function's peak
+    memory. Target (issue 14): a 100,000-row import undone within one
+    invocation (15 minutes), so the undo's time must stay under 900 s."""
+    release = os.environ.get("BENCH_DEBUG") != "1"
+    st = stackmod.Stack(
+        stackmod.free_port(), stackmod.free_port(), stackmod.free_port(), watch_code=False, release=release,
+    )
+    try:
+        env = st.up()
+        os.environ.update(env)
+        s3 = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_REGION"])
+        token = admin_token(env)
+        import_secs, report = timed_import(st, s3, env, rows, f"undo{rows}")
+        out = {"rows": rows, "import_seconds": round(import_secs, 1)}
+        for label, body in (("dry_run", {"dry_run": True}), ("undo", {})):
+            start = time.monotonic()
+            u = admin_call(env, token, "POST", f"/imports/{report['import_id']}/undo", body)
+            while u["status"] not in ("done", "failed"):
+                time.sleep(1)
+                u = admin_call(env, token, "GET", f"/imports/{report['import_id']}/undo")
+            out[label] = {"status": u["status"], "seconds": round(time.monotonic() - start, 1), "counts": u["counts"]}
+            print(f"undo of {rows:,} rows: {label} {json.dumps(out[label])}", flush=True)
+        out["peak_rss_MB"] = round(peak_rss_kib("import-undo") / 1024, 1) if release else None
+        out["ok"] = (
+            out["undo"]["status"] == "done"
+            and out["undo"]["counts"]["devices_removed"] == rows
+            and out["undo"]["counts"]["users_removed"] == rows
+            and out["undo"]["seconds"] < 900
+        )
+        print(f"undo: {json.dumps(out)}", flush=True)
+        return out
+    finally:
+        st.down()
+
+
 def main() -> int:
     import logging
 
@@ -748,7 +785,7 @@ def main() -> int:
     # (minutes against moto, and it crosses the 15-minute limit: continuation).
     import_rows = int(os.environ.get("BENCH_IMPORT_ROWS", "10000"))
     only = os.environ.get("BENCH_ONLY", "")
-    # BENCH_ONLY=validate|import|invalid|admission|invites|console runs one group.
+    # BENCH_ONLY=validate|import|invalid|admission|invites|console|undo runs one group.
     results = {
         "validate": bench_validate(sizes) if only in ("", "validate") else [],
         "import": bench_end_to_end(import_rows, rounds=5 if import_rows <= 100_000 else 1) if only in ("", "import") else {"ok": True},
@@ -765,10 +802,12 @@ def main() -> int:
         "console": bench_console([int(n) for n in os.environ.get("BENCH_CONSOLE_DEVICES", "10000,1000000").split(",")])
         if only in ("", "console")
         else {"ok": True},
+        # BENCH_UNDO_ROWS: the size of the import undone (BENCH_DEBUG=1: debug builds, no memory figure).
+        "undo": bench_undo(int(os.environ.get("BENCH_UNDO_ROWS", "100000"))) if only in ("", "undo") else {"ok": True},
     }
     (OUT / "results.json").write_text(json.dumps(results, indent=2))
     print(f"results in {OUT / 'results.json'}")
-    groups = ("import", "invalid_import", "admission_handler", "admission", "admission_zip", "invites", "console")
+    groups = ("import", "invalid_import", "admission_handler", "admission", "admission_zip", "invites", "console", "undo")
     missed = [r for r in results["validate"] + [results[g] for g in groups] if not r["ok"]]
     if missed:
         print(f"targets missed: {len(missed)} (see above)")

@@ -288,6 +288,32 @@ test("a lapsed pre-approval is listed as expired and renewed from the device pag
   await shot(page, "device-renewed");
 }));
 
+test("an import is undone from its page after a dry run and a confirmation", { timeout: 180_000 }, () => inBrowser(async (page, u) => {
+  await signIn(page);
+  const csv = ["Name,Email,Ownership,Serial Number,Platform", `Uma Ray,${u}-uma@example.com,corporate,${u}-U1,ios`, `Vic Sol,${u}-vic@example.com,personal,${u}-U2,android`].join("\r\n");
+  await page.getByRole("link", { name: "Pre-approve" }).click();
+  await page.getByLabel("Device list (CSV exported from a spreadsheet)").setInputFiles({ name: `${u}-undo.csv`, mimeType: "text/csv", buffer: Buffer.from(csv) });
+  await page.getByRole("button", { name: "Next" }).click();
+  await page.locator("tr", { hasText: `${u}-U2` }).waitFor();
+  await page.getByRole("button", { name: "Next" }).click();
+  await page.getByLabel("Do not send").check();
+  await page.getByRole("button", { name: "Send" }).click();
+  await page.locator("#final-status", { hasText: "completed" }).waitFor({ timeout: 90_000 });
+  await page.getByRole("link", { name: "Details" }).click();
+  await page.getByRole("button", { name: "Undo this import…" }).click();
+  // The dry run's answer, then the confirmation.
+  await page.getByText("Undo this import? It would:").waitFor({ timeout: 60_000 });
+  assert.equal(await page.locator('[data-count="devices_removed"]').textContent(), "2 devices removed");
+  assert.equal(await page.locator('[data-count="users_removed"]').textContent(), "2 users removed");
+  await shot(page, "undo-confirm");
+  await page.getByRole("button", { name: "Yes, undo the import" }).click();
+  await page.locator("#undo-done").waitFor({ timeout: 60_000 });
+  await page.locator(".badge.undone").first().waitFor();
+  assert.match(await page.locator("#undo-counts").textContent(), /2 devices removed/);
+  assert.equal((await admit({ serial_number: `${u}-U1`, platform: "ios" })).pre_approved, false, "no longer pre-approved");
+  await shot(page, "import-undone");
+}));
+
 test("with a large table the overview renders in under 2 s and the device list pages", { timeout: 180_000 }, () => inBrowser(async (page) => {
   const seeded = Number(env.SEED_DEVICES || 0);
   assert.ok(seeded >= 100_000, `run with SEED_DEVICES >= 100000 (make browser seeds them); got ${seeded}`);
