@@ -146,6 +146,18 @@ pub fn epoch_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// Whether less than `reserve` is left before `deadline_ms` (epoch
+/// milliseconds, as Lambda's invocation context gives it): when a long run
+/// saves and stops.
+pub fn out_of_time(deadline_ms: u64, reserve: std::time::Duration) -> impl Fn() -> bool + Copy {
+    move || {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        std::time::Duration::from_millis(deadline_ms.saturating_sub(now)) < reserve
+    }
+}
+
 /// Now, as RFC 3339.
 pub fn now_rfc3339() -> String {
     rfc3339(epoch_now())

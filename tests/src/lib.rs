@@ -108,6 +108,32 @@ impl Stack {
         (status, v)
     }
 
+    /// The denial records of one serial (every reason, every hour).
+    pub async fn denials_of(
+        &self,
+        serial: &str,
+    ) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        let out = self
+            .dynamo
+            .query()
+            .table_name(&self.denials_table)
+            .index_name("by-time")
+            .key_condition_expression("kind = :k")
+            .filter_expression("serial = :s")
+            .expression_attribute_values(
+                ":k",
+                aws_sdk_dynamodb::types::AttributeValue::S("denial".into()),
+            )
+            .expression_attribute_values(
+                ":s",
+                aws_sdk_dynamodb::types::AttributeValue::S(serial.into()),
+            )
+            .send()
+            .await
+            .expect("query denials");
+        out.items.unwrap_or_default()
+    }
+
     /// A prefix no other test uses, for keys, serials and emails.
     pub fn unique(&self) -> String {
         uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()

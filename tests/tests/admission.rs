@@ -34,25 +34,6 @@ fn verdict(v: &Value) -> (&str, &str) {
     )
 }
 
-async fn denials_of(
-    st: &Stack,
-    serial: &str,
-) -> Vec<std::collections::HashMap<String, AttributeValue>> {
-    let out = st
-        .dynamo
-        .query()
-        .table_name(&st.denials_table)
-        .index_name("by-time")
-        .key_condition_expression("kind = :k")
-        .filter_expression("serial = :s")
-        .expression_attribute_values(":k", AttributeValue::S("denial".into()))
-        .expression_attribute_values(":s", AttributeValue::S(serial.into()))
-        .send()
-        .await
-        .expect("query denials");
-    out.items.unwrap_or_default()
-}
-
 /// The answer's raw body, for byte-for-byte comparisons.
 async fn raw(st: &Stack, body: &Value) -> String {
     let r = st
@@ -221,7 +202,7 @@ async fn admission_follows_the_setting_and_enrollment_happens_once() {
     assert_eq!(listed.count, 1);
 
     // Every deny was recorded with its precise reason, a 30-day TTL and without the password.
-    let denials = denials_of(&st, &abc).await;
+    let denials = st.denials_of(&abc).await;
     let mut reasons: Vec<&str> = denials.iter().map(reason_of).collect();
     reasons.sort_unstable();
     assert_eq!(
@@ -245,7 +226,7 @@ async fn admission_follows_the_setting_and_enrollment_happens_once() {
         assert_eq!(d["attempts"].as_n().unwrap(), "1");
         assert!(d.contains_key("source_ip"), "{d:?}");
     }
-    assert_eq!(denials_of(&st, &abc.to_lowercase()).await.len(), 1);
+    assert_eq!(st.denials_of(&abc.to_lowercase()).await.len(), 1);
     st.set_pre_approved_only(false).await;
 }
 
@@ -270,7 +251,7 @@ async fn a_flood_of_attempts_leaves_one_counted_record() {
         t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() / 3600
     };
     let spanned = hours(std::time::SystemTime::now()) - hours(started) + 1;
-    let denials = denials_of(&st, &serial).await;
+    let denials = st.denials_of(&serial).await;
     let attempts: u64 = denials
         .iter()
         .map(|d| d["attempts"].as_n().unwrap().parse::<u64>().unwrap())

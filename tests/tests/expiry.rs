@@ -7,7 +7,6 @@
 
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use integration_tests::admin::{var, Admin};
 use integration_tests::Stack;
 use serde_json::{json, Value};
@@ -29,26 +28,6 @@ async fn admit(st: &Stack, serial: &str) -> Value {
         .await;
     assert_eq!(status, 200, "{v}");
     v
-}
-
-/// The precise reasons admission recorded for this serial.
-async fn denial_reasons(st: &Stack, serial: &str) -> Vec<String> {
-    let out = st
-        .dynamo
-        .query()
-        .table_name(&st.denials_table)
-        .index_name("by-time")
-        .key_condition_expression("kind = :k")
-        .filter_expression("serial = :s")
-        .expression_attribute_values(":k", AttributeValue::S("denial".into()))
-        .expression_attribute_values(":s", AttributeValue::S(serial.into()))
-        .send()
-        .await
-        .expect("query denials");
-    out.items()
-        .iter()
-        .filter_map(|d| d.get("reason")?.as_s().ok().cloned())
-        .collect()
 }
 
 /// Runs the sweep now, as its schedule does (the function's own invoke API).
@@ -167,7 +146,13 @@ async fn a_pre_approval_expires_is_refused_listed_counted_and_renewed() {
         (Some("deny"), Some("not_allowed")),
         "{v}"
     );
-    assert_eq!(denial_reasons(st, &soon1).await, vec!["expired".to_owned()]);
+    let reasons: Vec<String> = st
+        .denials_of(&soon1)
+        .await
+        .iter()
+        .filter_map(|d| d.get("reason")?.as_s().ok().cloned())
+        .collect();
+    assert_eq!(reasons, ["expired"]);
     assert_eq!(
         status_of(st, &soon1).await,
         DeviceStatus::PreApproved,

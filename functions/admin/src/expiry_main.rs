@@ -1,7 +1,7 @@
 //! Expiry-sweep entry point: on a schedule (and when invoked by hand), the
 //! pre-approvals whose expiry passed become `expired`.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use serde_json::Value;
@@ -25,13 +25,7 @@ async fn main() -> Result<(), Error> {
     };
     let store = &store;
     run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let deadline_ms = event.context.deadline;
-        let out_of_time = move || {
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64);
-            Duration::from_millis(deadline_ms.saturating_sub(now)) < RESERVE
-        };
+        let out_of_time = shared::records::out_of_time(event.context.deadline, RESERVE);
         let swept = sweep(store, epoch_now(), out_of_time).await?;
         tracing::info!(
             expired = swept.expired,

@@ -1,7 +1,7 @@
 //! The export function's handler: each SQS message names one export, which
 //! runs start to end in this invocation ([`shared::export::run`]).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
@@ -34,13 +34,7 @@ where
     D: DeviceSource,
     K: ReportSink,
 {
-    let deadline_ms = event.context.deadline;
-    let out_of_time = move || {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        Duration::from_millis(deadline_ms.saturating_sub(now)) < RESERVE
-    };
+    let out_of_time = shared::records::out_of_time(event.context.deadline, RESERVE);
     let mut response = SqsBatchResponse::default();
     for message in event.payload.records {
         let Some(m) = message
@@ -99,7 +93,9 @@ mod tests {
             payload.records.push(m);
         }
         let mut context = lambda_runtime::Context::default();
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
         context.deadline = now.as_millis() as u64 + 900_000;
         LambdaEvent::new(payload, context)
     }

@@ -4,7 +4,7 @@
 //! from its saved page; after the queue's last delivery it goes to the
 //! dead-letter queue and its record says failed.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
@@ -47,13 +47,7 @@ async fn main() -> Result<(), Error> {
     };
     let (store, records, events) = (&store, &records, &events);
     run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        let deadline_ms = event.context.deadline;
-        let out_of_time = move || {
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64);
-            Duration::from_millis(deadline_ms.saturating_sub(now)) < RESERVE
-        };
+        let out_of_time = shared::records::out_of_time(event.context.deadline, RESERVE);
         let mut response = SqsBatchResponse::default();
         for message in event.payload.records {
             let body = message.body.as_deref().unwrap_or_default();

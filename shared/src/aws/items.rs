@@ -72,12 +72,16 @@ fn put_opt(item: &mut Item, key: &str, v: &Option<String>) {
 pub const EXPIRY_SHARD: &str = "expiry_shard";
 pub const EXPIRY_SHARDS: u32 = 16;
 
-/// Which `by-expiry` partition a serial's pre-approval is in (FNV-1a, stable across releases).
-pub fn expiry_shard(serial: &str) -> String {
-    let h = serial.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+/// FNV-1a: a spread of keys over partitions that stays the same across releases.
+pub fn stable_hash(key: &str) -> u64 {
+    key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    });
-    (h % u64::from(EXPIRY_SHARDS)).to_string()
+    })
+}
+
+/// Which `by-expiry` partition a serial's pre-approval is in.
+pub fn expiry_shard(serial: &str) -> String {
+    (stable_hash(serial) % u64::from(EXPIRY_SHARDS)).to_string()
 }
 
 pub fn device_item(d: &DeviceRecord) -> Item {

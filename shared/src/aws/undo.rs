@@ -1,9 +1,11 @@
-//! [`UndoStore`] in DynamoDB. An import's before-images live in its own
-//! partition of the imports table (`import_id=<id>`, `sk=UNDO#D#<serial>` or
-//! `UNDO#U#<email>`, the previous item as a map in `before`, none when the
-//! import created it), beside the undo's record (`sk=UNDO`). Every change an
-//! undo makes is conditional on the item still being the import's own and
-//! not enrolled.
+//! [`UndoStore`] in DynamoDB. An import's before-images live in the imports
+//! table in [`SHARDS`] partitions of their own (`import_id=<id>#UNDO#<n>`,
+//! `n` from the key, so a million-row import's writes spread instead of
+//! heating one partition), `sk=UNDO#D#<serial>` or `UNDO#U#<email>`, the
+//! previous item as a map in `before` (none when the import created it);
+//! the undo's record is `import_id=<id>, sk=UNDO`. Every change an undo
+//! makes is conditional on the item still being the import's own and not
+//! enrolled.
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -11,18 +13,32 @@ use aws_sdk_dynamodb::Client;
 
 use super::batch::batch_get;
 use super::dynamo::{sdk_error, Tables};
-use super::items::{device_item, device_record, get_s, s, user_item, user_record, Item};
+use super::items::{
+    device_item, device_record, get_s, s, stable_hash, user_item, user_record, Item,
+};
 use crate::ports::PortError;
 use crate::records::{DeviceRecord, DeviceStatus, UserRecord};
 use crate::undo::{Applied, Phase, UndoItem, UndoState, UndoStore, DEVICE_PREFIX, USER_PREFIX};
 
 const STATE_SK: &str = "UNDO";
+/// Partitions of one import's before-images.
+pub const SHARDS: u32 = 16;
+
+/// The partition of the before-image with this key.
+fn partition(import_id: &str, key: &str) -> String {
+    shard_partition(import_id, (stable_hash(key) % u64::from(SHARDS)) as u32)
+}
+
+fn shard_partition(import_id: &str, shard: u32) -> String {
+    format!("{import_id}#UNDO#{shard}")
+}
 
 /// The before-image item of one thing an import wrote.
 pub fn before_item(import_id: &str, item: &UndoItem) -> Item {
+    let key = item.key();
     let mut out = Item::from([
-        ("import_id".to_owned(), s(import_id)),
-        ("sk".to_owned(), s(item.key())),
+        ("import_id".to_owned(), s(partition(import_id, &key))),
+        ("sk".to_owned(), s(key)),
     ]);
     match item {
         UndoItem::Device { owner, before, .. } => {
@@ -149,18 +165,26 @@ impl UndoStore for DynamoUndo {
             Phase::Devices => DEVICE_PREFIX,
             Phase::Users => USER_PREFIX,
         };
-        let start = after.map(|sk| {
-            Item::from([
-                ("import_id".to_owned(), s(import_id)),
-                ("sk".to_owned(), s(sk)),
-            ])
-        });
+        // The cursor is `<shard>|<last key>`; a shard read to its end goes on at the next.
+        let (shard, last) = match after.and_then(|a| a.split_once('|')) {
+            Some((n, sk)) => (
+                n.parse::<u32>().unwrap_or(SHARDS),
+                Some(sk).filter(|k| !k.is_empty()),
+            ),
+            None => (0, None),
+        };
+        if shard >= SHARDS {
+            return Ok((Vec::new(), None));
+        }
+        let pk = shard_partition(import_id, shard);
+        let start =
+            last.map(|sk| Item::from([("import_id".to_owned(), s(&pk)), ("sk".to_owned(), s(sk))]));
         let out = self
             .client
             .query()
             .table_name(&self.tables.imports)
             .key_condition_expression("import_id = :id AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":id", s(import_id))
+            .expression_attribute_values(":id", s(&pk))
             .expression_attribute_values(":prefix", s(prefix))
             .set_exclusive_start_key(start)
             .limit(i32::try_from(limit).unwrap_or(i32::MAX))
@@ -169,10 +193,11 @@ impl UndoStore for DynamoUndo {
             .await
             .map_err(|e| sdk_error("read before-images", e))?;
         let items = out.items().iter().filter_map(undo_item).collect();
-        let next = out
-            .last_evaluated_key()
-            .and_then(|k| get_s(k, "sk"))
-            .map(str::to_owned);
+        let next = match out.last_evaluated_key().and_then(|k| get_s(k, "sk")) {
+            Some(sk) => Some(format!("{shard}|{sk}")),
+            None if shard + 1 < SHARDS => Some(format!("{}|", shard + 1)),
+            None => None,
+        };
         Ok((items, next))
     }
 
@@ -270,12 +295,13 @@ impl UndoStore for DynamoUndo {
     }
 
     async fn keep_user(&self, import_id: &str, email: &str) -> Result<(), PortError> {
+        let key = format!("{USER_PREFIX}{email}");
         let result = self
             .client
             .update_item()
             .table_name(&self.tables.imports)
-            .key("import_id", s(import_id))
-            .key("sk", s(format!("{USER_PREFIX}{email}")))
+            .key("import_id", s(partition(import_id, &key)))
+            .key("sk", s(&key))
             .update_expression("SET kept = :yes")
             .condition_expression("attribute_exists(sk)")
             .expression_attribute_values(":yes", AttributeValue::Bool(true))
