@@ -24,6 +24,15 @@ async fn finished_undo(a: &Admin, id: &str) -> Value {
     }
 }
 
+/// The report is written just before the import's record says finished: wait for the record.
+async fn finished_import(a: &Admin, id: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while a.get(&format!("/imports/{id}")).await["status"] != "completed" {
+        assert!(Instant::now() < deadline, "import {id} did not finish");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_replace_import_is_undone_as_its_dry_run_said() {
     let a = Admin::new().await;
@@ -56,6 +65,7 @@ async fn a_replace_import_is_undone_as_its_dry_run_said() {
     let report = st.wait_for_report(&second).await;
     assert_eq!(report["devices_written"], 3, "{report:#}");
     let id = report["import_id"].as_str().unwrap().to_owned();
+    finished_import(&a, &id).await;
 
     // B2 enrolls in between.
     let (_, allowed) = st
@@ -166,6 +176,7 @@ async fn an_undo_killed_half_way_goes_on_and_ends_as_an_uninterrupted_one() {
     let report = st.wait_for_report(&key).await;
     assert_eq!(report["devices_written"], 1200, "{report:#}");
     let id = report["import_id"].as_str().unwrap().to_owned();
+    finished_import(&a, &id).await;
     // Killed before its 700th delete: one page saved, the next one half done.
     st.crash("import-undo", "dynamodb:DeleteItem", 700, None)
         .await;
