@@ -303,19 +303,34 @@ pub async fn list(
     };
     let (index, from) = start(&wanted, query.cursor)?;
     // The totals and the page do not depend on each other: read at once.
-    let total = async {
+    let totals = async {
         match search {
-            ListSearch::All => {
-                let counts = reads.counts().await?;
-                Ok(Some(
-                    wanted.iter().map(|s| total_of(&counts, Some(*s))).sum(),
-                ))
-            }
+            ListSearch::All => Ok(Some(reads.counts().await?)),
             _ => Ok::<_, PortError>(None),
         }
     };
-    let ((items, cursor), total) =
-        futures::future::try_join(page(reads, &wanted, &search, index, from), total).await?;
+    // With the totals, a page reads two partitions (three requests in all);
+    // a search reads no totals, so it may read all three.
+    let partitions = match search {
+        ListSearch::All => 2,
+        _ => DeviceStatus::ALL.len(),
+    };
+    let ((items, mut cursor), counts) = futures::future::try_join(
+        page(reads, &wanted, &search, index, from, partitions),
+        totals,
+    )
+    .await?;
+    let per_status = |s: DeviceStatus| counts.as_ref().map_or(1, |c| total_of(c, Some(s)));
+    // A cursor to the start of statuses the totals say are empty leads to an empty page.
+    if let Some(next) = cursor.as_deref().and_then(|c| c.strip_suffix('.')) {
+        let rest = wanted.iter().skip_while(|s| s.as_str() != next);
+        if rest.map(|s| per_status(*s)).sum::<u64>() == 0 {
+            cursor = None;
+        }
+    }
+    let total = counts
+        .is_some()
+        .then(|| wanted.iter().map(|s| per_status(*s)).sum());
     Ok(DeviceList {
         items,
         cursor,
@@ -323,17 +338,21 @@ pub async fn list(
     })
 }
 
-/// One page from `wanted[index]` on (after `from`), spanning partitions as needed.
+/// One page from `wanted[index]` on (after `from`), spanning up to `partitions` partitions.
 async fn page(
     reads: &impl AdminReads,
     wanted: &[DeviceStatus],
     search: &ListSearch,
     mut index: usize,
     mut from: Option<Cursor>,
+    partitions: usize,
 ) -> Result<(Vec<DeviceView>, Option<String>), PortError> {
     let mut items: Vec<DeviceView> = Vec::new();
     let mut cursor = None;
-    while index < wanted.len() && items.len() < PAGE {
+    // A short page that stopped at the limit carries a cursor to the next partition.
+    let mut queries = 0;
+    while index < wanted.len() && items.len() < PAGE && queries < partitions {
+        queries += 1;
         let status = wanted[index];
         let page = reads
             .devices(status, search, from.take(), PAGE - items.len())
