@@ -89,7 +89,7 @@ test("an admin signs in, restricts enrollment, pre-approves a file and approves 
       `Bob Roe,${u}-bob@example.com,Corporate,${u}-D2,android,,`,
       `Cy Poe,${u}-cy@example.com,personal,${u}-D3,macos,,`,
     ].join("\r\n");
-    await page.getByRole("link", { name: "Pre-approve" }).click();
+    await page.getByRole("link", { name: "Pre-approve", exact: true }).click();
     const [download] = await Promise.all([
       page.waitForEvent("download"),
       page.getByRole("button", { name: "Download sample CSV" }).click(),
@@ -254,7 +254,7 @@ test("a lapsed pre-approval is listed as expired and renewed from the device pag
   // Lapses 20 s from now: an ISO 8601 time with its offset, as the Expires column takes it.
   const soon = new Date(Date.now() + 20_000).toISOString().replace(/\.\d+Z$/, "Z");
   const csv = ["Name,Email,Ownership,Serial Number,Platform,Expires", `Eve Lo,${u}-eve@example.com,corporate,${u}-X1,ios,${soon}`].join("\r\n");
-  await page.getByRole("link", { name: "Pre-approve" }).click();
+  await page.getByRole("link", { name: "Pre-approve", exact: true }).click();
   await page.getByLabel("Device list (CSV exported from a spreadsheet)").setInputFiles({ name: `${u}-expiring.csv`, mimeType: "text/csv", buffer: Buffer.from(csv) });
   await page.getByRole("button", { name: "Next" }).click();
   await page.locator("tr", { hasText: `${u}-X1` }).waitFor();
@@ -291,7 +291,7 @@ test("a lapsed pre-approval is listed as expired and renewed from the device pag
 test("an import is undone from its page after a dry run and a confirmation", { timeout: 180_000 }, () => inBrowser(async (page, u) => {
   await signIn(page);
   const csv = ["Name,Email,Ownership,Serial Number,Platform", `Uma Ray,${u}-uma@example.com,corporate,${u}-U1,ios`, `Vic Sol,${u}-vic@example.com,personal,${u}-U2,android`].join("\r\n");
-  await page.getByRole("link", { name: "Pre-approve" }).click();
+  await page.getByRole("link", { name: "Pre-approve", exact: true }).click();
   await page.getByLabel("Device list (CSV exported from a spreadsheet)").setInputFiles({ name: `${u}-undo.csv`, mimeType: "text/csv", buffer: Buffer.from(csv) });
   await page.getByRole("button", { name: "Next" }).click();
   await page.locator("tr", { hasText: `${u}-U2` }).waitFor();
