@@ -280,12 +280,22 @@ async fn devices_and_imports_are_listed_filtered_and_linked() {
             .unwrap();
     assert_eq!(fetched["import_id"], import_id.as_str());
 
-    let overview = a.get("/overview").await;
-    assert!(overview["counts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|c| c["status"] == "pre_approved" && c["platform"] == "ios"));
+    // The totals follow the devices table's stream: a moment after the import.
+    let counted = |overview: &Value| {
+        overview["counts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["status"] == "pre_approved" && c["platform"] == "ios")
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !counted(&a.get("/overview").await) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the overview never counted the import"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
 }
 
 #[tokio::test]
