@@ -337,7 +337,7 @@ class Stack:
         return f"http://127.0.0.1:{server.server_address[1]}"
 
     def start_relays(self) -> None:
-        """One relay per SQS or DynamoDB stream event source the template declares."""
+        """One relay per SQS, DynamoDB stream or schedule event source the template declares."""
         self.relays = []
         for name, props in self.functions().items():
             invoke_timeout = float(props.get("Timeout", 30)) + 60

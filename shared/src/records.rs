@@ -72,6 +72,19 @@ pub struct DeviceRecord {
     pub expires: Option<crate::domain::Expiry>,
 }
 
+impl DeviceRecord {
+    /// Its status at `now`: a pre-approval whose expiry passed is `expired`
+    /// whether or not the sweep has marked it yet.
+    pub fn status_at(&self, now: u64) -> DeviceStatus {
+        match self.expires {
+            Some(e) if self.status == DeviceStatus::PreApproved && e.has_passed(now) => {
+                DeviceStatus::Expired
+            }
+            _ => self.status,
+        }
+    }
+}
+
 /// Which invite a device's user got last (an [`InviteRef`] tag) and its state.
 ///
 /// [`InviteRef`]: crate::outbox::InviteRef

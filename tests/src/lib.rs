@@ -134,6 +134,24 @@ impl Stack {
         out.items.unwrap_or_default()
     }
 
+    /// Invokes a function directly, as its schedule or event source would
+    /// (cargo lambda's Invoke API); its JSON answer, which must not be an error.
+    pub async fn invoke(&self, function: &str, payload: &serde_json::Value) -> serde_json::Value {
+        let url = format!(
+            "{}/2015-03-31/functions/{function}/invocations",
+            var("LAMBDA_INVOKE_URL")
+        );
+        let r = self
+            .http
+            .post(url)
+            .json(payload)
+            .send()
+            .await
+            .expect("invoke");
+        assert!(r.headers().get("x-amz-function-error").is_none(), "{r:?}");
+        r.json().await.expect("JSON answer")
+    }
+
     /// A prefix no other test uses, for keys, serials and emails.
     pub fn unique(&self) -> String {
         uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()

@@ -7,27 +7,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use integration_tests::admin::var;
 use integration_tests::events::{subscribe, wait_for};
 use integration_tests::Stack;
 use serde_json::json;
 use shared::records::{epoch_now, rfc3339};
 
 const HEADER: &str = "Name,Email,Ownership,Serial Number,Platform,Password,Expires\n";
-
-async fn invoke(function: &str) {
-    let url = format!(
-        "{}/2015-03-31/functions/{function}/invocations",
-        var("LAMBDA_INVOKE_URL")
-    );
-    let r = reqwest::Client::new()
-        .post(url)
-        .json(&json!({}))
-        .send()
-        .await
-        .expect("invoke");
-    assert!(r.headers().get("x-amz-function-error").is_none(), "{r:?}");
-}
 
 #[tokio::test]
 async fn every_decision_is_published_once_with_its_fields() {
@@ -90,7 +75,7 @@ async fn every_decision_is_published_once_with_its_fields() {
 
     // Lapsed, then swept.
     tokio::time::sleep(Duration::from_secs(9)).await;
-    invoke("device-expiry").await;
+    st.invoke("device-expiry", &json!({})).await;
 
     let got = wait_for(
         &st,

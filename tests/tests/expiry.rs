@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use integration_tests::admin::{var, Admin};
+use integration_tests::admin::Admin;
 use integration_tests::Stack;
 use serde_json::{json, Value};
 use shared::records::{epoch_now, rfc3339, DeviceStatus};
@@ -28,23 +28,6 @@ async fn admit(st: &Stack, serial: &str) -> Value {
         .await;
     assert_eq!(status, 200, "{v}");
     v
-}
-
-/// Runs the sweep now, as its schedule does (the function's own invoke API).
-async fn sweep(st: &Stack) -> Value {
-    let url = format!(
-        "{}/2015-03-31/functions/device-expiry/invocations",
-        var("LAMBDA_INVOKE_URL")
-    );
-    let r = st
-        .http
-        .post(url)
-        .json(&json!({}))
-        .send()
-        .await
-        .expect("invoke");
-    assert!(r.headers().get("x-amz-function-error").is_none(), "{r:?}");
-    r.json().await.expect("JSON answer")
 }
 
 async fn status_of(st: &Stack, serial: &str) -> DeviceStatus {
@@ -160,7 +143,8 @@ async fn a_pre_approval_expires_is_refused_listed_counted_and_renewed() {
     );
 
     // The sweep marks both lapsed devices, once; the others stay.
-    let swept = sweep(st).await;
+    // The sweep now, as its schedule runs it.
+    let swept = st.invoke("device-expiry", &json!({})).await;
     assert!(swept["complete"].as_bool().unwrap(), "{swept}");
     for serial in ["SOON1", "SOON2"] {
         assert_eq!(

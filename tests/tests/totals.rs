@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use integration_tests::admin::{var, Admin};
+use integration_tests::admin::Admin;
 use integration_tests::Stack;
 use serde_json::{json, Value};
 
@@ -79,22 +79,6 @@ fn of(t: &Totals, status: &str, platform: &str) -> u64 {
 }
 
 /// Invokes the device-totals function as Lambda's event source or an operator would.
-async fn invoke(st: &Stack, payload: &Value) -> Value {
-    let url = format!(
-        "{}/2015-03-31/functions/device-totals/invocations",
-        var("LAMBDA_INVOKE_URL")
-    );
-    let r = st
-        .http
-        .post(url)
-        .json(payload)
-        .send()
-        .await
-        .expect("invoke");
-    assert!(r.headers().get("x-amz-function-error").is_none(), "{r:?}");
-    r.json().await.expect("JSON answer")
-}
-
 fn stream_batch(shard: &str, platform: &str, seqs: std::ops::RangeInclusive<u64>) -> Value {
     let records: Vec<Value> = seqs
         .map(|n| {
@@ -201,10 +185,14 @@ async fn device_totals_follow_every_change_exactly_once() {
     // overlaps it (bisected or re-batched), through the real totals item.
     let shard = format!("shardId-test-{u}");
     let platform = format!("zz{}", u.replace('-', ""));
-    let answer = invoke(st, &stream_batch(&shard, &platform, 1..=3)).await;
+    let answer = st
+        .invoke("device-totals", &stream_batch(&shard, &platform, 1..=3))
+        .await;
     assert_eq!(answer, json!({"state": {}, "batchItemFailures": []}));
-    invoke(st, &stream_batch(&shard, &platform, 1..=3)).await;
-    invoke(st, &stream_batch(&shard, &platform, 2..=5)).await;
+    st.invoke("device-totals", &stream_batch(&shard, &platform, 1..=3))
+        .await;
+    st.invoke("device-totals", &stream_batch(&shard, &platform, 2..=5))
+        .await;
     assert_eq!(of(&overview_totals(&a).await, "pre_approved", &platform), 5);
 
     // Drift (a bug, a batch given up on): the operator's recount repairs it,
@@ -230,7 +218,7 @@ async fn device_totals_follow_every_change_exactly_once() {
         .await
         .expect("drift");
     assert_ne!(overview_totals(&a).await, table_totals(st).await);
-    let r = invoke(st, &json!({"recount": true})).await;
+    let r = st.invoke("device-totals", &json!({"recount": true})).await;
     assert!(r["before"].is_array() && r["after"].is_array(), "{r}");
     assert_eq!(overview_totals(&a).await, table_totals(st).await);
     assert_eq!(of(&overview_totals(&a).await, "pre_approved", &platform), 0);

@@ -90,12 +90,7 @@ impl From<DeviceRecord> for DeviceView {
         let now = epoch_now();
         let locked_until = lockout::locked_until(&d.failures).filter(|t| *t > now);
         // Lapsed but not yet marked by the sweep: shown as it is.
-        let status = match d.expires {
-            Some(e) if d.status == DeviceStatus::PreApproved && e.has_passed(now) => {
-                DeviceStatus::Expired
-            }
-            _ => d.status,
-        };
+        let status = d.status_at(now);
         Self {
             invite_state: d.invite.as_ref().map(|i| i.state),
             failed_attempts: d.failures.len(),
@@ -394,7 +389,7 @@ pub async fn resend(
     by: &str,
 ) -> Result<InviteQueued, AdminError> {
     let device = reads.device(serial).await?.ok_or_else(no_device)?;
-    match DeviceView::from(device.clone()).status {
+    match device.status_at(epoch_now()) {
         DeviceStatus::PreApproved => {}
         DeviceStatus::Enrolled => {
             return Err(AdminError::Conflict(

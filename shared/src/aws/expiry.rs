@@ -2,10 +2,9 @@
 //! pre-approved device with an expiry carries its partition key
 //! ([`EXPIRY_SHARD`]), so the sweep reads exactly the pre-approvals that lapsed.
 
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::Client;
 
-use super::dynamo::sdk_error;
+use super::dynamo::{sdk_error, written};
 use super::items::{get_n_opt, get_s, n, s, Item, EXPIRY_SHARD, EXPIRY_SHARDS};
 use crate::domain::Expiry;
 use crate::expiry::{After, Due, ExpiryStore};
@@ -82,17 +81,8 @@ impl ExpiryStore for DynamoExpiry {
             .expression_attribute_values(":at", s(rfc3339(at)))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(UpdateItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(sdk_error("expire a pre-approval", e)),
-        }
+        written(result, "expire a pre-approval", |e| {
+            e.is_conditional_check_failed_exception()
+        })
     }
 }

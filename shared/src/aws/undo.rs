@@ -7,18 +7,19 @@
 //! makes is conditional on the item still being the import's own and not
 //! enrolled.
 
-use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
 use super::batch::batch_get;
-use super::dynamo::{sdk_error, Tables};
+use super::dynamo::{sdk_error, written, Tables};
 use super::items::{
     device_item, device_record, get_s, s, stable_hash, user_item, user_record, Item,
 };
 use crate::ports::PortError;
 use crate::records::{DeviceRecord, DeviceStatus, UserRecord};
-use crate::undo::{Applied, Phase, UndoItem, UndoState, UndoStore, DEVICE_PREFIX, USER_PREFIX};
+use crate::undo::{
+    user_key, Applied, Phase, UndoItem, UndoState, UndoStore, DEVICE_PREFIX, USER_PREFIX,
+};
 
 const STATE_SK: &str = "UNDO";
 /// Partitions of one import's before-images.
@@ -100,24 +101,12 @@ impl crate::undo::UndoQueue for DynamoUndo {
     }
 }
 
-/// A refused condition is the item having changed; anything else is an error.
-fn applied<T, E, R>(
-    result: Result<T, SdkError<E, R>>,
-    what: &'static str,
-) -> Result<Applied, PortError>
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::fmt::Debug,
-    R: std::fmt::Debug,
-{
-    match result {
-        Ok(_) => Ok(Applied::Done),
-        Err(e)
-            if e.as_service_error().and_then(|se| se.code())
-                == Some("ConditionalCheckFailedException") =>
-        {
-            Ok(Applied::Changed)
-        }
-        Err(e) => Err(sdk_error(what, e)),
+/// A refused condition ([`written`] false) is the item having changed.
+fn applied(written: bool) -> Applied {
+    if written {
+        Applied::Done
+    } else {
+        Applied::Changed
     }
 }
 
@@ -161,10 +150,7 @@ impl UndoStore for DynamoUndo {
         after: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<UndoItem>, Option<String>), PortError> {
-        let prefix = match phase {
-            Phase::Devices => DEVICE_PREFIX,
-            Phase::Users => USER_PREFIX,
-        };
+        let prefix = phase.prefix();
         // The cursor is `<shard>|<last key>`; a shard read to its end goes on at the next.
         let (shard, last) = match after.and_then(|a| a.split_once('|')) {
             Some((n, sk)) => (
@@ -242,7 +228,10 @@ impl UndoStore for DynamoUndo {
             .expression_attribute_values(":enrolled", s(DeviceStatus::Enrolled.as_str()))
             .send()
             .await;
-        applied(result, "remove a device")
+        written(result, "remove a device", |e| {
+            e.is_conditional_check_failed_exception()
+        })
+        .map(applied)
     }
 
     async fn restore_device(
@@ -261,7 +250,10 @@ impl UndoStore for DynamoUndo {
             .expression_attribute_values(":enrolled", s(DeviceStatus::Enrolled.as_str()))
             .send()
             .await;
-        applied(result, "restore a device")
+        written(result, "restore a device", |e| {
+            e.is_conditional_check_failed_exception()
+        })
+        .map(applied)
     }
 
     async fn remove_user(&self, email: &str, import_id: &str) -> Result<Applied, PortError> {
@@ -274,7 +266,10 @@ impl UndoStore for DynamoUndo {
             .expression_attribute_values(":id", s(import_id))
             .send()
             .await;
-        applied(result, "remove a user")
+        written(result, "remove a user", |e| {
+            e.is_conditional_check_failed_exception()
+        })
+        .map(applied)
     }
 
     async fn restore_user(
@@ -291,11 +286,14 @@ impl UndoStore for DynamoUndo {
             .expression_attribute_values(":id", s(import_id))
             .send()
             .await;
-        applied(result, "restore a user")
+        written(result, "restore a user", |e| {
+            e.is_conditional_check_failed_exception()
+        })
+        .map(applied)
     }
 
     async fn keep_user(&self, import_id: &str, email: &str) -> Result<(), PortError> {
-        let key = format!("{USER_PREFIX}{email}");
+        let key = user_key(email);
         let result = self
             .client
             .update_item()
@@ -308,6 +306,9 @@ impl UndoStore for DynamoUndo {
             .send()
             .await;
         // No before-image: the import did not write this user (an existing one it skipped).
-        applied(result, "keep a user").map(|_| ())
+        written(result, "keep a user", |e| {
+            e.is_conditional_check_failed_exception()
+        })
+        .map(|_| ())
     }
 }

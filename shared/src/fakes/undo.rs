@@ -3,7 +3,7 @@
 use super::MemoryDirectory;
 use crate::ports::PortError;
 use crate::records::{DeviceRecord, DeviceStatus, UserRecord};
-use crate::undo::{Applied, Phase, UndoItem, UndoState, UndoStore, DEVICE_PREFIX, USER_PREFIX};
+use crate::undo::{user_key, Applied, Phase, UndoItem, UndoState, UndoStore};
 
 impl MemoryDirectory {
     /// Counts a change; Err once the simulated crash point is reached.
@@ -52,10 +52,7 @@ impl UndoStore for MemoryDirectory {
         after: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<UndoItem>, Option<String>), PortError> {
-        let prefix = match phase {
-            Phase::Devices => DEVICE_PREFIX,
-            Phase::Users => USER_PREFIX,
-        };
+        let prefix = phase.prefix();
         let before = self.before.lock().unwrap();
         let items: Vec<UndoItem> = before
             .iter()
@@ -146,7 +143,7 @@ impl UndoStore for MemoryDirectory {
     }
 
     async fn keep_user(&self, import_id: &str, email: &str) -> Result<(), PortError> {
-        let key = (import_id.to_owned(), format!("{USER_PREFIX}{email}"));
+        let key = (import_id.to_owned(), user_key(email));
         if let Some(UndoItem::User { kept, .. }) = self.before.lock().unwrap().get_mut(&key) {
             *kept = true;
         }

@@ -36,9 +36,14 @@ impl UndoItem {
     pub fn key(&self) -> String {
         match self {
             Self::Device { serial, .. } => format!("{DEVICE_PREFIX}{serial}"),
-            Self::User { email, .. } => format!("{USER_PREFIX}{email}"),
+            Self::User { email, .. } => user_key(email),
         }
     }
+}
+
+/// The key of a user's before-image.
+pub fn user_key(email: &str) -> String {
+    format!("{USER_PREFIX}{email}")
 }
 
 pub const DEVICE_PREFIX: &str = "UNDO#D#";
@@ -49,6 +54,16 @@ pub const USER_PREFIX: &str = "UNDO#U#";
 pub enum Phase {
     Devices,
     Users,
+}
+
+impl Phase {
+    /// What the keys of this phase's before-images start with.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Self::Devices => DEVICE_PREFIX,
+            Self::Users => USER_PREFIX,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
