@@ -6,10 +6,15 @@
 
 use std::time::{Duration, Instant};
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use integration_tests::admin::Admin;
 use integration_tests::events::{subscribe, wait_for};
+use integration_tests::Stack;
 use serde_json::{json, Value};
+use shared::aws::dynamo::Tables;
+use shared::aws::undo::DynamoUndo;
 use shared::records::DeviceStatus;
+use shared::undo::{Applied, Change, UndoStore, CHANGES_PER_CALL};
 
 const HEADER: &str = "Name,Email,Ownership,Serial Number,Platform,Device Name,Device Group\n";
 
@@ -177,8 +182,8 @@ async fn an_undo_killed_half_way_goes_on_and_ends_as_an_uninterrupted_one() {
     assert_eq!(report["devices_written"], 1200, "{report:#}");
     let id = report["import_id"].as_str().unwrap().to_owned();
     finished_import(&a, &id).await;
-    // Killed before its 700th delete: one page saved, the next one half done.
-    st.crash("import-undo", "dynamodb:DeleteItem", 700, None)
+    // Killed before its 7th transaction (of 100 changes): one page of 500 saved, the next one partly done.
+    st.crash("import-undo", "dynamodb:TransactWriteItems", 7, None)
         .await;
     let (status, v) = a
         .send("POST", &format!("/imports/{id}/undo"), json!({}))
@@ -205,4 +210,127 @@ async fn an_undo_killed_half_way_goes_on_and_ends_as_an_uninterrupted_one() {
             "K{i:04} is gone"
         );
     }
+}
+
+/// Sets one attribute of a stored item behind the undo's back.
+async fn change_item(st: &Stack, table: &str, key: (&str, &str), attr: &str, value: &str) {
+    st.dynamo
+        .update_item()
+        .table_name(table)
+        .key(key.0, AttributeValue::S(key.1.to_owned()))
+        .update_expression("SET #a = :v")
+        .expression_attribute_names("#a", attr)
+        .expression_attribute_values(":v", AttributeValue::S(value.to_owned()))
+        .send()
+        .await
+        .expect("change an item");
+}
+
+/// The DynamoDB adapter against the emulator: a call's changes go in one
+/// transaction, and those whose item changed since the undo read it (enrolled,
+/// taken by another import, gone) are refused alone while the rest are made.
+#[tokio::test]
+async fn one_call_makes_every_change_but_those_whose_item_changed() {
+    let st = Stack::from_env().await;
+    let u = st.unique();
+    let rows: String = (0..60)
+        .map(|i| format!("T{i},{u}-t{i}@example.com,corporate,{u}-T{i:03},ios,,\n"))
+        .collect();
+    let key = format!("imports/{u}-changes.csv");
+    st.upload(&key, format!("{HEADER}{rows}"), &[("invite", "none")])
+        .await;
+    let report = st.wait_for_report(&key).await;
+    assert_eq!(report["devices_written"], 60, "{report:#}");
+    let id = report["import_id"].as_str().unwrap().to_owned();
+    let serial = |i: usize| format!("{u}-T{i:03}");
+    let email = |i: usize| format!("{u}-t{i}@example.com");
+
+    change_item(
+        &st,
+        &st.devices_table,
+        ("serial", &serial(0)),
+        "status",
+        "enrolled",
+    )
+    .await;
+    change_item(
+        &st,
+        &st.devices_table,
+        ("serial", &serial(1)),
+        "import_id",
+        "later",
+    )
+    .await;
+    change_item(
+        &st,
+        &st.users_table,
+        ("email", &email(2)),
+        "import_id",
+        "later",
+    )
+    .await;
+    let mut restored = st.device(&serial(3)).await.expect("T003 stored");
+    restored.device_name = Some("as it was".to_owned());
+
+    let serials: Vec<String> = (0..60).map(serial).collect();
+    let emails: Vec<String> = (2..32).map(email).collect();
+    let missing = format!("{u}-NONE");
+    let mut changes: Vec<Change<'_>> = serials
+        .iter()
+        .enumerate()
+        .map(|(i, s)| match i {
+            3 => Change::RestoreDevice(&restored),
+            _ => Change::RemoveDevice(s),
+        })
+        .collect();
+    changes.extend(emails.iter().map(|e| Change::RemoveUser(e)));
+    changes.push(Change::RemoveDevice(&missing));
+    assert!(changes.len() <= CHANGES_PER_CALL);
+
+    let undo = DynamoUndo {
+        client: st.dynamo.clone(),
+        tables: Tables {
+            devices: st.devices_table.clone(),
+            users: st.users_table.clone(),
+            imports: st.imports_table.clone(),
+            settings: st.settings_table.clone(),
+        },
+        queue: None,
+    };
+    let applied = undo.apply(&id, &changes).await.expect("the changes");
+    let refused: Vec<usize> = (0..applied.len())
+        .filter(|&i| applied[i] == Applied::Changed)
+        .collect();
+    // Devices 0 (enrolled) and 1 (another import's), user 2 (another import's), the missing device.
+    assert_eq!(refused, vec![0, 1, 60, changes.len() - 1], "{applied:?}");
+
+    assert_eq!(
+        st.device(&serial(0)).await.map(|d| d.status),
+        Some(DeviceStatus::Enrolled)
+    );
+    assert!(st.device(&serial(1)).await.is_some(), "another import's");
+    assert_eq!(
+        st.device(&serial(3)).await.and_then(|d| d.device_name),
+        Some("as it was".to_owned())
+    );
+    for i in [2, 4, 30, 59] {
+        assert!(st.device(&serial(i)).await.is_none(), "T{i:03} removed");
+    }
+    assert!(
+        st.user_name(&email(2)).await.is_some(),
+        "another import's user"
+    );
+    assert!(st.user_name(&email(3)).await.is_none(), "user 3 removed");
+    assert!(
+        st.user_name(&email(32)).await.is_some(),
+        "user 32 not asked"
+    );
+
+    // The same call again: every item has changed since (gone or not its own).
+    let again = undo.apply(&id, &changes).await.expect("again");
+    assert_eq!(
+        again.iter().filter(|a| **a == Applied::Done).count(),
+        1,
+        "only the restored device is still the import's own: {again:?}"
+    );
 }

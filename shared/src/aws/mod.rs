@@ -19,4 +19,5 @@ pub mod s3;
 pub mod secrets;
 pub mod settings;
 pub mod sqs;
+pub mod transact;
 pub mod undo;

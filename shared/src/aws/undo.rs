@@ -5,9 +5,13 @@
 //! previous item as a map in `before` (none when the import created it);
 //! the undo's record is `import_id=<id>, sk=UNDO`. Every change an undo
 //! makes is conditional on the item still being the import's own and not
-//! enrolled.
+//! enrolled; a call's changes go in one transaction (a hundred conditional
+//! writes in one request), and those refused are told apart by the
+//! cancellation's reasons.
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 
 use super::batch::batch_get;
@@ -15,10 +19,11 @@ use super::dynamo::{sdk_error, written, Tables};
 use super::items::{
     device_item, device_record, get_s, s, stable_hash, user_item, user_record, Item,
 };
+use super::transact::write_each;
 use crate::ports::PortError;
 use crate::records::{DeviceRecord, DeviceStatus, UserRecord};
 use crate::undo::{
-    user_key, Applied, Phase, UndoItem, UndoState, UndoStore, DEVICE_PREFIX, USER_PREFIX,
+    user_key, Applied, Change, Phase, UndoItem, UndoState, UndoStore, DEVICE_PREFIX, USER_PREFIX,
 };
 
 const STATE_SK: &str = "UNDO";
@@ -107,6 +112,53 @@ fn applied(written: bool) -> Applied {
         Applied::Done
     } else {
         Applied::Changed
+    }
+}
+
+impl DynamoUndo {
+    /// One change as a conditional write: still the import's own, and a device not enrolled.
+    fn write(&self, change: &Change<'_>, import_id: &str) -> Result<TransactWriteItem, PortError> {
+        let mut values = HashMap::from([(":id".to_owned(), s(import_id))]);
+        let (table, condition, names) = match change {
+            Change::RemoveDevice(_) | Change::RestoreDevice(_) => {
+                values.insert(":enrolled".to_owned(), s(DeviceStatus::Enrolled.as_str()));
+                (
+                    &self.tables.devices,
+                    "import_id = :id AND #st <> :enrolled",
+                    Some(HashMap::from([("#st".to_owned(), "status".to_owned())])),
+                )
+            }
+            Change::RemoveUser(_) | Change::RestoreUser(_) => {
+                (&self.tables.users, "import_id = :id", None)
+            }
+        };
+        let delete = |key: &str, value: &str| {
+            Delete::builder()
+                .table_name(table)
+                .key(key, s(value))
+                .condition_expression(condition)
+                .set_expression_attribute_names(names.clone())
+                .set_expression_attribute_values(Some(values.clone()))
+                .build()
+                .map(|d| TransactWriteItem::builder().delete(d).build())
+        };
+        let put = |item: Item| {
+            Put::builder()
+                .table_name(table)
+                .set_item(Some(item))
+                .condition_expression(condition)
+                .set_expression_attribute_names(names.clone())
+                .set_expression_attribute_values(Some(values.clone()))
+                .build()
+                .map(|p| TransactWriteItem::builder().put(p).build())
+        };
+        match change {
+            Change::RemoveDevice(serial) => delete("serial", serial),
+            Change::RemoveUser(email) => delete("email", email),
+            Change::RestoreDevice(before) => put(device_item(before)),
+            Change::RestoreUser(before) => put(user_item(before)),
+        }
+        .map_err(|e| PortError::new("undo changes", e))
     }
 }
 
@@ -216,80 +268,17 @@ impl UndoStore for DynamoUndo {
         ))
     }
 
-    async fn remove_device(&self, serial: &str, import_id: &str) -> Result<Applied, PortError> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.tables.devices)
-            .key("serial", s(serial))
-            .condition_expression("import_id = :id AND #st <> :enrolled")
-            .expression_attribute_names("#st", "status")
-            .expression_attribute_values(":id", s(import_id))
-            .expression_attribute_values(":enrolled", s(DeviceStatus::Enrolled.as_str()))
-            .send()
-            .await;
-        written(result, "remove a device", |e| {
-            e.is_conditional_check_failed_exception()
-        })
-        .map(applied)
-    }
-
-    async fn restore_device(
+    async fn apply(
         &self,
-        before: &DeviceRecord,
         import_id: &str,
-    ) -> Result<Applied, PortError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.tables.devices)
-            .set_item(Some(device_item(before)))
-            .condition_expression("import_id = :id AND #st <> :enrolled")
-            .expression_attribute_names("#st", "status")
-            .expression_attribute_values(":id", s(import_id))
-            .expression_attribute_values(":enrolled", s(DeviceStatus::Enrolled.as_str()))
-            .send()
-            .await;
-        written(result, "restore a device", |e| {
-            e.is_conditional_check_failed_exception()
-        })
-        .map(applied)
-    }
-
-    async fn remove_user(&self, email: &str, import_id: &str) -> Result<Applied, PortError> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.tables.users)
-            .key("email", s(email))
-            .condition_expression("import_id = :id")
-            .expression_attribute_values(":id", s(import_id))
-            .send()
-            .await;
-        written(result, "remove a user", |e| {
-            e.is_conditional_check_failed_exception()
-        })
-        .map(applied)
-    }
-
-    async fn restore_user(
-        &self,
-        before: &UserRecord,
-        import_id: &str,
-    ) -> Result<Applied, PortError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.tables.users)
-            .set_item(Some(user_item(before)))
-            .condition_expression("import_id = :id")
-            .expression_attribute_values(":id", s(import_id))
-            .send()
-            .await;
-        written(result, "restore a user", |e| {
-            e.is_conditional_check_failed_exception()
-        })
-        .map(applied)
+        changes: &[Change<'_>],
+    ) -> Result<Vec<Applied>, PortError> {
+        let items = changes
+            .iter()
+            .map(|c| self.write(c, import_id))
+            .collect::<Result<Vec<_>, _>>()?;
+        let written = write_each(&self.client, items, "undo changes").await?;
+        Ok(written.into_iter().map(applied).collect())
     }
 
     async fn keep_user(&self, import_id: &str, email: &str) -> Result<(), PortError> {

@@ -127,8 +127,8 @@ pub struct MemoryDirectory {
     pub before: Mutex<BTreeMap<(String, String), crate::undo::UndoItem>>,
     pub undos: Mutex<HashMap<String, crate::undo::UndoState>>,
     /// Fail every undo change after this many (a crash mid-undo).
-    pub fail_undo_after: Mutex<Option<u32>>,
-    pub undo_changes: Mutex<u32>,
+    pub fail_undo_after: Mutex<Option<usize>>,
+    pub undo_changes: Mutex<usize>,
     /// Undo requests queued for the undo function.
     pub undo_requests: Mutex<Vec<String>>,
 }

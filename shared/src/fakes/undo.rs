@@ -3,21 +3,23 @@
 use super::MemoryDirectory;
 use crate::ports::PortError;
 use crate::records::{DeviceRecord, DeviceStatus, UserRecord};
-use crate::undo::{user_key, Applied, Phase, UndoItem, UndoState, UndoStore};
+use crate::undo::{
+    user_key, Applied, Change, Phase, UndoItem, UndoState, UndoStore, CHANGES_PER_CALL,
+};
 
 impl MemoryDirectory {
-    /// Counts a change; Err once the simulated crash point is reached.
-    fn change(&self) -> Result<(), PortError> {
-        let mut n = self.undo_changes.lock().unwrap();
+    /// Counts `n` changes; Err, changing nothing, if they would pass the simulated crash point.
+    fn change(&self, n: usize) -> Result<(), PortError> {
+        let mut done = self.undo_changes.lock().unwrap();
         if self
             .fail_undo_after
             .lock()
             .unwrap()
-            .is_some_and(|max| *n >= max)
+            .is_some_and(|max| *done + n > max)
         {
             return Err(PortError::new("undo", "simulated crash"));
         }
-        *n += 1;
+        *done += n;
         Ok(())
     }
 }
@@ -86,60 +88,53 @@ impl UndoStore for MemoryDirectory {
         ))
     }
 
-    async fn remove_device(&self, serial: &str, import_id: &str) -> Result<Applied, PortError> {
-        self.change()?;
-        let mut devices = self.devices.lock().unwrap();
-        match devices.get(serial) {
-            Some(d) if d.import_id == import_id && d.status != DeviceStatus::Enrolled => {
-                devices.remove(serial);
-                Ok(Applied::Done)
-            }
-            _ => Ok(Applied::Changed),
-        }
-    }
-
-    async fn restore_device(
+    async fn apply(
         &self,
-        before: &DeviceRecord,
         import_id: &str,
-    ) -> Result<Applied, PortError> {
-        self.change()?;
+        changes: &[Change<'_>],
+    ) -> Result<Vec<Applied>, PortError> {
+        assert!(
+            changes.len() <= CHANGES_PER_CALL,
+            "{} changes",
+            changes.len()
+        );
+        // All or nothing, as a transaction: a crash point inside the call fails it whole.
+        self.change(changes.len())?;
         let mut devices = self.devices.lock().unwrap();
-        match devices.get(&before.serial) {
-            Some(d) if d.import_id == import_id && d.status != DeviceStatus::Enrolled => {
-                devices.insert(before.serial.clone(), before.clone());
-                Ok(Applied::Done)
-            }
-            _ => Ok(Applied::Changed),
-        }
-    }
-
-    async fn remove_user(&self, email: &str, import_id: &str) -> Result<Applied, PortError> {
-        self.change()?;
         let mut users = self.users.lock().unwrap();
-        match users.get(email) {
-            Some(u) if u.import_id == import_id => {
-                users.remove(email);
-                Ok(Applied::Done)
-            }
-            _ => Ok(Applied::Changed),
-        }
-    }
-
-    async fn restore_user(
-        &self,
-        before: &UserRecord,
-        import_id: &str,
-    ) -> Result<Applied, PortError> {
-        self.change()?;
-        let mut users = self.users.lock().unwrap();
-        match users.get(&before.email) {
-            Some(u) if u.import_id == import_id => {
-                users.insert(before.email.clone(), before.clone());
-                Ok(Applied::Done)
-            }
-            _ => Ok(Applied::Changed),
-        }
+        let own_device = |d: Option<&DeviceRecord>| {
+            d.is_some_and(|d| d.import_id == import_id && d.status != DeviceStatus::Enrolled)
+        };
+        let own_user = |u: Option<&UserRecord>| u.is_some_and(|u| u.import_id == import_id);
+        Ok(changes
+            .iter()
+            .map(|c| {
+                let ours = match c {
+                    Change::RemoveDevice(s) => own_device(devices.get(*s)),
+                    Change::RestoreDevice(b) => own_device(devices.get(&b.serial)),
+                    Change::RemoveUser(e) => own_user(users.get(*e)),
+                    Change::RestoreUser(b) => own_user(users.get(&b.email)),
+                };
+                if !ours {
+                    return Applied::Changed;
+                }
+                match c {
+                    Change::RemoveDevice(s) => {
+                        devices.remove(*s);
+                    }
+                    Change::RestoreDevice(b) => {
+                        devices.insert(b.serial.clone(), (*b).clone());
+                    }
+                    Change::RemoveUser(e) => {
+                        users.remove(*e);
+                    }
+                    Change::RestoreUser(b) => {
+                        users.insert(b.email.clone(), (*b).clone());
+                    }
+                }
+                Applied::Done
+            })
+            .collect())
     }
 
     async fn keep_user(&self, import_id: &str, email: &str) -> Result<(), PortError> {

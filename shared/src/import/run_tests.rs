@@ -784,7 +784,7 @@ fn import_ids_are_stable_and_version_sensitive() {
 mod undo {
     use super::*;
     use crate::undo::run::{run as undo, Ran};
-    use crate::undo::{UndoCounts, UndoState, UndoStore};
+    use crate::undo::{UndoCounts, UndoState, UndoStore, CHANGES_PER_CALL};
 
     async fn undo_of(w: &World, id: &str, dry_run: bool) -> UndoState {
         w.dir
@@ -953,11 +953,17 @@ mod undo {
             ))
             .await
             .unwrap();
-        // Dies after 700 changes: one page done and saved, the second half done.
-        *w.dir.fail_undo_after.lock().unwrap() = Some(700);
+        // Dies inside its eighth call: one page done and saved, the second part done.
+        *w.dir.fail_undo_after.lock().unwrap() = Some(750);
         assert!(undo(&w.dir, &w.records, &w.events, &id, || false)
             .await
             .is_err());
+        let left = w.dir.devices.lock().unwrap().len();
+        assert_eq!(
+            1200 - left,
+            7 * CHANGES_PER_CALL,
+            "each call all or nothing: the one that would pass 750 made no change"
+        );
         let mid = w.dir.load(&id).await.unwrap().unwrap();
         assert_eq!(
             mid.counts.devices_removed,

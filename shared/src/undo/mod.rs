@@ -134,6 +134,19 @@ pub enum Applied {
     Changed,
 }
 
+/// One change an undo makes to the directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change<'a> {
+    RemoveDevice(&'a str),
+    /// Puts the device's before-image back.
+    RestoreDevice(&'a DeviceRecord),
+    RemoveUser(&'a str),
+    RestoreUser(&'a UserRecord),
+}
+
+/// Changes in one [`UndoStore::apply`]: DynamoDB's limit of one transaction.
+pub const CHANGES_PER_CALL: usize = 100;
+
 pub trait UndoStore: Send + Sync {
     fn load(
         &self,
@@ -158,31 +171,14 @@ pub trait UndoStore: Send + Sync {
         emails: &[String],
     ) -> impl Future<Output = Result<(Vec<DeviceRecord>, Vec<UserRecord>), PortError>> + Send;
 
-    /// Deletes the device if it is still the import's own and not enrolled.
-    fn remove_device(
+    /// Makes each change if its item is still the import's own (and a
+    /// device not enrolled): one [`Applied`] per change, in order. At most
+    /// [`CHANGES_PER_CALL`] changes, each on a different item.
+    fn apply(
         &self,
-        serial: &str,
         import_id: &str,
-    ) -> impl Future<Output = Result<Applied, PortError>> + Send;
-
-    /// Puts `before` back if the device is still the import's own and not enrolled.
-    fn restore_device(
-        &self,
-        before: &DeviceRecord,
-        import_id: &str,
-    ) -> impl Future<Output = Result<Applied, PortError>> + Send;
-
-    fn remove_user(
-        &self,
-        email: &str,
-        import_id: &str,
-    ) -> impl Future<Output = Result<Applied, PortError>> + Send;
-
-    fn restore_user(
-        &self,
-        before: &UserRecord,
-        import_id: &str,
-    ) -> impl Future<Output = Result<Applied, PortError>> + Send;
+        changes: &[Change<'_>],
+    ) -> impl Future<Output = Result<Vec<Applied>, PortError>> + Send;
 
     /// Marks the before-image of a user the import wrote as kept.
     fn keep_user(

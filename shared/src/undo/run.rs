@@ -7,7 +7,10 @@ use std::collections::{HashMap, HashSet};
 
 use futures::{stream, StreamExt, TryStreamExt};
 
-use super::{Applied, Phase, UndoCounts, UndoItem, UndoState, UndoStatus, UndoStore};
+use super::{
+    Applied, Change, Phase, UndoCounts, UndoItem, UndoState, UndoStatus, UndoStore,
+    CHANGES_PER_CALL,
+};
 use crate::events::{DetailType, Event, EventPublisher};
 use crate::import::ImportStatus;
 use crate::ports::{ImportRecords, PortError};
@@ -15,8 +18,10 @@ use crate::records::{now_rfc3339, DeviceRecord, DeviceStatus, UserRecord};
 
 /// Before-images per page.
 pub const PAGE: usize = 500;
-/// Conditional writes in flight at once.
-const IN_FLIGHT: usize = 16;
+/// Calls of [`UndoStore::apply`] in flight at once.
+const IN_FLIGHT: usize = 4;
+/// Marks of kept users in flight at once (one small write each).
+const KEEPS_IN_FLIGHT: usize = 16;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ran {
@@ -171,6 +176,33 @@ fn undone_event(import: &crate::ports::ImportState, state: &UndoState) -> Event 
     }
 }
 
+/// Makes the page's removals and restores, [`CHANGES_PER_CALL`] to a call;
+/// a change whose item was changed since turns its verdict into `LeftChanged`.
+async fn carry_out(
+    store: &impl UndoStore,
+    import_id: &str,
+    verdicts: &mut [Verdict],
+    changes: Vec<(usize, Change<'_>)>,
+) -> Result<(), PortError> {
+    let done: Vec<(Vec<usize>, Vec<Applied>)> =
+        stream::iter(changes.chunks(CHANGES_PER_CALL).map(|chunk| async move {
+            let (at, chunk): (Vec<usize>, Vec<Change<'_>>) = chunk.iter().copied().unzip();
+            let applied = store.apply(import_id, &chunk).await?;
+            Ok::<_, PortError>((at, applied))
+        }))
+        .buffer_unordered(IN_FLIGHT)
+        .try_collect()
+        .await?;
+    for (at, applied) in done {
+        for (i, a) in at.into_iter().zip(applied) {
+            if a == Applied::Changed {
+                verdicts[i] = Verdict::LeftChanged;
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn devices_page(
     store: &impl UndoStore,
     state: &mut UndoState,
@@ -178,66 +210,53 @@ async fn devices_page(
     kept: &mut HashSet<String>,
 ) -> Result<(), PortError> {
     let id = state.import_id.clone();
-    let serials: Vec<String> = items
+    let devices: Vec<(&str, &str, Option<&DeviceRecord>)> = items
         .iter()
         .filter_map(|i| match i {
-            UndoItem::Device { serial, .. } => Some(serial.clone()),
+            UndoItem::Device {
+                serial,
+                owner,
+                before,
+            } => Some((serial.as_str(), owner.as_str(), before.as_deref())),
             UndoItem::User { .. } => None,
         })
         .collect();
+    let serials: Vec<String> = devices.iter().map(|(s, _, _)| (*s).to_owned()).collect();
     let (now, _) = store.current(&serials, &[]).await?;
     let now: HashMap<&str, &DeviceRecord> = now.iter().map(|d| (d.serial.as_str(), d)).collect();
-    let judged: Vec<(&UndoItem, Verdict)> = items
+    let mut verdicts: Vec<Verdict> = devices
         .iter()
-        .filter_map(|item| match item {
-            UndoItem::Device { serial, before, .. } => Some((
-                item,
-                device_verdict(before.as_deref(), now.get(serial.as_str()).copied(), &id),
-            )),
-            UndoItem::User { .. } => None,
-        })
+        .map(|(serial, _, before)| device_verdict(*before, now.get(serial).copied(), &id))
         .collect();
     let dry = state.dry_run;
-    let verdicts: Vec<(&UndoItem, Verdict)> = stream::iter(judged.into_iter().map(|(item, v)| {
-        let id = &id;
-        async move {
-            let UndoItem::Device { serial, before, .. } = item else {
-                return Ok((item, v));
-            };
-            let applied = match (v, dry, before) {
-                (Verdict::Remove, false, _) => store.remove_device(serial, id).await?,
-                (Verdict::Restore, false, Some(b)) => store.restore_device(b, id).await?,
-                _ => Applied::Done,
-            };
-            Ok::<_, PortError>((
-                item,
-                if applied == Applied::Changed {
-                    Verdict::LeftChanged
-                } else {
-                    v
-                },
-            ))
-        }
-    }))
-    .buffer_unordered(IN_FLIGHT)
-    .try_collect()
-    .await?;
-    for (item, v) in verdicts {
+    if !dry {
+        let changes = devices
+            .iter()
+            .zip(&verdicts)
+            .enumerate()
+            .filter_map(|(i, ((serial, _, before), v))| match (v, before) {
+                (Verdict::Remove, _) => Some((i, Change::RemoveDevice(serial))),
+                (Verdict::Restore, Some(b)) => Some((i, Change::RestoreDevice(b))),
+                _ => None,
+            })
+            .collect();
+        carry_out(store, &id, &mut verdicts, changes).await?;
+    }
+    let mut staying = Vec::new();
+    for ((_, owner, _), v) in devices.iter().zip(verdicts) {
         count(&mut state.counts, true, v);
-        if let (UndoItem::Device { owner, .. }, Verdict::LeftEnrolled | Verdict::LeftChanged) =
-            (item, v)
-        {
-            if owner.is_empty() {
-                continue;
-            }
-            if dry {
-                kept.insert(owner.clone());
-            } else {
-                store.keep_user(&id, owner).await?;
-            }
+        if matches!(v, Verdict::LeftEnrolled | Verdict::LeftChanged) && !owner.is_empty() {
+            staying.push(*owner);
         }
     }
-    Ok(())
+    if dry {
+        kept.extend(staying.into_iter().map(str::to_owned));
+        return Ok(());
+    }
+    // Marked before the page's progress is saved: the users' phase may start in another run.
+    stream::iter(staying.into_iter().map(Ok))
+        .try_for_each_concurrent(KEEPS_IN_FLIGHT, |owner| store.keep_user(&id, owner))
+        .await
 }
 
 async fn users_page(
@@ -247,55 +266,41 @@ async fn users_page(
     kept: &HashSet<String>,
 ) -> Result<(), PortError> {
     let id = state.import_id.clone();
-    let emails: Vec<String> = items
+    let users: Vec<(&str, Option<&UserRecord>, bool)> = items
         .iter()
         .filter_map(|i| match i {
-            UndoItem::User { email, .. } => Some(email.clone()),
+            UndoItem::User {
+                email,
+                before,
+                kept: marked,
+            } => Some((
+                email.as_str(),
+                before.as_deref(),
+                *marked || kept.contains(email),
+            )),
             UndoItem::Device { .. } => None,
         })
         .collect();
+    let emails: Vec<String> = users.iter().map(|(e, _, _)| (*e).to_owned()).collect();
     let (_, now) = store.current(&[], &emails).await?;
     let now: HashMap<&str, &UserRecord> = now.iter().map(|u| (u.email.as_str(), u)).collect();
-    let dry = state.dry_run;
-    let verdicts: Vec<Verdict> = stream::iter(
-        items
+    let mut verdicts: Vec<Verdict> = users
+        .iter()
+        .map(|(email, before, keep)| user_verdict(*before, now.get(email).copied(), &id, *keep))
+        .collect();
+    if !state.dry_run {
+        let changes = users
             .iter()
-            .filter_map(|item| match item {
-                UndoItem::User {
-                    email,
-                    before,
-                    kept: marked,
-                } => {
-                    let keep = *marked || kept.contains(email);
-                    let v = user_verdict(
-                        before.as_deref(),
-                        now.get(email.as_str()).copied(),
-                        &id,
-                        keep,
-                    );
-                    Some((email, before, v))
-                }
-                UndoItem::Device { .. } => None,
+            .zip(&verdicts)
+            .enumerate()
+            .filter_map(|(i, ((email, before, _), v))| match (v, before) {
+                (Verdict::Remove, _) => Some((i, Change::RemoveUser(email))),
+                (Verdict::Restore, Some(b)) => Some((i, Change::RestoreUser(b))),
+                _ => None,
             })
-            .map(|(email, before, v)| {
-                let id = &id;
-                async move {
-                    let applied = match (v, dry, before) {
-                        (Verdict::Remove, false, _) => store.remove_user(email, id).await?,
-                        (Verdict::Restore, false, Some(b)) => store.restore_user(b, id).await?,
-                        _ => Applied::Done,
-                    };
-                    Ok::<_, PortError>(if applied == Applied::Changed {
-                        Verdict::LeftChanged
-                    } else {
-                        v
-                    })
-                }
-            }),
-    )
-    .buffer_unordered(IN_FLIGHT)
-    .try_collect()
-    .await?;
+            .collect();
+        carry_out(store, &id, &mut verdicts, changes).await?;
+    }
     for v in verdicts {
         count(&mut state.counts, false, v);
     }
