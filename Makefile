@@ -29,8 +29,10 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-unit:
+unit: venv
 	cargo test --workspace --exclude integration-tests
+	# The emulator's fixes answer as stock moto does.
+	cd infra && ../$(VPY) -m unittest test_emulator
 
 # Integration tests run against a stack of their own on free ports, stopped afterwards.
 # Selected with --workspace --test NAME (not -p): the workspace-wide feature set is

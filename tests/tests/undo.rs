@@ -199,6 +199,7 @@ async fn an_undo_killed_half_way_goes_on_and_ends_as_an_uninterrupted_one() {
         (Some(1200), Some(1200)),
         "the counts of an uninterrupted run: {done:#}"
     );
+    assert!(done["runs"].as_u64() >= Some(2), "went on in another run: {done:#}");
     let (restarts, fired) = st.crashes("import-undo").await;
     assert!(
         fired >= 1 && restarts >= 1,

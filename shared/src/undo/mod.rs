@@ -103,6 +103,9 @@ pub struct UndoState {
     pub requested_at: String,
     pub finished_at: Option<String>,
     pub error: Option<String>,
+    /// Invocations that worked on it: more than one when it paused for time or was interrupted.
+    #[serde(default)]
+    pub runs: u32,
     /// Dry run only: users whose device stays, found so far (a real undo marks them in the store).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kept_users: Vec<String>,
@@ -121,6 +124,7 @@ impl UndoState {
             requested_at: at.to_owned(),
             finished_at: None,
             error: None,
+            runs: 0,
             kept_users: Vec::new(),
         }
     }

@@ -122,6 +122,7 @@ pub async fn run(
         state.counts = UndoCounts::default();
     }
     state.status = UndoStatus::Running;
+    state.runs += 1;
     store.save(&state).await?;
     let mut kept: HashSet<String> = HashSet::new();
     loop {

@@ -1,0 +1,132 @@
+"""The emulator's own fixes answer as stock moto does (`make unit` runs this).
+
+Each read is made twice on the same tables, through moto's model serializer
+and through `patch_item_answers`, and a client must parse the same answer.
+"""
+
+from __future__ import annotations
+
+import os
+import unittest
+
+import boto3
+from moto import mock_aws
+from moto.core.responses import ActionResult
+
+import emulator
+
+STOCK = ActionResult.execute_result
+
+
+def item(i: int) -> dict:
+    return {
+        "pk": {"S": "p"},
+        "sk": {"S": f"K{i:04}"},
+        "n": {"N": str(i)},
+        "flag": {"BOOL": i % 2 == 0},
+        "none": {"NULL": True},
+        "tags": {"SS": ["a", f"t{i}"]},
+        "nums": {"NS": ["1", "2.5"]},
+        "list": {"L": [{"S": "x"}, {"N": "3"}, {"M": {"deep": {"S": "é \" \\ \u2028"}}}]},
+        "map": {"M": {"name": {"S": f"Näme {i}"}, "empty": {"M": {}}}},
+    }
+
+
+@mock_aws
+class ItemAnswers(unittest.TestCase):
+    def setUp(self) -> None:
+        os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+        self.ddb = boto3.client("dynamodb", region_name="us-east-1")
+        self.ddb.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        for i in range(30):
+            self.ddb.put_item(TableName="t", Item=item(i))
+        self.ddb.put_item(TableName="t", Item={"pk": {"S": "bin"}, "sk": {"S": "b"}, "blob": {"B": b"\x00\xffraw"}})
+
+    def tearDown(self) -> None:
+        ActionResult.execute_result = STOCK
+
+    def both(self, call) -> tuple[dict, dict]:
+        """The answer through moto's serializer, then through the patch (and
+        how often the patch handed the answer to moto's serializer)."""
+        ActionResult.execute_result = STOCK
+        stock = call()
+        self.fell_back = 0
+
+        def counted(result, context):
+            self.fell_back += 1
+            return STOCK(result, context)
+
+        ActionResult.execute_result = counted
+        emulator.patch_item_answers()
+        patched = call()
+        ActionResult.execute_result = STOCK
+        for answer in (stock, patched):
+            answer.pop("ResponseMetadata", None)
+        return stock, patched
+
+    def test_reads_answer_as_stock_moto(self) -> None:
+        calls = {
+            "get": lambda: self.ddb.get_item(TableName="t", Key={"pk": {"S": "p"}, "sk": {"S": "K0003"}}),
+            "get missing": lambda: self.ddb.get_item(TableName="t", Key={"pk": {"S": "p"}, "sk": {"S": "none"}}),
+            "query page": lambda: self.ddb.query(
+                TableName="t",
+                KeyConditionExpression="pk = :p AND begins_with(sk, :k)",
+                ExpressionAttributeValues={":p": {"S": "p"}, ":k": {"S": "K00"}},
+                Limit=7,
+                ReturnConsumedCapacity="TOTAL",
+            ),
+            "query projected": lambda: self.ddb.query(
+                TableName="t",
+                KeyConditionExpression="pk = :p",
+                ExpressionAttributeValues={":p": {"S": "p"}},
+                ProjectionExpression="sk, #m.#n",
+                ExpressionAttributeNames={"#m": "map", "#n": "name"},
+                ExclusiveStartKey={"pk": {"S": "p"}, "sk": {"S": "K0010"}},
+            ),
+            "scan count": lambda: self.ddb.scan(TableName="t", Select="COUNT"),
+            "batch get": lambda: self.ddb.batch_get_item(
+                RequestItems={"t": {"Keys": [{"pk": {"S": "p"}, "sk": {"S": f"K{i:04}"}} for i in (1, 2, 99)]}},
+                ReturnConsumedCapacity="INDEXES",
+            ),
+        }
+        for name, call in calls.items():
+            with self.subTest(name):
+                stock, patched = self.both(call)
+                self.assertEqual(stock, patched)
+                self.assertEqual(self.fell_back, 0, "answered by the patch")
+
+    def test_binary_values_take_motos_path(self) -> None:
+        stock, patched = self.both(
+            lambda: self.ddb.get_item(TableName="t", Key={"pk": {"S": "bin"}, "sk": {"S": "b"}})
+        )
+        self.assertEqual(patched["Item"]["blob"]["B"], b"\x00\xffraw")
+        self.assertEqual(stock, patched)
+        self.assertEqual(self.fell_back, 1)
+
+    def test_errors_are_motos(self) -> None:
+        def missing_table():
+            try:
+                self.ddb.query(
+                    TableName="nope",
+                    KeyConditionExpression="pk = :p",
+                    ExpressionAttributeValues={":p": {"S": "p"}},
+                )
+            except self.ddb.exceptions.ResourceNotFoundException as e:
+                return {"code": e.response["Error"]["Code"]}
+            return {}
+
+        stock, patched = self.both(missing_table)
+        self.assertEqual(stock, {"code": "ResourceNotFoundException"})
+        self.assertEqual(stock, patched)
+
+
+if __name__ == "__main__":
+    unittest.main()
