@@ -199,7 +199,10 @@ async fn an_undo_killed_half_way_goes_on_and_ends_as_an_uninterrupted_one() {
         (Some(1200), Some(1200)),
         "the counts of an uninterrupted run: {done:#}"
     );
-    assert!(done["runs"].as_u64() >= Some(2), "went on in another run: {done:#}");
+    assert!(
+        done["runs"].as_u64() >= Some(2),
+        "went on in another run: {done:#}"
+    );
     let (restarts, fired) = st.crashes("import-undo").await;
     assert!(
         fired >= 1 && restarts >= 1,
@@ -246,30 +249,24 @@ async fn one_call_makes_every_change_but_those_whose_item_changed() {
     let serial = |i: usize| format!("{u}-T{i:03}");
     let email = |i: usize| format!("{u}-t{i}@example.com");
 
-    change_item(
-        &st,
-        &st.devices_table,
-        ("serial", &serial(0)),
-        "status",
-        "enrolled",
-    )
-    .await;
-    change_item(
-        &st,
-        &st.devices_table,
-        ("serial", &serial(1)),
-        "import_id",
-        "later",
-    )
-    .await;
-    change_item(
-        &st,
-        &st.users_table,
-        ("email", &email(2)),
-        "import_id",
-        "later",
-    )
-    .await;
+    // Behind the undo's back: enrolled, taken by a later import (a device, a user).
+    for (table, key, attr, value) in [
+        (
+            &st.devices_table,
+            ("serial", serial(0)),
+            "status",
+            "enrolled",
+        ),
+        (
+            &st.devices_table,
+            ("serial", serial(1)),
+            "import_id",
+            "later",
+        ),
+        (&st.users_table, ("email", email(2)), "import_id", "later"),
+    ] {
+        change_item(&st, table, (key.0, &key.1), attr, value).await;
+    }
     let mut restored = st.device(&serial(3)).await.expect("T003 stored");
     restored.device_name = Some("as it was".to_owned());
 

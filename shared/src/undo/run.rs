@@ -177,14 +177,20 @@ fn undone_event(import: &crate::ports::ImportState, state: &UndoState) -> Event 
     }
 }
 
-/// Makes the page's removals and restores, [`CHANGES_PER_CALL`] to a call;
-/// a change whose item was changed since turns its verdict into `LeftChanged`.
-async fn carry_out(
+/// Makes the page's removals and restores (`change_of` the i-th verdict),
+/// [`CHANGES_PER_CALL`] to a call; a change whose item was changed since
+/// turns its verdict into `LeftChanged`.
+async fn carry_out<'a>(
     store: &impl UndoStore,
     import_id: &str,
     verdicts: &mut [Verdict],
-    changes: Vec<(usize, Change<'_>)>,
+    change_of: impl Fn(usize, Verdict) -> Option<Change<'a>>,
 ) -> Result<(), PortError> {
+    let changes: Vec<(usize, Change<'a>)> = verdicts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| change_of(i, *v).map(|c| (i, c)))
+        .collect();
     let done: Vec<(Vec<usize>, Vec<Applied>)> =
         stream::iter(changes.chunks(CHANGES_PER_CALL).map(|chunk| async move {
             let (at, chunk): (Vec<usize>, Vec<Change<'_>>) = chunk.iter().copied().unzip();
@@ -231,17 +237,12 @@ async fn devices_page(
         .collect();
     let dry = state.dry_run;
     if !dry {
-        let changes = devices
-            .iter()
-            .zip(&verdicts)
-            .enumerate()
-            .filter_map(|(i, ((serial, _, before), v))| match (v, before) {
-                (Verdict::Remove, _) => Some((i, Change::RemoveDevice(serial))),
-                (Verdict::Restore, Some(b)) => Some((i, Change::RestoreDevice(b))),
-                _ => None,
-            })
-            .collect();
-        carry_out(store, &id, &mut verdicts, changes).await?;
+        carry_out(store, &id, &mut verdicts, |i, v| match (v, devices[i]) {
+            (Verdict::Remove, (serial, _, _)) => Some(Change::RemoveDevice(serial)),
+            (Verdict::Restore, (_, _, Some(b))) => Some(Change::RestoreDevice(b)),
+            _ => None,
+        })
+        .await?;
     }
     let mut staying = Vec::new();
     for ((_, owner, _), v) in devices.iter().zip(verdicts) {
@@ -290,17 +291,12 @@ async fn users_page(
         .map(|(email, before, keep)| user_verdict(*before, now.get(email).copied(), &id, *keep))
         .collect();
     if !state.dry_run {
-        let changes = users
-            .iter()
-            .zip(&verdicts)
-            .enumerate()
-            .filter_map(|(i, ((email, before, _), v))| match (v, before) {
-                (Verdict::Remove, _) => Some((i, Change::RemoveUser(email))),
-                (Verdict::Restore, Some(b)) => Some((i, Change::RestoreUser(b))),
-                _ => None,
-            })
-            .collect();
-        carry_out(store, &id, &mut verdicts, changes).await?;
+        carry_out(store, &id, &mut verdicts, |i, v| match (v, users[i]) {
+            (Verdict::Remove, (email, _, _)) => Some(Change::RemoveUser(email)),
+            (Verdict::Restore, (_, Some(b), _)) => Some(Change::RestoreUser(b)),
+            _ => None,
+        })
+        .await?;
     }
     for v in verdicts {
         count(&mut state.counts, false, v);
