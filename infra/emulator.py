@@ -201,8 +201,10 @@ def patch_index_queries(table_class: Any, writes: Counter) -> None:
     with a serial prefix), so a million-device console or export could not be
     measured. Here each (table, index) keeps its partitions sorted until the
     next write, a page starts by bisection, and a `begins_with` range stops at
-    the prefix's end. Anything else (other key shapes, descending order, old
-    parameters) takes moto's own path.
+    the prefix's end; a descending page without a range condition (the import
+    history, newest first) walks the partition backwards. Anything else (other
+    key shapes, a descending range condition, old parameters) takes moto's own
+    path.
     """
     import bisect
 
@@ -223,13 +225,19 @@ def patch_index_queries(table_class: Any, writes: Counter) -> None:
             h, r = item.attrs.get(hash_attr), item.attrs.get(range_attr)
             if h is None or r is None:
                 continue  # not in the index
-            groups.setdefault(h.cast_value, []).append(((r.cast_value, item.attrs[table.hash_key_attr].cast_value), item))
+            groups.setdefault(h.cast_value, []).append(((r.cast_value, *table_key(table, item.attrs)), item))
         built = {}
         for h, entries in groups.items():
             entries.sort(key=lambda e: e[0])
             built[h] = ([e[0] for e in entries], [e[1] for e in entries])
         cache[key] = (generation, built)
         return built
+
+    def table_key(table: Any, attrs: dict[str, Any]) -> tuple[Any, ...]:
+        # Items with the same index key are ordered by the table's key.
+        names = [table.hash_key_attr] + ([table.range_key_attr] if table.range_key_attr else [])
+        return tuple(DynamoType(attrs[n]).cast_value if isinstance(attrs[n], dict) else attrs[n].cast_value
+                     for n in names)
 
     def iter_items(table: Any):
         for value in table.items.values():
@@ -251,23 +259,26 @@ def patch_index_queries(table_class: Any, writes: Counter) -> None:
         hashes = [k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"] if index else []
         ranges = [k["AttributeName"] for k in index.schema if k["KeyType"] == "RANGE"] if index else []
         if (not isinstance(index, GlobalSecondaryIndex) or len(hashes) != 1 or len(ranges) != 1 or filter_kwargs
-                or not scan_index_forward or self.range_key_attr or consistent_read
+                or (not scan_index_forward and range_comparison) or consistent_read
                 or len(hash_key_conditions or []) != 1 or len(range_key_conditions or []) > 1):
             return query(*args, **kwargs)
         hash_attr, range_attr = hashes[0], ranges[0]
         try:
             keys, items = partitions(self, index, hash_attr, range_attr).get(hash_key_conditions[0][1].cast_value, ([], []))
-            start = 0
+            start, stop = 0, len(keys)
             if range_comparison == "BEGINS_WITH":
                 start = bisect.bisect_left(keys, (range_objs[0].cast_value,))
             if exclusive_start_key:
                 after = (DynamoType(exclusive_start_key[range_attr]).cast_value,
-                         DynamoType(exclusive_start_key[self.hash_key_attr]).cast_value)
+                         *table_key(self, exclusive_start_key))
                 start = max(start, bisect.bisect_right(keys, after))
+                stop = bisect.bisect_left(keys, after)
         except (TypeError, KeyError):
             return query(*args, **kwargs)  # mixed key types: moto's ordering
+        # Descending (no range condition): from the end, or from just below the start key.
+        walk = items[start:] if scan_index_forward else reversed(items[:stop])
         results, size, scanned, last = [], 0, 0, None
-        for item in items[start:]:
+        for item in walk:
             if range_comparison and not item.attrs[range_attr].compare(range_comparison, range_objs):
                 if range_comparison == "BEGINS_WITH":
                     break  # sorted: nothing further begins with the prefix

@@ -128,5 +128,77 @@ class ItemAnswers(unittest.TestCase):
         self.assertEqual(stock, patched)
 
 
+@mock_aws
+class IndexPages(unittest.TestCase):
+    """`patch_index_queries` pages an index as moto does, forwards and backwards."""
+
+    def setUp(self) -> None:
+        from moto.dynamodb.models.table import Table
+
+        self.table_class, self.stock_query = Table, Table.query
+        self.ddb = boto3.client("dynamodb", region_name="us-east-1")
+        self.ddb.create_table(
+            TableName="imports",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "id", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+                {"AttributeName": "kind", "AttributeType": "S"},
+                {"AttributeName": "created", "AttributeType": "S"},
+            ],
+            GlobalSecondaryIndexes=[{
+                "IndexName": "by-created",
+                "KeySchema": [{"AttributeName": "kind", "KeyType": "HASH"},
+                              {"AttributeName": "created", "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        for i in range(40):
+            it = {"id": {"S": f"I{i:03}"}, "sk": {"S": "META"}, "n": {"N": str(i)}}
+            if i % 5:  # sparse: some items are not in the index
+                # Two items share a created time: the table's key orders them.
+                it |= {"kind": {"S": "import"}, "created": {"S": f"2026-12-{1 + i // 2:02}"}}
+            self.ddb.put_item(TableName="imports", Item=it)
+        for i in range(30):
+            self.ddb.put_item(TableName="imports", Item={"id": {"S": f"I001#UNDO#{i % 4}"}, "sk": {"S": f"U{i}"}})
+
+    def tearDown(self) -> None:
+        self.table_class.query = self.stock_query
+
+    def pages(self, **extra) -> list[list[str]]:
+        out, start = [], None
+        while True:
+            args = dict(TableName="imports", IndexName="by-created", Limit=6, KeyConditionExpression="kind = :k",
+                        ExpressionAttributeValues={":k": {"S": "import"}}, **extra)
+            if start:
+                args["ExclusiveStartKey"] = start
+            r = self.ddb.query(**args)
+            out.append([i["id"]["S"] for i in r["Items"]])
+            start = r.get("LastEvaluatedKey")
+            if not start:
+                return out
+
+    def test_pages_as_stock_moto(self) -> None:
+        from collections import Counter
+
+        for name, extra in {"newest first": {"ScanIndexForward": False}, "oldest first": {}}.items():
+            with self.subTest(name):
+                self.table_class.query = self.stock_query
+                stock = self.pages(**extra)
+                fell_back = []
+
+                def counted(*args, **kwargs):
+                    fell_back.append(1)
+                    return self.stock_query(*args, **kwargs)
+
+                self.table_class.query = counted
+                emulator.patch_index_queries(self.table_class, Counter())
+                patched = self.pages(**extra)
+                self.assertEqual(stock, patched)
+                self.assertEqual(fell_back, [], "paged by the patch")
+                self.assertEqual(sum(len(p) for p in patched), 32)
+
+
 if __name__ == "__main__":
     unittest.main()
