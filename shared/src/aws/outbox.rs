@@ -19,6 +19,7 @@ use futures::{stream, StreamExt, TryStreamExt};
 
 use super::dynamo::{sdk_error, written};
 use super::items::{get_n, get_s, n, s, Item};
+use super::transact::cancellation_reasons;
 use crate::domain::{InviteChannel, Platform};
 use crate::outbox::{
     epoch_now, Claimed, InviteMessage, InvitePage, InviteQueue, InviteRef, InviteState,
@@ -245,13 +246,7 @@ impl DynamoOutbox {
                 .send()
                 .await;
             let cancelled = match &result {
-                Err(e) => e
-                    .as_service_error()
-                    .filter(|se| se.is_transaction_canceled_exception())
-                    .and_then(|se| match se {
-                        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => Some(c.cancellation_reasons().to_vec()),
-                        _ => None,
-                    }),
+                Err(e) => cancellation_reasons(e),
                 Ok(_) => return Ok(true),
             };
             match cancelled {

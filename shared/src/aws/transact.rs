@@ -82,7 +82,8 @@ pub(crate) async fn write_each(
     Ok(written)
 }
 
-fn cancellation_reasons<R>(
+/// The reasons of a cancelled transaction, one per item in order; None for any other error.
+pub(crate) fn cancellation_reasons<R>(
     e: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError, R>,
 ) -> Option<Vec<CancellationReason>> {
     match e.as_service_error()? {
