@@ -14,8 +14,9 @@ the server starts:
   the stream records of the cancelled writes are dropped.
 - **A page of an index costs the page** (see `patch_index_queries`): moto
   sorted the whole table for every Query of a GSI.
-- **An item read costs its items once** (see `patch_item_answers`): moto
-  walked the botocore model for every value of every item it answered.
+- **An answer of items costs its items once** (see `patch_item_answers`):
+  moto walked the botocore model for every value of every item it answered,
+  item reads and writes and the stream's records alike.
 - **Receiving from a long SQS queue is not quadratic.** For each message it
   hands out, moto computes every queue attribute (three counts over all the
   messages) to read the retention period; here it reads the period alone.
@@ -32,7 +33,9 @@ Anything else talks to stock moto: a user with LocalStack or AWS points
 from __future__ import annotations
 
 import argparse
+import calendar
 import copy
+import datetime
 import json
 import threading
 import time
@@ -312,8 +315,26 @@ def patch_index_queries(table_class: Any, writes: Counter) -> None:
     table_class.query = fast_query
 
 
-# Reads whose answer is items: `patch_item_answers` encodes them directly.
-ITEM_READS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan"})
+# Answers made of items (`patch_item_answers` encodes them directly), per service.
+ITEM_ANSWERS = {
+    "dynamodb": frozenset(
+        {
+            "GetItem", "BatchGetItem", "Query", "Scan",
+            "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems",
+        }
+    ),
+    # Records with whole old and new images: the stream consumers read every write again.
+    "dynamodbstreams": frozenset({"GetRecords"}),
+}
+
+
+def unix_timestamp(value: Any) -> float | int:
+    """A datetime as the JSON protocols send it: epoch seconds, milliseconds when
+    there are any (moto's own serializer, `_timestamp_unixtimestamp`); naive is UTC."""
+    if not isinstance(value, datetime.datetime):
+        raise TypeError(type(value).__name__)
+    base = calendar.timegm(value.utctimetuple())
+    return base + (value.microsecond // 1000) / 1000.0 if value.microsecond else base
 
 
 def patch_item_answers() -> None:
@@ -322,11 +343,14 @@ def patch_item_answers() -> None:
     moto 5.2 builds every answer by walking botocore's shape model value by
     value: a Query of 500 items with a nested map each spent ~0.5 s there, 80 %
     of the request, so each item a page returns cost the emulator about 1 ms
-    (a 50-device list page 9-10 x a GetItem, an export 644 devices/s).
-    DynamoDB's JSON protocol answer for these reads is the result as it is
-    (attribute values are already `{"S": ...}` maps), so it is encoded once.
-    A binary attribute (base64 in the answer) or anything `json` cannot encode
-    takes moto's own path.
+    (a 50-device list page 9-10 x a GetItem, an export 644 devices/s). The
+    stream's GetRecords is the same walk over two images per write: seeding
+    devices, 68 % of the emulator's CPU went there (py-spy --gil).
+    The JSON protocol's answer for these is the result as it is (attribute
+    values are already `{"S": ...}` maps), so it is encoded once; timestamps
+    as epoch seconds, as moto's serializer writes them. A binary attribute
+    (base64 in the answer) or anything else `json` cannot encode takes moto's
+    own path.
     """
     from moto.core.responses import ActionResult
 
@@ -334,13 +358,11 @@ def patch_item_answers() -> None:
 
     def fast_execute_result(self: Any, context: Any) -> Any:
         result = self.result
-        if (
-            isinstance(result, dict)
-            and context.service_model.service_name == "dynamodb"
-            and context.operation_model.name in ITEM_READS
+        if isinstance(result, dict) and context.operation_model.name in ITEM_ANSWERS.get(
+            context.service_model.service_name, ()
         ):
             try:
-                body = json.dumps(result, separators=(",", ":"))
+                body = json.dumps(result, separators=(",", ":"), default=unix_timestamp)
             except (TypeError, ValueError):
                 body = None
             if body is not None and '"B":' not in body and '"BS":' not in body:

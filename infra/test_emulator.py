@@ -1,7 +1,8 @@
 """The emulator's own fixes answer as stock moto does (`make unit` runs this).
 
-Each read is made twice on the same tables, through moto's model serializer
-and through `patch_item_answers`, and a client must parse the same answer.
+Each read, write and stream read is made twice on the same tables, through
+moto's model serializer and through `patch_item_answers`, and a client must
+parse the same answer.
 """
 
 from __future__ import annotations
@@ -102,6 +103,75 @@ class ItemAnswers(unittest.TestCase):
                 stock, patched = self.both(call)
                 self.assertEqual(stock, patched)
                 self.assertEqual(self.fell_back, 0, "answered by the patch")
+
+    def test_writes_answer_as_stock_moto(self) -> None:
+        key = {"pk": {"S": "p"}, "sk": {"S": "K0005"}}
+        calls = {
+            # Each call leaves the table as it found it, so both runs answer alike.
+            "put, old item back": lambda: self.ddb.put_item(TableName="t", Item=item(5), ReturnValues="ALL_OLD"),
+            "update, all new": lambda: self.ddb.update_item(
+                TableName="t", Key=key, UpdateExpression="SET #m.#n = :v",
+                ExpressionAttributeNames={"#m": "map", "#n": "name"},
+                ExpressionAttributeValues={":v": {"S": "Näme 5"}}, ReturnValues="ALL_NEW",
+                ReturnConsumedCapacity="TOTAL",
+            ),
+            "update, nothing back": lambda: self.ddb.update_item(
+                TableName="t", Key=key, UpdateExpression="SET n = :v", ExpressionAttributeValues={":v": {"N": "5"}}
+            ),
+            "delete and put back": lambda: self.ddb.delete_item(TableName="t", Key=key, ReturnValues="ALL_OLD")
+            | {"put back": self.ddb.put_item(TableName="t", Item=item(5))["ResponseMetadata"]["HTTPStatusCode"]},
+            "batch write": lambda: self.ddb.batch_write_item(
+                RequestItems={"t": [{"PutRequest": {"Item": item(i)}} for i in range(3)]},
+                ReturnConsumedCapacity="TOTAL",
+            ),
+            "transaction": lambda: self.ddb.transact_write_items(
+                TransactItems=[
+                    {"Update": {"TableName": "t", "Key": key, "UpdateExpression": "SET n = :v",
+                                "ExpressionAttributeValues": {":v": {"N": "5"}}}},
+                    {"Put": {"TableName": "t", "Item": item(6)}},
+                ]
+            ),
+        }
+        for name, call in calls.items():
+            with self.subTest(name):
+                stock, patched = self.both(call)
+                self.assertEqual(stock, patched)
+                self.assertEqual(self.fell_back, 0, "answered by the patch")
+
+    def test_stream_records_answer_as_stock_moto(self) -> None:
+        self.ddb.create_table(
+            TableName="s",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )
+        for i in range(5):
+            self.ddb.put_item(TableName="s", Item=item(i))
+        self.ddb.update_item(
+            TableName="s", Key={"pk": {"S": "p"}, "sk": {"S": "K0001"}},
+            UpdateExpression="SET n = :v", ExpressionAttributeValues={":v": {"N": "-1"}},
+        )
+        self.ddb.delete_item(TableName="s", Key={"pk": {"S": "p"}, "sk": {"S": "K0002"}})
+        # moto routes the stream's API by this host; botocore's default one is newer.
+        streams = boto3.client(
+            "dynamodbstreams", region_name="us-east-1", endpoint_url="https://streams.dynamodb.us-east-1.amazonaws.com"
+        )
+        arn = self.ddb.describe_table(TableName="s")["Table"]["LatestStreamArn"]
+        shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")[
+            "ShardIterator"
+        ]
+        stock, patched = self.both(lambda: streams.get_records(ShardIterator=iterator, Limit=100))
+        self.assertEqual([r["eventName"] for r in patched["Records"]], ["INSERT"] * 5 + ["MODIFY", "REMOVE"])
+        self.assertIn("OldImage", patched["Records"][5]["dynamodb"])
+        # Each read hands out an iterator of its own.
+        self.assertTrue(stock.pop("NextShardIterator") and patched.pop("NextShardIterator"))
+        self.assertEqual(stock, patched)
+        self.assertEqual(self.fell_back, 0, "answered by the patch")
 
     def test_binary_values_take_motos_path(self) -> None:
         stock, patched = self.both(
