@@ -199,6 +199,104 @@ class ItemAnswers(unittest.TestCase):
 
 
 @mock_aws
+class RequestParsing(unittest.TestCase):
+    """`patch_request_parsing` reads each DynamoDB request as moto's parser does."""
+
+    def setUp(self) -> None:
+        from moto.dynamodb.responses import DynamoHandler
+
+        self.handler, self.stock_parse = DynamoHandler, DynamoHandler.parse_parameters
+        self.fell_back: list[str] = []
+
+        def counted(handler, request) -> None:
+            self.fell_back.append(handler._get_action())
+            self.stock_parse(handler, request)
+
+        DynamoHandler.parse_parameters = counted
+        emulator.patch_request_parsing()
+        fast_parse = DynamoHandler.parse_parameters
+        self.seen: list[tuple[str, object, object]] = []
+
+        def both(handler, request) -> None:
+            self.stock_parse(handler, request)
+            stock = handler.params
+            fast_parse(handler, request)
+            self.seen.append((handler._get_action(), stock, handler.params))
+
+        DynamoHandler.parse_parameters = both
+        self.ddb = boto3.client("dynamodb", region_name="us-east-1")
+
+    def tearDown(self) -> None:
+        self.handler.parse_parameters = self.stock_parse
+
+    def test_requests_read_as_motos_parser_reads_them(self) -> None:
+        ddb = self.ddb
+        ddb.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+                {"AttributeName": "n", "AttributeType": "N"},
+            ],
+            GlobalSecondaryIndexes=[{
+                "IndexName": "by-n", "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
+                                                   {"AttributeName": "n", "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["map"]},
+            }],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )
+        ddb.batch_write_item(RequestItems={"t": [{"PutRequest": {"Item": item(i)}} for i in range(25)]})
+        key = {"pk": {"S": "p"}, "sk": {"S": "K0003"}}
+        ddb.update_item(
+            TableName="t", Key=key, UpdateExpression="SET #m.#n = :v ADD n :one REMOVE flag",
+            ConditionExpression="attribute_exists(pk) AND n < :big",
+            ExpressionAttributeNames={"#m": "map", "#n": "name"},
+            ExpressionAttributeValues={":v": {"S": "x"}, ":one": {"N": "1"}, ":big": {"N": "1e10"}},
+            ReturnValues="UPDATED_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+        ddb.query(TableName="t", IndexName="by-n", KeyConditionExpression="pk = :p AND n BETWEEN :a AND :b",
+                  ExpressionAttributeValues={":p": {"S": "p"}, ":a": {"N": "2"}, ":b": {"N": "9"}},
+                  ScanIndexForward=False, Limit=3, ExclusiveStartKey={**key, "n": {"N": "9"}})
+        ddb.batch_get_item(RequestItems={"t": {"Keys": [key], "ProjectionExpression": "sk", "ConsistentRead": True}})
+        ddb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": "t", "Item": item(40), "ConditionExpression": "attribute_not_exists(sk)"}},
+                {"Delete": {"TableName": "t", "Key": {"pk": {"S": "p"}, "sk": {"S": "K0001"}}}},
+                {"ConditionCheck": {"TableName": "t", "Key": key, "ConditionExpression": "attribute_exists(sk)"}},
+            ],
+            ClientRequestToken="tok",
+        )
+        ddb.put_item(TableName="t", Item={"pk": {"S": "bin"}, "sk": {"S": "b"}, "blob": {"B": b"\x00\xff"}})
+        ddb.scan(TableName="t", Select="COUNT", FilterExpression="attribute_exists(#b)",
+                 ExpressionAttributeNames={"#b": "blob"})
+        actions = [action for action, _, _ in self.seen]
+        for want in ("CreateTable", "BatchWriteItem", "UpdateItem", "Query", "BatchGetItem", "TransactWriteItems",
+                     "PutItem", "Scan"):
+            self.assertIn(want, actions)
+        for action, stock, fast in self.seen:
+            with self.subTest(action):
+                self.assertEqual(stock, fast)
+        binary = [fast for action, _, fast in self.seen if action == "PutItem"]
+        self.assertEqual(binary[0]["Item"]["blob"]["B"], b"\x00\xff", "a blob is decoded, by moto's parser")
+        self.assertEqual(self.fell_back, ["PutItem"], "only the binary item took moto's parser")
+
+
+class Routing(unittest.TestCase):
+    def test_the_listing_is_motos(self) -> None:
+        from moto import backends
+
+        stock = backends.list_of_moto_modules
+        try:
+            emulator.patch_routing()
+            self.assertEqual(list(backends.list_of_moto_modules()), list(stock()))
+            self.assertIn("dynamodb", backends.list_of_moto_modules())
+        finally:
+            backends.list_of_moto_modules = stock
+
+
+@mock_aws
 class IndexPages(unittest.TestCase):
     """`patch_index_queries` pages an index as moto does, forwards and backwards."""
 
