@@ -283,6 +283,65 @@ class RequestParsing(unittest.TestCase):
         self.assertEqual(self.fell_back, ["PutItem"], "only the binary item took moto's parser")
 
 
+@mock_aws
+class QueueSends(unittest.TestCase):
+    """`patch_sqs`: a send reads the one attribute it needs, and queues as moto does."""
+
+    def setUp(self) -> None:
+        from moto.sqs import models
+
+        self.models = models
+        self.stock = (models.Queue.attributes, models.SQSBackend.send_message,
+                      models.SQSBackend.is_message_valid_based_on_retention_period)
+        self.sqs = boto3.client("sqs", region_name="us-east-1")
+
+    def tearDown(self) -> None:
+        m = self.models
+        (m.Queue.attributes, m.SQSBackend.send_message, m.SQSBackend.is_message_valid_based_on_retention_period) = (
+            self.stock
+        )
+
+    def run_queues(self, run: str) -> dict:
+        """Each kind of queue: what a batch of sends (one body twice) leaves on it."""
+        out = {}
+        kinds = {
+            "standard": {},
+            "fifo": {"FifoQueue": "true"},
+            "fifo, content deduplicated": {"FifoQueue": "true", "ContentBasedDeduplication": "true"},
+        }
+        for n, (kind, attrs) in enumerate(kinds.items()):
+            name = f"{run}{n}" + (".fifo" if attrs else "")
+            url = self.sqs.create_queue(QueueName=name, Attributes=attrs)["QueueUrl"]
+            entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(["a", "a", "b"])]
+            for e in entries if attrs else ():
+                e["MessageGroupId"] = "g"
+                if "ContentBasedDeduplication" not in attrs:
+                    e["MessageDeduplicationId"] = e["MessageBody"]
+            r = self.sqs.send_message_batch(QueueUrl=url, Entries=entries)
+            got = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+            counts = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+            out[kind] = {
+                "sent": len(r.get("Successful", [])),
+                "failed": sorted(f["Code"] for f in r.get("Failed", [])),
+                "received": sorted(m["Body"] for m in got.get("Messages", [])),
+                "in flight": counts["ApproximateNumberOfMessagesNotVisible"],
+            }
+        return out
+
+    def test_sends_queue_as_stock_moto(self) -> None:
+        stock = self.run_queues("stock")
+        emulator.patch_sqs()
+        patched = self.run_queues("patched")
+        self.assertEqual(stock, patched)
+        self.assertEqual(patched["standard"]["received"], ["a", "a", "b"])
+        self.assertEqual(patched["fifo, content deduplicated"]["received"], ["a", "b"])
+        # Outside a send, the attributes are whole.
+        url = self.sqs.create_queue(QueueName="whole")["QueueUrl"]
+        self.sqs.send_message(QueueUrl=url, MessageBody="x")
+        attrs = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        self.assertEqual(attrs["ApproximateNumberOfMessages"], "1")
+
+
 class Routing(unittest.TestCase):
     def test_the_listing_is_motos(self) -> None:
         from moto import backends
