@@ -17,6 +17,9 @@ the server starts:
 - **An answer of items costs its items once** (see `patch_item_answers`):
   moto walked the botocore model for every value of every item it answered,
   item reads and writes and the stream's records alike.
+- **A request is read once** (see `patch_request_parsing`): a DynamoDB body
+  moto's model walk would not change is taken as the JSON it is, and the
+  router's listing of moto's own services is made once, not per request.
 - **Sending to and receiving from a long SQS queue is not quadratic.** For
   each message it takes or hands out, moto computes every queue attribute
   (three counts over all the messages) to read one; here it reads that one.
