@@ -33,20 +33,26 @@ def item(i: int) -> dict:
     }
 
 
+def pk_sk_table(ddb, name: str, **extra) -> None:
+    """A table keyed (pk, sk), both strings."""
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        **extra,
+    )
+
+
 @mock_aws
 class ItemAnswers(unittest.TestCase):
     def setUp(self) -> None:
         os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
         self.ddb = boto3.client("dynamodb", region_name="us-east-1")
-        self.ddb.create_table(
-            TableName="t",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        pk_sk_table(self.ddb, "t")
         for i in range(30):
             self.ddb.put_item(TableName="t", Item=item(i))
         self.ddb.put_item(TableName="t", Item={"pk": {"S": "bin"}, "sk": {"S": "b"}, "blob": {"B": b"\x00\xffraw"}})
@@ -73,6 +79,13 @@ class ItemAnswers(unittest.TestCase):
             answer.pop("ResponseMetadata", None)
         return stock, patched
 
+    def all_answer_as_stock_moto(self, calls: dict) -> None:
+        for name, call in calls.items():
+            with self.subTest(name):
+                stock, patched = self.both(call)
+                self.assertEqual(stock, patched)
+                self.assertEqual(self.fell_back, 0, "answered by the patch")
+
     def test_reads_answer_as_stock_moto(self) -> None:
         calls = {
             "get": lambda: self.ddb.get_item(TableName="t", Key={"pk": {"S": "p"}, "sk": {"S": "K0003"}}),
@@ -98,11 +111,7 @@ class ItemAnswers(unittest.TestCase):
                 ReturnConsumedCapacity="INDEXES",
             ),
         }
-        for name, call in calls.items():
-            with self.subTest(name):
-                stock, patched = self.both(call)
-                self.assertEqual(stock, patched)
-                self.assertEqual(self.fell_back, 0, "answered by the patch")
+        self.all_answer_as_stock_moto(calls)
 
     def test_writes_answer_as_stock_moto(self) -> None:
         key = {"pk": {"S": "p"}, "sk": {"S": "K0005"}}
@@ -132,23 +141,10 @@ class ItemAnswers(unittest.TestCase):
                 ]
             ),
         }
-        for name, call in calls.items():
-            with self.subTest(name):
-                stock, patched = self.both(call)
-                self.assertEqual(stock, patched)
-                self.assertEqual(self.fell_back, 0, "answered by the patch")
+        self.all_answer_as_stock_moto(calls)
 
     def test_stream_records_answer_as_stock_moto(self) -> None:
-        self.ddb.create_table(
-            TableName="s",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-        )
+        pk_sk_table(self.ddb, "s", StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
         for i in range(5):
             self.ddb.put_item(TableName="s", Item=item(i))
         self.ddb.update_item(
