@@ -282,7 +282,9 @@ def patch_index_queries(table_class: Any, writes: Counter) -> None:
         except (TypeError, KeyError):
             return query(*args, **kwargs)  # mixed key types: moto's ordering
         # Descending (no range condition): from the end, or from just below the start key.
-        walk = items[start:] if scan_index_forward else reversed(items[:stop])
+        # Walked by position: a slice would copy the partition (a million devices: 17 ms a page).
+        positions = range(start, len(items)) if scan_index_forward else range(stop - 1, -1, -1)
+        walk = (items[i] for i in positions)
         results, size, scanned, last = [], 0, 0, None
         for item in walk:
             if range_comparison and not item.attrs[range_attr].compare(range_comparison, range_objs):
