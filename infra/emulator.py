@@ -39,6 +39,7 @@ import argparse
 import calendar
 import copy
 import datetime
+import functools
 import json
 import threading
 import time
@@ -291,13 +292,16 @@ def patch_index_queries(table_class: Any, writes: Counter) -> None:
                 if range_comparison == "BEGINS_WITH":
                     break  # sorted: nothing further begins with the prefix
                 continue
-            if len(results) == limit or size + item.size() > 1024 * 1024:
+            item_size = item.size()
+            if len(results) == limit or size + item_size > 1024 * 1024:
                 last = self._get_last_evaluated_key(results[-1], index_name)
                 break
             results.append(item)
-            size += item.size()
+            size += item_size
             scanned += 1
-        results = [index.project(r) for r in copy.deepcopy(results)]
+        # Not copied, as moto's own query copies them: projections build new
+        # items, and the answer is encoded before the lock lets a write in.
+        results = [index.project(r) for r in results]
         if filter_expression is not None:
             results = [r for r in results if filter_expression.expr(r)]
         if projection_expressions:
@@ -420,11 +424,15 @@ def patch_request_parsing() -> None:
 
 def patch_routing() -> None:
     """moto lists its own package directory (a stat per service, ~150) to route
-    every request, under the dispatcher's lock; the listing never changes."""
+    every request, under the dispatcher's lock, then lists the handler class's
+    methods (`inspect.getmembers`) to find the action's: neither changes once
+    the server serves, so each is listed once."""
     from moto import backends
+    from moto.core import responses
 
     modules = tuple(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: modules
+    responses.method_names_from_class = functools.lru_cache(maxsize=None)(responses.method_names_from_class)
 
 
 def patch_sqs() -> None:

@@ -342,13 +342,19 @@ class Routing(unittest.TestCase):
     def test_the_listing_is_motos(self) -> None:
         from moto import backends
 
-        stock = backends.list_of_moto_modules
+        from moto.core import responses
+        from moto.dynamodb.responses import DynamoHandler
+
+        stock, stock_methods = backends.list_of_moto_modules, responses.method_names_from_class
         try:
             emulator.patch_routing()
             self.assertEqual(list(backends.list_of_moto_modules()), list(stock()))
             self.assertIn("dynamodb", backends.list_of_moto_modules())
+            for _ in range(2):
+                self.assertEqual(responses.method_names_from_class(DynamoHandler), stock_methods(DynamoHandler))
+            self.assertIn("query", responses.method_names_from_class(DynamoHandler))
         finally:
-            backends.list_of_moto_modules = stock
+            backends.list_of_moto_modules, responses.method_names_from_class = stock, stock_methods
 
 
 @mock_aws
