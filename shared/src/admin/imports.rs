@@ -8,7 +8,7 @@ use crate::domain::{ExistingPolicy, InviteChannel, OnError};
 use crate::import::scan::IssueTotals;
 use crate::import::{report_keys, Counts, ImportStatus, RowIssue, Skipped};
 use crate::outbox::{InviteTally, Outbox};
-use crate::ports::ImportState;
+use crate::ports::{ImportState, PortError};
 
 /// Imports per page of the history.
 pub const PAGE: usize = 25;
@@ -154,22 +154,33 @@ pub async fn one(
         .await?
         .ok_or_else(|| AdminError::NotFound("no import has this id".into()))?;
     let (report_key, errors_key) = report_keys(&st.key, &st.import_id);
-    // The report holds every error with row, column, value and message, once it exists.
-    let report: Option<ReportIssues> = files
-        .read(&report_key)
-        .await?
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    let report_and_errors_file = async {
+        // The report holds every error with row, column, value and message, once it exists.
+        let report: Option<ReportIssues> = files
+            .read(&report_key)
+            .await?
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        // The errors file is written while the file is validated, before any
+        // report: a report without errors means there is none to look for.
+        let errors_file = match &report {
+            Some(r) if r.errors_total.unwrap_or(r.errors.len() as u64) == 0 => false,
+            _ => files.exists(&errors_key).await?,
+        };
+        Ok::<_, PortError>((report, errors_file))
+    };
+    // The invite tally needs only the record: it waits on neither file.
+    let ((report, errors_file), invites) = futures::try_join!(
+        report_and_errors_file,
+        outbox.tally(&st.import_id, st.counts.invites_queued),
+    )?;
     let report_url = match &report {
         Some(_) => Some(files.download_link(&report_key).await?),
         None => None,
     };
-    let errors_csv_url = match files.exists(&errors_key).await? {
+    let errors_csv_url = match errors_file {
         true => Some(files.download_link(&errors_key).await?),
         false => None,
     };
-    let invites = outbox
-        .tally(&st.import_id, st.counts.invites_queued)
-        .await?;
     let r = report.unwrap_or_default();
     Ok(ImportDetail {
         summary: ImportSummary::from(&st),
@@ -204,4 +215,75 @@ pub async fn resend_invites(
         crate::outbox::resend::resend_all(outbox, queue, &st.import_id, now, out_of_time).await?;
     tracing::info!(by = %by, resent = done.resent, skipped = done.skipped, "import invites resent");
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+
+    use super::*;
+    use crate::fakes::MemoryAdmin;
+
+    fn import(id: &str) -> ImportState {
+        ImportState {
+            import_id: id.into(),
+            bucket: "b".into(),
+            key: format!("imports/{id}.csv"),
+            version: None,
+            status: ImportStatus::Completed,
+            options: Default::default(),
+            counts: Counts::default(),
+            rows_done: 0,
+            rows_validated: 0,
+            skipped: vec![],
+            skipped_total: 0,
+            created_at: "2026-12-04T00:00:00Z".into(),
+        }
+    }
+
+    /// Each import's report and errors file as the import leaves them; the
+    /// detail's links, and how many existence checks (HeadObjects) it made.
+    #[tokio::test]
+    async fn the_errors_file_is_looked_for_only_when_the_report_may_have_one() {
+        let admin = MemoryAdmin::default();
+        let cases = [
+            ("clean", Some(r#"{"errors": [], "errors_total": 0}"#), false),
+            ("errors", Some(r#"{"errors": [], "errors_total": 3}"#), true),
+            // Still validating: the errors file is there before any report.
+            ("running", None, true),
+            // A report from before the totals: its list is whole.
+            ("old clean", Some(r#"{"errors": []}"#), false),
+        ];
+        for (id, report, errors_file) in cases {
+            admin.imports.lock().unwrap().push(import(id));
+            let (report_key, errors_key) = report_keys(&format!("imports/{id}.csv"), id);
+            let mut objects = admin.objects.lock().unwrap();
+            if let Some(r) = report {
+                objects.insert(report_key, r.as_bytes().to_vec());
+            }
+            if errors_file {
+                objects.insert(errors_key, b"row,error\n".to_vec());
+            }
+        }
+        let mut seen = Vec::new();
+        for (id, _, _) in cases {
+            let before = admin.file_checks.load(Ordering::Relaxed);
+            let d = one(&admin, &admin, &admin.outbox, id).await.unwrap();
+            seen.push((
+                id,
+                d.report_url.is_some(),
+                d.errors_csv_url.is_some(),
+                admin.file_checks.load(Ordering::Relaxed) - before,
+            ));
+        }
+        assert_eq!(
+            seen,
+            [
+                ("clean", true, false, 0),
+                ("errors", true, true, 1),
+                ("running", false, true, 1),
+                ("old clean", true, false, 0),
+            ]
+        );
+    }
 }

@@ -47,6 +47,8 @@ pub struct MemoryAdmin {
     pub fail: AtomicBool,
     /// Settings saves that lose a race (someone else saved first) before one wins.
     pub lost_saves: AtomicU32,
+    /// Calls of [`ReportFiles::exists`] (a HeadObject each in S3).
+    pub file_checks: AtomicU32,
 }
 
 impl MemoryAdmin {
@@ -432,6 +434,7 @@ impl ReportFiles for MemoryAdmin {
 
     async fn exists(&self, key: &str) -> Result<bool, PortError> {
         self.up()?;
+        self.file_checks.fetch_add(1, Ordering::Relaxed);
         Ok(self.objects.lock().unwrap().contains_key(key))
     }
 
