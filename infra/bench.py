@@ -662,9 +662,10 @@ def admin_dynamodb_calls(env: dict) -> int:
 def bench_console(sizes: list[int], samples: int = 30) -> dict:
     """Every admin route timed (p50 of `samples`) and its DynamoDB requests
     counted at each table size, beside a raw GetItem through the same proxy the
-    admin function's requests take, sampled in turn with each route; then an export of every device, its time
-    and the export function's peak memory. Devices are seeded through the
-    import path, so the stream keeps the totals as in production."""
+    admin function's requests take, sampled in turn with each route; then an
+    export of every device, its time and the export function's peak memory.
+    Devices are seeded through the import path, so the stream keeps the totals
+    as in production."""
     st = stackmod.Stack(
         stackmod.free_port(), stackmod.free_port(), stackmod.free_port(),
         watch_code=False, release=True, inject_faults=True,
