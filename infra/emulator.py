@@ -19,7 +19,8 @@ the server starts:
   item reads and writes and the stream's records alike.
 - **A request is read once** (see `patch_request_parsing`): a DynamoDB body
   moto's model walk would not change is taken as the JSON it is, and the
-  router's listing of moto's own services is made once, not per request.
+  router's listings (moto's services, a handler's methods) are made once,
+  not per request (see `patch_routing`).
 - **Sending to and receiving from a long SQS queue is not quadratic.** For
   each message it takes or hands out, moto computes every queue attribute
   (three counts over all the messages) to read one; here it reads that one.
@@ -299,8 +300,9 @@ def patch_index_queries(table_class: Any, writes: Counter) -> None:
             results.append(item)
             size += item_size
             scanned += 1
-        # Not copied, as moto's own query copies them: projections build new
-        # items, and the answer is encoded before the lock lets a write in.
+        # moto's own query deep-copies the page; here it is not copied:
+        # projections build new items, and the answer is encoded before the
+        # lock lets a write in.
         results = [index.project(r) for r in results]
         if filter_expression is not None:
             results = [r for r in results if filter_expression.expr(r)]

@@ -33,14 +33,15 @@ def item(i: int) -> dict:
     }
 
 
-def pk_sk_table(ddb, name: str, **extra) -> None:
-    """A table keyed (pk, sk), both strings."""
+def pk_sk_table(ddb, name: str, attributes: tuple[dict, ...] = (), **extra) -> None:
+    """A table keyed (pk, sk), both strings; `attributes` defines its indexes' keys."""
     ddb.create_table(
         TableName=name,
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
         AttributeDefinitions=[
             {"AttributeName": "pk", "AttributeType": "S"},
             {"AttributeName": "sk", "AttributeType": "S"},
+            *attributes,
         ],
         BillingMode="PAY_PER_REQUEST",
         **extra,
@@ -227,20 +228,13 @@ class RequestParsing(unittest.TestCase):
 
     def test_requests_read_as_motos_parser_reads_them(self) -> None:
         ddb = self.ddb
-        ddb.create_table(
-            TableName="t",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-                {"AttributeName": "n", "AttributeType": "N"},
-            ],
+        pk_sk_table(
+            ddb, "t", attributes=({"AttributeName": "n", "AttributeType": "N"},),
             GlobalSecondaryIndexes=[{
                 "IndexName": "by-n", "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
                                                    {"AttributeName": "n", "KeyType": "RANGE"}],
                 "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["map"]},
             }],
-            BillingMode="PAY_PER_REQUEST",
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
         )
         ddb.batch_write_item(RequestItems={"t": [{"PutRequest": {"Item": item(i)}} for i in range(25)]})
@@ -341,7 +335,6 @@ class QueueSends(unittest.TestCase):
 class Routing(unittest.TestCase):
     def test_the_listing_is_motos(self) -> None:
         from moto import backends
-
         from moto.core import responses
         from moto.dynamodb.responses import DynamoHandler
 
