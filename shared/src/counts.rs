@@ -18,9 +18,16 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use crate::admin::Count;
-use crate::ports::PortError;
+use crate::port_error::PortError;
 use crate::records::DeviceStatus;
+
+/// Devices of one status and platform.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Count {
+    pub status: DeviceStatus,
+    pub platform: String,
+    pub count: u64,
+}
 
 /// A stream record's sequence number, comparable across lengths (DynamoDB
 /// Streams numbers have 21 to 40 digits and grow within a shard).

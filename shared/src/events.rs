@@ -10,9 +10,8 @@ use std::sync::Mutex;
 
 use serde_json::{json, Value};
 
-use crate::admission::{AdmissionRequest, Decision};
-use crate::ports::{ImportState, PortError};
-use crate::records::rfc3339;
+use crate::clock::rfc3339;
+use crate::port_error::PortError;
 
 pub const SOURCE: &str = "preapprove";
 
@@ -69,61 +68,14 @@ impl Outgoing {
     }
 }
 
-fn put(detail: &mut Value, key: &str, value: Option<String>) {
+/// Sets `key` when there is a value: an absent fact is left out, not null.
+pub(crate) fn put(detail: &mut Value, key: &str, value: Option<String>) {
     if let (Some(v), Some(map)) = (value, detail.as_object_mut()) {
         map.insert(key.to_owned(), Value::String(v));
     }
 }
 
 impl Event {
-    /// An admission or enrollment-completion decision, with its precise
-    /// reason (the caller was told less).
-    pub fn admission(
-        decision: &Decision,
-        request: &AdmissionRequest,
-        endpoint: &str,
-        at: u64,
-    ) -> Self {
-        let mut detail = json!({
-            "serial_number": request.serial,
-            "platform": request.platform.as_str(),
-            "reason": decision.reason.as_str(),
-            "pre_approved": decision.pre_approved,
-            "endpoint": endpoint,
-            "at": rfc3339(at),
-        });
-        put(&mut detail, "enrollment_method", request.method_name());
-        put(&mut detail, "os_version", request.os_version_text());
-        Self {
-            detail_type: if decision.is_allow() {
-                DetailType::AdmissionAllowed
-            } else {
-                DetailType::AdmissionDenied
-            },
-            detail,
-        }
-    }
-
-    /// A finished import (completed, rejected or failed) with its counts.
-    pub fn import_finished(state: &ImportState) -> Self {
-        Self {
-            detail_type: DetailType::ImportFinished,
-            detail: json!({
-                "import_id": state.import_id,
-                "bucket": state.bucket,
-                "key": state.key,
-                "status": state.status,
-                "rows": state.counts.rows,
-                "valid_rows": state.counts.valid_rows,
-                "devices_written": state.counts.devices_written,
-                "users_written": state.counts.users_written,
-                "invites_queued": state.counts.invites_queued,
-                "skipped": state.skipped_total,
-                "created_at": state.created_at,
-            }),
-        }
-    }
-
     /// What a change of a device record means, from its stream images
     /// (DynamoDB JSON): enrolled, or lapsed; None for any other change.
     pub fn from_device_change(old: Option<&Value>, new: Option<&Value>) -> Option<Self> {

@@ -9,7 +9,7 @@ use futures::{stream, StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use crate::domain::Expiry;
-use crate::ports::PortError;
+use crate::port_error::PortError;
 
 /// A pre-approval whose expiry has passed.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,25 +1,42 @@
 //! Pre-approved device enrollment: the domain (CSV dialects, header mapping,
-//! validation, admission rules), the ports the functions need, and, behind the
-//! `aws` feature, the AWS adapters that implement them.
+//! validation, admission rules), the use cases with the ports they need, and,
+//! behind the `aws` feature, the AWS adapters that implement those ports.
+//!
+//! The modules are layers, listed bottom up: each one imports only modules
+//! listed above it, never one below it, so the list can be read from the top
+//! and nothing in it is part of a cycle. `make lint` checks this order
+//! (`infra/check_layers.py`); `aws/mod.rs` lists the adapters the same way.
 
-pub mod admin;
-pub mod admission;
-#[cfg(feature = "aws")]
-pub mod aws;
-pub mod counts;
+// Leaves: they import nothing from this crate.
+pub mod clock;
+pub mod env;
+pub mod port_error;
+
+// The domain: values that validate when built, CSV dialects and header
+// mapping, passwords, and the stored shape of devices, users and imports.
 pub mod csvfile;
 pub mod domain;
-pub mod env;
-pub mod events;
-pub mod expiry;
-pub mod export;
-#[cfg(any(test, feature = "fakes"))]
-pub mod fakes;
-pub mod import;
-pub mod outbox;
 pub mod password;
-pub mod ports;
 pub mod records;
 pub mod seal;
+
+// Ports more than one use case needs.
+pub mod events;
+pub mod files;
+
+// Use cases, each with the ports of its own; later ones build on earlier ones.
+pub mod counts;
+pub mod outbox;
 pub mod settings;
+pub mod admission;
+pub mod expiry;
+pub mod export;
+pub mod import;
 pub mod undo;
+pub mod admin;
+
+// Adapters: AWS for the functions, in memory for tests and benchmarks.
+#[cfg(feature = "aws")]
+pub mod aws;
+#[cfg(any(test, feature = "fakes"))]
+pub mod fakes;

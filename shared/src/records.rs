@@ -91,7 +91,7 @@ impl DeviceRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceInvite {
     pub reference: String,
-    pub state: crate::outbox::InviteState,
+    pub state: crate::domain::InviteState,
 }
 
 /// How and when a device enrolled.
@@ -134,47 +134,40 @@ pub struct ExistingUser {
     pub record: Option<Box<UserRecord>>,
 }
 
-/// Seconds since the epoch as an RFC 3339 UTC timestamp (`2026-11-21T14:25:28Z`).
-pub fn rfc3339(secs: u64) -> String {
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    let (h, m, s) = (rem / 3600, (rem % 3600) / 60, rem % 60);
-    // Civil-from-days (Howard Hinnant's algorithm), valid for the Gregorian calendar.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(mo <= 2);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}Z")
+/// What was there before an import wrote a device or a user (None: nothing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UndoItem {
+    Device {
+        serial: String,
+        /// The user key the import gave the device (its user is kept if it stays).
+        owner: String,
+        before: Option<Box<DeviceRecord>>,
+    },
+    User {
+        email: String,
+        before: Option<Box<UserRecord>>,
+        /// A device of this user stays: the user the import created stays too.
+        kept: bool,
+    },
 }
 
-/// Seconds since the epoch, now.
-pub fn epoch_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-/// Whether less than `reserve` is left before `deadline_ms` (epoch
-/// milliseconds, as Lambda's invocation context gives it): when a long run
-/// saves and stops.
-pub fn out_of_time(deadline_ms: u64, reserve: std::time::Duration) -> impl Fn() -> bool + Copy {
-    move || {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        std::time::Duration::from_millis(deadline_ms.saturating_sub(now)) < reserve
+impl UndoItem {
+    /// Its key among the import's before-images (devices sort before users).
+    pub fn key(&self) -> String {
+        match self {
+            Self::Device { serial, .. } => format!("{DEVICE_PREFIX}{serial}"),
+            Self::User { email, .. } => user_key(email),
+        }
     }
 }
 
-/// Now, as RFC 3339.
-pub fn now_rfc3339() -> String {
-    rfc3339(epoch_now())
+/// The key of a user's before-image.
+pub fn user_key(email: &str) -> String {
+    format!("{USER_PREFIX}{email}")
 }
+
+pub const DEVICE_PREFIX: &str = "UNDO#D#";
+pub const USER_PREFIX: &str = "UNDO#U#";
 
 #[cfg(test)]
 mod tests {
@@ -185,12 +178,5 @@ mod tests {
         assert!(DeviceStatus::PreApproved.is_replaceable());
         assert!(DeviceStatus::Expired.is_replaceable());
         assert!(!DeviceStatus::Enrolled.is_replaceable());
-    }
-
-    #[test]
-    fn timestamps() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_795_271_128), "2026-11-21T14:25:28Z");
     }
 }

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::domain::{Email, ExistingPolicy, ImportDefaults, InviteChannel, OnError};
-use crate::ports::{InviteOrigin, PortError};
+use crate::outbox::InviteOrigin;
+use crate::port_error::PortError;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Settings {

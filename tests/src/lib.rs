@@ -192,7 +192,7 @@ impl Stack {
             .send()
             .await
             .expect("the uploaded object");
-        let version = shared::ports::ObjectVersion {
+        let version = shared::files::ObjectVersion {
             version_id: head.version_id().map(str::to_owned),
             etag: head.e_tag().map(str::to_owned),
         };
@@ -202,7 +202,7 @@ impl Stack {
     /// The import id an event naming `key` at `version_id` runs under when the
     /// object is not there to ask (the import then goes by the event's version).
     pub fn import_id_of_version(&self, key: &str, version_id: &str) -> String {
-        let version = shared::ports::ObjectVersion {
+        let version = shared::files::ObjectVersion {
             version_id: Some(version_id.to_owned()),
             etag: None,
         };

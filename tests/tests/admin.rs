@@ -509,7 +509,7 @@ async fn wrong_passwords_lock_a_serial_until_an_administrator_unlocks_it() {
         .table_name(&a.st.denials_table)
         .item("denial_id", Av::S(denial_id.clone()))
         .item("kind", Av::S("denial".into()))
-        .item("at", Av::S(shared::records::now_rfc3339()))
+        .item("at", Av::S(shared::clock::now_rfc3339()))
         .item("serial", Av::S(serial.clone()))
         .item("platform", Av::S("ios".into()))
         .item("reason", Av::S("password_mismatch".into()))
@@ -545,7 +545,7 @@ async fn wrong_passwords_lock_a_serial_until_an_administrator_unlocks_it() {
     let until = v["locked_until"].as_str().expect("locked").to_owned();
     // The lock is 15 minutes from the fifth failure.
     let fifth = a.st.device(&serial).await.unwrap().failures[4];
-    assert_eq!(until, shared::records::rfc3339(fifth + 15 * 60));
+    assert_eq!(until, shared::clock::rfc3339(fifth + 15 * 60));
 
     // A second lock lasts twice as long: the first one over, five more wrong passwords.
     let earlier: Vec<aws_sdk_dynamodb::types::AttributeValue> = (0..5)
@@ -570,7 +570,7 @@ async fn wrong_passwords_lock_a_serial_until_an_administrator_unlocks_it() {
     let v = a.get(&path).await;
     assert_eq!(v["failed_attempts"], 10);
     let tenth = a.st.device(&serial).await.unwrap().failures[9];
-    assert_eq!(v["locked_until"], shared::records::rfc3339(tenth + 30 * 60));
+    assert_eq!(v["locked_until"], shared::clock::rfc3339(tenth + 30 * 60));
 
     let (status, v) = a.send("POST", &format!("{path}/unlock"), json!({})).await;
     assert_eq!((status, v["action"].as_str()), (200, Some("unlock")), "{v}");

@@ -10,7 +10,7 @@ use std::time::Duration;
 use integration_tests::events::{subscribe, wait_for};
 use integration_tests::Stack;
 use serde_json::json;
-use shared::records::{epoch_now, rfc3339};
+use shared::clock::{epoch_now, rfc3339};
 
 const HEADER: &str = "Name,Email,Ownership,Serial Number,Platform,Password,Expires\n";
 

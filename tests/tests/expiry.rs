@@ -10,7 +10,8 @@ use std::time::Duration;
 use integration_tests::admin::Admin;
 use integration_tests::Stack;
 use serde_json::{json, Value};
-use shared::records::{epoch_now, rfc3339, DeviceStatus};
+use shared::clock::{epoch_now, rfc3339};
+use shared::records::DeviceStatus;
 
 const HEADER: &str = "Name,Email,Ownership,Serial Number,Platform,Expiry Date\n";
 

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use integration_tests::Stack;
 use serde_json::json;
-use shared::records::epoch_now;
+use shared::clock::epoch_now;
 
 const HEADER: &str = "Name,Email,Ownership,Serial Number,Platform,Mobile,Password,Device Group\n";
 

@@ -11,7 +11,7 @@ use integration_tests::admin::Admin;
 use integration_tests::events::{subscribe, wait_for};
 use integration_tests::Stack;
 use serde_json::{json, Value};
-use shared::aws::dynamo::Tables;
+use shared::aws::tables::Tables;
 use shared::aws::undo::DynamoUndo;
 use shared::records::DeviceStatus;
 use shared::undo::{Applied, Change, UndoStore, CHANGES_PER_CALL};

@@ -1,6 +1,6 @@
 //! The admin function's configuration, read once at start.
 
-use shared::aws::dynamo::Tables;
+use shared::aws::tables::Tables;
 use shared::env::{parsed_or, required, EnvError};
 
 #[derive(Debug, Clone)]

@@ -6,10 +6,10 @@ use std::time::Duration;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use shared::aws::clients;
-use shared::aws::dynamo::Tables;
 use shared::aws::expiry::DynamoExpiry;
+use shared::aws::tables::Tables;
+use shared::clock::epoch_now;
 use shared::expiry::sweep;
-use shared::records::epoch_now;
 
 /// Left of the invocation's time when the sweep stops (the next one goes on).
 const RESERVE: Duration = Duration::from_secs(10);
@@ -25,7 +25,7 @@ async fn main() -> Result<(), Error> {
     };
     let store = &store;
     run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let out_of_time = shared::records::out_of_time(event.context.deadline, RESERVE);
+        let out_of_time = shared::clock::out_of_time(event.context.deadline, RESERVE);
         let swept = sweep(store, epoch_now(), out_of_time).await?;
         tracing::info!(
             expired = swept.expired,

@@ -18,7 +18,7 @@ pub enum TotalsError {
     #[error("record {0} has no readable SequenceNumber")]
     BadSequence(String),
     #[error("{0}")]
-    Port(#[from] shared::ports::PortError),
+    Port(#[from] shared::port_error::PortError),
     #[error("not a stream event nor a recount request: {0}")]
     Unknown(String),
 }
@@ -126,7 +126,7 @@ mod tests {
 
     use super::*;
     use shared::fakes::MemoryCounts;
-    use shared::ports::PortError;
+    use shared::port_error::PortError;
 
     struct NoTable;
 

@@ -5,7 +5,7 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use shared::aws::clients;
 use shared::aws::counts::{DynamoCensus, DynamoCounts};
-use shared::aws::dynamo::Tables;
+use shared::aws::tables::Tables;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

@@ -14,9 +14,10 @@ use shared::admission::{
     decide, AdmissionRequest, AdmissionStore, Credential, Decision, Denial, Enrolled, Enrollment,
     Expect, PasswordCheck, PublicReason, TokenKey, MAX_BODY_BYTES,
 };
-use shared::events::{Event, Outgoing};
+use shared::clock::epoch_now;
+use shared::events::Outgoing;
 use shared::password::PasswordKey;
-use shared::records::{epoch_now, DeviceStatus};
+use shared::records::DeviceStatus;
 
 pub struct App<S> {
     pub store: S,
@@ -290,7 +291,7 @@ async fn settle<S: AdmissionStore>(app: &App<S>, a: &Attempt<'_>, decision: &Dec
         reason = decision.reason.as_str(),
         "admission"
     );
-    app.events.push(Event::admission(
+    app.events.push(shared::admission::decision_event(
         decision,
         request,
         a.endpoint.name(),
@@ -343,7 +344,7 @@ fn already_enrolled() -> Response<Body> {
     )
 }
 
-fn unavailable(endpoint: Endpoint, e: &shared::ports::PortError) -> Response<Body> {
+fn unavailable(endpoint: Endpoint, e: &shared::port_error::PortError) -> Response<Body> {
     tracing::error!(endpoint = endpoint.name(), error = %e, "store unavailable");
     let mut r = error(
         StatusCode::SERVICE_UNAVAILABLE,

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use shared::aws::sqs::receive_count;
 use shared::export::run::{run, Outcome};
 use shared::export::{DeviceSource, ExportStore};
-use shared::ports::ReportSink;
+use shared::files::ReportSink;
 
 /// The adapters, built once per container.
 pub struct App<S, D, K> {
@@ -34,7 +34,7 @@ where
     D: DeviceSource,
     K: ReportSink,
 {
-    let out_of_time = shared::records::out_of_time(event.context.deadline, RESERVE);
+    let out_of_time = shared::clock::out_of_time(event.context.deadline, RESERVE);
     let mut response = SqsBatchResponse::default();
     for message in event.payload.records {
         let Some(m) = message

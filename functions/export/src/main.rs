@@ -3,9 +3,9 @@
 use export::{handle, App};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use shared::aws::clients;
-use shared::aws::dynamo::Tables;
 use shared::aws::exports::{DynamoDeviceSource, DynamoExports};
 use shared::aws::s3::S3Reports;
+use shared::aws::tables::Tables;
 use shared::env::required;
 
 #[tokio::main]

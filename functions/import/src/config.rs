@@ -1,6 +1,6 @@
 //! The import function's configuration, read once at start from its environment.
 
-use shared::aws::dynamo::Tables;
+use shared::aws::tables::Tables;
 use shared::env::{parsed_or, required, EnvError};
 
 #[derive(Debug, Clone)]

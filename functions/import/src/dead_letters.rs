@@ -7,8 +7,10 @@
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
 use shared::events::EventPublisher;
+use shared::files::{ObjectVersion, ReportSink, Uploads};
+use shared::import::ports::ImportRecords;
 use shared::import::{mark_failed, ImportObject, Outcome};
-use shared::ports::{ImportRecords, ObjectVersion, PortError, ReportSink, Uploads};
+use shared::port_error::PortError;
 
 use crate::event::Notification;
 

@@ -5,9 +5,10 @@
 use import::dead_letters::{handle, DeadLetters};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use shared::aws::clients;
-use shared::aws::dynamo::{DynamoImports, Tables};
+use shared::aws::dynamo::DynamoImports;
 use shared::aws::events::EventBridgePublisher;
 use shared::aws::s3::{S3Reports, S3Uploads};
+use shared::aws::tables::Tables;
 use shared::env::{parsed_or, required};
 
 #[tokio::main]

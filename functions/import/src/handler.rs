@@ -6,8 +6,10 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use lambda_runtime::LambdaEvent;
 use shared::aws::sqs::receive_count;
 use shared::domain::ImportOptions;
+use shared::files::Uploads;
+use shared::import::ports::Continuations;
 use shared::import::{run_import, ImportObject, ImportPorts, Outcome, RunConfig, RunError};
-use shared::ports::{Continuations, PortError, Uploads};
+use shared::port_error::PortError;
 use shared::settings::SettingsStore;
 
 use crate::event::{Notification, Record};

@@ -9,9 +9,10 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use shared::aws::clients;
-use shared::aws::dynamo::{DynamoImports, Tables};
+use shared::aws::dynamo::DynamoImports;
 use shared::aws::events::EventBridgePublisher;
 use shared::aws::sqs::receive_count;
+use shared::aws::tables::Tables;
 use shared::aws::undo::DynamoUndo;
 use shared::env::{parsed_or, required};
 use shared::undo::run::{run as undo, Ran};
@@ -47,7 +48,7 @@ async fn main() -> Result<(), Error> {
     };
     let (store, records, events) = (&store, &records, &events);
     run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        let out_of_time = shared::records::out_of_time(event.context.deadline, RESERVE);
+        let out_of_time = shared::clock::out_of_time(event.context.deadline, RESERVE);
         let mut response = SqsBatchResponse::default();
         for message in event.payload.records {
             let body = message.body.as_deref().unwrap_or_default();

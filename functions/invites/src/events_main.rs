@@ -3,8 +3,8 @@
 use invites::status::handle;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use shared::aws::clients;
-use shared::aws::dynamo::Tables;
 use shared::aws::outbox::DynamoOutbox;
+use shared::aws::tables::Tables;
 use shared::env::parsed_or;
 
 #[tokio::main]

@@ -7,8 +7,8 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
 use shared::outbox::deliver::{deliver_batch, DeliverConfig, DeliverPorts, Incoming, Verdict};
+use shared::outbox::{InviteOrigin, InviteSender};
 use shared::outbox::{Outbox, QuotaSource, RateWindows};
-use shared::ports::{InviteOrigin, InviteSender};
 use shared::settings::SettingsStore;
 
 /// Puts a message back on its queue, visible again after a delay.
@@ -83,7 +83,7 @@ where
                     .attributes
                     .get("SentTimestamp")
                     .and_then(|t| t.parse::<u64>().ok())
-                    .map_or_else(shared::outbox::epoch_now, |ms| ms / 1000),
+                    .map_or_else(shared::clock::epoch_now, |ms| ms / 1000),
             }
         })
         .collect();

@@ -3,14 +3,14 @@
 
 use invites::sender::{handle, Sender, SqsVisibility};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use shared::aws::dynamo::Tables;
 use shared::aws::messaging::AwsInviteSender;
 use shared::aws::outbox::{DynamoOutbox, DynamoRateWindows, SesQuota};
 use shared::aws::settings::DynamoSettings;
+use shared::aws::tables::Tables;
 use shared::aws::{clients, secrets};
 use shared::env::{parsed_or, required};
 use shared::outbox::deliver::DeliverConfig;
-use shared::ports::InviteOrigin;
+use shared::outbox::InviteOrigin;
 use shared::seal::Sealer;
 
 #[tokio::main]

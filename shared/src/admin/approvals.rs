@@ -4,11 +4,13 @@
 use serde::{Deserialize, Serialize};
 
 use super::{AdminError, AdminReads, ApprovalWrite, Approvals, Cursor, DenialView, Page};
+use crate::clock::{epoch_now, now_rfc3339};
 use crate::domain::values::parse_groups;
+use crate::domain::InviteState;
 use crate::domain::{Email, Expiry, InviteChannel, Mobile, Ownership, Platform, SerialNumber};
 use crate::import::{DeviceRow, Provenance};
-use crate::outbox::{InviteMessage, InviteQueue, InviteRef, InviteState, OutboxEntry};
-use crate::records::{epoch_now, now_rfc3339, DeviceInvite, DeviceStatus};
+use crate::outbox::{InviteMessage, InviteQueue, InviteRef, OutboxEntry};
+use crate::records::{DeviceInvite, DeviceStatus};
 
 /// Attempts per page of the inbox.
 pub const PAGE: usize = 50;

@@ -7,16 +7,15 @@ use super::{
     Acted, AdminError, AdminReads, Count, Cursor, DeviceAction, DeviceActions, DeviceAudit,
 };
 use crate::admission::lockout;
+use crate::clock::epoch_now as now_secs;
+use crate::clock::{epoch_now, now_rfc3339, rfc3339};
 use crate::counts::total_of;
+use crate::domain::InviteState;
 use crate::domain::{email_key, Expiry};
 use crate::outbox::resend::{resend_one, ResendError};
-use crate::outbox::{
-    epoch_now as now_secs, InviteQueue, InviteRef, InviteState, InviteStatus, Outbox,
-};
-use crate::ports::PortError;
-use crate::records::{
-    epoch_now, now_rfc3339, rfc3339, DeviceRecord, DeviceStatus, EnrollmentInfo, UserRecord,
-};
+use crate::outbox::{InviteQueue, InviteRef, InviteStatus, Outbox};
+use crate::port_error::PortError;
+use crate::records::{DeviceRecord, DeviceStatus, EnrollmentInfo, UserRecord};
 
 /// Audit entries shown on a device's page.
 pub const AUDIT_LIMIT: usize = 20;

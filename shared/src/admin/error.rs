@@ -1,6 +1,6 @@
 //! What an admin use case can answer instead of its result.
 
-use crate::ports::PortError;
+use crate::port_error::PortError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {

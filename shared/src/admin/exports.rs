@@ -4,8 +4,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{AdminError, AdminReads, ReportFiles};
+use crate::clock::now_rfc3339;
 use crate::export::{ExportFilter, ExportQueue, ExportState, ExportStatus, ExportStore};
-use crate::records::now_rfc3339;
 
 /// An export as the page shows it: its record, and a link once the file is ready.
 #[derive(Debug, Clone, Serialize)]

@@ -5,10 +5,11 @@ use serde::{Deserialize, Serialize};
 
 use super::{AdminError, AdminReads, Cursor, Page, ReportFiles};
 use crate::domain::{ExistingPolicy, InviteChannel, OnError};
+use crate::import::ports::ImportState;
 use crate::import::scan::IssueTotals;
 use crate::import::{report_keys, Counts, ImportStatus, RowIssue, Skipped};
 use crate::outbox::{InviteTally, Outbox};
-use crate::ports::{ImportState, PortError};
+use crate::port_error::PortError;
 
 /// Imports per page of the history.
 pub const PAGE: usize = 25;
@@ -210,7 +211,7 @@ pub async fn resend_invites(
         .import(id)
         .await?
         .ok_or_else(|| AdminError::NotFound("no import has this id".into()))?;
-    let now = crate::outbox::epoch_now();
+    let now = crate::clock::epoch_now();
     let done =
         crate::outbox::resend::resend_all(outbox, queue, &st.import_id, now, out_of_time).await?;
     tracing::info!(by = %by, resent = done.resent, skipped = done.skipped, "import invites resent");

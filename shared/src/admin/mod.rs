@@ -14,10 +14,11 @@ pub mod settings;
 pub mod undo;
 pub mod uploads;
 
+pub use crate::counts::Count;
 pub use error::AdminError;
 pub use page::{Cursor, Items, Page};
 pub use ports::{
-    Acted, AdminPorts, AdminReads, ApprovalWrite, Approvals, Count, DenialView, DeviceAction,
+    Acted, AdminPorts, AdminReads, ApprovalWrite, Approvals, DenialView, DeviceAction,
     DeviceActions, DeviceAudit, Published, ReportFiles, Staging,
 };
 

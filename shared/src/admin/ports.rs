@@ -8,8 +8,11 @@ use serde::Serialize;
 
 use super::devices::ListSearch;
 use super::page::{Cursor, Page};
+use crate::counts::Count;
+use crate::files::{ObjectSource, ObjectVersion};
+use crate::import::ports::{Existing, ImportState};
 use crate::outbox::{InviteRef, InviteStatus};
-use crate::ports::{Existing, ImportState, ObjectSource, ObjectVersion, PortError};
+use crate::port_error::PortError;
 use crate::records::{DeviceRecord, DeviceStatus, UserRecord};
 use crate::settings::SettingsStore;
 
@@ -34,14 +37,6 @@ pub struct DenialView {
     pub expires_at: u64,
     pub approved_by: Option<String>,
     pub approved_at: Option<String>,
-}
-
-/// Devices of one status and platform.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Count {
-    pub status: DeviceStatus,
-    pub platform: String,
-    pub count: u64,
 }
 
 /// The reads behind the admin page. Lists are pages of at most `limit`.

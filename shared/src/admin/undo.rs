@@ -5,8 +5,8 @@
 use serde::Deserialize;
 
 use super::{AdminError, AdminReads};
+use crate::clock::now_rfc3339;
 use crate::import::ImportStatus;
-use crate::records::now_rfc3339;
 use crate::undo::{UndoQueue, UndoState, UndoStatus, UndoStore};
 
 #[derive(Debug, Clone, Default, Deserialize)]

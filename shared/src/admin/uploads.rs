@@ -13,11 +13,12 @@ use crate::csvfile::{Dialect, HeaderError, ManualMapping, ReadError, TextEncodin
 use crate::domain::{
     email_key, ExistingPolicy, ImportOptions, InviteChannel, OnError, UploadChoices,
 };
+use crate::files::ObjectSource;
 use crate::import::preview::{
     preview as preview_file, write_final, DuplicateEmail, PreviewError, PreviewRow,
 };
 use crate::import::{FileError, ImportObject, RowIssue};
-use crate::ports::{ObjectSource, PortError};
+use crate::port_error::PortError;
 use crate::records::DeviceStatus;
 use crate::settings::SettingsStore;
 

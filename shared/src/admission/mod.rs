@@ -2,6 +2,7 @@
 //! (restriction setting, platform, password, one-time enrollment, Android
 //! limitations) and the store they read and write through.
 
+mod event;
 pub mod lockout;
 pub mod request;
 pub mod rules;
@@ -10,6 +11,7 @@ mod rules_tests;
 pub mod store;
 pub mod token;
 
+pub use event::decision_event;
 pub use request::{
     AdmissionRequest, EnrollmentMethod, RequestError, RequestedPlatform, MAX_BODY_BYTES,
 };

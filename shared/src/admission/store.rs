@@ -5,7 +5,7 @@
 use std::future::Future;
 
 use super::rules::{Lookup, Reason};
-use crate::ports::PortError;
+use crate::port_error::PortError;
 use crate::records::DeviceStatus;
 
 /// A refused attempt, kept for the admin page (expires after

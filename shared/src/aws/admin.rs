@@ -11,22 +11,25 @@ use aws_sdk_dynamodb::Client;
 
 use super::batch::batch_get;
 use super::counts::DynamoCounts;
-use super::dynamo::{sdk_error, written, DynamoDirectory, DynamoImports, Tables};
+use super::dynamo::{DynamoDirectory, DynamoImports};
 use super::items::{
     device_item, device_record, expiry_shard, get_n, get_n_opt, get_s, import_state, n, s,
     user_item, user_record, Item, EXPIRY_SHARD,
 };
 use super::outbox::{status_of, DynamoOutbox, SqsInviteQueue};
 use super::s3::S3Bucket;
+use super::sdk::{sdk_error, written};
 use super::settings::DynamoSettings;
+use super::tables::Tables;
 use crate::admin::devices::ListSearch;
 use crate::admin::{
     Acted, AdminPorts, AdminReads, ApprovalWrite, Approvals, Count, Cursor, DenialView,
     DeviceAction, DeviceActions, DeviceAudit, Page,
 };
 use crate::counts::{as_counts, CountStore};
+use crate::import::ports::{Directory, Existing, ImportRecords, ImportState};
 use crate::outbox::{InviteRef, InviteStatus};
-use crate::ports::{Directory, Existing, ImportRecords, ImportState, PortError};
+use crate::port_error::PortError;
 use crate::records::{DeviceRecord, DeviceStatus, UserRecord};
 
 fn to_key(cursor: Option<Cursor>) -> Option<Item> {

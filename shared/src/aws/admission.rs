@@ -9,16 +9,17 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_sdk_dynamodb::Client;
 
-use super::dynamo::{sdk_error, written};
 use super::items::{get_n_opt, get_numbers, get_s, get_strings, n, s, Item, EXPIRY_SHARD};
+use super::sdk::{sdk_error, written};
 use super::settings::{PRE_APPROVED_ONLY, SETTINGS_PK, SETTINGS_SK};
 use crate::admission::{
     AdmissionStore, Denial, Enrolled, Enrollment, Expect, Lookup, StoredDevice,
 };
+use crate::clock::rfc3339;
 use crate::domain::{Expiry, Platform};
 use crate::env::{required, EnvError};
-use crate::ports::PortError;
-use crate::records::{rfc3339, DeviceStatus};
+use crate::port_error::PortError;
+use crate::records::DeviceStatus;
 
 /// The tables admission reads and writes.
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 
-use crate::ports::PortError;
+use crate::port_error::PortError;
 
 pub const MAX_BATCH_WRITE: usize = 25;
 pub const MAX_BATCH_GET: usize = 100;
@@ -87,7 +87,7 @@ pub async fn batch_get(
             .request_items(table, ka)
             .send()
             .await
-            .map_err(|e| super::dynamo::sdk_error(what, e))?;
+            .map_err(|e| super::sdk::sdk_error(what, e))?;
         let unprocessed = got
             .unprocessed_keys
             .and_then(|mut u| u.remove(table))

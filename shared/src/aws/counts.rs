@@ -16,11 +16,11 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditi
 use aws_sdk_dynamodb::Client;
 use futures::future::try_join_all;
 
-use super::dynamo::sdk_error;
 use super::items::{get_s, s, Item};
+use super::sdk::sdk_error;
+use crate::clock::epoch_now;
 use crate::counts::{Applied, Bucket, Census, CountStore, Delta, Expect, Sequence};
-use crate::ports::PortError;
-use crate::records::epoch_now;
+use crate::port_error::PortError;
 
 const PK: &str = "counts";
 const SK: &str = "devices";

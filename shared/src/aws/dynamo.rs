@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, KeysAndAttributes, PutRequest, ReturnValuesOnConditionCheckFailure,
@@ -15,69 +14,15 @@ use aws_sdk_dynamodb::Client;
 
 use super::batch::{send_in_batches, MAX_BATCH_GET, MAX_BATCH_WRITE};
 use super::items::{self, n, s};
-use crate::ports::{Directory, Existing, ImportRecords, ImportState, Lease, PortError};
-use crate::records::{
-    epoch_now, DeviceRecord, DeviceStatus, ExistingDevice, ExistingUser, UserRecord,
-};
-
-/// Names of the tables, from the functions' environment.
-#[derive(Debug, Clone)]
-pub struct Tables {
-    pub devices: String,
-    pub users: String,
-    pub imports: String,
-    pub settings: String,
-}
-
-impl Tables {
-    pub fn from_env() -> Result<Self, crate::env::EnvError> {
-        use crate::env::required;
-        Ok(Self {
-            devices: required("DEVICES_TABLE")?,
-            users: required("USERS_TABLE")?,
-            imports: required("IMPORTS_TABLE")?,
-            settings: required("SETTINGS_TABLE")?,
-        })
-    }
-}
+use super::sdk::{sdk_error, written};
+use super::tables::Tables;
+use crate::clock::epoch_now;
+use crate::import::ports::{Directory, Existing, ImportRecords, ImportState, Lease};
+use crate::port_error::PortError;
+use crate::records::{DeviceRecord, DeviceStatus, ExistingDevice, ExistingUser, UserRecord};
 
 /// How many batch requests are in flight: per read, and in all for writes.
 const IN_FLIGHT: usize = 4;
-
-pub(crate) fn sdk_error<E, R>(what: &'static str, e: SdkError<E, R>) -> PortError
-where
-    E: ProvideErrorMetadata + std::fmt::Debug,
-    R: std::fmt::Debug,
-{
-    match e.as_service_error() {
-        Some(se) => PortError::new(
-            what,
-            format!(
-                "{} {}",
-                se.code().unwrap_or("error"),
-                se.message().unwrap_or("")
-            ),
-        ),
-        None => PortError::new(what, format!("{e:?}")),
-    }
-}
-
-/// Ok(true) when a conditional write happened, Ok(false) when its condition failed.
-pub(crate) fn written<T, E, R>(
-    result: Result<T, SdkError<E, R>>,
-    what: &'static str,
-    is_condition_failure: impl Fn(&E) -> bool,
-) -> Result<bool, PortError>
-where
-    E: ProvideErrorMetadata + std::fmt::Debug,
-    R: std::fmt::Debug,
-{
-    match result {
-        Ok(_) => Ok(true),
-        Err(e) if e.as_service_error().is_some_and(&is_condition_failure) => Ok(false),
-        Err(e) => Err(sdk_error(what, e)),
-    }
-}
 
 pub struct DynamoDirectory {
     client: Client,
@@ -209,7 +154,7 @@ impl Directory for DynamoDirectory {
     async fn keep_before(
         &self,
         import_id: &str,
-        items: Vec<crate::undo::UndoItem>,
+        items: Vec<crate::records::UndoItem>,
     ) -> Result<(), PortError> {
         let table = &self.tables.imports;
         let puts = items

@@ -6,9 +6,9 @@ use std::time::Duration;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use aws_sdk_eventbridge::Client;
 
-use super::dynamo::sdk_error;
+use super::sdk::sdk_error;
 use crate::events::{Event, EventPublisher, SOURCE};
-use crate::ports::PortError;
+use crate::port_error::PortError;
 
 /// PutEvents takes at most ten entries.
 const PER_CALL: usize = 10;

@@ -4,12 +4,13 @@
 
 use aws_sdk_dynamodb::Client;
 
-use super::dynamo::{sdk_error, written};
 use super::items::{get_n_opt, get_s, n, s, Item, EXPIRY_SHARD, EXPIRY_SHARDS};
+use super::sdk::{sdk_error, written};
+use crate::clock::rfc3339;
 use crate::domain::Expiry;
 use crate::expiry::{After, Due, ExpiryStore};
-use crate::ports::PortError;
-use crate::records::{rfc3339, DeviceStatus};
+use crate::port_error::PortError;
+use crate::records::DeviceStatus;
 
 pub const BY_EXPIRY: &str = "by-expiry";
 

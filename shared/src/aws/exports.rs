@@ -7,13 +7,14 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::Client;
 
 use super::batch::batch_get;
-use super::dynamo::sdk_error;
 use super::items::{device_record, get_s, n, s, user_record, Item};
+use super::sdk::sdk_error;
+use crate::clock::epoch_now;
 use crate::export::{
     DevicePage, DeviceSource, ExportFilter, ExportQueue, ExportState, ExportStore,
 };
-use crate::ports::PortError;
-use crate::records::{epoch_now, DeviceStatus, UserRecord};
+use crate::port_error::PortError;
+use crate::records::{DeviceStatus, UserRecord};
 
 /// Days an export's record is kept; the bucket's lifecycle rule removes the
 /// file after the same time (template.yaml, `exports/`).

@@ -4,13 +4,13 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use crate::clock::now_rfc3339;
+use crate::domain::InviteState;
 use crate::domain::{Expiry, Ownership, Platform};
+use crate::import::ports::ImportState;
 use crate::import::{Counts, ImportStatus};
-use crate::outbox::InviteState;
-use crate::ports::{ImportState, PortError};
-use crate::records::{
-    now_rfc3339, DeviceInvite, DeviceRecord, DeviceStatus, EnrollmentInfo, UserRecord,
-};
+use crate::port_error::PortError;
+use crate::records::{DeviceInvite, DeviceRecord, DeviceStatus, EnrollmentInfo, UserRecord};
 
 pub type Item = HashMap<String, AttributeValue>;
 

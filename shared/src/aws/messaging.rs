@@ -4,10 +4,10 @@ use aws_sdk_sesv2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageTag};
 
 use crate::domain::InviteChannel;
-use crate::import::invite::{email_text, sms_text};
 use crate::outbox::events::{TAG_ATTEMPT, TAG_INVITE};
+use crate::outbox::invite::{email_text, sms_text};
 use crate::outbox::InviteMessage;
-use crate::ports::{Invite, InviteOrigin, InviteSender, SendError};
+use crate::outbox::{Invite, InviteOrigin, InviteSender, SendError};
 
 #[derive(Debug, Clone)]
 pub struct AwsInviteSender {

@@ -17,16 +17,18 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use futures::{stream, StreamExt, TryStreamExt};
 
-use super::dynamo::{sdk_error, written};
 use super::items::{get_n, get_s, n, s, Item};
+use super::sdk::{sdk_error, written};
 use super::transact::cancellation_reasons;
+use crate::clock::epoch_now;
+use crate::domain::InviteState;
 use crate::domain::{InviteChannel, Platform};
+use crate::outbox::Invite;
 use crate::outbox::{
-    epoch_now, Claimed, InviteMessage, InvitePage, InviteQueue, InviteRef, InviteState,
-    InviteStatus, InviteTally, Outbox, OutboxEntry, QuotaSource, RateWindows, SendQuota,
-    Transition,
+    Claimed, InviteMessage, InvitePage, InviteQueue, InviteRef, InviteStatus, InviteTally, Outbox,
+    OutboxEntry, QuotaSource, RateWindows, SendQuota, Transition,
 };
-use crate::ports::{Invite, PortError};
+use crate::port_error::PortError;
 use crate::seal::Sealer;
 
 /// Counter items per origin.

@@ -16,7 +16,8 @@ use tokio_util::io::SyncIoBridge;
 
 use crate::admin::{Published, ReportFiles, Staging, LINK_TTL};
 use crate::csvfile::BoxRead;
-use crate::ports::{ObjectInfo, ObjectSource, ObjectVersion, Part, PortError, ReportSink, Uploads};
+use crate::files::{ObjectInfo, ObjectSource, ObjectVersion, Part, ReportSink, Uploads};
+use crate::port_error::PortError;
 
 /// One version of one object. Every `open` reads that same version (or, in an
 /// unversioned bucket, fails if the ETag changed), so both passes see the same bytes.

@@ -1,7 +1,7 @@
 //! The password key, read once at start from Secrets Manager.
 
 use crate::password::PasswordKey;
-use crate::ports::PortError;
+use crate::port_error::PortError;
 
 pub async fn password_key(
     client: &aws_sdk_secretsmanager::Client,

@@ -4,11 +4,11 @@
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 
-use super::dynamo::{sdk_error, written};
 use super::items::{get_n, get_s, n, s, Item};
+use super::sdk::{sdk_error, written};
+use crate::clock::now_rfc3339;
 use crate::domain::options::wire_name;
-use crate::ports::PortError;
-use crate::records::now_rfc3339;
+use crate::port_error::PortError;
 use crate::settings::{AuditEntry, Change, Settings, SettingsStore, Versioned};
 
 pub const SETTINGS_PK: &str = "settings";

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use aws_sdk_sqs::error::DisplayErrorContext;
 
-use crate::ports::{Continuations, PortError};
+use crate::import::ports::Continuations;
+use crate::port_error::PortError;
 
 /// Sends `body` to the queue at `url`; `what` names the step in the error.
 pub async fn send(

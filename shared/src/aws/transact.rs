@@ -13,8 +13,8 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{CancellationReason, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 
-use super::dynamo::sdk_error;
-use crate::ports::PortError;
+use super::sdk::sdk_error;
+use crate::port_error::PortError;
 
 /// DynamoDB's limit of actions in one transaction.
 pub const MAX_ITEMS: usize = 100;

@@ -15,16 +15,18 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 
 use super::batch::batch_get;
-use super::dynamo::{sdk_error, written, Tables};
 use super::items::{
     device_item, device_record, get_s, s, stable_hash, user_item, user_record, Item,
 };
 use super::transact::write_each;
-use crate::ports::PortError;
-use crate::records::{DeviceRecord, DeviceStatus, UserRecord};
-use crate::undo::{
-    user_key, Applied, Change, Phase, UndoItem, UndoState, UndoStore, DEVICE_PREFIX, USER_PREFIX,
+use super::{
+    sdk::{sdk_error, written},
+    tables::Tables,
 };
+use crate::port_error::PortError;
+use crate::records::{user_key, UndoItem, DEVICE_PREFIX, USER_PREFIX};
+use crate::records::{DeviceRecord, DeviceStatus, UserRecord};
+use crate::undo::{Applied, Change, Phase, UndoState, UndoStore};
 
 const STATE_SK: &str = "UNDO";
 /// Partitions of one import's before-images.

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::values::{clip_to, IssueKind, ValueError};
-use crate::records::rfc3339;
+use crate::clock::rfc3339;
 
 const DAY: u64 = 86_400;
 /// The longest a pre-approval may be given (ten years).

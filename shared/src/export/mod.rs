@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 pub use filter::{ExportFilter, FilterError};
 
-use crate::ports::PortError;
+use crate::port_error::PortError;
 use crate::records::{DeviceRecord, DeviceStatus, UserRecord};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

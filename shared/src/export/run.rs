@@ -10,8 +10,9 @@ use tokio::sync::mpsc;
 
 use super::file::CsvRows;
 use super::{DeviceSource, ExportState, ExportStatus, ExportStore};
-use crate::ports::{Part, PortError, ReportSink, PART_SIZE};
-use crate::records::now_rfc3339;
+use crate::clock::now_rfc3339;
+use crate::files::{Part, ReportSink, PART_SIZE};
+use crate::port_error::PortError;
 
 /// Devices asked for per page (DynamoDB stops at 1 MB before this).
 pub const PAGE: usize = 1000;

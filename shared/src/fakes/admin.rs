@@ -12,12 +12,13 @@ use crate::admin::{
     Acted, AdminPorts, AdminReads, ApprovalWrite, Approvals, Count, Cursor, DenialView,
     DeviceAction, DeviceActions, DeviceAudit, Page, Published, ReportFiles, Staging,
 };
+use crate::clock::now_rfc3339;
+use crate::files::{ObjectSource, ObjectVersion};
+use crate::import::ports::{Existing, ImportState};
 use crate::outbox::deliver::{deliver_batch, DeliverConfig, DeliverPorts, Incoming, Verdict};
 use crate::outbox::{InviteRef, InviteStatus, Outbox, SendQuota};
-use crate::ports::{Existing, ImportState, ObjectSource, ObjectVersion, PortError};
-use crate::records::{
-    now_rfc3339, DeviceRecord, DeviceStatus, ExistingDevice, ExistingUser, UserRecord,
-};
+use crate::port_error::PortError;
+use crate::records::{DeviceRecord, DeviceStatus, ExistingDevice, ExistingUser, UserRecord};
 use crate::settings::{AuditEntry, Change, Settings, SettingsStore, Versioned};
 
 pub const BUCKET: &str = "memory-bucket";
@@ -60,7 +61,7 @@ impl MemoryAdmin {
                 .lock()
                 .unwrap()
                 .settings
-                .invite_origin(&crate::ports::InviteOrigin {
+                .invite_origin(&crate::outbox::InviteOrigin {
                     sender: "noreply@deploy.example".into(),
                     enrollment_url: "https://deploy.example/enroll".into(),
                 });
@@ -72,7 +73,7 @@ impl MemoryAdmin {
             .map(|(i, m)| Incoming {
                 id: i.to_string(),
                 body: serde_json::to_string(&m).unwrap_or_default(),
-                queued_at: crate::outbox::epoch_now(),
+                queued_at: crate::clock::epoch_now(),
             })
             .collect();
         let (windows, quota) = (

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use crate::counts::{Applied, Bucket, CountStore, Delta, Expect, Sequence};
-use crate::ports::PortError;
+use crate::port_error::PortError;
 
 #[derive(Default)]
 pub struct MemoryCounts {

@@ -3,7 +3,7 @@
 use super::MemoryAdmin;
 use crate::domain::{Expiry, Platform};
 use crate::expiry::{After, Due, ExpiryStore};
-use crate::ports::PortError;
+use crate::port_error::PortError;
 use crate::records::{DeviceRecord, DeviceStatus};
 
 impl MemoryAdmin {

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use crate::export::{
     DevicePage, DeviceSource, ExportFilter, ExportQueue, ExportState, ExportStore,
 };
-use crate::ports::PortError;
+use crate::port_error::PortError;
 use crate::records::{DeviceRecord, DeviceStatus, UserRecord};
 
 #[derive(Default)]

@@ -19,11 +19,10 @@ use crate::admission::{
     AdmissionStore, Denial, Enrolled, Enrollment, Expect, Lookup, StoredDevice,
 };
 use crate::csvfile::BoxRead;
-use crate::ports::{
-    Continuations, Directory, Existing, ImportRecords, ImportState, Invite, InviteOrigin,
-    InviteSender, Lease, ObjectInfo, ObjectSource, ObjectVersion, PortError, ReportSink, SendError,
-    Uploads,
-};
+use crate::files::{ObjectInfo, ObjectSource, ObjectVersion, ReportSink, Uploads};
+use crate::import::ports::{Continuations, Directory, Existing, ImportRecords, ImportState, Lease};
+use crate::outbox::{Invite, InviteOrigin, InviteSender, SendError};
+use crate::port_error::PortError;
 use crate::records::{DeviceRecord, DeviceStatus, ExistingDevice, ExistingUser, UserRecord};
 
 /// A file in memory; counts how often it was opened.
@@ -124,7 +123,7 @@ pub struct MemoryDirectory {
     /// Each write takes this long (a slow table), in milliseconds.
     pub write_ms: std::sync::atomic::AtomicU64,
     /// Before-images by (import id, key), as the imports table keeps them.
-    pub before: Mutex<BTreeMap<(String, String), crate::undo::UndoItem>>,
+    pub before: Mutex<BTreeMap<(String, String), crate::records::UndoItem>>,
     pub undos: Mutex<HashMap<String, crate::undo::UndoState>>,
     /// Fail every undo change after this many (a crash mid-undo).
     pub fail_undo_after: Mutex<Option<usize>>,
@@ -206,7 +205,7 @@ impl Directory for MemoryDirectory {
     async fn keep_before(
         &self,
         import_id: &str,
-        items: Vec<crate::undo::UndoItem>,
+        items: Vec<crate::records::UndoItem>,
     ) -> Result<(), PortError> {
         let mut before = self.before.lock().unwrap();
         for item in items {
@@ -241,7 +240,7 @@ impl ImportRecords for MemoryImports {
     async fn lease(&self, import_id: &str, owner: &str, until: u64) -> Result<Lease, PortError> {
         let mut l = self.leased.lock().unwrap();
         if let Some((holder, held_until)) = l.get(import_id) {
-            if holder != owner && *held_until >= crate::records::epoch_now() {
+            if holder != owner && *held_until >= crate::clock::epoch_now() {
                 return Ok(Lease::Held { until: *held_until });
             }
         }
@@ -368,7 +367,7 @@ impl ReportSink for MemoryReports {
         _bucket: &str,
         key: &str,
         _content_type: &str,
-        mut parts: tokio::sync::mpsc::Receiver<crate::ports::Part>,
+        mut parts: tokio::sync::mpsc::Receiver<crate::files::Part>,
     ) -> Result<(), PortError> {
         let mut body = Vec::new();
         let mut sizes = Vec::new();
@@ -387,7 +386,7 @@ impl ReportSink for MemoryReports {
         }
         // S3 refuses a multipart upload whose parts (but the last) are short.
         if let Some((_, whole)) = sizes.split_last() {
-            if whole.iter().any(|&n| n != crate::ports::PART_SIZE) {
+            if whole.iter().any(|&n| n != crate::files::PART_SIZE) {
                 return Err(PortError::new("write report", "a part short of PART_SIZE"));
             }
         }

@@ -4,11 +4,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use crate::domain::InviteChannel;
+use crate::domain::InviteState;
+use crate::outbox::Invite;
 use crate::outbox::{
-    Claimed, InviteMessage, InvitePage, InviteQueue, InviteRef, InviteState, InviteStatus,
-    InviteTally, Outbox, OutboxEntry, QuotaSource, RateWindows, SendQuota, Transition,
+    Claimed, InviteMessage, InvitePage, InviteQueue, InviteRef, InviteStatus, InviteTally, Outbox,
+    OutboxEntry, QuotaSource, RateWindows, SendQuota, Transition,
 };
-use crate::ports::{Invite, PortError};
+use crate::port_error::PortError;
 
 #[derive(Debug, Clone)]
 pub struct MemoryRecord {
@@ -49,7 +51,7 @@ pub struct MemoryOutbox {
 impl MemoryOutbox {
     fn now(&self) -> u64 {
         match *self.now.lock().unwrap() {
-            0 => crate::outbox::epoch_now(),
+            0 => crate::clock::epoch_now(),
             n => n,
         }
     }

@@ -1,11 +1,10 @@
 //! The undo's port over the in-memory directory.
 
 use super::MemoryDirectory;
-use crate::ports::PortError;
+use crate::port_error::PortError;
+use crate::records::{user_key, UndoItem};
 use crate::records::{DeviceRecord, DeviceStatus, UserRecord};
-use crate::undo::{
-    user_key, Applied, Change, Phase, UndoItem, UndoState, UndoStore, CHANGES_PER_CALL,
-};
+use crate::undo::{Applied, Change, Phase, UndoState, UndoStore, CHANGES_PER_CALL};
 
 impl MemoryDirectory {
     /// Counts `n` changes; Err, changing nothing, if they would pass the simulated crash point.

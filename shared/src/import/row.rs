@@ -8,7 +8,7 @@ use crate::domain::{
     Email, Expiry, InviteChannel, IssueKind, Mobile, Ownership, Password, Platform, SerialNumber,
     ValueError,
 };
-use crate::ports::Invite;
+use crate::outbox::Invite;
 use crate::records::{DeviceRecord, DeviceStatus, UserRecord};
 
 /// A problem with one cell (or one row, when `column` is empty), as the report shows it.

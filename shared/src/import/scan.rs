@@ -370,7 +370,7 @@ pub fn scan(
     options: &ImportOptions,
     mut progress: impl FnMut(u64),
 ) -> Result<Scan, FileError> {
-    let now = crate::records::epoch_now();
+    let now = crate::clock::epoch_now();
     match scan_as(
         open().map_err(ReadError::Io)?,
         None,

@@ -9,12 +9,13 @@ use std::time::Duration;
 
 use futures::{stream, StreamExt};
 
+use super::Pacer;
 use super::{
     Claimed, InviteMessage, InviteState, Outbox, QuotaSource, RateWindows, SendQuota, Transition,
 };
 use crate::domain::InviteChannel;
-use crate::import::invite::Pacer;
-use crate::ports::{Invite, InviteOrigin, InviteSender, PortError, SendError};
+use crate::outbox::{Invite, InviteOrigin, InviteSender, SendError};
+use crate::port_error::PortError;
 
 /// One message of the batch.
 #[derive(Debug, Clone)]

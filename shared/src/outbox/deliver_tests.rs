@@ -84,7 +84,7 @@ fn message(row: u64, attempt: u32) -> Incoming {
             attempt,
         })
         .unwrap(),
-        queued_at: crate::outbox::epoch_now(),
+        queued_at: crate::clock::epoch_now(),
     }
 }
 
@@ -148,7 +148,7 @@ async fn a_claim_whose_sender_died_is_unconfirmed_and_never_sent_again() {
     let w = World::new(100.0);
     w.record(1).await;
     let r = InviteRef::new(ORIGIN, 1);
-    let now = crate::outbox::epoch_now();
+    let now = crate::clock::epoch_now();
     // A sender claimed it and died.
     assert!(matches!(
         w.outbox.claim(&r, 1, "dead", now + 60).await.unwrap(),

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::{InviteRef, InviteState, Outbox, Transition};
-use crate::ports::PortError;
+use crate::port_error::PortError;
 
 /// Tag names the sender puts on every e-mail.
 pub const TAG_INVITE: &str = "invite";

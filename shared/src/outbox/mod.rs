@@ -15,94 +15,19 @@
 
 pub mod deliver;
 pub mod events;
+pub mod invite;
+mod pace;
 pub mod resend;
+
+pub use invite::{Invite, InviteOrigin, InviteSender, SendError};
+pub use pace::Pacer;
 
 use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::InviteChannel;
-use crate::ports::{Invite, PortError};
-
-/// Where one invite stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum InviteState {
-    Queued,
-    Sending,
-    Sent,
-    Delivered,
-    Bounced,
-    Complained,
-    Failed,
-    Unconfirmed,
-}
-
-impl InviteState {
-    pub const ALL: [InviteState; 8] = [
-        InviteState::Queued,
-        InviteState::Sending,
-        InviteState::Sent,
-        InviteState::Delivered,
-        InviteState::Bounced,
-        InviteState::Complained,
-        InviteState::Failed,
-        InviteState::Unconfirmed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            InviteState::Queued => "queued",
-            InviteState::Sending => "sending",
-            InviteState::Sent => "sent",
-            InviteState::Delivered => "delivered",
-            InviteState::Bounced => "bounced",
-            InviteState::Complained => "complained",
-            InviteState::Failed => "failed",
-            InviteState::Unconfirmed => "unconfirmed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|st| st.as_str() == s)
-    }
-
-    /// States kept in the per-import counters. `queued` (and `sending`, a
-    /// claim in flight) are what the import recorded minus all of these.
-    pub fn counted(self) -> bool {
-        !matches!(self, InviteState::Queued | InviteState::Sending)
-    }
-
-    /// States a device must not go back from to this one: what SES reports
-    /// after a send (a delivery, then perhaps a complaint) may be written to
-    /// the device before the send itself, by another function. A resend's
-    /// `queued` starts over and always shows.
-    pub fn superseded_by(self) -> &'static [InviteState] {
-        match self {
-            InviteState::Sending | InviteState::Sent => &[
-                InviteState::Delivered,
-                InviteState::Bounced,
-                InviteState::Complained,
-            ],
-            InviteState::Delivered => &[InviteState::Bounced, InviteState::Complained],
-            _ => &[],
-        }
-    }
-
-    /// The states the import-wide resend picks up: the user has no invite.
-    pub fn resendable(self) -> bool {
-        matches!(
-            self,
-            InviteState::Bounced | InviteState::Failed | InviteState::Unconfirmed
-        )
-    }
-}
-
-impl std::fmt::Display for InviteState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::domain::{InviteChannel, InviteState};
+use crate::port_error::PortError;
 
 /// Which invite: the import (or approval, or device) it belongs to, and its row.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -355,14 +280,6 @@ pub trait RateWindows: Send + Sync {
         want: u32,
         limit: u32,
     ) -> impl Future<Output = Result<u32, PortError>> + Send;
-}
-
-/// Seconds since the epoch.
-pub fn epoch_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

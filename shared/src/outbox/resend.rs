@@ -5,7 +5,7 @@
 //! record that waits for a message that will not come.
 
 use super::{InviteMessage, InviteQueue, InviteRef, InviteState, Outbox};
-use crate::ports::PortError;
+use crate::port_error::PortError;
 
 /// The shortest time between two invites to one device.
 pub const MIN_GAP_SECONDS: u64 = 60;

@@ -11,43 +11,8 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ports::PortError;
-use crate::records::{DeviceRecord, UserRecord};
-
-/// What was there before an import wrote a device or a user (None: nothing).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UndoItem {
-    Device {
-        serial: String,
-        /// The user key the import gave the device (its user is kept if it stays).
-        owner: String,
-        before: Option<Box<DeviceRecord>>,
-    },
-    User {
-        email: String,
-        before: Option<Box<UserRecord>>,
-        /// A device of this user stays: the user the import created stays too.
-        kept: bool,
-    },
-}
-
-impl UndoItem {
-    /// Its key among the import's before-images (devices sort before users).
-    pub fn key(&self) -> String {
-        match self {
-            Self::Device { serial, .. } => format!("{DEVICE_PREFIX}{serial}"),
-            Self::User { email, .. } => user_key(email),
-        }
-    }
-}
-
-/// The key of a user's before-image.
-pub fn user_key(email: &str) -> String {
-    format!("{USER_PREFIX}{email}")
-}
-
-pub const DEVICE_PREFIX: &str = "UNDO#D#";
-pub const USER_PREFIX: &str = "UNDO#U#";
+use crate::port_error::PortError;
+use crate::records::{DeviceRecord, UndoItem, UserRecord, DEVICE_PREFIX, USER_PREFIX};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

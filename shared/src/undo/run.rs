@@ -8,13 +8,14 @@ use std::collections::{HashMap, HashSet};
 use futures::{stream, StreamExt, TryStreamExt};
 
 use super::{
-    Applied, Change, Phase, UndoCounts, UndoItem, UndoState, UndoStatus, UndoStore,
-    CHANGES_PER_CALL,
+    Applied, Change, Phase, UndoCounts, UndoState, UndoStatus, UndoStore, CHANGES_PER_CALL,
 };
+use crate::clock::now_rfc3339;
 use crate::events::{DetailType, Event, EventPublisher};
+use crate::import::ports::ImportRecords;
 use crate::import::ImportStatus;
-use crate::ports::{ImportRecords, PortError};
-use crate::records::{now_rfc3339, DeviceRecord, DeviceStatus, UserRecord};
+use crate::port_error::PortError;
+use crate::records::{DeviceRecord, DeviceStatus, UndoItem, UserRecord};
 
 /// Before-images per page.
 pub const PAGE: usize = 500;
@@ -163,7 +164,7 @@ pub async fn run(
     Ok(Ran::Finished(state))
 }
 
-fn undone_event(import: &crate::ports::ImportState, state: &UndoState) -> Event {
+fn undone_event(import: &crate::import::ports::ImportState, state: &UndoState) -> Event {
     Event {
         detail_type: DetailType::ImportUndone,
         detail: serde_json::json!({

@@ -11,7 +11,7 @@ use futures::{stream, StreamExt};
 use shared::aws::messaging::AwsInviteSender;
 use shared::domain::InviteChannel;
 use shared::outbox::InviteMessage;
-use shared::ports::{Invite, InviteOrigin, InviteSender};
+use shared::outbox::{Invite, InviteOrigin, InviteSender};
 
 #[tokio::main]
 async fn main() {

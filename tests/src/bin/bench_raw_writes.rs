@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use shared::aws::batch::{send_in_batches, MAX_BATCH_WRITE};
 use shared::aws::items::{device_item, user_item};
 use shared::domain::{Ownership, Platform};
-use shared::ports::Directory;
+use shared::import::ports::Directory;
 use shared::records::{DeviceRecord, DeviceStatus, UserRecord};
 
 #[tokio::main]
@@ -76,7 +76,7 @@ async fn main() {
     }
     let started = Instant::now();
     if with_reads {
-        let tables = shared::aws::dynamo::Tables::from_env().expect("table names");
+        let tables = shared::aws::tables::Tables::from_env().expect("table names");
         let directory = shared::aws::dynamo::DynamoDirectory::new(client.clone(), tables);
         let serials: Vec<String> = (0..rows).map(|i| format!("{prefix}-{i:08}")).collect();
         let emails: Vec<String> = (0..rows)
@@ -99,7 +99,7 @@ async fn main() {
                 .send()
                 .await
                 .map_err(|e| {
-                    shared::ports::PortError::new(
+                    shared::port_error::PortError::new(
                         "raw write",
                         aws_sdk_dynamodb::error::DisplayErrorContext(e),
                     )

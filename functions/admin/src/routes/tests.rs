@@ -6,11 +6,11 @@ use lambda_http::http::{self, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 use shared::admin::{DenialView, Staging};
+use shared::domain::InviteState;
 use shared::domain::{InviteChannel, Ownership, Platform};
 use shared::fakes::MemoryAdmin;
+use shared::import::ports::ImportState;
 use shared::import::{Counts, ImportObject, ImportStatus};
-use shared::outbox::InviteState;
-use shared::ports::ImportState;
 use shared::records::{DeviceRecord, DeviceStatus, EnrollmentInfo, UserRecord};
 
 use super::{handle, segments, App};
@@ -57,7 +57,7 @@ fn app() -> App<MemoryAdmin> {
 }
 
 fn now() -> u64 {
-    shared::records::epoch_now()
+    shared::clock::epoch_now()
 }
 
 fn token(key: &[u8], exp: u64) -> String {
@@ -983,7 +983,7 @@ async fn the_guided_upload_previews_then_publishes_the_kept_rows() {
     let expected = ImportObject::new(
         app.ports.bucket(),
         key,
-        &shared::ports::ObjectVersion::new(None, Some(etag)),
+        &shared::files::ObjectVersion::new(None, Some(etag)),
     )
     .import_id();
     assert_eq!(c["import_id"], expected);
@@ -1242,7 +1242,7 @@ async fn an_expired_device_is_listed_as_such_and_renewed_from_its_page() {
     assert_eq!(status, StatusCode::OK);
     let (_, v) = call(&app, "POST", "/v1/devices/M1/renew", Some(json!({}))).await;
     let until = v["expires_at"].as_str().unwrap().to_owned();
-    let in_30_days = shared::records::rfc3339(now() + 30 * 86_400);
+    let in_30_days = shared::clock::rfc3339(now() + 30 * 86_400);
     assert_eq!(until[..13], in_30_days[..13], "{v}");
     let (_, v) = call(
         &app,
@@ -1448,7 +1448,7 @@ async fn an_import_resend_picks_bounced_failed_and_unconfirmed_invites_only() {
     let entries: Vec<OutboxEntry> = (1..=4)
         .map(|row| OutboxEntry {
             origin: "imp".into(),
-            invite: shared::ports::Invite {
+            invite: shared::outbox::Invite {
                 row,
                 channel: InviteChannel::Email,
                 to: format!("u{row}@x.com"),

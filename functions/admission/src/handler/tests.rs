@@ -5,10 +5,11 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 use shared::admission::lockout::ATTEMPTS;
 use shared::admission::{Reason, StoredDevice, TOKEN_TTL_SECS};
+use shared::clock::epoch_now;
 use shared::domain::{Password, Platform};
 use shared::fakes::MemoryAdmission;
 use shared::password::PasswordKey;
-use shared::records::{epoch_now, DeviceStatus};
+use shared::records::DeviceStatus;
 
 use super::{handle, App};
 

@@ -272,10 +272,10 @@ async fn a_busy_import_is_not_acknowledged_nor_ever_marked_failed() {
     let id = shared::import::ImportObject::new(
         "b",
         "imports/held.csv",
-        &shared::ports::ObjectVersion::new(Some("v1".into()), None),
+        &shared::files::ObjectVersion::new(Some("v1".into()), None),
     )
     .import_id();
-    let state = shared::ports::ImportState {
+    let state = shared::import::ports::ImportState {
         import_id: id.clone(),
         bucket: "b".into(),
         key: "imports/held.csv".into(),
@@ -295,7 +295,7 @@ async fn a_busy_import_is_not_acknowledged_nor_ever_marked_failed() {
         .lock()
         .unwrap()
         .insert(id.clone(), state);
-    let until = shared::records::epoch_now() + 600;
+    let until = shared::clock::epoch_now() + 600;
     app.ports
         .records
         .leased

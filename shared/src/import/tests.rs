@@ -6,8 +6,10 @@ use std::time::Duration;
 use super::*;
 use crate::domain::{ExistingPolicy, ImportOptions, InviteChannel, OnError};
 use crate::fakes::*;
+use crate::outbox::Outbox;
 use crate::password::PasswordKey;
 use crate::records::DeviceStatus;
+use ports::{ImportRecords, Lease};
 
 /// The object an event names, in the tests' bucket, first version.
 fn object(key: &str) -> ImportObject {
@@ -122,10 +124,10 @@ impl World {
             .map(|m| Incoming {
                 id: format!("{}-{}", m.row, m.attempt),
                 body: serde_json::to_string(&m).unwrap(),
-                queued_at: crate::outbox::epoch_now(),
+                queued_at: crate::clock::epoch_now(),
             })
             .collect();
-        let origin = crate::ports::InviteOrigin {
+        let origin = crate::outbox::InviteOrigin {
             sender: "it@example.com".into(),
             enrollment_url: "https://enroll.example.com/".into(),
         };
@@ -212,7 +214,7 @@ async fn a_valid_file_writes_devices_users_and_one_invite_per_row() {
             .verify("S1", "pw1", hash));
         assert_eq!(
             devices["S3"].invite.as_ref().unwrap().state,
-            crate::outbox::InviteState::Queued,
+            crate::domain::InviteState::Queued,
             "written with the device, before the sender runs"
         );
     }
@@ -231,7 +233,7 @@ async fn a_valid_file_writes_devices_users_and_one_invite_per_row() {
     let shown = w.outbox.devices.lock().unwrap()["S2"].1;
     assert_eq!(
         shown,
-        crate::outbox::InviteState::Sent,
+        crate::domain::InviteState::Sent,
         "the sender showed it on the device"
     );
 }
@@ -426,12 +428,12 @@ async fn a_crash_mid_import_resumes_without_sending_twice() {
             .as_ref()
             .unwrap()
             .state,
-        crate::outbox::InviteState::Queued,
+        crate::domain::InviteState::Queued,
         "the replay rewrote the device ..."
     );
     assert_eq!(
         w.outbox.devices.lock().unwrap()["S1"].1,
-        crate::outbox::InviteState::Sent,
+        crate::domain::InviteState::Sent,
         "... and showed its invite's real state on it again"
     );
 }
@@ -512,7 +514,7 @@ async fn a_replayed_chunk_never_queues_an_invite_a_sender_holds() {
     // died; the import crashed before saving its checkpoint.
     let entry = crate::outbox::OutboxEntry {
         origin: id.clone(),
-        invite: crate::ports::Invite {
+        invite: crate::outbox::Invite {
             row: 3,
             channel: InviteChannel::Email,
             to: "bob@x.com".into(),
@@ -571,7 +573,7 @@ async fn near_the_deadline_the_import_pauses_and_continues_later() {
 async fn a_second_invocation_while_one_runs_is_busy_and_an_expired_lease_is_taken_over() {
     let w = World::new();
     let id = object("imports/a.csv").import_id();
-    let now = crate::records::epoch_now();
+    let now = crate::clock::epoch_now();
     w.records
         .leased
         .lock()
@@ -600,7 +602,7 @@ async fn a_second_invocation_while_one_runs_is_busy_and_an_expired_lease_is_take
 #[tokio::test]
 async fn only_the_owner_releases_a_lease() {
     let records = MemoryImports::default();
-    let far = crate::records::epoch_now() + 600;
+    let far = crate::clock::epoch_now() + 600;
     records.imports.lock().unwrap().insert("i".into(), {
         let object = ImportObject {
             bucket: "b".into(),
@@ -717,7 +719,7 @@ async fn throttling_is_retried_and_refusals_are_reported() {
     let failed = crate::outbox::InviteRef::new(object("imports/t.csv").import_id(), 3);
     assert_eq!(
         w.outbox.state_of(&failed),
-        Some(crate::outbox::InviteState::Failed)
+        Some(crate::domain::InviteState::Failed)
     );
 }
 

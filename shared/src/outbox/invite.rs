@@ -1,8 +1,66 @@
-//! The invite's words, and the pace at which invites go out.
+//! One invite as a sender delivers it, its words, and the port it goes out
+//! through (SES for e-mail, SNS for SMS: `aws::messaging`).
 
-use std::time::Duration;
+use std::future::Future;
 
-use crate::ports::Invite;
+use crate::domain::InviteChannel;
+
+/// One enrollment invite, for one row.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Invite {
+    pub row: u64,
+    pub channel: InviteChannel,
+    /// Email address or E.164 number.
+    pub to: String,
+    pub user_name: String,
+    pub serial: String,
+    pub device_name: Option<String>,
+    pub platform: &'static str,
+    /// Shown to the user in the invite; never logged.
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for Invite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Invite")
+            .field("row", &self.row)
+            .field("channel", &self.channel)
+            .field("serial", &self.serial)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("throttled: {0}")]
+    Throttled(String),
+    /// The provider refused this message for good (bad address, opted out).
+    #[error("rejected: {0}")]
+    Rejected(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Who invites come from and where they send the user: the admin's settings
+/// over the deployment's (see `Settings::invite_origin`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InviteOrigin {
+    /// The sender's email address.
+    pub sender: String,
+    pub enrollment_url: String,
+}
+
+/// Delivers invites by email (SES) or SMS (SNS).
+pub trait InviteSender: Send + Sync {
+    /// Returns the provider's message id. `attempt` names the invite and its
+    /// attempt in the message's tags, for the delivery events.
+    fn send(
+        &self,
+        invite: &Invite,
+        origin: &InviteOrigin,
+        attempt: &super::InviteMessage,
+    ) -> impl Future<Output = Result<String, SendError>> + Send;
+}
 
 pub struct EmailText {
     pub subject: String,
@@ -49,45 +107,9 @@ pub fn sms_text(invite: &Invite, enrollment_url: &str) -> String {
     text
 }
 
-/// Spaces sends `1/rate` apart across all concurrent senders of one channel.
-pub struct Pacer {
-    interval: Duration,
-    next: tokio::sync::Mutex<tokio::time::Instant>,
-}
-
-impl Pacer {
-    /// `per_second` <= 0 means no pacing.
-    pub fn new(per_second: f64) -> Self {
-        let interval = if per_second > 0.0 {
-            Duration::from_secs_f64(1.0 / per_second)
-        } else {
-            Duration::ZERO
-        };
-        Self {
-            interval,
-            next: tokio::sync::Mutex::new(tokio::time::Instant::now()),
-        }
-    }
-
-    pub async fn wait(&self) {
-        if self.interval.is_zero() {
-            return;
-        }
-        let at = {
-            let mut next = self.next.lock().await;
-            let now = tokio::time::Instant::now();
-            let at = (*next).max(now);
-            *next = at + self.interval;
-            at
-        };
-        tokio::time::sleep_until(at).await;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::InviteChannel;
 
     fn invite(password: Option<&str>) -> Invite {
         Invite {
@@ -117,15 +139,5 @@ mod tests {
         assert!(!email_text(&invite(None), "u").body.contains("password"));
         let s = sms_text(&invite(Some("pw1")), "https://e/");
         assert!(s.contains("C02X") && s.contains("https://e/") && s.contains("pw1"));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn pacer_spaces_sends() {
-        let p = Pacer::new(10.0);
-        let start = tokio::time::Instant::now();
-        for _ in 0..5 {
-            p.wait().await;
-        }
-        assert_eq!(start.elapsed(), Duration::from_millis(400));
     }
 }
