@@ -4,7 +4,9 @@
 use invites::sender::{handle, Sender, SqsVisibility};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use shared::aws::messaging::AwsInviteSender;
-use shared::aws::outbox::{DynamoOutbox, DynamoRateWindows, SesQuota};
+use shared::aws::outbox::DynamoOutbox;
+use shared::aws::ses_quota::SesQuota;
+use shared::aws::rate_windows::DynamoRateWindows;
 use shared::aws::settings::DynamoSettings;
 use shared::aws::tables::Tables;
 use shared::aws::{clients, secrets};

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{AdminError, AdminReads, ApprovalWrite, Approvals, Cursor, DenialView, Page};
 use crate::clock::{epoch_now, now_rfc3339};
-use crate::domain::values::parse_groups;
+use crate::domain::parse_groups;
 use crate::domain::InviteState;
 use crate::domain::{Email, Expiry, InviteChannel, Mobile, Ownership, Platform, SerialNumber};
 use crate::import::{DeviceRow, Provenance};

@@ -6,8 +6,6 @@ mod event;
 pub mod lockout;
 pub mod request;
 pub mod rules;
-#[cfg(test)]
-mod rules_tests;
 pub mod store;
 pub mod token;
 

@@ -140,7 +140,7 @@ fn parse_serial(raw: &str) -> Result<String, RequestError> {
             format!("must be at most {MAX_SERIAL_BYTES} bytes"),
         );
     }
-    if let Some(found) = crate::domain::values::invisible_in_serial(raw) {
+    if let Some(found) = crate::domain::invisible_in_serial(raw) {
         return bad(
             "serial_number",
             format!("has {found}; send the serial number exactly as the device reports it"),

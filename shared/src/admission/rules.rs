@@ -336,3 +336,6 @@ pub fn decide(
         ((_, password), _) => Decision::open(password),
     }
 }
+
+#[cfg(test)]
+mod tests;

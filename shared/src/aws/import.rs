@@ -2,7 +2,8 @@
 
 use super::dynamo::{DynamoDirectory, DynamoImports};
 use super::events::EventBridgePublisher;
-use super::outbox::{DynamoOutbox, SqsInviteQueue};
+use super::invite_queue::SqsInviteQueue;
+use super::outbox::DynamoOutbox;
 use super::s3::{S3Reports, S3Uploads};
 use super::settings::DynamoSettings;
 use super::sqs::SqsContinuations;

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::clock::now_rfc3339;
 use crate::domain::InviteState;
-use crate::domain::{Expiry, Ownership, Platform};
+use crate::domain::{Expiry, InviteChannel, Ownership, Platform};
 use crate::import::ports::ImportState;
 use crate::import::{Counts, ImportStatus};
 use crate::port_error::PortError;
@@ -259,6 +259,15 @@ pub fn import_state(item: &Item) -> Result<ImportState, PortError> {
         skipped_total: get_n(item, "skipped_total"),
         created_at: text("created_at"),
     })
+}
+
+/// How an invite's channel is written in items and keys.
+pub fn channel_str(c: InviteChannel) -> &'static str {
+    match c {
+        InviteChannel::Email => "email",
+        InviteChannel::Sms => "sms",
+        InviteChannel::None => "none",
+    }
 }
 
 #[cfg(test)]

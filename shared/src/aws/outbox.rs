@@ -1,5 +1,6 @@
-//! The outbox in DynamoDB (the imports table, beside each import's record),
-//! its SQS queue, the account-wide rate windows and the SES quota.
+//! The outbox in DynamoDB (the imports table, beside each import's record).
+//! Its queue is `invite_queue`, the account-wide rate windows `rate_windows`,
+//! the SES quota `ses_quota`.
 //!
 //! Items in the imports table:
 //! - `import_id=<origin>, sk=INVITE#<row>`: one invite (content, sealed
@@ -7,7 +8,6 @@
 //! - `import_id=<origin>, sk=INVITES#<k>`: counters of the origin's invites by
 //!   state, spread over [`SHARDS`] items so that senders updating them in
 //!   transactions at hundreds a second rarely meet on one item.
-//! - `import_id=RATE#<channel>, sk=<epoch second>`: sends taken in that second.
 
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use futures::{stream, StreamExt, TryStreamExt};
 
-use super::items::{get_n, get_s, n, s, Item};
+use super::items::{channel_str, get_n, get_s, n, s, Item};
 use super::sdk::{sdk_error, written};
 use super::transact::cancellation_reasons;
 use crate::clock::epoch_now;
@@ -25,8 +25,7 @@ use crate::domain::InviteState;
 use crate::domain::{InviteChannel, Platform};
 use crate::outbox::Invite;
 use crate::outbox::{
-    Claimed, InviteMessage, InvitePage, InviteQueue, InviteRef, InviteStatus, InviteTally, Outbox,
-    OutboxEntry, QuotaSource, RateWindows, SendQuota, Transition,
+    Claimed, InvitePage, InviteRef, InviteStatus, InviteTally, Outbox, OutboxEntry, Transition,
 };
 use crate::port_error::PortError;
 use crate::seal::Sealer;
@@ -66,14 +65,6 @@ fn counter_name(state: InviteState) -> String {
 /// The context a password is sealed under: the record it belongs to.
 fn seal_context(r: &InviteRef) -> String {
     r.tag()
-}
-
-fn channel_str(c: InviteChannel) -> &'static str {
-    match c {
-        InviteChannel::Email => "email",
-        InviteChannel::Sms => "sms",
-        InviteChannel::None => "none",
-    }
 }
 
 fn state_of(item: &Item) -> InviteState {
@@ -551,188 +542,3 @@ impl Outbox for DynamoOutbox {
     }
 }
 
-/// The invite queue.
-#[derive(Debug, Clone)]
-pub struct SqsInviteQueue {
-    pub client: aws_sdk_sqs::Client,
-    pub url: String,
-}
-
-impl SqsInviteQueue {
-    /// One SendMessageBatch of up to 10. Entries SQS did not take are sent
-    /// again once; still refused, the caller fails (an import chunk is then
-    /// replayed and queues them again).
-    async fn send_batch(
-        &self,
-        batch: &[InviteMessage],
-        delay_seconds: u32,
-    ) -> Result<(), PortError> {
-        use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
-        let mut entries = Vec::with_capacity(batch.len());
-        for (i, m) in batch.iter().enumerate() {
-            let body = serde_json::to_string(m).map_err(|e| PortError::new("queue invite", e))?;
-            entries.push(
-                SendMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .message_body(body)
-                    .delay_seconds(delay_seconds as i32)
-                    .build()
-                    .map_err(|e| PortError::new("queue invite", e))?,
-            );
-        }
-        for _ in 0..2 {
-            let out = self
-                .client
-                .send_message_batch()
-                .queue_url(&self.url)
-                .set_entries(Some(entries.clone()))
-                .send()
-                .await
-                .map_err(|e| {
-                    PortError::new("queue invite", aws_sdk_sqs::error::DisplayErrorContext(e))
-                })?;
-            let failed: Vec<&str> = out.failed().iter().map(|f| f.id()).collect();
-            if failed.is_empty() {
-                return Ok(());
-            }
-            entries.retain(|e| failed.contains(&e.id()));
-        }
-        Err(PortError::new(
-            "queue invite",
-            "SQS refused some invite messages",
-        ))
-    }
-}
-
-impl InviteQueue for SqsInviteQueue {
-    async fn enqueue(
-        &self,
-        messages: &[InviteMessage],
-        delay_seconds: u32,
-    ) -> Result<(), PortError> {
-        let sends: Vec<_> = messages
-            .chunks(10)
-            .map(|batch| self.send_batch(batch, delay_seconds))
-            .collect();
-        stream::iter(sends)
-            .buffer_unordered(8)
-            .try_collect::<Vec<()>>()
-            .await
-            .map(|_| ())
-    }
-}
-
-/// Shared one-second windows in the imports table.
-#[derive(Debug, Clone)]
-pub struct DynamoRateWindows {
-    pub client: Client,
-    pub table: String,
-}
-
-impl RateWindows for DynamoRateWindows {
-    async fn take(
-        &self,
-        channel: InviteChannel,
-        second: u64,
-        want: u32,
-        limit: u32,
-    ) -> Result<u32, PortError> {
-        let mut want = want.min(limit);
-        // At most twice: all that was asked, then what was left.
-        for _ in 0..2 {
-            if want == 0 {
-                return Ok(0);
-            }
-            let result = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .key("import_id", s(format!("RATE#{}", channel_str(channel))))
-                .key("sk", s(second.to_string()))
-                .update_expression("ADD used :want SET expires_at = :exp")
-                .condition_expression("attribute_not_exists(used) OR used <= :room")
-                .expression_attribute_values(":want", n(want as u64))
-                .expression_attribute_values(":room", n((limit - want) as u64))
-                .expression_attribute_values(":exp", n(second + 3600))
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                )
-                .send()
-                .await;
-            match result {
-                Ok(_) => return Ok(want),
-                Err(e) => match e.as_service_error() {
-                    Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c)) => {
-                        let used = c.item().map_or(limit as u64, |i| get_n(i, "used"));
-                        want = (limit as u64).saturating_sub(used) as u32;
-                    }
-                    _ => return Err(sdk_error("take send rate", e)),
-                },
-            }
-        }
-        Ok(0)
-    }
-}
-
-/// The account's SES sending quota, read at most once a minute per container
-/// (an answer or a failure alike: GetAccount has its own request limit, and
-/// an unreadable quota must not cost every batch a retried call).
-#[derive(Debug)]
-pub struct SesQuota {
-    pub ses: aws_sdk_sesv2::Client,
-    /// How long an answer is kept (60 s in the template).
-    pub ttl: Duration,
-    pub cached: std::sync::Mutex<Option<(std::time::Instant, Result<SendQuota, String>)>>,
-}
-
-impl SesQuota {
-    pub fn new(ses: aws_sdk_sesv2::Client, ttl: Duration) -> Self {
-        Self {
-            ses,
-            ttl,
-            cached: std::sync::Mutex::new(None),
-        }
-    }
-}
-
-impl QuotaSource for SesQuota {
-    async fn email_quota(&self) -> Result<SendQuota, PortError> {
-        let cached = self
-            .cached
-            .lock()
-            .ok()
-            .and_then(|c| c.clone())
-            .filter(|(at, _)| at.elapsed() < self.ttl);
-        let result = match cached {
-            Some((_, result)) => result,
-            None => {
-                let result = self.read().await.map_err(|e| e.to_string());
-                if let Ok(mut c) = self.cached.lock() {
-                    *c = Some((std::time::Instant::now(), result.clone()));
-                }
-                result
-            }
-        };
-        result.map_err(|e| PortError::new("read SES quota", e))
-    }
-}
-
-impl SesQuota {
-    async fn read(&self) -> Result<SendQuota, PortError> {
-        let out = self.ses.get_account().send().await.map_err(|e| {
-            PortError::new(
-                "read SES quota",
-                aws_sdk_sesv2::error::DisplayErrorContext(e),
-            )
-        })?;
-        let q = out
-            .send_quota()
-            .ok_or_else(|| PortError::new("read SES quota", "GetAccount has no SendQuota"))?;
-        Ok(SendQuota {
-            per_second: q.max_send_rate(),
-            // -1 means no daily limit.
-            remaining_today: (q.max24_hour_send() >= 0.0)
-                .then(|| q.max24_hour_send() - q.sent_last24_hours()),
-        })
-    }
-}

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::values::{clip_to, IssueKind, ValueError};
+use super::issue::{clip_to, IssueKind, ValueError};
 use crate::clock::rfc3339;
 
 const DAY: u64 = 86_400;

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::domain::values::invisible_in_serial;
+use crate::domain::invisible_in_serial;
 use crate::domain::{Platform, SerialNumber};
 use crate::records::{DeviceRecord, DeviceStatus};
 
@@ -55,7 +55,7 @@ impl ExportFilter {
                 "body",
                 format!(
                     "'{}' is not a filter; the filters are {}",
-                    crate::domain::values::clip_to(unknown, 40),
+                    crate::domain::clip_to(unknown, 40),
                     FIELDS.join(", ")
                 ),
             ));

@@ -99,7 +99,7 @@ pub fn preview(
             let g = groups
                 .entry(crate::domain::email_key(email))
                 .or_insert_with(|| DuplicateEmail {
-                    email: crate::domain::values::clip_to(email, CELL_CHARS).into_owned(),
+                    email: crate::domain::clip_to(email, CELL_CHARS).into_owned(),
                     count: 0,
                     rows: Vec::new(),
                 });
@@ -139,7 +139,7 @@ fn page_row(scanned: &Scan, row: u64, record: &csv::StringRecord) -> PreviewRow 
             has_password = !value.trim().is_empty();
             continue;
         }
-        let shown = crate::domain::values::clip_to(value, CELL_CHARS);
+        let shown = crate::domain::clip_to(value, CELL_CHARS);
         cells.insert(field.key(), shown.into_owned());
     }
     PreviewRow {

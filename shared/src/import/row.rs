@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::csvfile::{ColumnMap, Field};
-use crate::domain::values::{check_groups, checked_groups};
+use crate::domain::groups::{check_groups, checked_groups};
 use crate::domain::{
     Email, Expiry, InviteChannel, IssueKind, Mobile, Ownership, Password, Platform, SerialNumber,
     ValueError,
@@ -246,7 +246,7 @@ fn shown(field: Field, value: &str) -> String {
     if field == Field::Password {
         "***".into()
     } else {
-        crate::domain::values::clip_to(value, SHOWN_CHARS).into_owned()
+        crate::domain::clip_to(value, SHOWN_CHARS).into_owned()
     }
 }
 

@@ -409,5 +409,4 @@ where
 }
 
 #[cfg(test)]
-#[path = "deliver_tests.rs"]
 mod tests;

@@ -76,7 +76,7 @@ pub fn parse(body: &str) -> Option<DeliveryEvent> {
         attempt,
         message_id,
         state,
-        reason: reason.map(|r| crate::domain::values::clip_to(&r, 64).into_owned()),
+        reason: reason.map(|r| crate::domain::clip_to(&r, 64).into_owned()),
     })
 }
 

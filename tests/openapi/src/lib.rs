@@ -20,6 +20,28 @@ pub struct Spec {
     root: Value,
 }
 
+/// One documented operation (see [`Spec::operations`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operation {
+    pub method: String,
+    pub template: String,
+    pub secured: bool,
+}
+
+impl Operation {
+    /// The template with every `{parameter}` replaced by `value`.
+    pub fn path_with(&self, value: &str) -> String {
+        self.template
+            .split('/')
+            .map(|part| match part.starts_with('{') && part.ends_with('}') {
+                true => value,
+                false => part,
+            })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+}
+
 /// The document, parsed once per test binary.
 pub fn spec() -> &'static Spec {
     static SPEC_DOC: OnceLock<Spec> = OnceLock::new();
@@ -103,6 +125,32 @@ impl Spec {
             })
             .max()
             .map(|(_, t)| t)
+    }
+
+    /// Every documented operation, in the document's order: its method
+    /// (upper case), its path template, and whether it needs a token (its
+    /// own `security`, else the document's, is not empty). Tests drive their
+    /// route loops from this, so a route is covered the day it is documented.
+    pub fn operations(&self) -> Vec<Operation> {
+        const METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];
+        let secured = |v: &Value| v.as_array().is_some_and(|a| !a.is_empty());
+        let default = secured(&self.root["security"]);
+        let Some(paths) = self.root.get("paths").and_then(Value::as_object) else {
+            return Vec::new();
+        };
+        paths
+            .iter()
+            .flat_map(|(template, item)| {
+                METHODS.iter().filter_map(move |m| {
+                    let op = item.get(*m).filter(|o| o.is_object())?;
+                    Some(Operation {
+                        method: m.to_ascii_uppercase(),
+                        template: template.clone(),
+                        secured: op.get("security").map_or(default, secured),
+                    })
+                })
+            })
+            .collect()
     }
 
     /// Whether `method` on the route `path` falls under is documented.
@@ -495,5 +543,28 @@ components:
     #[test]
     fn the_projects_document_parses() {
         assert!(spec().template("/v1/devices/ABC").is_some());
+    }
+
+    #[test]
+    fn operations_say_which_need_a_token() {
+        let doc = Spec::parse(
+            "security:\n  - cognito: []\npaths:\n  /v1/a:\n    post:\n      security: []\n  \
+             /v1/b/{id}:\n    get: {}\n    delete: {}\n",
+        )
+        .unwrap();
+        let ops: Vec<(String, String, bool)> = doc
+            .operations()
+            .into_iter()
+            .map(|o| (o.method.clone(), o.path_with("x"), o.secured))
+            .collect();
+        assert_eq!(
+            ops,
+            [
+                ("POST".into(), "/v1/a".into(), false),
+                ("GET".into(), "/v1/b/x".into(), true),
+                ("DELETE".into(), "/v1/b/x".into(), true),
+            ]
+        );
+        assert!(spec().operations().len() >= 26, "the project's own document");
     }
 }

@@ -1,8 +1,10 @@
-use super::request::AdmissionRequest;
-use super::rules::{
+//! The admission rules of the seeds, one decision at a time.
+
+use super::{
     decide, Credential, Decision, Lookup, PasswordCheck, PublicReason, Reason, StoredDevice,
     Verdict, NOT_ALLOWED,
 };
+use crate::admission::request::AdmissionRequest;
 use crate::domain::Platform;
 use crate::records::DeviceStatus;
 

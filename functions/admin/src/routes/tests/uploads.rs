@@ -1,0 +1,242 @@
+//! Uploads: the staged file, the preview, and the publish of the kept rows.
+
+use super::*;
+
+#[tokio::test]
+async fn uploads_are_staged_and_the_sample_is_a_valid_file() {
+    let app = app();
+    let (status, v) = call(&app, "POST", "/v1/uploads", None).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let key = v["key"].as_str().unwrap();
+    assert!(
+        key.starts_with("staging/") && key.ends_with(".csv"),
+        "{key}"
+    );
+    assert_eq!(
+        (v["method"].as_str(), v["headers"]["content-type"].as_str()),
+        (Some("PUT"), Some("text/csv"))
+    );
+    assert!(v["url"].as_str().unwrap().contains(key));
+    let auth = format!("Bearer {}", token(ISSUER_KEY, now() + 600));
+    let r = send(&app, "GET", "/v1/sample.csv", None, Some(&auth)).await;
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    assert!(r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("attachment"));
+    let body: &[u8] = r.body();
+    assert!(body.starts_with(b"Name,Email,Ownership,Serial Number,Platform"));
+}
+
+const STAGED: &str = "Display Name;E-mail;Ownership;Serial Number;Platform;Password\r\n\
+    Ann;ann@example.com;corporate;S1;ios;pw1\r\n\
+    Bob;bob@example.com;Corporate;S2;android;\r\n\
+    Ann Again;ANN@example.com;personal;S3;macos;\r\n";
+
+#[tokio::test]
+async fn the_guided_upload_previews_then_publishes_the_kept_rows() {
+    let app = app();
+    app.ports
+        .objects
+        .lock()
+        .unwrap()
+        .insert("staging/abc.csv".into(), STAGED.as_bytes().to_vec());
+    add_device(
+        &app,
+        device("S3", DeviceStatus::Enrolled, Platform::Macos, ""),
+    );
+    app.ports
+        .users
+        .lock()
+        .unwrap()
+        .insert("ann@example.com".into(), user("ann@example.com", "Ann"));
+    let (status, p) = call(
+        &app,
+        "POST",
+        "/v1/imports/preview",
+        Some(json!({"key": "staging/abc.csv", "page_size": 2})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    assert_eq!(
+        (
+            p["rows_total"].as_u64(),
+            p["valid_rows"].as_u64(),
+            p["pages"].as_u64()
+        ),
+        (Some(3), Some(2), Some(2))
+    );
+    assert_eq!(p["dialect"]["delimiter"], ";");
+    assert_eq!(p["rows"][0]["existing_user"], true);
+    assert_eq!(p["rows"][0]["has_password"], true);
+    assert!(
+        p["rows"][0]["cells"].get("password").is_none(),
+        "passwords never leave the file"
+    );
+    assert_eq!(p["rows"][1]["errors"][0]["column"], "Ownership");
+    assert_eq!(p["duplicate_emails"][0]["rows"], json!([2, 4]));
+    let page2 = call(
+        &app,
+        "POST",
+        "/v1/imports/preview",
+        Some(json!({"key": "staging/abc.csv", "page": 2, "page_size": 2})),
+    )
+    .await
+    .1;
+    assert_eq!(page2["rows"][0]["existing_device"], "enrolled");
+
+    let (status, c) = call(&app, "POST", "/v1/imports", Some(json!({"key": "staging/abc.csv", "exclude_rows": [3, 3],
+        "existing_users": "replace", "domain": " corp.example ", "file_name": "C:\\\\q3 list.csv"}))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{c}");
+    assert_eq!(c["rows"], 2);
+    let key = c["key"].as_str().unwrap();
+    assert_eq!(
+        key, "imports/guided/abc/q3-list.csv",
+        "named for the staged upload"
+    );
+    let published = String::from_utf8(app.ports.objects.lock().unwrap()[key].clone()).unwrap();
+    assert_eq!(published, "Name,Email,Ownership,Serial Number,Platform,Password\r\n\
+        Ann,ann@example.com,corporate,S1,ios,pw1\r\nAnn Again,ANN@example.com,personal,S3,macos,\r\n");
+    let meta = app.ports.metadata.lock().unwrap()[key].clone();
+    for pair in [
+        ("invite", "email"),
+        ("existing-users", "replace"),
+        ("on-error", "reject-file"),
+        ("domain", "corp.example"),
+        ("submitted-by", "ada"),
+    ] {
+        assert!(
+            meta.contains(&(pair.0.to_owned(), pair.1.to_owned())),
+            "{pair:?} in {meta:?}"
+        );
+    }
+    assert!(
+        !app.ports
+            .objects
+            .lock()
+            .unwrap()
+            .contains_key("staging/abc.csv"),
+        "the staged copy is removed"
+    );
+    // The id the S3 event's import will have.
+    let etag = format!("\"{}\"", hex::encode(&published.as_bytes()[..8]));
+    let expected = ImportObject::new(
+        app.ports.bucket(),
+        key,
+        &shared::files::ObjectVersion::new(None, Some(etag)),
+    )
+    .import_id();
+    assert_eq!(c["import_id"], expected);
+
+    // Adversary 2: "Send" again (a retry after a timeout, a double click): the
+    // same import and one object, whether the staged copy is still there or not.
+    let objects_before = app.ports.objects.lock().unwrap().len();
+    for _ in 0..2 {
+        let (status, again) = call(
+            &app,
+            "POST",
+            "/v1/imports",
+            Some(json!({"key": "staging/abc.csv",
+            "file_name": "other name.csv"})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{again}");
+        assert_eq!(
+            (&again["import_id"], &again["key"], &again["rows"]),
+            (&c["import_id"], &c["key"], &c["rows"])
+        );
+    }
+    assert_eq!(
+        app.ports.objects.lock().unwrap().len(),
+        objects_before,
+        "nothing published twice"
+    );
+}
+
+#[tokio::test]
+async fn the_guided_upload_says_what_is_wrong() {
+    let app = app();
+    app.ports
+        .objects
+        .lock()
+        .unwrap()
+        .insert("staging/one.csv".into(), STAGED.as_bytes().to_vec());
+    app.ports
+        .objects
+        .lock()
+        .unwrap()
+        .insert("staging/cols.csv".into(), b"Who,Where\r\nA,B\r\n".to_vec());
+    for (path, body, status, field) in [
+        (
+            "/v1/imports/preview",
+            json!({"key": "imports/x.csv"}),
+            StatusCode::BAD_REQUEST,
+            Some("key"),
+        ),
+        (
+            "/v1/imports/preview",
+            json!({"key": "staging/gone.csv"}),
+            StatusCode::NOT_FOUND,
+            None,
+        ),
+        (
+            "/v1/imports/preview",
+            json!({"key": "staging/one.csv", "pages": 2}),
+            StatusCode::BAD_REQUEST,
+            None,
+        ),
+        (
+            "/v1/imports",
+            json!({"key": "staging/gone.csv"}),
+            StatusCode::NOT_FOUND,
+            None,
+        ),
+        (
+            "/v1/imports",
+            json!({"key": "staging/one.csv", "exclude_rows": [2, 3, 4]}),
+            StatusCode::BAD_REQUEST,
+            Some("exclude_rows"),
+        ),
+        (
+            "/v1/imports",
+            json!({"key": "staging/one.csv", "invite": "pigeon"}),
+            StatusCode::BAD_REQUEST,
+            None,
+        ),
+    ] {
+        let (s, v) = call(&app, "POST", path, Some(body.clone())).await;
+        assert_eq!((s, error_of(&v).1), (status, field), "{path} {body}: {v}");
+    }
+    let (status, v) = call(
+        &app,
+        "POST",
+        "/v1/imports/preview",
+        Some(json!({"key": "staging/cols.csv"})),
+    )
+    .await;
+    assert_eq!(
+        (status, error_of(&v).0),
+        (StatusCode::UNPROCESSABLE_ENTITY, "unreadable_file")
+    );
+    assert_eq!(
+        v["headers"],
+        json!(["Who", "Where"]),
+        "the file's columns, to map by hand"
+    );
+    let (status, v) = call(
+        &app,
+        "POST",
+        "/v1/imports/preview",
+        Some(json!({"key": "staging/cols.csv", "mapping": {"Who": "name"}})),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "still missing email and more: {v}"
+    );
+    assert!(
+        app.ports.metadata.lock().unwrap().is_empty(),
+        "nothing was published"
+    );
+}
