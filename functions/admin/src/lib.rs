@@ -5,4 +5,3 @@ pub mod auth;
 pub mod config;
 pub mod http;
 pub mod routes;
-pub mod totals;

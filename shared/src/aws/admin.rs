@@ -12,11 +12,11 @@ use aws_sdk_dynamodb::Client;
 use super::batch::batch_get;
 use super::counts::DynamoCounts;
 use super::dynamo::{DynamoDirectory, DynamoImports};
+use super::invite_queue::SqsInviteQueue;
 use super::items::{
     device_item, device_record, expiry_shard, get_n, get_n_opt, get_s, import_state, n, s,
     user_item, user_record, Item, EXPIRY_SHARD,
 };
-use super::invite_queue::SqsInviteQueue;
 use super::outbox::{status_of, DynamoOutbox};
 use super::s3::S3Bucket;
 use super::sdk::{sdk_error, written};

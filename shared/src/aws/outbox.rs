@@ -541,4 +541,3 @@ impl Outbox for DynamoOutbox {
         Ok(InviteTally::new(recorded, &counted))
     }
 }
-

@@ -565,6 +565,9 @@ components:
                 ("DELETE".into(), "/v1/b/x".into(), true),
             ]
         );
-        assert!(spec().operations().len() >= 26, "the project's own document");
+        assert!(
+            spec().operations().len() >= 26,
+            "the project's own document"
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! Device-totals entry point: the devices table's stream in, the overview's totals out.
 
-use admin::totals::handle;
+use devices::totals::handle;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use shared::aws::clients;

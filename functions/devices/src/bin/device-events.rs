@@ -3,7 +3,7 @@
 //! events could not all be published fails, and Lambda hands it over again
 //! (at least once, as EventBridge delivers).
 
-use admin::totals::StreamEvent;
+use devices::stream::StreamEvent;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use shared::aws::clients;
 use shared::aws::events::EventBridgePublisher;

@@ -8,6 +8,8 @@ use serde_json::{json, Value};
 use shared::counts::{self, Bucket, Census, Change, CountStore, Sequence};
 use thiserror::Error;
 
+use crate::stream::{StreamEvent, StreamRecord};
+
 #[derive(Debug, Error)]
 pub enum TotalsError {
     #[error(
@@ -29,32 +31,6 @@ pub enum TotalsError {
 pub enum Invocation {
     Stream(StreamEvent),
     Recount { recount: bool },
-}
-
-/// A DynamoDB stream batch with tumbling-window properties (only what counting reads).
-#[derive(Debug, Deserialize)]
-pub struct StreamEvent {
-    #[serde(rename = "Records")]
-    pub records: Vec<StreamRecord>,
-    #[serde(rename = "shardId")]
-    pub shard_id: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct StreamRecord {
-    #[serde(rename = "eventID", default)]
-    pub event_id: String,
-    pub dynamodb: Body,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct Body {
-    #[serde(rename = "SequenceNumber", default)]
-    pub sequence_number: String,
-    #[serde(rename = "OldImage", default)]
-    pub old_image: Option<Value>,
-    #[serde(rename = "NewImage", default)]
-    pub new_image: Option<Value>,
 }
 
 /// Where an image counts: its `status` and `platform` strings (None when it is no device).
