@@ -154,7 +154,8 @@ class Stack:
             return
         if port_in_use(self.moto_port):
             raise SystemExit(f"port {self.moto_port} is taken: stop whatever runs there (another `make dev`?)")
-        self.spawn("moto", [str(VENV_BIN / "python"), str(ROOT / "infra" / "emulator.py"), "-p", str(self.moto_port)])
+        # The package infra/emulator, run from ROOT (spawn's working directory).
+        self.spawn("moto", [str(VENV_BIN / "python"), "-m", "infra.emulator", "-p", str(self.moto_port)])
         wait_for(f"{self.endpoint}/moto-api/data.json", "moto", 60)
 
     def aws_env(self) -> dict[str, str]:
