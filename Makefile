@@ -28,6 +28,7 @@ build:
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	$(PYTHON) infra/check_docs.py
 
 unit: venv
 	cargo test --workspace --exclude integration-tests
