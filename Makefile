@@ -32,8 +32,8 @@ lint:
 
 unit: venv
 	cargo test --workspace --exclude integration-tests
-	# The emulator's fixes answer as stock moto does.
-	cd infra && ../$(VPY) -m unittest test_emulator
+	# The emulator's speed fixes answer as stock moto does; its behaviour fixes as AWS does, where stock moto does not.
+	cd infra && ../$(VPY) -m unittest discover -s emulator/tests -t .
 
 # Integration tests run against a stack of their own on free ports, stopped afterwards.
 # Selected with --workspace --test NAME (not -p): the workspace-wide feature set is
