@@ -494,6 +494,9 @@ class PageHandler(http.server.SimpleHTTPRequestHandler):
     """Serves static/ as CloudFront would, plus the page's config.json (written at deploy in AWS)."""
 
     page_config: bytes = b"{}"
+    # Browsers refuse a module script served as anything but JavaScript, and
+    # mimetypes reads the machine's own table (on Windows, the registry).
+    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, ".js": "text/javascript"}
 
     def do_GET(self) -> None:  # noqa: N802
         if self.path.split("?", 1)[0] == "/config.json":
@@ -512,6 +515,10 @@ class PageHandler(http.server.SimpleHTTPRequestHandler):
             "Content-Security-Policy",
             "default-src 'self'; connect-src 'self' http://127.0.0.1:* http://localhost:*; img-src 'self' data: blob:",
         )
+        if self.path.split("?", 1)[0] != "/config.json":
+            # Revalidated on each load (a 304 when unchanged): an edited module
+            # never meets a stale copy of another from the browser's cache.
+            self.send_header("Cache-Control", "no-cache")
         super().end_headers()
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002
