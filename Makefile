@@ -29,6 +29,7 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(PYTHON) infra/check_docs.py
+	node_modules/.bin/biome ci --colors=off
 
 unit: venv
 	cargo test --workspace --exclude integration-tests
@@ -69,6 +70,15 @@ $(CHROMIUM):
 
 $(NODE_STAMP): tests/browser/package-lock.json
 	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The page's JavaScript (static/js/) and the browser tests: Biome (npm, pinned by the root
+# package-lock.json; rules in biome.json) checks format and lint, writing nothing.
+# `node_modules/.bin/biome check --write` applies its fixes.
+BIOME_STAMP := node_modules/.installed
+lint: $(BIOME_STAMP)
+$(BIOME_STAMP): package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 clean:
