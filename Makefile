@@ -28,11 +28,13 @@ build:
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	$(PYTHON) infra/check_docs.py
+	node_modules/.bin/biome ci --colors=off
 
 unit: venv
 	cargo test --workspace --exclude integration-tests
-	# The emulator's fixes answer as stock moto does.
-	cd infra && ../$(VPY) -m unittest test_emulator
+	# The emulator's speed fixes answer as stock moto does; its behaviour fixes as AWS does, where stock moto does not.
+	cd infra && ../$(VPY) -m unittest discover -s emulator/tests -t .
 
 # Integration tests run against a stack of their own on free ports, stopped afterwards.
 # Selected with --workspace --test NAME (not -p): the workspace-wide feature set is
@@ -68,6 +70,15 @@ $(CHROMIUM):
 
 $(NODE_STAMP): tests/browser/package-lock.json
 	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The page's JavaScript (static/js/) and the browser tests: Biome (npm, pinned by the root
+# package-lock.json; rules in biome.json) checks format and lint, writing nothing.
+# `node_modules/.bin/biome check --write` applies its fixes.
+BIOME_STAMP := node_modules/.installed
+lint: $(BIOME_STAMP)
+$(BIOME_STAMP): package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 clean:

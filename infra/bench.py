@@ -245,7 +245,7 @@ def http_call(url: str, body: dict | None = None) -> bytes:
 
 
 def ses_account(endpoint: str, body: dict | None = None) -> dict:
-    """The emulator's SES account (infra/emulator.py): set what `body` names, read the rest."""
+    """The emulator's SES account (infra/emulator/behaviour/ses_account.py): set what `body` names, read the rest."""
     return json.loads(http_call(f"{endpoint}/moto-api/static/ses/account", body))
 
 

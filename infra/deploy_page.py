@@ -16,6 +16,9 @@ from pathlib import Path
 import boto3
 
 ROOT = Path(__file__).resolve().parent.parent
+# The page is ES modules: browsers refuse one served as anything but JavaScript
+# (CloudFront adds nosniff), and mimetypes reads the machine's own table.
+mimetypes.add_type("text/javascript", ".js")
 
 
 def page_config(outputs: dict[str, str], region: str) -> dict:
@@ -41,11 +44,15 @@ def main() -> int:
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     s3 = session.client("s3")
     bucket = outputs["AdminSiteBucketName"]
-    for path in sorted((ROOT / "static").rglob("*")):
+    # index.html last, so that no one loads it before the modules it names are there.
+    for path in sorted((ROOT / "static").rglob("*"), key=lambda p: (p.name == "index.html", p)):
         if path.is_file():
             key = path.relative_to(ROOT / "static").as_posix()
             kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-            s3.upload_file(str(path), bucket, key, ExtraArgs={"ContentType": kind, "CacheControl": "max-age=300"})
+            # Revalidated on each load (a 304 when unchanged) rather than cached for
+            # minutes: modules cached at different times could mix two deploys, and an
+            # import of a name the other version lacks stops the whole page.
+            s3.upload_file(str(path), bucket, key, ExtraArgs={"ContentType": kind, "CacheControl": "no-cache"})
     s3.put_object(
         Bucket=bucket,
         Key="config.json",

@@ -154,7 +154,8 @@ class Stack:
             return
         if port_in_use(self.moto_port):
             raise SystemExit(f"port {self.moto_port} is taken: stop whatever runs there (another `make dev`?)")
-        self.spawn("moto", [str(VENV_BIN / "python"), str(ROOT / "infra" / "emulator.py"), "-p", str(self.moto_port)])
+        # The package infra/emulator, run from ROOT (spawn's working directory).
+        self.spawn("moto", [str(VENV_BIN / "python"), "-m", "infra.emulator", "-p", str(self.moto_port)])
         wait_for(f"{self.endpoint}/moto-api/data.json", "moto", 60)
 
     def aws_env(self) -> dict[str, str]:
@@ -493,6 +494,9 @@ class PageHandler(http.server.SimpleHTTPRequestHandler):
     """Serves static/ as CloudFront would, plus the page's config.json (written at deploy in AWS)."""
 
     page_config: bytes = b"{}"
+    # Browsers refuse a module script served as anything but JavaScript, and
+    # mimetypes reads the machine's own table (on Windows, the registry).
+    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, ".js": "text/javascript"}
 
     def do_GET(self) -> None:  # noqa: N802
         if self.path.split("?", 1)[0] == "/config.json":
@@ -511,6 +515,10 @@ class PageHandler(http.server.SimpleHTTPRequestHandler):
             "Content-Security-Policy",
             "default-src 'self'; connect-src 'self' http://127.0.0.1:* http://localhost:*; img-src 'self' data: blob:",
         )
+        if self.path.split("?", 1)[0] != "/config.json":
+            # Revalidated on each load (a 304 when unchanged): an edited module
+            # never meets a stale copy of another from the browser's cache.
+            self.send_header("Cache-Control", "no-cache")
         super().end_headers()
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002

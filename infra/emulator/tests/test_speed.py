@@ -1,8 +1,8 @@
-"""The emulator's own fixes answer as stock moto does (`make unit` runs this).
+"""The speed fixes answer as stock moto does (`make unit` runs this).
 
 Each read, write and stream read is made twice on the same tables, through
-moto's model serializer and through `patch_item_answers`, and a client must
-parse the same answer.
+moto's model serializer and through `speed.item_answers`, and a client must
+parse the same answer; requests, queues, routing and query pages likewise.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import boto3
 from moto import mock_aws
 from moto.core.responses import ActionResult
 
-import emulator
+from ..speed import index_pages, item_answers, partition_queries, request_parsing, routing, sqs_sends
+from .support import pk_sk_table
 
 STOCK = ActionResult.execute_result
 
@@ -31,21 +32,6 @@ def item(i: int) -> dict:
         "list": {"L": [{"S": "x"}, {"N": "3"}, {"M": {"deep": {"S": "é \" \\ \u2028"}}}]},
         "map": {"M": {"name": {"S": f"Näme {i}"}, "empty": {"M": {}}}},
     }
-
-
-def pk_sk_table(ddb, name: str, attributes: tuple[dict, ...] = (), **extra) -> None:
-    """A table keyed (pk, sk), both strings; `attributes` defines its indexes' keys."""
-    ddb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-            *attributes,
-        ],
-        BillingMode="PAY_PER_REQUEST",
-        **extra,
-    )
 
 
 @mock_aws
@@ -73,7 +59,7 @@ class ItemAnswers(unittest.TestCase):
             return STOCK(result, context)
 
         ActionResult.execute_result = counted
-        emulator.patch_item_answers()
+        item_answers.apply()
         patched = call()
         ActionResult.execute_result = STOCK
         for answer in (stock, patched):
@@ -197,7 +183,7 @@ class ItemAnswers(unittest.TestCase):
 
 @mock_aws
 class RequestParsing(unittest.TestCase):
-    """`patch_request_parsing` reads each DynamoDB request as moto's parser does."""
+    """`speed.request_parsing` reads each DynamoDB request as moto's parser does."""
 
     def setUp(self) -> None:
         from moto.dynamodb.responses import DynamoHandler
@@ -210,7 +196,7 @@ class RequestParsing(unittest.TestCase):
             self.stock_parse(handler, request)
 
         DynamoHandler.parse_parameters = counted
-        emulator.patch_request_parsing()
+        request_parsing.apply()
         fast_parse = DynamoHandler.parse_parameters
         self.seen: list[tuple[str, object, object]] = []
 
@@ -275,7 +261,7 @@ class RequestParsing(unittest.TestCase):
 
 @mock_aws
 class QueueSends(unittest.TestCase):
-    """`patch_sqs`: a send reads the one attribute it needs, and queues as moto does."""
+    """`speed.sqs_sends`: a send reads the one attribute it needs, and queues as moto does."""
 
     def setUp(self) -> None:
         from moto.sqs import models
@@ -320,7 +306,7 @@ class QueueSends(unittest.TestCase):
 
     def test_sends_queue_as_stock_moto(self) -> None:
         stock = self.run_queues("stock")
-        emulator.patch_sqs()
+        sqs_sends.apply()
         patched = self.run_queues("patched")
         self.assertEqual(stock, patched)
         self.assertEqual(patched["standard"]["received"], ["a", "a", "b"])
@@ -340,7 +326,7 @@ class Routing(unittest.TestCase):
 
         stock, stock_methods = backends.list_of_moto_modules, responses.method_names_from_class
         try:
-            emulator.patch_routing()
+            routing.apply()
             self.assertEqual(list(backends.list_of_moto_modules()), list(stock()))
             self.assertIn("dynamodb", backends.list_of_moto_modules())
             for _ in range(2):
@@ -352,7 +338,7 @@ class Routing(unittest.TestCase):
 
 @mock_aws
 class IndexPages(unittest.TestCase):
-    """`patch_index_queries` pages an index as moto does, forwards and backwards."""
+    """`speed.index_pages` pages an index as moto does, forwards and backwards."""
 
     def setUp(self) -> None:
         from moto.dynamodb.models.table import Table
@@ -402,8 +388,6 @@ class IndexPages(unittest.TestCase):
                 return out
 
     def test_pages_as_stock_moto(self) -> None:
-        from collections import Counter
-
         for name, extra in {"newest first": {"ScanIndexForward": False}, "oldest first": {}}.items():
             with self.subTest(name):
                 self.table_class.query = self.stock_query
@@ -415,11 +399,46 @@ class IndexPages(unittest.TestCase):
                     return self.stock_query(*args, **kwargs)
 
                 self.table_class.query = counted
-                emulator.patch_index_queries(self.table_class, Counter())
+                index_pages.apply()
                 patched = self.pages(**extra)
                 self.assertEqual(stock, patched)
                 self.assertEqual(fell_back, [], "paged by the patch")
                 self.assertEqual(sum(len(p) for p in patched), 32)
+
+    def test_partition_pages_as_stock_moto(self) -> None:
+        """`speed.partition_queries` pages one partition of the table as moto does."""
+        listed = []
+        stock_all_items = self.table_class.all_items
+
+        def counted(table):
+            listed.append(1)
+            return stock_all_items(table)
+
+        def pages(**extra) -> list[list[str]]:
+            out, start = [], None
+            while True:
+                args = dict(TableName="imports", Limit=3, KeyConditionExpression="id = :i",
+                            ExpressionAttributeValues={":i": {"S": "I001#UNDO#1"}}, **extra)
+                r = self.ddb.query(**args, **({"ExclusiveStartKey": start} if start else {}))
+                out.append([i["sk"]["S"] for i in r["Items"]])
+                start = r.get("LastEvaluatedKey")
+                if not start:
+                    return out
+
+        try:
+            self.table_class.all_items = counted
+            for name, extra in {"forwards": {}, "backwards": {"ScanIndexForward": False}}.items():
+                with self.subTest(name):
+                    self.table_class.query = self.stock_query
+                    stock = pages(**extra)
+                    partition_queries.apply()
+                    listed.clear()
+                    patched = pages(**extra)
+                    self.assertEqual(stock, patched)
+                    self.assertEqual(listed, [], "the partition alone was read")
+                    self.assertEqual(sum(len(p) for p in patched), 8)
+        finally:
+            self.table_class.all_items = stock_all_items
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""The emulator's tests: `make unit` runs them (unittest discovery from infra/)."""
