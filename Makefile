@@ -29,12 +29,15 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(PYTHON) infra/check_docs.py
+	# shared's modules are layers: each imports only those lib.rs (or aws/mod.rs) lists above it.
+	$(PYTHON) infra/check_layers.py
 	node_modules/.bin/biome ci --colors=off
 
 unit: venv
 	cargo test --workspace --exclude integration-tests
 	# The emulator's speed fixes answer as stock moto does; its behaviour fixes as AWS does, where stock moto does not.
 	cd infra && ../$(VPY) -m unittest discover -s emulator/tests -t .
+	cd infra && ../$(VPY) -m unittest test_check_layers
 
 # Integration tests run against a stack of their own on free ports, stopped afterwards.
 # Selected with --workspace --test NAME (not -p): the workspace-wide feature set is

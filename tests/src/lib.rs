@@ -265,7 +265,7 @@ impl Stack {
             .expect("moto data is JSON")
     }
 
-    /// The local emulator's SES account (`infra/emulator.py`): sets what
+    /// The local emulator's SES account (`infra/emulator/behaviour/ses_account.py`): sets what
     /// `body` names (`max_send_rate`, `throttle_next`, `reject`,
     /// `reset_counts`) and answers the quota and the sends per second.
     pub async fn ses_account(&self, body: serde_json::Value) -> serde_json::Value {

@@ -3,7 +3,7 @@
 //! emulator, and SES events -> SNS -> SQS -> events function.
 //!
 //! The SES account (quota, throttling, refused recipients) is the emulator's
-//! (`infra/emulator.py`) and is shared by every test, as an AWS account's
+//! (`infra/emulator/behaviour/ses_account.py`) and is shared by every test, as an AWS account's
 //! quota is shared by every import: each assertion holds whoever else sends.
 //!
 //! Adversaries: (2) faults — throttled sends, a refused recipient; (3) scale —
