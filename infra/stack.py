@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import functools
+import gc
 import http.server
 import json
 import logging
@@ -58,13 +59,11 @@ def port_in_use(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _die_with_parent() -> None:
-    """Child processes get SIGTERM if this process dies, even by SIGKILL."""
-    os.setsid()
-    try:
-        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+# Child processes get SIGTERM if this process dies, even by SIGKILL.
+_die_with_parent = supervisor.die_with_parent
+# How long the stack's processes have to exit on their own before SIGKILL:
+# everything is gone and every port free well within 5 seconds of Ctrl-C.
+STOP_GRACE_SECONDS = 3.0
 
 
 class Stack:
@@ -97,6 +96,7 @@ class Stack:
         self.stack_name = os.environ.get("STACK_NAME", "preapprove")
         self.endpoint = endpoint or f"http://127.0.0.1:{moto_port}"
         self.procs: list[subprocess.Popen] = []
+        self.builds: list[subprocess.Popen] = []
         self.threads: list[threading.Thread] = []
         self.relay: relay.Relay | None = None
         self.http: http.server.ThreadingHTTPServer | None = None
@@ -228,7 +228,7 @@ class Stack:
         # cargo lambda serves the Lambda APIs; the binaries the workspace build
         # made run against them under a supervisor that restarts a process that
         # dies and fails its invocation at once, as Lambda does (supervisor.py).
-        subprocess.run(["cargo", "build", "--workspace", "--all-targets", *profile], cwd=ROOT, check=True)
+        self.cargo_build(["--workspace", "--all-targets", *profile], check=True)
         self.spawn("functions", [*cmd, "--only-lambda-apis"], {**os.environ, **fn_env})
         wait_for_port(self.lambda_port, "cargo lambda watch", 300)
         target = self.target_dir()
@@ -262,6 +262,16 @@ class Stack:
             t.start()
             self.threads.append(t)
 
+    def cargo_build(self, args: list[str], check: bool = False) -> None:
+        """cargo build, stopped with the stack if still running then (a signal that
+        ends the wait here leaves it in self.builds for down())."""
+        proc = subprocess.Popen(["cargo", "build", *args], cwd=ROOT, preexec_fn=_die_with_parent)
+        self.builds.append(proc)
+        code = proc.wait()
+        self.builds.remove(proc)
+        if check and code:
+            raise subprocess.CalledProcessError(code, proc.args)
+
     def target_dir(self) -> Path:
         return ROOT / "target" / ("release" if self.release else "debug")
 
@@ -285,7 +295,7 @@ class Stack:
             if latest > seen:
                 seen = latest
                 log.info("sources changed: cargo build")
-                subprocess.run(["cargo", "build", "--workspace", "--bins", *profile], cwd=ROOT)
+                self.cargo_build(["--workspace", "--bins", *profile])
             for name, insts in self.instances_of.items():
                 mtime = (target / name).stat().st_mtime
                 if mtime != binaries[name]:
@@ -461,33 +471,22 @@ class Stack:
         return env
 
     def down(self) -> None:
+        # Everything is told at once and waited for together, within one bound:
+        # one at a time, the graceful exits add up (half a second for each
+        # function's proxy, a second for cargo lambda), and make dev held its
+        # ports for ten seconds after Ctrl-C.
+        deadline = time.monotonic() + STOP_GRACE_SECONDS + 1
         self.stopping.set()
         for r in getattr(self, "relays", []):
             r.stop.set()
-        if self.control:
-            self.control.shutdown()
-        for insts in self.instances_of.values():
-            for inst in insts:
-                inst.stop()
-        if self.http:
-            self.http.shutdown()
-        for p in self.procs:
-            try:
-                os.killpg(p.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        deadline = time.monotonic() + 10
-        for p in self.procs:
-            try:
-                p.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        for t in self.threads:
-            t.join(timeout=6)
+        instances = [inst for insts in self.instances_of.values() for inst in insts]
+        procs = [inst.halt() for inst in instances] + self.procs + list(self.builds)
+        servers = [inst.server for inst in instances] + [proxy.server for proxy in self.faults.values()]
+        closing = supervisor.close_servers([*servers, *(s for s in (self.control, self.http) if s is not None)])
+        supervisor.stop_processes([p for p in procs if p is not None], STOP_GRACE_SECONDS)
+        # The threads are daemons: whatever still runs past the bound ends with this process.
+        for t in [*closing, *self.threads]:
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
 
 
 class PageHandler(http.server.SimpleHTTPRequestHandler):
@@ -591,8 +590,11 @@ def main() -> int:
     stopping = threading.Event()
 
     def on_signal(signum, _frame):
-        stopping.set()
-        raise KeyboardInterrupt
+        # Only the first: make passes a SIGTERM on to us besides the one to the
+        # group, and a second KeyboardInterrupt would cut the stop short.
+        if not stopping.is_set():
+            stopping.set()
+            raise KeyboardInterrupt
 
     # Explicitly, also for SIGINT: a shell starting us in the background may have it ignored.
     signal.signal(signal.SIGTERM, on_signal)
@@ -620,6 +622,9 @@ def main() -> int:
     finally:
         log.info("stopping")
         stack.down()
+        # The collection at exit walks the whole heap (every relay's SDK models)
+        # and took seconds with the terminal waiting; nothing here needs it.
+        gc.freeze()
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ half-way through the answer to it, so a test picks the line a crash hits.
 
 from __future__ import annotations
 
+import ctypes
 import http.client
 import http.server
 import json
@@ -38,6 +39,109 @@ from typing import Callable
 log = logging.getLogger("supervisor")
 
 _HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
+
+
+def die_with_parent() -> None:
+    """A child's preexec_fn. A session of its own, so one killpg reaches whatever
+    it starts in turn; and SIGTERM when the thread that started it dies, even by
+    SIGKILL, so a killed stack leaves nothing behind."""
+    os.setsid()
+    try:
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time (tells it from a later one with its pid), None once it
+    is gone or a zombie (a zombie holds no port and runs nothing)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] in ("Z", "X") else fields[19]
+
+
+def _descendants(roots: list[int]) -> dict[int, str]:
+    """Every live process below `roots` (by parent pid), with its start time."""
+    children: dict[int, list[int]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return {}
+    for entry in entries:
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    out: dict[int, str] = {}
+    todo = [c for r in roots for c in children.get(r, [])]
+    while todo:
+        pid = todo.pop()
+        started = _start_time(pid)
+        if started is not None and pid not in out:
+            out[pid] = started
+            todo += children.get(pid, [])
+    return out
+
+
+def stop_processes(procs: list[subprocess.Popen], grace: float) -> None:
+    """SIGTERM to every process in these trees at once, SIGKILL to whatever still
+    runs `grace` seconds later.
+
+    All at once, because one by one their graceful exits add up (cargo lambda
+    alone waits a second for its connections). The trees are read before any
+    signal: a child that starts its own session is not in its parent's group,
+    and once its parent is gone it is no longer below anything of ours."""
+    live = [p for p in procs if p.poll() is None]
+    below = _descendants([p.pid for p in live])
+
+    def signal_all(sig: int) -> None:
+        for p in live:
+            # Until it is reaped its pid (and group id) cannot be reused.
+            if p.returncode is None:
+                try:
+                    os.killpg(p.pid, sig)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        for pid, started in below.items():
+            if _start_time(pid) == started:
+                try:
+                    os.kill(pid, sig)
+                except (ProcessLookupError, PermissionError):
+                    pass
+
+    def running() -> bool:
+        return any(p.poll() is None for p in live) or any(_start_time(q) == s for q, s in below.items())
+
+    signal_all(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while running() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if running():
+        signal_all(signal.SIGKILL)
+        deadline = time.monotonic() + 2
+        while running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+def close_servers(servers: list) -> list[threading.Thread]:
+    """Stop and close HTTP servers side by side, in threads to join: each shutdown()
+    waits out its serve_forever poll (half a second), and closing frees the port
+    now rather than when this process exits."""
+
+    def close(server) -> None:
+        server.shutdown()
+        server.server_close()
+
+    threads = [threading.Thread(target=close, args=(s,), name="close-server", daemon=True) for s in servers]
+    for t in threads:
+        t.start()
+    return threads
 
 
 def _free_port() -> int:
@@ -110,6 +214,8 @@ class Instance:
         self.in_flight: str | None = None
         self.lock = threading.Lock()
         self.stopping = False
+        # Held while a process starts, so none starts after halt().
+        self.spawn_lock = threading.Lock()
         self.restarts = 0
         self.proc: subprocess.Popen | None = None
         self.upstream_conn: http.client.HTTPConnection | None = None
@@ -127,7 +233,7 @@ class Instance:
         env = {**self.env, "AWS_LAMBDA_RUNTIME_API": f"http://127.0.0.1:{port}/.rt/{self.name}"}
         logfile = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            self.cmd, env=env, stdout=logfile, stderr=subprocess.STDOUT, preexec_fn=os.setsid
+            self.cmd, env=env, stdout=logfile, stderr=subprocess.STDOUT, preexec_fn=die_with_parent
         )
         logfile.close()
 
@@ -146,8 +252,9 @@ class Instance:
             if request_id:
                 self._fail(request_id, f"RequestId: {request_id} Error: Runtime exited with error: {code}")
             time.sleep(0.2)
-            if not self.stopping:
-                self._spawn()
+            with self.spawn_lock:
+                if not self.stopping:
+                    self._spawn()
 
     def _fail(self, request_id: str, message: str) -> None:
         """What Lambda answers for an invocation whose runtime died: Runtime.ExitError."""
@@ -180,7 +287,7 @@ class Instance:
                 except (OSError, http.client.HTTPException):
                     self.upstream_conn.close()
                     self.upstream_conn = None
-                    if attempt:
+                    if attempt or self.stopping:
                         raise
         raise OSError("unreachable")
 
@@ -189,15 +296,21 @@ class Instance:
         if proc and proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
 
-    def stop(self) -> None:
-        self.stopping = True
-        if self.proc and self.proc.poll() is None:
+    def halt(self) -> subprocess.Popen | None:
+        """No more restarts and no more calls to the runtime API. Returns the
+        process, for the caller to stop beside the others (stop_processes) and
+        then close the proxy (self.server)."""
+        with self.spawn_lock:
+            self.stopping = True
+        # A long poll held open on the runtime API makes cargo lambda wait before it exits.
+        conn = self.upstream_conn
+        if conn is not None and conn.sock is not None:
             try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(5)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                self.kill()
-        self.server.shutdown()
+                conn.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        return self.proc
+
 
     def _handler_class(self):
         instance = self
