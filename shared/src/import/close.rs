@@ -7,9 +7,9 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::object::{open_record, ImportObject, Opened};
+use super::outcome::{Outcome, RunError};
 use super::ports::{ImportPorts, ImportRecords, ImportState};
 use super::report::{report_keys, write_errors_csv, Counts, ImportStatus, Report};
-use super::run::{Outcome, RunError};
 use super::scan::Scan;
 use crate::domain::ImportOptions;
 use crate::events::{DetailType, Event, EventPublisher};

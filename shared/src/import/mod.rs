@@ -6,6 +6,7 @@
 mod close;
 mod lease;
 pub mod object;
+mod outcome;
 pub mod plan;
 pub mod ports;
 pub mod preview;
@@ -19,10 +20,11 @@ mod write;
 
 pub use close::mark_failed;
 pub use object::ImportObject;
+pub use outcome::{Outcome, RunConfig, RunError};
 pub use plan::{plan_chunk, Plan};
 pub use ports::{ImportPorts, Ports};
 pub use report::{report_keys, Counts, ImportStatus, Report, Skipped};
 pub use row::{DeviceRow, Provenance, RowIssue};
-pub use run::{run_import, Outcome, RunConfig, RunError};
+pub use run::run_import;
 pub use scan::{scan, FileError, RowPass, Scan};
 pub use write::MAX_SKIPPED;

@@ -18,6 +18,7 @@ use futures::stream::{self, StreamExt};
 use super::close::{finish, write_errors_file};
 use super::lease::renew_lease;
 use super::object::{open_record, ImportObject, Opened};
+use super::outcome::{Outcome, RunConfig, RunError};
 use super::ports::{ImportPorts, ImportRecords, ImportState, Lease};
 use super::report::{ImportStatus, Report};
 use super::row::{DeviceRow, RowIssue};
@@ -25,55 +26,9 @@ use super::scan::{scan, FileError, Scan};
 use super::write::{read_rows, Writer, CHUNKS_WRITING, LOOK_AHEAD_CHUNKS};
 use crate::domain::{ImportOptions, IssueKind, OnError, OptionError};
 use crate::files::ObjectSource;
-use crate::password::PasswordKey;
-use crate::port_error::PortError;
 
 /// How often the write pass saves its checkpoint and progress.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
-
-/// How an import run is paced and keyed: the deployment's tuning and the password key.
-#[derive(Clone)]
-pub struct RunConfig {
-    pub chunk_rows: usize,
-    pub lease_seconds: u64,
-    pub password_key: Option<PasswordKey>,
-}
-
-impl Default for RunConfig {
-    fn default() -> Self {
-        Self {
-            chunk_rows: 100,
-            lease_seconds: 60,
-            password_key: None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Finished(ImportStatus),
-    /// Stopped at a checkpoint before the deadline; deliver the event again to continue.
-    Paused {
-        rows_done: u64,
-    },
-    /// Another invocation holds the import until then (epoch seconds): do not
-    /// acknowledge the event, so that it comes back and takes over if the
-    /// holder died.
-    Busy {
-        until: u64,
-    },
-    AlreadyFinished(ImportStatus),
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error(transparent)]
-    Port(#[from] PortError),
-    #[error("the file changed between passes or could not be read again: {0}")]
-    Reread(String),
-    #[error("internal: {0}")]
-    Internal(String),
-}
 
 /// Runs (or resumes) one import. `remaining` tells how long the invocation may still run.
 pub async fn run_import<P: ImportPorts>(

@@ -5,10 +5,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::outcome::{RunConfig, RunError};
 use super::plan::plan_chunk;
 use super::ports::{Directory, ImportPorts, ImportState};
 use super::row::DeviceRow;
-use super::run::{RunConfig, RunError};
 use super::scan::{RowPass, Scan};
 use super::Skipped;
 use crate::domain::{ImportOptions, InviteState};
