@@ -155,6 +155,9 @@ fn print_human(out: &mut impl Write, r: &Report) -> io::Result<()> {
         )?,
         None => writeln!(out, "{}: could not be read", r.key)?,
     }
+    if let Some(format) = &r.format {
+        writeln!(out, "recognised: a {format} file")?;
+    }
     if !r.mapping.is_empty() {
         let cols: Vec<String> = r
             .mapping
@@ -165,6 +168,9 @@ fn print_human(out: &mut impl Write, r: &Report) -> io::Result<()> {
     }
     if !r.ignored_columns.is_empty() {
         writeln!(out, "ignored columns: {}", r.ignored_columns.join(", "))?;
+    }
+    for note in &r.column_notes {
+        writeln!(out, "note: {note}")?;
     }
     if r.duplicate_email_groups > 0 {
         writeln!(

@@ -82,7 +82,7 @@ async fn staged(staging: &impl Staging, key: &str) -> Result<Arc<dyn ObjectSourc
 
 fn file_error(e: FileError) -> AdminError {
     let headers = match &e {
-        FileError::Header(HeaderError::Missing { found, .. }) => found.clone(),
+        FileError::Header(HeaderError::Columns { found, .. }) => found.clone(),
         _ => Vec::new(),
     };
     AdminError::Unprocessable {

@@ -82,23 +82,71 @@ impl Field {
         }
     }
 
+    /// The column titles (normalised) this field is known by, best first:
+    /// this product's and the seeds' own titles, then those of the device
+    /// lists admins bring from other tools (Jamf Pro's Inventory Preload,
+    /// Apple Business Manager's and Google Workspace's exports, Workspace
+    /// ONE's and Hexnode's templates). Where two columns of a file name one
+    /// field, the better-named one is used and the other ignored.
     fn aliases(self) -> &'static [&'static str] {
         match self {
-            Field::Name => &["name", "displayname", "fullname", "username"],
-            Field::Email => &["email", "emailaddress", "emailid", "mail", "useremail"],
-            Field::Ownership => &["ownership", "deviceownership"],
-            Field::SerialNumber => &["serialnumber", "serial", "serialno", "deviceserialnumber"],
-            Field::Platform => &["platform", "os", "osplatform", "deviceplatform"],
-            Field::SamAccountName => &["samaccountname", "samaccount", "sam"],
+            Field::Name => &[
+                "name",
+                "displayname",
+                "fullname",
+                "employeename",
+                "ownername",
+            ],
+            Field::Email => &[
+                "email",
+                "emailaddress",
+                "useremail",
+                "useremailaddress",
+                "primaryemail",
+                "owneremail",
+                "emailid",
+                "mail",
+            ],
+            Field::Ownership => &["ownership", "deviceownership", "ownershiptype"],
+            Field::SerialNumber => &[
+                "serialnumber",
+                "deviceserialnumber",
+                "serial",
+                "serialno",
+                "hardwareserialnumber",
+            ],
+            Field::Platform => &[
+                "platform",
+                "deviceplatform",
+                "osplatform",
+                "os",
+                "operatingsystem",
+                "ostype",
+            ],
+            // A login, not a person's name (Jamf's `Username`, Workspace ONE's
+            // `Enrollment User`): what the seeds call SAMAccountName.
+            Field::SamAccountName => &[
+                "samaccountname",
+                "samaccount",
+                "sam",
+                "username",
+                "login",
+                "loginname",
+                "userid",
+                "enrollmentuser",
+            ],
             Field::Mobile => &[
                 "mobile",
                 "mobilenumber",
                 "mobileno",
+                "mobilephone",
+                "mobilephonenumber",
+                "cellphone",
+                "cellphonenumber",
                 "phone",
                 "phonenumber",
-                "mobilephone",
             ],
-            Field::DeviceName => &["devicename"],
+            Field::DeviceName => &["devicename", "friendlyname", "computername"],
             Field::Password => &["password", "enrollmentpassword"],
             Field::DeviceGroup => &["devicegroup", "devicegroups", "group", "groups"],
             Field::Expires => &[
@@ -119,11 +167,20 @@ impl Field {
         Field::ALL.into_iter().find(|f| normalise(f.key()) == n)
     }
 
-    fn from_header(header: &str) -> Option<Field> {
+    /// The field a column title names, and how well (0 is its best title).
+    fn from_header(header: &str) -> Option<(Field, usize)> {
         let n = normalise(header);
+        Field::ALL.into_iter().find_map(|f| {
+            let rank = f.aliases().iter().position(|a| *a == n)?;
+            Some((f, rank))
+        })
+    }
+
+    /// Whether a normalised title is one any field is known by.
+    pub(super) fn is_known_title(normalised: &str) -> bool {
         Field::ALL
             .into_iter()
-            .find(|f| f.aliases().contains(&n.as_str()))
+            .any(|f| f.aliases().contains(&normalised))
     }
 }
 
@@ -151,25 +208,86 @@ pub enum HeaderError {
         "the file has no header row; the first row must name the columns (download the sample CSV)"
     )]
     Empty,
-    #[error(
-        "missing mandatory column(s): {}; the header row has: {}. Rename the columns or map them manually",
-        .missing.iter().map(|f| f.title()).collect::<Vec<_>>().join(", "),
-        .found.join(", ")
-    )]
-    Missing {
-        missing: Vec<Field>,
-        found: Vec<String>,
+    /// The first row is data, not titles: serial-shaped values and no title
+    /// any field is known by.
+    #[error("{}", no_header_message(.first_row, .suggested))]
+    NoHeaderRow {
+        first_row: Vec<String>,
+        /// A header line to add above it, a title per column.
+        suggested: Vec<String>,
     },
-    #[error("columns '{first}' and '{second}' both map to {field}; keep one or map the other to nothing")]
-    Duplicate {
-        field: Field,
-        first: String,
-        second: String,
+    /// Everything wrong with the header row, in one message, so that one
+    /// round of fixes is enough.
+    #[error("{}", columns_message(.missing, .ambiguous, .unknown, .found))]
+    Columns {
+        missing: Vec<Field>,
+        ambiguous: Vec<Ambiguous>,
+        /// Titles no field is known by (ignored unless mapped).
+        unknown: Vec<String>,
+        found: Vec<String>,
     },
     #[error("the manual mapping names '{0}', which is not a field; use one of: {keys}", keys = Field::ALL.map(|f| f.key()).join(", "))]
     UnknownField(String),
     #[error("the manual mapping names column '{0}', which is not in the header row")]
     UnknownColumn(String),
+}
+
+/// Columns that name one field equally well: which one is meant cannot be told.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Ambiguous {
+    pub field: Field,
+    pub columns: Vec<String>,
+}
+
+fn quoted(titles: &[String]) -> String {
+    titles
+        .iter()
+        .map(|t| format!("'{t}'"))
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
+fn columns_message(
+    missing: &[Field],
+    ambiguous: &[Ambiguous],
+    unknown: &[String],
+    found: &[String],
+) -> String {
+    let mut parts = Vec::new();
+    if !missing.is_empty() {
+        let names: Vec<&str> = missing.iter().map(|f| f.title()).collect();
+        parts.push(format!(
+            "missing mandatory column(s): {}; the header row has: {}. Rename the columns or map them \
+             manually",
+            names.join(", "),
+            found.join(", ")
+        ));
+    }
+    for a in ambiguous {
+        parts.push(format!(
+            "columns {} both map to {}; keep one or map the other to nothing",
+            quoted(&a.columns),
+            a.field
+        ));
+    }
+    if !unknown.is_empty() {
+        parts.push(format!(
+            "not recognised, ignored unless mapped: {}",
+            unknown.join(", ")
+        ));
+    }
+    parts.join(". ")
+}
+
+fn no_header_message(first_row: &[String], suggested: &[String]) -> String {
+    let shown: Vec<&str> = first_row.iter().take(8).map(String::as_str).collect();
+    format!(
+        "the file has no header row: its first row ({}) is a device, not column titles. Add a \
+         first line that names the columns, e.g. `{}`, and the mandatory ones it lacks ({})",
+        shown.join(", "),
+        suggested.join(","),
+        Field::MANDATORY.map(|f| f.title()).join(", ")
+    )
 }
 
 /// Which column index holds each field, and what was left out.
@@ -181,6 +299,11 @@ pub struct ColumnMap {
     pub mapping: BTreeMap<Field, String>,
     /// Columns with a title that map to no field: reported, not fatal.
     pub ignored: Vec<String>,
+    /// Why a column that names a field was ignored all the same (another
+    /// column names it better): warnings for the preview and the report.
+    pub notes: Vec<String>,
+    /// The tool whose device list this header row is, when it is one we know.
+    pub format: Option<&'static str>,
 }
 
 impl ColumnMap {
@@ -210,45 +333,89 @@ impl ColumnMap {
             manual_norm.insert(n, field);
         }
 
+        // Each field's candidate columns, by how well they name it: a manual
+        // choice (0) beats any title (1 + its rank among the field's titles).
+        let mut candidates: BTreeMap<Field, Vec<(usize, usize)>> = BTreeMap::new();
+        let mut ignored: Vec<usize> = Vec::new();
+        let mut unknown = Vec::new();
+        for (i, h) in trimmed.iter().enumerate() {
+            if h.is_empty() {
+                continue; // trailing empty columns of a spreadsheet export
+            }
+            let choice = match manual_norm.get(&normalise(h)) {
+                Some(choice) => choice.map(|f| (f, 0)),
+                None => Field::from_header(h).map(|(f, rank)| (f, rank + 1)),
+            };
+            match choice {
+                Some((field, rank)) => candidates.entry(field).or_default().push((rank, i)),
+                None => {
+                    if !manual_norm.contains_key(&normalise(h)) {
+                        unknown.push(h.clone());
+                    }
+                    ignored.push(i);
+                }
+            }
+        }
+        if candidates.is_empty() && manual.is_empty() {
+            if let Some(suggested) = super::formats::header_for_data(&trimmed) {
+                return Err(HeaderError::NoHeaderRow {
+                    first_row: trimmed.into_iter().filter(|h| !h.is_empty()).collect(),
+                    suggested,
+                });
+            }
+        }
+
         let mut map = ColumnMap {
             index: [None; Field::ALL.len()],
             headers: trimmed.clone(),
             mapping: BTreeMap::new(),
             ignored: Vec::new(),
+            notes: Vec::new(),
+            format: None,
         };
-        for (i, h) in trimmed.iter().enumerate() {
-            if h.is_empty() {
-                continue; // trailing empty columns of a spreadsheet export
-            }
-            let field = match manual_norm.get(&normalise(h)) {
-                Some(choice) => *choice,
-                None => Field::from_header(h),
-            };
-            let Some(field) = field else {
-                map.ignored.push(h.clone());
-                continue;
-            };
-            let slot = &mut map.index[field as usize];
-            if let Some(prev) = *slot {
-                return Err(HeaderError::Duplicate {
+        let mut ambiguous = Vec::new();
+        for (field, mut found) in candidates {
+            found.sort_unstable();
+            let best = found[0].0;
+            let tied: Vec<String> = found
+                .iter()
+                .filter(|(rank, _)| *rank == best)
+                .map(|(_, i)| trimmed[*i].clone())
+                .collect();
+            if tied.len() > 1 {
+                ambiguous.push(Ambiguous {
                     field,
-                    first: trimmed[prev].clone(),
-                    second: h.clone(),
+                    columns: tied,
                 });
+                continue;
             }
-            *slot = Some(i);
-            map.mapping.insert(field, h.clone());
+            let winner = found[0].1;
+            map.index[field as usize] = Some(winner);
+            map.mapping.insert(field, trimmed[winner].clone());
+            for (_, other) in &found[1..] {
+                ignored.push(*other);
+                map.notes.push(format!(
+                    "column '{}' also names {field}; '{}' is used and '{}' ignored",
+                    trimmed[*other], trimmed[winner], trimmed[*other]
+                ));
+            }
         }
+        ignored.sort_unstable();
+        map.ignored = ignored.into_iter().map(|i| trimmed[i].clone()).collect();
         let missing: Vec<Field> = Field::MANDATORY
             .into_iter()
             .filter(|f| map.index[*f as usize].is_none())
+            .filter(|f| !ambiguous.iter().any(|a| a.field == *f))
             .collect();
-        if !missing.is_empty() {
-            return Err(HeaderError::Missing {
+        if !missing.is_empty() || !ambiguous.is_empty() {
+            return Err(HeaderError::Columns {
                 missing,
+                ambiguous,
+                unknown,
                 found: trimmed.into_iter().filter(|h| !h.is_empty()).collect(),
             });
         }
+        map.format = super::formats::recognise(&trimmed);
         Ok(map)
     }
 
@@ -316,12 +483,14 @@ mod tests {
         assert!(msg.contains("the header row has: Name, Email"), "{msg}");
     }
 
+    /// Issue 29: two titles for one field are no longer a refusal when one
+    /// is the better name; equally good ones still are.
     #[test]
-    fn two_columns_for_one_field_is_an_error() {
-        let e = ColumnMap::build(
+    fn the_better_named_of_two_columns_wins_and_equal_ones_are_ambiguous() {
+        let m = ColumnMap::build(
             &h(&[
-                "Name",
                 "Display Name",
+                "Name",
                 "Email",
                 "Ownership",
                 "Serial",
@@ -329,14 +498,127 @@ mod tests {
             ]),
             &ManualMapping::new(),
         )
+        .unwrap();
+        assert_eq!(m.column(Field::Name), Some(1));
+        assert_eq!(m.ignored, vec!["Display Name"]);
+        assert_eq!(
+            m.notes,
+            vec![
+                "column 'Display Name' also names Name; 'Name' is used and 'Display Name' ignored"
+            ]
+        );
+
+        let e = ColumnMap::build(
+            &h(&["Name", "Email", "E-mail", "Ownership", "Serial", "Platform"]),
+            &ManualMapping::new(),
+        )
         .unwrap_err();
-        assert!(matches!(
+        assert!(
+            matches!(&e, HeaderError::Columns { ambiguous, missing, .. }
+            if missing.is_empty() && ambiguous == &[Ambiguous {
+                field: Field::Email,
+                columns: vec!["Email".into(), "E-mail".into()],
+            }]),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string()
+                .contains("columns 'Email' and 'E-mail' both map to Email"),
+            "{e}"
+        );
+    }
+
+    /// Issue 29: Jamf Pro's Inventory Preload template maps in one step
+    /// (`Username` is a login, `Full Name` the person), and what it lacks is
+    /// said once, with every other problem.
+    #[test]
+    fn jamf_inventory_preload_maps_and_names_all_it_lacks_at_once() {
+        let jamf = h(&[
+            "Serial Number",
+            "Device Type",
+            "Username",
+            "Full Name",
+            "Email Address",
+            "Phone Number",
+            "Position",
+            "Department",
+            "Building",
+            "Room",
+            "PO Number",
+            "Vendor",
+            "Asset Tag",
+        ]);
+        let e = ColumnMap::build(&jamf, &ManualMapping::new()).unwrap_err();
+        let HeaderError::Columns {
+            missing,
+            ambiguous,
+            unknown,
+            ..
+        } = &e
+        else {
+            panic!("{e:?}");
+        };
+        assert_eq!(missing, &[Field::Ownership, Field::Platform]);
+        assert!(ambiguous.is_empty());
+        assert!(
+            unknown.contains(&"Device Type".to_owned()) && unknown.contains(&"Room".to_owned())
+        );
+        let msg = e.to_string();
+        assert!(
+            msg.contains("missing mandatory column(s): Ownership, Platform"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("not recognised, ignored unless mapped: Device Type, Position"),
+            "{msg}"
+        );
+
+        let mut with_both = jamf.clone();
+        with_both.extend(h(&["Ownership", "Platform"]));
+        let m = ColumnMap::build(&with_both, &ManualMapping::new()).unwrap();
+        assert_eq!(m.title(Field::Name), "Full Name");
+        assert_eq!(m.title(Field::SamAccountName), "Username");
+        assert_eq!(m.title(Field::Email), "Email Address");
+        assert_eq!(m.title(Field::Mobile), "Phone Number");
+        assert_eq!(m.format, Some("Jamf Pro Inventory Preload"));
+    }
+
+    /// Issue 29: missing, ambiguous and unknown columns in one message.
+    #[test]
+    fn every_header_problem_is_in_one_report() {
+        let e = ColumnMap::build(
+            &h(&["Name", "Mail", "Email ID", "Serial", "Cost Centre"]),
+            &ManualMapping::new(),
+        )
+        .unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("missing mandatory column(s): Ownership, Platform"),
+            "{msg}"
+        );
+        assert!(!msg.contains("both map"), "Email ID outranks Mail: {msg}");
+        assert!(msg.contains("ignored unless mapped: Cost Centre"), "{msg}");
+    }
+
+    /// Issue 29: Intune's corporate identifiers have no header row.
+    #[test]
+    fn a_file_without_a_header_row_is_told_so_with_the_line_to_add() {
+        let e = ColumnMap::build(
+            &h(&["C02XK1ABJGH5", "Apple", "MacBook Pro"]),
+            &ManualMapping::new(),
+        )
+        .unwrap_err();
+        assert_eq!(
             e,
-            HeaderError::Duplicate {
-                field: Field::Name,
-                ..
+            HeaderError::NoHeaderRow {
+                first_row: h(&["C02XK1ABJGH5", "Apple", "MacBook Pro"]),
+                suggested: h(&["Serial Number", "Manufacturer", "Model"]),
             }
-        ));
+        );
+        let msg = e.to_string();
+        assert!(msg.contains("the file has no header row"), "{msg}");
+        assert!(msg.contains("`Serial Number,Manufacturer,Model`"), "{msg}");
+        assert!(!msg.contains("the header row has"), "{msg}");
     }
 
     #[test]

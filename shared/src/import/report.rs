@@ -83,6 +83,11 @@ pub struct Report {
     pub warnings: Vec<RowIssue>,
     pub warnings_total: u64,
     pub ignored_columns: Vec<String>,
+    /// Why a column that names a field was ignored (another names it better).
+    pub column_notes: Vec<String>,
+    /// The tool whose device list the file is, when its header row says so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
     pub mapping: BTreeMap<String, String>,
     pub dialect: Option<Dialect>,
     pub duplicate_email_groups: u64,
@@ -107,6 +112,8 @@ impl Report {
             warnings: Vec::new(),
             warnings_total: 0,
             ignored_columns: Vec::new(),
+            column_notes: Vec::new(),
+            format: None,
             mapping: BTreeMap::new(),
             dialect: None,
             duplicate_email_groups: 0,
@@ -124,6 +131,8 @@ impl Report {
         self.warnings = scan.warnings.clone();
         self.warnings_total = scan.warnings_total;
         self.ignored_columns = scan.columns.ignored.clone();
+        self.column_notes = scan.columns.notes.clone();
+        self.format = scan.columns.format.map(str::to_owned);
         self.mapping = scan
             .columns
             .mapping

@@ -697,7 +697,7 @@ mod tests {
             |_| {},
         )
         .unwrap_err();
-        assert!(matches!(e, FileError::Header(HeaderError::Missing { .. })));
+        assert!(matches!(e, FileError::Header(HeaderError::Columns { .. })));
         let e = scan(
             || Ok(Box::new(Cursor::new(Vec::new())) as BoxRead),
             &ImportOptions::default(),

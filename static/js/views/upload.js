@@ -145,11 +145,14 @@ function previewRow(r) {
 function previewSummary(p) {
   const where = p.errors_total ? ` (by column: ${byColumn(p.error_totals)})` : "";
   const ignored = p.columns.ignored;
+  const format = p.columns.format ? `Recognised as a ${p.columns.format} file. ` : "";
+  const notes = p.columns.notes.map((n) => html`<li>${n}</li>`);
   return html`<p>${wizard.fileName}: ${p.rows_total} rows, ${p.valid_rows} valid,
       ${p.errors_total} errors${where}.
-      Read as <strong>${p.dialect.encoding}</strong>,
+      ${format}Read as <strong>${p.dialect.encoding}</strong>,
       separated by <strong>${p.dialect.delimiter}</strong>.
-      ${ignored.length ? `Ignored columns: ${ignored.join(", ")}.` : ""}</p>`;
+      ${ignored.length ? `Ignored columns: ${ignored.join(", ")}.` : ""}</p>
+    ${notes.length ? html`<ul class="warn">${notes}</ul>` : ""}`;
 }
 
 function duplicates(p) {
