@@ -271,10 +271,18 @@ fn columns_message(
         ));
     }
     if !unknown.is_empty() {
-        parts.push(format!(
-            "not recognised, ignored unless mapped: {}",
-            unknown.join(", ")
-        ));
+        // A runaway header row must not make a runaway message.
+        const SHOWN: usize = 20;
+        let mut names = unknown
+            .iter()
+            .take(SHOWN)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if unknown.len() > SHOWN {
+            names.push_str(&format!(" and {} more", unknown.len() - SHOWN));
+        }
+        parts.push(format!("not recognised, ignored unless mapped: {names}"));
     }
     parts.join(". ")
 }
