@@ -608,6 +608,17 @@ mod tests {
         assert!(msg.contains("ignored unless mapped: Cost Centre"), "{msg}");
     }
 
+    /// Adversary 3: a header row of ten thousand unknown titles names twenty.
+    #[test]
+    fn a_runaway_header_row_makes_a_short_message_about_unknown_titles() {
+        let mut cols = h(&["Name", "Email", "Ownership", "Serial Number"]);
+        cols.extend((0..10_000).map(|i| format!("Extra {i}")));
+        let e = ColumnMap::build(&cols, &ManualMapping::new()).unwrap_err();
+        let msg = e.to_string();
+        let unknown = msg.split("ignored unless mapped: ").nth(1).unwrap();
+        assert!(unknown.ends_with("Extra 19 and 9980 more"), "{unknown}");
+    }
+
     /// Issue 29: Intune's corporate identifiers have no header row.
     #[test]
     fn a_file_without_a_header_row_is_told_so_with_the_line_to_add() {
