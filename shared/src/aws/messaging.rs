@@ -117,27 +117,4 @@ impl InviteSender for AwsInviteSender {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn throttling_and_refusals_are_told_apart() {
-        assert!(matches!(
-            classify(Some("TooManyRequestsException"), "x".into()),
-            SendError::Throttled(_)
-        ));
-        assert!(matches!(
-            classify(Some("ThrottledException"), "x".into()),
-            SendError::Throttled(_)
-        ));
-        assert!(matches!(
-            classify(Some("MessageRejected"), "x".into()),
-            SendError::Rejected(_)
-        ));
-        assert!(matches!(
-            classify(Some("InvalidParameterException"), "x".into()),
-            SendError::Rejected(_)
-        ));
-        assert!(matches!(classify(None, "x".into()), SendError::Other(_)));
-    }
-}
+mod tests;
