@@ -295,7 +295,7 @@ pub struct MemorySender {
     pub refuse: Vec<String>,
     /// How many sends to throttle before accepting.
     pub throttle_first: Mutex<u32>,
-    /// Addresses whose sends always fail with a retriable error.
+    /// Addresses whose sends are never taken, with an error that may be retried.
     pub fail_always: Mutex<Vec<String>>,
     /// Addresses whose sends take this many milliseconds (to be in flight when others end).
     pub slow: Mutex<Vec<(String, u64)>>,
@@ -397,19 +397,19 @@ impl InviteSender for MemorySender {
 }
 
 fn throttled() -> SendError {
-    SendError::Throttled("TooManyRequestsException".into())
+    SendError::Retry("TooManyRequestsException".into())
 }
 
 fn refused(code: String) -> SendError {
-    SendError::Rejected(code)
+    SendError::Refused { code }
 }
 
 fn lost() -> SendError {
-    SendError::Other("Timeout".into())
+    SendError::Unknown("Timeout".into())
 }
 
 fn unavailable() -> SendError {
-    SendError::Other("ServiceUnavailable".into())
+    SendError::Retry("ServiceUnavailable".into())
 }
 
 /// Reports by key (the bucket is the upload's; tests use one).

@@ -25,8 +25,9 @@ const NUMBER: &str = "+14155550100";
 /// What the sender does with the error: `retry`, `unknown` or `refused <code>`.
 fn outcome(e: &SendError) -> String {
     match e {
-        SendError::Throttled(_) | SendError::Other(_) => "retry".into(),
-        SendError::Rejected(code) => format!("refused {code}"),
+        SendError::Retry(_) => "retry".into(),
+        SendError::Unknown(_) => "unknown".into(),
+        SendError::Refused { code } => format!("refused {code}"),
     }
 }
 
@@ -510,27 +511,18 @@ async fn a_refused_connection_was_never_sent_and_is_retried() {
     let endpoint = Server::nobody().await;
     for channel in [InviteChannel::Email, InviteChannel::Sms] {
         let e = send_to(&sender(&endpoint, no_timeouts()), channel).await;
-        assert_eq!(outcome(&e), "retry", "{e}");
+        assert_eq!(e, SendError::Retry("ConnectFailed".into()));
     }
 }
 
-#[test]
-fn throttling_and_refusals_are_told_apart() {
-    assert!(matches!(
-        classify(Some("TooManyRequestsException"), "x".into()),
-        SendError::Throttled(_)
-    ));
-    assert!(matches!(
-        classify(Some("ThrottledException"), "x".into()),
-        SendError::Throttled(_)
-    ));
-    assert!(matches!(
-        classify(Some("MessageRejected"), "x".into()),
-        SendError::Rejected(_)
-    ));
-    assert!(matches!(
-        classify(Some("InvalidParameterException"), "x".into()),
-        SendError::Rejected(_)
-    ));
-    assert!(matches!(classify(None, "x".into()), SendError::Other(_)));
+#[tokio::test]
+async fn invites_turned_off_are_refused_without_a_request() {
+    let server = Server::start(Reply::HangUp).await;
+    let e = send_to(
+        &sender(&server.endpoint, no_timeouts()),
+        InviteChannel::None,
+    )
+    .await;
+    assert_eq!(outcome(&e), "refused InvitesOff");
+    assert_eq!(server.requests(), 0);
 }
