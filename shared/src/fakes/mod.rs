@@ -11,7 +11,7 @@ pub use counts::MemoryCounts;
 pub use exports::{MemoryDevices, MemoryExports};
 pub use outbox::{MemoryOutbox, MemoryQueue, MemoryQuota, MemoryRecord, MemoryWindows};
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::{self, Cursor};
 use std::sync::{Arc, Mutex};
 
@@ -269,22 +269,59 @@ impl ImportRecords for MemoryImports {
     }
 }
 
+/// What the provider does with one send, as a test scripts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// Throttles it: the message is not taken.
+    Throttle,
+    /// Refuses it for good with this error code: the message is not taken.
+    Refuse(String),
+    /// Takes the message, but the answer never arrives (a timeout or a
+    /// reset after the request was written): it went out, and the sender
+    /// cannot know.
+    LostAfterSend,
+}
+
 #[derive(Default)]
 pub struct MemorySender {
     pub sent: Mutex<Vec<Invite>>,
+    /// The address of every call, whatever its answer, in order.
+    pub tried: Mutex<Vec<String>>,
+    /// Answers to the next sends to an address, in order; then the rules below.
+    pub script: Mutex<HashMap<String, VecDeque<Answer>>>,
     /// Where each sent invite said it came from, in the order of `sent`.
     pub origins: Mutex<Vec<InviteOrigin>>,
     /// Addresses the provider refuses.
     pub refuse: Vec<String>,
     /// How many sends to throttle before accepting.
     pub throttle_first: Mutex<u32>,
-    /// Addresses whose sends always fail with a retriable error.
+    /// Addresses whose sends are never taken, with an error that may be retried.
     pub fail_always: Mutex<Vec<String>>,
     /// Addresses whose sends take this many milliseconds (to be in flight when others end).
     pub slow: Mutex<Vec<(String, u64)>>,
 }
 
 impl MemorySender {
+    /// Scripts the answers to the next sends to `to`.
+    pub fn script(&self, to: &str, answers: impl IntoIterator<Item = Answer>) {
+        self.script
+            .lock()
+            .unwrap()
+            .entry(to.to_owned())
+            .or_default()
+            .extend(answers);
+    }
+
+    /// How many times a send to `to` was tried.
+    pub fn tries(&self, to: &str) -> usize {
+        self.tried
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|t| *t == to)
+            .count()
+    }
+
     /// The addresses sent to, sorted.
     pub fn sent_to(&self) -> Vec<String> {
         let mut to: Vec<String> = self
@@ -313,15 +350,32 @@ impl InviteSender for MemorySender {
         origin: &InviteOrigin,
         _attempt: &crate::outbox::InviteMessage,
     ) -> Result<String, SendError> {
+        self.tried.lock().unwrap().push(invite.to.clone());
         {
             let mut t = self.throttle_first.lock().unwrap();
             if *t > 0 {
                 *t -= 1;
-                return Err(SendError::Throttled("slow down".into()));
+                return Err(throttled());
             }
         }
+        let scripted = self
+            .script
+            .lock()
+            .unwrap()
+            .get_mut(&invite.to)
+            .and_then(VecDeque::pop_front);
+        match scripted {
+            Some(Answer::Throttle) => return Err(throttled()),
+            Some(Answer::Refuse(code)) => return Err(refused(code)),
+            Some(Answer::LostAfterSend) => {
+                self.sent.lock().unwrap().push(invite.clone());
+                self.origins.lock().unwrap().push(origin.clone());
+                return Err(lost());
+            }
+            None => {}
+        }
         if self.refuse.contains(&invite.to) {
-            return Err(SendError::Rejected("address refused".into()));
+            return Err(refused("address refused".into()));
         }
         let delay = {
             let slow = self.slow.lock().unwrap();
@@ -333,13 +387,29 @@ impl InviteSender for MemorySender {
             tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
         }
         if self.fail_always.lock().unwrap().contains(&invite.to) {
-            return Err(SendError::Other("provider unavailable".into()));
+            return Err(unavailable());
         }
         let mut sent = self.sent.lock().unwrap();
         sent.push(invite.clone());
         self.origins.lock().unwrap().push(origin.clone());
         Ok(format!("msg-{}", sent.len()))
     }
+}
+
+fn throttled() -> SendError {
+    SendError::Retry("TooManyRequestsException".into())
+}
+
+fn refused(code: String) -> SendError {
+    SendError::Refused { code }
+}
+
+fn lost() -> SendError {
+    SendError::Unknown("Timeout".into())
+}
+
+fn unavailable() -> SendError {
+    SendError::Retry("ServiceUnavailable".into())
 }
 
 /// Reports by key (the bucket is the upload's; tests use one).

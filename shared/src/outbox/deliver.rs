@@ -1,8 +1,11 @@
 //! The sender: takes a batch of queue messages, claims each invite, sends it
-//! within the account's rate and records the outcome. Exactly once per
+//! within the account's rate and records the outcome. At most once per
 //! attempt: a message delivered twice finds the claim taken or the attempt
-//! ended; a sender killed mid-send leaves a claim that expires and turns
-//! `unconfirmed`, never sent again.
+//! ended. A send the provider did not take ([`SendError::Retry`]) is tried
+//! again; one whose answer was lost ([`SendError::Unknown`]: it may have gone
+//! out) turns `unconfirmed`, as does the claim of a sender killed mid-send,
+//! and is never sent again by itself; one refused for good
+//! ([`SendError::Refused`]) is `failed` with the provider's code.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -48,7 +51,8 @@ pub struct DeliverConfig {
     pub sms_per_second: f64,
     /// Sends in flight at once within one invocation.
     pub concurrency: usize,
-    /// Throttled or failed sends retried in place before the message is put back.
+    /// Sends the provider did not take ([`SendError::Retry`]) tried again in
+    /// place before the message is put back.
     pub send_retries: u32,
     /// How long a message waits for a record that is not there (an approval
     /// or resend queues its message just before it commits).
@@ -337,6 +341,7 @@ where
     {
         Sent::Delivered(id) => (InviteState::Sent, (Some(id), None)),
         Sent::Refused(code) => (InviteState::Failed, (None, Some(code))),
+        Sent::Unknown(what) => (InviteState::Unconfirmed, (None, Some(what))),
         Sent::NotNow(after) => {
             ports.outbox.transition(&give_back).await?;
             return Ok(Verdict::RetryAfter(after));
@@ -363,6 +368,8 @@ enum Sent {
     Delivered(String),
     /// Refused for good, with the provider's reason code.
     Refused(String),
+    /// Perhaps sent: the answer was lost. Never sent again by itself.
+    Unknown(String),
     /// Not sent: give the claim back and try again after that many seconds.
     NotNow(u32),
 }
@@ -389,11 +396,16 @@ where
         }
         let error = match ports.sender.send(invite, ports.origin, msg).await {
             Ok(id) => return Ok(Sent::Delivered(id)),
-            Err(SendError::Rejected(code)) => {
+            Err(SendError::Refused { code }) => {
                 tracing::warn!(row = invite.row, reason = %code, "invite refused by the provider");
                 return Ok(Sent::Refused(code));
             }
-            Err(e) => e,
+            Err(SendError::Unknown(what)) => {
+                // Sending it again could deliver it twice: the admin decides.
+                tracing::warn!(row = invite.row, reason = %what, "the provider's answer to an invite was lost; it may have gone out and is not sent again");
+                return Ok(Sent::Unknown(what));
+            }
+            Err(e @ SendError::Retry(_)) => e,
         };
         tries += 1;
         if tries > config.send_retries {

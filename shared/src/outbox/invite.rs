@@ -30,15 +30,26 @@ impl std::fmt::Debug for Invite {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+/// Why a send did not return a message id, told by what it means for the
+/// message: not taken, perhaps taken, or refused for good. Each carries a
+/// short code (the provider's error code, or what the transport saw), never
+/// an address, a number or the message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
-    #[error("throttled: {0}")]
-    Throttled(String),
-    /// The provider refused this message for good (bad address, opted out).
-    #[error("rejected: {0}")]
-    Rejected(String),
-    #[error("{0}")]
-    Other(String),
+    /// The provider did not take the message and may take it later
+    /// (throttling, a connection never made, its own transient failure):
+    /// sending it again cannot duplicate it.
+    #[error("not sent ({0}); it may be sent again")]
+    Retry(String),
+    /// The request may have reached the provider and its answer was lost (a
+    /// timeout, a connection broken after the request was written): the
+    /// message may have gone out, so it is never sent again by itself.
+    #[error("outcome unknown ({0}); it may have gone out")]
+    Unknown(String),
+    /// The provider refused this message for good (a bad address or number,
+    /// sending paused, the account suspended...): `code` is its error code.
+    #[error("refused ({code})")]
+    Refused { code: String },
 }
 
 /// Who invites come from and where they send the user: the admin's settings

@@ -6,12 +6,14 @@
 //! ```text
 //! queued -> sending -> sent -> delivered | bounced | complained
 //!                   \-> failed (refused for good)
-//!                   \-> unconfirmed (its sender died before the provider answered)
+//!                   \-> unconfirmed (the provider's answer never came: lost, or its sender died)
 //! ```
 //!
 //! `sending` is a claim with an owner token and an expiry: only one sender at
-//! a time holds it, and a claim whose holder died is never sent again (it may
-//! have gone out); it becomes `unconfirmed`, which an admin may resend.
+//! a time holds it. A send the provider did not take gives the claim back
+//! (`queued` again). One that may have gone out is never sent again: a lost
+//! answer (a timeout, a connection broken after the request was written), or
+//! a claim whose holder died, becomes `unconfirmed`, which an admin may resend.
 
 pub mod deliver;
 pub mod events;

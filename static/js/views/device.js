@@ -17,7 +17,7 @@ const INVITE_HELP = {
   complained: "The recipient marked the invite as spam.",
   failed: "The provider refused it for good (the reason is its code).",
   unconfirmed:
-    "The sender stopped before the provider answered: it may or may not have gone out. " +
+    "The provider's answer never came (a timeout, or the sender stopped): it may have gone out. " +
     "Send it again if the user has none.",
 };
 

@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 
 use super::*;
-use crate::fakes::{MemoryOutbox, MemoryQuota, MemorySender, MemoryWindows};
+use crate::fakes::{Answer, MemoryOutbox, MemoryQuota, MemorySender, MemoryWindows};
 use crate::outbox::{events, InviteRef, OutboxEntry};
 
 const ORIGIN: &str = "imp-1";
@@ -141,6 +141,110 @@ async fn a_send_that_keeps_failing_is_put_back_unclaimed() {
     w.sender.fail_always.lock().unwrap().clear();
     w.deliver(vec![message(1, 1)]).await;
     assert_eq!(w.sent_to(), ["u1@x.com", "u2@x.com"]);
+}
+
+impl World {
+    fn record_of(&self, row: u64) -> crate::fakes::MemoryRecord {
+        self.outbox.records.lock().unwrap()[&InviteRef::new(ORIGIN, row)].clone()
+    }
+
+    fn shown(&self, serial: &str) -> Option<InviteState> {
+        self.outbox.devices.lock().unwrap().get(serial).map(|s| s.1)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_send_whose_answer_is_lost_is_unconfirmed_and_never_sent_again() {
+    let w = World::new(100.0);
+    // Row 1: the provider takes the message and the answer is lost (a
+    // timeout after the request went out). Row 2: the same after a throttled
+    // try, which did not go out. Row 3: sent.
+    w.sender.script("u1@x.com", [Answer::LostAfterSend]);
+    w.sender
+        .script("u2@x.com", [Answer::Throttle, Answer::LostAfterSend]);
+    let batch = w.record(3).await;
+    let verdicts = w.deliver(batch.clone()).await;
+    assert!(
+        verdicts.iter().all(|(_, v)| *v == Verdict::Done),
+        "{verdicts:?}"
+    );
+    assert_eq!(
+        (w.sender.tries("u1@x.com"), w.sender.tries("u2@x.com")),
+        (1, 2),
+        "an unknown outcome is not retried in place"
+    );
+    for row in [1, 2] {
+        assert_eq!(w.state(row), InviteState::Unconfirmed, "row {row}");
+        let rec = w.record_of(row);
+        assert_eq!(rec.reason.as_deref(), Some("Timeout"));
+        assert_eq!(rec.token, None, "the claim is over");
+        assert_eq!(w.shown(&format!("SN{row}")), Some(InviteState::Unconfirmed));
+    }
+    assert_eq!(w.state(3), InviteState::Sent);
+    // However often the messages come back, nothing is sent again.
+    for _ in 0..3 {
+        let again = w.deliver(batch.clone()).await;
+        assert!(again.iter().all(|(_, v)| *v == Verdict::Done), "{again:?}");
+    }
+    assert_eq!(
+        (w.sender.tries("u1@x.com"), w.sender.tries("u2@x.com")),
+        (1, 2)
+    );
+    // Each went out exactly once (the provider took the lost ones).
+    assert_eq!(w.sent_to(), ["u1@x.com", "u2@x.com", "u3@x.com"]);
+    let t = w.outbox.tally(ORIGIN, 3).await.unwrap();
+    assert_eq!((t.unconfirmed, t.sent, t.queued), (2, 1, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_permanent_refusal_fails_with_its_code_and_is_not_retried() {
+    let w = World::new(100.0);
+    w.sender.script(
+        "u1@x.com",
+        [Answer::Refuse("SendingPausedException".into())],
+    );
+    let batch = w.record(2).await;
+    let verdicts = w.deliver(batch.clone()).await;
+    assert_eq!(verdicts[0].1, Verdict::Done, "the message is acknowledged");
+    assert_eq!(w.state(1), InviteState::Failed);
+    assert_eq!(
+        w.record_of(1).reason.as_deref(),
+        Some("SendingPausedException")
+    );
+    assert_eq!(w.shown("SN1"), Some(InviteState::Failed));
+    assert_eq!(w.sender.tries("u1@x.com"), 1, "no retry in place");
+    // Its message coming back sends nothing.
+    let again = w.deliver(batch).await;
+    assert!(again.iter().all(|(_, v)| *v == Verdict::Done), "{again:?}");
+    assert_eq!(w.sender.tries("u1@x.com"), 1);
+    assert_eq!(w.sent_to(), ["u2@x.com"]);
+    let t = w.outbox.tally(ORIGIN, 2).await.unwrap();
+    assert_eq!((t.failed, t.sent, t.queued), (1, 1, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_throttled_send_is_retried_until_it_goes_once() {
+    let w = World::new(100.0);
+    let retries = DeliverConfig::default().send_retries as usize;
+    // Row 1 is throttled twice, then taken; row 2 more often than the
+    // retries in place: its claim is given back and its message comes again.
+    w.sender
+        .script("u1@x.com", [Answer::Throttle, Answer::Throttle]);
+    w.sender
+        .script("u2@x.com", vec![Answer::Throttle; retries + 1]);
+    let batch = w.record(2).await;
+    let verdicts = w.deliver(batch).await;
+    assert_eq!(verdicts[0].1, Verdict::Done);
+    assert_eq!(verdicts[1].1, Verdict::RetryAfter(30));
+    assert_eq!(w.state(1), InviteState::Sent);
+    assert_eq!(w.state(2), InviteState::Queued, "claim given back");
+    assert_eq!(w.record_of(2).token, None);
+    assert_eq!(w.sender.tries("u1@x.com"), 3);
+    assert_eq!(w.sender.tries("u2@x.com"), retries + 1);
+    let v = w.deliver(vec![message(2, 1)]).await;
+    assert_eq!(v[0].1, Verdict::Done);
+    assert_eq!(w.state(2), InviteState::Sent);
+    assert_eq!(w.sent_to(), ["u1@x.com", "u2@x.com"], "each once");
 }
 
 #[tokio::test(start_paused = true)]
