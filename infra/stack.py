@@ -155,8 +155,8 @@ class Stack:
         if port_in_use(self.moto_port):
             raise SystemExit(f"port {self.moto_port} is taken: stop whatever runs there (another `make dev`?)")
         # The package infra/emulator, run from ROOT (spawn's working directory).
-        self.spawn("moto", [str(VENV_BIN / "python"), "-m", "infra.emulator", "-p", str(self.moto_port)])
-        wait_for(f"{self.endpoint}/moto-api/data.json", "moto", 60)
+        moto = self.spawn("moto", [str(VENV_BIN / "python"), "-m", "infra.emulator", "-p", str(self.moto_port)])
+        wait_for(f"{self.endpoint}/moto-api/data.json", "moto", 60, process=moto)
 
     def aws_env(self) -> dict[str, str]:
         return {
@@ -524,9 +524,14 @@ class PageHandler(http.server.SimpleHTTPRequestHandler):
         log.debug(format, *args)
 
 
-def wait_for(url: str, what: str, seconds: float) -> None:
+def wait_for(url: str, what: str, seconds: float, process: subprocess.Popen | None = None) -> None:
+    """Until `url` answers; a `process` that exits first (e.g. the emulator's
+    version guard refusing moto) fails at once, with the end of its log."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            tail = (DEV_DIR / f"{what}.log").read_text(errors="replace").strip().splitlines()[-5:]
+            raise SystemExit(f"{what} exited ({process.returncode}) before it answered:\n  " + "\n  ".join(tail))
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return
