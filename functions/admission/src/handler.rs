@@ -177,7 +177,7 @@ fn source_ip(req: &Request) -> Option<String> {
 }
 
 /// A hash no password matches: an unknown serial costs the same check as a wrong password.
-const NO_DEVICE_HASH: &str = "v1$0000000000000000000000000000000000000000000000000000000000000000";
+const NO_DEVICE_HASH: &str = "v2$0000000000000000000000000000000000000000000000000000000000000000";
 
 /// POST /v1/admission: the decision, and on allow the token that completes the enrollment.
 async fn admit<S: AdmissionStore>(app: &App<S>, a: &Attempt<'_>) -> Response<Body> {

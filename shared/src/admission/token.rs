@@ -1,18 +1,19 @@
 //! The enrollment token an `allow` answer carries: proof, checked without a
 //! database read, that this serial was admitted on this platform in the last
-//! 15 minutes. `et1.<expiry>.<nonce>.<mac>`, the MAC (HMAC-SHA256 with a key
-//! derived from the password secret) covering serial, platform, expiry and
-//! nonce. Completing an enrollment consumes the nonce in the same conditional
+//! 15 minutes. `et2.<expiry>.<nonce>.<mac>`, the MAC (HMAC-SHA256 with a key
+//! derived from the password secret, in the token's own domain:
+//! [`crate::password::domain_mac`]) covering serial, platform, expiry and
+//! nonce. `et1` tokens (the first key derivation) are refused as malformed. Completing an enrollment consumes the nonce in the same conditional
 //! update that marks the device enrolled, so a token works once.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::password::PasswordKey;
+use crate::password::{domain_mac, Domain, PasswordKey, Purpose};
 
 /// How long a token is good for.
 pub const TOKEN_TTL_SECS: u64 = 15 * 60;
-const PREFIX: &str = "et1";
+const PREFIX: &str = "et2";
 
 #[derive(Clone)]
 pub struct TokenKey([u8; 32]);
@@ -33,22 +34,20 @@ pub enum TokenError {
 impl TokenKey {
     /// A key of its own, so a token can never double as a password hash.
     pub fn derive(secret: &PasswordKey) -> Self {
-        Self(secret.subkey(b"enrollment-token/v1"))
+        Self(secret.subkey(Purpose::EnrollmentToken))
     }
 
     fn mac(&self, serial: &str, platform: &str, expires: u64, nonce: &str) -> Hmac<Sha256> {
-        let mut mac =
-            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes any key length");
-        for part in [
-            serial.as_bytes(),
-            platform.as_bytes(),
-            expires.to_string().as_bytes(),
-            nonce.as_bytes(),
-        ] {
-            mac.update(&(part.len() as u64).to_be_bytes());
-            mac.update(part);
-        }
-        mac
+        domain_mac(
+            &self.0,
+            Domain::EnrollmentToken,
+            &[
+                serial.as_bytes(),
+                platform.as_bytes(),
+                expires.to_string().as_bytes(),
+                nonce.as_bytes(),
+            ],
+        )
     }
 
     /// A token for `serial` on `platform`, valid from `now` for [`TOKEN_TTL_SECS`].
@@ -160,17 +159,43 @@ mod tests {
             k.verify(Some(""), "ABC1", "ios", 1000),
             Err(TokenError::Missing)
         );
+        let old = t.replacen("et2.", "et1.", 1);
         for bad in [
-            "et1",
-            "et1.x.y.z",
-            "et2.1.2.3",
-            "et1.2000.nothex.00",
-            "et1.2000.0123456789abcdef0123456789abcdef.zz",
+            "et2",
+            "et2.x.y.z",
+            "et3.1.2.3",
+            "et2.2000.nothex.00",
+            "et2.2000.0123456789abcdef0123456789abcdef.zz",
+            // The first format: its key was derivable from a password hash.
+            old.as_str(),
         ] {
             assert_eq!(
                 k.verify(Some(bad), "ABC1", "ios", 1000),
                 Err(TokenError::Malformed),
                 "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn no_imported_password_hash_is_the_token_key() {
+        use crate::domain::Password;
+        let secret = PasswordKey::new(vec![1u8; 32]).unwrap();
+        let token_key = TokenKey::derive(&secret).0;
+        for (serial, password) in [
+            ("subkey", "enrollment-token/v1"),
+            ("subkey", "enrollment-token"),
+            ("subkey", "enrollment-token/v2"),
+            ("subkey\0enrollment-token/v1", ""),
+            ("preapprove/subkey/v2", "enrollment-token"),
+            ("", "subkey\0enrollment-token/v1"),
+        ] {
+            let hash = secret.hash(serial, &Password::parse(password).unwrap());
+            let stored = hex::decode(hash.split_once('$').unwrap().1).unwrap();
+            assert_ne!(
+                stored, token_key,
+                "importing serial {serial:?} with password {password:?} stores the token key \
+                 as its password hash ({hash}): whoever reads the table forges tokens"
             );
         }
     }

@@ -134,7 +134,7 @@ async fn serial_numbers_are_case_sensitive() {
     );
     assert_eq!(v["pre_approved"], true);
     assert_eq!(v["groups"], json!(["Sales"]));
-    assert!(v["enrollment_token"].as_str().unwrap().starts_with("et1."));
+    assert!(v["enrollment_token"].as_str().unwrap().starts_with("et2."));
     let v = admit(
         &app,
         json!({"serial_number": "abc123", "platform": "ios", "password": "s3cret"}),
@@ -400,7 +400,7 @@ async fn completion_without_a_valid_token_changes_nothing() {
     let expired = app.tokens.issue("ABC123", "ios", now - TOKEN_TTL_SECS - 1);
     let other_serial = app.tokens.issue("NOPW1", "ios", now);
     let other_platform = app.tokens.issue("ABC123", "macos", now);
-    let forged = format!("et1.{}.{}.{}", now + 600, "0".repeat(32), "ab".repeat(32));
+    let forged = format!("et2.{}.{}.{}", now + 600, "0".repeat(32), "ab".repeat(32));
     let foreign = App::new(
         MemoryAdmission::default(),
         PasswordKey::new(vec![1u8; 32]).unwrap(),
