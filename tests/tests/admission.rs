@@ -76,7 +76,7 @@ async fn admission_follows_the_setting_and_enrollment_happens_once() {
     assert_eq!(v["pre_approved"], true);
     assert_eq!(v["groups"], json!(["Sales", "Field"]));
     let token = v["enrollment_token"].clone();
-    assert!(token.as_str().is_some_and(|t| t.starts_with("et1.")), "{v}");
+    assert!(token.as_str().is_some_and(|t| t.starts_with("et2.")), "{v}");
     for key in ["email", "name", "password", "mobile", "password_hash"] {
         assert!(v.get(key).is_none(), "{key} leaked: {v}");
     }
@@ -139,8 +139,8 @@ async fn admission_follows_the_setting_and_enrollment_happens_once() {
     )
     .await["enrollment_token"]
         .clone();
-    let forged = token.as_str().unwrap().replace("et1.", "et1.9").into();
-    for t in [Value::Null, json!("et1.garbage"), forged, other] {
+    let forged = token.as_str().unwrap().replace("et2.", "et2.9").into();
+    for t in [Value::Null, json!("et2.garbage"), forged, other] {
         let (status, v) = complete(&st, with_token(&t)).await;
         assert_eq!(
             (status, v["error"].as_str()),

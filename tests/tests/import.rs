@@ -55,7 +55,7 @@ async fn a_valid_file_writes_devices_and_users_and_invites_every_row() {
     assert_eq!(a1.status, shared::records::DeviceStatus::PreApproved);
     assert_eq!(a1.groups, vec!["Sales", "Field"]);
     let hash = a1.password_hash.expect("password stored as a hash");
-    assert!(hash.starts_with("v1$") && !hash.contains("pw-1"));
+    assert!(hash.starts_with("v2$") && !hash.contains("pw-1"));
     assert!(
         st.device(&format!("{u}-a1")).await.is_none(),
         "serials are case-sensitive"

@@ -4,7 +4,8 @@
 //! What an anonymous caller gets: refusals that depend on the stored list are
 //! one answer, byte for byte (`not_allowed`); every deny path makes the same
 //! requests (the read, then its writes in parallel); wrong passwords lock the
-//! serial (`lockout`); completing an enrollment needs the token of an `allow`.
+//! serial (`lockout`); completing an enrollment needs the token of an `allow`,
+//! and grants exactly what that `allow` granted, against the same record.
 
 use lambda_http::http::{header, Method, StatusCode};
 use lambda_http::request::RequestContext;
@@ -177,7 +178,7 @@ fn source_ip(req: &Request) -> Option<String> {
 }
 
 /// A hash no password matches: an unknown serial costs the same check as a wrong password.
-const NO_DEVICE_HASH: &str = "v1$0000000000000000000000000000000000000000000000000000000000000000";
+const NO_DEVICE_HASH: &str = "v2$0000000000000000000000000000000000000000000000000000000000000000";
 
 /// POST /v1/admission: the decision, and on allow the token that completes the enrollment.
 async fn admit<S: AdmissionStore>(app: &App<S>, a: &Attempt<'_>) -> Response<Body> {
@@ -203,22 +204,30 @@ async fn admit<S: AdmissionStore>(app: &App<S>, a: &Attempt<'_>) -> Response<Bod
         }
     }
     settle(app, a, &decision).await;
-    let token = decision.is_allow().then(|| {
-        app.tokens
-            .issue(&request.serial, request.platform.as_str(), a.now)
+    let token = decision.grant().map(|grant| {
+        app.tokens.issue(
+            &request.serial,
+            request.platform.as_str(),
+            grant,
+            lookup.device.as_ref(),
+            a.now,
+        )
     });
     json(StatusCode::OK, &decision.answer(token))
 }
 
-/// POST /v1/enrollments: an admitted device (its token) becomes enrolled, once.
+/// POST /v1/enrollments: an admitted device (its token) becomes enrolled,
+/// once, as its admission granted: the token's grant, judged against the
+/// record it names, with the setting and the record read again now (the
+/// same one request as before: the lookup).
 async fn complete<S: AdmissionStore>(app: &App<S>, a: &Attempt<'_>) -> Response<Body> {
     let request = a.request;
     let token = request.enrollment_token.as_deref();
-    let nonce = match app
+    let claims = match app
         .tokens
         .verify(token, &request.serial, request.platform.as_str(), a.now)
     {
-        Ok(nonce) => nonce,
+        Ok(claims) => claims,
         Err(e) => {
             tracing::info!(endpoint = "enrollments", why = %e, "enrollment token refused");
             return invalid_token();
@@ -233,11 +242,20 @@ async fn complete<S: AdmissionStore>(app: &App<S>, a: &Attempt<'_>) -> Response<
             return already_enrolled();
         }
         // Used before: the device was reset since, and needs a new admission.
-        if d.enroll_nonce.as_deref() == Some(nonce.as_str()) {
+        if d.enroll_nonce.as_deref() == Some(claims.nonce.as_str()) {
             return invalid_token();
         }
     }
-    let decision = decide(request, &lookup, Credential::Token, a.now);
+    // Not the record the admission judged (imported, re-imported or removed
+    // since): its grant does not carry over to another pre-approval.
+    if claims.record != app.tokens.record(lookup.device.as_ref()) {
+        tracing::info!(
+            endpoint = "enrollments",
+            "the device record changed since its admission"
+        );
+        return changed();
+    }
+    let decision = decide(request, &lookup, Credential::Token(claims.grant), a.now);
     settle(app, a, &decision).await;
     if !decision.is_allow() {
         return json(StatusCode::FORBIDDEN, &decision.answer(None));
@@ -256,7 +274,7 @@ async fn complete<S: AdmissionStore>(app: &App<S>, a: &Attempt<'_>) -> Response<
             },
         },
         at: a.now,
-        nonce,
+        nonce: claims.nonce,
     };
     match app.store.enroll(&enrollment).await {
         Ok(Enrolled::Done) => json(
@@ -269,12 +287,7 @@ async fn complete<S: AdmissionStore>(app: &App<S>, a: &Attempt<'_>) -> Response<
             },
         ),
         Ok(Enrolled::AlreadyEnrolled) => already_enrolled(),
-        Ok(Enrolled::Changed) => error(
-            StatusCode::CONFLICT,
-            "changed",
-            None,
-            "the device record changed while enrolling (re-imported?); ask for admission again",
-        ),
+        Ok(Enrolled::Changed) => changed(),
         Err(e) => unavailable(a.endpoint, &e),
     }
 }
@@ -332,6 +345,15 @@ fn invalid_token() -> Response<Body> {
         "invalid_token",
         Some("enrollment_token"),
         "send the enrollment_token of this device's admission (it is valid once, for 15 minutes); ask for admission again",
+    )
+}
+
+fn changed() -> Response<Body> {
+    error(
+        StatusCode::CONFLICT,
+        "changed",
+        None,
+        "the device record changed since its admission (re-imported?); ask for admission again",
     )
 }
 

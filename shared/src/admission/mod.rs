@@ -14,8 +14,8 @@ pub use request::{
     AdmissionRequest, EnrollmentMethod, RequestError, RequestedPlatform, MAX_BODY_BYTES,
 };
 pub use rules::{
-    decide, Answer, Credential, Decision, Lookup, PasswordCheck, PublicReason, Reason,
+    decide, Answer, Credential, Decision, Grant, Lookup, PasswordCheck, PublicReason, Reason,
     StoredDevice, Verdict, NOT_ALLOWED,
 };
 pub use store::{AdmissionStore, Denial, Enrolled, Enrollment, Expect};
-pub use token::{TokenError, TokenKey, TOKEN_TTL_SECS};
+pub use token::{Claims, TokenError, TokenKey, TOKEN_TTL_SECS};

@@ -1,9 +1,10 @@
 //! The admission rules: whether an enrolling device may proceed, and why.
 //! Pure: the caller fetches the device and the setting (one DynamoDB request)
 //! and passes what vouches for the device (a password check bound to its key,
-//! or a verified enrollment token). The precise reason is for the admin's
-//! records; callers are answered with [`Decision::answer`], which says the
-//! same for every refusal that depends on what is stored.
+//! or a verified enrollment token, which carries what its admission granted).
+//! The precise reason is for the admin's records; callers are answered with
+//! [`Decision::answer`], which says the same for every refusal that depends
+//! on what is stored.
 
 use serde::Serialize;
 
@@ -125,12 +126,25 @@ pub enum PasswordCheck {
     Wrong,
 }
 
+/// What an `allow` granted; its enrollment token carries it, and completing
+/// the enrollment grants exactly that, or nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    /// The pre-approval (and its groups) applied: the password, if it has one, was right.
+    PreApproved,
+    /// The device was let in without its pre-approval (the restriction was off).
+    OpenEnrollment,
+}
+
 /// What vouches for the device beyond its serial and platform.
 pub enum Credential<'a> {
     /// Admission: `matches(presented, stored_hash)` compares in constant time.
     Password(&'a dyn Fn(&str, &str) -> bool),
-    /// Completion: a valid enrollment token, issued when admission checked the password.
-    Token,
+    /// Completion: a valid enrollment token of an admission that granted
+    /// this, judged against the very record that is read now (the token's
+    /// fingerprint of it matched). A pre-approved token stands for the
+    /// password check; an open one proves no password.
+    Token(Grant),
 }
 
 /// The decision, with its precise reason (for the admin's records).
@@ -164,6 +178,15 @@ pub struct Answer<'a> {
 impl Decision {
     pub fn is_allow(&self) -> bool {
         self.decision == Verdict::Allow
+    }
+
+    /// What an `allow` grants (its token carries it); nothing on deny.
+    pub fn grant(&self) -> Option<Grant> {
+        match (self.decision, self.pre_approved) {
+            (Verdict::Deny, _) => None,
+            (Verdict::Allow, true) => Some(Grant::PreApproved),
+            (Verdict::Allow, false) => Some(Grant::OpenEnrollment),
+        }
     }
 
     /// The answer for the caller: a refusal that depends on what is stored is
@@ -263,7 +286,12 @@ fn mismatch(
         return (None, PasswordCheck::NotChecked);
     };
     match (credential, &req.password) {
-        (Credential::Token, _) => (None, PasswordCheck::NotChecked),
+        // The password was checked at admission, against this hash.
+        (Credential::Token(Grant::PreApproved), _) => (None, PasswordCheck::NotChecked),
+        // It was not (or was wrong): the token proves none; nor does it count as a guess.
+        (Credential::Token(Grant::OpenEnrollment), _) => {
+            (Some(Reason::PasswordRequired), PasswordCheck::NotChecked)
+        }
         (Credential::Password(_), None) => (Some(Reason::PasswordRequired), PasswordCheck::Wrong),
         (Credential::Password(matches), Some(presented)) if matches(presented, stored) => {
             (None, PasswordCheck::Right)
@@ -274,11 +302,47 @@ fn mismatch(
     }
 }
 
-/// Decides at `now` (epoch seconds).
+/// Decides at `now` (epoch seconds), on the setting and the record as they are now.
+///
+/// A token's completion grants exactly what its admission granted, or is
+/// refused: a pre-approved token is judged as under the restriction whatever
+/// the setting (a pre-approval that no longer applies is refused with its
+/// reason, never turned into an open enrollment); an open token completes
+/// only while the restriction is off, and only as an open enrollment, never
+/// with the pre-approval or its groups.
 pub fn decide(
     req: &AdmissionRequest,
     lookup: &Lookup,
     credential: Credential<'_>,
+    now: u64,
+) -> Decision {
+    let device = lookup.device.as_ref();
+    match credential {
+        Credential::Password(_) => judge(req, device, lookup.pre_approved_only, &credential, now),
+        Credential::Token(Grant::PreApproved) => judge(req, device, true, &credential, now),
+        Credential::Token(Grant::OpenEnrollment) => {
+            let restricted = lookup.pre_approved_only;
+            let d = judge(req, device, restricted, &credential, now);
+            match d.grant() {
+                Some(Grant::PreApproved) if restricted => {
+                    // A password-less pre-approval that applies now, but not
+                    // when the token was issued: the token shows no
+                    // pre-approval, and the restriction admits nothing else.
+                    Decision::deny(Reason::NotPreApproved, PasswordCheck::NotChecked)
+                }
+                Some(Grant::PreApproved) => Decision::open(PasswordCheck::NotChecked),
+                _ => d,
+            }
+        }
+    }
+}
+
+/// The rules, with the restriction on or off.
+fn judge(
+    req: &AdmissionRequest,
+    device: Option<&StoredDevice>,
+    restricted: bool,
+    credential: &Credential<'_>,
     now: u64,
 ) -> Decision {
     if req.platform == RequestedPlatform::Windows {
@@ -288,13 +352,12 @@ pub fn decide(
         };
     }
     let limitation = method_limitation(req);
-    let restricted = lookup.pre_approved_only;
     if restricted {
         if let Some(detail) = limitation {
             return Decision::deny_method(detail);
         }
     }
-    let Some(device) = &lookup.device else {
+    let Some(device) = device else {
         return if restricted {
             Decision::deny(Reason::NotPreApproved, PasswordCheck::NotChecked)
         } else {
@@ -322,7 +385,7 @@ pub fn decide(
             Decision::open(PasswordCheck::NotChecked)
         };
     }
-    match (mismatch(req, device, &credential), limitation) {
+    match (mismatch(req, device, credential), limitation) {
         ((None, password), None) => Decision {
             decision: Verdict::Allow,
             reason: Reason::PreApproved,

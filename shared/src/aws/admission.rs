@@ -254,10 +254,18 @@ impl AdmissionStore for DynamoAdmission {
                 status,
                 password_hash,
             } => {
-                // The one-time password, the failed guesses and the expiry go
-                // with the pre-approved state: enrolled devices never expire.
+                // The one-time password is used up when its pre-approval
+                // applies; an open enrollment leaves it unused, so that an
+                // administrator's reset gives the pre-approval back with it.
+                // The failed guesses and the expiry go with the pre-approved
+                // state: enrolled devices never expire.
+                let password = if e.pre_approved {
+                    "password_hash, "
+                } else {
+                    ""
+                };
                 set.push_str(&format!(
-                    " REMOVE password_hash, failures, expires_at, {EXPIRY_SHARD}"
+                    " REMOVE {password}failures, expires_at, {EXPIRY_SHARD}"
                 ));
                 req = req.expression_attribute_values(":pre", s(status.as_str()));
                 // Only the record admission just judged: still pre-approved, same password hash,

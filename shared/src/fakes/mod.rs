@@ -558,7 +558,10 @@ impl AdmissionStore for MemoryAdmission {
                 && d.enroll_nonce.as_deref() != Some(e.nonce.as_str()) =>
             {
                 d.status = DeviceStatus::Enrolled;
-                d.password_hash = None;
+                // An open enrollment leaves the pre-approval's password unused.
+                if e.pre_approved {
+                    d.password_hash = None;
+                }
                 d.failures.clear();
                 d.enroll_nonce = Some(e.nonce.clone());
                 d.expires = None;

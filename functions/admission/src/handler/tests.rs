@@ -4,7 +4,7 @@ use lambda_http::http::{self, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 use shared::admission::lockout::ATTEMPTS;
-use shared::admission::{Reason, StoredDevice, TOKEN_TTL_SECS};
+use shared::admission::{Grant, Reason, StoredDevice, TokenKey, TOKEN_TTL_SECS};
 use shared::clock::epoch_now;
 use shared::domain::{Password, Platform};
 use shared::fakes::MemoryAdmission;
@@ -134,7 +134,7 @@ async fn serial_numbers_are_case_sensitive() {
     );
     assert_eq!(v["pre_approved"], true);
     assert_eq!(v["groups"], json!(["Sales"]));
-    assert!(v["enrollment_token"].as_str().unwrap().starts_with("et1."));
+    assert!(v["enrollment_token"].as_str().unwrap().starts_with("et2."));
     let v = admit(
         &app,
         json!({"serial_number": "abc123", "platform": "ios", "password": "s3cret"}),
@@ -397,16 +397,31 @@ async fn completing_an_enrollment_needs_the_token_of_an_admission_and_happens_on
 async fn completion_without_a_valid_token_changes_nothing() {
     let app = app(true);
     let now = epoch_now();
-    let expired = app.tokens.issue("ABC123", "ios", now - TOKEN_TTL_SECS - 1);
-    let other_serial = app.tokens.issue("NOPW1", "ios", now);
-    let other_platform = app.tokens.issue("ABC123", "macos", now);
-    let forged = format!("et1.{}.{}.{}", now + 600, "0".repeat(32), "ab".repeat(32));
-    let foreign = App::new(
-        MemoryAdmission::default(),
-        PasswordKey::new(vec![1u8; 32]).unwrap(),
-    )
-    .tokens
-    .issue("ABC123", "ios", now);
+    // Each as the admission of ABC123 would issue it, but for the one thing tried.
+    let abc = app.store.devices.lock().unwrap()["ABC123"].clone();
+    let issue = |tokens: &TokenKey, serial: &str, platform: &str, at: u64| {
+        tokens.issue(serial, platform, Grant::PreApproved, Some(&abc), at)
+    };
+    let expired = issue(&app.tokens, "ABC123", "ios", now - TOKEN_TTL_SECS - 1);
+    let other_serial = issue(&app.tokens, "NOPW1", "ios", now);
+    let other_platform = issue(&app.tokens, "ABC123", "macos", now);
+    let forged = format!(
+        "et2.{}.p.{}.{}.{}",
+        now + 600,
+        app.tokens.record(Some(&abc)),
+        "0".repeat(32),
+        "ab".repeat(32)
+    );
+    let foreign = issue(
+        &App::new(
+            MemoryAdmission::default(),
+            PasswordKey::new(vec![1u8; 32]).unwrap(),
+        )
+        .tokens,
+        "ABC123",
+        "ios",
+        now,
+    );
     for token in [
         Value::Null,
         json!(""),
@@ -456,6 +471,205 @@ async fn a_token_does_not_outlive_a_lock_or_a_platform_change() {
         (StatusCode::FORBIDDEN, Some("not_allowed"))
     );
     assert_eq!(status_of(&app, "ABC123"), DeviceStatus::PreApproved);
+}
+
+fn set_restriction(app: &App<MemoryAdmission>, on: bool) {
+    app.store.pre_approved_only.store(on, Ordering::Relaxed);
+}
+
+/// What the last completed enrollment recorded: did its pre-approval apply?
+fn last_enrollment_applied(app: &App<MemoryAdmission>) -> bool {
+    app.store
+        .enrollments
+        .lock()
+        .unwrap()
+        .last()
+        .unwrap()
+        .pre_approved
+}
+
+/// Issue 26, attack 1: with the restriction off, a stranger who knows a
+/// pre-approved serial but not its password is let in as an open enrollment,
+/// and completing that admission must grant exactly that: no pre-approval,
+/// no groups. The pre-approval stays unused for the password's holder.
+#[tokio::test]
+async fn an_open_enrollment_token_does_not_grant_the_pre_approval() {
+    let stranger_bodies = [
+        json!({"serial_number": "ABC123", "platform": "ios", "password": "guess"}),
+        json!({"serial_number": "ABC123", "platform": "ios"}),
+    ];
+    for stranger in stranger_bodies {
+        let app = app(false);
+        let hash = app.store.devices.lock().unwrap()["ABC123"]
+            .password_hash
+            .clone();
+        let v = admit(&app, stranger.clone()).await;
+        assert_eq!(
+            (v["reason"].as_str(), v["pre_approved"].as_bool()),
+            (Some("open_enrollment"), Some(false)),
+            "{stranger}: {v}"
+        );
+        let token = v["enrollment_token"].clone();
+        let (status, v) = complete(&app, with_token(stranger.clone(), &token)).await;
+        assert_eq!(status, StatusCode::OK, "{stranger}: {v}");
+        assert_eq!(
+            v,
+            json!({"status": "enrolled", "pre_approved": false, "reason": "open_enrollment"}),
+            "{stranger}: an open admission completes as an open enrollment, without groups"
+        );
+        assert!(!last_enrollment_applied(&app), "{stranger}");
+        // The serial enrolled once (openly); its pre-approval was not used: the
+        // password's hash stays, so an administrator's reset gives it back intact.
+        let device = app.store.devices.lock().unwrap()["ABC123"].clone();
+        assert_eq!(device.status, DeviceStatus::Enrolled);
+        assert_eq!(
+            device.password_hash, hash,
+            "{stranger}: the pre-approval is unused"
+        );
+        app.store
+            .devices
+            .lock()
+            .unwrap()
+            .get_mut("ABC123")
+            .unwrap()
+            .status = DeviceStatus::PreApproved;
+        let v = admit(&app, right()).await;
+        assert_eq!(
+            (v["reason"].as_str(), v["groups"].clone()),
+            (Some("pre_approved"), json!(["Sales"])),
+            "{stranger}: the rightful owner still gets the pre-approval"
+        );
+        let (status, v) = complete(&app, with_token(right(), &v["enrollment_token"])).await;
+        assert_eq!(
+            (status, v["pre_approved"].as_bool(), v["groups"].clone()),
+            (StatusCode::OK, Some(true), json!(["Sales"])),
+            "{stranger}: {v}"
+        );
+        assert!(last_enrollment_applied(&app));
+    }
+}
+
+/// Issue 26: the restriction turned on after an open admission refuses its
+/// completion (the setting is read again), for a pre-approved serial as for
+/// an unknown one.
+#[tokio::test]
+async fn a_token_issued_while_enrollment_was_open_is_refused_once_the_restriction_is_on() {
+    let app = app(false);
+    let wrong = json!({"serial_number": "ABC123", "platform": "ios", "password": "guess"});
+    let unknown = json!({"serial_number": "NEW-7", "platform": "macos"});
+    let tokens = [
+        admit(&app, wrong.clone()).await["enrollment_token"].clone(),
+        admit(&app, unknown.clone()).await["enrollment_token"].clone(),
+    ];
+    set_restriction(&app, true);
+    for (body, token) in [wrong, unknown].into_iter().zip(tokens) {
+        let (status, v) = complete(&app, with_token(body.clone(), &token)).await;
+        assert_eq!(
+            (status, v["decision"].as_str(), v["reason"].as_str()),
+            (StatusCode::FORBIDDEN, Some("deny"), Some("not_allowed")),
+            "{body}: {v}"
+        );
+    }
+    assert_eq!(status_of(&app, "ABC123"), DeviceStatus::PreApproved);
+    assert_eq!(
+        app.store.devices.lock().unwrap()["ABC123"].failures.len(),
+        1,
+        "the admission's wrong password counted; the completion is no guess"
+    );
+    assert!(!app.store.devices.lock().unwrap().contains_key("NEW-7"));
+    assert!(app.store.enrollments.lock().unwrap().is_empty());
+}
+
+/// Re-imports the device with another password and groups: another pre-approval.
+fn reimport(app: &App<MemoryAdmission>, password: &str, groups: &[&str]) {
+    let hash = app
+        .password_key
+        .hash("ABC123", &Password::parse(password).unwrap());
+    let mut device = stored(Platform::Ios, Some(hash));
+    device.groups = groups.iter().map(|g| (*g).to_owned()).collect();
+    app.store
+        .devices
+        .lock()
+        .unwrap()
+        .insert("ABC123".into(), device);
+}
+
+/// Issue 26: a token names the pre-approval it was judged against; one of a
+/// re-imported device (another password, other groups) is not granted by it.
+#[tokio::test]
+async fn a_token_does_not_grant_a_pre_approval_imported_after_it() {
+    for restricted in [true, false] {
+        let app = app(restricted);
+        let mut tokens = vec![(
+            right(),
+            admit(&app, right()).await["enrollment_token"].clone(),
+        )];
+        if !restricted {
+            let wrong = json!({"serial_number": "ABC123", "platform": "ios", "password": "guess"});
+            let token = admit(&app, wrong.clone()).await["enrollment_token"].clone();
+            tokens.push((wrong, token));
+        }
+        reimport(&app, "other-pw", &["Executives"]);
+        for (body, token) in tokens {
+            let (status, v) = complete(&app, with_token(body.clone(), &token)).await;
+            assert_eq!(
+                (status, v["error"].as_str()),
+                (StatusCode::CONFLICT, Some("changed")),
+                "restricted={restricted} {body}: {v}"
+            );
+            assert_eq!(status_of(&app, "ABC123"), DeviceStatus::PreApproved);
+        }
+        assert!(app.store.enrollments.lock().unwrap().is_empty());
+        // The new pre-approval's own admission completes with its groups.
+        let b = json!({"serial_number": "ABC123", "platform": "ios", "password": "other-pw"});
+        let token = admit(&app, b.clone()).await["enrollment_token"].clone();
+        let (status, v) = complete(&app, with_token(b, &token)).await;
+        assert_eq!(
+            (status, v["groups"].clone()),
+            (StatusCode::OK, json!(["Executives"])),
+            "{v}"
+        );
+    }
+    // An open admission of a serial nobody imported does not grant the
+    // pre-approval imported for it afterwards.
+    let app = app(false);
+    let body = json!({"serial_number": "NEW-8", "platform": "ios"});
+    let token = admit(&app, body.clone()).await["enrollment_token"].clone();
+    let imported = app.store.devices.lock().unwrap()["NOPW1"].clone();
+    app.store.devices.lock().unwrap().insert(
+        "NEW-8".into(),
+        StoredDevice {
+            platform: Platform::Ios,
+            ..imported
+        },
+    );
+    let (status, v) = complete(&app, with_token(body, &token)).await;
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (StatusCode::CONFLICT, Some("changed")),
+        "{v}"
+    );
+    assert_eq!(status_of(&app, "NEW-8"), DeviceStatus::PreApproved);
+}
+
+/// No regression: the right password completes as pre-approved with its
+/// groups, whatever the setting, and the setting flipping in between does not matter.
+#[tokio::test]
+async fn the_right_password_still_completes_as_pre_approved_with_its_groups() {
+    for (at_admission, at_completion) in
+        [(true, true), (false, false), (false, true), (true, false)]
+    {
+        let app = app(at_admission);
+        let token = admit(&app, right()).await["enrollment_token"].clone();
+        set_restriction(&app, at_completion);
+        let (status, v) = complete(&app, with_token(right(), &token)).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        assert_eq!(
+            v,
+            json!({"status": "enrolled", "pre_approved": true, "reason": "pre_approved", "groups": ["Sales"]})
+        );
+        assert!(last_enrollment_applied(&app));
+    }
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! The admission rules of the seeds, one decision at a time.
 
 use super::{
-    decide, Credential, Decision, Lookup, PasswordCheck, PublicReason, Reason, StoredDevice,
+    decide, Credential, Decision, Grant, Lookup, PasswordCheck, PublicReason, Reason, StoredDevice,
     Verdict, NOT_ALLOWED,
 };
 use crate::admission::request::AdmissionRequest;
@@ -270,10 +270,87 @@ fn a_token_stands_for_the_password_it_was_issued_for() {
         pre_approved_only: true,
         device: ios(true),
     };
-    let d = decide(&request(IOS), &lookup, Credential::Token, NOW);
+    let pre = || Credential::Token(Grant::PreApproved);
+    let d = decide(&request(IOS), &lookup, pre(), NOW);
     assert_pre_approved(&d);
-    let mac = decide(&request(MAC), &lookup, Credential::Token, NOW);
+    let mac = decide(&request(MAC), &lookup, pre(), NOW);
     assert_deny(&mac, Reason::PlatformMismatch);
+}
+
+/// The decision of a completion with a token that granted `grant`.
+fn complete(
+    json: &str,
+    device: Option<StoredDevice>,
+    pre_approved_only: bool,
+    grant: Grant,
+) -> Decision {
+    let lookup = Lookup {
+        pre_approved_only,
+        device,
+    };
+    decide(&request(json), &lookup, Credential::Token(grant), NOW)
+}
+
+#[test]
+fn a_token_grants_exactly_what_its_admission_granted() {
+    use Grant::{OpenEnrollment as Open, PreApproved as Pre};
+    // Open: never the pre-approval, whatever the record says now.
+    for device in [ios(true), ios(false), None] {
+        let d = complete(IOS, device.clone(), false, Open);
+        assert_open(&d);
+        assert_eq!(d.password, PasswordCheck::NotChecked, "not a guess");
+    }
+    // ... and only while the restriction is off: on, it is judged as a request
+    // without a password, and a pre-approval it did not grant is refused too.
+    let d = complete(IOS, ios(true), true, Open);
+    assert_deny(&d, Reason::PasswordRequired);
+    assert_eq!(d.password, PasswordCheck::NotChecked, "not counted");
+    assert_deny(&complete(IOS, None, true, Open), Reason::NotPreApproved);
+    assert_deny(
+        &complete(IOS, ios(false), true, Open),
+        Reason::NotPreApproved,
+    );
+    assert_deny(
+        &complete(MAC, ios(false), true, Open),
+        Reason::PlatformMismatch,
+    );
+    // Pre-approved: whatever the setting, as pre-approved or refused with the
+    // reason it no longer applies, never downgraded to an open enrollment.
+    for on in [true, false] {
+        assert_pre_approved(&complete(IOS, ios(true), on, Pre));
+        let mut locked = device(Platform::Ios, true, DeviceStatus::PreApproved);
+        locked.failures = vec![NOW - 60; 5];
+        assert_deny(&complete(IOS, Some(locked), on, Pre), Reason::Locked);
+        let mut lapsed = device(Platform::Ios, true, DeviceStatus::PreApproved);
+        lapsed.expires = Some(crate::domain::Expiry::from_epoch(NOW));
+        assert_deny(&complete(IOS, Some(lapsed), on, Pre), Reason::Expired);
+        let pre = || Some(device(Platform::Android, false, DeviceStatus::PreApproved));
+        assert_deny(
+            &complete(&android("qr", Some("13")), pre(), on, Pre),
+            Reason::UnsupportedEnrollmentMethod,
+        );
+    }
+    // Enrolled is enrolled, whatever the token.
+    let enrolled = || Some(device(Platform::Ios, true, DeviceStatus::Enrolled));
+    for (on, grant) in [(false, Open), (true, Open), (false, Pre), (true, Pre)] {
+        assert_deny(
+            &complete(IOS, enrolled(), on, grant),
+            Reason::AlreadyEnrolled,
+        );
+    }
+}
+
+#[test]
+fn an_allow_says_what_it_grants() {
+    assert_eq!(
+        check(IOS_RIGHT, ios(true), false).grant(),
+        Some(Grant::PreApproved)
+    );
+    assert_eq!(
+        check(IOS_WRONG, ios(true), false).grant(),
+        Some(Grant::OpenEnrollment)
+    );
+    assert_eq!(check(IOS_WRONG, ios(true), true).grant(), None);
 }
 
 #[test]
