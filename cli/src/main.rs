@@ -1,4 +1,4 @@
-//! `preapprove validate FILE [--json] [--errors-csv OUT] [--on-error skip-invalid-rows] [--invite email|sms|none] [--map HEADER=FIELD]...`
+//! `preapprove validate FILE [--json] [--errors-csv OUT] [--on-error skip-invalid-rows] [--invite email|sms|none] [--map HEADER=FIELD]... [--defaults FIELD=VALUE,...]...`
 //!
 //! Runs the import's own parse and validation on a local file, with no AWS,
 //! and prints the report. Exit status: 0 valid, 1 invalid rows, 2 unreadable file.
@@ -13,7 +13,8 @@ use shared::import::{scan, ImportStatus, Report};
 
 const USAGE: &str =
     "usage: preapprove validate FILE [--json] [--errors-csv OUT] [--on-error reject-file|skip-invalid-rows] \
-                     [--invite email|sms|none] [--map 'HEADER=FIELD']...";
+                     [--invite email|sms|none] [--map 'HEADER=FIELD']... \
+                     [--defaults 'Ownership=corporate,Platform=ios']...";
 
 #[derive(Debug)]
 struct Args {
@@ -61,6 +62,20 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                 })?;
                 let field = (!field.trim().is_empty()).then(|| field.trim().to_owned());
                 options.mapping.insert(header.trim().to_owned(), field);
+            }
+            // One value for every row of a column the file lacks, as the
+            // upload's `column-defaults` metadata gives it.
+            "--defaults" => {
+                let pairs = value("--defaults")?;
+                for pair in pairs.split(',').filter(|p| !p.trim().is_empty()) {
+                    let (field, v) = pair.split_once('=').ok_or_else(|| {
+                        format!("--defaults takes FIELD=VALUE pairs such as 'Ownership=corporate', got '{pair}'")
+                    })?;
+                    options
+                        .column_defaults
+                        .set(field.trim(), v)
+                        .map_err(|e| e.to_string())?;
+                }
             }
             "-h" | "--help" => return Err(USAGE.into()),
             s if s.starts_with("--") => return Err(format!("unknown option '{s}'\n{USAGE}")),
@@ -165,6 +180,15 @@ fn print_human(out: &mut impl Write, r: &Report) -> io::Result<()> {
             .map(|(f, h)| format!("{f} <- \"{h}\""))
             .collect();
         writeln!(out, "columns: {}", cols.join(", "))?;
+    }
+    let filled: Vec<String> = r
+        .options
+        .column_defaults
+        .iter()
+        .map(|(f, v)| format!("{f} = {v}"))
+        .collect();
+    if !filled.is_empty() {
+        writeln!(out, "filled for every row: {}", filled.join(", "))?;
     }
     if !r.ignored_columns.is_empty() {
         writeln!(out, "ignored columns: {}", r.ignored_columns.join(", "))?;

@@ -94,3 +94,62 @@ fn a_manual_mapping_rescues_odd_headers() {
     ]);
     assert_eq!(code, 0, "{text}");
 }
+
+/// Issue 29: a migrated Jamf Pro preload file lacks Ownership and Platform;
+/// `--defaults` fills them for every row, checked as cells are.
+#[test]
+fn defaults_fill_the_mandatory_columns_a_migrated_file_lacks() {
+    let f = fixture("jamf-preload-macs.csv");
+    let (code, text) = run(&["validate", &f]);
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        text.contains("missing mandatory column(s): Ownership, Platform"),
+        "{text}"
+    );
+
+    let (code, text) = run(&[
+        "validate",
+        &f,
+        "--defaults",
+        "Ownership=corporate,Platform=macos",
+    ]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("recognised: a Jamf Pro Inventory Preload file"),
+        "{text}"
+    );
+    assert!(
+        text.contains("filled for every row: Ownership = corporate, Platform = macos"),
+        "{text}"
+    );
+    let (code, json) = run(&[
+        "validate",
+        &f,
+        "--json",
+        "--defaults",
+        "Ownership=corporate",
+        "--defaults",
+        "Platform=macos",
+    ]);
+    assert_eq!(code, 0, "{json}");
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        report["options"]["column_defaults"]["ownership"], "corporate",
+        "recorded in the report"
+    );
+
+    // A refused value is a usage error, on standard error.
+    for (pair, says) in [
+        ("Ownership=Corporate", "case-sensitive"),
+        ("Platform=windows", "Windows is not supported"),
+        ("Email=a@example.com", "only these columns"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_preapprove"))
+            .args(["validate", &f, "--defaults", pair])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{pair}: {err}");
+        assert!(err.contains(says), "{pair}: {err}");
+    }
+}

@@ -346,6 +346,8 @@ pub async fn commit(
             on_error: input.on_error,
             domain: input.domain,
             mapping: input.mapping,
+            // The wizard cannot give whole-file values yet (issue 29): S3 metadata can.
+            column_defaults: Default::default(),
             expires_in_days: input.expires_in_days,
         },
         &defaults,

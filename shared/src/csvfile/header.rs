@@ -230,6 +230,8 @@ pub enum HeaderError {
     UnknownField(String),
     #[error("the manual mapping names column '{0}', which is not in the header row")]
     UnknownColumn(String),
+    #[error("the file has a '{column}' column and the upload gives {field} one value for every row; drop the column or the value")]
+    DefaultForColumn { field: Field, column: String },
 }
 
 /// Columns that name one field equally well: which one is meant cannot be told.
@@ -312,10 +314,23 @@ pub struct ColumnMap {
     pub notes: Vec<String>,
     /// The tool whose device list this header row is, when it is one we know.
     pub format: Option<&'static str>,
+    /// One value for every row of a field the file has no column for.
+    #[serde(skip)]
+    defaults: BTreeMap<Field, String>,
 }
 
 impl ColumnMap {
     pub fn build(headers: &[String], manual: &ManualMapping) -> Result<Self, HeaderError> {
+        Self::build_with(headers, manual, [])
+    }
+
+    /// [`build`](Self::build), with a value for every row of fields the file
+    /// has no column for (the upload's `column-defaults`, checked already).
+    pub fn build_with<'d>(
+        headers: &[String],
+        manual: &ManualMapping,
+        defaults: impl IntoIterator<Item = (Field, &'d str)>,
+    ) -> Result<Self, HeaderError> {
         let trimmed: Vec<String> = headers
             .iter()
             .map(|h| {
@@ -380,6 +395,7 @@ impl ColumnMap {
             ignored: Vec::new(),
             notes: Vec::new(),
             format: None,
+            defaults: BTreeMap::new(),
         };
         let mut ambiguous = Vec::new();
         for (field, mut found) in candidates {
@@ -410,9 +426,18 @@ impl ColumnMap {
         }
         ignored.sort_unstable();
         map.ignored = ignored.into_iter().map(|i| trimmed[i].clone()).collect();
+        for (field, value) in defaults {
+            if let Some(i) = map.index[field as usize] {
+                return Err(HeaderError::DefaultForColumn {
+                    field,
+                    column: trimmed[i].clone(),
+                });
+            }
+            map.defaults.insert(field, value.to_owned());
+        }
         let missing: Vec<Field> = Field::MANDATORY
             .into_iter()
-            .filter(|f| map.index[*f as usize].is_none())
+            .filter(|f| map.index[*f as usize].is_none() && !map.defaults.contains_key(f))
             .filter(|f| !ambiguous.iter().any(|a| a.field == *f))
             .collect();
         if !missing.is_empty() || !ambiguous.is_empty() {
@@ -433,10 +458,17 @@ impl ColumnMap {
 
     /// The field's cell in `record`, without the apostrophe a formula cell
     /// was escaped with ([`formula::unescape`](super::formula::unescape)).
-    pub fn cell<'r>(&self, record: &'r csv::StringRecord, field: Field) -> Option<&'r str> {
-        self.column(field)
-            .and_then(|i| record.get(i))
-            .map(super::formula::unescape)
+    /// A field the file has no column for reads the upload's value for every row.
+    pub fn cell<'r>(&'r self, record: &'r csv::StringRecord, field: Field) -> Option<&'r str> {
+        match self.column(field) {
+            Some(i) => record.get(i).map(super::formula::unescape),
+            None => self.defaults.get(&field).map(String::as_str),
+        }
+    }
+
+    /// The values the upload gives fields the file has no column for.
+    pub fn defaults(&self) -> impl Iterator<Item = (Field, &str)> {
+        self.defaults.iter().map(|(f, v)| (*f, v.as_str()))
     }
 
     /// The column title as the file spells it, for messages.
@@ -606,6 +638,29 @@ mod tests {
         );
         assert!(!msg.contains("both map"), "Email ID outranks Mail: {msg}");
         assert!(msg.contains("ignored unless mapped: Cost Centre"), "{msg}");
+    }
+
+    /// Issue 29: an upload's value for every row stands in for a missing
+    /// column, and is refused beside a column of the file.
+    #[test]
+    fn a_default_fills_a_missing_column_and_never_overrides_one() {
+        let cols = h(&["Name", "Email", "Serial Number", "Platform"]);
+        let m = ColumnMap::build_with(
+            &cols,
+            &ManualMapping::new(),
+            [(Field::Ownership, "corporate")],
+        )
+        .unwrap();
+        let record = csv::StringRecord::from(vec!["Jane", "jane@example.com", "C02X1234", "ios"]);
+        assert_eq!(m.cell(&record, Field::Ownership), Some("corporate"));
+        assert_eq!(m.cell(&record, Field::Platform), Some("ios"));
+        assert_eq!(
+            ColumnMap::build_with(&cols, &ManualMapping::new(), [(Field::Platform, "macos")]),
+            Err(HeaderError::DefaultForColumn {
+                field: Field::Platform,
+                column: "Platform".into()
+            })
+        );
     }
 
     /// Adversary 3: a header row of ten thousand unknown titles names twenty.

@@ -1,12 +1,12 @@
 //! The choices an admin makes per upload (the seeds' step 3), carried as S3
 //! object metadata (`x-amz-meta-*`), each defaulting to the stored settings.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::csvfile::ManualMapping;
+use crate::csvfile::{Field, ManualMapping};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -81,6 +81,10 @@ pub struct ImportOptions {
     pub domain: Option<String>,
     #[serde(default)]
     pub mapping: ManualMapping,
+    /// One value for every row of a mandatory column the file lacks
+    /// (Ownership or Platform), checked like a cell when it is chosen.
+    #[serde(default, skip_serializing_if = "ColumnDefaults::is_empty")]
+    pub column_defaults: ColumnDefaults,
     /// Days from the validation's start until the pre-approvals of rows
     /// without their own `Expires` lapse; None: they do not expire.
     #[serde(default)]
@@ -107,6 +111,7 @@ pub struct UploadChoices {
     pub on_error: Option<OnError>,
     pub domain: Option<String>,
     pub mapping: ManualMapping,
+    pub column_defaults: ColumnDefaults,
     /// `Some(0)`: no expiry, whatever the settings say.
     pub expires_in_days: Option<u32>,
 }
@@ -126,6 +131,78 @@ fn expiry_days(v: &str) -> Result<u32, OptionError> {
         })
 }
 
+/// `column-defaults`: a value for every row of a mandatory column the file
+/// lacks. Only Ownership and Platform can have one (a name, an address or a
+/// serial is each row's own), and the value is checked as a cell would be:
+/// exact, case-sensitive, Windows unsupported.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ColumnDefaults(BTreeMap<Field, String>);
+
+impl ColumnDefaults {
+    const ALLOWED: &'static str = r#"a JSON object of Ownership or Platform and its value, such as {"Ownership": "corporate", "Platform": "ios"}"#;
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn get(&self, field: Field) -> Option<&str> {
+        self.0.get(&field).map(String::as_str)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (Field, &str)> {
+        self.0.iter().map(|(f, v)| (*f, v.as_str()))
+    }
+
+    /// Sets `field` (a title or key: `Ownership`, `platform`) to `value`, if
+    /// it may have a default and the value is one its cells may hold.
+    pub fn set(&mut self, field: &str, value: &str) -> Result<(), OptionError> {
+        let refused = |allowed: &'static str| OptionError {
+            key: "column-defaults",
+            value: format!("{field}={value}"),
+            allowed,
+        };
+        let value = value.trim();
+        match Field::from_key(field) {
+            Some(Field::Ownership) => {
+                super::Ownership::parse(value).map_err(|_| {
+                    refused("Ownership=personal or Ownership=corporate (case-sensitive)")
+                })?;
+                self.0.insert(Field::Ownership, value.to_owned());
+            }
+            Some(Field::Platform) => {
+                super::Platform::parse(value).map_err(|_| refused("Platform=android, ios, macos, tvos or linux (case-sensitive; Windows is not supported)"))?;
+                self.0.insert(Field::Platform, value.to_owned());
+            }
+            _ => return Err(refused(
+                "Ownership or Platform: only these columns can have one value for the whole file",
+            )),
+        }
+        Ok(())
+    }
+
+    /// From the `column-defaults` metadata's JSON object.
+    pub fn from_json(json: &str) -> Result<Self, OptionError> {
+        let pairs: BTreeMap<String, String> =
+            serde_json::from_str(json).map_err(|_| OptionError {
+                key: "column-defaults",
+                value: json.to_owned(),
+                allowed: Self::ALLOWED,
+            })?;
+        let mut defaults = Self::default();
+        for (field, value) in &pairs {
+            defaults.set(field, value)?;
+        }
+        Ok(defaults)
+    }
+
+    /// The metadata's JSON object, keyed by the columns' titles.
+    pub fn to_json(&self) -> String {
+        let by_title: BTreeMap<&str, &str> = self.iter().map(|(f, v)| (f.title(), v)).collect();
+        serde_json::to_string(&by_title).unwrap_or_default()
+    }
+}
+
 impl UploadChoices {
     /// From an object's user metadata (keys without `x-amz-meta-`).
     pub fn from_metadata(meta: &HashMap<String, String>) -> Result<Self, OptionError> {
@@ -138,12 +215,17 @@ impl UploadChoices {
                 allowed: r#"a JSON object such as {"Asset Tag": "serial_number", "Notes": null}"#,
             })?,
         };
+        let column_defaults = match get("column-defaults") {
+            None => ColumnDefaults::default(),
+            Some(json) => ColumnDefaults::from_json(json)?,
+        };
         Ok(Self {
             invite: get("invite").map(str::parse).transpose()?,
             existing: get("existing-users").map(str::parse).transpose()?,
             on_error: get("on-error").map(str::parse).transpose()?,
             domain: get("domain").map(str::to_owned),
             mapping,
+            column_defaults,
             expires_in_days: get("expires-in-days").map(expiry_days).transpose()?,
         })
     }
@@ -163,6 +245,7 @@ impl ImportOptions {
                 .filter(|d| !d.is_empty())
                 .map(str::to_owned),
             mapping: choices.mapping,
+            column_defaults: choices.column_defaults,
             expires_in_days: match choices.expires_in_days {
                 Some(0) => None,
                 Some(days) => Some(days),
@@ -194,6 +277,9 @@ impl ImportOptions {
         ];
         if let Some(d) = &self.domain {
             meta.push(("domain", d.clone()));
+        }
+        if !self.column_defaults.is_empty() {
+            meta.push(("column-defaults", self.column_defaults.to_json()));
         }
         // Resolved already: an upload without one must not pick up a later settings default.
         meta.push((
@@ -227,6 +313,38 @@ mod tests {
                 OnError::RejectFile
             )
         );
+    }
+
+    /// Issue 29: a whole file's Ownership or Platform, checked as a cell is.
+    #[test]
+    fn column_defaults_take_ownership_or_platform_with_exact_values() {
+        let o = ImportOptions::from_metadata(
+            &meta(&[(
+                "column-defaults",
+                r#"{"Ownership": "corporate", "platform": "ios"}"#,
+            )]),
+            &ImportDefaults::default(),
+        )
+        .unwrap();
+        assert_eq!(o.column_defaults.get(Field::Ownership), Some("corporate"));
+        assert_eq!(o.column_defaults.get(Field::Platform), Some("ios"));
+        assert!(o.to_metadata().contains(&(
+            "column-defaults",
+            r#"{"Ownership":"corporate","Platform":"ios"}"#.to_owned()
+        )));
+        for bad in [
+            r#"{"Ownership": "Corporate"}"#,
+            r#"{"Platform": "windows"}"#,
+            r#"{"Name": "Jane"}"#,
+            "corporate",
+        ] {
+            let e = ImportOptions::from_metadata(
+                &meta(&[("column-defaults", bad)]),
+                &ImportDefaults::default(),
+            )
+            .unwrap_err();
+            assert_eq!(e.key, "column-defaults", "{bad}");
+        }
     }
 
     #[test]

@@ -166,7 +166,11 @@ pub fn write_final(
         return Err(crate::csvfile::HeaderError::Empty.into());
     }
     let headers: Vec<String> = stream.record().iter().map(str::to_owned).collect();
-    let columns = crate::csvfile::ColumnMap::build(&headers, &options.mapping)?;
+    let columns = crate::csvfile::ColumnMap::build_with(
+        &headers,
+        &options.mapping,
+        options.column_defaults.iter(),
+    )?;
     let fields: Vec<(Field, usize)> = Field::ALL
         .into_iter()
         .filter_map(|f| columns.column(f).map(|i| (f, i)))

@@ -441,7 +441,8 @@ impl RowPass {
             return Err(HeaderError::Empty.into());
         }
         let headers: Vec<String> = stream.record().iter().map(str::to_owned).collect();
-        let columns = ColumnMap::build(&headers, &options.mapping)?;
+        let columns =
+            ColumnMap::build_with(&headers, &options.mapping, options.column_defaults.iter())?;
         Ok(Self {
             stream,
             columns,

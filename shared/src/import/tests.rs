@@ -192,6 +192,56 @@ const GOOD: &str = "Ann,ann@x.com,corporate,S1,ios,,pw1,Sales\n\
                     Bob,bob@x.com,personal,S2,android,,,\n\
                     Cy,cy@x.com,corporate,S3,macos,,,\n";
 
+/// Issue 29: a file without an Ownership column, uploaded with
+/// `column-defaults` {"Ownership": "corporate"}, imports with it on every
+/// device, and the report records the value; without it, nothing is written.
+#[tokio::test]
+async fn a_column_default_fills_every_row_and_is_recorded() {
+    // Its own header row: not the tests' usual one, which has Ownership.
+    let body = "Full Name,Email Address,Serial Number,Platform\n\
+                Ann,ann@example.com,D1,ios\n\
+                Bob,bob@example.com,D2,macos\n";
+    let mut with_default = ImportOptions::default();
+    with_default
+        .column_defaults
+        .set("Ownership", "corporate")
+        .unwrap();
+    for (options, expected) in [
+        (with_default, ImportStatus::Completed),
+        (ImportOptions::default(), ImportStatus::Rejected),
+    ] {
+        let w = World::new();
+        let object = object("imports/defaults.csv");
+        let source = Arc::new(MemoryObject::new(body.to_owned()));
+        let out = run_import(
+            &object,
+            Ok(options),
+            source,
+            &w.ports(),
+            &w.settings,
+            || Duration::from_secs(900),
+        )
+        .await
+        .unwrap();
+        let r = w.report(&object);
+        assert_eq!(out, Outcome::Finished(expected), "{r}");
+        let devices = w.dir.devices.lock().unwrap();
+        if expected == ImportStatus::Rejected {
+            assert!(devices.is_empty());
+            continue;
+        }
+        for serial in ["D1", "D2"] {
+            let ownership = devices[serial].ownership;
+            assert_eq!(
+                ownership,
+                Some(crate::domain::Ownership::Corporate),
+                "{serial}"
+            );
+        }
+        assert_eq!(r["options"]["column_defaults"]["ownership"], "corporate");
+    }
+}
+
 #[tokio::test]
 async fn a_valid_file_writes_devices_users_and_one_invite_per_row() {
     let w = World::new();
