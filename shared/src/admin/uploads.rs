@@ -11,7 +11,7 @@ use super::ports::Published;
 use super::{AdminError, AdminReads, Staging, LINK_TTL};
 use crate::csvfile::{Dialect, HeaderError, ManualMapping, ReadError, TextEncoding};
 use crate::domain::{
-    email_key, ExistingPolicy, ImportOptions, InviteChannel, OnError, UploadChoices,
+    email_key, ColumnDefaults, ExistingPolicy, ImportOptions, InviteChannel, OnError, UploadChoices,
 };
 use crate::files::ObjectSource;
 use crate::import::preview::{
@@ -97,6 +97,8 @@ pub struct PreviewInput {
     pub key: String,
     #[serde(default)]
     pub mapping: ManualMapping,
+    #[serde(default)]
+    pub column_defaults: ColumnDefaults,
     pub invite: Option<InviteChannel>,
     #[serde(default = "first_page")]
     pub page: usize,
@@ -192,6 +194,7 @@ pub async fn preview(
         UploadChoices {
             invite: input.invite,
             mapping: input.mapping,
+            column_defaults: input.column_defaults,
             ..UploadChoices::default()
         },
         &defaults,
@@ -234,6 +237,9 @@ pub struct CommitInput {
     pub key: String,
     #[serde(default)]
     pub mapping: ManualMapping,
+    /// One value for every row of Ownership or Platform when the file lacks the column.
+    #[serde(default)]
+    pub column_defaults: ColumnDefaults,
     /// Rows the admin unchecked (spreadsheet row numbers of the staged file).
     #[serde(default)]
     pub exclude_rows: Vec<u64>,
@@ -346,8 +352,7 @@ pub async fn commit(
             on_error: input.on_error,
             domain: input.domain,
             mapping: input.mapping,
-            // The wizard cannot give whole-file values yet (issue 29): S3 metadata can.
-            column_defaults: Default::default(),
+            column_defaults: input.column_defaults,
             expires_in_days: input.expires_in_days,
         },
         &defaults,

@@ -24,8 +24,8 @@ pub use invite_state::InviteState;
 pub use issue::{clip_to, IssueKind, ValueError};
 pub use mobile::Mobile;
 pub use options::{
-    ExistingPolicy, ImportDefaults, ImportOptions, InviteChannel, OnError, OptionError,
-    UploadChoices,
+    ColumnDefaults, ExistingPolicy, ImportDefaults, ImportOptions, InviteChannel, OnError,
+    OptionError, UploadChoices,
 };
 pub use ownership::Ownership;
 pub use password::Password;

@@ -136,8 +136,30 @@ fn expiry_days(v: &str) -> Result<u32, OptionError> {
 /// serial is each row's own), and the value is checked as a cell would be:
 /// exact, case-sensitive, Windows unsupported.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(
+    into = "BTreeMap<Field, String>",
+    try_from = "BTreeMap<String, String>"
+)]
 pub struct ColumnDefaults(BTreeMap<Field, String>);
+
+impl From<ColumnDefaults> for BTreeMap<Field, String> {
+    fn from(d: ColumnDefaults) -> Self {
+        d.0
+    }
+}
+
+/// Read back or sent by the page: checked as the metadata is.
+impl TryFrom<BTreeMap<String, String>> for ColumnDefaults {
+    type Error = OptionError;
+
+    fn try_from(pairs: BTreeMap<String, String>) -> Result<Self, OptionError> {
+        let mut defaults = Self::default();
+        for (field, value) in &pairs {
+            defaults.set(field, value)?;
+        }
+        Ok(defaults)
+    }
+}
 
 impl ColumnDefaults {
     const ALLOWED: &'static str = r#"a JSON object of Ownership or Platform and its value, such as {"Ownership": "corporate", "Platform": "ios"}"#;

@@ -5,6 +5,12 @@ import { byColumn, label } from "../format.js";
 import { html, option, raw, thead } from "../html.js";
 import { main, pause, render, say } from "../ui.js";
 
+// The columns a whole file may take one value for, and the values (exact, as a cell's).
+const FILLABLE = [
+  ["Ownership", ["personal", "corporate"]],
+  ["Platform", ["android", "ios", "macos", "tvos", "linux"]],
+];
+
 const FIELDS = [
   ["", "(ignore)"],
   ["name", "Name"],
@@ -26,6 +32,8 @@ const fresh = () => ({
   key: null,
   fileName: null,
   mapping: {},
+  // One value for every row of a column the file lacks (Ownership, Platform).
+  columnDefaults: {},
   excluded: new Set(),
   invalid: new Set(),
   page: 1,
@@ -94,16 +102,27 @@ function mappingForm(headers, guessed) {
   const row = (h, i) => html`<tr><td><label for="map-${i}">${h}</label></td>
     <td><select id="map-${i}" data-header="${h}">
       ${FIELDS.map(([v, t]) => option(v, current(h), t))}</select></td></tr>`;
+  const fill = ([field, values]) => html`<label class="inline" for="fill-${field}">${field}
+    <select id="fill-${field}" data-fill="${field}">
+      ${option("", wizard.columnDefaults[field] ?? "", "from the file")}
+      ${values.map((v) => option(v, wizard.columnDefaults[field] ?? "", v))}</select></label>`;
   return html`<fieldset><legend>Columns</legend><div class="scroll"><table>
     ${thead("Column in the file", "Field")}<tbody>
     ${headers.filter((h) => h).map(row)}
-    </tbody></table></div><button type="button" id="remap">Apply mapping</button></fieldset>`;
+    </tbody></table></div>
+    <p>A file without one of these columns can give every row the same value:
+      ${FILLABLE.map(fill)}</p>
+    <button type="button" id="remap">Apply mapping</button></fieldset>`;
 }
 
 function bindMapping() {
   document.getElementById("remap").onclick = async () => {
     for (const sel of main.querySelectorAll("select[data-header]")) {
       wizard.mapping[sel.dataset.header] = sel.value || null;
+    }
+    wizard.columnDefaults = {};
+    for (const sel of main.querySelectorAll("select[data-fill]")) {
+      if (sel.value) wizard.columnDefaults[sel.dataset.fill] = sel.value;
     }
     wizard.page = 1;
     await previewStep();
@@ -177,6 +196,7 @@ async function previewStep() {
     p = await api("POST", "/imports/preview", {
       key: wizard.key,
       mapping: wizard.mapping,
+      column_defaults: wizard.columnDefaults,
       page: wizard.page,
       page_size: 100,
     });
@@ -306,6 +326,7 @@ async function sendStep(badChecked) {
     const body = {
       key: wizard.key,
       mapping: wizard.mapping,
+      column_defaults: wizard.columnDefaults,
       exclude_rows: [...wizard.excluded].sort((a, b) => a - b),
       existing_users: f.existing_users.value,
       invite: f.invite.value,

@@ -240,3 +240,76 @@ async fn the_guided_upload_says_what_is_wrong() {
         "nothing was published"
     );
 }
+
+/// Issue 29: a file without an Ownership column is asked for one; with one
+/// value for every row it previews as valid, and the publish carries the
+/// value to the import; a wrong value is refused with what is allowed.
+#[tokio::test]
+async fn a_file_lacking_ownership_takes_one_value_for_every_row() {
+    let app = app();
+    let staged = "Full Name,Email Address,Serial Number,Platform\r\n\
+                  Ann,ann@example.com,D1,ios\r\nBob,bob@example.com,D2,macos\r\n";
+    app.ports
+        .objects
+        .lock()
+        .unwrap()
+        .insert("staging/own.csv".into(), staged.as_bytes().to_vec());
+    let (status, e) = call(
+        &app,
+        "POST",
+        "/v1/imports/preview",
+        Some(json!({"key": "staging/own.csv"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert!(e["message"]
+        .as_str()
+        .unwrap()
+        .contains("missing mandatory column(s): Ownership"));
+
+    let fill = json!({"Ownership": "corporate"});
+    let (status, p) = call(
+        &app,
+        "POST",
+        "/v1/imports/preview",
+        Some(json!({"key": "staging/own.csv", "column_defaults": fill})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    assert_eq!(
+        (p["rows_total"].as_u64(), p["valid_rows"].as_u64()),
+        (Some(2), Some(2))
+    );
+    assert_eq!(p["rows"][0]["cells"]["ownership"], "corporate");
+
+    let (status, bad) = call(
+        &app,
+        "POST",
+        "/v1/imports/preview",
+        Some(json!({"key": "staging/own.csv", "column_defaults": {"Ownership": "Corporate"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    assert!(
+        bad["message"].as_str().unwrap().contains("case-sensitive"),
+        "{bad}"
+    );
+
+    let (status, c) = call(
+        &app,
+        "POST",
+        "/v1/imports",
+        Some(json!({"key": "staging/own.csv", "column_defaults": fill})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{c}");
+    let key = c["key"].as_str().unwrap();
+    let meta = app.ports.metadata.lock().unwrap()[key].clone();
+    assert!(
+        meta.contains(&(
+            "column-defaults".to_owned(),
+            r#"{"Ownership":"corporate"}"#.to_owned()
+        )),
+        "{meta:?}"
+    );
+}
