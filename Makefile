@@ -57,6 +57,8 @@ bench: venv
 cfn-lint: venv
 	$(VENV)/bin/cfn-lint template.yaml
 	$(VENV)/bin/openapi-spec-validator openapi.yaml
+	# IaC security scan; each skipped rule and its reason are in .checkov.yaml.
+	$(VENV)/bin/checkov --config-file .checkov.yaml
 
 # Browser tests: Debian's Chromium (apt, only if missing) driven by playwright-core (npm, pinned by
 # package-lock.json); the browser itself is never downloaded. Screenshots: tests/browser/artifacts/.

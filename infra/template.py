@@ -191,7 +191,12 @@ class Resolver:
         return bool(self.resolve(self.template.get("Conditions", {})[name]))
 
     def of_type(self, kind: str) -> dict[str, dict]:
-        return {k: v for k, v in self.resources().items() if v["Type"] == kind}
+        """The resources of a type that this stack has (a false Condition leaves one out, as in CloudFormation)."""
+        return {
+            k: v
+            for k, v in self.resources().items()
+            if v["Type"] == kind and ("Condition" not in v or self.condition(v["Condition"]))
+        }
 
     def function_environment(self) -> dict[str, str]:
         """Globals plus every function's variables; the functions agree on shared names."""
