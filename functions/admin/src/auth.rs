@@ -10,6 +10,8 @@ use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
 use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 
+use crate::keys::KeySource;
+
 /// Clock skew tolerated on `exp`, in seconds.
 const LEEWAY_SECS: u64 = 5;
 
@@ -29,6 +31,8 @@ pub enum JwksError {
     NoKeys,
     #[error("JWKS: {0}")]
     Parse(String),
+    #[error("the JWKS could not be fetched: {0}")]
+    Fetch(String),
 }
 
 /// Who made the request.
@@ -55,6 +59,15 @@ pub struct Verifier {
 }
 
 impl Verifier {
+    /// Fetches the pool's keys once, before the first request.
+    pub async fn start(
+        source: Box<dyn KeySource>,
+        issuer: String,
+        client_id: String,
+    ) -> Result<Self, JwksError> {
+        Self::new(&source.fetch().await?, issuer, client_id)
+    }
+
     pub fn new(jwks: &[u8], issuer: String, client_id: String) -> Result<Self, JwksError> {
         let set: JwkSet =
             serde_json::from_slice(jwks).map_err(|e| JwksError::Parse(e.to_string()))?;
