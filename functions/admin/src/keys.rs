@@ -39,6 +39,10 @@ impl HttpKeys {
 impl KeySource for HttpKeys {
     fn fetch(&self) -> Fetch<'_> {
         // The URL is public (the pool's issuer); the error names it and no secret.
-        Box::pin(async move { self.get().await.map_err(|e| JwksError::Fetch(e.to_string())) })
+        Box::pin(async move {
+            self.get()
+                .await
+                .map_err(|e| JwksError::Fetch(e.to_string()))
+        })
     }
 }

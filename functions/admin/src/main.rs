@@ -1,5 +1,5 @@
-//! Admin API Lambda entry point: configuration, clients and the user pool's
-//! signing keys are loaded once, before the first request.
+//! Admin API Lambda entry point: configuration and clients are built once, and the user pool's
+//! signing keys fetched, before the first request (a failed fetch is retried by the first request).
 
 use admin::auth::Verifier;
 use admin::config::Config;
@@ -22,7 +22,7 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     let sdk = clients::sdk_config().await;
     let keys = Box::new(HttpKeys::new(config.jwks_url.clone())?);
-    let verifier = Verifier::start(keys, config.issuer.clone(), config.client_id.clone()).await?;
+    let verifier = Verifier::start(keys, config.issuer.clone(), config.client_id.clone()).await;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     // Approvals have no password, but an import-wide resend reads sealed ones back.
     let secrets_client = aws_sdk_secretsmanager::Client::new(&sdk);
