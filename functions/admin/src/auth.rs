@@ -5,13 +5,22 @@
 //! and expiry.
 
 use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
 
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
 use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use crate::keys::KeySource;
 
 /// Clock skew tolerated on `exp`, in seconds.
 const LEEWAY_SECS: u64 = 5;
+
+/// Requests cause at most one fetch of the key set in this time (the start's own aside).
+const REFRESH_EVERY: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
@@ -21,6 +30,9 @@ pub enum AuthError {
     Invalid(&'static str),
     #[error("the session has expired: sign in again")]
     Expired,
+    /// The pool's keys could not be fetched to judge the token: signing in again would not help.
+    #[error("the sign-in keys cannot be fetched now; try again in {retry_after} s")]
+    Unavailable { retry_after: u64 },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +41,29 @@ pub enum JwksError {
     NoKeys,
     #[error("JWKS: {0}")]
     Parse(String),
+    #[error("the JWKS could not be fetched: {0}")]
+    Fetch(String),
+}
+
+/// Reads a JWKS: its RS256 keys by `kid`.
+fn parse(jwks: &[u8]) -> Result<KeySet, JwksError> {
+    let set: JwkSet = serde_json::from_slice(jwks).map_err(|e| JwksError::Parse(e.to_string()))?;
+    let mut keys = HashMap::new();
+    for jwk in &set.keys {
+        if let (Some(kid), AlgorithmParameters::RSA(rsa)) = (&jwk.common.key_id, &jwk.algorithm) {
+            let key = DecodingKey::from_rsa_components(&rsa.n, &rsa.e)
+                .map_err(|e| JwksError::Parse(e.to_string()))?;
+            keys.insert(kid.clone(), key);
+        }
+    }
+    if keys.is_empty() {
+        return Err(JwksError::NoKeys);
+    }
+    Ok(keys)
+}
+
+async fn fetch(source: &dyn KeySource) -> Result<KeySet, JwksError> {
+    parse(&source.fetch().await?)
 }
 
 /// Who made the request.
@@ -48,37 +83,115 @@ struct Claims {
     sub: Option<String>,
 }
 
+/// Keys of the pool by `kid`.
+type KeySet = HashMap<String, DecodingKey>;
+
 pub struct Verifier {
-    keys: HashMap<String, DecodingKey>,
+    /// The keys last fetched; swapped whole by a refresh, read without waiting for one.
+    keys: RwLock<Arc<KeySet>>,
+    /// Where the keys come from; `None`: a fixed set, never refreshed.
+    source: Option<Box<dyn KeySource>>,
+    /// The last refresh; held while one is under way, so there is one fetch at a time.
+    refresh: Mutex<Refresh>,
     issuer: String,
     client_id: String,
 }
 
+/// The last fetch a request caused.
+#[derive(Default)]
+struct Refresh {
+    at: Option<Instant>,
+    failed: bool,
+}
+
 impl Verifier {
-    pub fn new(jwks: &[u8], issuer: String, client_id: String) -> Result<Self, JwksError> {
-        let set: JwkSet =
-            serde_json::from_slice(jwks).map_err(|e| JwksError::Parse(e.to_string()))?;
-        let mut keys = HashMap::new();
-        for jwk in &set.keys {
-            if let (Some(kid), AlgorithmParameters::RSA(rsa)) = (&jwk.common.key_id, &jwk.algorithm)
-            {
-                let key = DecodingKey::from_rsa_components(&rsa.n, &rsa.e)
-                    .map_err(|e| JwksError::Parse(e.to_string()))?;
-                keys.insert(kid.clone(), key);
+    /// Fetches the pool's keys before the first request. A failed fetch does not stop the start:
+    /// it is logged, and the first request fetches again.
+    pub async fn start(source: Box<dyn KeySource>, issuer: String, client_id: String) -> Self {
+        let keys = match fetch(source.as_ref()).await {
+            Ok(keys) => keys,
+            Err(e) => {
+                tracing::warn!(error = %e, "the user pool's signing keys: the first request fetches them again");
+                KeySet::new()
             }
+        };
+        Self {
+            keys: RwLock::new(Arc::new(keys)),
+            source: Some(source),
+            refresh: Mutex::new(Refresh::default()),
+            issuer,
+            client_id,
         }
-        if keys.is_empty() {
-            return Err(JwksError::NoKeys);
-        }
+    }
+
+    /// A verifier over a fixed key set (tests).
+    pub fn new(jwks: &[u8], issuer: String, client_id: String) -> Result<Self, JwksError> {
         Ok(Self {
-            keys,
+            keys: RwLock::new(Arc::new(parse(jwks)?)),
+            source: None,
+            refresh: Mutex::new(Refresh::default()),
             issuer,
             client_id,
         })
     }
 
+    fn current(&self) -> Arc<KeySet> {
+        // A panic cannot happen while the lock is held (it only swaps an `Arc`).
+        self.keys
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The key named `kid`: the one loaded, else from a refresh of the set, at most one a
+    /// minute whoever asks (a stranger picks the kid), one at a time (the others wait for it).
+    async fn key(&self, kid: &str) -> Result<DecodingKey, AuthError> {
+        let unknown = AuthError::Invalid("unknown signing key");
+        if let Some(key) = self.current().get(kid) {
+            return Ok(key.clone());
+        }
+        let Some(source) = &self.source else {
+            return Err(unknown);
+        };
+        let mut last = self.refresh.lock().await;
+        // The refresh this request waited for may have brought the key.
+        if let Some(key) = self.current().get(kid) {
+            return Ok(key.clone());
+        }
+        let now = Instant::now();
+        let since = last.at.map(|at| now.duration_since(at));
+        if since.is_none_or(|since| since >= REFRESH_EVERY) {
+            *last = Refresh {
+                at: Some(now),
+                failed: false,
+            };
+            match fetch(source.as_ref()).await {
+                Ok(keys) => {
+                    *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(keys);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the user pool's signing keys: refresh failed; the loaded ones stay");
+                    last.failed = true;
+                }
+            }
+            if let Some(key) = self.current().get(kid) {
+                return Ok(key.clone());
+            }
+        }
+        match last.failed {
+            true => {
+                let waited = last.at.map_or(Duration::ZERO, |at| at.elapsed());
+                let left = REFRESH_EVERY.saturating_sub(waited);
+                Err(AuthError::Unavailable {
+                    retry_after: left.as_secs_f64().ceil().max(1.0) as u64,
+                })
+            }
+            false => Err(unknown),
+        }
+    }
+
     /// Checks an `Authorization` header value.
-    pub fn verify(&self, authorization: Option<&str>) -> Result<Admin, AuthError> {
+    pub async fn verify(&self, authorization: Option<&str>) -> Result<Admin, AuthError> {
         let token = authorization
             .and_then(|h| {
                 h.strip_prefix("Bearer ")
@@ -92,18 +205,18 @@ impl Verifier {
         if header.alg != Algorithm::RS256 {
             return Err(AuthError::Invalid("algorithm"));
         }
-        let key = header
+        let kid = header
             .kid
-            .as_ref()
-            .and_then(|kid| self.keys.get(kid))
+            .as_deref()
             .ok_or(AuthError::Invalid("unknown signing key"))?;
+        let key = self.key(kid).await?;
         let mut validation = Validation::new(Algorithm::RS256);
         validation.set_issuer(&[&self.issuer]);
         validation.set_required_spec_claims(&["exp", "iss"]);
         // Checked below: access tokens carry `client_id` rather than `aud`.
         validation.validate_aud = false;
         validation.leeway = LEEWAY_SECS;
-        let claims = decode::<Claims>(token, key, &validation)
+        let claims = decode::<Claims>(token, &key, &validation)
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::Expired,
                 jsonwebtoken::errors::ErrorKind::InvalidIssuer => AuthError::Invalid("issuer"),
@@ -167,58 +280,70 @@ mod tests {
         c
     }
 
-    fn check(token: &str) -> Result<Admin, AuthError> {
-        verifier().verify(Some(&format!("Bearer {token}")))
+    async fn check(token: &str) -> Result<Admin, AuthError> {
+        verifier().verify(Some(&format!("Bearer {token}"))).await
     }
 
     const ISSUER_KEY: &[u8] = include_bytes!("../tests/fixtures/issuer.pem");
     const FORGER_KEY: &[u8] = include_bytes!("../tests/fixtures/forger.pem");
 
-    #[test]
-    fn accepts_id_and_access_tokens_of_the_pool_and_client() {
-        let admin = check(&sign(ISSUER_KEY, "test-key", id_token(json!({})))).unwrap();
+    #[tokio::test]
+    async fn accepts_id_and_access_tokens_of_the_pool_and_client() {
+        let admin = check(&sign(ISSUER_KEY, "test-key", id_token(json!({}))))
+            .await
+            .unwrap();
         assert_eq!(admin.username, "admin");
         let access = json!({"iss": ISSUER, "client_id": CLIENT, "token_use": "access",
                             "exp": now() + 600, "username": "admin2"});
         assert_eq!(
             check(&sign(ISSUER_KEY, "test-key", access))
+                .await
                 .unwrap()
                 .username,
             "admin2"
         );
     }
 
-    #[test]
-    fn refuses_everything_else() {
+    #[tokio::test]
+    async fn refuses_everything_else() {
         let v = verifier();
-        assert_eq!(v.verify(None), Err(AuthError::Missing));
-        assert_eq!(v.verify(Some("Basic YWRtaW4=")), Err(AuthError::Missing));
-        assert_eq!(v.verify(Some("Bearer ")), Err(AuthError::Missing));
-        assert!(matches!(check("not.a.jwt"), Err(AuthError::Invalid(_))));
+        assert_eq!(v.verify(None).await, Err(AuthError::Missing));
+        assert_eq!(
+            v.verify(Some("Basic YWRtaW4=")).await,
+            Err(AuthError::Missing)
+        );
+        assert_eq!(v.verify(Some("Bearer ")).await, Err(AuthError::Missing));
+        assert!(matches!(
+            check("not.a.jwt").await,
+            Err(AuthError::Invalid(_))
+        ));
         let forged = sign(FORGER_KEY, "test-key", id_token(json!({})));
         assert_eq!(
-            check(&forged),
+            check(&forged).await,
             Err(AuthError::Invalid("signature or claims"))
         );
         let expired = sign(ISSUER_KEY, "test-key", id_token(json!({"exp": now() - 60})));
-        assert_eq!(check(&expired), Err(AuthError::Expired));
+        assert_eq!(check(&expired).await, Err(AuthError::Expired));
         let other_pool = sign(
             ISSUER_KEY,
             "test-key",
             id_token(json!({"iss": "https://evil"})),
         );
-        assert_eq!(check(&other_pool), Err(AuthError::Invalid("issuer")));
+        assert_eq!(check(&other_pool).await, Err(AuthError::Invalid("issuer")));
         let other_client = sign(ISSUER_KEY, "test-key", id_token(json!({"aud": "client-2"})));
-        assert_eq!(check(&other_client), Err(AuthError::Invalid("audience")));
+        assert_eq!(
+            check(&other_client).await,
+            Err(AuthError::Invalid("audience"))
+        );
         let refresh = sign(
             ISSUER_KEY,
             "test-key",
             id_token(json!({"token_use": "refresh"})),
         );
-        assert_eq!(check(&refresh), Err(AuthError::Invalid("token use")));
+        assert_eq!(check(&refresh).await, Err(AuthError::Invalid("token use")));
         let unknown_kid = sign(ISSUER_KEY, "other", id_token(json!({})));
         assert_eq!(
-            check(&unknown_kid),
+            check(&unknown_kid).await,
             Err(AuthError::Invalid("unknown signing key"))
         );
         // alg=HS256 signed with the public modulus as secret: the key confusion attack.
@@ -230,7 +355,7 @@ mod tests {
             &EncodingKey::from_secret(b"n"),
         )
         .unwrap();
-        assert_eq!(check(&hs), Err(AuthError::Invalid("algorithm")));
+        assert_eq!(check(&hs).await, Err(AuthError::Invalid("algorithm")));
         // A token with its payload swapped keeps an invalid signature.
         let good = sign(ISSUER_KEY, "test-key", id_token(json!({})));
         let other = sign(
@@ -245,6 +370,6 @@ mod tests {
             other.split('.').nth(1).unwrap(),
             parts[2]
         );
-        assert!(check(&swapped).is_err());
+        assert!(check(&swapped).await.is_err());
     }
 }

@@ -46,6 +46,10 @@ impl ApiError {
                 }
                 AdminError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             },
+            // Not the caller's fault: a 401 would send the page to sign in again, to no avail.
+            Self::Unauthorized(AuthError::Unavailable { .. }) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+            }
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::NoRoute(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
@@ -77,6 +81,10 @@ impl ApiError {
             },
         );
         match self {
+            Self::Unauthorized(AuthError::Unavailable { retry_after }) => {
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            }
             Self::Unauthorized(_) => {
                 r.headers_mut()
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

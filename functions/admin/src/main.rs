@@ -1,8 +1,9 @@
-//! Admin API Lambda entry point: configuration, clients and the user pool's
-//! signing keys are loaded once, before the first request.
+//! Admin API Lambda entry point: configuration and clients are built once, and the user pool's
+//! signing keys fetched, before the first request (a failed fetch is retried by the first request).
 
 use admin::auth::Verifier;
 use admin::config::Config;
+use admin::keys::HttpKeys;
 use admin::routes::{handle, App};
 use lambda_http::{service_fn, Error};
 use shared::aws::admin::{AwsAdminPorts, DynamoAdmin};
@@ -20,15 +21,8 @@ async fn main() -> Result<(), Error> {
     clients::init_logging();
     let config = Config::from_env()?;
     let sdk = clients::sdk_config().await;
-    let jwks = reqwest::Client::new()
-        .get(&config.jwks_url)
-        .timeout(std::time::Duration::from_secs(5))
-        .send()
-        .await?
-        .error_for_status()?
-        .bytes()
-        .await?;
-    let verifier = Verifier::new(&jwks, config.issuer.clone(), config.client_id.clone())?;
+    let keys = Box::new(HttpKeys::new(config.jwks_url.clone())?);
+    let verifier = Verifier::start(keys, config.issuer.clone(), config.client_id.clone()).await;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     // Approvals have no password, but an import-wide resend reads sealed ones back.
     let secrets_client = aws_sdk_secretsmanager::Client::new(&sdk);

@@ -64,7 +64,7 @@ async fn route<P: AdminPorts>(app: &App<P>, req: &Request) -> Result<Response<Bo
         .headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok());
-    let by = app.verifier.verify(authorization)?.username;
+    let by = app.verifier.verify(authorization).await?.username;
     let query: HashMap<String, String> = req
         .query_string_parameters()
         .iter()

@@ -18,6 +18,7 @@ use super::{handle, segments, App};
 use crate::auth::Verifier;
 
 mod routing;
+mod keys;
 mod settings;
 mod devices;
 mod blocked;

@@ -38,7 +38,7 @@ async fn every_route_needs_a_valid_token() {
 
 /// The routes under test: every operation of openapi.yaml that needs a token
 /// (the admission API's two are public and belong to another function).
-fn admin_operations() -> Vec<openapi_check::Operation> {
+pub(super) fn admin_operations() -> Vec<openapi_check::Operation> {
     let ops: Vec<_> = openapi_check::spec()
         .operations()
         .into_iter()
