@@ -283,6 +283,61 @@ impl UndoStore for DynamoUndo {
         Ok(written.into_iter().map(applied).collect())
     }
 
+    /// GSI `by-email` (keys only), every page: one Query for most users.
+    async fn devices_of(&self, email: &str) -> Result<Vec<String>, PortError> {
+        let mut serials = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.tables.devices)
+                .index_name("by-email")
+                .key_condition_expression("email = :e")
+                .expression_attribute_values(":e", s(email))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| sdk_error("find a user's devices", e))?;
+            serials.extend(
+                out.items()
+                    .iter()
+                    .filter_map(|i| get_s(i, "serial"))
+                    .map(str::to_owned),
+            );
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(serials),
+            }
+        }
+    }
+
+    async fn device_images(
+        &self,
+        import_id: &str,
+        serials: &[String],
+    ) -> Result<Vec<UndoItem>, PortError> {
+        let keys = serials
+            .iter()
+            .map(|serial| {
+                let key = format!("{DEVICE_PREFIX}{serial}");
+                Item::from([
+                    ("import_id".to_owned(), s(partition(import_id, &key))),
+                    ("sk".to_owned(), s(key)),
+                ])
+            })
+            .collect();
+        let found = batch_get(
+            &self.client,
+            &self.tables.imports,
+            keys,
+            4,
+            "read before-images",
+        )
+        .await?;
+        Ok(found.iter().filter_map(undo_item).collect())
+    }
+
     async fn keep_user(&self, import_id: &str, email: &str) -> Result<(), PortError> {
         let key = user_key(email);
         let result = self

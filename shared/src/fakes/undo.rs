@@ -136,6 +136,36 @@ impl UndoStore for MemoryDirectory {
             .collect())
     }
 
+    async fn devices_of(&self, email: &str) -> Result<Vec<String>, PortError> {
+        Ok(self
+            .devices
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|d| d.email == email)
+            .map(|d| d.serial.clone())
+            .collect())
+    }
+
+    async fn device_images(
+        &self,
+        import_id: &str,
+        serials: &[String],
+    ) -> Result<Vec<UndoItem>, PortError> {
+        let before = self.before.lock().unwrap();
+        Ok(serials
+            .iter()
+            .filter_map(|s| {
+                let item = UndoItem::Device {
+                    serial: s.clone(),
+                    owner: String::new(),
+                    before: None,
+                };
+                before.get(&(import_id.to_owned(), item.key())).cloned()
+            })
+            .collect())
+    }
+
     async fn keep_user(&self, import_id: &str, email: &str) -> Result<(), PortError> {
         let key = (import_id.to_owned(), user_key(email));
         if let Some(UndoItem::User { kept, .. }) = self.before.lock().unwrap().get_mut(&key) {

@@ -958,10 +958,14 @@ mod undo {
                 devices_restored: 1,
                 devices_left_enrolled: 1,
                 users_removed: 1,
-                users_restored: 2,
+                // Issue 27: bob@'s enrolled S2 stays, so bob@ is kept as S2 has him
+                // (was: restored to the first import's details).
+                users_restored: 1,
+                users_left: 1,
                 ..UndoCounts::default()
             }
         );
+        assert_eq!(done.users_kept.devices_staying, 1);
         let devices = w.dir.devices.lock().unwrap().clone();
         assert_eq!(devices["S1"], first, "the before-image, exactly");
         assert!(!devices.contains_key("S4"), "created by the undone import");
@@ -1059,5 +1063,102 @@ mod undo {
             matches!(paused, Ran::Paused(ref s) if s.counts.devices_removed == 500),
             "{paused:?}"
         );
+    }
+
+    /// Issue 27, item 2: undo never leaves a device without its user. Import
+    /// A creates ann@ with D1; a later import B (existing users: skip) adds D2
+    /// for her without rewriting her, and an approval points P1 at her: undoing
+    /// A removes D1 but keeps ann@ as she is (neither removed nor restored).
+    #[tokio::test]
+    async fn undo_keeps_a_user_whom_a_device_outside_the_import_still_has() {
+        let w = World::new();
+        w.import(
+            "imports/a.csv",
+            "Ann,ann@x.com,corporate,D1,ios,,,\n",
+            ImportOptions::default(),
+        )
+        .await;
+        w.import(
+            "imports/b.csv",
+            "Ann Lee,ann@x.com,corporate,D2,ios,,,\n",
+            ImportOptions::default(),
+        )
+        .await;
+        let id = object("imports/a.csv").import_id();
+        let ann = w.dir.users.lock().unwrap()["ann@x.com"].clone();
+        assert_eq!(ann.import_id, id, "B skipped the existing user");
+        let dry = undo_of(&w, &id, true).await;
+        let expected = UndoCounts {
+            devices_removed: 1,
+            users_left: 1,
+            ..UndoCounts::default()
+        };
+        assert_eq!(dry.counts, expected, "what it would do");
+        let done = undo_of(&w, &id, false).await;
+        let kept = crate::undo::UsersKept {
+            devices_staying: 0,
+            devices_outside: 1,
+        };
+        assert_eq!(dry.users_kept, kept, "and why: D2 is outside the import");
+        // An approval also points a device at her (the admin's approve writes such a device).
+        let mut p1 = w.dir.devices.lock().unwrap()["D2"].clone();
+        (p1.serial, p1.import_id) = ("P1".into(), "approval:1".into());
+        w.dir.devices.lock().unwrap().insert("P1".into(), p1);
+        assert_eq!(done_counts_and_kept(&w, &id).await, (expected, kept));
+        let devices = w.dir.devices.lock().unwrap().clone();
+        assert_eq!(devices.keys().collect::<Vec<_>>(), ["D2", "P1"], "D1 goes");
+        assert_eq!(
+            w.dir.users.lock().unwrap().get("ann@x.com"),
+            Some(&ann),
+            "D2's user stays as she was"
+        );
+    }
+
+    async fn done_counts_and_kept(w: &World, id: &str) -> (UndoCounts, crate::undo::UsersKept) {
+        let done = undo_of(w, id, false).await;
+        (done.counts, done.users_kept)
+    }
+
+    /// Issue 27, item 2, when the import replaced an existing user: a device of
+    /// another import still has her, so she is not restored either (the issue,
+    /// literally: removed or restored only when no device outside the undone set has her).
+    #[tokio::test]
+    async fn undo_does_not_restore_a_user_whom_another_import_s_device_has() {
+        let w = World::new();
+        w.import(
+            "imports/a.csv",
+            "Ann,ann@x.com,corporate,D1,ios,,,\n",
+            ImportOptions::default(),
+        )
+        .await;
+        let replace = ImportOptions {
+            existing: ExistingPolicy::Replace,
+            ..ImportOptions::default()
+        };
+        w.import(
+            "imports/b.csv",
+            "Ann Lee,ann@x.com,corporate,D2,ios,,,\n",
+            replace,
+        )
+        .await;
+        let id = object("imports/b.csv").import_id();
+        let ann = w.dir.users.lock().unwrap()["ann@x.com"].clone();
+        assert_eq!(ann.import_id, id, "B replaced her");
+        let (counts, kept) = done_counts_and_kept(&w, &id).await;
+        assert_eq!(
+            counts,
+            UndoCounts {
+                devices_removed: 1,
+                users_left: 1,
+                ..UndoCounts::default()
+            }
+        );
+        assert_eq!(kept.devices_outside, 1, "D1, import A's, still has her");
+        assert_eq!(
+            w.dir.users.lock().unwrap()["ann@x.com"],
+            ann,
+            "as B left her"
+        );
+        assert!(w.dir.devices.lock().unwrap().contains_key("D1"));
     }
 }

@@ -2,8 +2,11 @@
 //! (written by the import ahead of the item itself), and an undo puts each
 //! back: a device the import created and that is still its own and not
 //! enrolled is removed, a replaced one gets its previous record back; users
-//! likewise, except a created user whose device stays (enrolled since, or
-//! changed by a later import). Enrolled devices are never touched.
+//! likewise, except a user a device outside the undone set still has (one
+//! of the import's own that stays, enrolled since or changed by a later
+//! import; or another import's or an approval's): that user is neither
+//! removed nor restored, and [`UsersKept`] says why. Enrolled devices are
+//! never touched.
 
 pub mod run;
 
@@ -54,6 +57,17 @@ pub struct UndoCounts {
     pub users_left: u64,
 }
 
+/// Users the undo neither removes nor restores because a device outside the
+/// undone set still has them as its user (each is counted in
+/// [`UndoCounts::users_left`] too).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsersKept {
+    /// A device this import wrote stays (enrolled since, or changed by a later import).
+    pub devices_staying: u64,
+    /// A device outside this import (a later import's, an approved one) has them as its user.
+    pub devices_outside: u64,
+}
+
 /// One undo (or dry run) of one import: its progress, its result and who asked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UndoState {
@@ -64,6 +78,9 @@ pub struct UndoState {
     /// Where the current phase goes on (the last before-image done).
     pub cursor: Option<String>,
     pub counts: UndoCounts,
+    /// Of `counts.users_left`: the users kept for a device, and why.
+    #[serde(default)]
+    pub users_kept: UsersKept,
     pub requested_by: String,
     pub requested_at: String,
     pub finished_at: Option<String>,
@@ -85,6 +102,7 @@ impl UndoState {
             phase: Phase::Devices,
             cursor: None,
             counts: UndoCounts::default(),
+            users_kept: UsersKept::default(),
             requested_by: by.to_owned(),
             requested_at: at.to_owned(),
             finished_at: None,
@@ -148,6 +166,21 @@ pub trait UndoStore: Send + Sync {
         import_id: &str,
         changes: &[Change<'_>],
     ) -> impl Future<Output = Result<Vec<Applied>, PortError>> + Send;
+
+    /// The serials of the devices whose user is `email` now (an index of
+    /// the devices: it may lag a moment behind them, so read them with
+    /// [`UndoStore::current`] before trusting it).
+    fn devices_of(
+        &self,
+        email: &str,
+    ) -> impl Future<Output = Result<Vec<String>, PortError>> + Send;
+
+    /// The import's before-images of these devices (those it has).
+    fn device_images(
+        &self,
+        import_id: &str,
+        serials: &[String],
+    ) -> impl Future<Output = Result<Vec<UndoItem>, PortError>> + Send;
 
     /// Marks the before-image of a user the import wrote as kept.
     fn keep_user(

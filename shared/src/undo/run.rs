@@ -8,7 +8,8 @@ use std::collections::{HashMap, HashSet};
 use futures::{stream, StreamExt, TryStreamExt};
 
 use super::{
-    Applied, Change, Phase, UndoCounts, UndoState, UndoStatus, UndoStore, CHANGES_PER_CALL,
+    Applied, Change, Phase, UndoCounts, UndoState, UndoStatus, UndoStore, UsersKept,
+    CHANGES_PER_CALL,
 };
 use crate::clock::now_rfc3339;
 use crate::events::{DetailType, Event, EventPublisher};
@@ -23,6 +24,8 @@ pub const PAGE: usize = 500;
 const IN_FLIGHT: usize = 4;
 /// Marks of kept users in flight at once (one small write each).
 const KEEPS_IN_FLIGHT: usize = 16;
+/// Look-ups of a user's devices in flight at once (one Query each).
+const LOOKUPS_IN_FLIGHT: usize = 16;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ran {
@@ -68,12 +71,7 @@ fn device_verdict(before: Option<&DeviceRecord>, now: Option<&DeviceRecord>, id:
     }
 }
 
-fn user_verdict(
-    before: Option<&UserRecord>,
-    now: Option<&UserRecord>,
-    id: &str,
-    kept: bool,
-) -> Verdict {
+fn user_verdict(before: Option<&UserRecord>, now: Option<&UserRecord>, id: &str) -> Verdict {
     match (before, now) {
         (None, None) => Verdict::AlreadyRemoved,
         (Some(_), None) => Verdict::LeftChanged,
@@ -81,8 +79,6 @@ fn user_verdict(
             Some(b) if same_user(b, u) => Verdict::AlreadyRestored,
             _ => Verdict::LeftChanged,
         },
-        // Its device stays: so does the user the import created for it.
-        (None, Some(_)) if kept => Verdict::LeftChanged,
         (None, Some(_)) => Verdict::Remove,
         (Some(_), Some(_)) => Verdict::Restore,
     }
@@ -121,6 +117,7 @@ pub async fn run(
         state.phase = Phase::Devices;
         state.cursor = None;
         state.counts = UndoCounts::default();
+        state.users_kept = UsersKept::default();
     }
     state.status = UndoStatus::Running;
     state.runs += 1;
@@ -289,8 +286,29 @@ async fn users_page(
     let now: HashMap<&str, &UserRecord> = now.iter().map(|u| (u.email.as_str(), u)).collect();
     let mut verdicts: Vec<Verdict> = users
         .iter()
-        .map(|(email, before, keep)| user_verdict(*before, now.get(email).copied(), &id, *keep))
+        .map(|(email, before, _)| user_verdict(*before, now.get(email).copied(), &id))
         .collect();
+    // A user a device outside the undone set still has is neither removed nor restored.
+    let changing = |v: &Verdict| matches!(v, Verdict::Remove | Verdict::Restore);
+    for ((_, _, keep), v) in users.iter().zip(verdicts.iter_mut()) {
+        if *keep && changing(v) {
+            *v = Verdict::LeftChanged;
+            state.users_kept.devices_staying += 1;
+        }
+    }
+    let asked: Vec<&str> = users
+        .iter()
+        .zip(&verdicts)
+        .filter(|(_, v)| changing(v))
+        .map(|((email, _, _), _)| *email)
+        .collect();
+    let outside = with_devices_outside(store, &id, &asked).await?;
+    for ((email, _, _), v) in users.iter().zip(verdicts.iter_mut()) {
+        if changing(v) && outside.contains(email) {
+            *v = Verdict::LeftChanged;
+            state.users_kept.devices_outside += 1;
+        }
+    }
     if !state.dry_run {
         carry_out(store, &id, &mut verdicts, |i, v| match (v, users[i]) {
             (Verdict::Remove, (email, _, _)) => Some(Change::RemoveUser(email)),
@@ -303,4 +321,66 @@ async fn users_page(
         count(&mut state.counts, false, v);
     }
     Ok(())
+}
+
+/// Of these users, those a device outside the undone set has as its user:
+/// one look-up of each user's devices (the index), then the devices
+/// themselves, then the import's before-images of those no longer its own
+/// (one read of each kind for the page, a hundred keys to a request). A device
+/// that is gone, the import's own (removed or to be removed, or staying and
+/// already marked), or put back by this undo to its before-image is inside.
+async fn with_devices_outside<'a>(
+    store: &impl UndoStore,
+    import_id: &str,
+    emails: &[&'a str],
+) -> Result<HashSet<&'a str>, PortError> {
+    let found: Vec<(&str, Vec<String>)> = stream::iter(
+        emails
+            .iter()
+            .map(|e| async move { Ok::<_, PortError>((*e, store.devices_of(e).await?)) }),
+    )
+    .buffer_unordered(LOOKUPS_IN_FLIGHT)
+    .try_collect()
+    .await?;
+    let serials: Vec<String> = found.iter().flat_map(|(_, s)| s.iter().cloned()).collect();
+    if serials.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let (now, _) = store.current(&serials, &[]).await?;
+    // Only a device whose user is still this one counts (the index may lag behind).
+    let owner: HashMap<&str, &str> = found
+        .iter()
+        .flat_map(|(e, s)| s.iter().map(move |s| (s.as_str(), *e)))
+        .collect();
+    let others: Vec<&DeviceRecord> = now
+        .iter()
+        .filter(|d| owner.get(d.serial.as_str()) == Some(&d.email.as_str()))
+        .filter(|d| d.import_id != import_id)
+        .collect();
+    if others.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let asked: Vec<String> = others.iter().map(|d| d.serial.clone()).collect();
+    let images = store.device_images(import_id, &asked).await?;
+    let put_back: HashMap<&str, &DeviceRecord> = images
+        .iter()
+        .filter_map(|i| match i {
+            UndoItem::Device {
+                serial,
+                before: Some(b),
+                ..
+            } => Some((serial.as_str(), b.as_ref())),
+            _ => None,
+        })
+        .collect();
+    let emails: HashSet<&'a str> = emails.iter().copied().collect();
+    Ok(others
+        .into_iter()
+        .filter(|d| {
+            !put_back
+                .get(d.serial.as_str())
+                .is_some_and(|b| same_device(b, d))
+        })
+        .filter_map(|d| emails.get(d.email.as_str()).copied())
+        .collect())
 }
