@@ -1094,7 +1094,6 @@ mod undo {
             ..UndoCounts::default()
         };
         assert_eq!(dry.counts, expected, "what it would do");
-        let done = undo_of(&w, &id, false).await;
         let kept = crate::undo::UsersKept {
             devices_staying: 0,
             devices_outside: 1,
