@@ -15,10 +15,22 @@ const UNDO_COUNTS = [
   ["users_left", "users left alone"],
 ];
 
-const undoCounts = (c) =>
+const KEPT = [
+  ["devices_staying", "still has a device of this import that stays"],
+  ["devices_outside", "still has devices outside this import"],
+];
+
+// Why users are left: kept for a device (users_kept), each reason once.
+const keptUsers = (k) =>
+  KEPT.filter(([key]) => k?.[key] > 0).map(
+    ([key, t]) =>
+      html`<li data-kept="${key}">kept: ${k[key].toLocaleString()} user(s) ${t}</li>`,
+  );
+
+const undoCounts = (c, kept) =>
   html`<ul id="undo-counts">${UNDO_COUNTS.map(
     ([k, t]) => html`<li data-count="${k}">${c[k].toLocaleString()} ${t}</li>`,
-  )}</ul>`;
+  )}${keptUsers(kept)}</ul>`;
 
 const undoPath = (id) => `/imports/${encodeURIComponent(id)}/undo`;
 
@@ -30,7 +42,7 @@ async function followUndo(id) {
     const box = document.getElementById("undo-box");
     if (!box) return u;
     const doing = u.dry_run ? "Counting what an undo would do…" : "Undoing…";
-    box.innerHTML = html`<p>${doing} ${u.phase}</p>${undoCounts(u.counts)}`.s;
+    box.innerHTML = html`<p>${doing} ${u.phase}</p>${undoCounts(u.counts, u.users_kept)}`.s;
     await pause();
   }
 }
@@ -47,10 +59,10 @@ export function bindUndo(id, status, reload) {
     } else if (!u.dry_run) {
       const at = when(u.finished_at || u.requested_at);
       box.innerHTML = html`<p id="undo-done">Undone by ${u.requested_by} at ${at}:</p>
-        ${undoCounts(u.counts)}`.s;
+        ${undoCounts(u.counts, u.users_kept)}`.s;
     } else {
       box.innerHTML = html`<div class="card" role="alertdialog" aria-labelledby="undo-q">
-        <p id="undo-q">Undo this import? It would:</p>${undoCounts(u.counts)}
+        <p id="undo-q">Undo this import? It would:</p>${undoCounts(u.counts, u.users_kept)}
         <p><button id="undo-yes" class="danger">Yes, undo the import</button>
           <button id="undo-no">Cancel</button></p></div>`.s;
       document.getElementById("undo-no").onclick = reload;
