@@ -23,8 +23,7 @@ const KEPT = [
 // Why users are left: kept for a device (users_kept), each reason once.
 const keptUsers = (k) =>
   KEPT.filter(([key]) => k?.[key] > 0).map(
-    ([key, t]) =>
-      html`<li data-kept="${key}">kept: ${k[key].toLocaleString()} user(s) ${t}</li>`,
+    ([key, t]) => html`<li data-kept="${key}">kept: ${k[key].toLocaleString()} user(s) ${t}</li>`,
   );
 
 const undoCounts = (c, kept) =>
