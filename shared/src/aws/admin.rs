@@ -18,6 +18,7 @@ use super::items::{
     user_item, user_record, Item, EXPIRY_SHARD,
 };
 use super::outbox::{status_of, DynamoOutbox};
+use super::queries::serials_of_owner;
 use super::s3::S3Bucket;
 use super::sdk::{sdk_error, written};
 use super::settings::DynamoSettings;
@@ -165,21 +166,11 @@ impl AdminReads for DynamoAdmin {
 
     /// GSI `by-email` (keys only), then one BatchGetItem.
     async fn owner_devices(&self, email: &str) -> Result<Vec<DeviceRecord>, PortError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.tables.devices)
-            .index_name("by-email")
-            .key_condition_expression("email = :e")
-            .expression_attribute_values(":e", s(email))
-            .limit(100)
-            .send()
-            .await
-            .map_err(|e| sdk_error("find devices by email", e))?;
-        let keys: Vec<Item> = out
-            .items()
-            .iter()
-            .filter_map(|i| get_s(i, "serial"))
+        let what = "find devices by email";
+        let serials =
+            serials_of_owner(&self.client, &self.tables.devices, email, Some(100), what).await?;
+        let keys: Vec<Item> = serials
+            .into_iter()
             .map(|serial| Item::from([("serial".to_owned(), s(serial))]))
             .collect();
         // Keys DynamoDB leaves unprocessed (throttling) are asked again, never dropped.

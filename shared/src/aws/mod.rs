@@ -13,6 +13,7 @@ pub mod tables;
 // DynamoDB item layouts and the request patterns the adapters share.
 pub mod items;
 pub mod batch;
+pub mod queries;
 pub mod transact;
 
 // One adapter per port.

@@ -18,6 +18,7 @@ use super::batch::batch_get;
 use super::items::{
     device_item, device_record, get_s, s, stable_hash, user_item, user_record, Item,
 };
+use super::queries::serials_of_owner;
 use super::transact::write_each;
 use super::{
     sdk::{sdk_error, written},
@@ -285,31 +286,8 @@ impl UndoStore for DynamoUndo {
 
     /// GSI `by-email` (keys only), every page: one Query for most users.
     async fn devices_of(&self, email: &str) -> Result<Vec<String>, PortError> {
-        let mut serials = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.tables.devices)
-                .index_name("by-email")
-                .key_condition_expression("email = :e")
-                .expression_attribute_values(":e", s(email))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| sdk_error("find a user's devices", e))?;
-            serials.extend(
-                out.items()
-                    .iter()
-                    .filter_map(|i| get_s(i, "serial"))
-                    .map(str::to_owned),
-            );
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(serials),
-            }
-        }
+        let table = &self.tables.devices;
+        serials_of_owner(&self.client, table, email, None, "find a user's devices").await
     }
 
     async fn device_images(
