@@ -70,6 +70,9 @@ pub struct DeviceRecord {
     /// When the pre-approval lapses; never set on an enrolled device.
     #[serde(default)]
     pub expires: Option<crate::domain::Expiry>,
+    /// The Apple ADE account that lists this device, and what Apple says of it.
+    #[serde(default)]
+    pub ade: Option<AdeLink>,
 }
 
 impl DeviceRecord {
@@ -83,6 +86,68 @@ impl DeviceRecord {
             _ => self.status,
         }
     }
+}
+
+/// Where a device's pre-approval came from, for lists, filters and the export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceSource {
+    /// A CSV import (or an approval of a blocked attempt, which is an import of one row).
+    Csv,
+    /// An Apple ADE account's sync, with no CSV row behind it.
+    Ade,
+    /// Neither: the device enrolled openly.
+    Enrollment,
+}
+
+impl DeviceSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Csv => "csv",
+            Self::Ade => "ade",
+            Self::Enrollment => "enrollment",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "csv" => Some(Self::Csv),
+            "ade" => Some(Self::Ade),
+            "enrollment" => Some(Self::Enrollment),
+            _ => None,
+        }
+    }
+}
+
+/// The `import_id` of a device an ADE account pre-approved (no CSV row behind it).
+pub fn ade_origin(account_id: &str) -> String {
+    format!("{ADE_ORIGIN_PREFIX}{account_id}")
+}
+
+pub const ADE_ORIGIN_PREFIX: &str = "ade:";
+
+impl DeviceRecord {
+    pub fn source(&self) -> DeviceSource {
+        if self.import_id.starts_with(ADE_ORIGIN_PREFIX) {
+            DeviceSource::Ade
+        } else if self.import_id.is_empty() {
+            DeviceSource::Enrollment
+        } else {
+            DeviceSource::Csv
+        }
+    }
+}
+
+/// What Apple Business Manager says of a device an ADE account lists. A CSV
+/// pre-approval of the same serial keeps its user and password beside it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdeLink {
+    pub account: String,
+    pub model: Option<String>,
+    pub description: Option<String>,
+    pub color: Option<String>,
+    pub asset_tag: Option<String>,
+    pub device_assigned_date: Option<String>,
 }
 
 /// Which invite a device's user got last (an [`InviteRef`] tag) and its state.

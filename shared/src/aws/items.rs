@@ -10,7 +10,9 @@ use crate::domain::{Expiry, InviteChannel, Ownership, Platform};
 use crate::import::ports::ImportState;
 use crate::import::{Counts, ImportStatus};
 use crate::port_error::PortError;
-use crate::records::{DeviceInvite, DeviceRecord, DeviceStatus, EnrollmentInfo, UserRecord};
+use crate::records::{
+    AdeLink, DeviceInvite, DeviceRecord, DeviceStatus, EnrollmentInfo, UserRecord,
+};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -72,6 +74,11 @@ fn put_opt(item: &mut Item, key: &str, v: &Option<String>) {
 pub const EXPIRY_SHARD: &str = "expiry_shard";
 pub const EXPIRY_SHARDS: u32 = 16;
 
+/// The ADE account that lists a device: the sparse `by-ade-account` index's key.
+pub const ADE_ACCOUNT: &str = "ade_account";
+/// The full fetch that last saw the device (a reconcile removes the ones it did not).
+pub const ADE_RUN: &str = "ade_run";
+
 /// FNV-1a: a spread of keys over partitions that stays the same across releases.
 pub fn stable_hash(key: &str) -> u64 {
     key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
@@ -121,6 +128,14 @@ pub fn device_item(d: &DeviceRecord) -> Item {
         item.insert("invite_ref".to_owned(), s(&i.reference));
         item.insert("invite_state".to_owned(), s(i.state.as_str()));
     }
+    if let Some(a) = &d.ade {
+        item.insert(ADE_ACCOUNT.to_owned(), s(&a.account));
+        put_opt(&mut item, "ade_model", &a.model);
+        put_opt(&mut item, "ade_description", &a.description);
+        put_opt(&mut item, "ade_color", &a.color);
+        put_opt(&mut item, "ade_asset_tag", &a.asset_tag);
+        put_opt(&mut item, "ade_assigned_date", &a.device_assigned_date);
+    }
     if let Some(e) = &d.enrollment {
         item.insert("enrolled_at".to_owned(), s(&e.enrolled_at));
         put_opt(&mut item, "enrollment_method", &e.method);
@@ -155,6 +170,14 @@ pub fn device_record(item: &Item) -> Option<DeviceRecord> {
                 reference: reference.to_owned(),
                 state,
             }),
+        ade: text(ADE_ACCOUNT).map(|account| AdeLink {
+            account,
+            model: text("ade_model"),
+            description: text("ade_description"),
+            color: text("ade_color"),
+            asset_tag: text("ade_asset_tag"),
+            device_assigned_date: text("ade_assigned_date"),
+        }),
         enrollment: text("enrolled_at").map(|enrolled_at| EnrollmentInfo {
             enrolled_at,
             method: text("enrollment_method"),
@@ -293,6 +316,7 @@ mod tests {
             failures: vec![],
             invite: None,
             expires: None,
+            ade: None,
         };
         assert_eq!(device_record(&device_item(&d)), Some(d.clone()));
         let enrolled = DeviceRecord {

@@ -113,6 +113,7 @@ pub(crate) mod tests {
             failures: Vec::new(),
             invite: None,
             expires: None,
+            ade: None,
         }
     }
 

@@ -25,6 +25,7 @@ impl MemoryAdmin {
             failures: Vec::new(),
             invite: None,
             expires,
+            ade: None,
         };
         self.devices.lock().unwrap().insert(serial.to_owned(), d);
     }

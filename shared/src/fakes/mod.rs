@@ -1,11 +1,13 @@
 //! In-memory implementations of the ports, for fast tests of the domain logic.
 
+mod ade;
 mod admin;
 mod counts;
 mod expiry;
 mod exports;
 mod outbox;
 mod undo;
+pub use ade::{MemoryAdeAccounts, MemoryAdeDevices, MemoryAdeSecrets, ScriptedApple};
 pub use admin::MemoryAdmin;
 pub use counts::MemoryCounts;
 pub use exports::{MemoryDevices, MemoryExports};

@@ -70,6 +70,7 @@ impl DeviceRow {
             failures: Vec::new(),
             invite: None,
             expires: self.expires.or(p.expires),
+            ade: None,
         }
     }
 

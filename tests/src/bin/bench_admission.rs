@@ -48,6 +48,7 @@ async fn seed(st: &Stack) {
                 failures: Vec::new(),
                 invite: None,
                 expires: None,
+                ade: None,
             };
             let put = PutRequest::builder()
                 .set_item(Some(device_item(&d)))

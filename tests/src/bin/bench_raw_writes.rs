@@ -52,6 +52,7 @@ async fn main() {
             failures: Vec::new(),
             invite: None,
             expires: None,
+            ade: None,
         };
         let u = UserRecord {
             email: d.email.clone(),

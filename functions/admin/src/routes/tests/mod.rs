@@ -144,6 +144,7 @@ fn device(serial: &str, status: DeviceStatus, platform: Platform, owner: &str) -
         failures: Vec::new(),
         invite: None,
         expires: None,
+        ade: None,
     }
 }
 
