@@ -221,3 +221,24 @@ pub trait AdeDevices: Send + Sync {
         account_id: &str,
     ) -> impl Future<Output = Result<Removal, PortError>> + Send;
 }
+
+/// What the ADE sync function is asked to do (a queue message).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum SyncJob {
+    /// Sync one account now (an admin's "Sync now", a token upload, the schedule's fan-out).
+    Sync {
+        account: String,
+        #[serde(default)]
+        full: bool,
+        #[serde(default)]
+        requested: bool,
+    },
+    /// A deleted account: unlink its devices and remove its own pre-approvals.
+    Purge { account: String },
+}
+
+/// The queue the ADE sync function reads.
+pub trait SyncJobs: Send + Sync {
+    fn send(&self, job: &SyncJob) -> impl Future<Output = Result<(), PortError>> + Send;
+}
