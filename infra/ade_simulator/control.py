@@ -166,7 +166,7 @@ def renew_token(sim: Simulator, req: Request, consumer_key: str) -> Response:
             server.certificate_pem = req.body
         server.credentials = sim.new_credentials(days)
         server.server_name = names.get("server_name", server.server_name)
-        server.org_name = names.get("org_name", server.org_name)
+        server.set_org(names.get("org_name", server.org_name))
     return token_response(server, omit, sim.clock.now(), 200)
 
 

@@ -165,7 +165,14 @@ class SyncTest(SimulatorTest):
         self.assertError(self.apple("/devices/sync", self.token, {"cursor": ""}), 400, "CURSOR_REQUIRED")
         self.assertError(self.apple("/devices/sync", self.token, b""), 400, "CURSOR_REQUIRED")
 
-    def test_a_tampered_garbled_or_foreign_cursor_is_invalid(self):
+    def test_a_cursor_changed_in_any_character_is_invalid(self):
+        c = self.cursor
+        for i in range(len(c)):
+            tampered = c[:i] + ("A" if c[i] != "A" else "B") + c[i + 1 :]
+            answer = self.apple("/devices/sync", self.token, {"cursor": tampered})
+            self.assertError(answer, 400, "INVALID_CURSOR")
+
+    def test_a_truncated_garbled_or_foreign_cursor_is_invalid(self):
         c = self.cursor
         tampered = c[:10] + ("A" if c[10] != "A" else "B") + c[11:]
         other = self.new_server()
