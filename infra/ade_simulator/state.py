@@ -339,7 +339,9 @@ class Simulator:
     def server(self, consumer_key: str) -> Server:
         s = self.servers.get(consumer_key)
         if s is None:
-            raise ControlError(404, f"no MDM server with consumer key {consumer_key[:12]}...: make one with POST /control/servers")
+            raise ControlError(
+                404, f"no MDM server with consumer key {consumer_key[:12]}...: make one with POST /control/servers"
+            )
         return s
 
     def expire_sessions(self, server: Server) -> int:

@@ -215,7 +215,8 @@ class ControlDevicesTest(SimulatorTest):
             ([{"serial_number": "A", "device_family": 7, "op": "added"}], "must be a string"),
         ]
         for body, message in cases:
-            answer = self.request("POST", path, json.dumps(devices(1) + body if isinstance(body, list) else body).encode())
+            sent = devices(1) + body if isinstance(body, list) else body
+            answer = self.request("POST", path, json.dumps(sent).encode())
             self.assertEqual(answer.status, 400, body)
             self.assertIn(message, answer.json()["error"])
         self.assertEqual(self.state(creds)["devices"], 0, "a refused request changes nothing")
