@@ -3,10 +3,11 @@ and a server of 100,000 devices."""
 
 from __future__ import annotations
 
+import http.client
 import json
 from collections import Counter
 
-from .support import SimulatorTest, devices
+from .support import USER_AGENT, SimulatorTest, devices
 
 SEVEN_DAYS = 7 * 86400
 
@@ -98,6 +99,19 @@ class FetchTest(SimulatorTest):
         self.assertEqual(len(fetched), 20)
         synced = self.apple("/devices/sync", self.token, {"cursor": rest["cursor"]}).json()
         self.assertEqual([d["serial_number"] for d in synced["devices"]], [f"SIM{i:08d}" for i in range(20, 25)])
+
+    def test_a_chunked_body_reads_as_a_whole_and_an_oversized_one_is_refused(self):
+        self.add_devices(self.creds, devices(3))
+        conn = http.client.HTTPConnection(self.host, timeout=30)
+        self.addCleanup(conn.close)
+        headers = {"X-ADM-Auth-Session": self.token, "X-Server-Protocol-Version": "3", "User-Agent": USER_AGENT,
+                   "Content-Type": "application/json;charset=UTF8"}
+        conn.request("POST", "/server/devices", body=iter([b'{"lim', b'it": 2}']), headers=headers,
+                     encode_chunked=True)
+        resp = conn.getresponse()
+        self.assertEqual((resp.status, len(json.loads(resp.read())["devices"])), (200, 2))
+        answer = self.request("POST", "/server/devices", None, {**headers, "Content-Length": str(65 * 2**20)})
+        self.assertEqual(answer.status, 413)
 
     def test_malformed_bodies_are_refused(self):
         self.assertError(self.apple("/server/devices", self.token, b"{not json"), 400, "MALFORMED_REQUEST_BODY")
