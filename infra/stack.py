@@ -484,6 +484,9 @@ class Stack:
             "ADMIN_USERNAME": ADMIN_USERNAME,
             "ADMIN_PASSWORD": self.admin_password(),
             "ADE_SIMULATOR_URL": self.ade_url(),
+            "ADE_ACCOUNTS_TABLE": created["AdeAccountsTable"],
+            "ADE_SYNC_QUEUE_URL": created["AdeSyncQueue"],
+            "ADE_SECRET_PREFIX": f"{self.stack_name}/ade/",
             **self.local_signing_key(),
             **control,
         }
