@@ -33,6 +33,7 @@ pub mod expiry;
 pub mod export;
 pub mod import;
 pub mod undo;
+pub mod ade;
 pub mod admin;
 
 // Adapters: AWS for the functions, in memory for tests and benchmarks.
