@@ -6,6 +6,7 @@ use std::borrow::Cow;
 
 use aes::cipher::{block_padding::Pkcs7, BlockCipherDecrypt, BlockModeDecrypt, KeyIvInit};
 use rsa::PrivateKey;
+use zeroize::Zeroizing;
 
 use super::ber::{
     self, context, context_primitive, Node, INTEGER, OCTET_STRING, OID, SEQUENCE, SET,
@@ -38,7 +39,7 @@ impl Cipher {
 #[derive(Debug)]
 pub struct Envelope<'a> {
     /// Each RSA key transport recipient's encrypted content key (ABM writes one).
-    pub encrypted_keys: Vec<&'a [u8]>,
+    pub encrypted_keys: Vec<Cow<'a, [u8]>>,
     pub cipher: Cipher,
     pub iv: [u8; 16],
     pub ciphertext: Cow<'a, [u8]>,
@@ -91,10 +92,12 @@ pub fn open<'a>(root: &'a Node<'a>) -> Result<Envelope<'a>, TokenError> {
     })
 }
 
-/// The encrypted content keys of the KeyTransRecipientInfos (SEQUENCEs; the
-/// other kinds of recipient are tagged `[1]` to `[4]`).
-fn key_transport_recipients<'a>(infos: &'a [Node<'a>]) -> Result<Vec<&'a [u8]>, TokenError> {
+/// The encrypted content keys of the RSA KeyTransRecipientInfos (SEQUENCEs;
+/// the other kinds of recipient are tagged `[1]` to `[4]`). Others are
+/// skipped, and named only when no recipient is left.
+fn key_transport_recipients<'a>(infos: &'a [Node<'a>]) -> Result<Vec<Cow<'a, [u8]>>, TokenError> {
     let mut keys = Vec::new();
+    let mut other = None;
     for info in infos.iter().filter(|i| i.tag == SEQUENCE) {
         // version, rid (issuerAndSerialNumber or [0] subjectKeyIdentifier), keyEncryptionAlgorithm, encryptedKey
         let [_, _, algorithm, encrypted_key] = info.children(SEQUENCE).map_err(not_a_token)? else {
@@ -103,16 +106,18 @@ fn key_transport_recipients<'a>(infos: &'a [Node<'a>]) -> Result<Vec<&'a [u8]>, 
             });
         };
         let oid = algorithm_oid(algorithm)?;
-        if oid != RSA_ENCRYPTION {
-            return Err(TokenError::Unsupported {
-                what: format!("the key transport algorithm {}", ber::dotted(oid)),
-            });
+        if oid == RSA_ENCRYPTION {
+            keys.push(encrypted_key.octets(OCTET_STRING).map_err(not_a_token)?);
+        } else {
+            other.get_or_insert(oid);
         }
-        keys.push(encrypted_key.primitive(OCTET_STRING).map_err(not_a_token)?);
     }
     if keys.is_empty() {
         return Err(TokenError::Unsupported {
-            what: "a kind of recipient other than RSA key transport".into(),
+            what: match other {
+                Some(oid) => format!("the key transport algorithm {}", ber::dotted(oid)),
+                None => "a kind of recipient other than RSA key transport".into(),
+            },
         });
     }
     Ok(keys)
@@ -170,20 +175,23 @@ fn encrypted_content<'a>(info: &'a [Node<'a>]) -> Result<Content<'a>, TokenError
 impl Envelope<'_> {
     /// The content as decrypted with `key` for each recipient in turn; empty
     /// when no recipient's key decrypts it (the token is for another key).
-    pub fn plaintexts<'k>(&'k self, key: &'k PrivateKey) -> impl Iterator<Item = Vec<u8>> + 'k {
+    pub fn plaintexts<'k>(
+        &'k self,
+        key: &'k PrivateKey,
+    ) -> impl Iterator<Item = Zeroizing<Vec<u8>>> + 'k {
         self.encrypted_keys
             .iter()
             .filter_map(move |ek| self.decrypt(key, ek))
     }
 
-    fn decrypt(&self, key: &PrivateKey, encrypted_key: &[u8]) -> Option<Vec<u8>> {
+    fn decrypt(&self, key: &PrivateKey, encrypted_key: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
         // With another key, implicit rejection yields a random-looking "key"
         // rather than an error: the padding or the message then refuses it.
-        let cek = zeroize::Zeroizing::new(key.pkcs1v15_decrypt(encrypted_key).ok()?);
+        let cek = Zeroizing::new(key.pkcs1v15_decrypt(encrypted_key).ok()?);
         if cek.len() != self.cipher.key_len() {
             return None;
         }
-        let mut buf = self.ciphertext.to_vec();
+        let mut buf = Zeroizing::new(self.ciphertext.to_vec());
         let len = match self.cipher {
             Cipher::Aes128 => cbc_decrypt::<aes::Aes128>(&cek, &self.iv, &mut buf),
             Cipher::Aes192 => cbc_decrypt::<aes::Aes192>(&cek, &self.iv, &mut buf),

@@ -107,6 +107,30 @@ fn a_token_for_several_recipients_is_read_with_any_of_their_keys() {
     );
     assert_eq!(read_ours(&file).unwrap().consumer_key, "CK_3a8f0e1b");
     assert!(read(&file, &another().private_key_pem, NOW).is_ok());
+
+    // A recipient by an algorithm ABM does not use is passed over.
+    let dir = Scratch::new();
+    let msg = dir.file(
+        "msg.txt",
+        crate::ade::openssl_cli::message(&token_json(EXPIRY)),
+    );
+    let theirs = dir.file("theirs.pem", &another().certificate_pem);
+    let mine = dir.file("ours.pem", &ours().certificate_pem);
+    let mixed = openssl(&[
+        "cms",
+        "-encrypt",
+        "-aes128",
+        "-stream",
+        "-in",
+        &msg,
+        "-recip",
+        &theirs,
+        "-keyopt",
+        "rsa_padding_mode:oaep",
+        "-recip",
+        &mine,
+    ]);
+    assert_eq!(read_ours(&mixed).unwrap().consumer_key, "CK_3a8f0e1b");
 }
 
 #[test]
