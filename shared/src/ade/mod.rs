@@ -2,6 +2,7 @@
 //! Business Manager) lists the devices Apple assigned to it, and the account
 //! pre-approves them (the seeds' "Add as Pre-approved Device").
 
+pub mod oauth;
 pub mod token;
 pub mod device;
 pub mod account;
