@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: dev test venv build lint unit integration browser cfn-lint bench clean
 
-## make dev: the whole system on 127.0.0.1 (moto :4566, functions :9000, admin page :8080)
+## make dev: the whole system on 127.0.0.1 (moto :4566, functions :9000, admin page :8080, ADE simulator :4567)
 dev: venv build
 	$(VPY) infra/stack.py dev
 
@@ -37,6 +37,8 @@ unit: venv
 	cargo test --workspace --exclude integration-tests
 	# The emulator's speed fixes answer as stock moto does; its behaviour fixes as AWS does, where stock moto does not.
 	cd infra && ../$(VPY) -m unittest discover -s emulator/tests -t .
+	# Apple's device-assignment API as the local stack serves it: Apple's checks, limits and errors.
+	cd infra && ../$(VPY) -m unittest discover -s ade_simulator/tests -t .
 	cd infra && ../$(VPY) -m unittest test_check_layers
 
 # Integration tests run against a stack of their own on free ports, stopped afterwards.

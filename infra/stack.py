@@ -1,4 +1,5 @@
-"""Brings the whole system up locally: emulator, resources, functions, relay, admin page.
+"""Brings the whole system up locally: emulator, resources, functions, relay, admin page,
+and the stand-in for Apple's device-assignment API (infra/ade_simulator/).
 
     stack.py dev            foreground; Ctrl-C / SIGTERM stops everything it started
     stack.py run -- CMD     the same on free ports, runs CMD with the stack's
@@ -7,7 +8,8 @@
 
 Everything binds to 127.0.0.1. The functions get their endpoint only from the
 standard SDK setting AWS_ENDPOINT_URL; point it (and the credentials) at
-LocalStack or real AWS and nothing else changes.
+LocalStack or real AWS and nothing else changes. Likewise Apple's base URL is
+the template parameter AdeBaseUrl, here the simulator's.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ LOCAL_ACCOUNT = "123456789012"  # moto's default account
 # Like `sam deploy --parameter-overrides`: the emulator has no SES/SNS sandbox rate.
 LOCAL_PARAMETERS = {"InviteEmailRate": "50", "InviteSmsRate": "50"}
 ADMIN_USERNAME = "admin"
+# make dev's fixed port for the ADE simulator (make test's stacks take a free one).
+ADE_SIMULATOR_PORT = 4567
 log = logging.getLogger("stack")
 
 
@@ -78,8 +82,10 @@ class Stack:
         release: bool = False,
         instances: int = 1,
         inject_faults: bool = False,
+        ade_port: int | None = None,
     ):
         self.moto_port = moto_port
+        self.ade_port = ade_port or free_port()
         self.external = endpoint is not None
         self.account = account
         self.release = release
@@ -106,13 +112,17 @@ class Stack:
             self.stack_name,
             account,
             self.region,
-            parameters={**LOCAL_PARAMETERS, "AdminOrigin": self.admin_origin()},
+            # The functions reach Apple's API at the simulator, as they reach AWS at the emulator.
+            parameters={**LOCAL_PARAMETERS, "AdminOrigin": self.admin_origin(), "AdeBaseUrl": self.ade_url()},
             queue_url_base=self.endpoint,
         )
         DEV_DIR.mkdir(exist_ok=True)
 
     def admin_origin(self) -> str:
         return f"http://127.0.0.1:{self.admin_port}"
+
+    def ade_url(self) -> str:
+        return f"http://127.0.0.1:{self.ade_port}"
 
     def admin_password(self) -> str:
         """Stable across runs of make dev (kept in .dev/), meets the pool's password policy."""
@@ -157,6 +167,14 @@ class Stack:
         # The package infra/emulator, run from ROOT (spawn's working directory).
         moto = self.spawn("moto", [str(VENV_BIN / "python"), "-m", "infra.emulator", "-p", str(self.moto_port)])
         wait_for(f"{self.endpoint}/moto-api/data.json", "moto", 60, process=moto)
+
+    def start_ade_simulator(self) -> None:
+        """Apple's side (infra/ade_simulator/): what the functions call at AdeBaseUrl."""
+        if port_in_use(self.ade_port):
+            raise SystemExit(f"port {self.ade_port} is taken: stop whatever runs there (another `make dev`?)")
+        cmd = [str(VENV_BIN / "python"), "-m", "infra.ade_simulator", "--host", "127.0.0.1"]
+        sim = self.spawn("ade-simulator", [*cmd, "--port", str(self.ade_port)])
+        wait_for(f"{self.ade_url()}/control/clock", "ade-simulator", 30, process=sim)
 
     def aws_env(self) -> dict[str, str]:
         return {
@@ -431,6 +449,7 @@ class Stack:
         # Fake credentials for boto3 in this process too; never real ones against the emulator.
         os.environ.update(self.aws_env())
         self.start_emulator()
+        self.start_ade_simulator()
         # Locally the page signs in with USER_PASSWORD_AUTH (moto has no hosted UI).
         created = resources.create_all(self.resolver, self.endpoint, ("ALLOW_USER_PASSWORD_AUTH",))
         self.pool_id = created["AdminUserPool"]
@@ -464,6 +483,7 @@ class Stack:
             "COGNITO_CLIENT_ID": created["AdminUserPoolClient"],
             "ADMIN_USERNAME": ADMIN_USERNAME,
             "ADMIN_PASSWORD": self.admin_password(),
+            "ADE_SIMULATOR_URL": self.ade_url(),
             **self.local_signing_key(),
             **control,
         }
@@ -588,7 +608,7 @@ def main() -> int:
         extra["instances"] = args.instances
         extra["inject_faults"] = args.faults
     if args.mode == "dev":
-        stack = Stack(4566, 9000, 8080, watch_code=True, **extra)
+        stack = Stack(4566, 9000, 8080, watch_code=True, ade_port=ADE_SIMULATOR_PORT, **extra)
     else:
         stack = Stack(free_port(), free_port(), free_port(), watch_code=False, **extra)
 

@@ -5,7 +5,7 @@ finds its ports free.
 StackStopTest runs `stack.py dev` as `make dev` does (the emulator, cargo
 lambda watch, the supervised function processes, the admin page, the rebuild
 watcher) in a process group of its own, only on free ports rather than
-4566/9000/8080, so a `make dev` already running is left alone; it needs the
+4566/9000/8080/4567, so a `make dev` already running is left alone; it needs the
 built functions (`make build`). StopProcessesTest holds the stop itself to
 trees no process of today's stack has: a child in a session of its own, one
 deaf to SIGTERM.
@@ -36,6 +36,7 @@ import stack
 
 class OnFreePorts(stack.Stack):
     def __init__(self, _moto_port, _lambda_port, _admin_port, **kwargs):
+        kwargs["ade_port"] = stack.free_port()
         super().__init__(stack.free_port(), stack.free_port(), stack.free_port(), **kwargs)
 
 stack.Stack = OnFreePorts
@@ -139,10 +140,10 @@ class StackStopTest(unittest.TestCase):
         self.cmdlines = {pid: _cmdline(pid) for pid in self.processes}
         self.ports = _ports_of([self.stack.pid, *self.processes])
         commands = "\n".join(self.cmdlines.values())
-        for what in ("cargo-lambda lambda watch", "infra.emulator", "target/debug/admission"):
+        for what in ("cargo-lambda lambda watch", "infra.emulator", "infra.ade_simulator", "target/debug/admission"):
             self.assertIn(what, commands, "the stack runs what make dev runs")
         env = self.log().decode(errors="replace")
-        for name in ("AWS_ENDPOINT_URL", "LAMBDA_INVOKE_URL", "ADMIN_URL"):
+        for name in ("AWS_ENDPOINT_URL", "LAMBDA_INVOKE_URL", "ADMIN_URL", "ADE_SIMULATOR_URL"):
             port = int(re.search(rf"{name}=http://127\.0\.0\.1:(\d+)", env).group(1))
             self.assertIn(port, self.ports, f"{name}'s port is among those the stack listens on")
 

@@ -106,7 +106,9 @@ def token_options(req: Request) -> tuple[dict[str, str], float, set[str]]:
     names = {k: v[-1] for k, v in query.items() if k in ("server_name", "org_name")}
     unknown = set(query) - {"server_name", "org_name", "expires_in_days", "omit"}
     if unknown:
-        raise ControlError(400, f"unknown option(s) {sorted(unknown)}: use server_name, org_name, expires_in_days, omit")
+        raise ControlError(
+            400, f"unknown option(s) {sorted(unknown)}: use server_name, org_name, expires_in_days, omit"
+        )
     days = float(TOKEN_LIFETIME_DAYS)
     if "expires_in_days" in query:
         try:
@@ -166,7 +168,7 @@ def renew_token(sim: Simulator, req: Request, consumer_key: str) -> Response:
             server.certificate_pem = req.body
         server.credentials = sim.new_credentials(days)
         server.server_name = names.get("server_name", server.server_name)
-        server.org_name = names.get("org_name", server.org_name)
+        server.set_org(names.get("org_name", server.org_name))
     return token_response(server, omit, sim.clock.now(), 200)
 
 
@@ -190,7 +192,9 @@ def check_entries(body: object) -> list[dict]:
             if not isinstance(v, str):
                 raise ControlError(400, f"entry {i} ({serial}): {k} must be a string")
         if op in ("added", "modified") and not family:
-            raise ControlError(400, f"entry {i} ({serial}): {op} needs a device_family (iPhone, iPad, Mac, AppleTV, ...)")
+            raise ControlError(
+                400, f"entry {i} ({serial}): {op} needs a device_family (iPhone, iPad, Mac, AppleTV, ...)"
+            )
     return body
 
 

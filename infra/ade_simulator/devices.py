@@ -54,31 +54,28 @@ def make(entry: dict, assigned_date: str, assigned_by: str, seq: int, previous: 
     if previous is not None and family == previous.device_family and "model" not in entry:
         base = previous._replace(seq=seq)
     else:
-        model, description, color, os = FAMILIES.get(family, (family, family.upper(), "", ""))
+        model, description, color, os = FAMILIES.get(family) or (family, family.upper(), "", "")
         if "model" in entry:
-            model, description = entry["model"], entry["model"].upper()
+            model = entry["model"]
+            description = model.upper()
+        # Positional: a control request makes 100,000 of these.
         base = Device(
-            serial_number=entry["serial_number"],
-            model=model,
-            description=description,
-            color=color,
-            asset_tag="",
-            os=os,
-            device_family=family,
-            profile_status="empty",
-            profile_uuid="",
-            profile_assign_time="",
-            profile_push_time="",
-            device_assigned_date=assigned_date,
-            device_assigned_by=assigned_by,
-            seq=seq,
+            entry["serial_number"], model, description, color, "", os, family,
+            "empty", "", "", "", assigned_date, assigned_by, seq,
         )
-    overrides = {k: entry[k] for k in OVERRIDABLE if k in entry}
-    return base._replace(**overrides) if overrides else base
+    # serial_number, device_family and op: anything more sets a field.
+    if len(entry) > 3 or "device_family" not in entry:
+        overrides = {k: entry[k] for k in OVERRIDABLE if k in entry}
+        if overrides:
+            return base._replace(**overrides)
+    return base
 
 
 def to_json(device: Device, op_type: str | None = None, op_date: str | None = None) -> dict:
-    out = {k: v for k, v in zip(FIELDS, device) if v or k not in OPTIONAL}
+    out = dict(zip(FIELDS, device))
+    for name in OPTIONAL:
+        if not out[name]:
+            del out[name]
     if op_type is not None:
         out["op_type"] = op_type
         out["op_date"] = op_date

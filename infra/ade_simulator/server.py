@@ -39,11 +39,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.serve()
 
     def read_body(self) -> bytes | None:
-        """The whole body (Content-Length or chunked); None if it is too big or malformed."""
+        """The whole body (Content-Length or chunked); None if it is too big. ValueError if malformed."""
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             parts, total = [], 0
             while True:
                 size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                if size < 0:
+                    raise ValueError("negative chunk size")
                 if size == 0:
                     while self.rfile.readline().strip():
                         pass
@@ -54,7 +56,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 parts.append(self.rfile.read(size))
                 self.rfile.readline()
         length = int(self.headers.get("Content-Length") or 0)
-        if length < 0 or length > MAX_BODY_BYTES:
+        if length < 0:
+            raise ValueError("negative Content-Length")
+        if length > MAX_BODY_BYTES:
             return None
         return self.rfile.read(length)
 
@@ -62,7 +66,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         try:
             body = self.read_body()
         except ValueError:
-            body = None
+            self.close_connection = True
+            self.answer(Response(400, b"BAD_REQUEST", TEXT_TYPE))
+            return
         if body is None:
             self.close_connection = True
             self.answer(Response(413, b"REQUEST_TOO_LARGE", TEXT_TYPE))

@@ -75,22 +75,24 @@ class Server:
     # nonce -> its oauth_timestamp; kept while the timestamp could still be accepted.
     nonces: dict[str, int] = field(default_factory=dict)
 
+    # Derived from org_name (set_org): each device names admin_id, so it is made once.
+    org_domain: str = ""
+    admin_id: str = ""
+    org_id: str = ""
+
+    def __post_init__(self) -> None:
+        self.set_org(self.org_name)
+
+    def set_org(self, org_name: str) -> None:
+        self.org_name = org_name
+        self.org_domain = "".join(c for c in org_name.lower() if c.isalnum())[:30] + ".example"
+        self.admin_id = f"it-admin@{self.org_domain}"
+        # Servers of one organisation share it (several MDM servers, one org_name).
+        self.org_id = str(int(hashlib.sha256(org_name.encode()).hexdigest()[:12], 16) % 10**7).zfill(7)
+
     @property
     def server_uuid(self) -> str:
         return str(uuid.UUID(bytes=self.id)).upper()
-
-    @property
-    def admin_id(self) -> str:
-        return f"it-admin@{self.org_domain}"
-
-    @property
-    def org_domain(self) -> str:
-        return "".join(c for c in self.org_name.lower() if c.isalnum())[:30] + ".example"
-
-    @property
-    def org_id(self) -> str:
-        # Servers of one organisation share it (several MDM servers, one org_name).
-        return str(int(hashlib.sha256(self.org_name.encode()).hexdigest()[:12], 16) % 10**7).zfill(7)
 
     def account(self) -> dict:
         """GET /account."""
@@ -337,7 +339,9 @@ class Simulator:
     def server(self, consumer_key: str) -> Server:
         s = self.servers.get(consumer_key)
         if s is None:
-            raise ControlError(404, f"no MDM server with consumer key {consumer_key[:12]}...: make one with POST /control/servers")
+            raise ControlError(
+                404, f"no MDM server with consumer key {consumer_key[:12]}...: make one with POST /control/servers"
+            )
         return s
 
     def expire_sessions(self, server: Server) -> int:

@@ -3,10 +3,11 @@ and a server of 100,000 devices."""
 
 from __future__ import annotations
 
+import http.client
 import json
 from collections import Counter
 
-from .support import SimulatorTest, devices
+from .support import USER_AGENT, SimulatorTest, devices
 
 SEVEN_DAYS = 7 * 86400
 
@@ -99,6 +100,19 @@ class FetchTest(SimulatorTest):
         synced = self.apple("/devices/sync", self.token, {"cursor": rest["cursor"]}).json()
         self.assertEqual([d["serial_number"] for d in synced["devices"]], [f"SIM{i:08d}" for i in range(20, 25)])
 
+    def test_a_chunked_body_reads_as_a_whole_and_an_oversized_one_is_refused(self):
+        self.add_devices(self.creds, devices(3))
+        conn = http.client.HTTPConnection(self.host, timeout=30)
+        self.addCleanup(conn.close)
+        headers = {"X-ADM-Auth-Session": self.token, "X-Server-Protocol-Version": "3", "User-Agent": USER_AGENT,
+                   "Content-Type": "application/json;charset=UTF8"}
+        conn.request("POST", "/server/devices", body=iter([b'{"lim', b'it": 2}']), headers=headers,
+                     encode_chunked=True)
+        resp = conn.getresponse()
+        self.assertEqual((resp.status, len(json.loads(resp.read())["devices"])), (200, 2))
+        answer = self.request("POST", "/server/devices", None, {**headers, "Content-Length": str(65 * 2**20)})
+        self.assertEqual(answer.status, 413)
+
     def test_malformed_bodies_are_refused(self):
         self.assertError(self.apple("/server/devices", self.token, b"{not json"), 400, "MALFORMED_REQUEST_BODY")
         self.assertError(self.apple("/server/devices", self.token, b"[1, 2]"), 400, "MALFORMED_REQUEST_BODY")
@@ -165,7 +179,14 @@ class SyncTest(SimulatorTest):
         self.assertError(self.apple("/devices/sync", self.token, {"cursor": ""}), 400, "CURSOR_REQUIRED")
         self.assertError(self.apple("/devices/sync", self.token, b""), 400, "CURSOR_REQUIRED")
 
-    def test_a_tampered_garbled_or_foreign_cursor_is_invalid(self):
+    def test_a_cursor_changed_in_any_character_is_invalid(self):
+        c = self.cursor
+        for i in range(len(c)):
+            tampered = c[:i] + ("A" if c[i] != "A" else "B") + c[i + 1 :]
+            answer = self.apple("/devices/sync", self.token, {"cursor": tampered})
+            self.assertError(answer, 400, "INVALID_CURSOR")
+
+    def test_a_truncated_garbled_or_foreign_cursor_is_invalid(self):
         c = self.cursor
         tampered = c[:10] + ("A" if c[10] != "A" else "B") + c[11:]
         other = self.new_server()
@@ -208,7 +229,8 @@ class ControlDevicesTest(SimulatorTest):
             ([{"serial_number": "A", "device_family": 7, "op": "added"}], "must be a string"),
         ]
         for body, message in cases:
-            answer = self.request("POST", path, json.dumps(devices(1) + body if isinstance(body, list) else body).encode())
+            sent = devices(1) + body if isinstance(body, list) else body
+            answer = self.request("POST", path, json.dumps(sent).encode())
             self.assertEqual(answer.status, 400, body)
             self.assertIn(message, answer.json()["error"])
         self.assertEqual(self.state(creds)["devices"], 0, "a refused request changes nothing")

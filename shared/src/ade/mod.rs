@@ -8,3 +8,4 @@ pub mod device;
 pub mod account;
 pub mod ports;
 pub mod sync;
+pub mod schedule;

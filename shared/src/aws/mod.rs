@@ -17,6 +17,7 @@ pub mod queries;
 pub mod transact;
 
 // One adapter per port.
+pub mod ade;
 pub mod counts;
 pub mod events;
 pub mod expiry;

@@ -389,3 +389,16 @@ impl DepSession for ScriptedApple {
         self.asked.lock().unwrap().len() as u64
     }
 }
+
+/// The sync queue in memory.
+#[derive(Default, Clone)]
+pub struct MemorySyncJobs {
+    pub sent: Arc<Mutex<Vec<crate::ade::ports::SyncJob>>>,
+}
+
+impl crate::ade::ports::SyncJobs for MemorySyncJobs {
+    async fn send(&self, job: &crate::ade::ports::SyncJob) -> Result<(), PortError> {
+        self.sent.lock().unwrap().push(job.clone());
+        Ok(())
+    }
+}

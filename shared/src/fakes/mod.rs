@@ -7,7 +7,9 @@ mod expiry;
 mod exports;
 mod outbox;
 mod undo;
-pub use ade::{MemoryAdeAccounts, MemoryAdeDevices, MemoryAdeSecrets, ScriptedApple};
+pub use ade::{
+    MemoryAdeAccounts, MemoryAdeDevices, MemoryAdeSecrets, MemorySyncJobs, ScriptedApple,
+};
 pub use admin::MemoryAdmin;
 pub use counts::MemoryCounts;
 pub use exports::{MemoryDevices, MemoryExports};
