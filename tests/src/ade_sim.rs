@@ -2,15 +2,14 @@
 //! routes play Apple Business Manager (make an MDM server from a certificate
 //! and get its server token, assign devices, script failures, move the clock).
 //!
-//! Tokens are real: a fresh RSA key and self-signed certificate per server,
-//! the simulator's `.p7m` decrypted with that key. Until the token module
-//! (`shared::ade::token::read`) lands, the openssl CLI decrypts it.
-
-use std::path::{Path, PathBuf};
-use std::process::Command;
+//! Tokens are real: a fresh key pair per server (`shared::ade::keypair`), and
+//! the simulator's `.p7m` read with its key (`shared::ade::token`), as the
+//! product reads the tokens admins upload.
 
 use serde_json::{json, Value};
+use shared::ade::keypair;
 use shared::ade::token::ServerToken;
+use shared::clock::epoch_now;
 
 pub struct Simulator {
     pub url: String,
@@ -22,69 +21,12 @@ pub struct MdmServer {
     pub consumer_key: String,
     pub token: ServerToken,
     /// The certificate's private key (PEM), to decrypt a renewed token.
-    key_pem: Vec<u8>,
+    key_pem: String,
 }
 
-/// A scratch directory, removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Self {
-        let dir = std::env::temp_dir().join(format!("ade-sim-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).expect("scratch directory");
-        Self(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn openssl(args: &[&str], dir: &Path) -> Vec<u8> {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the openssl CLI");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-/// The credentials inside a `.p7m`, decrypted with `key_pem`.
-fn read_token(p7m: &[u8], key_pem: &[u8]) -> ServerToken {
-    let scratch = Scratch::new();
-    std::fs::write(scratch.path("token.p7m"), p7m).unwrap();
-    std::fs::write(scratch.path("key.pem"), key_pem).unwrap();
-    let message = openssl(
-        &["smime", "-decrypt", "-in", "token.p7m", "-inkey", "key.pem"],
-        &scratch.0,
-    );
-    let text = String::from_utf8(message).expect("UTF-8 message");
-    let json = text
-        .split("-----BEGIN MESSAGE-----")
-        .nth(1)
-        .and_then(|rest| rest.split("-----END MESSAGE-----").next())
-        .expect("the token's message markers");
-    let v: Value = serde_json::from_str(json.trim()).expect("the token's JSON");
-    let field = |name: &str| v[name].as_str().expect(name).to_owned();
-    ServerToken {
-        consumer_key: field("consumer_key"),
-        consumer_secret: field("consumer_secret"),
-        access_token: field("access_token"),
-        access_secret: field("access_secret"),
-        access_token_expiry: field("access_token_expiry"),
-        expiry_epoch: 0,
-    }
+/// The credentials inside a `.p7m`, decrypted with the server's key.
+fn read_token(p7m: &[u8], key_pem: &str) -> ServerToken {
+    shared::ade::token::read(p7m, key_pem, epoch_now()).expect("the simulator's token")
 }
 
 impl Simulator {
@@ -117,41 +59,21 @@ impl Simulator {
 
     /// A new MDM server for a fresh certificate: ABM's "Download Token".
     pub async fn new_server(&self) -> MdmServer {
-        let scratch = Scratch::new();
-        openssl(
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                "key.pem",
-                "-out",
-                "cert.pem",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=preapprove-test",
-            ],
-            &scratch.0,
-        );
-        let cert = std::fs::read(scratch.path("cert.pem")).unwrap();
-        let key_pem = std::fs::read(scratch.path("key.pem")).unwrap();
+        let pair = keypair::generate("preapprove-test", epoch_now()).expect("a key pair");
         let r = self
             .http
             .post(format!("{}/control/servers", self.url))
-            .body(cert)
+            .body(pair.certificate_pem.clone())
             .send()
             .await
             .expect("POST /control/servers");
         assert_eq!(r.status().as_u16(), 201, "{:?}", r.text().await);
         let p7m = r.bytes().await.expect("the token file");
-        let token = read_token(&p7m, &key_pem);
+        let token = read_token(&p7m, &pair.private_key_pem);
         MdmServer {
             consumer_key: token.consumer_key.clone(),
             token,
-            key_pem,
+            key_pem: pair.private_key_pem.clone(),
         }
     }
 
