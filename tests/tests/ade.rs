@@ -352,7 +352,7 @@ async fn a_renewed_token_goes_on_from_the_same_cursor() {
 #[tokio::test]
 async fn the_schedule_queues_every_account_and_the_queue_syncs_them() {
     let w = World::new().await;
-    let (id, server) = w.account(true).await;
+    let (_id, server) = w.account(true).await;
     let u = w.st.unique().to_uppercase();
     let serial = format!("Q{u}");
     w.sim.devices(&server, entries(std::slice::from_ref(&serial), "iPad", "added")).await;
