@@ -188,6 +188,8 @@ impl AdeAccount {
         match &self.token {
             None => Health::AwaitingToken,
             Some(t) if t.expiry_epoch <= now => Health::TokenExpired,
+            // A token uploaded, no run yet (or a new server's token): nothing is wrong.
+            Some(_) if self.sync.health == Health::AwaitingToken => Health::Ok,
             Some(_) => self.sync.health,
         }
     }
