@@ -462,6 +462,7 @@ class Stack:
             "IMPORTS_TABLE": created["ImportsTable"],
             "SETTINGS_TABLE": created["SettingsTable"],
             "DENIALS_TABLE": created["DenialsTable"],
+            "USED_TOKENS_TABLE": created["UsedTokensTable"],
             "EVENT_BUS_NAME": created["EventBus"],
             "LAMBDA_INVOKE_URL": f"http://127.0.0.1:{self.lambda_port}",
             "ADMISSION_URL": f"{self.function_url('admission')}/v1/admission",
