@@ -494,12 +494,16 @@ pub struct MemoryAdmission {
     /// Every call made, by method name, in order (the requests a real store would get).
     pub calls: Mutex<Vec<&'static str>>,
     pub fail: std::sync::atomic::AtomicBool,
+    /// Only calls of this method fail.
+    pub fail_on: Mutex<Option<&'static str>>,
 }
 
 impl MemoryAdmission {
     fn check(&self, call: &'static str) -> Result<(), PortError> {
         self.calls.lock().unwrap().push(call);
-        if self.fail.load(std::sync::atomic::Ordering::Relaxed) {
+        if self.fail.load(std::sync::atomic::Ordering::Relaxed)
+            || *self.fail_on.lock().unwrap() == Some(call)
+        {
             return Err(PortError::new("memory store", "failing on purpose"));
         }
         Ok(())

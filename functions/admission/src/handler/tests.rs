@@ -728,6 +728,20 @@ async fn http_errors() {
 
 #[tokio::test]
 async fn store_failures_answer_503() {
+    // No comparison without its count: a claim that cannot be written is a 503,
+    // whatever the password.
+    for password in ["s3cret", "guess"] {
+        let app = app(true);
+        *app.store.fail_on.lock().unwrap() = Some("claim_check");
+        let body = json!({"serial_number": "ABC123", "platform": "ios", "password": password});
+        let (status, v) = call(&app, "POST", "/v1/admission", body).await;
+        assert_eq!(
+            (status, v["error"].as_str()),
+            (StatusCode::SERVICE_UNAVAILABLE, Some("unavailable")),
+            "{password}"
+        );
+        assert!(app.store.denials.lock().unwrap().is_empty());
+    }
     let app = app(true);
     app.store.fail.store(true, Ordering::Relaxed);
     let r = respond(
@@ -835,17 +849,21 @@ async fn a_used_token_never_completes_again() {
     let body = json!({"serial_number": "NOPW1", "platform": "android"});
     let token = admit(&app, body.clone()).await["enrollment_token"].clone();
     let imported = app.store.devices.lock().unwrap()["NOPW1"].clone();
+    app.store.take_calls();
     let (status, v) = complete(&app, with_token(body.clone(), &token)).await;
     assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(app.store.take_calls(), ["lookup_completion", "enroll"]);
     let replay = |what: &'static str| {
         let (app, body, token) = (&app, body.clone(), token.clone());
         async move {
+            app.store.take_calls();
             let (status, v) = complete(app, with_token(body, &token)).await;
             assert_eq!(
                 (status, v["error"].as_str()),
                 (StatusCode::UNAUTHORIZED, Some("invalid_token")),
                 "after {what}: {v}"
             );
+            assert_eq!(app.store.take_calls(), ["lookup_completion"], "{what}");
             assert_eq!(
                 status_of(app, "NOPW1"),
                 DeviceStatus::PreApproved,
