@@ -67,7 +67,7 @@ impl DeviceRow {
             domain: p.domain.map(str::to_owned),
             updated_at: p.at.to_owned(),
             enrollment: None,
-            failures: Vec::new(),
+            checks: Default::default(),
             invite: None,
             expires: self.expires.or(p.expires),
             ade: None,
