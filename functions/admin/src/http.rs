@@ -31,6 +31,8 @@ struct ErrorBody<'a> {
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     headers: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    platform_sources: Option<&'a [String]>,
 }
 
 impl ApiError {
@@ -66,10 +68,14 @@ impl ApiError {
             }
             other => other.to_string(),
         };
-        let (field, headers) = match &self {
-            Self::Admin(AdminError::BadRequest { field, .. }) => (*field, None),
-            Self::Admin(AdminError::Unprocessable { headers, .. }) => (None, Some(&headers[..])),
-            _ => (None, None),
+        let (field, headers, platform_sources) = match &self {
+            Self::Admin(AdminError::BadRequest { field, .. }) => (*field, None, None),
+            Self::Admin(AdminError::Unprocessable {
+                headers,
+                platform_sources,
+                ..
+            }) => (None, Some(&headers[..]), Some(&platform_sources[..])),
+            _ => (None, None, None),
         };
         let mut r = json(
             status,
@@ -78,6 +84,7 @@ impl ApiError {
                 field,
                 message,
                 headers,
+                platform_sources,
             },
         );
         match self {
