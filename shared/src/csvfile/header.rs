@@ -287,8 +287,10 @@ pub enum HeaderError {
     },
     /// Everything wrong with the header row, in one message, so that one
     /// round of fixes is enough.
-    #[error("{}", columns_message(.missing, .ambiguous, .unknown, .found, .sources))]
+    #[error("{}", columns_message(*.format, .missing, .ambiguous, .unknown, .found, .sources))]
     Columns {
+        /// The tool whose device list the header row is, when it is one we know.
+        format: Option<&'static str>,
         missing: Vec<Field>,
         ambiguous: Vec<Ambiguous>,
         /// Titles no field is known by (ignored unless mapped).
@@ -377,6 +379,7 @@ fn quoted(titles: &[String]) -> String {
 }
 
 fn columns_message(
+    format: Option<&str>,
     missing: &[Field],
     ambiguous: &[Ambiguous],
     unknown: &[String],
@@ -425,7 +428,11 @@ fn columns_message(
         }
         parts.push(format!("not recognised, ignored unless mapped: {names}"));
     }
-    parts.join(". ")
+    let message = parts.join(". ");
+    match format {
+        Some(format) => format!("recognised as a {format} file; {message}"),
+        None => message,
+    }
 }
 
 fn no_header_message(first_row: &[String], suggested: &[String]) -> String {
@@ -648,6 +655,7 @@ impl ColumnMap {
             .collect();
         if !missing.is_empty() || !ambiguous.is_empty() {
             return Err(HeaderError::Columns {
+                format: super::formats::recognise(&trimmed),
                 missing,
                 ambiguous,
                 unknown,
