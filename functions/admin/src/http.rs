@@ -32,6 +32,8 @@ struct ErrorBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     headers: Option<&'a [String]>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    mapping: Option<&'a std::collections::BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     platform_sources: Option<&'a [String]>,
 }
 
@@ -68,14 +70,20 @@ impl ApiError {
             }
             other => other.to_string(),
         };
-        let (field, headers, platform_sources) = match &self {
-            Self::Admin(AdminError::BadRequest { field, .. }) => (*field, None, None),
+        let (field, headers, mapping, platform_sources) = match &self {
+            Self::Admin(AdminError::BadRequest { field, .. }) => (*field, None, None, None),
             Self::Admin(AdminError::Unprocessable {
                 headers,
+                mapping,
                 platform_sources,
                 ..
-            }) => (None, Some(&headers[..]), Some(&platform_sources[..])),
-            _ => (None, None, None),
+            }) => (
+                None,
+                Some(&headers[..]),
+                Some(mapping),
+                Some(&platform_sources[..]),
+            ),
+            _ => (None, None, None, None),
         };
         let mut r = json(
             status,
@@ -84,6 +92,7 @@ impl ApiError {
                 field,
                 message,
                 headers,
+                mapping,
                 platform_sources,
             },
         );

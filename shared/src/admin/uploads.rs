@@ -81,16 +81,34 @@ async fn staged(staging: &impl Staging, key: &str) -> Result<Arc<dyn ObjectSourc
 }
 
 fn file_error(e: FileError) -> AdminError {
-    let (headers, platform_sources) = match &e {
+    let (headers, mapping, platform_sources) = match &e {
         FileError::Header(
-            HeaderError::Columns { found, sources, .. }
-            | HeaderError::Source { found, sources, .. },
-        ) => (found.clone(), sources.clone()),
-        _ => (Vec::new(), Vec::new()),
+            HeaderError::Columns {
+                found,
+                mapped,
+                sources,
+                ..
+            }
+            | HeaderError::Source {
+                found,
+                mapped,
+                sources,
+                ..
+            },
+        ) => (
+            found.clone(),
+            mapped
+                .iter()
+                .map(|(f, title)| (f.key().to_owned(), title.clone()))
+                .collect(),
+            sources.clone(),
+        ),
+        _ => Default::default(),
     };
     AdminError::Unprocessable {
         message: e.to_string(),
         headers,
+        mapping,
         platform_sources,
     }
 }

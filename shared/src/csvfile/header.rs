@@ -296,6 +296,8 @@ pub enum HeaderError {
         /// Titles no field is known by (ignored unless mapped).
         unknown: Vec<String>,
         found: Vec<String>,
+        /// What the header row maps by itself: the start of a manual mapping.
+        mapped: BTreeMap<Field, String>,
         /// Columns that can propose each row's platform (Jamf Pro's `Device
         /// Type`, a model column), for a file without a Platform column.
         sources: Vec<String>,
@@ -320,6 +322,8 @@ pub enum HeaderError {
         problem: SourceProblem,
         /// The file's column titles, to choose again.
         found: Vec<String>,
+        /// What the header row maps by itself.
+        mapped: BTreeMap<Field, String>,
         /// The columns of this file that can propose a platform.
         sources: Vec<String>,
     },
@@ -617,6 +621,7 @@ impl ColumnMap {
                         column: from.clone(),
                         problem,
                         found: found(),
+                        mapped: map.mapping.clone(),
                         sources: map.platform_sources.clone(),
                     };
                     if field != Field::Platform {
@@ -660,6 +665,7 @@ impl ColumnMap {
                 ambiguous,
                 unknown,
                 found: found(),
+                mapped: map.mapping,
                 sources: map.platform_sources,
             });
         }

@@ -341,6 +341,12 @@ async fn platforms_are_proposed_from_device_type_previewed_and_published() {
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
     assert_eq!(e["platform_sources"], json!(["Device Type"]));
+    assert_eq!(
+        e["mapping"],
+        json!({"name": "Full Name", "email": "Email Address", "serial_number": "Serial Number",
+            "sam_account_name": "Username"}),
+        "what the header row maps by itself: where the page's mapping form starts"
+    );
     let message = e["message"].as_str().unwrap();
     assert!(
         message.contains("missing mandatory column(s): Platform")
