@@ -157,7 +157,7 @@ fn an_abm_device_export_is_recognised_and_names_all_it_lacks() {
     let HeaderError::Columns {
         format,
         missing,
-        sources,
+        seen,
         ..
     } = &e
     else {
@@ -171,7 +171,7 @@ fn an_abm_device_export_is_recognised_and_names_all_it_lacks() {
         missing,
         &[Field::Name, Field::Email, Field::Ownership, Field::Platform]
     );
-    assert_eq!(sources, &["Device Model"]);
+    assert_eq!(seen.sources, ["Device Model"]);
 }
 
 /// The ABM export once the admin has added each device's user: platforms
@@ -228,14 +228,11 @@ fn an_intune_corporate_identifiers_file_is_told_it_has_no_header_row() {
     assert!(msg.contains("Serial Number,Manufacturer,Model"), "{msg}");
 
     let headed = shared::csvfile::ColumnMap::build(suggested, &Default::default()).unwrap_err();
-    let HeaderError::Columns {
-        format, sources, ..
-    } = &headed
-    else {
+    let HeaderError::Columns { format, seen, .. } = &headed else {
         panic!("{headed:?}")
     };
     assert_eq!(*format, Some("Intune corporate device identifiers"));
-    assert_eq!(sources, &["Model"]);
+    assert_eq!(seen.sources, ["Model"]);
 }
 
 /// Google Workspace's company-owned devices: its `OS` column names Platform

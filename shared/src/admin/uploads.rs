@@ -82,27 +82,16 @@ async fn staged(staging: &impl Staging, key: &str) -> Result<Arc<dyn ObjectSourc
 
 fn file_error(e: FileError) -> AdminError {
     let (headers, mapping, platform_sources) = match &e {
-        FileError::Header(
-            HeaderError::Columns {
-                found,
-                mapped,
-                sources,
-                ..
-            }
-            | HeaderError::Source {
-                found,
-                mapped,
-                sources,
-                ..
-            },
-        ) => (
-            found.clone(),
-            mapped
-                .iter()
-                .map(|(f, title)| (f.key().to_owned(), title.clone()))
-                .collect(),
-            sources.clone(),
-        ),
+        FileError::Header(HeaderError::Columns { seen, .. } | HeaderError::Source { seen, .. }) => {
+            (
+                seen.found.clone(),
+                seen.mapped
+                    .iter()
+                    .map(|(f, title)| (f.key().to_owned(), title.clone()))
+                    .collect(),
+                seen.sources.clone(),
+            )
+        }
         _ => Default::default(),
     };
     AdminError::Unprocessable {

@@ -287,7 +287,7 @@ pub enum HeaderError {
     },
     /// Everything wrong with the header row, in one message, so that one
     /// round of fixes is enough.
-    #[error("{}", columns_message(*.format, .missing, .ambiguous, .unknown, .found, .sources))]
+    #[error("{}", columns_message(*.format, .missing, .ambiguous, .unknown, .seen))]
     Columns {
         /// The tool whose device list the header row is, when it is one we know.
         format: Option<&'static str>,
@@ -295,12 +295,7 @@ pub enum HeaderError {
         ambiguous: Vec<Ambiguous>,
         /// Titles no field is known by (ignored unless mapped).
         unknown: Vec<String>,
-        found: Vec<String>,
-        /// What the header row maps by itself: the start of a manual mapping.
-        mapped: BTreeMap<Field, String>,
-        /// Columns that can propose each row's platform (Jamf Pro's `Device
-        /// Type`, a model column), for a file without a Platform column.
-        sources: Vec<String>,
+        seen: Box<HeaderSeen>,
     },
     #[error("the manual mapping names '{0}', which is not a field; use one of: {keys}", keys = Field::ALL.map(|f| f.key()).join(", "))]
     UnknownField(String),
@@ -315,18 +310,25 @@ pub enum HeaderError {
         from: String,
     },
     /// The column an upload takes a field from cannot give it.
-    #[error("{}", source_message(*.field, .column, *.problem, .sources))]
+    #[error("{}", source_message(*.field, .column, *.problem, &.seen.sources))]
     Source {
         field: Field,
         column: String,
         problem: SourceProblem,
-        /// The file's column titles, to choose again.
-        found: Vec<String>,
-        /// What the header row maps by itself.
-        mapped: BTreeMap<Field, String>,
-        /// The columns of this file that can propose a platform.
-        sources: Vec<String>,
+        seen: Box<HeaderSeen>,
     },
+}
+
+/// What a refused header row does have, for the admin to map by hand.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HeaderSeen {
+    /// The file's column titles.
+    pub found: Vec<String>,
+    /// What the header row maps by itself: the start of a manual mapping.
+    pub mapped: BTreeMap<Field, String>,
+    /// Columns that can propose each row's platform (Jamf Pro's `Device
+    /// Type`, a model column), for a file without a Platform column.
+    pub sources: Vec<String>,
 }
 
 fn source_message(
@@ -387,9 +389,9 @@ fn columns_message(
     missing: &[Field],
     ambiguous: &[Ambiguous],
     unknown: &[String],
-    found: &[String],
-    sources: &[String],
+    seen: &HeaderSeen,
 ) -> String {
+    let (found, sources) = (&seen.found, &seen.sources);
     let mut parts = Vec::new();
     if !missing.is_empty() {
         let names: Vec<&str> = missing.iter().map(|f| f.title()).collect();
@@ -620,9 +622,11 @@ impl ColumnMap {
                         field,
                         column: from.clone(),
                         problem,
-                        found: found(),
-                        mapped: map.mapping.clone(),
-                        sources: map.platform_sources.clone(),
+                        seen: Box::new(HeaderSeen {
+                            found: found(),
+                            mapped: map.mapping.clone(),
+                            sources: map.platform_sources.clone(),
+                        }),
                     };
                     if field != Field::Platform {
                         return Err(refused(SourceProblem::NotProposable));
@@ -664,9 +668,11 @@ impl ColumnMap {
                 missing,
                 ambiguous,
                 unknown,
-                found: found(),
-                mapped: map.mapping,
-                sources: map.platform_sources,
+                seen: Box::new(HeaderSeen {
+                    found: found(),
+                    mapped: map.mapping,
+                    sources: map.platform_sources,
+                }),
             });
         }
         map.format = super::formats::recognise(&trimmed);
@@ -952,14 +958,11 @@ mod tests {
             [(Field::Ownership, &Fill::Value("corporate".into()))],
         )
         .unwrap_err();
-        let HeaderError::Columns {
-            missing, sources, ..
-        } = &e
-        else {
+        let HeaderError::Columns { missing, seen, .. } = &e else {
             panic!("{e:?}")
         };
         assert_eq!(missing, &[Field::Platform]);
-        assert_eq!(sources, &["Device Type"]);
+        assert_eq!(seen.sources, ["Device Type"]);
         let msg = e.to_string();
         assert!(
             msg.contains(

@@ -9,7 +9,8 @@ pub mod stream;
 
 pub use encoding::TextEncoding;
 pub use header::{
-    Ambiguous, ColumnMap, Field, Fill, HeaderError, ManualMapping, Proposed, SourceProblem,
+    Ambiguous, ColumnMap, Field, Fill, HeaderError, HeaderSeen, ManualMapping, Proposed,
+    SourceProblem,
 };
 pub use proposals::{PlatformSource, Proposal};
 pub use stream::{BoxRead, Dialect, ReadError, RecordStream};
