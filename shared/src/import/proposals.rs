@@ -35,10 +35,12 @@ pub struct ProposedValue {
     pub rows: u64,
 }
 
-/// Counts proposals row by row, in memory bounded by [`MAX_VALUES`].
+/// Counts proposals row by row, in memory bounded by [`MAX_VALUES`]: one
+/// lookup of a short string per row, with a hasher cheaper than the default
+/// (the keys are the file's own cells, and at most a hundred are kept).
 pub(crate) struct ProposalTally {
     totals: ProposalTotals,
-    index: HashMap<String, usize>,
+    index: HashMap<String, usize, foldhash::fast::RandomState>,
 }
 
 impl ProposalTally {
@@ -53,7 +55,7 @@ impl ProposalTally {
                 values: Vec::new(),
                 other_rows: 0,
             },
-            index: HashMap::new(),
+            index: HashMap::default(),
         })
     }
 

@@ -225,9 +225,12 @@ impl<'a> Cells<'a, '_> {
     /// A platform the admin took from another column: the row's proposal,
     /// or an error naming that column and its cell.
     fn proposed_platform(&mut self, p: Proposed<'_>) -> Option<Platform> {
-        let column = self.map.title(Field::Platform).to_owned();
+        if let Proposal::Platform(value) = p.proposal {
+            return Platform::parse(value).ok();
+        }
+        let column = self.map.title(Field::Platform);
         let e = match p.proposal {
-            Proposal::Platform(value) => return Platform::parse(value).ok(),
+            Proposal::Platform(_) => return None,
             Proposal::Windows => ValueError::new(
                 IssueKind::Unsupported,
                 format!(
