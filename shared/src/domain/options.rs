@@ -62,6 +62,25 @@ from_str_via_serde!(InviteChannel, "invite", "email, sms or none");
 from_str_via_serde!(ExistingPolicy, "existing-users", "replace or skip");
 from_str_via_serde!(OnError, "on-error", "reject-file or skip-invalid-rows");
 
+/// JSON with every character past ASCII written as a `\uXXXX` escape: S3
+/// metadata travels in HTTP headers, and a column title such as "Gerätetyp"
+/// must come back as it went.
+fn ascii_json(value: &impl Serialize) -> String {
+    let json = serde_json::to_string(value).unwrap_or_default();
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out
+}
+
 /// The serde name of a unit variant (`email`, `skip-invalid-rows`): the value
 /// S3 metadata and the settings item carry.
 pub fn wire_name(v: &impl Serialize) -> String {
@@ -264,7 +283,7 @@ impl ColumnDefaults {
     /// The metadata's JSON object, keyed by the columns' titles.
     pub fn to_json(&self) -> String {
         let by_title: BTreeMap<&str, &Fill> = self.iter().map(|(f, v)| (f.title(), v)).collect();
-        serde_json::to_string(&by_title).unwrap_or_default()
+        ascii_json(&by_title)
     }
 }
 
@@ -361,10 +380,7 @@ impl ImportOptions {
             meta.push(("domain", d.clone()));
         }
         if !self.mapping.is_empty() {
-            meta.push((
-                "column-map",
-                serde_json::to_string(&self.mapping).unwrap_or_default(),
-            ));
+            meta.push(("column-map", ascii_json(&self.mapping)));
         }
         if !self.column_defaults.is_empty() {
             meta.push(("column-defaults", self.column_defaults.to_json()));
@@ -507,6 +523,31 @@ mod tests {
             .set_from("Platform", "Device Type")
             .unwrap();
         assert!(o.for_final_file().mapping.is_empty());
+    }
+
+    /// S3 metadata is ASCII: a title past it travels escaped and comes back whole.
+    #[test]
+    fn metadata_json_is_ascii_and_reads_back_the_same_titles() {
+        let mut o = ImportOptions::default();
+        o.column_defaults
+            .set_from("Platform", "Gerätetyp 📱")
+            .unwrap();
+        o.mapping
+            .insert("Gerätename".into(), Some("device_name".into()));
+        let meta: HashMap<String, String> = o
+            .to_metadata()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        assert!(meta.values().all(|v| v.is_ascii()), "{meta:?}");
+        assert_eq!(
+            meta["column-defaults"],
+            r#"{"Platform":{"from":"Ger\u00e4tetyp \ud83d\udcf1"}}"#
+        );
+        assert_eq!(
+            ImportOptions::from_metadata(&meta, &ImportDefaults::default()).unwrap(),
+            o
+        );
     }
 
     #[test]
