@@ -594,13 +594,11 @@ impl ColumnMap {
             }
         }
         ignored.sort_unstable();
-        let mut sources: Vec<usize> = ignored
+        map.platform_sources = ignored
             .iter()
-            .copied()
-            .filter(|i| PlatformSource::of_title(&trimmed[*i]).is_some())
+            .filter(|i| PlatformSource::of_title(&trimmed[**i]).is_some())
+            .map(|i| trimmed[*i].clone())
             .collect();
-        sources.dedup();
-        map.platform_sources = sources.iter().map(|i| trimmed[*i].clone()).collect();
         let found =
             || -> Vec<String> { trimmed.iter().filter(|h| !h.is_empty()).cloned().collect() };
         for (field, fill) in defaults {

@@ -225,12 +225,9 @@ impl<'a> Cells<'a, '_> {
     /// A platform the admin took from another column: the row's proposal,
     /// or an error naming that column and its cell.
     fn proposed_platform(&mut self, p: Proposed<'_>) -> Option<Platform> {
-        if let Proposal::Platform(value) = p.proposal {
-            return Platform::parse(value).ok();
-        }
         let column = self.map.title(Field::Platform);
         let e = match p.proposal {
-            Proposal::Platform(_) => return None,
+            Proposal::Platform(value) => return Platform::parse(value).ok(),
             Proposal::Windows => ValueError::new(
                 IssueKind::Unsupported,
                 format!(
