@@ -18,8 +18,10 @@ use shared::clock::epoch_now;
 use shared::records::DeviceStatus;
 use tokio::sync::{RwLock, RwLockReadGuard};
 
-/// The simulator's clock is one for all its servers: the test that moves it
-/// runs alone, the others hold it still (their sessions and cursors would age).
+/// The simulator's clock is one for all its servers, and the schedule queues
+/// every account: the tests that move the clock or run the schedule run
+/// alone; the others hold both still (their sessions and cursors would age,
+/// and a queued job would sync their account under them).
 static CLOCK: RwLock<()> = RwLock::const_new(());
 
 async fn clock_still() -> RwLockReadGuard<'static, ()> {
@@ -447,7 +449,7 @@ async fn a_renewed_token_goes_on_from_the_same_cursor() {
 #[tokio::test]
 async fn the_schedule_queues_every_account_and_the_queue_syncs_them() {
     let w = World::new().await;
-    let _still = clock_still().await;
+    let _alone = CLOCK.write().await;
     let (_id, server) = w.account(true).await;
     let u = w.st.unique().to_uppercase();
     let serial = format!("Q{u}");
@@ -464,8 +466,9 @@ async fn the_schedule_queues_every_account_and_the_queue_syncs_them() {
         )
         .await;
     assert!(answer["queued"].as_u64().unwrap() >= 1, "{answer}");
-    // The stack's relay delivers the queue to the function.
-    let deadline = Instant::now() + Duration::from_secs(60);
+    // The stack's relay delivers the queue to the function, one job after
+    // another: the other tests' accounts are synced too, some with a full fetch.
+    let deadline = Instant::now() + Duration::from_secs(300);
     while w.st.device(&serial).await.is_none() {
         assert!(Instant::now() < deadline, "the queued job did not sync");
         tokio::time::sleep(Duration::from_millis(300)).await;
