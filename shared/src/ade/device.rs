@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::expiry::parse_date_time;
 use crate::domain::{Platform, SerialNumber};
 use crate::records::AdeLink;
 
@@ -126,50 +127,8 @@ pub fn latest_per_serial(devices: Vec<AdeDevice>) -> Vec<AdeDevice> {
 }
 
 /// `op_date` as comparable seconds; Apple writes RFC 3339 (`2026-01-02T03:04:05Z`).
-fn op_instant(d: &AdeDevice) -> Option<i64> {
-    d.op_date.as_deref().and_then(parse_rfc3339)
-}
-
-/// Seconds since the epoch of an RFC 3339 time (UTC `Z` or an offset); `None`
-/// when it is not one.
-pub fn parse_rfc3339(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
-        return None;
-    }
-    let mut rest = &s[19..];
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        rest = &frac[digits..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ if rest.len() == 6 && matches!(rest.as_bytes()[0], b'+' | b'-') => {
-            let sign = if rest.starts_with('-') { -1 } else { 1 };
-            let oh = rest.get(1..3)?.parse::<i64>().ok()?;
-            let om = rest.get(4..6)?.parse::<i64>().ok()?;
-            sign * (oh * 3600 + om * 60)
-        }
-        _ => return None,
-    };
-    Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se - offset)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+fn op_instant(d: &AdeDevice) -> Option<u64> {
+    d.op_date.as_deref().and_then(parse_date_time)
 }
 
 #[cfg(test)]
@@ -268,24 +227,5 @@ mod tests {
             .collect();
         // B's deletion is 10:00Z, the same instant as its add but later in the page.
         assert_eq!(ops, [("A", "added"), ("B", "deleted"), ("C", "deleted")]);
-    }
-
-    #[test]
-    fn rfc3339_times_compare_across_offsets() {
-        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_rfc3339("2026-12-05T17:40:17Z"), Some(1_796_492_417));
-        assert_eq!(
-            parse_rfc3339("2026-12-05T18:40:17+01:00"),
-            parse_rfc3339("2026-12-05T17:40:17.123Z")
-        );
-        for bad in [
-            "",
-            "2026-12-05",
-            "2026-13-05T00:00:00Z",
-            "yesterday",
-            "2026-12-05T00:00:00",
-        ] {
-            assert_eq!(parse_rfc3339(bad), None, "{bad}");
-        }
     }
 }
