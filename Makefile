@@ -33,7 +33,9 @@ lint:
 	$(PYTHON) infra/check_layers.py
 	node_modules/.bin/biome ci --colors=off
 
-unit: venv
+# The ADE tests make server tokens with openssl, as ABM does (Debian base has it; a slim image may not).
+OPENSSL ?= /usr/bin/openssl
+unit: venv $(OPENSSL)
 	cargo test --workspace --exclude integration-tests
 	# The emulator's speed fixes answer as stock moto does; its behaviour fixes as AWS does, where stock moto does not.
 	cd infra && ../$(VPY) -m unittest discover -s emulator/tests -t .
@@ -76,6 +78,10 @@ browser: venv build $(CHROMIUM) $(NODE_STAMP)
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+
+$(OPENSSL):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssl
 
 $(NODE_STAMP): tests/browser/package-lock.json
 	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error

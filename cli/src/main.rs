@@ -2,6 +2,11 @@
 //!
 //! Runs the import's own parse and validation on a local file, with no AWS,
 //! and prints the report. Exit status: 0 valid, 1 invalid rows, 2 unreadable file.
+//!
+//! `preapprove ade-token` and `preapprove ade-keypair`: Apple ADE's server
+//! token and key pair, offline (`ade.rs`).
+
+mod ade;
 
 use std::fs::File;
 use std::io::{self, BufReader, Write};
@@ -28,8 +33,13 @@ struct Args {
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     match args.next().as_deref() {
         Some("validate") => {}
-        Some("-h" | "--help") | None => return Err(USAGE.into()),
-        Some(other) => return Err(format!("unknown command '{other}'\n{USAGE}")),
+        Some("-h" | "--help") | None => return Err(format!("{USAGE}\n       {}", ade::COMMANDS)),
+        Some(other) => {
+            return Err(format!(
+                "unknown command '{other}'\n{USAGE}\n       {}",
+                ade::COMMANDS
+            ))
+        }
     }
     let mut file = None;
     let mut json = false;
@@ -92,7 +102,13 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args(std::env::args().skip(1)) {
+    let mut argv = std::env::args().skip(1).peekable();
+    match argv.peek().map(String::as_str) {
+        Some("ade-token") => return ade::check_token(argv.skip(1)),
+        Some("ade-keypair") => return ade::write_keypair(argv.skip(1)),
+        _ => {}
+    }
+    let args = match parse_args(argv) {
         Ok(a) => a,
         Err(msg) => {
             eprintln!("{msg}");

@@ -76,6 +76,17 @@ impl Expiry {
     }
 }
 
+/// An RFC 3339 date-time with its offset (`2027-03-31T17:00:00Z`,
+/// `2027-03-31T19:00:00+02:00`) as epoch seconds; `None` for anything else,
+/// a bare date included. For stamps other systems write, such as an ADE
+/// token's expiry.
+pub fn parse_date_time(text: &str) -> Option<u64> {
+    if text.len() <= 10 {
+        return None;
+    }
+    parse_moment(text).ok()
+}
+
 /// A number of days an admin typed (settings, an upload, a renewal).
 pub fn check_days(days: u32) -> Result<(), ValueError> {
     if (1..=MAX_DAYS).contains(&days) {
@@ -241,6 +252,16 @@ mod tests {
         Expiry::parse(cell, NOW)
             .map(Expiry::rfc3339)
             .map_err(|e| e.message)
+    }
+
+    #[test]
+    fn date_times_from_other_systems() {
+        assert_eq!(parse_date_time("2026-11-22T10:00:00Z"), Some(NOW));
+        assert_eq!(parse_date_time("2026-11-22T12:00:00+02:00"), Some(NOW));
+        assert_eq!(parse_date_time("2026-11-22"), None, "a bare date");
+        assert_eq!(parse_date_time("2026-11-22T10:00:00"), None, "no offset");
+        assert_eq!(parse_date_time("tomorrow"), None);
+        assert_eq!(parse_date_time(""), None);
     }
 
     #[test]
