@@ -6,7 +6,9 @@ use admin::config::Config;
 use admin::keys::HttpKeys;
 use admin::routes::{handle, App};
 use lambda_http::{service_fn, Error};
-use shared::aws::admin::{AwsAdminPorts, DynamoAdmin};
+use shared::apple::AppleDep;
+use shared::aws::ade::{DynamoAdeAccounts, SecretsAdeSecrets, SqsSyncJobs};
+use shared::aws::admin::{AwsAde, AwsAdminPorts, DynamoAdmin};
 use shared::aws::exports::{AwsExports, DynamoExports, SqsExportQueue};
 use shared::aws::invite_queue::SqsInviteQueue;
 use shared::aws::outbox::DynamoOutbox;
@@ -54,6 +56,22 @@ async fn main() -> Result<(), Error> {
             client: dynamo.clone(),
             tables: config.tables.clone(),
             queue: Some((sqs.clone(), config.undo_queue_url)),
+        },
+        ade: AwsAde {
+            accounts: DynamoAdeAccounts {
+                client: dynamo.clone(),
+                table: config.ade_accounts_table,
+            },
+            secrets: SecretsAdeSecrets {
+                client: secrets_client,
+                prefix: config.ade_secret_prefix,
+            },
+            jobs: SqsSyncJobs {
+                client: sqs.clone(),
+                queue_url: config.ade_sync_queue_url,
+            },
+            // Checks an uploaded token with Apple's `GET /account` (ADE_BASE_URL).
+            apple: AppleDep::from_env()?,
         },
         dynamo: DynamoAdmin::new(dynamo, config.tables, config.denials_table, outbox.clone()),
         outbox,

@@ -24,6 +24,10 @@ pub enum AdminError {
         message: String,
         headers: Vec<String>,
     },
+    /// A service outside AWS (Apple) did not answer or was not understood;
+    /// the message says what was (not) done and when to try again.
+    #[error("{0}")]
+    Upstream(String),
     /// A dependency failed; the cause is logged, never shown.
     #[error(transparent)]
     Unavailable(#[from] PortError),
