@@ -794,6 +794,133 @@ def bench_undo(rows: int) -> dict:
         st.down()
 
 
+def ade_account(env: dict, ddb, secrets, sim: str, name: str) -> tuple[str, str]:
+    """An ADE account as the admin API leaves it after a token upload, made
+    with boto3 here: a key pair, the simulator's server token for its
+    certificate (decrypted by `openssl smime`, as an admin would check it), the
+    credentials in the account's secret, the account's item. Its id and the
+    server's consumer key."""
+    import subprocess
+    import tempfile
+    import urllib.request
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+    import datetime
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "preapprove-bench")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .sign(key, hashes.SHA256())
+    )
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    req = urllib.request.Request(f"{sim}/control/servers", data=cert_pem, method="POST")
+    p7m = urllib.request.urlopen(req).read()
+    with tempfile.TemporaryDirectory() as d:
+        (Path(d) / "key.pem").write_bytes(key_pem)
+        (Path(d) / "token.p7m").write_bytes(p7m)
+        plain = subprocess.run(
+            ["openssl", "smime", "-decrypt", "-in", f"{d}/token.p7m", "-inkey", f"{d}/key.pem"],
+            check=True, capture_output=True,
+        ).stdout.decode()
+    message = json.loads(plain.split("-----BEGIN MESSAGE-----", 1)[1].split("-----END MESSAGE-----", 1)[0])
+    expiry = datetime.datetime.fromisoformat(message["access_token_expiry"].replace("Z", "+00:00"))
+    token = {**message, "expiry_epoch": int(expiry.timestamp())}
+    account_id = f"bench-{name}"
+    secrets.create_secret(
+        Name=f"{env['ADE_SECRET_PREFIX']}{account_id}",
+        SecretString=json.dumps({"private_key_pem": key_pem.decode(), "token": token}),
+    )
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    info = {
+        "consumer_key": token["consumer_key"], "access_token_expiry": token["access_token_expiry"],
+        "expiry_epoch": token["expiry_epoch"], "server_name": None, "server_uuid": None, "org_name": None,
+        "admin_id": None, "uploaded_at": stamp, "uploaded_by": "bench",
+    }
+    settings = {"name": name, "preapprove": True, "domain": None, "groups": []}
+    ddb.put_item(
+        TableName=env["ADE_ACCOUNTS_TABLE"],
+        Item={
+            "id": {"S": account_id}, "settings": {"S": json.dumps(settings)},
+            "certificate_pem": {"S": cert_pem.decode()}, "created_at": {"S": stamp},
+            "created_by": {"S": "bench"}, "token": {"S": json.dumps(info)},
+        },
+    )
+    return account_id, token["consumer_key"]
+
+
+def bench_ade(devices: int) -> dict:
+    """Issue 28's target: a first sync of `devices` devices from the simulator
+    (fetch, 1000 a page, then one sync page), beside a CSV import of the same
+    count on the same stack; the Apple requests it made and the sync function's
+    peak memory. Targets: ≥ 0.8 of the import's devices/s, ≤ 64 MB."""
+    import urllib.request
+
+    release = os.environ.get("BENCH_DEBUG") != "1"
+    st = stackmod.Stack(
+        stackmod.free_port(), stackmod.free_port(), stackmod.free_port(), watch_code=False, release=release,
+    )
+    try:
+        env = st.up()
+        os.environ.update(env)
+        region = env["AWS_REGION"]
+        s3 = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=region)
+        ddb = boto3.client("dynamodb", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=region)
+        secrets = boto3.client("secretsmanager", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=region)
+        sim = env["ADE_SIMULATOR_URL"]
+        csv_secs, _ = timed_import(st, s3, env, devices, f"adecsv{devices}")
+        account, consumer_key = ade_account(env, ddb, secrets, sim, f"ade{devices}")
+        entries = [{"serial_number": f"ADEB{i:08d}", "device_family": "Mac", "op": "added"} for i in range(devices)]
+        req = urllib.request.Request(
+            f"{sim}/control/servers/{consumer_key}/devices", data=json.dumps(entries).encode(), method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        urllib.request.urlopen(req).read()
+        job = {"action": "sync", "account": account, "full": False, "requested": True}
+        event = {"Records": [{"messageId": "bench", "body": json.dumps(job), "attributes": {}, "messageAttributes": {}}]}
+        start = time.monotonic()
+        answer = json.loads(http_call(f"{env['LAMBDA_INVOKE_URL']}/2015-03-31/functions/ade-sync/invocations", event))
+        ade_secs = time.monotonic() - start
+        item = ddb.get_item(TableName=env["ADE_ACCOUNTS_TABLE"], Key={"id": {"S": account}}, ConsistentRead=True)
+        report = json.loads(item["Item"]["sync"]["S"])["last_run"]
+        server = json.loads(http_call(f"{sim}/control/servers/{consumer_key}"))
+        out = {
+            "devices": devices,
+            "answer": answer,
+            "sync_seconds": round(ade_secs, 1),
+            "sync_devices_per_s": round(devices / ade_secs, 1),
+            "csv_import_seconds": round(csv_secs, 1),
+            "csv_devices_per_s": round(devices / csv_secs, 1),
+            "ratio": round(csv_secs / ade_secs, 3),
+            "apple_requests": server.get("requests"),
+            "report": {k: report[k] for k in ("kind", "complete", "pages", "requests", "listed", "pre_approved")},
+            "peak_rss_MB": round(peak_rss_kib("ade-sync") / 1024, 1) if release else None,
+        }
+        out["ok"] = (
+            report["complete"]
+            and report["pre_approved"] == devices
+            and out["ratio"] >= 0.8
+            and (not release or 0 < out["peak_rss_MB"] <= 64)
+        )
+        print(f"ade first sync: {json.dumps(out)}", flush=True)
+        return out
+    finally:
+        st.down()
+
+
 def main() -> int:
     import logging
 
@@ -804,7 +931,7 @@ def main() -> int:
     # (minutes against moto, and it crosses the 15-minute limit: continuation).
     import_rows = int(os.environ.get("BENCH_IMPORT_ROWS", "10000"))
     only = os.environ.get("BENCH_ONLY", "")
-    # BENCH_ONLY=validate|import|invalid|admission|invites|console|undo runs one group.
+    # BENCH_ONLY=validate|import|invalid|admission|invites|console|undo|ade runs one group.
     results = {
         "validate": bench_validate(sizes) if only in ("", "validate") else [],
         "import": bench_end_to_end(import_rows, rounds=5 if import_rows <= 100_000 else 1) if only in ("", "import") else {"ok": True},
@@ -823,10 +950,14 @@ def main() -> int:
         else {"ok": True},
         # BENCH_UNDO_ROWS: the size of the import undone (BENCH_DEBUG=1: debug builds, no memory figure).
         "undo": bench_undo(int(os.environ.get("BENCH_UNDO_ROWS", "100000"))) if only in ("", "undo") else {"ok": True},
+        # BENCH_ADE_DEVICES: the devices of the first ADE sync (and of the CSV import beside it).
+        "ade": bench_ade(int(os.environ.get("BENCH_ADE_DEVICES", "100000"))) if only in ("", "ade") else {"ok": True},
     }
     (OUT / "results.json").write_text(json.dumps(results, indent=2))
     print(f"results in {OUT / 'results.json'}")
-    groups = ("import", "invalid_import", "admission_handler", "admission", "admission_zip", "invites", "console", "undo")
+    groups = (
+        "import", "invalid_import", "admission_handler", "admission", "admission_zip", "invites", "console", "undo", "ade",
+    )
     missed = [r for r in results["validate"] + [results[g] for g in groups] if not r["ok"]]
     if missed:
         print(f"targets missed: {len(missed)} (see above)")

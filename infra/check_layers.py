@@ -1,10 +1,11 @@
 """Checks that the `shared` crate's modules are layers without cycles.
 
-`shared/src/lib.rs` lists the crate's modules bottom up, and
-`shared/src/aws/mod.rs` lists the adapters the same way. The rule: a module
-imports only modules listed above it (for an adapter: the crate's modules
-listed above `aws`, and the adapters listed above it). A list that obeys it
-has no cycle, and a reader can start at the top.
+`shared/src/lib.rs` lists the crate's modules bottom up, and each adapter
+group's `mod.rs` (`shared/src/aws/mod.rs`, `shared/src/apple/mod.rs`) lists
+its adapters the same way. The rule: a module imports only modules listed
+above it (for an adapter: the crate's modules listed above its group, and the
+adapters of its group listed above it). A list that obeys it has no cycle,
+and a reader can start at the top.
 
 Only code that ships counts: test modules (`#[cfg(test)]`) may use the
 in-memory adapters of `fakes`, which sit at the top. Comments and strings are
@@ -217,25 +218,31 @@ def references(src: str, here: list[str]) -> list[list[str]]:
     return out
 
 
+# Top-level modules whose own modules are layers too, listed in the group's mod.rs.
+ADAPTER_GROUPS = ("aws", "apple")
+
+
 def unit_of(path: list[str]) -> str | None:
-    """The layer unit a module path falls in: a top-level module, or `aws::<adapter>`."""
+    """The layer unit a module path falls in: a top-level module, or `<group>::<adapter>`."""
     if not path:
         return None
-    if path[0] == "aws" and len(path) > 1:
-        return f"aws::{path[1]}"
+    if path[0] in ADAPTER_GROUPS and len(path) > 1:
+        return f"{path[0]}::{path[1]}"
     return path[0]
 
 
 def check(src_root: Path) -> list[Violation]:
     top = declared_modules(src_root / "lib.rs")
-    aws_mod = src_root / "aws" / "mod.rs"
-    adapters = declared_modules(aws_mod) if aws_mod.exists() else []
     rank = {name: i for i, name in enumerate(top)}
-    aws_rank = {f"aws::{name}": i for i, name in enumerate(adapters)}
+    group_rank = {}
+    for group in ADAPTER_GROUPS:
+        group_mod = src_root / group / "mod.rs"
+        adapters = declared_modules(group_mod) if group_mod.exists() else []
+        group_rank.update({f"{group}::{name}": i for i, name in enumerate(adapters)})
     violations = []
     for file, path in sorted(module_files(src_root).items()):
         unit = unit_of(path)
-        if unit is None or unit == "aws":
+        if unit is None or unit in ADAPTER_GROUPS:
             continue
         rel = str(file.relative_to(src_root.parent))
         src = drop_test_items(strip_comments_and_strings(file.read_text()))
@@ -244,18 +251,20 @@ def check(src_root: Path) -> list[Violation]:
             used = unit_of(ref)
             if used is None or used == unit or used in seen:
                 continue
-            if used not in rank and used not in aws_rank:
+            if used not in rank and used not in group_rank:
                 continue  # a name from another crate or a local item, not a module of ours
             seen.add(used)
-            mine_top = "aws" if unit.startswith("aws::") else unit
-            used_top = "aws" if used.startswith("aws::") else used
+            mine_top = unit.split("::")[0]
+            used_top = used.split("::")[0]
             if mine_top != used_top:
                 if rank[used_top] > rank[mine_top]:
                     violations.append(Violation(rel, unit, used, "listed after it in lib.rs (a layer above)"))
-            elif used != unit and used == "aws":
+            elif used in ADAPTER_GROUPS:
                 continue
-            elif unit.startswith("aws::") and aws_rank.get(used, -1) > aws_rank.get(unit, -1):
-                violations.append(Violation(rel, unit, used, "listed after it in aws/mod.rs (a layer above)"))
+            elif "::" in unit and group_rank.get(used, -1) > group_rank.get(unit, -1):
+                violations.append(
+                    Violation(rel, unit, used, f"listed after it in {mine_top}/mod.rs (a layer above)")
+                )
     return violations
 
 
@@ -267,7 +276,7 @@ def main(argv: list[str]) -> int:
     if violations:
         print(
             f"{len(violations)} reference(s) against the layer order. A module may use only those "
-            "listed above it in lib.rs (aws/mod.rs for adapters): move the item down a layer, "
+            "listed above it in lib.rs (its group's mod.rs for adapters): move the item down a layer, "
             "or the module up.",
             file=sys.stderr,
         )

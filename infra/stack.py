@@ -398,7 +398,7 @@ class Stack:
                     )
                     self.start_relay(r, f"stream-{name}")
                 elif event["Type"] == "Schedule":
-                    every = relay.rate_seconds(str(source["Schedule"]))
+                    every = relay.rate_seconds(str(self.resolver.resolve(source["Schedule"])))
                     # Locally sooner than the template's rate, so a change shows while you watch.
                     every = float(os.environ.get("STACK_SCHEDULE_SECONDS", min(every or 60, 60)))
                     r = relay.ScheduleRelay(
@@ -484,6 +484,9 @@ class Stack:
             "ADMIN_USERNAME": ADMIN_USERNAME,
             "ADMIN_PASSWORD": self.admin_password(),
             "ADE_SIMULATOR_URL": self.ade_url(),
+            "ADE_ACCOUNTS_TABLE": created["AdeAccountsTable"],
+            "ADE_SYNC_QUEUE_URL": created["AdeSyncQueue"],
+            "ADE_SECRET_PREFIX": f"{self.stack_name}/ade/",
             **self.local_signing_key(),
             **control,
         }

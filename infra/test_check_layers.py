@@ -73,6 +73,18 @@ class LayerOrder(unittest.TestCase):
         }
         self.assertEqual(sorted(found(files)), [("aws::x", "aws::y"), ("aws::y", "z")])
 
+    def test_each_adapter_group_follows_its_own_list_and_may_use_a_group_above(self):
+        files = {
+            "lib.rs": "pub mod a;\npub mod aws;\npub mod apple;\n",
+            "a.rs": "",
+            "aws/mod.rs": "pub mod q;\n",
+            "aws/q.rs": "use crate::apple::s::S;\n",
+            "apple/mod.rs": "pub mod r;\npub mod s;\npub use s::S;\n",
+            "apple/r.rs": "use super::s::S;\nuse crate::aws::q::Q;\nuse crate::a::A;\n",
+            "apple/s.rs": "use super::r::R;\nuse super::S2;\n",
+        }
+        self.assertEqual(sorted(found(files)), [("apple::r", "apple::s"), ("aws::q", "apple::s")])
+
     def test_this_repository_holds_its_order(self):
         self.assertEqual(check_layers.check(Path(__file__).resolve().parent.parent / "shared" / "src"), [])
 

@@ -1,6 +1,7 @@
 //! Pre-approved device enrollment: the domain (CSV dialects, header mapping,
 //! validation, admission rules), the use cases with the ports they need, and,
-//! behind the `aws` feature, the AWS adapters that implement those ports.
+//! behind the `aws` and `apple` features, the adapters that implement those
+//! ports (AWS, and Apple's device-assignment API).
 //!
 //! The modules are layers, listed bottom up: each one imports only modules
 //! listed above it, never one below it, so the list can be read from the top
@@ -36,8 +37,11 @@ pub mod undo;
 pub mod ade;
 pub mod admin;
 
-// Adapters: AWS for the functions, in memory for tests and benchmarks.
+// Adapters: AWS for the functions, Apple's device-assignment API for the ADE
+// sync, in memory for tests and benchmarks.
 #[cfg(feature = "aws")]
 pub mod aws;
+#[cfg(any(test, feature = "apple"))]
+pub mod apple;
 #[cfg(any(test, feature = "fakes"))]
 pub mod fakes;

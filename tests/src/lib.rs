@@ -4,6 +4,7 @@
 //! Run through `make integration` (or `infra/stack.py run -- cargo test -p integration-tests`),
 //! which starts a stack on free ports and exports its variables.
 
+pub mod ade_sim;
 pub mod admin;
 pub mod events;
 

@@ -1,9 +1,11 @@
 //! Apple Automated Device Enrollment (ADE, formerly DEP): an ADE account (one
 //! MDM server in Apple Business Manager) lists the devices Apple assigned to
 //! it, and the account pre-approves them (the seeds' "Add as Pre-approved
-//! Device"). The MDM server's key pair and the server token ABM encrypts to it
-//! come first: pure, no AWS, no I/O.
+//! Device"). Here: the MDM server's key pair, the server token ABM encrypts to
+//! it, the OAuth signature of Apple's sessions, Apple's devices, the account,
+//! the ports and the sync. Pure: no AWS, no I/O.
 
+pub mod oauth;
 pub mod keypair;
 pub mod token;
 pub mod device;
