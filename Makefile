@@ -49,7 +49,8 @@ unit: venv $(OPENSSL)
 INTEGRATION_TESTS := $(patsubst tests/tests/%.rs,--test %,$(wildcard tests/tests/*.rs))
 integration: venv build
 	# The expiry test runs the sweep itself: the schedule's own runs would race it.
-	STACK_SCHEDULE_SECONDS=3600 $(VPY) infra/stack.py run --faults -- cargo test --workspace $(INTEGRATION_TESTS) -- --test-threads=4
+	# Admission runs in 4 processes, so that concurrent requests overlap as on Lambda.
+	STACK_SCHEDULE_SECONDS=3600 $(VPY) infra/stack.py run --faults --instances admission=4 -- cargo test --workspace $(INTEGRATION_TESTS) -- --test-threads=4
 	# make dev's own stop: within 5 s of a signal every process it started is gone and every port free.
 	cd infra && ../$(VPY) -m unittest test_stack_stop
 

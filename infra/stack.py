@@ -83,6 +83,7 @@ class Stack:
         instances: int = 1,
         inject_faults: bool = False,
         ade_port: int | None = None,
+        function_instances: dict[str, int] | None = None,
     ):
         self.moto_port = moto_port
         self.ade_port = ade_port or free_port()
@@ -90,6 +91,8 @@ class Stack:
         self.account = account
         self.release = release
         self.instances = instances
+        # Per function (binary name), beyond --instances: e.g. admission=4.
+        self.function_instances = function_instances or {}
         self.inject_faults = inject_faults
         self.stopping = threading.Event()
         self.control: http.server.ThreadingHTTPServer | None = None
@@ -201,12 +204,12 @@ class Stack:
         """How many instances an SQS event source may run at once (ScalingConfig; 1 if unset)."""
         return int(event["Properties"].get("ScalingConfig", {}).get("MaximumConcurrency", 1))
 
-    def processes_of(self, props: dict) -> int:
+    def processes_of(self, name: str, props: dict) -> int:
         """Processes to run for a function: as many as its SQS event sources may
         use at once (so a sender's ten pollers are not served by one process),
-        and at least --instances."""
+        and at least --instances (its own NAME=N, else the N for all)."""
         sqs = [self.sqs_concurrency(e) for e in props.get("Events", {}).values() if e["Type"] == "SQS"]
-        return max([self.instances, *sqs])
+        return max([self.function_instances.get(name, self.instances), *sqs])
 
     def start_functions(self) -> None:
         fn_env = {
@@ -225,6 +228,9 @@ class Stack:
         env_file = DEV_DIR / "functions.env"
         env_file.write_text("".join(f"{k}={v}\n" for k, v in sorted(fn_env.items())))
         functions = self.functions()
+        unknown = sorted(set(self.function_instances) - set(functions))
+        if unknown:
+            raise SystemExit(f"--instances names no function {unknown}; the functions are {sorted(functions)}")
         profile = ["--release"] if self.release else []
         cmd = [
             str(VENV_BIN / "cargo-lambda"),
@@ -267,7 +273,7 @@ class Stack:
                 env["AWS_ENDPOINT_URL"] = proxy.url
             # Several processes polling one runtime API, as Lambda runs several
             # instances of a function under concurrent requests.
-            for k in range(self.processes_of(props)):
+            for k in range(self.processes_of(name, props)):
                 label = f"function-{name}" + (f"-{k}" if k else "")
                 log.info("starting %s (log: .dev/%s.log)", label, label)
                 inst = supervisor.Instance(
@@ -459,6 +465,8 @@ class Stack:
         self.start_relays()
         self.start_admin_page(created["AdminUserPoolClient"])
         control = {"STACK_CONTROL_URL": self.start_control()} if self.inject_faults else {}
+        # How many processes serve each function, for tests that need requests to overlap.
+        started = {name: len(insts) for name, insts in sorted(self.instances_of.items())}
         env = {
             **self.aws_env(),
             "STACK_NAME": self.stack_name,
@@ -473,6 +481,7 @@ class Stack:
             "IMPORTS_TABLE": created["ImportsTable"],
             "SETTINGS_TABLE": created["SettingsTable"],
             "DENIALS_TABLE": created["DenialsTable"],
+            "USED_TOKENS_TABLE": created["UsedTokensTable"],
             "EVENT_BUS_NAME": created["EventBus"],
             "LAMBDA_INVOKE_URL": f"http://127.0.0.1:{self.lambda_port}",
             "ADMISSION_URL": f"{self.function_url('admission')}/v1/admission",
@@ -489,6 +498,7 @@ class Stack:
             "ADE_SECRET_PREFIX": f"{self.stack_name}/ade/",
             **self.local_signing_key(),
             **control,
+            "STACK_INSTANCES": ",".join(f"{name}={n}" for name, n in started.items()),
         }
         (DEV_DIR / "stack.env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
         return env
@@ -595,7 +605,12 @@ def main() -> int:
         p_.add_argument("--account", default=LOCAL_ACCOUNT, help="its account id (LocalStack: 000000000000)")
         p_.add_argument("--release", action="store_true", help="run release builds of the functions")
     run.add_argument(
-        "--instances", type=int, default=1, help="processes per function (Lambda's concurrent instances)"
+        "--instances",
+        action="append",
+        default=[],
+        metavar="[NAME=]N",
+        help="processes per function (Lambda's concurrent instances): N for every function, "
+        "NAME=N for one (its binary name, e.g. admission=4); repeatable",
     )
     run.add_argument(
         "--faults",
@@ -608,7 +623,14 @@ def main() -> int:
 
     extra = {"endpoint": args.endpoint, "account": args.account, "release": args.release}
     if args.mode == "run":
-        extra["instances"] = args.instances
+        for value in args.instances:
+            name, _, count = value.rpartition("=")
+            if not count.isdigit() or int(count) < 1:
+                p.error(f"--instances {value}: give a count of at least 1, as N or NAME=N")
+            if name:
+                extra.setdefault("function_instances", {})[name] = int(count)
+            else:
+                extra["instances"] = int(count)
         extra["inject_faults"] = args.faults
     if args.mode == "dev":
         stack = Stack(4566, 9000, 8080, watch_code=True, ade_port=ADE_SIMULATOR_PORT, **extra)

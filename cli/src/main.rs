@@ -1,5 +1,8 @@
 //! `preapprove validate FILE [--json] [--errors-csv OUT] [--on-error skip-invalid-rows] [--invite email|sms|none] [--map HEADER=FIELD]... [--defaults FIELD=VALUE,...]...`
 //!
+//! `--defaults 'Platform=from:Device Type'` takes each row's platform from
+//! that column as the upload's `{"Platform": {"from": "Device Type"}}` does.
+//!
 //! Runs the import's own parse and validation on a local file, with no AWS,
 //! and prints the report. Exit status: 0 valid, 1 invalid rows, 2 unreadable file.
 //!
@@ -12,14 +15,14 @@ use std::fs::File;
 use std::io::{self, BufReader, Write};
 use std::process::ExitCode;
 
-use shared::csvfile::BoxRead;
+use shared::csvfile::{BoxRead, Fill};
 use shared::domain::{ImportOptions, InviteChannel, OnError};
 use shared::import::{scan, ImportStatus, Report};
 
 const USAGE: &str =
     "usage: preapprove validate FILE [--json] [--errors-csv OUT] [--on-error reject-file|skip-invalid-rows] \
                      [--invite email|sms|none] [--map 'HEADER=FIELD']... \
-                     [--defaults 'Ownership=corporate,Platform=ios']...";
+                     [--defaults 'Ownership=corporate,Platform=ios' | 'Platform=from:Device Type']...";
 
 #[derive(Debug)]
 struct Args {
@@ -73,18 +76,21 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                 let field = (!field.trim().is_empty()).then(|| field.trim().to_owned());
                 options.mapping.insert(header.trim().to_owned(), field);
             }
-            // One value for every row of a column the file lacks, as the
-            // upload's `column-defaults` metadata gives it.
+            // What fills a column the file lacks, as the upload's
+            // `column-defaults` metadata gives it: one value for every row,
+            // or `from:TITLE`, Platform proposed from that column.
             "--defaults" => {
                 let pairs = value("--defaults")?;
                 for pair in pairs.split(',').filter(|p| !p.trim().is_empty()) {
                     let (field, v) = pair.split_once('=').ok_or_else(|| {
-                        format!("--defaults takes FIELD=VALUE pairs such as 'Ownership=corporate', got '{pair}'")
+                        format!("--defaults takes FIELD=VALUE pairs such as 'Ownership=corporate' or 'Platform=from:Device Type', got '{pair}'")
                     })?;
-                    options
-                        .column_defaults
-                        .set(field.trim(), v)
-                        .map_err(|e| e.to_string())?;
+                    let defaults = &mut options.column_defaults;
+                    match v.trim_start().strip_prefix("from:") {
+                        Some(column) => defaults.set_from(field.trim(), column),
+                        None => defaults.set(field.trim(), v),
+                    }
+                    .map_err(|e| e.to_string())?;
                 }
             }
             "-h" | "--help" => return Err(USAGE.into()),
@@ -201,10 +207,37 @@ fn print_human(out: &mut impl Write, r: &Report) -> io::Result<()> {
         .options
         .column_defaults
         .iter()
-        .map(|(f, v)| format!("{f} = {v}"))
+        .filter_map(|(f, fill)| match fill {
+            Fill::Value(v) => Some(format!("{f} = {v}")),
+            Fill::From { .. } => None,
+        })
         .collect();
     if !filled.is_empty() {
         writeln!(out, "filled for every row: {}", filled.join(", "))?;
+    }
+    if let Some(p) = &r.platform_proposals {
+        let mut values: Vec<String> = p
+            .values
+            .iter()
+            .map(|v| {
+                format!(
+                    "'{}' -> {} ({} row(s))",
+                    v.value,
+                    v.platform.unwrap_or("no proposal"),
+                    v.rows
+                )
+            })
+            .collect();
+        if p.other_rows > 0 {
+            values.push(format!("other values ({} row(s))", p.other_rows));
+        }
+        writeln!(
+            out,
+            "Platform proposed from '{}': {}; {} row(s) without one",
+            p.column,
+            values.join(", "),
+            p.without
+        )?;
     }
     if !r.ignored_columns.is_empty() {
         writeln!(out, "ignored columns: {}", r.ignored_columns.join(", "))?;

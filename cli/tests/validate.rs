@@ -153,3 +153,58 @@ fn defaults_fill_the_mandatory_columns_a_migrated_file_lacks() {
         assert!(err.contains(says), "{pair}: {err}");
     }
 }
+
+/// Issue 29: `--defaults 'Platform=from:Device Type'` takes each row's
+/// platform from Jamf's Device Type, as the upload's
+/// `{"Platform": {"from": "Device Type"}}` does, and says what each value
+/// proposed; a column that cannot say a platform is refused.
+#[test]
+fn platforms_can_be_taken_from_a_column_offline() {
+    let f = fixture("jamf-preload-mixed.csv");
+    let (code, text) = run(&[
+        "validate",
+        &f,
+        "--defaults",
+        "Ownership=corporate,Platform=from:Device Type",
+    ]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("3 rows, 3 valid"), "{text}");
+    assert!(
+        text.contains("Platform proposed from 'Device Type': 'Apple TV' -> tvos (1 row(s)), 'Computer' -> macos (1 row(s)), 'Mobile Device' -> ios (1 row(s)); 0 row(s) without one"),
+        "{text}"
+    );
+    let (code, json) = run(&[
+        "validate",
+        &f,
+        "--json",
+        "--defaults",
+        "Ownership=corporate",
+        "--defaults",
+        "Platform=from:Device Type",
+    ]);
+    assert_eq!(code, 0, "{json}");
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        report["options"]["column_defaults"]["platform"]["from"],
+        "Device Type"
+    );
+    assert_eq!(report["platform_proposals"]["by_platform"]["macos"], 1);
+
+    let (code, text) = run(&[
+        "validate",
+        &f,
+        "--defaults",
+        "Ownership=corporate,Platform=from:Position",
+    ]);
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        text.contains("Platform cannot be proposed from column 'Position'"),
+        "{text}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_preapprove"))
+        .args(["validate", &f, "--defaults", "Ownership=from:Device Type"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Platform only"));
+}

@@ -61,9 +61,10 @@ pub struct DeviceRecord {
     pub updated_at: String,
     /// Set when the device completes enrollment.
     pub enrollment: Option<EnrollmentInfo>,
-    /// Times (epoch seconds) of the wrong enrollment passwords since the last
-    /// right one (admission's attempt limit; never written by an import).
-    pub failures: Vec<u64>,
+    /// Admission's count of password checks (its attempt limit; never
+    /// written by an import).
+    #[serde(default)]
+    pub checks: PasswordChecks,
     /// The device's latest invite and where it stands.
     #[serde(default)]
     pub invite: Option<DeviceInvite>,
@@ -148,6 +149,20 @@ pub struct AdeLink {
     pub color: Option<String>,
     pub asset_tag: Option<String>,
     pub device_assigned_date: Option<String>,
+}
+
+/// The password checks admission claimed on a device item, for its attempt
+/// limit (`crate::admission::lockout`): three numbers, whatever the number of
+/// guesses, so the item's size stays bounded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordChecks {
+    /// Checks claimed on this item (only grows while the item lives).
+    pub claimed: u64,
+    /// What `claimed` was at the last right password or unlock: the checks
+    /// since then are the ones that count.
+    pub cleared: u64,
+    /// When (epoch seconds) the latest check was claimed: a lock starts there.
+    pub last_at: u64,
 }
 
 /// Which invite a device's user got last (an [`InviteRef`] tag) and its state.

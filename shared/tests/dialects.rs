@@ -154,28 +154,3 @@ fn a_missing_mandatory_column_is_a_file_error() {
         "{e}"
     );
 }
-
-/// Issue 29: Jamf Pro's Inventory Preload template, with the two columns the
-/// seeds make mandatory added, imports as it is (made-up rows).
-#[test]
-fn a_jamf_inventory_preload_file_imports_in_one_step() {
-    let s = scan_fixture("jamf-inventory-preload.csv").unwrap();
-    assert_eq!(s.columns.format, Some("Jamf Pro Inventory Preload"));
-    assert_eq!((s.rows, s.valid_rows), (2, 2), "{:?}", s.errors);
-    assert_eq!(
-        rows("jamf-inventory-preload.csv"),
-        [
-            (2, "Jane Doe".into(), "C02XJ1AAJGH5".into(), "macos"),
-            (3, "Richard Roe".into(), "DMPXK2BBQ1GC".into(), "ios"),
-        ]
-    );
-}
-
-/// Issue 29: Intune's corporate identifiers file has no header row, and is told so.
-#[test]
-fn an_intune_corporate_identifiers_file_is_told_it_has_no_header_row() {
-    let e = scan_fixture("intune-corporate-identifiers.csv").unwrap_err();
-    let msg = e.to_string();
-    assert!(msg.contains("the file has no header row"), "{msg}");
-    assert!(msg.contains("Serial Number,Manufacturer,Model"), "{msg}");
-}

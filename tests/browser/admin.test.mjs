@@ -328,6 +328,96 @@ test(
     }),
 );
 
+// Issue 29: a device list from another tool, in one round. Jamf Pro's Inventory Preload template has
+// neither Ownership nor Platform: Ownership is filled for the whole file, and each row's platform is
+// proposed from its Device Type, checked in the preview and confirmed by sending.
+test(
+  "a Jamf Pro preload file imports with Ownership for every row and platforms confirmed from Device Type",
+  { timeout: 180_000 },
+  () =>
+    inBrowser(async (page, u) => {
+      await signIn(page);
+      const csv = [
+        "Serial Number,Device Type,Username,Full Name,Email Address,Phone Number,Position," +
+          "Department,Building,Room,PO Number,Vendor,Asset Tag",
+        `${u}-C1,Computer,jdoe,Jane Doe,${u}-jane@example.com,,Engineer,R&D,HQ,3.14,PO-1,Apple,A-1`,
+        `${u}-M1,Mobile Device,rroe,Richard Roe,${u}-rick@example.com,,Sales,Sales,HQ,2.01,PO-2,Apple,A-2`,
+        `${u}-T1,Apple TV,,Lobby Display,${u}-av@example.com,,,Facilities,HQ,Lobby,PO-3,Apple,A-3`,
+      ].join("\r\n");
+      await page.getByRole("link", { name: "Pre-approve", exact: true }).click();
+      await page.getByLabel("Device list (CSV exported from a spreadsheet)").setInputFiles({
+        name: `${u}-jamf-preload.csv`,
+        mimeType: "text/csv",
+        buffer: Buffer.from(csv),
+      });
+      await page.getByRole("button", { name: "Next" }).click();
+
+      // One report: what is missing, and where the platforms could come from; nothing guessed yet.
+      await page
+        .getByRole("alert")
+        .getByText("missing mandatory column(s): Ownership, Platform", { exact: false })
+        .waitFor();
+      await page.locator("#proposal-hint", { hasText: "‘Device Type’" }).waitFor();
+      await shot(page, "jamf-missing-columns");
+      await page.getByLabel("Ownership", { exact: true }).selectOption("corporate");
+      await page
+        .getByLabel("Platform", { exact: true })
+        .selectOption({ label: "proposed from ‘Device Type’, row by row" });
+      await page.getByRole("button", { name: "Apply mapping" }).click();
+
+      // The preview: the format, each value's proposal over the file, and each row's.
+      await page.getByText("Recognised as a Jamf Pro Inventory Preload file.").waitFor();
+      const totals = page.getByRole("region", { name: "Platform proposals" });
+      for (const [value, platform] of [
+        ["Computer", "macos"],
+        ["Mobile Device", "ios"],
+        ["Apple TV", "tvos"],
+      ]) {
+        const cells = totals.locator("tr", { hasText: value }).locator("td");
+        assert.deepEqual(await cells.allTextContents(), [value, platform, "1"]);
+      }
+      for (const [serial, platform, from] of [
+        [`${u}-C1`, "macos", "Computer"],
+        [`${u}-M1`, "ios", "Mobile Device"],
+        [`${u}-T1`, "tvos", "Apple TV"],
+      ]) {
+        const row = page.locator("#rows tr", { hasText: serial });
+        assert.equal(
+          (await row.locator("td").nth(5).textContent()).replace(/\s+/g, " ").trim(),
+          `${platform} (‘${from}’)`,
+        );
+        assert.equal(await row.locator("td").nth(6).textContent(), "corporate");
+      }
+      assert.equal(await page.locator("#rows tr.invalid").count(), 0);
+      await shot(page, "jamf-platform-proposals");
+
+      // Sending confirms them.
+      await page.getByRole("button", { name: "Next" }).click();
+      await page.locator("#platform-confirmed", { hasText: "‘Device Type’" }).waitFor();
+      await page.getByLabel("Do not send").check();
+      await page.getByRole("button", { name: "Send" }).click();
+      await page.locator("#final-status", { hasText: "completed" }).waitFor({ timeout: 90_000 });
+      await page.getByText("3 devices, 3 users").waitFor();
+      await shot(page, "jamf-imported");
+
+      // The devices, each with its own row's platform.
+      await page.getByRole("link", { name: "Devices" }).click();
+      await page.getByLabel("Filter by: Enrollment Status").selectOption("pre_approved");
+      await page.getByLabel("Search serial number or email").fill(`${u}-`);
+      await page.getByRole("button", { name: "Apply" }).click();
+      await page.getByRole("link", { name: `${u}-T1` }).waitFor();
+      for (const [serial, platform] of [
+        [`${u}-C1`, "macos"],
+        [`${u}-M1`, "ios"],
+        [`${u}-T1`, "tvos"],
+      ]) {
+        const row = page.locator("tr", { has: page.getByRole("link", { name: serial }) });
+        assert.equal(await row.locator("td").nth(3).textContent(), platform, serial);
+      }
+      await shot(page, "jamf-devices");
+    }),
+);
+
 // The table at scale (seeded by `infra/seed.py` before these tests, SEED_DEVICES devices): the overview
 // is one read of the device totals, so it renders as fast as with ten; the list pages with a stable cursor.
 test(

@@ -153,6 +153,17 @@ impl Stack {
         r.json().await.expect("JSON answer")
     }
 
+    /// How many processes serve `function` (`stack.py run --instances`):
+    /// requests overlap only when there are several.
+    pub fn instances_of(&self, function: &str) -> usize {
+        var("STACK_INSTANCES")
+            .split(',')
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(name, _)| *name == function)
+            .and_then(|(_, n)| n.parse().ok())
+            .unwrap_or(0)
+    }
+
     /// A prefix no other test uses, for keys, serials and emails.
     pub fn unique(&self) -> String {
         uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()

@@ -16,6 +16,15 @@ use shared::ade::ports::{AdeAccounts, AdeSecrets, SyncJob};
 use shared::aws::ade::{DynamoAdeAccounts, SecretsAdeSecrets, BY_ADE_ACCOUNT};
 use shared::clock::epoch_now;
 use shared::records::DeviceStatus;
+use tokio::sync::{RwLock, RwLockReadGuard};
+
+/// The simulator's clock is one for all its servers: the test that moves it
+/// runs alone, the others hold it still (their sessions and cursors would age).
+static CLOCK: RwLock<()> = RwLock::const_new(());
+
+async fn clock_still() -> RwLockReadGuard<'static, ()> {
+    CLOCK.read().await
+}
 
 struct World {
     st: Stack,
@@ -148,13 +157,18 @@ fn serials(prefix: &str, n: usize) -> Vec<String> {
 #[tokio::test]
 async fn a_first_sync_pre_approves_2500_devices_over_3_pages_and_admission_allows_them() {
     let w = World::new().await;
+    let _still = clock_still().await;
     let (id, server) = w.account(true).await;
     let u = w.st.unique().to_uppercase();
     let macs = serials(&format!("M{u}"), 2490);
     let visions = serials(&format!("V{u}"), 10);
     w.sim.devices(&server, entries(&macs, "Mac", "added")).await;
-    w.sim.devices(&server, entries(&visions, "Vision", "added")).await;
-    w.sim.options(&server, json!({"duplicates_across_pages": 3})).await;
+    w.sim
+        .devices(&server, entries(&visions, "Vision", "added"))
+        .await;
+    w.sim
+        .options(&server, json!({"duplicates_across_pages": 3}))
+        .await;
 
     w.sync(&id, false).await;
     let a = w.state(&id).await;
@@ -164,9 +178,16 @@ async fn a_first_sync_pre_approves_2500_devices_over_3_pages_and_admission_allow
     assert_eq!(report.kind, "fetch");
     assert_eq!(report.unsupported, 10);
     assert_eq!(report.unsupported_devices.len(), 10);
-    assert!(report.unsupported_devices.iter().all(|d| d.family == "Vision"));
+    assert!(report
+        .unsupported_devices
+        .iter()
+        .all(|d| d.family == "Vision"));
     assert_eq!(w.linked(&id).await.len(), 2490);
-    assert_eq!(w.sim.requests(&server, "/server/devices").await, 3, "3 pages of ≤1000");
+    assert_eq!(
+        w.sim.requests(&server, "/server/devices").await,
+        3,
+        "3 pages of ≤1000"
+    );
     assert_eq!(w.sim.requests(&server, "/devices/sync").await, 1);
     assert!(a.sync.cursor.is_some());
 
@@ -193,6 +214,7 @@ async fn a_first_sync_pre_approves_2500_devices_over_3_pages_and_admission_allow
 #[tokio::test]
 async fn changes_after_the_fetch_respect_enrolled_and_csv_devices() {
     let w = World::new().await;
+    let _still = clock_still().await;
     let (id, server) = w.account(true).await;
     let u = w.st.unique().to_uppercase();
     let [gone, enrolled, csv, moved, late] =
@@ -209,12 +231,17 @@ async fn changes_after_the_fetch_respect_enrolled_and_csv_devices() {
     let before = w.st.device(&csv).await.unwrap();
 
     let first = [gone.clone(), enrolled.clone(), csv.clone()];
-    w.sim.devices(&server, entries(&first, "iPad", "added")).await;
+    w.sim
+        .devices(&server, entries(&first, "iPad", "added"))
+        .await;
     w.sync(&id, false).await;
     let csv_now = w.st.device(&csv).await.unwrap();
     assert_eq!(csv_now.email, before.email, "the CSV's user stays");
     assert_eq!(csv_now.password_hash, before.password_hash);
-    assert_eq!(csv_now.ade.as_ref().map(|l| l.account.as_str()), Some(id.as_str()));
+    assert_eq!(
+        csv_now.ade.as_ref().map(|l| l.account.as_str()),
+        Some(id.as_str())
+    );
 
     // One of them enrolls (as admission's completion leaves it).
     w.st.dynamo
@@ -231,21 +258,52 @@ async fn changes_after_the_fetch_respect_enrolled_and_csv_devices() {
 
     // ABM unassigns all three, moves one in from another server, and adds one
     // that it then deletes and adds again (the latest op wins).
-    w.sim.devices(&server, entries(&first, "iPad", "deleted")).await;
-    w.sim.devices(&server, entries(std::slice::from_ref(&moved), "iPhone", "modified")).await;
-    w.sim.devices(&server, entries(std::slice::from_ref(&late), "AppleTV", "added")).await;
-    w.sim.devices(&server, entries(std::slice::from_ref(&late), "AppleTV", "deleted")).await;
-    w.sim.devices(&server, entries(std::slice::from_ref(&late), "AppleTV", "added")).await;
+    w.sim
+        .devices(&server, entries(&first, "iPad", "deleted"))
+        .await;
+    w.sim
+        .devices(
+            &server,
+            entries(std::slice::from_ref(&moved), "iPhone", "modified"),
+        )
+        .await;
+    w.sim
+        .devices(
+            &server,
+            entries(std::slice::from_ref(&late), "AppleTV", "added"),
+        )
+        .await;
+    w.sim
+        .devices(
+            &server,
+            entries(std::slice::from_ref(&late), "AppleTV", "deleted"),
+        )
+        .await;
+    w.sim
+        .devices(
+            &server,
+            entries(std::slice::from_ref(&late), "AppleTV", "added"),
+        )
+        .await;
     w.sync(&id, false).await;
 
     let report = w.state(&id).await.sync.last_run.unwrap();
     assert_eq!(report.kind, "sync");
     assert_eq!((report.removed, report.kept), (1, 2), "{report:?}");
-    assert!(w.st.device(&gone).await.is_none(), "never enrolled: removed");
-    let e = w.st.device(&enrolled).await.expect("never an enrolled device");
+    assert!(
+        w.st.device(&gone).await.is_none(),
+        "never enrolled: removed"
+    );
+    let e =
+        w.st.device(&enrolled)
+            .await
+            .expect("never an enrolled device");
     assert_eq!((e.status, e.ade), (DeviceStatus::Enrolled, None));
     let c = w.st.device(&csv).await.expect("the CSV pre-approval stays");
-    assert_eq!((c.status, c.email, c.ade), (DeviceStatus::PreApproved, before.email, None));
+    assert_eq!(
+        (c.status, c.email, c.ade),
+        (DeviceStatus::PreApproved, before.email, None)
+    );
     assert_eq!(w.st.device(&moved).await.unwrap().platform.as_str(), "ios");
     assert_eq!(w.st.device(&late).await.unwrap().platform.as_str(), "tvos");
 }
@@ -253,6 +311,7 @@ async fn changes_after_the_fetch_respect_enrolled_and_csv_devices() {
 #[tokio::test]
 async fn an_expired_cursor_leads_to_a_full_fetch_that_removes_released_devices() {
     let w = World::new().await;
+    let _alone = CLOCK.write().await;
     let (id, server) = w.account(true).await;
     let u = w.st.unique().to_uppercase();
     let all = serials(&format!("R{u}"), 6);
@@ -260,7 +319,9 @@ async fn an_expired_cursor_leads_to_a_full_fetch_that_removes_released_devices()
     w.sync(&id, false).await;
     assert_eq!(w.linked(&id).await.len(), 6);
     // Released in ABM: no `deleted` event; then the cursor ages past 7 days.
-    w.sim.devices(&server, entries(&all[4..], "Mac", "released")).await;
+    w.sim
+        .devices(&server, entries(&all[4..], "Mac", "released"))
+        .await;
     w.sim.advance_clock(8 * 86_400).await;
     w.sync(&id, false).await;
     let a = w.state(&id).await;
@@ -274,27 +335,46 @@ async fn an_expired_cursor_leads_to_a_full_fetch_that_removes_released_devices()
 #[tokio::test]
 async fn two_syncs_of_one_account_at_once_ask_apple_once() {
     let w = World::new().await;
+    let _still = clock_still().await;
     let (id, server) = w.account(true).await;
     let u = w.st.unique().to_uppercase();
-    w.sim.devices(&server, entries(&serials(&format!("T{u}"), 50), "iPad", "added")).await;
+    w.sim
+        .devices(
+            &server,
+            entries(&serials(&format!("T{u}"), 50), "iPad", "added"),
+        )
+        .await;
     // Apple answers slowly, so both runs overlap.
     w.sim
-        .failures(&server, json!({"path": "/server/devices", "delay_seconds": 2, "times": 1}))
+        .failures(
+            &server,
+            json!({"path": "/server/devices", "delay_seconds": 2, "times": 1}),
+        )
         .await;
     let (a, b) = tokio::join!(w.sync(&id, true), w.sync(&id, true));
     assert_eq!(a["batchItemFailures"], json!([]), "{a}");
     assert_eq!(b["batchItemFailures"], json!([]), "{b}");
-    assert_eq!(w.sim.requests(&server, "/server/devices").await, 1, "one run fetched");
+    assert_eq!(
+        w.sim.requests(&server, "/server/devices").await,
+        1,
+        "one run fetched"
+    );
     assert_eq!(w.linked(&id).await.len(), 50);
 }
 
 #[tokio::test]
 async fn terms_not_signed_and_throttling_show_on_the_account_and_admission_keeps_answering() {
     let w = World::new().await;
+    let _still = clock_still().await;
     let (id, server) = w.account(true).await;
     let u = w.st.unique().to_uppercase();
     let serial = format!("K{u}");
-    w.sim.devices(&server, entries(std::slice::from_ref(&serial), "iPhone", "added")).await;
+    w.sim
+        .devices(
+            &server,
+            entries(std::slice::from_ref(&serial), "iPhone", "added"),
+        )
+        .await;
     w.sync(&id, false).await;
     assert!(w.st.device(&serial).await.is_some());
 
@@ -312,7 +392,11 @@ async fn terms_not_signed_and_throttling_show_on_the_account_and_admission_keeps
                 .to_string(),
         )
         .await;
-    assert_eq!((status, v["decision"].as_str()), (200, Some("allow")), "{v}");
+    assert_eq!(
+        (status, v["decision"].as_str()),
+        (200, Some("allow")),
+        "{v}"
+    );
 
     w.sim.failures(&server, json!({"terms": true})).await;
     w.sim
@@ -331,14 +415,25 @@ async fn terms_not_signed_and_throttling_show_on_the_account_and_admission_keeps
 #[tokio::test]
 async fn a_renewed_token_goes_on_from_the_same_cursor() {
     let w = World::new().await;
+    let _still = clock_still().await;
     let (id, server) = w.account(true).await;
     let u = w.st.unique().to_uppercase();
-    w.sim.devices(&server, entries(&serials(&format!("N{u}"), 3), "Mac", "added")).await;
+    w.sim
+        .devices(
+            &server,
+            entries(&serials(&format!("N{u}"), 3), "Mac", "added"),
+        )
+        .await;
     w.sync(&id, false).await;
     let cursor = w.state(&id).await.sync.cursor;
     let renewed = w.sim.renew_token(&server).await;
     w.secrets.put_token(&id, &renewed).await.unwrap();
-    w.sim.devices(&server, entries(&serials(&format!("P{u}"), 2), "Mac", "added")).await;
+    w.sim
+        .devices(
+            &server,
+            entries(&serials(&format!("P{u}"), 2), "Mac", "added"),
+        )
+        .await;
     let fetches = w.sim.requests(&server, "/server/devices").await;
     w.sync(&id, false).await;
     let a = w.state(&id).await;
@@ -352,13 +447,21 @@ async fn a_renewed_token_goes_on_from_the_same_cursor() {
 #[tokio::test]
 async fn the_schedule_queues_every_account_and_the_queue_syncs_them() {
     let w = World::new().await;
-    let (id, server) = w.account(true).await;
+    let _still = clock_still().await;
+    let (_id, server) = w.account(true).await;
     let u = w.st.unique().to_uppercase();
     let serial = format!("Q{u}");
-    w.sim.devices(&server, entries(std::slice::from_ref(&serial), "iPad", "added")).await;
-    let answer = w
-        .st
-        .invoke("ade-sync", &json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}))
+    w.sim
+        .devices(
+            &server,
+            entries(std::slice::from_ref(&serial), "iPad", "added"),
+        )
+        .await;
+    let answer =
+        w.st.invoke(
+            "ade-sync",
+            &json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}),
+        )
         .await;
     assert!(answer["queued"].as_u64().unwrap() >= 1, "{answer}");
     // The stack's relay delivers the queue to the function.

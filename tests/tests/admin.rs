@@ -543,14 +543,11 @@ async fn wrong_passwords_lock_a_serial_until_an_administrator_unlocks_it() {
     );
     assert_eq!(v["failed_attempts"], 5);
     let until = v["locked_until"].as_str().expect("locked").to_owned();
-    // The lock is 15 minutes from the fifth failure.
-    let fifth = a.st.device(&serial).await.unwrap().failures[4];
+    // The lock is 15 minutes from the fifth check.
+    let fifth = a.st.device(&serial).await.unwrap().checks.last_at;
     assert_eq!(until, shared::clock::rfc3339(fifth + 15 * 60));
 
     // A second lock lasts twice as long: the first one over, five more wrong passwords.
-    let earlier: Vec<aws_sdk_dynamodb::types::AttributeValue> = (0..5)
-        .map(|i| aws_sdk_dynamodb::types::AttributeValue::N((fifth - 3600 + i).to_string()))
-        .collect();
     a.st.dynamo
         .update_item()
         .table_name(&a.st.devices_table)
@@ -558,8 +555,11 @@ async fn wrong_passwords_lock_a_serial_until_an_administrator_unlocks_it() {
             "serial",
             aws_sdk_dynamodb::types::AttributeValue::S(serial.clone()),
         )
-        .update_expression("SET failures = :f")
-        .expression_attribute_values(":f", aws_sdk_dynamodb::types::AttributeValue::L(earlier))
+        .update_expression("SET last_check_at = :t")
+        .expression_attribute_values(
+            ":t",
+            aws_sdk_dynamodb::types::AttributeValue::N((fifth - 3600).to_string()),
+        )
         .send()
         .await
         .expect("age the first lock");
@@ -569,7 +569,7 @@ async fn wrong_passwords_lock_a_serial_until_an_administrator_unlocks_it() {
     }
     let v = a.get(&path).await;
     assert_eq!(v["failed_attempts"], 10);
-    let tenth = a.st.device(&serial).await.unwrap().failures[9];
+    let tenth = a.st.device(&serial).await.unwrap().checks.last_at;
     assert_eq!(v["locked_until"], shared::clock::rfc3339(tenth + 30 * 60));
 
     let (status, v) = a.send("POST", &format!("{path}/unlock"), json!({})).await;

@@ -139,6 +139,49 @@ async fn a_file_with_a_bad_row_writes_nothing_and_reports_every_error() {
     );
 }
 
+/// Issue 29: a Jamf Pro preload file dropped under `imports/` by any S3
+/// client, with `column-defaults` giving Ownership for every row and taking
+/// Platform from Device Type: each device gets its own row's platform, and
+/// the report records where the platforms came from.
+#[tokio::test]
+async fn a_jamf_preload_file_takes_platforms_from_device_type_through_metadata() {
+    let st = Stack::from_env().await;
+    let u = st.unique();
+    let key = format!("imports/{u}-jamf-preload.csv");
+    let body = format!(
+        "Serial Number,Device Type,Username,Full Name,Email Address,Position,Asset Tag\r\n\
+         {u}-C1,Computer,jdoe,Jane Doe,{u}-jane@example.com,Engineer,A-1\r\n\
+         {u}-M1,Mobile Device,rroe,Richard Roe,{u}-rick@example.com,Sales,A-2\r\n\
+         {u}-T1,Apple TV,,Lobby Display,{u}-av@example.com,,A-3\r\n"
+    );
+    st.upload(
+        &key,
+        body,
+        &[
+            ("invite", "none"),
+            (
+                "column-defaults",
+                r#"{"Ownership":"corporate","Platform":{"from":"Device Type"}}"#,
+            ),
+        ],
+    )
+    .await;
+    let report = st.wait_for_report(&key).await;
+    assert_eq!(report["status"], "completed", "{report:#}");
+    assert_eq!(report["format"], "Jamf Pro Inventory Preload");
+    assert_eq!(report["devices_written"], 3);
+    assert_eq!(
+        report["options"]["column_defaults"]["platform"]["from"],
+        "Device Type"
+    );
+    assert_eq!(report["platform_proposals"]["without"], 0);
+    for (serial, platform) in [("C1", "macos"), ("M1", "ios"), ("T1", "tvos")] {
+        let d = st.device(&format!("{u}-{serial}")).await.expect(serial);
+        assert_eq!(d.platform.as_str(), platform, "{serial}");
+        assert_eq!(d.ownership, Some(shared::domain::Ownership::Corporate));
+    }
+}
+
 #[tokio::test]
 async fn sms_invites_go_to_the_mobile_number() {
     let st = Stack::from_env().await;

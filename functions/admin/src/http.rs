@@ -31,6 +31,10 @@ struct ErrorBody<'a> {
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     headers: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mapping: Option<&'a std::collections::BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    platform_sources: Option<&'a [String]>,
 }
 
 impl ApiError {
@@ -67,10 +71,20 @@ impl ApiError {
             }
             other => other.to_string(),
         };
-        let (field, headers) = match &self {
-            Self::Admin(AdminError::BadRequest { field, .. }) => (*field, None),
-            Self::Admin(AdminError::Unprocessable { headers, .. }) => (None, Some(&headers[..])),
-            _ => (None, None),
+        let (field, headers, mapping, platform_sources) = match &self {
+            Self::Admin(AdminError::BadRequest { field, .. }) => (*field, None, None, None),
+            Self::Admin(AdminError::Unprocessable {
+                headers,
+                mapping,
+                platform_sources,
+                ..
+            }) => (
+                None,
+                Some(&headers[..]),
+                Some(mapping),
+                Some(&platform_sources[..]),
+            ),
+            _ => (None, None, None, None),
         };
         let mut r = json(
             status,
@@ -79,6 +93,8 @@ impl ApiError {
                 field,
                 message,
                 headers,
+                mapping,
+                platform_sources,
             },
         );
         match self {

@@ -38,8 +38,7 @@ fn main() {
                     platform: Platform::Macos,
                     groups: vec!["Engineering".into(), "Laptops".into()],
                     password_hash: Some(hash),
-                    failures: Vec::new(),
-                    enroll_nonce: None,
+                    checks: Default::default(),
                     expires: None,
                 },
             );

@@ -2,22 +2,27 @@
 //! admission rules. No input makes this panic; store failures answer 503.
 //!
 //! What an anonymous caller gets: refusals that depend on the stored list are
-//! one answer, byte for byte (`not_allowed`); every deny path makes the same
-//! requests (the read, then its writes in parallel); wrong passwords lock the
-//! serial (`lockout`); completing an enrollment needs the token of an `allow`,
-//! and grants exactly what that `allow` granted, against the same record.
+//! one answer, byte for byte (`not_allowed`); every answer that is not a
+//! pre-approval makes the same requests, given whether the request brings a
+//! password: the read, with a password a claimed check (or a claim's request
+//! that writes nothing, where none is compared), then on deny the denial
+//! write; at most five password checks per lock window (`lockout`), each
+//! claimed before its comparison; completing an enrollment needs the token of
+//! an `allow`, grants exactly what that `allow` granted, against the same
+//! record, and only once.
 
 use lambda_http::http::{header, Method, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use shared::admission::{
-    decide, AdmissionRequest, AdmissionStore, Credential, Decision, Denial, Enrolled, Enrollment,
-    Expect, PasswordCheck, PublicReason, TokenKey, MAX_BODY_BYTES,
+    decide, password_due, AdmissionRequest, AdmissionStore, Compared, Credential, Decision, Denial,
+    DueCheck, Enrolled, Enrollment, Expect, Grant, PublicReason, TokenKey, MAX_BODY_BYTES,
 };
 use shared::clock::epoch_now;
 use shared::events::Outgoing;
 use shared::password::PasswordKey;
+use shared::port_error::PortError;
 use shared::records::DeviceStatus;
 
 pub struct App<S> {
@@ -177,7 +182,7 @@ fn source_ip(req: &Request) -> Option<String> {
     }
 }
 
-/// A hash no password matches: an unknown serial costs the same check as a wrong password.
+/// A hash no password matches: a password not compared costs the same HMAC as one compared.
 const NO_DEVICE_HASH: &str = "v2$0000000000000000000000000000000000000000000000000000000000000000";
 
 /// POST /v1/admission: the decision, and on allow the token that completes the enrollment.
@@ -187,20 +192,24 @@ async fn admit<S: AdmissionStore>(app: &App<S>, a: &Attempt<'_>) -> Response<Bod
         Ok(l) => l,
         Err(e) => return unavailable(a.endpoint, &e),
     };
-    let matches =
-        |presented: &str, stored: &str| app.password_key.verify(&request.serial, presented, stored);
-    if let (None, Some(p)) = (&lookup.device, &request.password) {
-        let _ = matches(p, NO_DEVICE_HASH);
+    let (compared, claimed) = match password_due(request, &lookup, a.now) {
+        // No comparison without its claim: a store that cannot count answers 503.
+        Some(due) => match compare(app, request, &due).await {
+            Ok(found) => found,
+            Err(e) => return unavailable(a.endpoint, &e),
+        },
+        None => (Compared::NotDue, None),
+    };
+    let decision = decide(request, &lookup, Credential::Password(compared), a.now);
+    if compared == Compared::NotDue
+        && request.password.is_some()
+        && decision.grant() != Some(Grant::PreApproved)
+    {
+        stand_in(app, request).await;
     }
-    let decision = decide(request, &lookup, Credential::Password(&matches), a.now);
-    let failures_seen = lookup.device.as_ref().map_or(0, |d| d.failures.len());
-    if decision.password == PasswordCheck::Right && failures_seen > 0 {
-        if let Err(e) = app
-            .store
-            .reset_failures(&request.serial, failures_seen)
-            .await
-        {
-            tracing::error!(error = %e, "could not reset the failed attempts");
+    if let (Compared::Right, Some(claimed)) = (compared, claimed) {
+        if let Err(e) = app.store.clear_checks(&request.serial, claimed).await {
+            tracing::error!(error = %e, "could not clear the password checks");
         }
     }
     settle(app, a, &decision).await;
@@ -216,10 +225,47 @@ async fn admit<S: AdmissionStore>(app: &App<S>, a: &Attempt<'_>) -> Response<Bod
     json(StatusCode::OK, &decision.answer(token))
 }
 
+/// Claims a password check, then compares: what it found, and the device's
+/// checks with this one (to clear them when right). A refused claim compares
+/// nothing (the window filled since the read).
+async fn compare<S: AdmissionStore>(
+    app: &App<S>,
+    request: &AdmissionRequest,
+    due: &DueCheck<'_>,
+) -> Result<(Compared, Option<u64>), PortError> {
+    let presented = request.password.as_deref().unwrap_or_default();
+    let claimed = app.store.claim_check(&request.serial, &due.claim).await?;
+    let stored = if claimed.is_some() {
+        due.hash
+    } else {
+        NO_DEVICE_HASH
+    };
+    let right = app.password_key.verify(&request.serial, presented, stored);
+    Ok(match claimed {
+        Some(claimed) if right => (Compared::Right, Some(claimed)),
+        Some(claimed) => (Compared::Wrong, Some(claimed)),
+        None => (Compared::Refused, None),
+    })
+}
+
+/// A password was presented and not compared, for an answer that could be a
+/// compared one's (a refusal or an open enrollment): the same work as a
+/// comparison, so that its time does not tell which serials have a password
+/// to guess. A claim's request that its condition refuses, and an HMAC.
+async fn stand_in<S: AdmissionStore>(app: &App<S>, request: &AdmissionRequest) {
+    let presented = request.password.as_deref().unwrap_or_default();
+    let _ = app
+        .password_key
+        .verify(&request.serial, presented, NO_DEVICE_HASH);
+    if let Err(e) = app.store.claim_nothing(&request.serial).await {
+        tracing::error!(error = %e, "could not stand in for a password check");
+    }
+}
+
 /// POST /v1/enrollments: an admitted device (its token) becomes enrolled,
 /// once, as its admission granted: the token's grant, judged against the
-/// record it names, with the setting and the record read again now (the
-/// same one request as before: the lookup).
+/// record it names, with the setting and the record read again now, and the
+/// token refused if it completed an enrollment before (one request: the lookup).
 async fn complete<S: AdmissionStore>(app: &App<S>, a: &Attempt<'_>) -> Response<Body> {
     let request = a.request;
     let token = request.enrollment_token.as_deref();
@@ -233,18 +279,26 @@ async fn complete<S: AdmissionStore>(app: &App<S>, a: &Attempt<'_>) -> Response<
             return invalid_token();
         }
     };
-    let lookup = match app.store.lookup(&request.serial).await {
-        Ok(l) => l,
+    let (lookup, used) = match app
+        .store
+        .lookup_completion(&request.serial, &claims.nonce)
+        .await
+    {
+        Ok(read) => read,
         Err(e) => return unavailable(a.endpoint, &e),
     };
-    if let Some(d) = &lookup.device {
-        if d.status == DeviceStatus::Enrolled {
-            return already_enrolled();
-        }
-        // Used before: the device was reset since, and needs a new admission.
-        if d.enroll_nonce.as_deref() == Some(claims.nonce.as_str()) {
-            return invalid_token();
-        }
+    if lookup
+        .device
+        .as_ref()
+        .is_some_and(|d| d.status == DeviceStatus::Enrolled)
+    {
+        return already_enrolled();
+    }
+    // Used before: the device was reset, re-imported or restored since, and
+    // needs a new admission.
+    if used {
+        tracing::info!(endpoint = "enrollments", "enrollment token used before");
+        return invalid_token();
     }
     // Not the record the admission judged (imported, re-imported or removed
     // since): its grant does not carry over to another pre-approval.
@@ -275,6 +329,7 @@ async fn complete<S: AdmissionStore>(app: &App<S>, a: &Attempt<'_>) -> Response<
         },
         at: a.now,
         nonce: claims.nonce,
+        token_expires: claims.expires,
     };
     match app.store.enroll(&enrollment).await {
         Ok(Enrolled::Done) => json(
@@ -288,13 +343,14 @@ async fn complete<S: AdmissionStore>(app: &App<S>, a: &Attempt<'_>) -> Response<
         ),
         Ok(Enrolled::AlreadyEnrolled) => already_enrolled(),
         Ok(Enrolled::Changed) => changed(),
+        Ok(Enrolled::TokenUsed) => invalid_token(),
         Err(e) => unavailable(a.endpoint, &e),
     }
 }
 
-/// The writes a decision calls for, in parallel, so every deny path takes the
-/// same time: the denial record, and a wrong password's failure. Failed
-/// writes are logged, never turned into a different answer.
+/// What a decision leaves: its log line, its event (published after the
+/// answer) and, on deny, the denial record. A failed write is logged, never
+/// turned into a different answer.
 async fn settle<S: AdmissionStore>(app: &App<S>, a: &Attempt<'_>, decision: &Decision) {
     let request = a.request;
     tracing::info!(
@@ -310,33 +366,22 @@ async fn settle<S: AdmissionStore>(app: &App<S>, a: &Attempt<'_>, decision: &Dec
         a.endpoint.name(),
         a.now,
     ));
-    let denial = async {
-        if decision.is_allow() {
-            return;
-        }
-        let denial = Denial {
-            serial: request.serial.clone(),
-            platform: request.platform.as_str(),
-            method: request.method_name(),
-            os_version: request.os_version_text(),
-            reason: decision.reason,
-            endpoint: a.endpoint.name(),
-            at: a.now,
-            source_ip: a.source_ip.clone(),
-        };
-        if let Err(e) = app.store.record_denial(&denial).await {
-            tracing::error!(error = %e, "could not record the denial");
-        }
+    if decision.is_allow() {
+        return;
+    }
+    let denial = Denial {
+        serial: request.serial.clone(),
+        platform: request.platform.as_str(),
+        method: request.method_name(),
+        os_version: request.os_version_text(),
+        reason: decision.reason,
+        endpoint: a.endpoint.name(),
+        at: a.now,
+        source_ip: a.source_ip.clone(),
     };
-    let failure = async {
-        if decision.password != PasswordCheck::Wrong {
-            return;
-        }
-        if let Err(e) = app.store.record_failure(&request.serial, a.now).await {
-            tracing::error!(error = %e, "could not count the wrong password");
-        }
-    };
-    tokio::join!(denial, failure);
+    if let Err(e) = app.store.record_denial(&denial).await {
+        tracing::error!(error = %e, "could not record the denial");
+    }
 }
 
 fn invalid_token() -> Response<Body> {

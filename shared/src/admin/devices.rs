@@ -82,8 +82,9 @@ pub struct DeviceView {
     /// When the pre-approval lapses (absent: it does not; never on an enrolled device).
     pub expires_at: Option<Expiry>,
     pub enrollment: Option<EnrollmentInfo>,
-    /// Wrong enrollment passwords since the last right one.
-    pub failed_attempts: usize,
+    /// Password checks since the last right password or unlock: wrong
+    /// passwords (and any being compared at this moment).
+    pub failed_attempts: u64,
     /// While the attempt limit refuses every admission of this serial.
     pub locked_until: Option<String>,
     /// Where the user's latest invite stands (None: no invite was sent).
@@ -99,13 +100,13 @@ pub struct DeviceView {
 impl From<DeviceRecord> for DeviceView {
     fn from(d: DeviceRecord) -> Self {
         let now = epoch_now();
-        let locked_until = lockout::locked_until(&d.failures).filter(|t| *t > now);
+        let locked_until = lockout::locked_until(&d.checks).filter(|t| *t > now);
         // Lapsed but not yet marked by the sweep: shown as it is.
         let status = d.status_at(now);
         Self {
             source: d.source(),
             invite_state: d.invite.as_ref().map(|i| i.state),
-            failed_attempts: d.failures.len(),
+            failed_attempts: lockout::since_cleared(&d.checks),
             locked_until: locked_until.map(rfc3339),
             pre_approved: status == DeviceStatus::PreApproved,
             status,

@@ -18,11 +18,15 @@ pub enum AdminError {
     #[error("{message}")]
     TooSoon { retry_after: u64, message: String },
     /// The file cannot be read as an import (e.g. mandatory columns missing):
-    /// `headers` are the file's column titles, to map by hand.
+    /// `headers` are the file's column titles, to map by hand from what
+    /// `mapping` (field key -> title) recognised by itself, and
+    /// `platform_sources` those Platform can be proposed from.
     #[error("{message}")]
     Unprocessable {
         message: String,
         headers: Vec<String>,
+        mapping: std::collections::BTreeMap<String, String>,
+        platform_sources: Vec<String>,
     },
     /// A service outside AWS (Apple) did not answer or was not understood;
     /// the message says what was (not) done and when to try again.

@@ -81,13 +81,24 @@ async fn staged(staging: &impl Staging, key: &str) -> Result<Arc<dyn ObjectSourc
 }
 
 fn file_error(e: FileError) -> AdminError {
-    let headers = match &e {
-        FileError::Header(HeaderError::Columns { found, .. }) => found.clone(),
-        _ => Vec::new(),
+    let (headers, mapping, platform_sources) = match &e {
+        FileError::Header(HeaderError::Columns { seen, .. } | HeaderError::Source { seen, .. }) => {
+            (
+                seen.found.clone(),
+                seen.mapped
+                    .iter()
+                    .map(|(f, title)| (f.key().to_owned(), title.clone()))
+                    .collect(),
+                seen.sources.clone(),
+            )
+        }
+        _ => Default::default(),
     };
     AdminError::Unprocessable {
         message: e.to_string(),
         headers,
+        mapping,
+        platform_sources,
     }
 }
 
@@ -140,6 +151,9 @@ pub struct PreviewView {
     pub warnings: Vec<RowIssue>,
     pub duplicate_email_groups: u64,
     pub duplicate_emails: Vec<DuplicateEmail>,
+    /// When Platform is taken from another column: what the rows propose.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform_proposals: Option<crate::import::proposals::ProposalTotals>,
     pub page: usize,
     pub page_size: usize,
     pub pages: usize,
@@ -224,6 +238,7 @@ pub async fn preview(
         duplicate_email_groups: scan.duplicate_email_groups,
         columns: scan.columns,
         duplicate_emails: p.duplicate_emails,
+        platform_proposals: scan.platform_proposals,
         page: p.page,
         page_size: p.page_size,
         pages: p.pages,
@@ -380,7 +395,7 @@ pub async fn commit(
         ));
     }
     let target = format!("{prefix}{}.csv", stem(input.file_name.as_deref()));
-    let mut metadata = options.to_metadata();
+    let mut metadata = options.for_final_file().to_metadata();
     metadata.push(("submitted-by", by.to_owned()));
     metadata.push((ROWS_METADATA, kept.to_string()));
     let published = staging

@@ -14,8 +14,8 @@ pub use request::{
     AdmissionRequest, EnrollmentMethod, RequestError, RequestedPlatform, MAX_BODY_BYTES,
 };
 pub use rules::{
-    decide, Answer, Credential, Decision, Grant, Lookup, PasswordCheck, PublicReason, Reason,
-    StoredDevice, Verdict, NOT_ALLOWED,
+    decide, password_due, Answer, Compared, Credential, Decision, DueCheck, Grant, Lookup,
+    PasswordCheck, PublicReason, Reason, StoredDevice, Verdict, NOT_ALLOWED,
 };
 pub use store::{AdmissionStore, Denial, Enrolled, Enrollment, Expect};
 pub use token::{Claims, TokenError, TokenKey, TOKEN_TTL_SECS};

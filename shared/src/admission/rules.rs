@@ -1,17 +1,19 @@
 //! The admission rules: whether an enrolling device may proceed, and why.
 //! Pure: the caller fetches the device and the setting (one DynamoDB request)
-//! and passes what vouches for the device (a password check bound to its key,
-//! or a verified enrollment token, which carries what its admission granted).
+//! and passes what vouches for the device (what comparing its password found,
+//! where [`password_due`] says one is compared, after the attempt limit took
+//! the check; or a verified enrollment token, which carries what its
+//! admission granted).
 //! The precise reason is for the admin's records; callers are answered with
 //! [`Decision::answer`], which says the same for every refusal that depends
 //! on what is stored.
 
 use serde::Serialize;
 
-use super::lockout;
+use super::lockout::{self, Claim};
 use super::request::{AdmissionRequest, EnrollmentMethod, RequestedPlatform};
 use crate::domain::{Expiry, Platform};
-use crate::records::DeviceStatus;
+use crate::records::{DeviceStatus, PasswordChecks};
 
 /// What admission needs of a stored device (never the user's details).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,10 +22,8 @@ pub struct StoredDevice {
     pub platform: Platform,
     pub groups: Vec<String>,
     pub password_hash: Option<String>,
-    /// Times (epoch seconds) of the wrong passwords since the last right one.
-    pub failures: Vec<u64>,
-    /// The nonce of the enrollment token that last completed this device's enrollment.
-    pub enroll_nonce: Option<String>,
+    /// The password checks claimed for the attempt limit ([`lockout`]).
+    pub checks: PasswordChecks,
     /// When the pre-approval lapses (whether or not the sweep has marked it `expired` yet).
     pub expires: Option<Expiry>,
 }
@@ -116,14 +116,35 @@ pub enum Verdict {
     Deny,
 }
 
-/// What the password check found, for the attempt limit.
+/// What the password comparison found, for the attempt limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PasswordCheck {
-    /// No password was needed, or the device was vouched for by a token.
+    /// Nothing was compared: none was needed or presented, the limit refused
+    /// the check, or the device was vouched for by a token.
     NotChecked,
+    /// Right: the count is cleared.
     Right,
-    /// Missing or wrong: counts towards the lock.
     Wrong,
+}
+
+/// What comparing the presented password with the stored hash found, made
+/// only where [`password_due`] says and only once the attempt limit took the check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compared {
+    /// No comparison was due.
+    NotDue,
+    Right,
+    Wrong,
+    /// The attempt limit refused the check (the window filled since the
+    /// read): nothing was compared.
+    Refused,
+}
+
+/// A password comparison the rules need: against `hash`, once `claim` is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DueCheck<'a> {
+    pub hash: &'a str,
+    pub claim: Claim,
 }
 
 /// What an `allow` granted; its enrollment token carries it, and completing
@@ -137,9 +158,10 @@ pub enum Grant {
 }
 
 /// What vouches for the device beyond its serial and platform.
-pub enum Credential<'a> {
-    /// Admission: `matches(presented, stored_hash)` compares in constant time.
-    Password(&'a dyn Fn(&str, &str) -> bool),
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// Admission: what comparing the presented password found.
+    Password(Compared),
     /// Completion: a valid enrollment token of an admission that granted
     /// this, judged against the very record that is read now (the token's
     /// fingerprint of it matched). A pre-approved token stands for the
@@ -217,6 +239,26 @@ impl Decision {
         }
     }
 
+    fn pre_approved(device: &StoredDevice, password: PasswordCheck) -> Self {
+        Self {
+            decision: Verdict::Allow,
+            reason: Reason::PreApproved,
+            pre_approved: true,
+            groups: Some(device.groups.clone()),
+            detail: None,
+            password,
+        }
+    }
+
+    /// Refused with `reason` under the restriction; let in openly without it.
+    fn refuse(reason: Reason, restricted: bool, password: PasswordCheck) -> Self {
+        if restricted {
+            Self::deny(reason, password)
+        } else {
+            Self::open(password)
+        }
+    }
+
     fn deny_method(detail: &'static str) -> Self {
         Self {
             detail: Some(detail),
@@ -272,36 +314,6 @@ fn method_limitation(req: &AdmissionRequest) -> Option<&'static str> {
     }
 }
 
-/// Why a stored pre-approval does not apply to this request, if it does not,
-/// and what the password check found.
-fn mismatch(
-    req: &AdmissionRequest,
-    device: &StoredDevice,
-    credential: &Credential<'_>,
-) -> (Option<Reason>, PasswordCheck) {
-    if req.platform != RequestedPlatform::Supported(device.platform) {
-        return (Some(Reason::PlatformMismatch), PasswordCheck::NotChecked);
-    }
-    let Some(stored) = &device.password_hash else {
-        return (None, PasswordCheck::NotChecked);
-    };
-    match (credential, &req.password) {
-        // The password was checked at admission, against this hash.
-        (Credential::Token(Grant::PreApproved), _) => (None, PasswordCheck::NotChecked),
-        // It was not (or was wrong): the token proves none; nor does it count as a guess.
-        (Credential::Token(Grant::OpenEnrollment), _) => {
-            (Some(Reason::PasswordRequired), PasswordCheck::NotChecked)
-        }
-        (Credential::Password(_), None) => (Some(Reason::PasswordRequired), PasswordCheck::Wrong),
-        (Credential::Password(matches), Some(presented)) if matches(presented, stored) => {
-            (None, PasswordCheck::Right)
-        }
-        (Credential::Password(_), Some(_)) => {
-            (Some(Reason::PasswordMismatch), PasswordCheck::Wrong)
-        }
-    }
-}
-
 /// Decides at `now` (epoch seconds), on the setting and the record as they are now.
 ///
 /// A token's completion grants exactly what its admission granted, or is
@@ -313,16 +325,16 @@ fn mismatch(
 pub fn decide(
     req: &AdmissionRequest,
     lookup: &Lookup,
-    credential: Credential<'_>,
+    credential: Credential,
     now: u64,
 ) -> Decision {
     let device = lookup.device.as_ref();
     match credential {
-        Credential::Password(_) => judge(req, device, lookup.pre_approved_only, &credential, now),
-        Credential::Token(Grant::PreApproved) => judge(req, device, true, &credential, now),
+        Credential::Password(_) => judge(req, device, lookup.pre_approved_only, credential, now),
+        Credential::Token(Grant::PreApproved) => judge(req, device, true, credential, now),
         Credential::Token(Grant::OpenEnrollment) => {
             let restricted = lookup.pre_approved_only;
-            let d = judge(req, device, restricted, &credential, now);
+            let d = judge(req, device, restricted, credential, now);
             match d.grant() {
                 Some(Grant::PreApproved) if restricted => {
                     // A password-less pre-approval that applies now, but not
@@ -337,67 +349,114 @@ pub fn decide(
     }
 }
 
+/// The password comparison this admission needs, if any: a pre-approval
+/// that applies but for its password, and a password presented. Nothing
+/// else is compared, so nothing else is counted: no password (refused as
+/// `password_required`), a lock, any other reason the pre-approval does not apply.
+pub fn password_due<'a>(
+    req: &AdmissionRequest,
+    lookup: &'a Lookup,
+    now: u64,
+) -> Option<DueCheck<'a>> {
+    let device = applicable(req, lookup.device.as_ref(), lookup.pre_approved_only, now).ok()?;
+    let hash = device.password_hash.as_deref()?;
+    req.password.as_ref()?;
+    Some(DueCheck {
+        hash,
+        claim: Claim::next(&device.checks, now)?,
+    })
+}
+
 /// The rules, with the restriction on or off.
 fn judge(
     req: &AdmissionRequest,
     device: Option<&StoredDevice>,
     restricted: bool,
-    credential: &Credential<'_>,
+    credential: Credential,
     now: u64,
 ) -> Decision {
+    let device = match applicable(req, device, restricted, now) {
+        Ok(device) => device,
+        Err(decision) => return decision,
+    };
+    if device.password_hash.is_none() {
+        return Decision::pre_approved(device, PasswordCheck::NotChecked);
+    }
+    let refuse = |reason, password| Decision::refuse(reason, restricted, password);
+    match credential {
+        // The password was checked at admission, against this hash.
+        Credential::Token(Grant::PreApproved) => {
+            Decision::pre_approved(device, PasswordCheck::NotChecked)
+        }
+        // It was not (or was wrong): the token proves none; nor is it a guess.
+        Credential::Token(Grant::OpenEnrollment) => {
+            refuse(Reason::PasswordRequired, PasswordCheck::NotChecked)
+        }
+        Credential::Password(_) if req.password.is_none() => {
+            refuse(Reason::PasswordRequired, PasswordCheck::NotChecked)
+        }
+        Credential::Password(Compared::Right) => {
+            Decision::pre_approved(device, PasswordCheck::Right)
+        }
+        Credential::Password(Compared::Wrong) => {
+            refuse(Reason::PasswordMismatch, PasswordCheck::Wrong)
+        }
+        // Not compared (over the limit): refused unchecked, as while locked.
+        Credential::Password(Compared::Refused | Compared::NotDue) => {
+            refuse(Reason::Locked, PasswordCheck::NotChecked)
+        }
+    }
+}
+
+/// The device whose pre-approval applies to this request but for its
+/// password, or the decision when it cannot (every other rule, in order).
+fn applicable<'a>(
+    req: &AdmissionRequest,
+    device: Option<&'a StoredDevice>,
+    restricted: bool,
+    now: u64,
+) -> Result<&'a StoredDevice, Decision> {
     if req.platform == RequestedPlatform::Windows {
-        return Decision {
+        return Err(Decision {
             detail: Some(WINDOWS),
             ..Decision::deny(Reason::UnsupportedPlatform, PasswordCheck::NotChecked)
-        };
+        });
     }
     let limitation = method_limitation(req);
     if restricted {
         if let Some(detail) = limitation {
-            return Decision::deny_method(detail);
+            return Err(Decision::deny_method(detail));
         }
     }
+    let refuse = |reason| Decision::refuse(reason, restricted, PasswordCheck::NotChecked);
     let Some(device) = device else {
-        return if restricted {
-            Decision::deny(Reason::NotPreApproved, PasswordCheck::NotChecked)
-        } else {
-            Decision::open(PasswordCheck::NotChecked)
-        };
+        return Err(refuse(Reason::NotPreApproved));
     };
     // Enrollment happens once per serial, whatever the setting: the one-time
     // password and the completion endpoint (409) rely on it.
     if device.status == DeviceStatus::Enrolled {
-        return Decision::deny(Reason::AlreadyEnrolled, PasswordCheck::NotChecked);
+        return Err(Decision::deny(
+            Reason::AlreadyEnrolled,
+            PasswordCheck::NotChecked,
+        ));
     }
     // Lapsed, to the second, whether or not the sweep has marked it yet.
-    let lapsed =
-        device.status == DeviceStatus::Expired || device.expires.is_some_and(|e| e.has_passed(now));
+    if device.status == DeviceStatus::Expired || device.expires.is_some_and(|e| e.has_passed(now)) {
+        return Err(refuse(Reason::Expired));
+    }
     // Locked: refused unchecked, so a guess neither counts nor learns anything.
-    if lapsed || lockout::is_locked(&device.failures, now) {
-        let reason = if lapsed {
-            Reason::Expired
-        } else {
-            Reason::Locked
-        };
-        return if restricted {
-            Decision::deny(reason, PasswordCheck::NotChecked)
-        } else {
-            Decision::open(PasswordCheck::NotChecked)
-        };
+    if lockout::is_locked(&device.checks, now) {
+        return Err(refuse(Reason::Locked));
     }
-    match (mismatch(req, device, credential), limitation) {
-        ((None, password), None) => Decision {
-            decision: Verdict::Allow,
-            reason: Reason::PreApproved,
-            pre_approved: true,
-            groups: Some(device.groups.clone()),
-            detail: None,
-            password,
-        },
-        ((Some(reason), password), _) if restricted => Decision::deny(reason, password),
-        // Open enrollment lets the device in; its pre-approval (and groups) do not apply.
-        ((_, password), _) => Decision::open(password),
+    if req.platform != RequestedPlatform::Supported(device.platform) {
+        return Err(refuse(Reason::PlatformMismatch));
     }
+    // Open enrollment (restricted, it was refused above): the device is let in
+    // without its pre-approval, so its password is not compared.
+    if limitation.is_some() {
+        return Err(Decision::open(PasswordCheck::NotChecked));
+    }
+    Ok(device)
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
-//! What admission needs from storage: one read per request; on deny one
-//! write (and one more, in parallel, for a wrong password); one conditional
-//! write to complete an enrollment.
+//! What admission needs from storage: one read per request; one conditional
+//! write before a password is compared (or, where a password is presented
+//! but not compared, one that its condition refuses); on deny one write; one
+//! transaction to complete an enrollment.
 
 use std::future::Future;
 
+use super::lockout::Claim;
 use super::rules::{Lookup, Reason};
 use crate::port_error::PortError;
 use crate::records::DeviceStatus;
@@ -73,8 +75,10 @@ pub struct Enrollment {
     pub pre_approved: bool,
     pub expect: Expect,
     pub at: u64,
-    /// The enrollment token's nonce, consumed by this completion.
+    /// The enrollment token's nonce, recorded as used by this completion.
     pub nonce: String,
+    /// Until when (epoch seconds) the token is valid: its use is kept that long.
+    pub token_expires: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,29 +88,50 @@ pub enum Enrolled {
     AlreadyEnrolled,
     /// The record changed between the read and the write (re-imported); try again.
     Changed,
+    /// The token completed an enrollment before (a concurrent completion with it won).
+    TokenUsed,
 }
 
 pub trait AdmissionStore: Send + Sync {
     /// The device with exactly this serial and the restriction setting, in one request.
     fn lookup(&self, serial: &str) -> impl Future<Output = Result<Lookup, PortError>> + Send;
 
+    /// What [`Self::lookup`] reads, and whether the token with `nonce`
+    /// completed an enrollment already: still one request.
+    fn lookup_completion(
+        &self,
+        serial: &str,
+        nonce: &str,
+    ) -> impl Future<Output = Result<(Lookup, bool), PortError>> + Send;
+
     /// Counts the attempt in its record ([`Denial::record_id`]).
     fn record_denial(&self, denial: &Denial) -> impl Future<Output = Result<(), PortError>> + Send;
 
-    /// Appends a wrong password's time to a pre-approved device's failures (one atomic write).
-    fn record_failure(
+    /// Claims one password check on a pre-approved device, before the
+    /// password is compared: one conditional write, taken only while the
+    /// count still admits `claim` ([`Claim::admits`]). The device's checks
+    /// claimed with it taken, or None when refused (compare nothing).
+    fn claim_check(
         &self,
         serial: &str,
-        at: u64,
-    ) -> impl Future<Output = Result<(), PortError>> + Send;
+        claim: &Claim,
+    ) -> impl Future<Output = Result<Option<u64>, PortError>> + Send;
 
-    /// A right password: clears the failures, unless more arrived since `seen` were read.
-    fn reset_failures(
+    /// The request a claim makes, refused by its condition and so writing
+    /// nothing: made where a password is presented but not compared, so that
+    /// such an answer takes as long as one whose password was.
+    fn claim_nothing(&self, serial: &str) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// A right password: clears the count, unless checks were claimed since
+    /// this one (`claimed`, as [`Self::claim_check`] returned it).
+    fn clear_checks(
         &self,
         serial: &str,
-        seen: usize,
+        claimed: u64,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 
+    /// Marks the device enrolled and the token's nonce used, together or
+    /// not at all, each only if it is still as expected.
     fn enroll(
         &self,
         enrollment: &Enrollment,

@@ -12,8 +12,9 @@
 //! Completion compares the fingerprint with the record it reads, and grants
 //! exactly the token's grant ([`super::rules::decide`]). `et1` tokens (the
 //! first format, whose key a password hash could equal) are refused as
-//! malformed. Completing an enrollment consumes the nonce in the same
-//! conditional update that marks the device enrolled, so a token works once.
+//! malformed. Completing an enrollment records the nonce as used, in the
+//! same transaction that marks the device enrolled and apart from the device
+//! item (which a reset, re-import or undo rewrites), so a token works once.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -50,8 +51,10 @@ pub struct Claims {
     pub grant: Grant,
     /// The fingerprint of the record it judged ([`TokenKey::record`]).
     pub record: String,
-    /// Consumed by the completion.
+    /// Recorded as used by the completion.
     pub nonce: String,
+    /// When the token stops being valid (epoch seconds): its use is kept until then.
+    pub expires: u64,
 }
 
 fn grant_code(grant: Grant) -> &'static str {
@@ -73,8 +76,8 @@ impl TokenKey {
 
     /// The fingerprint of a device record as admission judges it: its
     /// platform, password hash and groups (what a re-import changes), or its
-    /// absence. Status, expiry, failures and the last nonce are not in it:
-    /// the rules and the completing write check those as they are then.
+    /// absence. Status, expiry and the attempt count are not in it: the rules
+    /// and the completing write check those as they are then.
     pub fn record(&self, device: Option<&StoredDevice>) -> String {
         let mac = match device {
             None => domain_mac(&self.0, Domain::PreApproval, &[b"absent"]),
@@ -181,6 +184,7 @@ impl TokenKey {
             grant: claimed,
             record: record.to_owned(),
             nonce: nonce.to_owned(),
+            expires,
         })
     }
 }
@@ -196,7 +200,7 @@ mod tests {
     use super::*;
 
     use crate::domain::Platform;
-    use crate::records::DeviceStatus;
+    use crate::records::{DeviceStatus, PasswordChecks};
 
     fn key(byte: u8) -> TokenKey {
         TokenKey::derive(&PasswordKey::new(vec![byte; 32]).unwrap())
@@ -208,8 +212,7 @@ mod tests {
             platform: Platform::Ios,
             groups: groups.iter().map(|g| (*g).to_owned()).collect(),
             password_hash: hash.map(str::to_owned),
-            failures: Vec::new(),
-            enroll_nonce: None,
+            checks: PasswordChecks::default(),
             expires: None,
         }
     }
@@ -233,6 +236,7 @@ mod tests {
         assert_eq!(claims.nonce.len(), 32);
         assert!(t.contains(&claims.nonce));
         assert_eq!(claims.grant, Grant::PreApproved);
+        assert_eq!(claims.expires, 1000 + TOKEN_TTL_SECS);
         assert_eq!(
             claims.record,
             k.record(Some(&device(Some("v2$aa"), &["Sales"])))
@@ -335,8 +339,7 @@ mod tests {
         let fp = k.record(Some(&a));
         assert_eq!(fp.len(), RECORD_HEX);
         let mut same = a.clone();
-        same.failures = vec![1, 2];
-        same.enroll_nonce = Some("n".into());
+        same.checks.claimed = 2;
         same.status = DeviceStatus::Expired;
         assert_eq!(k.record(Some(&same)), fp, "checked as they are, not pinned");
         let mut other_platform = a.clone();

@@ -407,11 +407,11 @@ impl DynamoAdeDevices {
         run: Option<&str>,
         now: &str,
     ) -> Result<TransactWriteItem, PortError> {
+        // No `email`: an ADE device has no user, and the by-email index refuses an empty key.
         let mut set = vec![
             "#status = if_not_exists(#status, :pre)",
             "platform = if_not_exists(platform, :platform)",
             "ownership = if_not_exists(ownership, :corporate)",
-            "email = if_not_exists(email, :empty)",
             "import_id = if_not_exists(import_id, :origin)",
             "groups = if_not_exists(groups, :groups)",
             "updated_at = :now",
@@ -425,7 +425,6 @@ impl DynamoAdeDevices {
             .expression_attribute_values(":pre", s(DeviceStatus::PreApproved.as_str()))
             .expression_attribute_values(":platform", s(d.platform.as_str()))
             .expression_attribute_values(":corporate", s(Ownership::Corporate.as_str()))
-            .expression_attribute_values(":empty", s(""))
             .expression_attribute_values(":origin", s(ade_origin(&d.link.account)))
             .expression_attribute_values(
                 ":groups",

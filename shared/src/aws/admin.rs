@@ -17,7 +17,8 @@ use super::dynamo::{DynamoDirectory, DynamoImports};
 use super::invite_queue::SqsInviteQueue;
 use super::items::{
     device_item, device_record, expiry_shard, get_n, get_n_opt, get_s, import_state, n, s,
-    source_condition, user_item, user_record, Item, EXPIRY_SHARD,
+    source_condition, user_item, user_record, Item, CHECKS, CHECKS_CLEARED, EXPIRY_SHARD,
+    LAST_CHECK_AT,
 };
 use super::outbox::{status_of, DynamoOutbox};
 use super::queries::serials_of_owner;
@@ -496,11 +497,12 @@ impl DeviceActions for DynamoAdmin {
                 Update::builder()
                     .table_name(&self.tables.devices)
                     .key("serial", s(serial))
-                    // The last token's nonce stays: a used token never enrolls it again.
-                    .update_expression(
+                    // A fresh count of password checks for the new pre-approval.
+                    .update_expression(format!(
                         "SET #st = :pre, updated_at = :at REMOVE enrolled_at, enrollment_method, \
-                         os_version, pre_approval_applied, failures",
-                    )
+                         os_version, pre_approval_applied, {CHECKS}, {CHECKS_CLEARED}, \
+                         {LAST_CHECK_AT}"
+                    ))
                     .condition_expression("#st = :enrolled")
                     .expression_attribute_names("#st", "status")
                     .expression_attribute_values(":pre", pre)
@@ -513,8 +515,13 @@ impl DeviceActions for DynamoAdmin {
                 Update::builder()
                     .table_name(&self.tables.devices)
                     .key("serial", s(serial))
-                    .update_expression("REMOVE failures")
+                    // Cleared as a right password clears: up to the checks claimed,
+                    // so a claim judged before the unlock cannot land after it.
+                    .update_expression(format!(
+                        "SET {CHECKS_CLEARED} = if_not_exists({CHECKS}, :zero)"
+                    ))
                     .condition_expression("attribute_exists(serial)")
+                    .expression_attribute_values(":zero", n(0))
                     .build()
                     .map_err(build)?,
             ),

@@ -11,8 +11,8 @@ use crate::import::ports::ImportState;
 use crate::import::{Counts, ImportStatus};
 use crate::port_error::PortError;
 use crate::records::{
-    AdeLink, DeviceInvite, DeviceRecord, DeviceSource, DeviceStatus, EnrollmentInfo, UserRecord,
-    ADE_ORIGIN_PREFIX,
+    AdeLink, DeviceInvite, DeviceRecord, DeviceSource, DeviceStatus, EnrollmentInfo,
+    PasswordChecks, UserRecord, ADE_ORIGIN_PREFIX,
 };
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -52,14 +52,17 @@ pub fn get_strings(item: &Item, key: &str) -> Vec<String> {
     }
 }
 
-/// A list of numbers (`L` of `N`), empty when absent.
-pub fn get_numbers(item: &Item, key: &str) -> Vec<u64> {
-    match item.get(key) {
-        Some(AttributeValue::L(l)) => l
-            .iter()
-            .filter_map(|v| v.as_n().ok().and_then(|n| n.parse().ok()))
-            .collect(),
-        _ => Vec::new(),
+/// Admission's password checks on a device item ([`PasswordChecks`]).
+pub const CHECKS: &str = "checks";
+pub const CHECKS_CLEARED: &str = "checks_cleared";
+pub const LAST_CHECK_AT: &str = "last_check_at";
+
+/// A device item's password checks (zero when it has none).
+pub fn password_checks(item: &Item) -> PasswordChecks {
+    PasswordChecks {
+        claimed: get_n(item, CHECKS),
+        cleared: get_n(item, CHECKS_CLEARED),
+        last_at: get_n(item, LAST_CHECK_AT),
     }
 }
 
@@ -133,11 +136,10 @@ pub fn device_item(d: &DeviceRecord) -> Item {
     put_opt(&mut item, "device_name", &d.device_name);
     put_opt(&mut item, "password_hash", &d.password_hash);
     put_opt(&mut item, "domain", &d.domain);
-    if !d.failures.is_empty() {
-        item.insert(
-            "failures".to_owned(),
-            AttributeValue::L(d.failures.iter().map(|t| n(*t)).collect()),
-        );
+    if d.checks != PasswordChecks::default() {
+        item.insert(CHECKS.to_owned(), n(d.checks.claimed));
+        item.insert(CHECKS_CLEARED.to_owned(), n(d.checks.cleared));
+        item.insert(LAST_CHECK_AT.to_owned(), n(d.checks.last_at));
     }
     if let Some(e) = d.expires {
         item.insert("expires_at".to_owned(), n(e.epoch()));
@@ -183,7 +185,7 @@ pub fn device_record(item: &Item) -> Option<DeviceRecord> {
         import_id: text("import_id").unwrap_or_default(),
         domain: text("domain"),
         updated_at: text("updated_at").unwrap_or_default(),
-        failures: get_numbers(item, "failures"),
+        checks: password_checks(item),
         expires: get_n_opt(item, "expires_at").map(Expiry::from_epoch),
         invite: get_s(item, "invite_ref")
             .zip(get_s(item, "invite_state").and_then(InviteState::parse))
@@ -334,7 +336,7 @@ mod tests {
             domain: None,
             updated_at: "t".into(),
             enrollment: None,
-            failures: vec![],
+            checks: PasswordChecks::default(),
             invite: None,
             expires: None,
             ade: None,
@@ -342,7 +344,11 @@ mod tests {
         assert_eq!(device_record(&device_item(&d)), Some(d.clone()));
         let enrolled = DeviceRecord {
             status: DeviceStatus::Enrolled,
-            failures: vec![1, 2],
+            checks: PasswordChecks {
+                claimed: 7,
+                cleared: 5,
+                last_at: 1_800_000_000,
+            },
             ownership: None,
             password_hash: None,
             enrollment: Some(EnrollmentInfo {

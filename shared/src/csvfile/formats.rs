@@ -13,7 +13,7 @@ struct Format {
 }
 
 /// Most specific first: the first whose titles are all present names the file.
-const FORMATS: [Format; 6] = [
+const FORMATS: [Format; 8] = [
     Format {
         name: "Jamf Pro Inventory Preload",
         titles: &[
@@ -52,6 +52,18 @@ const FORMATS: [Format; 6] = [
             "expires",
         ],
     },
+    // Hexnode's device list as exported from its console (a device's page
+    // lists Model, Serial Number, Platform and OS Version).
+    Format {
+        name: "Hexnode device export",
+        titles: &[
+            "devicename",
+            "model",
+            "serialnumber",
+            "platform",
+            "osversion",
+        ],
+    },
     // The keys the seeds' product maps by itself (Hexnode's pre-approve sample).
     Format {
         name: "Hexnode pre-approve template",
@@ -64,6 +76,12 @@ const FORMATS: [Format; 6] = [
             "serialnumber",
             "platform",
         ],
+    },
+    // Intune's corporate identifiers once the header line the import
+    // suggests for them is added (the file itself has none).
+    Format {
+        name: "Intune corporate device identifiers",
+        titles: &["serialnumber", "manufacturer", "model"],
     },
 ];
 

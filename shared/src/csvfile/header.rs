@@ -9,6 +9,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::proposals::{propose, PlatformSource, Proposal};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Field {
@@ -176,6 +178,11 @@ impl Field {
         })
     }
 
+    /// The field a column title names by itself, if any.
+    pub fn named_by(title: &str) -> Option<Field> {
+        Self::from_header(title).map(|(f, _)| f)
+    }
+
     /// Whether a normalised title is one any field is known by.
     pub(super) fn is_known_title(normalised: &str) -> bool {
         Field::ALL
@@ -202,6 +209,68 @@ pub fn normalise(header: &str) -> String {
 /// A manual mapping: header text as in the file -> field key, or `null` to ignore the column.
 pub type ManualMapping = BTreeMap<String, Option<String>>;
 
+/// What an upload gives a field the file has no column for (its
+/// `column-defaults`): one value for every row, or, for Platform, each row's
+/// proposal from another column of the file (`{"from": "Device Type"}`), as
+/// the preview showed it. Either is the admin's choice; nothing is guessed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Fill {
+    Value(String),
+    From { from: String },
+}
+
+impl Fill {
+    pub const SHAPES: &'static str =
+        r#"a value such as "corporate", or {"from": "<a column of the file>"} for Platform"#;
+}
+
+/// A value, or an object with `from` and nothing else; any other shape is
+/// told what the two shapes are.
+impl<'de> Deserialize<'de> for Fill {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Source {
+            from: String,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Wire {
+            Value(String),
+            From(Source),
+        }
+        match Wire::deserialize(d) {
+            Ok(Wire::Value(v)) => Ok(Fill::Value(v)),
+            Ok(Wire::From(s)) => Ok(Fill::From { from: s.from }),
+            Err(_) => Err(serde::de::Error::custom(format!("use {}", Fill::SHAPES))),
+        }
+    }
+}
+
+/// How a field the file has no column for gets each row's cell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum CellFill {
+    Value(String),
+    /// The proposal of this column's cell.
+    From {
+        column: usize,
+        source: PlatformSource,
+    },
+}
+
+/// Why a field cannot be proposed from the column an upload names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceProblem {
+    NotInFile,
+    /// The column is the file's column of this field already.
+    UsedBy(Field),
+    /// Its title says nothing a platform can be told from.
+    Unknown,
+    /// Only Platform can be proposed.
+    NotProposable,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HeaderError {
     #[error(
@@ -218,13 +287,15 @@ pub enum HeaderError {
     },
     /// Everything wrong with the header row, in one message, so that one
     /// round of fixes is enough.
-    #[error("{}", columns_message(.missing, .ambiguous, .unknown, .found))]
+    #[error("{}", columns_message(*.format, .missing, .ambiguous, .unknown, .seen))]
     Columns {
+        /// The tool whose device list the header row is, when it is one we know.
+        format: Option<&'static str>,
         missing: Vec<Field>,
         ambiguous: Vec<Ambiguous>,
         /// Titles no field is known by (ignored unless mapped).
         unknown: Vec<String>,
-        found: Vec<String>,
+        seen: Box<HeaderSeen>,
     },
     #[error("the manual mapping names '{0}', which is not a field; use one of: {keys}", keys = Field::ALL.map(|f| f.key()).join(", "))]
     UnknownField(String),
@@ -232,6 +303,70 @@ pub enum HeaderError {
     UnknownColumn(String),
     #[error("the file has a '{column}' column and the upload gives {field} one value for every row; drop the column or the value")]
     DefaultForColumn { field: Field, column: String },
+    #[error("the file has a '{column}' column and the upload takes {field} from '{from}'; map '{column}' to nothing or take {field} from the file")]
+    ProposalForColumn {
+        field: Field,
+        column: String,
+        from: String,
+    },
+    /// The column an upload takes a field from cannot give it.
+    #[error("{}", source_message(*.field, .column, *.problem, &.seen.sources))]
+    Source {
+        field: Field,
+        column: String,
+        problem: SourceProblem,
+        seen: Box<HeaderSeen>,
+    },
+}
+
+/// What a refused header row does have, for the admin to map by hand.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HeaderSeen {
+    /// The file's column titles.
+    pub found: Vec<String>,
+    /// What the header row maps by itself: the start of a manual mapping.
+    pub mapped: BTreeMap<Field, String>,
+    /// Columns that can propose each row's platform (Jamf Pro's `Device
+    /// Type`, a model column), for a file without a Platform column.
+    pub sources: Vec<String>,
+}
+
+fn source_message(
+    field: Field,
+    column: &str,
+    problem: SourceProblem,
+    sources: &[String],
+) -> String {
+    let why = match problem {
+        SourceProblem::NotInFile => {
+            format!("the upload takes {field} from column '{column}', which is not in the header row")
+        }
+        SourceProblem::UsedBy(other) => format!(
+            "{field} cannot be proposed from column '{column}': it is the file's {other} column; map it \
+             to nothing first"
+        ),
+        SourceProblem::Unknown => format!(
+            "{field} cannot be proposed from column '{column}': its title says nothing a platform can \
+             be told from"
+        ),
+        SourceProblem::NotProposable => {
+            return format!(
+                "only Platform can be proposed from a column of the file; give {field} one value for \
+                 every row or a column of its own"
+            )
+        }
+    };
+    if sources.is_empty() {
+        format!(
+            "{why}. Platforms can be proposed from Jamf Pro's Device Type, a model column (Device \
+             Model, Model) or an operating-system column (OS, Operating System, Type)"
+        )
+    } else {
+        format!(
+            "{why}. This file can propose it from: {}",
+            sources.join(", ")
+        )
+    }
 }
 
 /// Columns that name one field equally well: which one is meant cannot be told.
@@ -250,11 +385,13 @@ fn quoted(titles: &[String]) -> String {
 }
 
 fn columns_message(
+    format: Option<&str>,
     missing: &[Field],
     ambiguous: &[Ambiguous],
     unknown: &[String],
-    found: &[String],
+    seen: &HeaderSeen,
 ) -> String {
+    let (found, sources) = (&seen.found, &seen.sources);
     let mut parts = Vec::new();
     if !missing.is_empty() {
         let names: Vec<&str> = missing.iter().map(|f| f.title()).collect();
@@ -263,6 +400,17 @@ fn columns_message(
              manually",
             names.join(", "),
             found.join(", ")
+        ));
+    }
+    if let (true, Some(first)) = (missing.contains(&Field::Platform), sources.first()) {
+        parts.push(format!(
+            "each row's platform can be proposed from {}: take Platform from it (column-defaults \
+             {{\"Platform\": {{\"from\": \"{first}\"}}}}) and check the proposals in the preview",
+            sources
+                .iter()
+                .map(|s| format!("'{s}'"))
+                .collect::<Vec<_>>()
+                .join(" or ")
         ));
     }
     for a in ambiguous {
@@ -286,7 +434,11 @@ fn columns_message(
         }
         parts.push(format!("not recognised, ignored unless mapped: {names}"));
     }
-    parts.join(". ")
+    let message = parts.join(". ");
+    match format {
+        Some(format) => format!("recognised as a {format} file; {message}"),
+        None => message,
+    }
 }
 
 fn no_header_message(first_row: &[String], suggested: &[String]) -> String {
@@ -298,6 +450,15 @@ fn no_header_message(first_row: &[String], suggested: &[String]) -> String {
         suggested.join(","),
         Field::MANDATORY.map(|f| f.title()).join(", ")
     )
+}
+
+/// A row's proposal for a field taken from another column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Proposed<'r> {
+    pub proposal: Proposal,
+    /// The cell it comes from, trimmed, as the file has it.
+    pub cell: &'r str,
+    pub source: PlatformSource,
 }
 
 /// Which column index holds each field, and what was left out.
@@ -314,9 +475,15 @@ pub struct ColumnMap {
     pub notes: Vec<String>,
     /// The tool whose device list this header row is, when it is one we know.
     pub format: Option<&'static str>,
-    /// One value for every row of a field the file has no column for.
+    /// Fields each row's cell is proposed for from another column (the
+    /// upload took Platform from it): field -> that column's title.
+    pub proposed_from: BTreeMap<Field, String>,
+    /// Columns no field uses that can propose each row's platform: what the
+    /// admin may take Platform from.
+    pub platform_sources: Vec<String>,
+    /// How fields the file has no column for get their cells.
     #[serde(skip)]
-    defaults: BTreeMap<Field, String>,
+    fills: BTreeMap<Field, CellFill>,
 }
 
 impl ColumnMap {
@@ -324,12 +491,12 @@ impl ColumnMap {
         Self::build_with(headers, manual, [])
     }
 
-    /// [`build`](Self::build), with a value for every row of fields the file
-    /// has no column for (the upload's `column-defaults`, checked already).
+    /// [`build`](Self::build), with what the upload gives fields the file
+    /// has no column for (its `column-defaults`, values checked already).
     pub fn build_with<'d>(
         headers: &[String],
         manual: &ManualMapping,
-        defaults: impl IntoIterator<Item = (Field, &'d str)>,
+        defaults: impl IntoIterator<Item = (Field, &'d Fill)>,
     ) -> Result<Self, HeaderError> {
         let trimmed: Vec<String> = headers
             .iter()
@@ -395,7 +562,9 @@ impl ColumnMap {
             ignored: Vec::new(),
             notes: Vec::new(),
             format: None,
-            defaults: BTreeMap::new(),
+            proposed_from: BTreeMap::new(),
+            platform_sources: Vec::new(),
+            fills: BTreeMap::new(),
         };
         let mut ambiguous = Vec::new();
         for (field, mut found) in candidates {
@@ -425,27 +594,83 @@ impl ColumnMap {
             }
         }
         ignored.sort_unstable();
-        map.ignored = ignored.into_iter().map(|i| trimmed[i].clone()).collect();
-        for (field, value) in defaults {
+        map.platform_sources = ignored
+            .iter()
+            .filter(|i| PlatformSource::of_title(&trimmed[**i]).is_some())
+            .map(|i| trimmed[*i].clone())
+            .collect();
+        let found =
+            || -> Vec<String> { trimmed.iter().filter(|h| !h.is_empty()).cloned().collect() };
+        for (field, fill) in defaults {
             if let Some(i) = map.index[field as usize] {
-                return Err(HeaderError::DefaultForColumn {
-                    field,
-                    column: trimmed[i].clone(),
+                let column = trimmed[i].clone();
+                return Err(match fill {
+                    Fill::Value(_) => HeaderError::DefaultForColumn { field, column },
+                    Fill::From { from } => HeaderError::ProposalForColumn {
+                        field,
+                        column,
+                        from: from.clone(),
+                    },
                 });
             }
-            map.defaults.insert(field, value.to_owned());
+            let cell = match fill {
+                Fill::Value(v) => CellFill::Value(v.clone()),
+                Fill::From { from } => {
+                    let refused = |problem| HeaderError::Source {
+                        field,
+                        column: from.clone(),
+                        problem,
+                        seen: Box::new(HeaderSeen {
+                            found: found(),
+                            mapped: map.mapping.clone(),
+                            sources: map.platform_sources.clone(),
+                        }),
+                    };
+                    if field != Field::Platform {
+                        return Err(refused(SourceProblem::NotProposable));
+                    }
+                    let n = normalise(from);
+                    let Some(column) = trimmed
+                        .iter()
+                        .position(|h| !h.is_empty() && normalise(h) == n)
+                    else {
+                        return Err(refused(SourceProblem::NotInFile));
+                    };
+                    if let Some(other) = Field::ALL
+                        .into_iter()
+                        .find(|f| map.index[*f as usize] == Some(column))
+                    {
+                        return Err(refused(SourceProblem::UsedBy(other)));
+                    }
+                    let Some(source) = PlatformSource::of_title(&trimmed[column]) else {
+                        return Err(refused(SourceProblem::Unknown));
+                    };
+                    // Used now: neither ignored nor unknown.
+                    ignored.retain(|i| *i != column);
+                    unknown.retain(|u| *u != trimmed[column]);
+                    map.proposed_from.insert(field, trimmed[column].clone());
+                    CellFill::From { column, source }
+                }
+            };
+            map.fills.insert(field, cell);
         }
+        map.ignored = ignored.into_iter().map(|i| trimmed[i].clone()).collect();
         let missing: Vec<Field> = Field::MANDATORY
             .into_iter()
-            .filter(|f| map.index[*f as usize].is_none() && !map.defaults.contains_key(f))
+            .filter(|f| map.index[*f as usize].is_none() && !map.fills.contains_key(f))
             .filter(|f| !ambiguous.iter().any(|a| a.field == *f))
             .collect();
         if !missing.is_empty() || !ambiguous.is_empty() {
             return Err(HeaderError::Columns {
+                format: super::formats::recognise(&trimmed),
                 missing,
                 ambiguous,
                 unknown,
-                found: trimmed.into_iter().filter(|h| !h.is_empty()).collect(),
+                seen: Box::new(HeaderSeen {
+                    found: found(),
+                    mapped: map.mapping,
+                    sources: map.platform_sources,
+                }),
             });
         }
         map.format = super::formats::recognise(&trimmed);
@@ -458,23 +683,56 @@ impl ColumnMap {
 
     /// The field's cell in `record`, without the apostrophe a formula cell
     /// was escaped with ([`formula::unescape`](super::formula::unescape)).
-    /// A field the file has no column for reads the upload's value for every row.
+    /// A field the file has no column for reads the upload's value for every
+    /// row, or the row's proposal (None when its cell proposes nothing).
     pub fn cell<'r>(&'r self, record: &'r csv::StringRecord, field: Field) -> Option<&'r str> {
         match self.column(field) {
             Some(i) => record.get(i).map(super::formula::unescape),
-            None => self.defaults.get(&field).map(String::as_str),
+            None => match self.fills.get(&field)? {
+                CellFill::Value(v) => Some(v.as_str()),
+                CellFill::From { .. } => self.proposed(record, field)?.proposal.platform(),
+            },
         }
     }
 
-    /// The values the upload gives fields the file has no column for.
-    pub fn defaults(&self) -> impl Iterator<Item = (Field, &str)> {
-        self.defaults.iter().map(|(f, v)| (*f, v.as_str()))
+    /// For a field taken from another column: what the row's cell there
+    /// proposes.
+    pub fn proposed<'r>(
+        &self,
+        record: &'r csv::StringRecord,
+        field: Field,
+    ) -> Option<Proposed<'r>> {
+        let CellFill::From { column, source } = self.fills.get(&field)? else {
+            return None;
+        };
+        let cell = record
+            .get(*column)
+            .map(super::formula::unescape)
+            .unwrap_or_default()
+            .trim();
+        Some(Proposed {
+            proposal: propose(*source, cell),
+            cell,
+            source: *source,
+        })
     }
 
-    /// The column title as the file spells it, for messages.
+    /// The columns fields are proposed from, by index, with what they hold.
+    pub fn proposal_columns(&self) -> impl Iterator<Item = (Field, usize, PlatformSource)> + '_ {
+        self.fills.iter().filter_map(|(f, fill)| match fill {
+            CellFill::From { column, source } => Some((*f, *column, *source)),
+            CellFill::Value(_) => None,
+        })
+    }
+
+    /// The column title as the file spells it, for messages: for a field
+    /// taken from another column, that column's.
     pub fn title(&self, field: Field) -> &str {
-        self.column(field)
-            .map_or(field.title(), |i| self.headers[i].as_str())
+        let column = self.column(field).or_else(|| match self.fills.get(&field) {
+            Some(CellFill::From { column, .. }) => Some(*column),
+            _ => None,
+        });
+        column.map_or(field.title(), |i| self.headers[i].as_str())
     }
 }
 
@@ -645,22 +903,185 @@ mod tests {
     #[test]
     fn a_default_fills_a_missing_column_and_never_overrides_one() {
         let cols = h(&["Name", "Email", "Serial Number", "Platform"]);
+        let corporate = Fill::Value("corporate".into());
         let m = ColumnMap::build_with(
             &cols,
             &ManualMapping::new(),
-            [(Field::Ownership, "corporate")],
+            [(Field::Ownership, &corporate)],
         )
         .unwrap();
         let record = csv::StringRecord::from(vec!["Jane", "jane@example.com", "C02X1234", "ios"]);
         assert_eq!(m.cell(&record, Field::Ownership), Some("corporate"));
         assert_eq!(m.cell(&record, Field::Platform), Some("ios"));
         assert_eq!(
-            ColumnMap::build_with(&cols, &ManualMapping::new(), [(Field::Platform, "macos")]),
+            ColumnMap::build_with(
+                &cols,
+                &ManualMapping::new(),
+                [(Field::Platform, &Fill::Value("macos".into()))]
+            ),
             Err(HeaderError::DefaultForColumn {
                 field: Field::Platform,
                 column: "Platform".into()
             })
         );
+    }
+
+    fn from(column: &str) -> Fill {
+        Fill::From {
+            from: column.into(),
+        }
+    }
+
+    fn jamf_template() -> Vec<String> {
+        h(&[
+            "Serial Number",
+            "Device Type",
+            "Username",
+            "Full Name",
+            "Email Address",
+            "Phone Number",
+            "Position",
+            "Asset Tag",
+        ])
+    }
+
+    /// Issue 29: a file whose Platform column is missing but whose Device
+    /// Type says it is told so, with the option that takes it from there;
+    /// nothing is proposed until the upload asks for it.
+    #[test]
+    fn a_missing_platform_names_the_columns_it_can_be_proposed_from() {
+        let e = ColumnMap::build_with(
+            &jamf_template(),
+            &ManualMapping::new(),
+            [(Field::Ownership, &Fill::Value("corporate".into()))],
+        )
+        .unwrap_err();
+        let HeaderError::Columns { missing, seen, .. } = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(missing, &[Field::Platform]);
+        assert_eq!(seen.sources, ["Device Type"]);
+        let msg = e.to_string();
+        assert!(
+            msg.contains(
+                r#"each row's platform can be proposed from 'Device Type': take Platform from it (column-defaults {"Platform": {"from": "Device Type"}})"#
+            ),
+            "{msg}"
+        );
+    }
+
+    /// Issue 29: Platform taken from Jamf's Device Type: each row's proposal,
+    /// none for a word it does not know, and that column's title in messages.
+    #[test]
+    fn platform_taken_from_device_type_is_each_rows_proposal() {
+        let corporate = Fill::Value("corporate".into());
+        let device_type = from("device type");
+        let m = ColumnMap::build_with(
+            &jamf_template(),
+            &ManualMapping::new(),
+            [
+                (Field::Ownership, &corporate),
+                (Field::Platform, &device_type),
+            ],
+        )
+        .unwrap();
+        assert_eq!(m.format, Some("Jamf Pro Inventory Preload"));
+        assert_eq!(m.proposed_from[&Field::Platform], "Device Type");
+        assert!(!m.ignored.contains(&"Device Type".to_owned()), "it is used");
+        assert_eq!(m.title(Field::Platform), "Device Type");
+        let row = |t: &str| {
+            csv::StringRecord::from(vec![
+                "S1",
+                t,
+                "jdoe",
+                "Jane Doe",
+                "j@example.com",
+                "",
+                "",
+                "",
+            ])
+        };
+        let (computer, ipad, printer) = (row("Computer"), row("Mobile Device"), row("Printer"));
+        assert_eq!(m.cell(&computer, Field::Platform), Some("macos"));
+        assert_eq!(m.cell(&ipad, Field::Platform), Some("ios"));
+        assert_eq!(m.cell(&printer, Field::Platform), None);
+        let p = m.proposed(&printer, Field::Platform).unwrap();
+        assert_eq!((p.proposal, p.cell), (Proposal::Nothing, "Printer"));
+        assert_eq!(
+            m.proposed(&printer, Field::Ownership),
+            None,
+            "a value, not a proposal"
+        );
+    }
+
+    /// Issue 29: a column Platform cannot come from is refused, saying why
+    /// and which columns of the file could give it.
+    #[test]
+    fn platform_cannot_come_from_a_missing_used_or_unrelated_column() {
+        let cols = jamf_template();
+        let build = |field, fill: &Fill| {
+            ColumnMap::build_with(&cols, &ManualMapping::new(), [(field, fill)]).unwrap_err()
+        };
+        let problem = |e: &HeaderError| match e {
+            HeaderError::Source { problem, .. } => *problem,
+            other => panic!("{other:?}"),
+        };
+        let e = build(Field::Platform, &from("Model"));
+        assert_eq!(problem(&e), SourceProblem::NotInFile);
+        assert!(
+            e.to_string()
+                .ends_with("This file can propose it from: Device Type"),
+            "{e}"
+        );
+        let e = build(Field::Platform, &from("Full Name"));
+        assert_eq!(problem(&e), SourceProblem::UsedBy(Field::Name));
+        let e = build(Field::Platform, &from("Position"));
+        assert_eq!(problem(&e), SourceProblem::Unknown);
+        let e = build(Field::Ownership, &from("Device Type"));
+        assert_eq!(problem(&e), SourceProblem::NotProposable);
+
+        let mut with_platform = cols.clone();
+        with_platform.push("Platform".into());
+        let e = ColumnMap::build_with(
+            &with_platform,
+            &ManualMapping::new(),
+            [(Field::Platform, &from("Device Type"))],
+        )
+        .unwrap_err();
+        assert!(matches!(e, HeaderError::ProposalForColumn { .. }), "{e:?}");
+        // Mapped to nothing, the tool's own Platform column can propose.
+        let mut manual = ManualMapping::new();
+        manual.insert("Platform".into(), None);
+        let m = ColumnMap::build_with(
+            &with_platform,
+            &manual,
+            [
+                (Field::Platform, &from("Platform")),
+                (Field::Ownership, &Fill::Value("corporate".into())),
+            ],
+        )
+        .unwrap();
+        assert_eq!(m.platform_sources, ["Device Type", "Platform"]);
+    }
+
+    #[test]
+    fn a_fill_is_a_value_or_a_column_and_nothing_else() {
+        let fill: Fill = serde_json::from_str(r#""corporate""#).unwrap();
+        assert_eq!(fill, Fill::Value("corporate".into()));
+        let fill: Fill = serde_json::from_str(r#"{"from": "Device Type"}"#).unwrap();
+        assert_eq!(fill, from("Device Type"));
+        assert_eq!(
+            serde_json::to_string(&fill).unwrap(),
+            r#"{"from":"Device Type"}"#
+        );
+        for bad in [
+            r#"{"form": "Device Type"}"#,
+            r#"{"from": "A", "x": 1}"#,
+            "3",
+        ] {
+            let e = serde_json::from_str::<Fill>(bad).unwrap_err();
+            assert!(e.to_string().contains(r#"{"from": "#), "{bad}: {e}");
+        }
     }
 
     /// Adversary 3: a header row of ten thousand unknown titles names twenty.

@@ -4,8 +4,13 @@ pub mod encoding;
 pub mod formats;
 pub mod formula;
 pub mod header;
+pub mod proposals;
 pub mod stream;
 
 pub use encoding::TextEncoding;
-pub use header::{Ambiguous, ColumnMap, Field, HeaderError, ManualMapping};
+pub use header::{
+    Ambiguous, ColumnMap, Field, Fill, HeaderError, HeaderSeen, ManualMapping, Proposed,
+    SourceProblem,
+};
+pub use proposals::{PlatformSource, Proposal};
 pub use stream::{BoxRead, Dialect, ReadError, RecordStream};

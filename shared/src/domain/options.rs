@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::csvfile::{Field, ManualMapping};
+use crate::csvfile::{Field, Fill, ManualMapping};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -61,6 +61,25 @@ macro_rules! from_str_via_serde {
 from_str_via_serde!(InviteChannel, "invite", "email, sms or none");
 from_str_via_serde!(ExistingPolicy, "existing-users", "replace or skip");
 from_str_via_serde!(OnError, "on-error", "reject-file or skip-invalid-rows");
+
+/// JSON with every character past ASCII written as a `\uXXXX` escape: S3
+/// metadata travels in HTTP headers, and a column title such as "Gerätetyp"
+/// must come back as it went.
+fn ascii_json(value: &impl Serialize) -> String {
+    let json = serde_json::to_string(value).unwrap_or_default();
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out
+}
 
 /// The serde name of a unit variant (`email`, `skip-invalid-rows`): the value
 /// S3 metadata and the settings item carry.
@@ -131,49 +150,65 @@ fn expiry_days(v: &str) -> Result<u32, OptionError> {
         })
 }
 
-/// `column-defaults`: a value for every row of a mandatory column the file
-/// lacks. Only Ownership and Platform can have one (a name, an address or a
-/// serial is each row's own), and the value is checked as a cell would be:
-/// exact, case-sensitive, Windows unsupported.
+/// `column-defaults`: what fills a mandatory column the file lacks. Only
+/// Ownership and Platform can have one (a name, an address or a serial is
+/// each row's own). A value is checked as a cell would be: exact,
+/// case-sensitive, Windows unsupported. Platform may instead come from
+/// another column of the file, each row's proposal as the preview showed it
+/// (`{"from": "Device Type"}`): the admin's confirmation, never a guess.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(
-    into = "BTreeMap<Field, String>",
-    try_from = "BTreeMap<String, String>"
-)]
-pub struct ColumnDefaults(BTreeMap<Field, String>);
+#[serde(into = "BTreeMap<Field, Fill>", try_from = "BTreeMap<String, Fill>")]
+pub struct ColumnDefaults(BTreeMap<Field, Fill>);
 
-impl From<ColumnDefaults> for BTreeMap<Field, String> {
+impl From<ColumnDefaults> for BTreeMap<Field, Fill> {
     fn from(d: ColumnDefaults) -> Self {
         d.0
     }
 }
 
 /// Read back or sent by the page: checked as the metadata is.
-impl TryFrom<BTreeMap<String, String>> for ColumnDefaults {
+impl TryFrom<BTreeMap<String, Fill>> for ColumnDefaults {
     type Error = OptionError;
 
-    fn try_from(pairs: BTreeMap<String, String>) -> Result<Self, OptionError> {
+    fn try_from(pairs: BTreeMap<String, Fill>) -> Result<Self, OptionError> {
         let mut defaults = Self::default();
-        for (field, value) in &pairs {
-            defaults.set(field, value)?;
+        for (field, fill) in &pairs {
+            defaults.put(field, fill)?;
         }
         Ok(defaults)
     }
 }
 
 impl ColumnDefaults {
-    const ALLOWED: &'static str = r#"a JSON object of Ownership or Platform and its value, such as {"Ownership": "corporate", "Platform": "ios"}"#;
+    const ALLOWED: &'static str = r#"a JSON object of Ownership or Platform and its value, such as {"Ownership": "corporate", "Platform": "ios"}, or {"Platform": {"from": "Device Type"}} to take each row's platform from that column as the preview proposes it"#;
+    /// Longest column title a Platform may be taken from.
+    const MAX_TITLE: usize = 256;
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
-    pub fn get(&self, field: Field) -> Option<&str> {
-        self.0.get(&field).map(String::as_str)
+    pub fn get(&self, field: Field) -> Option<&Fill> {
+        self.0.get(&field)
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (Field, &str)> {
-        self.0.iter().map(|(f, v)| (*f, v.as_str()))
+    /// The one value every row gets, when the field has one.
+    pub fn value(&self, field: Field) -> Option<&str> {
+        match self.0.get(&field)? {
+            Fill::Value(v) => Some(v),
+            Fill::From { .. } => None,
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (Field, &Fill)> {
+        self.0.iter().map(|(f, v)| (*f, v))
+    }
+
+    fn put(&mut self, field: &str, fill: &Fill) -> Result<(), OptionError> {
+        match fill {
+            Fill::Value(v) => self.set(field, v),
+            Fill::From { from } => self.set_from(field, from),
+        }
     }
 
     /// Sets `field` (a title or key: `Ownership`, `platform`) to `value`, if
@@ -190,11 +225,13 @@ impl ColumnDefaults {
                 super::Ownership::parse(value).map_err(|_| {
                     refused("Ownership=personal or Ownership=corporate (case-sensitive)")
                 })?;
-                self.0.insert(Field::Ownership, value.to_owned());
+                self.0
+                    .insert(Field::Ownership, Fill::Value(value.to_owned()));
             }
             Some(Field::Platform) => {
-                super::Platform::parse(value).map_err(|_| refused("Platform=android, ios, macos, tvos or linux (case-sensitive; Windows is not supported)"))?;
-                self.0.insert(Field::Platform, value.to_owned());
+                super::Platform::parse(value).map_err(|_| refused("Platform=android, ios, macos, tvos or linux (case-sensitive; Windows is not supported), or Platform taken from a column of the file"))?;
+                self.0
+                    .insert(Field::Platform, Fill::Value(value.to_owned()));
             }
             _ => return Err(refused(
                 "Ownership or Platform: only these columns can have one value for the whole file",
@@ -203,25 +240,50 @@ impl ColumnDefaults {
         Ok(())
     }
 
+    /// Takes `field` (only Platform) from the file's column titled `column`:
+    /// each row's proposal. Whether the file has that column, and whether
+    /// it can say a platform, is the header's to tell.
+    pub fn set_from(&mut self, field: &str, column: &str) -> Result<(), OptionError> {
+        let column = column.trim();
+        let refused = |allowed: &'static str| OptionError {
+            key: "column-defaults",
+            value: format!("{field} from '{}'", crate::domain::clip_to(column, 64)),
+            allowed,
+        };
+        if Field::from_key(field) != Some(Field::Platform) {
+            return Err(refused(
+                "Platform only: it is the one field proposed from another column (Device Type, a model or an operating system)",
+            ));
+        }
+        if column.is_empty() || column.chars().count() > Self::MAX_TITLE {
+            return Err(refused(
+                "the title of one of the file's columns (at most 256 characters)",
+            ));
+        }
+        self.0.insert(
+            Field::Platform,
+            Fill::From {
+                from: column.to_owned(),
+            },
+        );
+        Ok(())
+    }
+
     /// From the `column-defaults` metadata's JSON object.
     pub fn from_json(json: &str) -> Result<Self, OptionError> {
-        let pairs: BTreeMap<String, String> =
+        let pairs: BTreeMap<String, Fill> =
             serde_json::from_str(json).map_err(|_| OptionError {
                 key: "column-defaults",
-                value: json.to_owned(),
+                value: crate::domain::clip_to(json, 256).into_owned(),
                 allowed: Self::ALLOWED,
             })?;
-        let mut defaults = Self::default();
-        for (field, value) in &pairs {
-            defaults.set(field, value)?;
-        }
-        Ok(defaults)
+        Self::try_from(pairs)
     }
 
     /// The metadata's JSON object, keyed by the columns' titles.
     pub fn to_json(&self) -> String {
-        let by_title: BTreeMap<&str, &str> = self.iter().map(|(f, v)| (f.title(), v)).collect();
-        serde_json::to_string(&by_title).unwrap_or_default()
+        let by_title: BTreeMap<&str, &Fill> = self.iter().map(|(f, v)| (f.title(), v)).collect();
+        ascii_json(&by_title)
     }
 }
 
@@ -290,6 +352,23 @@ impl ImportOptions {
         Ok(Self::resolve(UploadChoices::from_metadata(meta)?, defaults))
     }
 
+    /// The options of the file the guided upload publishes: its columns
+    /// carry the canonical titles, so the admin's mapping stays behind; but a
+    /// column Platform is taken from, written under its own title, is mapped
+    /// to nothing when that title would name a field by itself (`OS`).
+    pub fn for_final_file(&self) -> Self {
+        let mut options = self.clone();
+        options.mapping = ManualMapping::new();
+        for (_, fill) in self.column_defaults.iter() {
+            if let Fill::From { from } = fill {
+                if Field::named_by(from).is_some() {
+                    options.mapping.insert(from.clone(), None);
+                }
+            }
+        }
+        options
+    }
+
     /// The S3 metadata that makes an import of an object run with these options.
     pub fn to_metadata(&self) -> Vec<(&'static str, String)> {
         let mut meta = vec![
@@ -299,6 +378,9 @@ impl ImportOptions {
         ];
         if let Some(d) = &self.domain {
             meta.push(("domain", d.clone()));
+        }
+        if !self.mapping.is_empty() {
+            meta.push(("column-map", ascii_json(&self.mapping)));
         }
         if !self.column_defaults.is_empty() {
             meta.push(("column-defaults", self.column_defaults.to_json()));
@@ -348,8 +430,8 @@ mod tests {
             &ImportDefaults::default(),
         )
         .unwrap();
-        assert_eq!(o.column_defaults.get(Field::Ownership), Some("corporate"));
-        assert_eq!(o.column_defaults.get(Field::Platform), Some("ios"));
+        assert_eq!(o.column_defaults.value(Field::Ownership), Some("corporate"));
+        assert_eq!(o.column_defaults.value(Field::Platform), Some("ios"));
         assert!(o.to_metadata().contains(&(
             "column-defaults",
             r#"{"Ownership":"corporate","Platform":"ios"}"#.to_owned()
@@ -367,6 +449,105 @@ mod tests {
             .unwrap_err();
             assert_eq!(e.key, "column-defaults", "{bad}");
         }
+    }
+
+    /// Issue 29: Platform from a column of the file, as the preview
+    /// proposes it: travels as metadata and back; Ownership cannot.
+    #[test]
+    fn platform_can_be_taken_from_a_column_and_travels_as_metadata() {
+        let o = ImportOptions::from_metadata(
+            &meta(&[(
+                "column-defaults",
+                r#"{"Ownership": "corporate", "Platform": {"from": "Device Type"}}"#,
+            )]),
+            &ImportDefaults::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            o.column_defaults.get(Field::Platform),
+            Some(&Fill::From {
+                from: "Device Type".into()
+            })
+        );
+        assert_eq!(o.column_defaults.value(Field::Platform), None);
+        let published: HashMap<String, String> = o
+            .to_metadata()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        assert_eq!(
+            published["column-defaults"],
+            r#"{"Ownership":"corporate","Platform":{"from":"Device Type"}}"#
+        );
+        assert_eq!(
+            ImportOptions::from_metadata(&published, &ImportDefaults::default()).unwrap(),
+            o
+        );
+        // Stored with the import's record and read back by a redelivery.
+        let stored = serde_json::to_string(&o).unwrap();
+        assert!(
+            stored.contains(r#""platform":{"from":"Device Type"}"#),
+            "{stored}"
+        );
+        assert_eq!(serde_json::from_str::<ImportOptions>(&stored).unwrap(), o);
+        for bad in [
+            r#"{"Ownership": {"from": "Device Type"}}"#,
+            r#"{"Platform": {"from": " "}}"#,
+            r#"{"Platform": {"form": "Device Type"}}"#,
+        ] {
+            let e = ImportOptions::from_metadata(
+                &meta(&[("column-defaults", bad)]),
+                &ImportDefaults::default(),
+            )
+            .unwrap_err();
+            assert_eq!(e.key, "column-defaults", "{bad}");
+        }
+    }
+
+    /// The guided upload's final file has canonical titles: the admin's
+    /// mapping stays behind, but a source column titled like a field (`OS`)
+    /// is mapped to nothing so that it does not become the Platform column.
+    #[test]
+    fn the_final_files_options_keep_only_what_its_columns_need() {
+        let mut o = ImportOptions::default();
+        o.mapping.insert("OS".into(), None);
+        o.mapping
+            .insert("Asset".into(), Some("serial_number".into()));
+        o.column_defaults.set_from("Platform", "OS").unwrap();
+        let f = o.for_final_file();
+        assert_eq!(f.mapping, ManualMapping::from([("OS".to_owned(), None)]));
+        assert!(f
+            .to_metadata()
+            .contains(&("column-map", r#"{"OS":null}"#.to_owned())));
+        o.column_defaults
+            .set_from("Platform", "Device Type")
+            .unwrap();
+        assert!(o.for_final_file().mapping.is_empty());
+    }
+
+    /// S3 metadata is ASCII: a title past it travels escaped and comes back whole.
+    #[test]
+    fn metadata_json_is_ascii_and_reads_back_the_same_titles() {
+        let mut o = ImportOptions::default();
+        o.column_defaults
+            .set_from("Platform", "Gerätetyp 📱")
+            .unwrap();
+        o.mapping
+            .insert("Gerätename".into(), Some("device_name".into()));
+        let meta: HashMap<String, String> = o
+            .to_metadata()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        assert!(meta.values().all(|v| v.is_ascii()), "{meta:?}");
+        assert_eq!(
+            meta["column-defaults"],
+            r#"{"Platform":{"from":"Ger\u00e4tetyp \ud83d\udcf1"}}"#
+        );
+        assert_eq!(
+            ImportOptions::from_metadata(&meta, &ImportDefaults::default()).unwrap(),
+            o
+        );
     }
 
     #[test]

@@ -110,7 +110,7 @@ pub(crate) mod tests {
             domain: None,
             updated_at: String::new(),
             enrollment: None,
-            failures: Vec::new(),
+            checks: Default::default(),
             invite: None,
             expires: None,
             ade: None,

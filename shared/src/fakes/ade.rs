@@ -267,7 +267,7 @@ impl AdeDevices for MemoryAdeDevices {
                     domain: settings.domain.clone(),
                     updated_at: now.to_string(),
                     enrollment: None,
-                    failures: Vec::new(),
+                    checks: Default::default(),
                     invite: None,
                     expires: None,
                     ade: None,

@@ -570,10 +570,10 @@ impl DeviceActions for MemoryAdmin {
             (DeviceAction::Reset, DeviceStatus::Enrolled) => {
                 d.status = DeviceStatus::PreApproved;
                 d.enrollment = None;
-                d.failures.clear();
+                d.checks = Default::default();
                 d.updated_at = audit.at.clone();
             }
-            (DeviceAction::Unlock, _) => d.failures.clear(),
+            (DeviceAction::Unlock, _) => d.checks.cleared = d.checks.claimed,
             (_, status) => return Ok(Acted::WrongStatus(status)),
         }
         self.device_audit

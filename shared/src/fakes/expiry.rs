@@ -22,7 +22,7 @@ impl MemoryAdmin {
             domain: None,
             updated_at: String::new(),
             enrollment: None,
-            failures: Vec::new(),
+            checks: Default::default(),
             invite: None,
             expires,
             ade: None,

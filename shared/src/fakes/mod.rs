@@ -16,10 +16,11 @@ pub use counts::MemoryCounts;
 pub use exports::{MemoryDevices, MemoryExports};
 pub use outbox::{MemoryOutbox, MemoryQueue, MemoryQuota, MemoryRecord, MemoryWindows};
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::io::{self, Cursor};
 use std::sync::{Arc, Mutex};
 
+use crate::admission::lockout::Claim;
 use crate::admission::{
     AdmissionStore, Denial, Enrolled, Enrollment, Expect, Lookup, StoredDevice,
 };
@@ -28,7 +29,9 @@ use crate::files::{ObjectInfo, ObjectSource, ObjectVersion, ReportSink, Uploads}
 use crate::import::ports::{Continuations, Directory, Existing, ImportRecords, ImportState, Lease};
 use crate::outbox::{Invite, InviteOrigin, InviteSender, SendError};
 use crate::port_error::PortError;
-use crate::records::{DeviceRecord, DeviceStatus, ExistingDevice, ExistingUser, UserRecord};
+use crate::records::{
+    DeviceRecord, DeviceStatus, ExistingDevice, ExistingUser, PasswordChecks, UserRecord,
+};
 
 /// A file in memory; counts how often it was opened.
 pub struct MemoryObject {
@@ -491,31 +494,66 @@ pub struct MemoryAdmission {
     /// The records they counted in ([`Denial::record_id`]): the last attempt and how many.
     pub denial_records: Mutex<BTreeMap<String, (Denial, u64)>>,
     pub enrollments: Mutex<Vec<Enrollment>>,
+    /// The nonces of the tokens that completed an enrollment.
+    pub used_tokens: Mutex<HashSet<String>>,
+    /// Every call made, by method name, in order (the requests a real store would get).
+    pub calls: Mutex<Vec<&'static str>>,
     pub fail: std::sync::atomic::AtomicBool,
+    /// Only calls of this method fail.
+    pub fail_on: Mutex<Option<&'static str>>,
 }
 
 impl MemoryAdmission {
-    fn check(&self) -> Result<(), PortError> {
-        if self.fail.load(std::sync::atomic::Ordering::Relaxed) {
+    fn check(&self, call: &'static str) -> Result<(), PortError> {
+        self.calls.lock().unwrap().push(call);
+        if self.fail.load(std::sync::atomic::Ordering::Relaxed)
+            || *self.fail_on.lock().unwrap() == Some(call)
+        {
             return Err(PortError::new("memory store", "failing on purpose"));
         }
         Ok(())
+    }
+
+    /// The calls made so far, and none from now on.
+    pub fn take_calls(&self) -> Vec<&'static str> {
+        std::mem::take(&mut *self.calls.lock().unwrap())
     }
 }
 
 impl AdmissionStore for MemoryAdmission {
     async fn lookup(&self, serial: &str) -> Result<Lookup, PortError> {
-        self.check()?;
-        Ok(Lookup {
+        self.check("lookup")?;
+        let lookup = Lookup {
             pre_approved_only: self
                 .pre_approved_only
                 .load(std::sync::atomic::Ordering::Relaxed),
             device: self.devices.lock().unwrap().get(serial).cloned(),
-        })
+        };
+        // The answer of a real read arrives later: concurrent requests
+        // interleave here, between what they read and what they write.
+        tokio::task::yield_now().await;
+        Ok(lookup)
+    }
+
+    async fn lookup_completion(
+        &self,
+        serial: &str,
+        nonce: &str,
+    ) -> Result<(Lookup, bool), PortError> {
+        self.check("lookup_completion")?;
+        let used = self.used_tokens.lock().unwrap().contains(nonce);
+        let lookup = Lookup {
+            pre_approved_only: self
+                .pre_approved_only
+                .load(std::sync::atomic::Ordering::Relaxed),
+            device: self.devices.lock().unwrap().get(serial).cloned(),
+        };
+        tokio::task::yield_now().await;
+        Ok((lookup, used))
     }
 
     async fn record_denial(&self, denial: &Denial) -> Result<(), PortError> {
-        self.check()?;
+        self.check("record_denial")?;
         self.denials.lock().unwrap().push(denial.clone());
         let mut records = self.denial_records.lock().unwrap();
         let record = records
@@ -526,30 +564,42 @@ impl AdmissionStore for MemoryAdmission {
         Ok(())
     }
 
-    async fn record_failure(&self, serial: &str, at: u64) -> Result<(), PortError> {
-        self.check()?;
-        if let Some(d) = self.devices.lock().unwrap().get_mut(serial) {
-            if d.status == DeviceStatus::PreApproved {
-                d.failures.push(at);
+    async fn claim_check(&self, serial: &str, claim: &Claim) -> Result<Option<u64>, PortError> {
+        self.check("claim_check")?;
+        let taken = match self.devices.lock().unwrap().get_mut(serial) {
+            Some(d) if d.status == DeviceStatus::PreApproved && claim.admits(&d.checks) => {
+                d.checks = claim.taken(&d.checks);
+                Some(d.checks.claimed)
             }
-        }
+            _ => None,
+        };
+        // Written at once, answered later: other requests run meanwhile.
+        tokio::task::yield_now().await;
+        Ok(taken)
+    }
+
+    async fn claim_nothing(&self, _serial: &str) -> Result<(), PortError> {
+        self.check("claim_nothing")?;
+        tokio::task::yield_now().await;
         Ok(())
     }
 
-    async fn reset_failures(&self, serial: &str, seen: usize) -> Result<(), PortError> {
-        self.check()?;
+    async fn clear_checks(&self, serial: &str, claimed: u64) -> Result<(), PortError> {
+        self.check("clear_checks")?;
         if let Some(d) = self.devices.lock().unwrap().get_mut(serial) {
-            if d.failures.len() == seen {
-                d.failures.clear();
+            if d.checks.claimed == claimed {
+                d.checks.cleared = claimed;
             }
         }
         Ok(())
     }
 
     async fn enroll(&self, e: &Enrollment) -> Result<Enrolled, PortError> {
-        self.check()?;
+        self.check("enroll")?;
+        let mut used = self.used_tokens.lock().unwrap();
         let mut devices = self.devices.lock().unwrap();
         let outcome = match (devices.get_mut(&e.serial), &e.expect) {
+            _ if used.contains(&e.nonce) => Enrolled::TokenUsed,
             (Some(d), _) if d.status == DeviceStatus::Enrolled => Enrolled::AlreadyEnrolled,
             (
                 Some(d),
@@ -559,16 +609,14 @@ impl AdmissionStore for MemoryAdmission {
                 },
             ) if d.status == *status
                 && &d.password_hash == password_hash
-                && !(e.pre_approved && d.expires.is_some_and(|x| x.has_passed(e.at)))
-                && d.enroll_nonce.as_deref() != Some(e.nonce.as_str()) =>
+                && !(e.pre_approved && d.expires.is_some_and(|x| x.has_passed(e.at))) =>
             {
                 d.status = DeviceStatus::Enrolled;
                 // An open enrollment leaves the pre-approval's password unused.
                 if e.pre_approved {
                     d.password_hash = None;
                 }
-                d.failures.clear();
-                d.enroll_nonce = Some(e.nonce.clone());
+                d.checks = PasswordChecks::default();
                 d.expires = None;
                 Enrolled::Done
             }
@@ -582,8 +630,7 @@ impl AdmissionStore for MemoryAdmission {
                         platform,
                         groups: Vec::new(),
                         password_hash: None,
-                        failures: Vec::new(),
-                        enroll_nonce: Some(e.nonce.clone()),
+                        checks: PasswordChecks::default(),
                         expires: None,
                     },
                 );
@@ -592,6 +639,7 @@ impl AdmissionStore for MemoryAdmission {
             _ => Enrolled::Changed,
         };
         if outcome == Enrolled::Done {
+            used.insert(e.nonce.clone());
             self.enrollments.lock().unwrap().push(e.clone());
         }
         Ok(outcome)

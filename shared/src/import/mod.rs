@@ -10,6 +10,7 @@ mod outcome;
 pub mod plan;
 pub mod ports;
 pub mod preview;
+pub mod proposals;
 pub mod report;
 pub mod row;
 pub mod run;

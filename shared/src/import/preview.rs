@@ -35,6 +35,17 @@ pub struct PreviewRow {
     pub errors: Vec<RowIssue>,
     /// False when a later row with the same email supplies the user's details.
     pub carries_user_details: bool,
+    /// When the upload takes Platform from another column: this row's cell
+    /// there and what it proposes (`cells.platform` is the proposal).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proposal: Option<RowProposal>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RowProposal {
+    pub value: String,
+    /// None: nothing recognisable, or a Windows device (the row's errors say which).
+    pub platform: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -142,6 +153,13 @@ fn page_row(scanned: &Scan, row: u64, record: &csv::StringRecord) -> PreviewRow 
         let shown = crate::domain::clip_to(value, CELL_CHARS);
         cells.insert(field.key(), shown.into_owned());
     }
+    let proposal = scanned
+        .columns
+        .proposed(record, Field::Platform)
+        .map(|p| RowProposal {
+            value: crate::domain::clip_to(p.cell, CELL_CHARS).into_owned(),
+            platform: p.proposal.platform(),
+        });
     PreviewRow {
         row,
         cells,
@@ -149,11 +167,14 @@ fn page_row(scanned: &Scan, row: u64, record: &csv::StringRecord) -> PreviewRow 
         valid: scanned.is_row_valid(row),
         errors: scanned.row_errors(row, record),
         carries_user_details: scanned.carries_user_details(row),
+        proposal,
     }
 }
 
 /// Writes the rows the admin kept as a UTF-8 CSV under canonical column titles
-/// (so no column mapping travels with it); returns how many rows were written.
+/// (so no column mapping travels with it), and, under the title the upload
+/// names it by, a column Platform is taken from (its options travel:
+/// [`ImportOptions::for_final_file`]); returns how many rows were written.
 pub fn write_final(
     input: BoxRead,
     options: &ImportOptions,
@@ -171,15 +192,20 @@ pub fn write_final(
         &options.mapping,
         options.column_defaults.iter(),
     )?;
-    let fields: Vec<(Field, usize)> = Field::ALL
+    let mut fields: Vec<(&str, usize)> = Field::ALL
         .into_iter()
-        .filter_map(|f| columns.column(f).map(|i| (f, i)))
+        .filter_map(|f| columns.column(f).map(|i| (f.title(), i)))
         .collect();
+    for (field, i, _) in columns.proposal_columns() {
+        if let Some(crate::csvfile::Fill::From { from }) = options.column_defaults.get(field) {
+            fields.push((from.as_str(), i));
+        }
+    }
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(out);
     let io_err = |e: csv::Error| FileError::Read(ReadError::Io(io::Error::other(e)));
-    w.write_record(fields.iter().map(|(f, _)| f.title()))
+    w.write_record(fields.iter().map(|(title, _)| title))
         .map_err(io_err)?;
     let mut written = 0;
     while let Some(row) = stream.next_record()? {

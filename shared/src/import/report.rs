@@ -89,6 +89,10 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
     pub mapping: BTreeMap<String, String>,
+    /// When Platform was taken from another column (the upload's
+    /// `column-defaults` says which): what each row proposed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform_proposals: Option<super::proposals::ProposalTotals>,
     pub dialect: Option<Dialect>,
     pub duplicate_email_groups: u64,
     pub options: ImportOptions,
@@ -115,6 +119,7 @@ impl Report {
             column_notes: Vec::new(),
             format: None,
             mapping: BTreeMap::new(),
+            platform_proposals: None,
             dialect: None,
             duplicate_email_groups: 0,
             options: options.clone(),
@@ -139,6 +144,7 @@ impl Report {
             .iter()
             .map(|(f, h)| (f.key().to_owned(), h.clone()))
             .collect();
+        self.platform_proposals = scan.platform_proposals.clone();
         self.dialect = Some(scan.dialect);
         self.duplicate_email_groups = scan.duplicate_email_groups;
         self

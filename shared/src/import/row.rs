@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::csvfile::{ColumnMap, Field};
+use crate::csvfile::{ColumnMap, Field, Proposal, Proposed};
 use crate::domain::groups::{check_groups, checked_groups};
 use crate::domain::{
     Email, Expiry, InviteChannel, IssueKind, Mobile, Ownership, Password, Platform, SerialNumber,
@@ -67,7 +67,7 @@ impl DeviceRow {
             domain: p.domain.map(str::to_owned),
             updated_at: p.at.to_owned(),
             enrollment: None,
-            failures: Vec::new(),
+            checks: Default::default(),
             invite: None,
             expires: self.expires.or(p.expires),
             ade: None,
@@ -223,6 +223,41 @@ impl<'a> Cells<'a, '_> {
         }
     }
 
+    /// A platform the admin took from another column: the row's proposal,
+    /// or an error naming that column and its cell.
+    fn proposed_platform(&mut self, p: Proposed<'_>) -> Option<Platform> {
+        let column = self.map.title(Field::Platform);
+        let e = match p.proposal {
+            Proposal::Platform(value) => return Platform::parse(value).ok(),
+            Proposal::Windows => ValueError::new(
+                IssueKind::Unsupported,
+                format!(
+                    "'{}' is a Windows device: Windows devices are not supported for pre-approved \
+                     enrollment; leave this row out and enroll the device another way",
+                    shown(Field::Platform, p.cell)
+                ),
+            ),
+            Proposal::Nothing if p.cell.is_empty() => ValueError::new(
+                IssueKind::Missing,
+                format!(
+                    "{column} is empty, so no platform can be proposed for this row; fill it in \
+                     or leave the row out"
+                ),
+            ),
+            Proposal::Nothing => ValueError::new(
+                IssueKind::NotAllowed,
+                format!(
+                    "no platform can be proposed from '{}': {column} is read as {}; correct the \
+                     cell or leave the row out",
+                    shown(Field::Platform, p.cell),
+                    p.source.words()
+                ),
+            ),
+        };
+        self.fail(Field::Platform, p.cell, e);
+        None
+    }
+
     fn optional<T>(
         &mut self,
         field: Field,
@@ -305,7 +340,10 @@ pub fn check_row<'a>(
     let ownership = c.check(Field::Ownership, Ownership::parse);
     // Untrimmed: a space around a serial is refused, not silently removed (no device reports it).
     let serial = c.check_raw(Field::SerialNumber, |v| SerialNumber::check(v).map(|()| v));
-    let platform = c.check(Field::Platform, Platform::parse);
+    let platform = match map.proposed(record, Field::Platform) {
+        Some(p) => c.proposed_platform(p),
+        None => c.check(Field::Platform, Platform::parse),
+    };
     let sam_account_name = c.optional(Field::SamAccountName, text("SAMAccountName", false));
     let mobile = c.optional(Field::Mobile, Mobile::parse);
     let device_name = c.optional(Field::DeviceName, text("the device name", false));

@@ -9,6 +9,7 @@ use std::io;
 
 use serde::{Deserialize, Serialize};
 
+use super::proposals::{ProposalTally, ProposalTotals};
 use super::row::{check_row, CheckedRow, RowIssue, RowRules};
 use crate::csvfile::{
     BoxRead, ColumnMap, Dialect, Field, HeaderError, ReadError, RecordStream, TextEncoding,
@@ -133,6 +134,9 @@ pub struct Scan {
     /// When validation started: an `Expires` before it is an error (every
     /// pass over this file judges rows at this same moment).
     pub now: u64,
+    /// When the upload took Platform from another column: what its rows proposed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform_proposals: Option<ProposalTotals>,
 }
 
 impl Scan {
@@ -319,6 +323,7 @@ impl Tally {
             duplicate_serials,
             invite: rules.invite,
             now: rules.now,
+            platform_proposals: None,
         }
     }
 
@@ -398,8 +403,14 @@ fn scan_as(
 ) -> Result<Scan, FileError> {
     let mut pass = RowPass::open(input, encoding, options, now)?;
     let mut tally = Tally::default();
+    let mut proposals = ProposalTally::for_columns(&pass.columns);
     let mut warnings = Vec::new();
     while let Some(row) = pass.next_row()? {
+        if let Some(p) = proposals.as_mut() {
+            if let Some(proposed) = pass.columns.proposed(pass.record(), Field::Platform) {
+                p.add(proposed);
+            }
+        }
         let result = pass.check(row, &mut warnings);
         let serial = pass
             .columns
@@ -419,7 +430,9 @@ fn scan_as(
         return Err(FileError::NoRows);
     }
     let (dialect, columns) = (pass.dialect(), pass.columns.clone());
-    Ok(tally.finish(dialect, columns, pass.rules))
+    let mut scanned = tally.finish(dialect, columns, pass.rules);
+    scanned.platform_proposals = proposals.map(ProposalTally::finish);
+    Ok(scanned)
 }
 
 /// Reads a file row by row with the header mapped, validating each row.

@@ -73,12 +73,32 @@ impl World {
         options: ImportOptions,
         remaining: impl Fn() -> Duration + Sync,
     ) -> Outcome {
+        self.import_text(key, version, format!("{HEADER}{body}"), options, remaining)
+            .await
+    }
+
+    /// A file with a header row of its own.
+    async fn import_file(&self, key: &str, text: &str, options: ImportOptions) -> Outcome {
+        self.import_text(key, "v1", text.to_owned(), options, || {
+            Duration::from_secs(900)
+        })
+        .await
+    }
+
+    async fn import_text(
+        &self,
+        key: &str,
+        version: &str,
+        text: String,
+        options: ImportOptions,
+        remaining: impl Fn() -> Duration + Sync,
+    ) -> Outcome {
         let object = ImportObject {
             bucket: "b".into(),
             key: key.into(),
             version: Some(version.into()),
         };
-        let source = Arc::new(MemoryObject::new(format!("{HEADER}{body}")));
+        let source = Arc::new(MemoryObject::new(text));
         let out = run_import(
             &object,
             Ok(options),
@@ -240,6 +260,82 @@ async fn a_column_default_fills_every_row_and_is_recorded() {
         }
         assert_eq!(r["options"]["column_defaults"]["ownership"], "corporate");
     }
+}
+
+/// Issue 29: a Jamf Pro preload file, Ownership filled for the whole file
+/// and Platform taken from its Device Type as the admin confirmed: every
+/// device is written with its own row's platform, and the report records
+/// where the platforms came from and what each value proposed.
+#[tokio::test]
+async fn platforms_taken_from_device_type_are_each_rows_and_are_recorded() {
+    let body = "Serial Number,Device Type,Username,Full Name,Email Address\n\
+                C1,Computer,ann,Ann,ann@example.com\n\
+                M1,Mobile Device,bob,Bob,bob@example.com\n\
+                T1,Apple TV,,Lobby,av@example.com\n\
+                C2,computer,cy,Cy,cy@example.com\n";
+    let mut options = ImportOptions::default();
+    let defaults = &mut options.column_defaults;
+    defaults.set("Ownership", "corporate").unwrap();
+    defaults.set_from("Platform", "Device Type").unwrap();
+    let w = World::new();
+    let out = w.import_file("imports/jamf.csv", body, options).await;
+    let r = w.report(&object("imports/jamf.csv"));
+    assert_eq!(out, Outcome::Finished(ImportStatus::Completed), "{r}");
+    let devices = w.dir.devices.lock().unwrap();
+    let platforms: Vec<(&str, &str)> = ["C1", "M1", "T1", "C2"]
+        .iter()
+        .map(|s| (*s, devices[*s].platform.as_str()))
+        .collect();
+    assert_eq!(
+        platforms,
+        [
+            ("C1", "macos"),
+            ("M1", "ios"),
+            ("T1", "tvos"),
+            ("C2", "macos")
+        ]
+    );
+    assert_eq!(
+        r["options"]["column_defaults"]["platform"]["from"],
+        "Device Type"
+    );
+    let p = &r["platform_proposals"];
+    assert_eq!(p["column"], "Device Type");
+    assert_eq!(p["by_platform"]["macos"], 2);
+    assert_eq!(p["without"], 0);
+    assert_eq!(p["values"].as_array().unwrap().len(), 4, "{p}");
+}
+
+/// Issue 29: a row whose Device Type proposes nothing is an error naming the
+/// row, the column and the value; the file is rejected as any file with an
+/// error is, and nothing is written.
+#[tokio::test]
+async fn a_row_without_a_proposal_rejects_the_file_naming_its_cell() {
+    let body = "Serial Number,Device Type,Full Name,Email Address,Ownership\n\
+                C1,Computer,Ann,ann@example.com,corporate\n\
+                P1,Printer,Bob,bob@example.com,corporate\n";
+    let mut options = ImportOptions::default();
+    options
+        .column_defaults
+        .set_from("Platform", "Device Type")
+        .unwrap();
+    let w = World::new();
+    let out = w.import_file("imports/jamf-bad.csv", body, options).await;
+    let r = w.report(&object("imports/jamf-bad.csv"));
+    assert_eq!(out, Outcome::Finished(ImportStatus::Rejected), "{r}");
+    assert!(w.dir.devices.lock().unwrap().is_empty());
+    let e = &r["errors"][0];
+    assert_eq!(
+        (e["row"].as_u64(), e["column"].as_str(), e["value"].as_str()),
+        (Some(3), Some("Device Type"), Some("Printer"))
+    );
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("Jamf Pro's device types"),
+        "{e}"
+    );
 }
 
 #[tokio::test]

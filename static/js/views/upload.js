@@ -10,6 +10,8 @@ const FILLABLE = [
   ["Ownership", ["personal", "corporate"]],
   ["Platform", ["android", "ios", "macos", "tvos", "linux"]],
 ];
+// A fill select's value for "each row's proposal from this column".
+const FROM = "from:";
 
 const FIELDS = [
   ["", "(ignore)"],
@@ -32,7 +34,8 @@ const fresh = () => ({
   key: null,
   fileName: null,
   mapping: {},
-  // One value for every row of a column the file lacks (Ownership, Platform).
+  // What fills a column the file lacks: one value for every row (Ownership,
+  // Platform), or for Platform {from: column}, each row's proposal from it.
   columnDefaults: {},
   excluded: new Set(),
   invalid: new Set(),
@@ -93,8 +96,21 @@ async function downloadSample() {
   a.remove();
 }
 
+// A fill's select value: the value itself, or FROM and the column it is proposed from.
+const fillValue = (fill) => (fill?.from ? FROM + fill.from : (fill ?? ""));
+
+// Columns whose cells say each row's platform (Jamf's Device Type, a model, an OS):
+// offered for Platform as proposals the admin sees in the preview before sending.
+function proposalHint(sources) {
+  if (!sources.length) return "";
+  const names = sources.map((c) => `‘${c}’`).join(" or ");
+  return html`<p class="warn" id="proposal-hint">The file's ${names} column can propose each
+    row's platform: choose “proposed from” for Platform below, then check the proposals
+    row by row before sending.</p>`;
+}
+
 // The admin's own choice for a header first, else the mapping the API guessed.
-function mappingForm(headers, guessed) {
+function mappingForm(headers, guessed, sources = []) {
   const current = (h) =>
     h in wizard.mapping
       ? (wizard.mapping[h] ?? "")
@@ -102,10 +118,17 @@ function mappingForm(headers, guessed) {
   const row = (h, i) => html`<tr><td><label for="map-${i}">${h}</label></td>
     <td><select id="map-${i}" data-header="${h}">
       ${FIELDS.map(([v, t]) => option(v, current(h), t))}</select></td></tr>`;
-  const fill = ([field, values]) => html`<label class="inline" for="fill-${field}">${field}
-    <select id="fill-${field}" data-fill="${field}">
-      ${option("", wizard.columnDefaults[field] ?? "", "from the file")}
-      ${values.map((v) => option(v, wizard.columnDefaults[field] ?? "", v))}</select></label>`;
+  const fill = ([field, values]) => {
+    const chosen = fillValue(wizard.columnDefaults[field]);
+    const proposals =
+      field === "Platform"
+        ? sources.map((c) => option(FROM + c, chosen, `proposed from ‘${c}’, row by row`))
+        : [];
+    return html`<label class="inline" for="fill-${field}">${field}
+    <select id="fill-${field}" data-fill="${field}" aria-label="${field}">
+      ${option("", chosen, "from the file")}${proposals}
+      ${values.map((v) => option(v, chosen, v))}</select></label>`;
+  };
   return html`<fieldset><legend>Columns</legend><div class="scroll"><table>
     ${thead("Column in the file", "Field")}<tbody>
     ${headers.filter((h) => h).map(row)}
@@ -122,7 +145,11 @@ function bindMapping() {
     }
     wizard.columnDefaults = {};
     for (const sel of main.querySelectorAll("select[data-fill]")) {
-      if (sel.value) wizard.columnDefaults[sel.dataset.fill] = sel.value;
+      const v = sel.value;
+      if (!v) continue;
+      wizard.columnDefaults[sel.dataset.fill] = v.startsWith(FROM)
+        ? { from: v.slice(FROM.length) }
+        : v;
     }
     wizard.page = 1;
     await previewStep();
@@ -157,8 +184,38 @@ function previewRow(r) {
         ${raw(off ? "" : "checked")}></td>
       <td>${r.row}</td><td>${c.name}</td><td>${c.email}${exists}</td>
       <td>${c.serial_number}${known}</td>
-      <td>${c.platform}</td><td>${c.ownership}</td><td>${c.device_name || ""}</td>
+      <td>${platformCell(r)}</td><td>${c.ownership}</td><td>${c.device_name || ""}</td>
       <td>${check}</td></tr>`;
+}
+
+// The row's platform; a proposal shows the cell it came from, or that there is none.
+function platformCell(r) {
+  const p = r.proposal;
+  if (!p) return r.cells.platform;
+  const from = html` <span class="muted">(‘${p.value}’)</span>`;
+  return p.platform ? html`${p.platform}${from}` : html`<span class="issue">none</span>${from}`;
+}
+
+// What each value of the column Platform is taken from proposes, over the whole file.
+function proposals(p) {
+  const t = p.platform_proposals;
+  if (!t) return "";
+  const row = (v) => html`<tr><td>${v.value || "(empty)"}</td>
+    <td>${v.platform ?? html`<span class="issue">no proposal</span>`}</td>
+    <td class="num">${v.rows}</td></tr>`;
+  const other = t.other_rows
+    ? html`<tr><td class="muted">other values</td><td></td><td class="num">${t.other_rows}</td></tr>`
+    : "";
+  const none = t.without
+    ? html`<p class="warn">${t.without} row(s) have no proposal: each is listed with its error;
+        correct the cell or uncheck the row.</p>`
+    : "";
+  return html`<section id="proposals" aria-label="Platform proposals">
+    <h2>Platforms proposed from ‘${t.column}’</h2>
+    <table>${thead(`${t.column}`, "Platform", "Rows")}<tbody>${t.values.map(row)}${other}</tbody>
+    </table>${none}
+    <p class="muted">Sending the file confirms these platforms; to change them, choose
+      another Platform in the column mapping.</p></section>`;
 }
 
 function previewSummary(p) {
@@ -205,8 +262,9 @@ async function previewStep() {
       render(
         html`<h1>Pre-approve devices</h1>${steps(2)}
         <p class="error" role="alert">${err.message}</p>
+        ${proposalHint(err.body.platform_sources || [])}
         <p>Tell which column holds each field:</p>
-        ${mappingForm(err.body.headers || [], {})}`,
+        ${mappingForm(err.body.headers || [], err.body.mapping, err.body.platform_sources || [])}`,
         "Check the rows",
       );
       bindMapping();
@@ -226,8 +284,9 @@ async function previewStep() {
     html`<h1>Pre-approve devices</h1>${steps(2)}
     ${previewSummary(p)}
     ${duplicates(p)}
+    ${proposals(p)}
     <details><summary>Column mapping</summary>
-      ${mappingForm(p.columns.headers, p.columns.mapping)}</details>
+      ${mappingForm(p.columns.headers, p.columns.mapping, p.columns.platform_sources)}</details>
     <p>Uncheck the rows that should not be imported.</p>
     <div class="scroll"><table id="rows">
       ${thead(...PREVIEW_COLUMNS)}
@@ -285,10 +344,15 @@ async function sendStep(badChecked) {
     : "";
   // The default for rows with errors applies only when some are still checked.
   const onError = badChecked ? s.default_on_error : "reject-file";
+  const from = p.columns.proposed_from.platform;
+  const confirmed = from
+    ? html`<p id="platform-confirmed">Platform: each row's proposal from ‘${from}’,
+        as previewed.</p>`
+    : "";
   render(
     html`<h1>Pre-approve devices</h1>${steps(3)}
     <form id="send" class="card">
-      <p>${kept} row(s) will be imported${also}.</p>
+      <p>${kept} row(s) will be imported${also}.</p>${confirmed}
       <fieldset><legend>Users who already exist</legend>
         ${[
           radio("existing_users", "skip", s.default_existing_users, "Skip them"),

@@ -45,7 +45,7 @@ async fn seed(st: &Stack) {
                 domain: None,
                 updated_at: "2026-01-01T00:00:00Z".into(),
                 enrollment: None,
-                failures: Vec::new(),
+                checks: Default::default(),
                 invite: None,
                 expires: None,
                 ade: None,

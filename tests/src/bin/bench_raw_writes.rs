@@ -49,7 +49,7 @@ async fn main() {
             domain: None,
             updated_at: "2026-01-01T00:00:00Z".into(),
             enrollment: None,
-            failures: Vec::new(),
+            checks: Default::default(),
             invite: None,
             expires: None,
             ade: None,

@@ -3,13 +3,13 @@ use std::sync::atomic::Ordering;
 use lambda_http::http::{self, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
-use shared::admission::lockout::ATTEMPTS;
+use shared::admission::lockout::{since_cleared, ATTEMPTS};
 use shared::admission::{Grant, Reason, StoredDevice, TokenKey, TOKEN_TTL_SECS};
 use shared::clock::epoch_now;
 use shared::domain::{Password, Platform};
 use shared::fakes::MemoryAdmission;
 use shared::password::PasswordKey;
-use shared::records::DeviceStatus;
+use shared::records::{DeviceStatus, PasswordChecks};
 
 use super::{handle, App};
 
@@ -23,8 +23,7 @@ fn stored(platform: Platform, password_hash: Option<String>) -> StoredDevice {
         platform,
         groups: vec!["Sales".into()],
         password_hash,
-        failures: Vec::new(),
-        enroll_nonce: None,
+        checks: PasswordChecks::default(),
         expires: None,
     }
 }
@@ -124,6 +123,20 @@ fn status_of(app: &App<MemoryAdmission>, serial: &str) -> DeviceStatus {
     app.store.devices.lock().unwrap()[serial].status
 }
 
+/// The password checks counted on a device since its last clearing.
+fn checks_of(app: &App<MemoryAdmission>, serial: &str) -> u64 {
+    since_cleared(&app.store.devices.lock().unwrap()[serial].checks)
+}
+
+/// Checks that fill a window, the last at `at`: locked from then.
+fn locked_at(at: u64) -> PasswordChecks {
+    PasswordChecks {
+        claimed: ATTEMPTS,
+        cleared: 0,
+        last_at: at,
+    }
+}
+
 #[tokio::test]
 async fn serial_numbers_are_case_sensitive() {
     let app = app(true);
@@ -174,7 +187,7 @@ async fn every_refusal_that_depends_on_the_list_is_the_same_answer() {
         d
     };
     let mut locked = stored(Platform::Ios, None);
-    locked.failures = vec![epoch_now(); ATTEMPTS];
+    locked.checks = locked_at(epoch_now());
     {
         let mut devices = app.store.devices.lock().unwrap();
         devices.insert("DONE1".into(), enrolled);
@@ -236,11 +249,9 @@ async fn five_wrong_passwords_lock_the_serial_even_for_the_right_one() {
         )
         .await;
     }
-    // A right password before the fifth resets the count.
+    // A right password before the fifth clears the count.
     assert_eq!(admit(&app, right()).await["decision"], "allow");
-    assert!(app.store.devices.lock().unwrap()["ABC123"]
-        .failures
-        .is_empty());
+    assert_eq!(checks_of(&app, "ABC123"), 0);
     for _ in 0..ATTEMPTS {
         admit(
             &app,
@@ -263,27 +274,18 @@ async fn five_wrong_passwords_lock_the_serial_even_for_the_right_one() {
         json!({"serial_number": "ABC123", "platform": "ios", "password": "guess"}),
     )
     .await;
-    assert_eq!(
-        app.store.devices.lock().unwrap()["ABC123"].failures.len(),
-        ATTEMPTS
-    );
+    assert_eq!(checks_of(&app, "ABC123"), ATTEMPTS);
     // Fifteen minutes later the lock is over.
-    for t in app
-        .store
+    app.store
         .devices
         .lock()
         .unwrap()
         .get_mut("ABC123")
         .unwrap()
-        .failures
-        .iter_mut()
-    {
-        *t -= 15 * 60;
-    }
+        .checks
+        .last_at -= 15 * 60;
     assert_eq!(admit(&app, right()).await["decision"], "allow");
-    assert!(app.store.devices.lock().unwrap()["ABC123"]
-        .failures
-        .is_empty());
+    assert_eq!(checks_of(&app, "ABC123"), 0);
 }
 
 #[tokio::test]
@@ -302,10 +304,7 @@ async fn a_wrong_password_counts_even_when_enrollment_is_open() {
         v.get("groups").is_none() && v.get("detail").is_none(),
         "says nothing of the pre-approval: {v}"
     );
-    assert_eq!(
-        app.store.devices.lock().unwrap()["ABC123"].failures.len(),
-        1
-    );
+    assert_eq!(checks_of(&app, "ABC123"), 1);
 }
 
 #[tokio::test]
@@ -464,7 +463,7 @@ async fn a_token_does_not_outlive_a_lock_or_a_platform_change() {
         .unwrap()
         .get_mut("ABC123")
         .unwrap()
-        .failures = vec![epoch_now(); ATTEMPTS];
+        .checks = locked_at(epoch_now());
     let (status, v) = complete(&app, with_token(right(), &token)).await;
     assert_eq!(
         (status, v["reason"].as_str()),
@@ -572,7 +571,7 @@ async fn a_token_issued_while_enrollment_was_open_is_refused_once_the_restrictio
     }
     assert_eq!(status_of(&app, "ABC123"), DeviceStatus::PreApproved);
     assert_eq!(
-        app.store.devices.lock().unwrap()["ABC123"].failures.len(),
+        checks_of(&app, "ABC123"),
         1,
         "the admission's wrong password counted; the completion is no guess"
     );
@@ -729,6 +728,20 @@ async fn http_errors() {
 
 #[tokio::test]
 async fn store_failures_answer_503() {
+    // No comparison without its count: a claim that cannot be written is a 503,
+    // whatever the password.
+    for password in ["s3cret", "guess"] {
+        let app = app(true);
+        *app.store.fail_on.lock().unwrap() = Some("claim_check");
+        let body = json!({"serial_number": "ABC123", "platform": "ios", "password": password});
+        let (status, v) = call(&app, "POST", "/v1/admission", body).await;
+        assert_eq!(
+            (status, v["error"].as_str()),
+            (StatusCode::SERVICE_UNAVAILABLE, Some("unavailable")),
+            "{password}"
+        );
+        assert!(app.store.denials.lock().unwrap().is_empty());
+    }
     let app = app(true);
     app.store.fail.store(true, Ordering::Relaxed);
     let r = respond(
@@ -783,4 +796,211 @@ async fn no_input_crashes_the_handler() {
             );
         }
     }
+}
+
+/// Issue 26, item 2: a burst of wrong guesses arriving at once (each its own
+/// task, interleaving at every store call) gets at most five password checks
+/// in the lock window; the rest are refused unchecked, and so is the right
+/// password afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_wrong_guesses_is_checked_at_most_five_times() {
+    let app = std::sync::Arc::new(app(true));
+    // All fifty in flight before the first is answered.
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(50));
+    let guesses: Vec<_> = (0..50)
+        .map(|i| {
+            let (app, start) = (app.clone(), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                let body = json!({"serial_number": "ABC123", "platform": "ios", "password": format!("guess-{i}")});
+                handle(&app, request("POST", "/v1/admission", body.to_string())).await
+            })
+        })
+        .collect();
+    for g in guesses {
+        let (status, v) = parts(g.await.unwrap());
+        assert_eq!(
+            (status, v["reason"].as_str()),
+            (StatusCode::OK, Some("not_allowed"))
+        );
+    }
+    let reasons = recorded_reasons(&app);
+    let checked = reasons
+        .iter()
+        .filter(|r| **r == Reason::PasswordMismatch)
+        .count();
+    assert_eq!(
+        (checked as u64, (reasons.len() - checked) as u64),
+        (ATTEMPTS, 50 - ATTEMPTS),
+        "password checks, refusals unchecked: {reasons:?}"
+    );
+    assert_eq!(checks_of(&app, "ABC123"), ATTEMPTS);
+    assert_eq!(admit(&app, right()).await["reason"], "not_allowed");
+    assert_eq!(recorded_reasons(&app).last(), Some(&Reason::Locked));
+}
+
+/// Issue 26, item 5: a token that completed an enrollment never completes
+/// one again: not after an administrator's reset, nor after a re-import or an
+/// undo put the device back as it was. (A device without a password: its
+/// record's fingerprint is the same each time, so only the used token tells.)
+#[tokio::test]
+async fn a_used_token_never_completes_again() {
+    let app = app(true);
+    let body = json!({"serial_number": "NOPW1", "platform": "android"});
+    let token = admit(&app, body.clone()).await["enrollment_token"].clone();
+    let imported = app.store.devices.lock().unwrap()["NOPW1"].clone();
+    app.store.take_calls();
+    let (status, v) = complete(&app, with_token(body.clone(), &token)).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(app.store.take_calls(), ["lookup_completion", "enroll"]);
+    let replay = |what: &'static str| {
+        let (app, body, token) = (&app, body.clone(), token.clone());
+        async move {
+            app.store.take_calls();
+            let (status, v) = complete(app, with_token(body, &token)).await;
+            assert_eq!(
+                (status, v["error"].as_str()),
+                (StatusCode::UNAUTHORIZED, Some("invalid_token")),
+                "after {what}: {v}"
+            );
+            assert_eq!(app.store.take_calls(), ["lookup_completion"], "{what}");
+            assert_eq!(
+                status_of(app, "NOPW1"),
+                DeviceStatus::PreApproved,
+                "after {what}"
+            );
+        }
+    };
+    // An administrator's reset.
+    let reset = {
+        let mut devices = app.store.devices.lock().unwrap();
+        let d = devices.get_mut("NOPW1").unwrap();
+        d.status = DeviceStatus::PreApproved;
+        d.clone()
+    };
+    replay("a reset").await;
+    // A re-import writes the item anew, as the file says.
+    app.store
+        .devices
+        .lock()
+        .unwrap()
+        .insert("NOPW1".into(), imported);
+    replay("a re-import").await;
+    // Its undo puts back the before-image: the reset device.
+    app.store
+        .devices
+        .lock()
+        .unwrap()
+        .insert("NOPW1".into(), reset);
+    replay("an undo").await;
+    // A new admission's token still completes it.
+    let fresh = admit(&app, body.clone()).await["enrollment_token"].clone();
+    let (status, v) = complete(&app, with_token(body, &fresh)).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(app.store.enrollments.lock().unwrap().len(), 2);
+}
+
+/// Every answer that could be a compared password's makes the same requests
+/// as one: with a password, the read, one claim's request (the claim, or one
+/// its condition refuses) and the denial; without one, the read and the
+/// denial. So their time does not tell which serials have a password to guess.
+#[tokio::test]
+async fn answers_make_the_same_requests_whether_or_not_a_password_was_compared() {
+    for restricted in [true, false] {
+        let app = app(restricted);
+        {
+            let mut devices = app.store.devices.lock().unwrap();
+            let mut locked = devices["ABC123"].clone();
+            locked.checks = locked_at(epoch_now());
+            devices.insert("LOCK1".into(), locked);
+            let mut done = stored(Platform::Ios, None);
+            done.status = DeviceStatus::Enrolled;
+            devices.insert("DONE1".into(), done);
+        }
+        let with_password = [
+            json!({"serial_number": "ABC123", "platform": "ios", "password": "guess"}),
+            json!({"serial_number": "NOPE", "platform": "ios", "password": "guess"}),
+            json!({"serial_number": "ABC123", "platform": "macos", "password": "guess"}),
+            json!({"serial_number": "LOCK1", "platform": "ios", "password": "guess"}),
+            json!({"serial_number": "DONE1", "platform": "ios", "password": "guess"}),
+        ];
+        let without = [
+            json!({"serial_number": "ABC123", "platform": "ios"}),
+            json!({"serial_number": "NOPE", "platform": "ios"}),
+        ];
+        let answer_only = if restricted {
+            vec!["lookup", "claim_check", "record_denial"]
+        } else {
+            vec!["lookup", "claim_check"]
+        };
+        for (bodies, expected) in [
+            (&with_password[..], answer_only),
+            (
+                &without[..],
+                if restricted {
+                    vec!["lookup", "record_denial"]
+                } else {
+                    vec!["lookup"]
+                },
+            ),
+        ] {
+            for body in bodies {
+                app.store.take_calls();
+                let v = admit(&app, body.clone()).await;
+                // Enrolled is refused whatever the setting.
+                if body["serial_number"] == "DONE1" && !restricted {
+                    assert_eq!(v["reason"], "not_allowed");
+                    continue;
+                }
+                let calls: Vec<&str> = app
+                    .store
+                    .take_calls()
+                    .into_iter()
+                    // The same UpdateItem; its condition refuses it.
+                    .map(|c| {
+                        if c == "claim_nothing" {
+                            "claim_check"
+                        } else {
+                            c
+                        }
+                    })
+                    .collect();
+                assert_eq!(calls, expected, "restricted={restricted} {body}: {v}");
+            }
+        }
+    }
+    // A pre-approval's allow says what it is anyway: no stand-in there.
+    let app = app(true);
+    app.store.take_calls();
+    let v = admit(
+        &app,
+        json!({"serial_number": "NOPW1", "platform": "android", "password": "x"}),
+    )
+    .await;
+    assert_eq!(v["reason"], "pre_approved");
+    assert_eq!(app.store.take_calls(), ["lookup"]);
+}
+
+/// A right password costs its claim and the clearing: the count is back to zero.
+#[tokio::test]
+async fn a_right_password_claims_then_clears() {
+    let app = app(true);
+    admit(
+        &app,
+        json!({"serial_number": "ABC123", "platform": "ios", "password": "guess"}),
+    )
+    .await;
+    app.store.take_calls();
+    assert_eq!(admit(&app, right()).await["reason"], "pre_approved");
+    assert_eq!(
+        app.store.take_calls(),
+        ["lookup", "claim_check", "clear_checks"]
+    );
+    assert_eq!(checks_of(&app, "ABC123"), 0);
+    let checks = app.store.devices.lock().unwrap()["ABC123"].checks;
+    assert_eq!(
+        (checks.claimed, checks.cleared),
+        (2, 2),
+        "cleared, not rewound"
+    );
 }

@@ -150,7 +150,7 @@ fn csv_device(serial: &str) -> DeviceRecord {
         domain: None,
         updated_at: "t".into(),
         enrollment: None,
-        failures: vec![],
+        checks: Default::default(),
         invite: None,
         expires: None,
         ade: None,

@@ -1,12 +1,12 @@
 //! The admission rules of the seeds, one decision at a time.
 
 use super::{
-    decide, Credential, Decision, Grant, Lookup, PasswordCheck, PublicReason, Reason, StoredDevice,
-    Verdict, NOT_ALLOWED,
+    decide, password_due, Compared, Credential, Decision, Grant, Lookup, PasswordCheck,
+    PublicReason, Reason, StoredDevice, Verdict, NOT_ALLOWED,
 };
 use crate::admission::request::AdmissionRequest;
 use crate::domain::Platform;
-use crate::records::DeviceStatus;
+use crate::records::{DeviceStatus, PasswordChecks};
 
 const HASH: &str = "hash-of-right";
 
@@ -20,23 +20,37 @@ fn device(platform: Platform, password: bool, status: DeviceStatus) -> StoredDev
         platform,
         groups: vec!["Sales".into()],
         password_hash: password.then(|| HASH.to_owned()),
-        failures: Vec::new(),
-        enroll_nonce: None,
+        checks: PasswordChecks::default(),
         expires: None,
     }
 }
 
 const NOW: u64 = 1_800_000_000;
 
-/// The decision for a request against an optional device, with the setting on or off.
-/// The password check accepts only "right" against [`HASH`].
+/// Checks counted since the last clearing, the last of them at `at`.
+fn counted(n: u64, at: u64) -> PasswordChecks {
+    PasswordChecks {
+        claimed: n,
+        cleared: 0,
+        last_at: at,
+    }
+}
+
+/// The decision for a request against an optional device, with the setting on
+/// or off, as admission makes it: the password is compared where
+/// [`password_due`] says (the claim always taken), and only "right" matches [`HASH`].
 fn check(json: &str, device: Option<StoredDevice>, pre_approved_only: bool) -> Decision {
     let lookup = Lookup {
         pre_approved_only,
         device,
     };
-    let matches = |presented: &str, stored: &str| stored == HASH && presented == "right";
-    decide(&request(json), &lookup, Credential::Password(&matches), NOW)
+    let req = request(json);
+    let compared = match (password_due(&req, &lookup, NOW), &req.password) {
+        (Some(due), Some(p)) if due.hash == HASH && p == "right" => Compared::Right,
+        (Some(_), _) => Compared::Wrong,
+        (None, _) => Compared::NotDue,
+    };
+    decide(&req, &lookup, Credential::Password(compared), NOW)
 }
 
 fn ios(password: bool) -> Option<StoredDevice> {
@@ -202,10 +216,12 @@ fn passwords_are_judged_for_the_attempt_limit() {
         check(IOS_WRONG, ios(true), true).password,
         PasswordCheck::Wrong
     );
+    let missing = check(IOS, ios(true), true);
+    assert_deny(&missing, Reason::PasswordRequired);
     assert_eq!(
-        check(IOS, ios(true), true).password,
-        PasswordCheck::Wrong,
-        "missing counts too"
+        missing.password,
+        PasswordCheck::NotChecked,
+        "nothing presented, nothing compared, nothing counted"
     );
     assert_eq!(
         check(IOS_WRONG, ios(true), false).password,
@@ -222,10 +238,137 @@ fn passwords_are_judged_for_the_attempt_limit() {
     );
 }
 
+/// Issue 26, item 2: a password is compared (and so counted) only where its
+/// result decides something: a pre-approval that applies but for its
+/// password, with a password presented.
+#[test]
+fn a_password_is_due_only_where_it_decides() {
+    let due = |json: &str, device: Option<StoredDevice>, on: bool| {
+        let lookup = Lookup {
+            pre_approved_only: on,
+            device,
+        };
+        password_due(&request(json), &lookup, NOW).map(|d| (d.hash.to_owned(), d.claim.from))
+    };
+    let mut locked = device(Platform::Ios, true, DeviceStatus::PreApproved);
+    locked.checks = counted(5, NOW - 60);
+    let mut lapsed = device(Platform::Ios, true, DeviceStatus::PreApproved);
+    lapsed.expires = Some(crate::domain::Expiry::from_epoch(NOW));
+    let enrolled = device(Platform::Ios, true, DeviceStatus::Enrolled);
+    let android = || Some(device(Platform::Android, true, DeviceStatus::PreApproved));
+    let android_qr = r#"{"serial_number":"ABC123","platform":"android","enrollment_method":"qr","os_version":"13","password":"right"}"#;
+    let mac_right = r#"{"serial_number":"ABC123","platform":"macos","password":"right"}"#;
+    for on in [true, false] {
+        assert_eq!(due(IOS_WRONG, ios(true), on), Some((HASH.to_owned(), 0)));
+        assert_eq!(due(IOS_RIGHT, ios(true), on), Some((HASH.to_owned(), 0)));
+        for (json, device) in [
+            (IOS, ios(true)),
+            (IOS_RIGHT, ios(false)),
+            (IOS_RIGHT, None),
+            (mac_right, ios(true)),
+            (IOS_RIGHT, Some(locked.clone())),
+            (IOS_RIGHT, Some(lapsed.clone())),
+            (IOS_RIGHT, Some(enrolled.clone())),
+            (android_qr, android()),
+        ] {
+            assert_eq!(
+                due(json, device.clone(), on),
+                None,
+                "{json} {device:?} on={on}"
+            );
+        }
+    }
+    // After a lock, the next window.
+    let mut after = device(Platform::Ios, true, DeviceStatus::PreApproved);
+    after.checks = counted(5, NOW - 15 * 60);
+    assert_eq!(
+        due(IOS_WRONG, Some(after), true),
+        Some((HASH.to_owned(), 5))
+    );
+}
+
+/// Where no comparison is due its result cannot matter; where one is, it decides.
+#[test]
+fn password_due_and_the_decision_agree() {
+    let bodies = [
+        IOS,
+        IOS_RIGHT,
+        IOS_WRONG,
+        MAC,
+        r#"{"serial_number":"ABC123","platform":"android","password":"right","enrollment_method":"qr","os_version":"13"}"#,
+        r#"{"serial_number":"ABC123","platform":"android","password":"right","enrollment_method":"zero_touch"}"#,
+        r#"{"serial_number":"ABC123","platform":"windows","password":"right"}"#,
+    ];
+    let mut devices = vec![None];
+    for platform in [Platform::Ios, Platform::Android] {
+        for password in [false, true] {
+            for status in DeviceStatus::ALL {
+                for checks in [
+                    counted(0, 0),
+                    counted(4, NOW),
+                    counted(5, NOW - 60),
+                    counted(5, NOW - 900),
+                ] {
+                    let mut d = device(platform, password, status);
+                    d.checks = checks;
+                    devices.push(Some(d));
+                }
+            }
+        }
+    }
+    let mut due = 0;
+    for on in [true, false] {
+        for json in bodies {
+            for device in &devices {
+                let lookup = Lookup {
+                    pre_approved_only: on,
+                    device: device.clone(),
+                };
+                let req = request(json);
+                let with = |c| decide(&req, &lookup, Credential::Password(c), NOW);
+                let case = format!("{json} {device:?} on={on}");
+                if password_due(&req, &lookup, NOW).is_some() {
+                    due += 1;
+                    assert_pre_approved(&with(Compared::Right));
+                    assert!(!with(Compared::Wrong).pre_approved, "{case}");
+                    assert_eq!(
+                        with(Compared::Refused).answer(None),
+                        with(Compared::Wrong).answer(None),
+                        "{case}"
+                    );
+                } else {
+                    assert_eq!(with(Compared::Right), with(Compared::NotDue), "{case}");
+                    assert_eq!(with(Compared::Wrong), with(Compared::NotDue), "{case}");
+                }
+            }
+        }
+    }
+    assert!(due > 0);
+}
+
+/// A check the limit refused (the window filled since the read) is refused
+/// as a lock is: unchecked, the same answer as any other refusal.
+#[test]
+fn a_refused_check_is_a_lock() {
+    let lookup = Lookup {
+        pre_approved_only: true,
+        device: ios(true),
+    };
+    let refused = Credential::Password(Compared::Refused);
+    let d = decide(&request(IOS_RIGHT), &lookup, refused, NOW);
+    assert_deny(&d, Reason::Locked);
+    assert_eq!(d.password, PasswordCheck::NotChecked);
+    let open = Lookup {
+        pre_approved_only: false,
+        ..lookup
+    };
+    assert_open(&decide(&request(IOS_RIGHT), &open, refused, NOW));
+}
+
 #[test]
 fn a_locked_serial_is_refused_even_with_the_right_password() {
     let mut locked = device(Platform::Ios, true, DeviceStatus::PreApproved);
-    locked.failures = vec![NOW - 60; 5];
+    locked.checks = counted(5, NOW - 60);
     let d = check(IOS_RIGHT, Some(locked.clone()), true);
     assert_deny(&d, Reason::Locked);
     assert_eq!(
@@ -234,7 +377,7 @@ fn a_locked_serial_is_refused_even_with_the_right_password() {
         "not even checked while locked"
     );
     assert_open(&check(IOS_RIGHT, Some(locked.clone()), false));
-    locked.failures = vec![NOW - 15 * 60; 5];
+    locked.checks = counted(5, NOW - 15 * 60);
     assert_pre_approved(&check(IOS_RIGHT, Some(locked), true));
 }
 
@@ -319,7 +462,7 @@ fn a_token_grants_exactly_what_its_admission_granted() {
     for on in [true, false] {
         assert_pre_approved(&complete(IOS, ios(true), on, Pre));
         let mut locked = device(Platform::Ios, true, DeviceStatus::PreApproved);
-        locked.failures = vec![NOW - 60; 5];
+        locked.checks = counted(5, NOW - 60);
         assert_deny(&complete(IOS, Some(locked), on, Pre), Reason::Locked);
         let mut lapsed = device(Platform::Ios, true, DeviceStatus::PreApproved);
         lapsed.expires = Some(crate::domain::Expiry::from_epoch(NOW));

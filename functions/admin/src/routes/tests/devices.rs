@@ -159,7 +159,11 @@ async fn the_overview_counts_by_status_and_platform() {
 async fn an_administrator_removes_resets_and_unlocks_devices_with_an_audit_trail() {
     let app = app();
     let mut locked = device("L1", DeviceStatus::PreApproved, Platform::Ios, "");
-    locked.failures = vec![now(); 5];
+    locked.checks = shared::records::PasswordChecks {
+        claimed: 5,
+        cleared: 0,
+        last_at: now(),
+    };
     add_device(&app, locked);
     add_device(
         &app,

@@ -142,7 +142,7 @@ fn device(serial: &str, status: DeviceStatus, platform: Platform, owner: &str) -
             os_version: None,
             pre_approved: true,
         }),
-        failures: Vec::new(),
+        checks: Default::default(),
         invite: None,
         expires: None,
         ade: None,

@@ -313,3 +313,147 @@ async fn a_file_lacking_ownership_takes_one_value_for_every_row() {
         "{meta:?}"
     );
 }
+
+/// Issue 29: a Jamf Pro preload file (no Ownership, no Platform). The 422
+/// names the column Platform can be proposed from; the preview with
+/// Platform taken from Device Type shows each row's proposal and the totals
+/// per value, the row with none in error (row, column, value); the commit
+/// publishes the Device Type column with the choice, so the import reads
+/// the same proposals again and the report records them.
+#[tokio::test]
+async fn platforms_are_proposed_from_device_type_previewed_and_published() {
+    let app = app();
+    let staged = "Serial Number,Device Type,Username,Full Name,Email Address\r\n\
+                  C1,Computer,ann,Ann,ann@example.com\r\n\
+                  M1,Mobile Device,bob,Bob,bob@example.com\r\n\
+                  P1,Printer,cy,Cy,cy@example.com\r\n";
+    app.ports
+        .objects
+        .lock()
+        .unwrap()
+        .insert("staging/jamf.csv".into(), staged.as_bytes().to_vec());
+    let (status, e) = call(
+        &app,
+        "POST",
+        "/v1/imports/preview",
+        Some(json!({"key": "staging/jamf.csv", "column_defaults": {"Ownership": "corporate"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert_eq!(e["platform_sources"], json!(["Device Type"]));
+    assert_eq!(
+        e["mapping"],
+        json!({"name": "Full Name", "email": "Email Address", "serial_number": "Serial Number",
+            "sam_account_name": "Username"}),
+        "what the header row maps by itself: where the page's mapping form starts"
+    );
+    let message = e["message"].as_str().unwrap();
+    assert!(
+        message.contains("missing mandatory column(s): Platform")
+            && message.contains("'Device Type'"),
+        "{message}"
+    );
+
+    let fill = json!({"Ownership": "corporate", "Platform": {"from": "Device Type"}});
+    let (status, p) = call(
+        &app,
+        "POST",
+        "/v1/imports/preview",
+        Some(json!({"key": "staging/jamf.csv", "column_defaults": fill})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    assert_eq!(p["columns"]["proposed_from"]["platform"], "Device Type");
+    assert_eq!(
+        (p["rows_total"].as_u64(), p["valid_rows"].as_u64()),
+        (Some(3), Some(2))
+    );
+    let rows = p["rows"].as_array().unwrap();
+    assert_eq!(rows[0]["cells"]["platform"], "macos");
+    assert_eq!(
+        rows[0]["proposal"],
+        json!({"value": "Computer", "platform": "macos"})
+    );
+    assert_eq!(rows[1]["cells"]["platform"], "ios");
+    assert_eq!(
+        rows[2]["proposal"],
+        json!({"value": "Printer", "platform": null})
+    );
+    assert!(rows[2]["cells"].get("platform").is_none());
+    let error = &rows[2]["errors"][0];
+    assert_eq!(
+        (&error["row"], &error["column"], &error["value"]),
+        (&json!(4), &json!("Device Type"), &json!("Printer"))
+    );
+    let totals = &p["platform_proposals"];
+    assert_eq!(totals["by_platform"], json!({"ios": 1, "macos": 1}));
+    assert_eq!(totals["without"], 1);
+
+    // A column that cannot say a platform is refused before anything is read.
+    let (status, bad) = call(
+        &app,
+        "POST",
+        "/v1/imports/preview",
+        Some(json!({"key": "staging/jamf.csv", "column_defaults": {"Platform": {"from": "Username"}}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    assert!(
+        bad["message"]
+            .as_str()
+            .unwrap()
+            .contains("SAMAccountName column"),
+        "{bad}"
+    );
+    let (status, bad) = call(
+        &app,
+        "POST",
+        "/v1/imports/preview",
+        Some(json!({"key": "staging/jamf.csv", "column_defaults": {"Ownership": {"from": "Device Type"}}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+
+    let (status, c) = call(
+        &app,
+        "POST",
+        "/v1/imports",
+        Some(json!({"key": "staging/jamf.csv", "column_defaults": fill, "exclude_rows": [4]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{c}");
+    let key = c["key"].as_str().unwrap();
+    let published = String::from_utf8(app.ports.objects.lock().unwrap()[key].clone()).unwrap();
+    assert_eq!(
+        published,
+        "Name,Email,Serial Number,SAMAccountName,Device Type\r\n\
+         Ann,ann@example.com,C1,ann,Computer\r\nBob,bob@example.com,M1,bob,Mobile Device\r\n"
+    );
+    let meta: std::collections::HashMap<String, String> = app.ports.metadata.lock().unwrap()[key]
+        .iter()
+        .cloned()
+        .collect();
+    assert_eq!(
+        meta["column-defaults"],
+        r#"{"Ownership":"corporate","Platform":{"from":"Device Type"}}"#
+    );
+    assert!(!meta.contains_key("column-map"), "{meta:?}");
+    // The import of the published object reads it with the same proposals.
+    let options = shared::domain::ImportOptions::from_metadata(&meta, &Default::default()).unwrap();
+    let scanned = shared::import::scan(
+        || {
+            Ok(
+                Box::new(std::io::Cursor::new(published.clone().into_bytes()))
+                    as shared::csvfile::BoxRead,
+            )
+        },
+        &options,
+        |_| {},
+    )
+    .unwrap();
+    assert_eq!((scanned.rows, scanned.valid_rows), (2, 2));
+    assert_eq!(
+        scanned.platform_proposals.unwrap().by_platform,
+        std::collections::BTreeMap::from([("ios", 1), ("macos", 1)])
+    );
+}
