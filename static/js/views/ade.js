@@ -192,7 +192,7 @@ export async function adeAccount(id) {
     html`<p><a href="#/ade">← Apple ADE</a></p>
     <h1>${a.name}</h1>
     ${tokenBanner(a)}
-    <p id="health">${healthBadge(a)} ${a.advice}${message}</p>
+    <p id="health">${healthBadge(a)} ${a.health === "ok" ? "" : a.advice}${message}</p>
     <dl class="facts">
       <dt>Add as Pre-approved Device</dt><dd>${a.preapprove ? "yes" : "no"}</dd>
       <dt>Ownership</dt><dd>${a.ownership}</dd>

@@ -179,6 +179,16 @@ export async function device(serial) {
     ${audit(v.audit)}`,
     d.serial_number,
   );
+  // The ADE account by its name; its id stays if the account is gone.
+  if (d.ade) {
+    api("GET", `/ade/accounts/${encodeURIComponent(d.ade.account)}`).then(
+      (a) => {
+        const link = document.getElementById("ade-account");
+        if (link) link.textContent = a.name;
+      },
+      () => {},
+    );
+  }
   for (const b of main.querySelectorAll("[data-action]")) {
     b.onclick = () => confirmAction(d.serial_number, b.dataset.action);
   }

@@ -140,7 +140,7 @@ export async function devices(params) {
     const range = !page.items.length
       ? ""
       : byOrigin
-        ? `${page.items.length.toLocaleString()} devices on this page`
+        ? `${page.items.length.toLocaleString()} device${page.items.length === 1 ? "" : "s"} on this page`
         : `Devices ${from.toLocaleString()}–${to.toLocaleString()}${of}`;
     document.getElementById("more-wrap").innerHTML = html`<span id="device-range">${range}</span>
       <button id="prev" ${raw(trail.length ? "" : "disabled")}>Previous</button>
