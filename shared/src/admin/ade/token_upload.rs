@@ -178,3 +178,49 @@ pub async fn upload_token(
         sync_queued,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(consumer_key: &str, server_uuid: Option<&str>) -> TokenInfo {
+        TokenInfo {
+            consumer_key: consumer_key.into(),
+            access_token_expiry: String::new(),
+            expiry_epoch: 0,
+            server_name: None,
+            server_uuid: server_uuid.map(str::to_owned),
+            org_name: None,
+            admin_id: None,
+            uploaded_at: String::new(),
+            uploaded_by: String::new(),
+        }
+    }
+
+    fn apple(server_uuid: Option<&str>) -> AppleAccount {
+        AppleAccount {
+            server_uuid: server_uuid.map(str::to_owned),
+            ..AppleAccount::default()
+        }
+    }
+
+    #[test]
+    fn the_server_is_apples_uuid_else_the_consumer_key() {
+        let old = facts("CK_1", Some("u1"));
+        assert!(!other_server(&old, "CK_1", &apple(Some("u1"))));
+        assert!(
+            !other_server(&old, "CK_2", &apple(Some("u1"))),
+            "a new key, same server"
+        );
+        assert!(other_server(&old, "CK_1", &apple(Some("u2"))));
+        assert!(
+            !other_server(&old, "CK_1", &apple(None)),
+            "Apple named none: the key"
+        );
+        assert!(other_server(
+            &facts("CK_1", None),
+            "CK_2",
+            &apple(Some("u2"))
+        ));
+    }
+}
