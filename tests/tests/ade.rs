@@ -18,8 +18,10 @@ use shared::clock::epoch_now;
 use shared::records::DeviceStatus;
 use tokio::sync::{RwLock, RwLockReadGuard};
 
-/// The simulator's clock is one for all its servers: the test that moves it
-/// runs alone, the others hold it still (their sessions and cursors would age).
+/// The simulator's clock is one for all its servers, and the schedule queues
+/// every account: the tests that move the clock or run the schedule run
+/// alone; the others hold both still (their sessions and cursors would age,
+/// and a queued job would sync their account under them).
 static CLOCK: RwLock<()> = RwLock::const_new(());
 
 async fn clock_still() -> RwLockReadGuard<'static, ()> {
@@ -197,8 +199,8 @@ async fn a_first_sync_pre_approves_2500_devices_over_3_pages_and_admission_allow
     assert_eq!(d.source(), shared::records::DeviceSource::Ade);
     assert!(w.st.device(&visions[0]).await.is_none());
 
-    // Admission treats it as any pre-approval: exact serial, platform, no password.
-    w.st.set_pre_approved_only(true).await;
+    // Admission treats it as any pre-approval: exact serial, platform, no
+    // password (whatever the restriction; the settings are the admin tests').
     let (status, v) = w
         .st
         .post(
@@ -208,7 +210,11 @@ async fn a_first_sync_pre_approves_2500_devices_over_3_pages_and_admission_allow
         )
         .await;
     assert_eq!(status, 200, "{v}");
-    assert_eq!(v["decision"], "allow", "{v}");
+    assert_eq!(
+        (&v["decision"], &v["reason"]),
+        (&json!("allow"), &json!("pre_approved")),
+        "{v}"
+    );
 }
 
 #[tokio::test]
@@ -447,7 +453,7 @@ async fn a_renewed_token_goes_on_from_the_same_cursor() {
 #[tokio::test]
 async fn the_schedule_queues_every_account_and_the_queue_syncs_them() {
     let w = World::new().await;
-    let _still = clock_still().await;
+    let _alone = CLOCK.write().await;
     let (_id, server) = w.account(true).await;
     let u = w.st.unique().to_uppercase();
     let serial = format!("Q{u}");
@@ -464,8 +470,9 @@ async fn the_schedule_queues_every_account_and_the_queue_syncs_them() {
         )
         .await;
     assert!(answer["queued"].as_u64().unwrap() >= 1, "{answer}");
-    // The stack's relay delivers the queue to the function.
-    let deadline = Instant::now() + Duration::from_secs(60);
+    // The stack's relay delivers the queue to the function, one job after
+    // another: the other tests' accounts are synced too, some with a full fetch.
+    let deadline = Instant::now() + Duration::from_secs(300);
     while w.st.device(&serial).await.is_none() {
         assert!(Instant::now() < deadline, "the queued job did not sync");
         tokio::time::sleep(Duration::from_millis(300)).await;
