@@ -10,15 +10,18 @@ class ApiError extends Error {
   }
 }
 
+// A Blob or File body (an ADE server token) is sent as it is, in its own type.
 export async function api(method, path, body) {
+  const file = body instanceof Blob;
+  const sent = file ? body.type || "application/octet-stream" : "application/json";
   const r = await fetch(`${state.config.apiUrl}/v1${path}`, {
     method,
     signal: state.requests.signal,
     headers: {
       authorization: `Bearer ${session.token}`,
-      ...(body ? { "content-type": "application/json" } : {}),
+      ...(body ? { "content-type": sent } : {}),
     },
-    body: body ? JSON.stringify(body) : undefined,
+    body: file ? body : body ? JSON.stringify(body) : undefined,
   });
   const type = r.headers.get("content-type") || "";
   const data = type.includes("json") ? await r.json() : await r.text();

@@ -7,6 +7,7 @@ import { finishHostedSignIn, session, showLogin } from "./auth.js";
 import { html } from "./html.js";
 import { state } from "./state.js";
 import { main, nav, render, say } from "./ui.js";
+import { adeAccount, adeAccounts } from "./views/ade.js";
 import { blocked } from "./views/blocked.js";
 import { device } from "./views/device.js";
 import { devices } from "./views/devices.js";
@@ -27,6 +28,8 @@ function show(parts, params) {
       return blocked();
     case "settings":
       return settings();
+    case "ade":
+      return parts[1] ? adeAccount(parts[1]) : adeAccounts();
     default:
       return overview();
   }

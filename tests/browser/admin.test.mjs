@@ -16,6 +16,7 @@ for (const name of [
   "ENROLLMENTS_URL",
   "ADMIN_USERNAME",
   "ADMIN_PASSWORD",
+  "ADE_SIMULATOR_URL",
 ]) {
   if (!env[name])
     throw new Error(`${name} is not set: run with \`make browser\`, which starts the local stack`);
@@ -523,6 +524,130 @@ test(
         "no longer pre-approved",
       );
       await shot(page, "import-undone");
+    }),
+);
+
+/** ABM's "Add MDM server" with this certificate and "Download Token", played by the ADE simulator. */
+async function abmServer(certificatePem) {
+  const r = await fetch(`${env.ADE_SIMULATOR_URL}/control/servers?server_name=Browser%20Lab`, {
+    method: "POST",
+    body: certificatePem,
+  });
+  assert.equal(r.status, 201, await r.clone().text());
+  const consumerKey = r.headers.get("location").split("/").pop();
+  return { p7m: Buffer.from(await r.arrayBuffer()), consumerKey };
+}
+
+/** ABM assigns (or changes, or removes) devices of the server. */
+async function abmDevices(consumerKey, entries) {
+  const r = await fetch(`${env.ADE_SIMULATOR_URL}/control/servers/${consumerKey}/devices`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(entries),
+  });
+  assert.ok(r.ok, await r.text());
+}
+
+test(
+  "an admin connects an ADE account and a device from Apple Business Manager is pre-approved",
+  { timeout: 180_000 },
+  () =>
+    inBrowser(async (page, u) => {
+      await signIn(page);
+      await page.getByRole("link", { name: "Apple ADE", exact: true }).click();
+      await page.getByRole("heading", { name: "Apple ADE" }).waitFor();
+      await page.getByLabel("Name").fill(`ABM ${u}`);
+      assert.equal(await page.getByLabel("Add as Pre-approved Device").isChecked(), true);
+      await page.getByLabel("Device groups").fill("ade-fleet");
+      await shot(page, "ade-create");
+      await page.getByRole("button", { name: "Create account" }).click();
+      await page.getByRole("heading", { name: `ABM ${u}` }).waitFor();
+      await page.locator("#health").getByText("Waiting for its server token").waitFor();
+
+      // The certificate goes to ABM, which gives the server token back.
+      const [download] = await Promise.all([
+        page.waitForEvent("download"),
+        page.getByRole("button", { name: "Download certificate" }).click(),
+      ]);
+      assert.equal(download.suggestedFilename(), `abm-${u}-mdm-server.pem`);
+      const pem = await new Response(await download.createReadStream()).text();
+      assert.match(pem, /^-----BEGIN CERTIFICATE-----/);
+      const { p7m, consumerKey } = await abmServer(pem);
+      await page.getByLabel("Server token (.p7m from Apple Business Manager)").setInputFiles({
+        name: "Browser_Lab_Token_smime.p7m",
+        mimeType: "application/pkcs7-mime",
+        buffer: p7m,
+      });
+      await page.getByRole("button", { name: "Upload token" }).click();
+      await page.getByText("Server token uploaded.").waitFor();
+      await page.locator("#health").getByText("Connected").waitFor();
+      await page.locator("#token-facts").getByText("Browser Lab").waitFor();
+      assert.equal(await page.locator("#token-banner").count(), 0, "a year left: no banner");
+      await shot(page, "ade-token-uploaded");
+
+      // ABM assigns an iPad to the server; the admin syncs now.
+      const serial = `${u}-ADE1`;
+      await abmDevices(consumerKey, [
+        { serial_number: serial, device_family: "iPad", model: "iPad Air", op: "added" },
+      ]);
+      await page.getByRole("button", { name: "Sync now" }).click();
+      await page.getByText(`A sync of ABM ${u} is queued`).waitFor();
+
+      // The sync runs behind its queue: the account's device list shows it pre-approved.
+      await page.getByRole("link", { name: "Devices of this account" }).click();
+      const link = page.getByRole("link", { name: serial });
+      for (let i = 0; i < 60 && !(await link.count()); i++) {
+        await page.waitForTimeout(1000);
+        await page.reload();
+        await page.locator("#device-rows").waitFor();
+      }
+      const row = page.locator("tr", { hasText: serial });
+      await row.locator(".badge.pre_approved").waitFor();
+      await row.getByText("Apple ADE").waitFor();
+      await shot(page, "ade-device-pre-approved");
+      const answer = await admit({ serial_number: serial, platform: "ios" });
+      assert.equal(answer.decision, "allow");
+      assert.equal(answer.pre_approved, true);
+      await link.click();
+      await page.locator("#source").getByText("Apple ADE").waitFor();
+      await page.getByText("iPad Air", { exact: true }).waitFor();
+      await page.locator(".banner", { hasText: "Pre-approved Device" }).waitFor();
+
+      // The account's page: its last sync's report.
+      await page.locator("#ade-account").click();
+      await page.locator("#sync-report").waitFor();
+      await shot(page, "ade-account-synced");
+
+      // ABM's "Download Token" again, 20 days left: renewed in place, with the banner.
+      const renewal = await fetch(
+        `${env.ADE_SIMULATOR_URL}/control/servers/${consumerKey}/token?expires_in_days=20`,
+        { method: "POST" },
+      );
+      assert.equal(renewal.status, 200);
+      await page.getByLabel("Server token (.p7m from Apple Business Manager)").setInputFiles({
+        name: "Browser_Lab_Token_2_smime.p7m",
+        mimeType: "application/pkcs7-mime",
+        buffer: Buffer.from(await renewal.arrayBuffer()),
+      });
+      await page.getByRole("button", { name: "Upload token" }).click();
+      await page.getByText("Server token renewed").waitFor();
+      await page.locator("#token-banner", { hasText: /expires in (19|20) days/ }).waitFor();
+      await page.getByRole("link", { name: "Apple ADE", exact: true }).click();
+      await page.locator("#token-banner", { hasText: `ABM ${u}` }).waitFor();
+      await shot(page, "ade-token-banner");
+
+      // Deleted, with the device it pre-approved.
+      await page.getByRole("link", { name: `ABM ${u}` }).click();
+      await page.getByRole("button", { name: "Delete this account" }).click();
+      await page.getByRole("button", { name: "Yes, delete" }).click();
+      await page.getByText(`ABM ${u} is deleted`).waitFor();
+      for (
+        let i = 0;
+        i < 30 && (await admit({ serial_number: serial, platform: "ios" })).pre_approved;
+        i++
+      )
+        await page.waitForTimeout(1000);
+      assert.equal((await admit({ serial_number: serial, platform: "ios" })).pre_approved, false);
     }),
 );
 

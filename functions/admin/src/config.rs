@@ -23,6 +23,11 @@ pub struct Config {
     pub password_key_secret: String,
     /// Days invite records are kept.
     pub retention_days: u64,
+    pub ade_accounts_table: String,
+    /// The `ade-sync` function's queue ("Sync now", a token upload, a deletion's purge).
+    pub ade_sync_queue_url: String,
+    /// Each ADE account's secret is `<prefix><id>`.
+    pub ade_secret_prefix: String,
 }
 
 impl Config {
@@ -49,6 +54,9 @@ impl Config {
             undo_queue_url: required("UNDO_QUEUE_URL")?,
             password_key_secret: required("PASSWORD_KEY_SECRET")?,
             retention_days: parsed_or("RETENTION_DAYS", 90)?,
+            ade_accounts_table: required("ADE_ACCOUNTS_TABLE")?,
+            ade_sync_queue_url: required("ADE_SYNC_QUEUE_URL")?,
+            ade_secret_prefix: required("ADE_SECRET_PREFIX")?,
         })
     }
 }

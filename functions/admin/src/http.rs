@@ -48,6 +48,7 @@ impl ApiError {
                 AdminError::Unprocessable { .. } => {
                     (StatusCode::UNPROCESSABLE_ENTITY, "unreadable_file")
                 }
+                AdminError::Upstream(_) => (StatusCode::BAD_GATEWAY, "upstream_unavailable"),
                 AdminError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             },
             // Not the caller's fault: a 401 would send the page to sign in again, to no avail.

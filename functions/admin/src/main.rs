@@ -6,7 +6,9 @@ use admin::config::Config;
 use admin::keys::HttpKeys;
 use admin::routes::{handle, App};
 use lambda_http::{service_fn, Error};
-use shared::aws::admin::{AwsAdminPorts, DynamoAdmin};
+use shared::apple::{AppleConfig, AppleDep};
+use shared::aws::ade::{DynamoAdeAccounts, SecretsAdeSecrets, SqsSyncJobs};
+use shared::aws::admin::{AwsAde, AwsAdminPorts, DynamoAdmin};
 use shared::aws::exports::{AwsExports, DynamoExports, SqsExportQueue};
 use shared::aws::invite_queue::SqsInviteQueue;
 use shared::aws::outbox::DynamoOutbox;
@@ -15,6 +17,9 @@ use shared::aws::settings::DynamoSettings;
 use shared::aws::undo::DynamoUndo;
 use shared::aws::{clients, secrets};
 use shared::seal::Sealer;
+
+/// Each call to Apple at most (the ADE sync allows more: it has 15 minutes).
+const APPLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -35,6 +40,12 @@ async fn main() -> Result<(), Error> {
         retention_days: config.retention_days,
     };
     let sqs = aws_sdk_sqs::Client::new(&sdk);
+    // A token's check is two calls to Apple (a session, then /account): both end, and the
+    // admin gets Apple's 502, within API Gateway's 30 s.
+    let apple = AppleConfig {
+        request_timeout: APPLE_TIMEOUT,
+        ..AppleConfig::from_env()?
+    };
     let ports = AwsAdminPorts {
         settings: DynamoSettings {
             client: dynamo.clone(),
@@ -54,6 +65,22 @@ async fn main() -> Result<(), Error> {
             client: dynamo.clone(),
             tables: config.tables.clone(),
             queue: Some((sqs.clone(), config.undo_queue_url)),
+        },
+        ade: AwsAde {
+            accounts: DynamoAdeAccounts {
+                client: dynamo.clone(),
+                table: config.ade_accounts_table,
+            },
+            secrets: SecretsAdeSecrets {
+                client: secrets_client,
+                prefix: config.ade_secret_prefix,
+            },
+            jobs: SqsSyncJobs {
+                client: sqs.clone(),
+                queue_url: config.ade_sync_queue_url,
+            },
+            // Checks an uploaded token with Apple's `GET /account` (ADE_BASE_URL).
+            apple: AppleDep::new(&apple)?,
         },
         dynamo: DynamoAdmin::new(dynamo, config.tables, config.denials_table, outbox.clone()),
         outbox,

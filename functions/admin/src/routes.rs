@@ -7,9 +7,11 @@ use lambda_http::http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use percent_encoding::percent_decode_str;
 use serde::Serialize;
+use shared::admin::ade::{self, AdePorts};
 use shared::admin::approvals::{self, ApprovalRequest};
 use shared::admin::devices::{self, DeviceQuery};
 use shared::admin::{exports, imports, settings, undo, uploads, AdminPorts, DeviceAction};
+use shared::clock::epoch_now;
 
 use crate::auth::Verifier;
 use crate::http::{body, cors, json, with_type, ApiError};
@@ -87,6 +89,8 @@ async fn route<P: AdminPorts>(app: &App<P>, req: &Request) -> Result<Response<Bo
                 status: q("status"),
                 q: q("q"),
                 invite: q("invite"),
+                source: q("source"),
+                account: q("account"),
                 cursor: q("cursor"),
             };
             ok(&devices::list(p.reads(), query).await?)
@@ -166,6 +170,7 @@ async fn route<P: AdminPorts>(app: &App<P>, req: &Request) -> Result<Response<Bo
                 imports::resend_invites(p.reads(), p.outbox(), p.queue(), id, &by, &out_of_time);
             Ok(json(StatusCode::ACCEPTED, &resent.await?))
         }
+        ["ade", "accounts", ..] => ade_route(p.ade(), m, &path[2..], req.body(), &by).await,
         ["uploads"] if post => Ok(json(
             StatusCode::CREATED,
             &uploads::upload_target(p.staging()).await?,
@@ -177,6 +182,56 @@ async fn route<P: AdminPorts>(app: &App<P>, req: &Request) -> Result<Response<Bo
             path.join("/")
         ))),
     }
+}
+
+/// `/v1/ade/accounts[/{id}[/certificate|/token|/sync]]`.
+async fn ade_route(
+    p: &impl AdePorts,
+    m: &Method,
+    rest: &[&str],
+    bytes: &[u8],
+    by: &str,
+) -> Result<Response<Body>, ApiError> {
+    let now = epoch_now();
+    let (get, post) = (m == Method::GET, m == Method::POST);
+    match rest {
+        [] if get => ok(&ade::list(p.accounts(), now).await?),
+        [] if post => {
+            let created = ade::create(p, &body(bytes)?, by, now).await?;
+            Ok(json(StatusCode::CREATED, &created))
+        }
+        [] => Err(ApiError::MethodNotAllowed("GET, POST")),
+        [id] if get => ok(&ade::get(p.accounts(), id, now).await?),
+        [id] if m == Method::PUT => ok(&ade::update(p, id, &body(bytes)?, by, now).await?),
+        [id] if m == Method::DELETE => {
+            Ok(json(StatusCode::ACCEPTED, &ade::delete(p, id, by).await?))
+        }
+        [_] => Err(ApiError::MethodNotAllowed("GET, PUT, DELETE")),
+        [id, "certificate"] if get => Ok(certificate(ade::certificate(p.accounts(), id).await?)),
+        [id, "token"] if m == Method::PUT => ok(&ade::upload_token(p, id, bytes, by, now).await?),
+        [id, "sync"] if post => {
+            // No body is a sync of the changes since the last one.
+            let input = match bytes.is_empty() {
+                true => ade::SyncInput::default(),
+                false => body(bytes)?,
+            };
+            let queued = ade::sync_now(p, id, input, by, now).await?;
+            Ok(json(StatusCode::ACCEPTED, &queued))
+        }
+        _ => Err(ApiError::NoRoute(format!(
+            "no route {m} /v1/ade/accounts/{}",
+            rest.join("/")
+        ))),
+    }
+}
+
+fn certificate(c: ade::Certificate) -> Response<Body> {
+    let mut r = with_type(StatusCode::OK, Body::from(c.pem), "application/x-pem-file");
+    // The file name is letters, digits and dashes: always a valid header.
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", c.file_name)) {
+        r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    r
 }
 
 fn sample() -> Response<Body> {

@@ -183,14 +183,72 @@ pub struct FullRequest {
 }
 
 impl AdeAccount {
-    /// The health at `now`: an expired token shows as expired before any run notices.
+    /// The health at `now`: an expired token shows as expired before any run
+    /// notices, and a live token (one Apple accepted at its upload) is not
+    /// awaited or expired, whatever a run saved before it came.
     pub fn health_at(&self, now: u64) -> Health {
         match &self.token {
             None => Health::AwaitingToken,
             Some(t) if t.expiry_epoch <= now => Health::TokenExpired,
-            // A token uploaded, no run yet (or a new server's token): nothing is wrong.
-            Some(_) if self.sync.health == Health::AwaitingToken => Health::Ok,
-            Some(_) => self.sync.health,
+            Some(_) => match self.sync.health {
+                Health::AwaitingToken | Health::TokenExpired => Health::Ok,
+                saved => saved,
+            },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_live_token_is_neither_awaited_nor_expired_whatever_a_run_saved() {
+        let now = 1_800_000_000;
+        let mut a = AdeAccount {
+            id: "a".into(),
+            settings: AccountSettings {
+                name: "n".into(),
+                preapprove: true,
+                domain: None,
+                groups: vec![],
+            },
+            certificate_pem: String::new(),
+            created_at: String::new(),
+            created_by: String::new(),
+            token: None,
+            full_requested: None,
+            sync: SyncState::default(),
+        };
+        assert_eq!(a.health_at(now), Health::AwaitingToken);
+        a.token = Some(TokenInfo {
+            consumer_key: "CK".into(),
+            access_token_expiry: String::new(),
+            expiry_epoch: now + 60,
+            server_name: None,
+            server_uuid: None,
+            org_name: None,
+            admin_id: None,
+            uploaded_at: String::new(),
+            uploaded_by: String::new(),
+        });
+        assert_eq!(
+            a.health_at(now),
+            Health::Ok,
+            "the first token, before any run"
+        );
+        assert_eq!(a.health_at(now + 60), Health::TokenExpired);
+        a.sync.health = Health::TokenExpired;
+        assert_eq!(
+            a.health_at(now),
+            Health::Ok,
+            "renewed after a run saw it expired"
+        );
+        a.sync.health = Health::TermsNotAccepted;
+        assert_eq!(
+            a.health_at(now),
+            Health::TermsNotAccepted,
+            "Apple's answers stay"
+        );
     }
 }

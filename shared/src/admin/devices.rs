@@ -15,7 +15,9 @@ use crate::domain::{email_key, Expiry};
 use crate::outbox::resend::{resend_one, ResendError};
 use crate::outbox::{InviteQueue, InviteRef, InviteStatus, Outbox};
 use crate::port_error::PortError;
-use crate::records::{DeviceRecord, DeviceStatus, EnrollmentInfo, UserRecord};
+use crate::records::{
+    AdeLink, DeviceRecord, DeviceSource, DeviceStatus, EnrollmentInfo, UserRecord,
+};
 
 /// Audit entries shown on a device's page.
 pub const AUDIT_LIMIT: usize = 20;
@@ -36,15 +38,19 @@ pub enum DeviceSearch {
     Email(String),
     /// Devices whose latest invite is in this state.
     Invite(InviteState),
+    Source(DeviceSource),
 }
 
 /// What one page of the device list reads (an owner search is answered
-/// apart, every status at once: [`AdminReads::owner_devices`]).
+/// apart, every status at once: [`AdminReads::owner_devices`]; so are the
+/// devices of ADE accounts: [`AdminReads::ade_devices`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ListSearch {
     All,
     SerialPrefix(String),
     Invite(InviteState),
+    /// Devices whose pre-approval came from a CSV import, or none (open enrollment).
+    Source(DeviceSource),
 }
 
 impl DeviceSearch {
@@ -83,6 +89,12 @@ pub struct DeviceView {
     pub locked_until: Option<String>,
     /// Where the user's latest invite stands (None: no invite was sent).
     pub invite_state: Option<InviteState>,
+    /// Where the pre-approval came from: a CSV import, an ADE account, or
+    /// neither (the device enrolled openly).
+    pub source: DeviceSource,
+    /// The ADE account that lists the device and what Apple says of it
+    /// (beside a CSV pre-approval of the same serial, too).
+    pub ade: Option<AdeLink>,
 }
 
 impl From<DeviceRecord> for DeviceView {
@@ -92,6 +104,7 @@ impl From<DeviceRecord> for DeviceView {
         // Lapsed but not yet marked by the sweep: shown as it is.
         let status = d.status_at(now);
         Self {
+            source: d.source(),
             invite_state: d.invite.as_ref().map(|i| i.state),
             failed_attempts: lockout::since_cleared(&d.checks),
             locked_until: locked_until.map(rfc3339),
@@ -108,6 +121,7 @@ impl From<DeviceRecord> for DeviceView {
             updated_at: d.updated_at,
             has_enrollment_password: d.password_hash.is_some(),
             enrollment: d.enrollment,
+            ade: d.ade,
             serial_number: d.serial,
         }
     }
@@ -211,6 +225,10 @@ pub struct DeviceQuery<'a> {
     pub q: Option<&'a str>,
     /// An invite state: only devices whose latest invite is in it.
     pub invite: Option<&'a str>,
+    /// `csv`, `ade` or `enrollment`: where the pre-approval came from.
+    pub source: Option<&'a str>,
+    /// An ADE account's id: the devices it lists.
+    pub account: Option<&'a str>,
     pub cursor: Option<&'a str>,
 }
 
@@ -256,14 +274,37 @@ pub struct DeviceList {
 
 /// A page of devices in at most three DynamoDB requests: the totals and one
 /// Query per status partition the page spans (an owner's devices: one Query
-/// of the `by-email` index and one BatchGetItem).
+/// of the `by-email` index and one BatchGetItem; the devices of ADE
+/// accounts: one read of the sparse `by-ade-account` index and one
+/// BatchGetItem).
 pub async fn list(
     reads: &impl AdminReads,
     query: DeviceQuery<'_>,
 ) -> Result<DeviceList, AdminError> {
     let wanted = statuses(query.status)?;
+    let given = |v: Option<&str>| v.map(str::trim).filter(|v| !v.is_empty()).is_some();
+    let source = query
+        .source
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            DeviceSource::parse(s)
+                .ok_or_else(|| AdminError::bad("source", "use csv, ade or enrollment"))
+        })
+        .transpose()?;
+    let account = query.account.map(str::trim).filter(|a| !a.is_empty());
+    if source.is_some() || account.is_some() {
+        if given(query.q) || given(query.invite) {
+            return Err(AdminError::bad(
+                "source",
+                "filter by source or ADE account, or search or filter by invite, not both at once",
+            ));
+        }
+        if account.is_some() || source == Some(DeviceSource::Ade) {
+            return ade_list(reads, &wanted, source, account, query.cursor).await;
+        }
+    }
     let search = match query.invite.filter(|i| !i.is_empty()) {
-        None => DeviceSearch::parse(query.q),
+        None => source.map_or_else(|| DeviceSearch::parse(query.q), DeviceSearch::Source),
         Some(_) if query.q.is_some_and(|q| !q.trim().is_empty()) => {
             return Err(AdminError::bad(
                 "invite",
@@ -295,6 +336,7 @@ pub async fn list(
         DeviceSearch::All => ListSearch::All,
         DeviceSearch::SerialPrefix(p) => ListSearch::SerialPrefix(p),
         DeviceSearch::Invite(i) => ListSearch::Invite(i),
+        DeviceSearch::Source(s) => ListSearch::Source(s),
     };
     let (index, from) = start(&wanted, query.cursor)?;
     // The totals and the page do not depend on each other: read at once.
@@ -330,6 +372,32 @@ pub async fn list(
         items,
         cursor,
         total,
+    })
+}
+
+/// A page of the devices ADE accounts list (one account's, or every
+/// account's), in the order of the sparse index that holds only them; the
+/// page keeps the wanted statuses and source, so it may come back short.
+async fn ade_list(
+    reads: &impl AdminReads,
+    wanted: &[DeviceStatus],
+    source: Option<DeviceSource>,
+    account: Option<&str>,
+    cursor: Option<&str>,
+) -> Result<DeviceList, AdminError> {
+    let from = Cursor::from_query(cursor)?;
+    let page = reads.ade_devices(account, from, PAGE).await?;
+    let items = page
+        .items
+        .into_iter()
+        .filter(|d| wanted.contains(&d.status))
+        .filter(|d| source.is_none_or(|s| d.source() == s))
+        .map(DeviceView::from)
+        .collect();
+    Ok(DeviceList {
+        items,
+        cursor: page.cursor,
+        total: None,
     })
 }
 

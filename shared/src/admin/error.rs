@@ -28,6 +28,10 @@ pub enum AdminError {
         mapping: std::collections::BTreeMap<String, String>,
         platform_sources: Vec<String>,
     },
+    /// A service outside AWS (Apple) did not answer or was not understood;
+    /// the message says what was (not) done and when to try again.
+    #[error("{0}")]
+    Upstream(String),
     /// A dependency failed; the cause is logged, never shown.
     #[error(transparent)]
     Unavailable(#[from] PortError),

@@ -1,8 +1,10 @@
 //! The admin's use cases, over narrow ports and free of AWS types: settings,
 //! devices and the overview, blocked attempts and their approval, import
-//! history, and the guided upload. The admin function only translates HTTP
-//! to these calls and their results (typed, serialisable views) back.
+//! history, the guided upload, and Apple ADE accounts. The admin function
+//! only translates HTTP to these calls and their results (typed,
+//! serialisable views) back.
 
+pub mod ade;
 pub mod approvals;
 pub mod devices;
 mod error;

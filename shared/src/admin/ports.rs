@@ -54,6 +54,15 @@ pub trait AdminReads: Send + Sync {
         serial: &str,
     ) -> impl Future<Output = Result<Option<DeviceRecord>, PortError>> + Send;
 
+    /// Devices an ADE account lists (every account's when `account` is
+    /// None), whatever their status, at most `limit`.
+    fn ade_devices(
+        &self,
+        account: Option<&str>,
+        cursor: Option<Cursor>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Page<DeviceRecord>, PortError>> + Send;
+
     /// Every device of one owner (email key), whatever its status, by serial.
     fn owner_devices(
         &self,
@@ -247,6 +256,7 @@ pub trait AdminPorts: Send + Sync {
     type Devices: DeviceActions;
     type Exports: crate::export::ExportStore + crate::export::ExportQueue;
     type Undo: crate::undo::UndoStore + crate::undo::UndoQueue;
+    type Ade: super::ade::AdePorts;
     fn settings(&self) -> &Self::Settings;
     fn reads(&self) -> &Self::Reads;
     fn approvals(&self) -> &Self::Approvals;
@@ -257,4 +267,5 @@ pub trait AdminPorts: Send + Sync {
     fn devices(&self) -> &Self::Devices;
     fn exports(&self) -> &Self::Exports;
     fn undo(&self) -> &Self::Undo;
+    fn ade(&self) -> &Self::Ade;
 }

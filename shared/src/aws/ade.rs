@@ -91,7 +91,8 @@ impl DynamoAdeAccounts {
         what: &'static str,
         values: Vec<(&str, AttributeValue)>,
     ) -> Result<bool, PortError> {
-        let expr: Vec<String> = values.iter().map(|(k, _)| format!("{k} = :{k}")).collect();
+        // Names as placeholders: `token` is one of DynamoDB's reserved words.
+        let expr: Vec<String> = values.iter().map(|(k, _)| format!("#{k} = :{k}")).collect();
         let mut req = self
             .client
             .update_item()
@@ -100,7 +101,9 @@ impl DynamoAdeAccounts {
             .update_expression(format!("SET {}", expr.join(", ")))
             .condition_expression("attribute_exists(id)");
         for (k, v) in values {
-            req = req.expression_attribute_values(format!(":{k}"), v);
+            req = req
+                .expression_attribute_names(format!("#{k}"), k)
+                .expression_attribute_values(format!(":{k}"), v);
         }
         written(req.send().await, what, is_ccf)
     }

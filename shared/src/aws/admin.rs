@@ -1,5 +1,6 @@
 //! The admin's DynamoDB adapter: devices by enrollment status (GSI
-//! `by-status`, never a Scan), searchable by serial prefix or owner email,
+//! `by-status`, never a Scan of the table), searchable by serial prefix or
+//! owner email, or by the ADE account that lists them (GSI `by-ade-account`),
 //! blocked admission attempts (GSI `by-time`), import history (GSI
 //! `by-created`), and the approval of a blocked attempt (one transaction).
 //! Pages continue from DynamoDB's LastEvaluatedKey, as an opaque [`Cursor`].
@@ -9,13 +10,15 @@ use std::collections::{BTreeMap, HashMap};
 use aws_sdk_dynamodb::types::{Delete, KeysAndAttributes, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 
+use super::ade::{DynamoAdeAccounts, SecretsAdeSecrets, SqsSyncJobs, BY_ADE_ACCOUNT};
 use super::batch::batch_get;
 use super::counts::DynamoCounts;
 use super::dynamo::{DynamoDirectory, DynamoImports};
 use super::invite_queue::SqsInviteQueue;
 use super::items::{
     device_item, device_record, expiry_shard, get_n, get_n_opt, get_s, import_state, n, s,
-    user_item, user_record, Item, CHECKS, CHECKS_CLEARED, EXPIRY_SHARD, LAST_CHECK_AT,
+    source_condition, user_item, user_record, Item, CHECKS, CHECKS_CLEARED, EXPIRY_SHARD,
+    LAST_CHECK_AT,
 };
 use super::outbox::{status_of, DynamoOutbox};
 use super::queries::serials_of_owner;
@@ -23,6 +26,8 @@ use super::s3::S3Bucket;
 use super::sdk::{sdk_error, written};
 use super::settings::DynamoSettings;
 use super::tables::Tables;
+use crate::ade::ports::DepConnector;
+use crate::admin::ade::AdePorts;
 use crate::admin::devices::ListSearch;
 use crate::admin::{
     Acted, AdminPorts, AdminReads, ApprovalWrite, Approvals, Count, Cursor, DenialView,
@@ -150,6 +155,14 @@ impl AdminReads for DynamoAdmin {
                 .expression_attribute_values(":p", s(p)),
             _ => q.key_condition_expression("#st = :st"),
         };
+        if let ListSearch::Source(source) = search {
+            // Filtered after the read: a page may come back short, never wrong.
+            let (condition, values) = source_condition(*source);
+            q = q.filter_expression(condition);
+            for (k, v) in values {
+                q = q.expression_attribute_values(k, v);
+            }
+        }
         let out = q.send().await.map_err(|e| sdk_error("list devices", e))?;
         Ok(Page {
             items: out.items().iter().filter_map(device_record).collect(),
@@ -162,6 +175,68 @@ impl AdminReads for DynamoAdmin {
             .get("read device", &self.tables.devices, "serial", serial)
             .await?;
         Ok(item.as_ref().and_then(device_record))
+    }
+
+    /// The sparse GSI `by-ade-account` holds only devices an account lists
+    /// (keys and the sync's mark): a Query of one account's, or a Scan of
+    /// every account's (each item it reads is one of them), then one
+    /// BatchGetItem of the page.
+    async fn ade_devices(
+        &self,
+        account: Option<&str>,
+        cursor: Option<Cursor>,
+        page: usize,
+    ) -> Result<Page<DeviceRecord>, PortError> {
+        const WHAT: &str = "list ade devices";
+        let (keys, last) = match account {
+            Some(a) => {
+                let out = self
+                    .client
+                    .query()
+                    .table_name(&self.tables.devices)
+                    .index_name(BY_ADE_ACCOUNT)
+                    .key_condition_expression("ade_account = :a")
+                    .expression_attribute_values(":a", s(a))
+                    .set_exclusive_start_key(to_key(cursor))
+                    .limit(limit(page))
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error(WHAT, e))?;
+                (out.items.unwrap_or_default(), out.last_evaluated_key)
+            }
+            None => {
+                let out = self
+                    .client
+                    .scan()
+                    .table_name(&self.tables.devices)
+                    .index_name(BY_ADE_ACCOUNT)
+                    .set_exclusive_start_key(to_key(cursor))
+                    .limit(limit(page))
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error(WHAT, e))?;
+                (out.items.unwrap_or_default(), out.last_evaluated_key)
+            }
+        };
+        let serials: Vec<String> = keys
+            .iter()
+            .filter_map(|i| get_s(i, "serial").map(str::to_owned))
+            .collect();
+        let wanted = serials
+            .iter()
+            .map(|serial| Item::from([("serial".to_owned(), s(serial))]))
+            .collect();
+        let found = batch_get(&self.client, &self.tables.devices, wanted, 1, WHAT).await?;
+        let mut by_serial: HashMap<String, DeviceRecord> = found
+            .iter()
+            .filter_map(device_record)
+            .map(|d| (d.serial.clone(), d))
+            .collect();
+        Ok(Page {
+            // The index's order; a device removed since the index was read is left out.
+            items: serials.iter().filter_map(|s| by_serial.remove(s)).collect(),
+            cursor: from_key(last.as_ref()),
+        })
     }
 
     /// GSI `by-email` (keys only), then one BatchGetItem.
@@ -514,8 +589,37 @@ impl DeviceActions for DynamoAdmin {
     }
 }
 
-/// The admin function's adapters, built once at start.
-pub struct AwsAdminPorts {
+/// The ADE ports of the admin function; `C` is Apple's client, an adapter
+/// of its own outside `aws`.
+pub struct AwsAde<C> {
+    pub accounts: DynamoAdeAccounts,
+    pub secrets: SecretsAdeSecrets,
+    pub jobs: SqsSyncJobs,
+    pub apple: C,
+}
+
+impl<C: DepConnector> AdePorts for AwsAde<C> {
+    type Accounts = DynamoAdeAccounts;
+    type Secrets = SecretsAdeSecrets;
+    type Jobs = SqsSyncJobs;
+    type Apple = C;
+    fn accounts(&self) -> &DynamoAdeAccounts {
+        &self.accounts
+    }
+    fn secrets(&self) -> &SecretsAdeSecrets {
+        &self.secrets
+    }
+    fn jobs(&self) -> &SqsSyncJobs {
+        &self.jobs
+    }
+    fn apple(&self) -> &C {
+        &self.apple
+    }
+}
+
+/// The admin function's adapters, built once at start; `A` the ADE ports
+/// ([`AwsAde`] with Apple's client).
+pub struct AwsAdminPorts<A> {
     pub settings: DynamoSettings,
     pub dynamo: DynamoAdmin,
     pub bucket: S3Bucket,
@@ -523,9 +627,10 @@ pub struct AwsAdminPorts {
     pub queue: SqsInviteQueue,
     pub exports: super::exports::AwsExports,
     pub undo: super::undo::DynamoUndo,
+    pub ade: A,
 }
 
-impl AdminPorts for AwsAdminPorts {
+impl<A: AdePorts> AdminPorts for AwsAdminPorts<A> {
     type Settings = DynamoSettings;
     type Reads = DynamoAdmin;
     type Approvals = DynamoAdmin;
@@ -536,6 +641,7 @@ impl AdminPorts for AwsAdminPorts {
     type Devices = DynamoAdmin;
     type Exports = super::exports::AwsExports;
     type Undo = super::undo::DynamoUndo;
+    type Ade = A;
     fn settings(&self) -> &DynamoSettings {
         &self.settings
     }
@@ -565,6 +671,9 @@ impl AdminPorts for AwsAdminPorts {
     }
     fn undo(&self) -> &super::undo::DynamoUndo {
         &self.undo
+    }
+    fn ade(&self) -> &A {
+        &self.ade
     }
 }
 

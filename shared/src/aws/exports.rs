@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::Client;
 
 use super::batch::batch_get;
-use super::items::{device_record, get_s, n, s, user_record, Item};
+use super::items::{device_record, get_s, n, s, source_condition, user_record, Item};
 use super::sdk::sdk_error;
 use crate::clock::epoch_now;
 use crate::export::{
@@ -143,6 +143,17 @@ impl DeviceSource for DynamoDeviceSource {
         if let Some(i) = &filter.import_id {
             conditions.push("import_id = :imp");
             q = q.expression_attribute_values(":imp", s(i));
+        }
+        if let Some(source) = filter.source {
+            let (condition, values) = source_condition(source);
+            conditions.push(condition);
+            for (k, v) in values {
+                q = q.expression_attribute_values(k, v);
+            }
+        }
+        if let Some(a) = &filter.account {
+            conditions.push("ade_account = :acct");
+            q = q.expression_attribute_values(":acct", s(a));
         }
         if !conditions.is_empty() {
             q = q.filter_expression(conditions.join(" AND "));

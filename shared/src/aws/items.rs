@@ -11,7 +11,8 @@ use crate::import::ports::ImportState;
 use crate::import::{Counts, ImportStatus};
 use crate::port_error::PortError;
 use crate::records::{
-    AdeLink, DeviceInvite, DeviceRecord, DeviceStatus, EnrollmentInfo, PasswordChecks, UserRecord,
+    AdeLink, DeviceInvite, DeviceRecord, DeviceSource, DeviceStatus, EnrollmentInfo,
+    PasswordChecks, UserRecord, ADE_ORIGIN_PREFIX,
 };
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -81,6 +82,26 @@ pub const EXPIRY_SHARDS: u32 = 16;
 pub const ADE_ACCOUNT: &str = "ade_account";
 /// The full fetch that last saw the device (a reconcile removes the ones it did not).
 pub const ADE_RUN: &str = "ade_run";
+
+/// A filter expression that keeps the devices whose pre-approval came from
+/// `source` (as [`DeviceRecord::source`] tells it), and the values it names.
+pub fn source_condition(
+    source: DeviceSource,
+) -> (&'static str, Vec<(&'static str, AttributeValue)>) {
+    let ade = || (":ade", s(ADE_ORIGIN_PREFIX));
+    let zero = || (":zero", n(0));
+    match source {
+        DeviceSource::Ade => ("begins_with(import_id, :ade)", vec![ade()]),
+        DeviceSource::Csv => (
+            "size(import_id) > :zero AND NOT begins_with(import_id, :ade)",
+            vec![zero(), ade()],
+        ),
+        DeviceSource::Enrollment => (
+            "(attribute_not_exists(import_id) OR size(import_id) = :zero)",
+            vec![zero()],
+        ),
+    }
+}
 
 /// FNV-1a: a spread of keys over partitions that stays the same across releases.
 pub fn stable_hash(key: &str) -> u64 {

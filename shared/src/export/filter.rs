@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::domain::invisible_in_serial;
 use crate::domain::{Platform, SerialNumber};
-use crate::records::{DeviceRecord, DeviceStatus};
+use crate::records::{DeviceRecord, DeviceSource, DeviceStatus};
 
 /// Every filter is optional; none means every device.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -18,6 +18,12 @@ pub struct ExportFilter {
     pub serial_prefix: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub import_id: Option<String>,
+    /// Where the pre-approval came from (CSV import, ADE account, open enrollment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<DeviceSource>,
+    /// An ADE account's id: the devices it lists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 /// A filter the request got wrong: `field` names it, `message` says how to fix it.
@@ -35,14 +41,24 @@ fn wrong(field: &'static str, message: impl Into<String>) -> FilterError {
     }
 }
 
-const FIELDS: [&str; 4] = ["status", "platform", "serial_prefix", "import_id"];
+const FIELDS: [&str; 6] = [
+    "status",
+    "platform",
+    "serial_prefix",
+    "import_id",
+    "source",
+    "account",
+];
+
+/// Longer than any ADE account id (32 hex digits).
+const MAX_ACCOUNT_ID: usize = 64;
 
 /// Longer than any import id (`<bucket>/<key>#<version>` is at most ~1.2 KB).
 const MAX_IMPORT_ID: usize = 2048;
 
 impl ExportFilter {
-    /// The request body: `{"status", "platform", "serial_prefix", "import_id"}`,
-    /// each optional; `status` may also be `"all"`.
+    /// The request body: `{"status", "platform", "serial_prefix", "import_id",
+    /// "source", "account"}`, each optional; `status` may also be `"all"`.
     pub fn from_json(body: &Value) -> Result<Self, FilterError> {
         let Some(fields) = body.as_object() else {
             return Err(wrong(
@@ -113,11 +129,28 @@ impl ExportFilter {
                 }
             })
             .transpose()?;
+        let source = text("source")?
+            .map(|s| {
+                DeviceSource::parse(s)
+                    .ok_or_else(|| wrong("source", "source must be csv, ade or enrollment"))
+            })
+            .transpose()?;
+        let account = text("account")?
+            .map(|a| match a.len() <= MAX_ACCOUNT_ID {
+                true => Ok(a.to_owned()),
+                false => Err(wrong(
+                    "account",
+                    "that is not an ADE account's id; copy it from Admin > Apple ADE",
+                )),
+            })
+            .transpose()?;
         Ok(Self {
             status,
             platform,
             serial_prefix,
             import_id,
+            source,
+            account,
         })
     }
 
@@ -132,7 +165,10 @@ impl ExportFilter {
     /// Whether only status and platform filter (the device totals then say
     /// how many rows the export will have).
     pub fn counted(&self) -> bool {
-        self.serial_prefix.is_none() && self.import_id.is_none()
+        self.serial_prefix.is_none()
+            && self.import_id.is_none()
+            && self.source.is_none()
+            && self.account.is_none()
     }
 
     pub fn matches(&self, d: &DeviceRecord) -> bool {
@@ -143,6 +179,11 @@ impl ExportFilter {
                 .as_deref()
                 .is_none_or(|p| d.serial.starts_with(p))
             && self.import_id.as_deref().is_none_or(|i| d.import_id == i)
+            && self.source.is_none_or(|s| d.source() == s)
+            && self
+                .account
+                .as_deref()
+                .is_none_or(|a| d.ade.as_ref().is_some_and(|l| l.account == a))
     }
 }
 
@@ -172,6 +213,10 @@ mod tests {
         assert_eq!(f.serial_prefix.as_deref(), Some("C02"));
         assert_eq!(f.import_id.as_deref(), Some("b/k#v"));
         assert!(!f.counted());
+        let ade = ExportFilter::from_json(&json!({"source": "ade", "account": "a1"})).unwrap();
+        assert_eq!(ade.source, Some(DeviceSource::Ade));
+        assert_eq!(ade.account.as_deref(), Some("a1"));
+        assert!(!ade.counted(), "the totals do not count by source");
     }
 
     #[test]
@@ -185,6 +230,8 @@ mod tests {
             (json!({"serial_prefix": "C0\u{200b}"}), "serial_prefix"),
             (json!({"serial_prefix": "x".repeat(129)}), "serial_prefix"),
             (json!({"import_id": "x".repeat(3000)}), "import_id"),
+            (json!({"source": "abm"}), "source"),
+            (json!({"account": "x".repeat(65)}), "account"),
         ];
         for (body, field) in cases {
             let e = ExportFilter::from_json(&body).unwrap_err();

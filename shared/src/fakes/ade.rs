@@ -394,10 +394,22 @@ impl DepSession for ScriptedApple {
 #[derive(Default, Clone)]
 pub struct MemorySyncJobs {
     pub sent: Arc<Mutex<Vec<crate::ade::ports::SyncJob>>>,
+    /// Sending fails (the queue is unreachable).
+    pub fail: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl MemorySyncJobs {
+    /// Every job sent, in order.
+    pub fn sent(&self) -> Vec<crate::ade::ports::SyncJob> {
+        self.sent.lock().unwrap().clone()
+    }
 }
 
 impl crate::ade::ports::SyncJobs for MemorySyncJobs {
     async fn send(&self, job: &crate::ade::ports::SyncJob) -> Result<(), PortError> {
+        if self.fail.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(PortError::new("send sync job", "failing on purpose"));
+        }
         self.sent.lock().unwrap().push(job.clone());
         Ok(())
     }

@@ -50,6 +50,35 @@ pub struct MemoryAdmin {
     pub lost_saves: AtomicU32,
     /// Calls of [`ReportFiles::exists`] (a HeadObject each in S3).
     pub file_checks: AtomicU32,
+    pub ade: MemoryAde,
+}
+
+/// The ADE ports of the admin: accounts, secrets, the sync queue and a scripted Apple.
+#[derive(Default, Clone)]
+pub struct MemoryAde {
+    pub accounts: super::MemoryAdeAccounts,
+    pub secrets: super::MemoryAdeSecrets,
+    pub jobs: super::MemorySyncJobs,
+    pub apple: super::ScriptedApple,
+}
+
+impl crate::admin::ade::AdePorts for MemoryAde {
+    type Accounts = super::MemoryAdeAccounts;
+    type Secrets = super::MemoryAdeSecrets;
+    type Jobs = super::MemorySyncJobs;
+    type Apple = super::ScriptedApple;
+    fn accounts(&self) -> &Self::Accounts {
+        &self.accounts
+    }
+    fn secrets(&self) -> &Self::Secrets {
+        &self.secrets
+    }
+    fn jobs(&self) -> &Self::Jobs {
+        &self.jobs
+    }
+    fn apple(&self) -> &Self::Apple {
+        &self.apple
+    }
 }
 
 impl MemoryAdmin {
@@ -203,6 +232,7 @@ impl AdminReads for MemoryAdmin {
                     ListSearch::All => true,
                     ListSearch::SerialPrefix(p) => d.serial.starts_with(p.as_str()),
                     ListSearch::Invite(i) => d.invite.as_ref().is_some_and(|x| x.state == *i),
+                    ListSearch::Source(s) => d.source() == *s,
                 }
         });
         Ok(page(matching.cloned(), cursor, limit, |d| {
@@ -213,6 +243,30 @@ impl AdminReads for MemoryAdmin {
     async fn device(&self, serial: &str) -> Result<Option<DeviceRecord>, PortError> {
         self.up()?;
         Ok(self.devices.lock().unwrap().get(serial).cloned())
+    }
+
+    async fn ade_devices(
+        &self,
+        account: Option<&str>,
+        cursor: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Page<DeviceRecord>, PortError> {
+        self.up()?;
+        let devices = self.devices.lock().unwrap();
+        let linked = |d: &&DeviceRecord| {
+            d.ade
+                .as_ref()
+                .is_some_and(|l| account.is_none_or(|a| l.account == a))
+        };
+        Ok(page(
+            devices.values().filter(linked).cloned(),
+            cursor,
+            limit,
+            |d| {
+                let account = d.ade.as_ref().map_or("", |l| l.account.as_str());
+                attributes(&[("serial", &d.serial), ("ade_account", account)])
+            },
+        ))
     }
 
     async fn owner_devices(&self, email_key: &str) -> Result<Vec<DeviceRecord>, PortError> {
@@ -456,6 +510,7 @@ impl AdminPorts for MemoryAdmin {
     type Devices = Self;
     type Exports = super::MemoryExports;
     type Undo = super::MemoryDirectory;
+    type Ade = MemoryAde;
     fn settings(&self) -> &Self {
         self
     }
@@ -485,6 +540,9 @@ impl AdminPorts for MemoryAdmin {
     }
     fn undo(&self) -> &super::MemoryDirectory {
         &self.undo
+    }
+    fn ade(&self) -> &MemoryAde {
+        &self.ade
     }
 }
 

@@ -1,5 +1,6 @@
 //! In-memory implementations of the ports, for fast tests of the domain logic.
 
+pub mod abm;
 mod ade;
 mod admin;
 mod counts;
@@ -10,7 +11,7 @@ mod undo;
 pub use ade::{
     MemoryAdeAccounts, MemoryAdeDevices, MemoryAdeSecrets, MemorySyncJobs, ScriptedApple,
 };
-pub use admin::MemoryAdmin;
+pub use admin::{MemoryAde, MemoryAdmin};
 pub use counts::MemoryCounts;
 pub use exports::{MemoryDevices, MemoryExports};
 pub use outbox::{MemoryOutbox, MemoryQueue, MemoryQuota, MemoryRecord, MemoryWindows};

@@ -52,6 +52,21 @@ const ACTIONS = {
   ],
 };
 
+const SOURCE = {
+  csv: "CSV import (or an approved attempt)",
+  ade: "Apple ADE (Apple Business Manager)",
+  enrollment: "none: it enrolled while enrollment was open",
+};
+
+// What Apple Business Manager says of the device, and the account that lists it.
+function adeFacts(a) {
+  const fact = (label, v) => (v ? html`<dt>${label}</dt><dd>${v}</dd>` : "");
+  return html`<dt>ADE account</dt>
+    <dd><a id="ade-account" href="#/ade/${encodeURIComponent(a.account)}">${a.account}</a></dd>
+    ${fact("Model", a.model)}${fact("Description", a.description)}${fact("Color", a.color)}
+    ${fact("Asset tag", a.asset_tag)}${fact("Assigned in ABM", a.device_assigned_date)}`;
+}
+
 const path = (serial, suffix = "") => `/devices/${encodeURIComponent(serial)}${suffix}`;
 
 function facts(d, u) {
@@ -62,6 +77,8 @@ function facts(d, u) {
       <dt>Serial number</dt><dd>${d.serial_number}</dd>
       <dt>Enrollment status</dt><dd><span class="badge ${d.status}">${label(d.status)}</span></dd>
       <dt>Platform</dt><dd>${d.platform}</dd>
+      <dt>Source</dt><dd id="source">${SOURCE[d.source] || d.source}</dd>
+      ${d.ade ? adeFacts(d.ade) : ""}
       <dt>Ownership</dt><dd>${d.ownership || "unknown"}</dd>
       <dt>Device groups</dt><dd>${(d.groups || []).join(", ") || "none"}</dd>
       <dt>User</dt><dd>${u ? `${u.name} <${u.email}>` : d.email || "none"}</dd>
@@ -162,6 +179,16 @@ export async function device(serial) {
     ${audit(v.audit)}`,
     d.serial_number,
   );
+  // The ADE account by its name; its id stays if the account is gone.
+  if (d.ade) {
+    api("GET", `/ade/accounts/${encodeURIComponent(d.ade.account)}`).then(
+      (a) => {
+        const link = document.getElementById("ade-account");
+        if (link) link.textContent = a.name;
+      },
+      () => {},
+    );
+  }
   for (const b of main.querySelectorAll("[data-action]")) {
     b.onclick = () => confirmAction(d.serial_number, b.dataset.action);
   }

@@ -8,6 +8,22 @@ import { render } from "../ui.js";
 // Devices per page of the list (the API's page).
 const PAGE_SIZE = 50;
 
+const SOURCES = [
+  ["", "Any"],
+  ["csv", "CSV import"],
+  ["ade", "Apple ADE"],
+  ["enrollment", "Open enrollment"],
+];
+
+const sourceLabel = (d) =>
+  d.source === "ade"
+    ? html`<span class="badge source-ade">Apple ADE</span>`
+    : d.source === "csv"
+      ? d.ade
+        ? "CSV + ADE"
+        : "CSV"
+      : html`<span class="muted">enrolled openly</span>`;
+
 const STATUSES = [
   ["all", "All"],
   ["pre_approved", "Pre-approved"],
@@ -19,7 +35,8 @@ function deviceRow(d) {
   return html`<tr><td><a href="#/devices/${encodeURIComponent(d.serial_number)}"
       >${d.serial_number}</a></td>
     <td><span class="badge ${d.status}">${label(d.status)}</span></td>
-    <td>${inviteBadge(d.invite_state)}</td><td>${d.platform}</td><td>${d.device_name || ""}</td>
+    <td>${inviteBadge(d.invite_state)}</td><td>${sourceLabel(d)}</td><td>${d.platform}</td>
+    <td>${d.device_name || d.ade?.model || ""}</td>
     <td>${d.email}</td><td>${(d.groups || []).join(", ")}</td></tr>`;
 }
 
@@ -27,8 +44,24 @@ export async function devices(params) {
   const status = params.get("status") || "all";
   const q = params.get("q") || "";
   const invite = params.get("invite") || "";
+  const source = params.get("source") || "";
+  const account = params.get("account") || "";
   const invites = [["", "Any"], ...INVITE_STATES.map((v) => [v, v])];
-  const searchOff = invite ? 'disabled title="Clear the invite filter to search"' : "";
+  // The accounts name the ADE filter's choices; the list works without them.
+  const accounts = await api("GET", "/ade/accounts").then(
+    (r) => r.items,
+    () => [],
+  );
+  const accountChoices = [["", "Any"], ...accounts.map((a) => [a.id, a.name])];
+  if (account && !accounts.some((a) => a.id === account)) accountChoices.push([account, account]);
+  // One index per list: a source or account filter, an invite filter, or a search.
+  const byOrigin = Boolean(source || account);
+  const searchOff = invite
+    ? 'disabled title="Clear the invite filter to search"'
+    : byOrigin
+      ? 'disabled title="Clear the source and account filters to search"'
+      : "";
+  const inviteOff = byOrigin ? 'disabled title="Clear the source and account filters"' : "";
   render(
     html`<h1>Devices</h1>
     <form class="toolbar" id="filter" role="search">
@@ -37,8 +70,16 @@ export async function devices(params) {
           ${STATUSES.map(([v, t]) => option(v, status, t))}
         </select></div>
       <div><label for="invite-filter">Invite</label>
-        <select id="invite-filter" name="invite">
+        <select id="invite-filter" name="invite" ${raw(inviteOff)}>
           ${invites.map(([v, t]) => option(v, invite, t))}
+        </select></div>
+      <div><label for="source-filter">Source</label>
+        <select id="source-filter" name="source">
+          ${SOURCES.map(([v, t]) => option(v, source, t))}
+        </select></div>
+      <div><label for="account-filter">ADE account</label>
+        <select id="account-filter" name="account">
+          ${accountChoices.map(([v, t]) => option(v, account, t))}
         </select></div>
       <div><label for="q">Search serial number or email</label>
         <input id="q" name="q" type="search" value="${q}" ${raw(searchOff)}></div>
@@ -46,7 +87,7 @@ export async function devices(params) {
     </form>
     ${EXPORT_BOX}
     <div class="scroll"><table>
-      ${thead("Serial number", "Status", "Invite", "Platform", "Device name", "User", "Groups")}
+      ${thead("Serial number", "Status", "Invite", "Source", "Platform", "Device name", "User", "Groups")}
       <tbody id="device-rows"></tbody></table></div>
     <p id="more-wrap"></p>`,
     "Devices",
@@ -54,36 +95,53 @@ export async function devices(params) {
   const form = document.getElementById("filter");
   form.status.onchange = () => form.requestSubmit();
   form.invite.onchange = () => form.requestSubmit();
+  form.source.onchange = () => form.requestSubmit();
+  form.account.onchange = () => form.requestSubmit();
   form.onsubmit = (e) => {
     e.preventDefault();
-    // The list filters by invite state or searches, not both (one index each).
-    const chosen = form.invite.value;
-    const qs = {
-      status: form.status.value,
-      ...(chosen ? { invite: chosen } : { q: form.q.value.trim() }),
+    // The list filters by source/account, by invite state, or searches (one index each).
+    const origin = {
+      ...(form.source.value ? { source: form.source.value } : {}),
+      ...(form.account.value ? { account: form.account.value } : {}),
     };
+    const chosen = form.invite.disabled ? "" : form.invite.value;
+    const rest = chosen ? { invite: chosen } : { q: form.q.disabled ? "" : form.q.value.trim() };
+    const qs = { status: form.status.value, ...(Object.keys(origin).length ? origin : rest) };
     location.hash = `#/devices?${new URLSearchParams(qs)}`;
   };
-  // The export takes the list's status and serial prefix (not an owner or invite filter).
-  const prefix = q && !q.includes("@") && !invite ? { serial_prefix: q } : {};
-  bindExport({ ...(status !== "all" ? { status } : {}), ...prefix });
+  // The export takes the list's status, serial prefix, source and account (not an owner or
+  // invite filter).
+  const prefix = q && !q.includes("@") && !invite && !byOrigin ? { serial_prefix: q } : {};
+  const origin = { ...(source ? { source } : {}), ...(account ? { account } : {}) };
+  bindExport({ ...(status !== "all" ? { status } : {}), ...prefix, ...origin });
   // Pages, not an ever longer table: one page of rows in the DOM whatever the
   // number of devices. The cursors of the pages before this one allow "Previous".
   const trail = [];
   const load = async (cursor) => {
-    const filter = invite ? { invite } : q ? { q } : {};
+    const filter = byOrigin
+      ? { ...(source ? { source } : {}), ...(account ? { account } : {}) }
+      : invite
+        ? { invite }
+        : q
+          ? { q }
+          : {};
     const qs = new URLSearchParams({ status, ...filter, ...(cursor ? { cursor } : {}) });
     const page = await api("GET", `/devices?${qs}`);
     const body = document.getElementById("device-rows");
+    // A source or account page keeps the wanted statuses of what it read: it may be short,
+    // even empty, with more after it.
+    const none = page.cursor ? "None on this page; there are more." : "No devices match.";
     body.innerHTML =
       page.items.map((d) => deviceRow(d).s).join("") ||
-      html`<tr><td colspan="7" class="muted">No devices match.</td></tr>`.s;
+      html`<tr><td colspan="8" class="muted">${none}</td></tr>`.s;
     const from = trail.length * PAGE_SIZE + 1;
     const to = from + page.items.length - 1;
     const of = page.total == null ? "" : ` of ${page.total.toLocaleString()}`;
-    const range = page.items.length
-      ? `Devices ${from.toLocaleString()}–${to.toLocaleString()}${of}`
-      : "";
+    const range = !page.items.length
+      ? ""
+      : byOrigin
+        ? `${page.items.length.toLocaleString()} device${page.items.length === 1 ? "" : "s"} on this page`
+        : `Devices ${from.toLocaleString()}–${to.toLocaleString()}${of}`;
     document.getElementById("more-wrap").innerHTML = html`<span id="device-range">${range}</span>
       <button id="prev" ${raw(trail.length ? "" : "disabled")}>Previous</button>
       <button id="next" ${raw(page.cursor ? "" : "disabled")}>Next</button>`.s;

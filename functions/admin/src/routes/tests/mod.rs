@@ -26,6 +26,7 @@ mod imports;
 mod uploads;
 mod invites;
 mod undo;
+mod ade;
 
 const ISSUER: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_test";
 const CLIENT: &str = "client-1";
