@@ -40,10 +40,11 @@ struct World {
 
 impl World {
     fn new() -> Self {
+        let dir = MemoryDirectory::default();
         Self {
-            dir: MemoryDirectory::default(),
+            outbox: MemoryOutbox::over(dir.devices.clone()),
+            dir,
             records: MemoryImports::default(),
-            outbox: MemoryOutbox::default(),
             queue: MemoryQueue::default(),
             sender: MemorySender::default(),
             reports: MemoryReports::default(),
@@ -262,10 +263,11 @@ async fn a_valid_file_writes_devices_users_and_one_invite_per_row() {
             .as_ref()
             .unwrap()
             .verify("S1", "pw1", hash));
+        let id = object("imports/a.csv").import_id();
         assert_eq!(
-            devices["S3"].invite.as_ref().unwrap().state,
-            crate::domain::InviteState::Queued,
-            "written with the device, before the sender runs"
+            devices["S3"].invite.as_ref().unwrap().reference,
+            crate::outbox::InviteRef::new(id, 4).tag(),
+            "written with the device (queued), before the sender ran and showed its state"
         );
     }
     assert_eq!(w.dir.users.lock().unwrap().len(), 3);
@@ -280,10 +282,9 @@ async fn a_valid_file_writes_devices_users_and_one_invite_per_row() {
     assert_eq!(r["invites_queued"], 3);
     assert!(r["errors"].as_array().unwrap().is_empty());
     assert_eq!(w.tally("imports/a.csv").await.sent, 3);
-    let shown = w.outbox.devices.lock().unwrap()["S2"].1;
     assert_eq!(
-        shown,
-        crate::domain::InviteState::Sent,
+        w.outbox.shown("S2"),
+        Some(crate::domain::InviteState::Sent),
         "the sender showed it on the device"
     );
 }
@@ -473,18 +474,9 @@ async fn a_crash_mid_import_resumes_without_sending_twice() {
     assert_eq!(r["devices_written"], 3);
     assert_eq!(r["invites_queued"], 3);
     assert_eq!(
-        w.dir.devices.lock().unwrap()["S1"]
-            .invite
-            .as_ref()
-            .unwrap()
-            .state,
-        crate::domain::InviteState::Queued,
-        "the replay rewrote the device ..."
-    );
-    assert_eq!(
-        w.outbox.devices.lock().unwrap()["S1"].1,
-        crate::domain::InviteState::Sent,
-        "... and showed its invite's real state on it again"
+        w.outbox.shown("S1"),
+        Some(crate::domain::InviteState::Sent),
+        "the replay rewrote the device (queued) and showed its invite's real state on it again"
     );
 }
 
