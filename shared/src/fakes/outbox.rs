@@ -48,6 +48,8 @@ pub struct MemoryOutbox {
     pub devices: DeviceTable,
     /// The clock claims are judged by (epoch seconds); 0 = the real one.
     pub now: Mutex<u64>,
+    /// The next this many transitions fail, writing nothing (a sender that dies before its write).
+    pub fail_transitions: Mutex<u32>,
 }
 
 /// A pre-approved device whose latest invite is `entry`'s, as an import writes it.
@@ -179,6 +181,13 @@ impl Outbox for MemoryOutbox {
     }
 
     async fn transition(&self, t: &Transition<'_>) -> Result<bool, PortError> {
+        {
+            let mut failing = self.fail_transitions.lock().unwrap();
+            if *failing > 0 {
+                *failing -= 1;
+                return Err(PortError::new("update invite", "simulated crash"));
+            }
+        }
         let mut records = self.records.lock().unwrap();
         let Some(rec) = records.get_mut(t.invite) else {
             return Ok(false);

@@ -446,3 +446,5 @@ async fn a_bounce_moves_a_sent_invite_and_a_stale_event_does_nothing() {
     assert_eq!((t.sent, t.delivered, t.bounced), (0, 0, 1));
     assert_eq!(w.outbox.shown("SN1"), Some(InviteState::Bounced));
 }
+
+mod cancelled;

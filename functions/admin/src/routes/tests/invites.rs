@@ -113,3 +113,54 @@ async fn an_import_resend_picks_bounced_failed_and_unconfirmed_invites_only() {
     assert_eq!(one["invites"]["sent"], 4);
     assert_eq!(one["invites"]["bounced"], 0);
 }
+
+/// Issue 27 item 3: an administrator's change to a device before its invite
+/// went stops the invite; it is `cancelled`, with why, and never sent.
+#[tokio::test]
+async fn a_device_removed_or_reset_before_its_invite_went_gets_none() {
+    let app = app();
+    app.ports.denials.lock().unwrap().extend([
+        denial("d1", "GONE", "ios", "2026-11-20T10:00:00Z"),
+        denial("d2", "RESET", "ios", "2026-11-20T10:00:00Z"),
+    ]);
+    assert_eq!(approve(&app, "d1", "email").await.0, StatusCode::OK);
+    assert_eq!(approve(&app, "d2", "email").await.0, StatusCode::OK);
+    let (status, v) = call(&app, "DELETE", "/v1/devices/GONE", None).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    // RESET enrolled (the user had the password another way), then the admin reset it.
+    app.ports
+        .devices
+        .lock()
+        .unwrap()
+        .get_mut("RESET")
+        .unwrap()
+        .status = DeviceStatus::Enrolled;
+    let (status, v) = call(&app, "POST", "/v1/devices/RESET/reset", None).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+
+    app.ports.deliver_invites().await;
+    assert!(
+        app.ports.sender.sent.lock().unwrap().is_empty(),
+        "neither invite was sent"
+    );
+    let of = |id: &str| {
+        let r = shared::outbox::InviteRef::new(format!("approval:{id}"), 0);
+        let records = app.ports.outbox.records.lock().unwrap();
+        let rec = &records[&r];
+        (rec.state.to_string(), rec.reason.clone())
+    };
+    assert_eq!(of("d1"), ("cancelled".into(), Some("DeviceRemoved".into())));
+    assert_eq!(
+        of("d2"),
+        ("cancelled".into(), Some("InviteReplaced".into()))
+    );
+    // The reset device has no invite to resend: its old one was for the old pre-approval.
+    let (status, v) = call(&app, "POST", "/v1/devices/RESET/invite", None).await;
+    assert_eq!(
+        (status, error_of(&v).0),
+        (StatusCode::CONFLICT, "conflict"),
+        "{v}"
+    );
+    let device = get(&app, "/v1/devices/RESET").await;
+    assert_eq!(device["invite_state"], Value::Null, "{device}");
+}
