@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use super::DeviceTable;
 use crate::domain::InviteState;
 use crate::domain::{InviteChannel, Ownership, Platform};
+use crate::outbox::cancel::DeviceNow;
 use crate::outbox::Invite;
 use crate::outbox::{
     Claimed, InviteMessage, InvitePage, InviteQueue, InviteRef, InviteStatus, InviteTally, Outbox,
@@ -223,6 +224,11 @@ impl Outbox for MemoryOutbox {
         Ok(true)
     }
 
+    async fn device(&self, serial: &str) -> Result<Option<DeviceNow>, PortError> {
+        let devices = self.devices.lock().unwrap();
+        Ok(devices.get(serial).map(DeviceNow::from))
+    }
+
     async fn show_on_device(
         &self,
         serial: &str,
@@ -230,17 +236,18 @@ impl Outbox for MemoryOutbox {
         state: InviteState,
     ) -> Result<(), PortError> {
         // As the conditional update in DynamoDB: only on a device that exists,
-        // has no other invite, and shows no state that supersedes this one.
+        // has no other invite (none at all, for `cancelled`), and shows no
+        // state that supersedes this one.
         let mut devices = self.devices.lock().unwrap();
         let Some(device) = devices.get_mut(serial) else {
             return Ok(());
         };
         let tag = r.tag();
-        let kept = device
-            .invite
-            .as_ref()
-            .is_some_and(|i| i.reference != tag || state.superseded_by().contains(&i.state));
-        if !kept {
+        let holds = match &device.invite {
+            None => state != InviteState::Cancelled,
+            Some(i) => i.reference == tag && !state.superseded_by().contains(&i.state),
+        };
+        if holds {
             device.invite = Some(DeviceInvite {
                 reference: tag,
                 state,

@@ -50,7 +50,7 @@ async fn an_invite_whose_device_is_gone_or_changed_is_cancelled_with_why_and_nev
             state: InviteState::Queued,
         })
     });
-    // Row 6: reset after enrolling: pre-approved again, without its old invite.
+    // Row 6: imported again with Invite = none: the device holds no invite.
     w.change_device("SN6", |d| d.invite = None);
     // Row 7: still current, expiring later; row 8: still current.
     w.change_device("SN7", |d| d.expires = Some(Expiry::from_epoch(now + 3600)));
@@ -94,7 +94,7 @@ async fn an_invite_whose_device_is_gone_or_changed_is_cancelled_with_why_and_nev
     assert_eq!(
         w.shown("SN6"),
         None,
-        "a reset device is not pointed back to its old invite"
+        "a device without an invite is not pointed back to this one"
     );
     let t = w.counted(8).await;
     assert_eq!(
@@ -167,32 +167,69 @@ async fn a_device_removed_while_its_invite_waits_for_the_rate_is_not_sent() {
     assert_eq!(w.reason(4).as_deref(), Some("DeviceRemoved"));
 }
 
-/// A sender that dies after it found the device gone, before it wrote the
-/// invite `cancelled`, leaves its claim: once the claim expires, the next
-/// delivery of the message settles the invite as any claim whose sender died
-/// (`unconfirmed`: a claim does not tell how far its holder got), and it is
-/// never sent.
+/// A sender that dies after it found the device gone, before it wrote
+/// anything, leaves its claim: once the claim expires, the next delivery of
+/// the message settles the invite as any claim whose sender died
+/// (`unconfirmed`: a claim does not tell how far its holder got). One whose
+/// write of `cancelled` merely failed gives its claim back, and the next
+/// delivery cancels the invite. Neither is ever sent.
 #[tokio::test(start_paused = true)]
 async fn a_crash_between_the_check_and_its_write_is_settled_by_the_retry() {
     let w = World::new(100.0);
-    let batch = w.record(1).await;
+    let batch = w.record(2).await;
     w.remove_device("SN1");
+    w.remove_device("SN2");
+    let (one, two) = (vec![batch[0].clone()], vec![batch[1].clone()]);
+    // Row 1: the sender dies: neither the cancellation nor the claim's return is written.
+    *w.outbox.fail_transitions.lock().unwrap() = 2;
+    let first = w.deliver(one.clone()).await;
+    assert!(matches!(first[0].1, Verdict::RetryAfter(_)), "{first:?}");
+    assert_eq!(w.state(1), InviteState::Sending, "its claim is left");
+    // Row 2: the write of `cancelled` fails, the claim goes back.
     *w.outbox.fail_transitions.lock().unwrap() = 1;
-    let first = w.deliver(batch.clone()).await;
-    assert!(
-        matches!(first[0].1, Verdict::RetryAfter(_)),
-        "the message comes back: {first:?}"
-    );
-    // The claim is held until it expires, then the retry settles the invite.
+    let first = w.deliver(two.clone()).await;
+    assert!(matches!(first[0].1, Verdict::RetryAfter(_)), "{first:?}");
+    assert_eq!(w.state(2), InviteState::Queued, "its claim went back");
+
+    let retry = w.deliver(two.clone()).await;
+    assert_eq!(retry[0].1, Verdict::Done, "{retry:?}");
+    assert_eq!(w.state(2), cancelled());
+    assert_eq!(w.reason(2).as_deref(), Some("DeviceRemoved"));
+    // Row 1's claim holds until it expires, then the retry settles it.
+    let held = w.deliver(one.clone()).await;
+    assert!(matches!(held[0].1, Verdict::RetryAfter(_)), "{held:?}");
     let expiry = crate::clock::epoch_now() + DeliverConfig::default().claim_seconds + 1;
     *w.outbox.now.lock().unwrap() = expiry;
-    let retry = w.deliver(batch.clone()).await;
+    let retry = w.deliver(one.clone()).await;
     assert_eq!(retry[0].1, Verdict::Done, "{retry:?}");
     assert_eq!(w.state(1), InviteState::Unconfirmed);
     assert_eq!(w.reason(1).as_deref(), Some("SenderStopped"));
     for _ in 0..2 {
-        assert_eq!(w.deliver(batch.clone()).await[0].1, Verdict::Done);
+        assert!(w
+            .deliver(batch.clone())
+            .await
+            .iter()
+            .all(|(_, v)| *v == Verdict::Done));
     }
-    assert_eq!(w.state(1), InviteState::Unconfirmed);
-    assert_eq!(w.sender.tries("u1@x.com"), 0, "never sent");
+    assert_eq!(
+        (w.state(1), w.state(2)),
+        (InviteState::Unconfirmed, cancelled())
+    );
+    assert!(w.sender.tried.lock().unwrap().is_empty(), "never sent");
+}
+
+/// A cancelled invite takes no place in the account's one-second windows,
+/// nor makes its sender take places for it: one left unused is lost to every
+/// other sender for that second.
+#[tokio::test(start_paused = true)]
+async fn a_cancelled_invite_takes_no_place_in_the_rate() {
+    let w = World::new(5.0);
+    let batch = w.record(10).await;
+    for row in 2..=10 {
+        w.remove_device(&format!("SN{row}"));
+    }
+    w.deliver(batch).await;
+    assert_eq!(w.sent_to(), ["u1@x.com"]);
+    let taken: u32 = w.windows.taken.lock().unwrap().values().sum();
+    assert_eq!(taken, 1, "one place, for the one send");
 }
