@@ -67,7 +67,8 @@ pub struct DeliverConfig {
     /// or resend queues its message just before it commits).
     pub missing_grace: u64,
     /// A device read older than this is read again before the invite takes
-    /// its place in the rate: the longest a removed device may still get it.
+    /// its place in the rate (and once a second while the window is full):
+    /// about the longest before its send that a device may change unseen.
     pub recheck_after: Duration,
 }
 
@@ -81,7 +82,7 @@ impl Default for DeliverConfig {
             concurrency: 16,
             send_retries: 3,
             missing_grace: 300,
-            recheck_after: Duration::from_secs(1),
+            recheck_after: Duration::from_millis(250),
         }
     }
 }
