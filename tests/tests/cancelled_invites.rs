@@ -201,57 +201,137 @@ async fn release_email_windows(st: &Stack, held: &[u64]) {
     }
 }
 
+/// Each way a device changes before its invite goes, through the stack's own
+/// routes where there is one: removed (`DELETE /v1/devices/{serial}`),
+/// enrolled (admission, then enrollment), lapsed (its expiry moved into the
+/// past, as time would), imported again (a `replace` import with its own
+/// invite). Only the untouched device and the new import's invite are sent.
 #[tokio::test]
-async fn a_device_removed_before_its_invite_went_gets_none() {
+async fn a_device_removed_or_changed_before_its_invite_went_gets_none() {
     let a = Admin::new().await;
     let st = &a.st;
+    st.set_pre_approved_only(false).await;
     let u = st.unique();
+    let serial = |i: usize| format!("{u}-S{i:04}");
+    let to = |i: usize| format!("{u}-{i}@example.com");
     // No e-mail leaves for a minute, unless released: the invites wait, claimed or queued.
     let held = hold_email_windows(st, 60).await;
     let key = format!("imports/{u}.csv");
-    st.upload(&key, file(&u, 2), &[("invite", "email")]).await;
+    st.upload(&key, file(&u, 5), &[("invite", "email")]).await;
     let report = st.wait_for_report(&key).await;
-    assert_eq!(report["invites_queued"], 2, "{report:#}");
+    assert_eq!(report["invites_queued"], 5, "{report:#}");
     let id = report["import_id"].as_str().unwrap().to_owned();
-    let removed = format!("{u}-S0000");
+
+    // Row 0: removed.
     let (status, v) = a
         .call(
             "DELETE",
-            &format!("/devices/{removed}"),
+            &format!("/devices/{}", serial(0)),
             None,
             Some(&a.token),
         )
         .await;
     assert_eq!(status, 200, "{v}");
+    // Row 1: enrolled (openly: no password given).
+    let asked = json!({"serial_number": serial(1), "platform": "ios"});
+    let (_, allowed) = st.post(&st.admission_url, asked.to_string()).await;
+    let done = json!({"serial_number": serial(1), "platform": "ios",
+                      "enrollment_token": allowed["enrollment_token"]});
+    let (status, v) = st.post(&st.enrollments_url, done.to_string()).await;
+    assert_eq!(status, 200, "{v}");
+    // Row 2: its pre-approval lapsed (not yet swept).
+    st.dynamo
+        .update_item()
+        .table_name(&st.devices_table)
+        .key("serial", AttributeValue::S(serial(2)))
+        .update_expression("SET expires_at = :past")
+        .expression_attribute_values(":past", AttributeValue::N((epoch_now() - 1).to_string()))
+        .send()
+        .await
+        .expect("lapse a pre-approval");
+    // Row 3: imported again, with the new import's invite.
+    let again = format!("imports/{u}-again.csv");
+    let row = format!(
+        "{HEADER}User 3,{},corporate,{},ios,,pw-new-long-enough,\n",
+        to(3),
+        serial(3)
+    );
+    st.upload(
+        &again,
+        row,
+        &[("invite", "email"), ("existing-users", "replace")],
+    )
+    .await;
+    let second = st.wait_for_report(&again).await;
+    assert_eq!(second["devices_written"], 1, "{second:#}");
+    let second_id = second["import_id"].as_str().unwrap().to_owned();
     // A device changed a moment before its invite's place in the rate is
-    // taken may still get it (the sender reads it at most 250 ms before):
-    // this one is removed well before.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // taken may still get it (the sender reads it less than a second
+    // before): these changed well before.
+    tokio::time::sleep(Duration::from_secs(2)).await;
     release_email_windows(st, &held).await;
     st.wait_for_invites().await;
 
-    let kept = st
-        .wait_for_invite_state(&format!("{u}-S0001"), "sent")
-        .await;
-    assert!(kept.invite.is_some());
-    assert_eq!(st.emails_to(&format!("{u}-1@example.com")).await.len(), 1);
-    assert!(
-        st.emails_to(&format!("{u}-0@example.com")).await.is_empty(),
-        "nothing for the removed device"
-    );
     let states = st.invite_states(&id).await;
+    // Spreadsheet row = index + 2.
+    let why = [
+        (2, "DeviceRemoved"),
+        (3, "DeviceEnrolled"),
+        (4, "PreApprovalExpired"),
+        (5, "InviteReplaced"),
+    ];
+    for (row, reason) in why {
+        assert_eq!(
+            states.get(&row).map(String::as_str),
+            Some("cancelled"),
+            "row {row}: {states:?}"
+        );
+        let record = st.invite_record(&id, row).await.unwrap();
+        assert_eq!(
+            shared::aws::items::get_s(&record, "reason"),
+            Some(reason),
+            "row {row}"
+        );
+    }
     assert_eq!(
-        states.get(&2).map(String::as_str),
-        Some("cancelled"),
+        states.get(&6).map(String::as_str),
+        Some("sent"),
         "{states:?}"
     );
-    let record = st.invite_record(&id, 2).await.unwrap();
     assert_eq!(
-        shared::aws::items::get_s(&record, "reason"),
-        Some("DeviceRemoved")
+        st.invite_states(&second_id)
+            .await
+            .get(&2)
+            .map(String::as_str),
+        Some("sent"),
+        "the new import's invite"
     );
-    assert!(st.device(&removed).await.is_none());
-    // Its message delivered again (SQS delivers at least once): still nothing.
+    let mut sent = Vec::new();
+    for i in 0..5 {
+        sent.push(st.emails_to(&to(i)).await.len());
+    }
+    assert_eq!(
+        sent,
+        [0, 0, 0, 1, 1],
+        "emails per row: only the new import's and the untouched one"
+    );
+    let mail = st.emails_to(&to(3)).await[0].to_string();
+    assert!(
+        mail.contains("pw-new-long-enough") && !mail.contains("pw-3-long-enough"),
+        "the new password only"
+    );
+    assert!(st.device(&serial(0)).await.is_none());
+    // The enrolled device shows its invite cancelled; the re-imported one its new one.
+    assert_eq!(
+        st.device(&serial(1))
+            .await
+            .unwrap()
+            .invite
+            .map(|i| i.state.as_str()),
+        Some("cancelled")
+    );
+
+    // Row 0's message delivered again (SQS delivers at least once): still nothing.
     let message = json!({"origin": id, "row": 2, "attempt": 1}).to_string();
     st.sqs
         .send_message()
@@ -261,7 +341,7 @@ async fn a_device_removed_before_its_invite_went_gets_none() {
         .await
         .expect("queue the message again");
     st.wait_for_invites().await;
-    assert!(st.emails_to(&format!("{u}-0@example.com")).await.is_empty());
+    assert!(st.emails_to(&to(0)).await.is_empty());
     assert_eq!(
         st.invite_states(&id).await.get(&2).map(String::as_str),
         Some("cancelled")

@@ -9,10 +9,10 @@
 //!
 //! Nothing goes to a device that is gone or changed ([`super::cancel`]): the
 //! device is read right after the claim, and again before the invite takes
-//! its place in the rate if that read is older than
-//! [`DeliverConfig::recheck_after`] (at a low quota a claim waits seconds).
-//! An invite its device no longer wants turns `cancelled`, and takes no place
-//! in the rate.
+//! its place in the rate if it waited for a full window or that read is
+//! older than [`DeliverConfig::recheck_after`] (at a low quota a claim waits
+//! seconds). An invite its device no longer wants turns `cancelled`, and
+//! takes no place in the rate.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -67,8 +67,9 @@ pub struct DeliverConfig {
     /// or resend queues its message just before it commits).
     pub missing_grace: u64,
     /// A device read older than this is read again before the invite takes
-    /// its place in the rate (and once a second while the window is full):
-    /// about the longest before its send that a device may change unseen.
+    /// its place in the rate (it is, whatever its age, after a wait for a
+    /// full window): the longest before its send that a device may change
+    /// unseen.
     pub recheck_after: Duration,
 }
 
@@ -82,7 +83,7 @@ impl Default for DeliverConfig {
             concurrency: 16,
             send_retries: 3,
             missing_grace: 300,
-            recheck_after: Duration::from_millis(250),
+            recheck_after: Duration::from_secs(1),
         }
     }
 }
@@ -105,9 +106,10 @@ struct Lane {
     pacer: Pacer,
     /// Window (epoch second) and the places in it this invocation still holds.
     held: tokio::sync::Mutex<(u64, u32)>,
-    /// Claimed invites of the batch waiting for a place on this lane: never
-    /// take more places (one a claim, duplicate or cancelled invite would
-    /// never use is lost to every other sender for that second).
+    /// Claimed invites of the batch waiting for a place on this lane: with
+    /// the messages not yet claimed ([`Lanes::undecided`]), never take more
+    /// places (one a duplicate or cancelled invite would never use is lost
+    /// to every other sender for that second).
     pending: AtomicU32,
 }
 
@@ -131,9 +133,10 @@ impl Lane {
         windows: &R,
         clock: &Clock,
         device: &mut DeviceCheck<'_, O>,
+        undecided: &AtomicU32,
     ) -> Result<Option<Cancel>, PortError> {
         self.pacer.wait().await;
-        let placed = self.place(windows, clock, device).await;
+        let placed = self.place(windows, clock, device, undecided).await;
         self.pending.fetch_sub(1, Ordering::Relaxed);
         placed
     }
@@ -143,10 +146,12 @@ impl Lane {
         windows: &R,
         clock: &Clock,
         device: &mut DeviceCheck<'_, O>,
+        undecided: &AtomicU32,
     ) -> Result<Option<Cancel>, PortError> {
         let mut held = self.held.lock().await;
+        let mut waited = false;
         loop {
-            if let Some(cancel) = device.fresh(clock).await? {
+            if let Some(cancel) = device.fresh(clock, waited).await? {
                 return Ok(Some(cancel));
             }
             let second = clock.epoch();
@@ -154,7 +159,8 @@ impl Lane {
                 held.1 -= 1;
                 return Ok(None);
             }
-            let want = self.pending.load(Ordering::Relaxed).clamp(1, self.limit);
+            let waiting = self.pending.load(Ordering::Relaxed) + undecided.load(Ordering::Relaxed);
+            let want = waiting.clamp(1, self.limit);
             let granted = windows.take(self.channel, second, want, self.limit).await?;
             if granted > 0 {
                 *held = (second, granted - 1);
@@ -162,6 +168,7 @@ impl Lane {
             }
             // The window is full: the next one opens at the next second.
             tokio::time::sleep(clock.until_next_second()).await;
+            waited = true;
         }
     }
 }
@@ -202,12 +209,41 @@ impl<'a, O: Outbox> DeviceCheck<'a, O> {
         Ok(why_cancel(device.as_ref(), self.invite, clock.epoch()))
     }
 
-    /// Reads the device again if the last read is too old to go by.
-    async fn fresh(&mut self, clock: &Clock) -> Result<Option<Cancel>, PortError> {
-        if self.at.elapsed() < self.max_age {
+    /// Reads the device again if the last read is too old to go by, or
+    /// `anyway` (the invite waited for the rate since).
+    async fn fresh(&mut self, clock: &Clock, anyway: bool) -> Result<Option<Cancel>, PortError> {
+        if !anyway && self.at.elapsed() < self.max_age {
             return Ok(None);
         }
         self.read(clock).await
+    }
+}
+
+/// A message of the batch not yet known to want a place in the rate, counted
+/// in [`Lanes::undecided`] until it is known (claimed for a lane, or not).
+struct Undecided<'a> {
+    count: &'a AtomicU32,
+    counted: bool,
+}
+
+impl<'a> Undecided<'a> {
+    fn new(count: &'a AtomicU32) -> Self {
+        Self {
+            count,
+            counted: true,
+        }
+    }
+
+    fn decide(&mut self) {
+        if std::mem::take(&mut self.counted) {
+            self.count.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for Undecided<'_> {
+    fn drop(&mut self) {
+        self.decide();
     }
 }
 
@@ -273,6 +309,7 @@ where
     let lanes = Lanes {
         email: Lane::new(InviteChannel::Email, email_rate),
         sms: Lane::new(InviteChannel::Sms, config.sms_per_second),
+        undecided: AtomicU32::new(batch.len() as u32),
         email_exhausted: quota.remaining_today.is_some_and(|r| r < 1.0),
         clock: Clock::new(),
     };
@@ -299,6 +336,9 @@ where
 struct Lanes {
     email: Lane,
     sms: Lane,
+    /// Messages not yet claimed for a lane: a lane's first places are taken
+    /// for them too, as one request, rather than one by one as they come.
+    undecided: AtomicU32,
     /// The account's 24-hour SES quota is used up.
     email_exhausted: bool,
     clock: Clock,
@@ -326,6 +366,7 @@ where
         return Ok(Verdict::Done);
     };
     let r = msg.invite_ref();
+    let mut undecided = Undecided::new(&lanes.undecided);
     let now = lanes.clock.epoch();
     if out_of_time() {
         tracing::info!(
@@ -410,6 +451,7 @@ where
         )
         .await?;
         if let Some(cancel) = cancel {
+            undecided.decide();
             return Ok(Sent::Cancelled(cancel));
         }
         let lane = match invite.channel {
@@ -418,11 +460,12 @@ where
             _ => &lanes.email,
         };
         lane.pending.fetch_add(1, Ordering::Relaxed);
+        undecided.decide();
         let sending = Sending {
             invite: &invite,
             msg: &msg,
             lane,
-            clock: &lanes.clock,
+            lanes,
         };
         send(&sending, ports, config, &mut device, out_of_time).await
     };
@@ -490,12 +533,12 @@ enum Sent {
     NotNow(u32),
 }
 
-/// One claimed invite on its way to the provider.
+/// One claimed invite on its way to the provider, on `lane` of `lanes`.
 struct Sending<'a> {
     invite: &'a Invite,
     msg: &'a InviteMessage,
     lane: &'a Lane,
-    clock: &'a Clock,
+    lanes: &'a Lanes,
 }
 
 /// Sends within the rate. An error comes only from before the provider's
@@ -516,12 +559,16 @@ where
         invite,
         msg,
         lane,
-        clock,
+        lanes,
     } = *sending;
+    let clock = &lanes.clock;
     let mut backoff = Duration::from_millis(500);
     let mut tries = 0;
     loop {
-        if let Some(cancel) = lane.acquire(ports.windows, clock, device).await? {
+        if let Some(cancel) = lane
+            .acquire(ports.windows, clock, device, &lanes.undecided)
+            .await?
+        {
             return Ok(Sent::Cancelled(cancel));
         }
         if out_of_time() {
