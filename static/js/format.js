@@ -22,6 +22,7 @@ export const INVITE_STATES = [
   "complained",
   "failed",
   "unconfirmed",
+  "cancelled",
 ];
 
 export const inviteBadge = (state) =>

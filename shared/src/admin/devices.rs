@@ -314,7 +314,8 @@ pub async fn list(
         Some(state) => DeviceSearch::Invite(InviteState::parse(state).ok_or_else(|| {
             AdminError::bad(
                 "invite",
-                "use queued, sending, sent, delivered, bounced, complained, failed or unconfirmed",
+                "use queued, sending, sent, delivered, bounced, complained, failed, unconfirmed \
+                 or cancelled",
             )
         })?),
     };

@@ -17,17 +17,19 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use futures::{stream, StreamExt, TryStreamExt};
 
-use super::items::{channel_str, get_n, get_s, n, s, Item};
+use super::items::{channel_str, get_n, get_n_opt, get_s, n, s, Item};
 use super::sdk::{sdk_error, written};
 use super::transact::cancellation_reasons;
 use crate::clock::epoch_now;
 use crate::domain::InviteState;
-use crate::domain::{InviteChannel, Platform};
+use crate::domain::{Expiry, InviteChannel, Platform};
+use crate::outbox::cancel::DeviceNow;
 use crate::outbox::Invite;
 use crate::outbox::{
     Claimed, InvitePage, InviteRef, InviteStatus, InviteTally, Outbox, OutboxEntry, Transition,
 };
 use crate::port_error::PortError;
+use crate::records::DeviceStatus;
 use crate::seal::Sealer;
 
 /// Counter items per origin.
@@ -403,15 +405,49 @@ impl Outbox for DynamoOutbox {
         self.apply(record, counters).await
     }
 
+    async fn device(&self, serial: &str) -> Result<Option<DeviceNow>, PortError> {
+        // Only what the decision needs: the template lets the sender read no more.
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.devices_table)
+            .key("serial", s(serial))
+            .projection_expression("serial, #st, expires_at, invite_ref")
+            .expression_attribute_names("#st", "status")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("read invite's device", e))?;
+        let Some(item) = out.item().filter(|i| i.contains_key("serial")) else {
+            return Ok(None);
+        };
+        let status = get_s(item, "status")
+            .and_then(DeviceStatus::parse)
+            .ok_or_else(|| {
+                PortError::new("read invite's device", "a device item without a status")
+            })?;
+        Ok(Some(DeviceNow {
+            status,
+            expires: get_n_opt(item, "expires_at").map(Expiry::from_epoch),
+            invite: get_s(item, "invite_ref").map(str::to_owned),
+        }))
+    }
+
     async fn show_on_device(
         &self,
         serial: &str,
         r: &InviteRef,
         state: InviteState,
     ) -> Result<(), PortError> {
-        let mut condition = String::from(
-            "attribute_exists(serial) AND (attribute_not_exists(invite_ref) OR invite_ref = :r)",
-        );
+        // A cancelled invite never becomes a device's invite again (one
+        // imported again without an invite holds none): it shows only where
+        // it is the device's still.
+        let mut condition = String::from(match state {
+            InviteState::Cancelled => "invite_ref = :r",
+            _ => {
+                "attribute_exists(serial) AND (attribute_not_exists(invite_ref) OR invite_ref = :r)"
+            }
+        });
         let later = state.superseded_by();
         let mut update = self
             .client

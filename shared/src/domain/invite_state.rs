@@ -14,10 +14,13 @@ pub enum InviteState {
     Complained,
     Failed,
     Unconfirmed,
+    /// Not sent, and never to be by itself: its device was removed or changed
+    /// before it went (the record's reason says how).
+    Cancelled,
 }
 
 impl InviteState {
-    pub const ALL: [InviteState; 8] = [
+    pub const ALL: [InviteState; 9] = [
         InviteState::Queued,
         InviteState::Sending,
         InviteState::Sent,
@@ -26,6 +29,7 @@ impl InviteState {
         InviteState::Complained,
         InviteState::Failed,
         InviteState::Unconfirmed,
+        InviteState::Cancelled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -38,6 +42,7 @@ impl InviteState {
             InviteState::Complained => "complained",
             InviteState::Failed => "failed",
             InviteState::Unconfirmed => "unconfirmed",
+            InviteState::Cancelled => "cancelled",
         }
     }
 
@@ -68,6 +73,8 @@ impl InviteState {
     }
 
     /// The states the import-wide resend picks up: the user has no invite.
+    /// Not `cancelled`: its device no longer wants it (a renewed one is
+    /// resent from its own page).
     pub fn resendable(self) -> bool {
         matches!(
             self,

@@ -6,7 +6,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::{MemoryObject, MemoryOutbox, MemoryQueue, MemoryQuota, MemorySender, MemoryWindows};
+use super::{
+    DeviceTable, MemoryObject, MemoryOutbox, MemoryQueue, MemoryQuota, MemorySender, MemoryWindows,
+};
 use crate::admin::devices::ListSearch;
 use crate::admin::{
     Acted, AdminPorts, AdminReads, ApprovalWrite, Approvals, Count, Cursor, DenialView,
@@ -23,12 +25,12 @@ use crate::settings::{AuditEntry, Change, Settings, SettingsStore, Versioned};
 
 pub const BUCKET: &str = "memory-bucket";
 
-#[derive(Default)]
 pub struct MemoryAdmin {
     pub settings: Mutex<Versioned>,
     /// Oldest first.
     pub audit: Mutex<Vec<AuditEntry>>,
-    pub devices: Mutex<BTreeMap<String, DeviceRecord>>,
+    /// The devices table, which the outbox (the sender's side) reads and writes too.
+    pub devices: DeviceTable,
     pub users: Mutex<BTreeMap<String, UserRecord>>,
     pub denials: Mutex<Vec<DenialView>>,
     pub imports: Mutex<Vec<ImportState>>,
@@ -78,6 +80,31 @@ impl crate::admin::ade::AdePorts for MemoryAde {
     }
     fn apple(&self) -> &Self::Apple {
         &self.apple
+    }
+}
+
+impl Default for MemoryAdmin {
+    fn default() -> Self {
+        let devices = DeviceTable::default();
+        Self {
+            settings: Mutex::default(),
+            audit: Mutex::default(),
+            outbox: MemoryOutbox::over(devices.clone()),
+            devices,
+            users: Mutex::default(),
+            denials: Mutex::default(),
+            imports: Mutex::default(),
+            objects: Mutex::default(),
+            metadata: Mutex::default(),
+            queue: MemoryQueue::default(),
+            exports: super::MemoryExports::default(),
+            undo: super::MemoryDirectory::default(),
+            sender: MemorySender::default(),
+            device_audit: Mutex::default(),
+            fail: AtomicBool::default(),
+            lost_saves: AtomicU32::default(),
+            file_checks: AtomicU32::default(),
+        }
     }
 }
 

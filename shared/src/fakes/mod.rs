@@ -14,7 +14,7 @@ pub use ade::{
 pub use admin::{MemoryAde, MemoryAdmin};
 pub use counts::MemoryCounts;
 pub use exports::{MemoryDevices, MemoryExports};
-pub use outbox::{MemoryOutbox, MemoryQueue, MemoryQuota, MemoryRecord, MemoryWindows};
+pub use outbox::{device_for, MemoryOutbox, MemoryQueue, MemoryQuota, MemoryRecord, MemoryWindows};
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::io::{self, Cursor};
@@ -32,6 +32,10 @@ use crate::port_error::PortError;
 use crate::records::{
     DeviceRecord, DeviceStatus, ExistingDevice, ExistingUser, PasswordChecks, UserRecord,
 };
+
+/// The devices table, shared by the fakes that read or write it (the
+/// import's directory, the admin's store, the outbox), as one table is in DynamoDB.
+pub type DeviceTable = Arc<Mutex<BTreeMap<String, DeviceRecord>>>;
 
 /// A file in memory; counts how often it was opened.
 pub struct MemoryObject {
@@ -123,7 +127,7 @@ impl Continuations for MemoryContinuations {
 
 #[derive(Default)]
 pub struct MemoryDirectory {
-    pub devices: Mutex<BTreeMap<String, DeviceRecord>>,
+    pub devices: DeviceTable,
     pub users: Mutex<BTreeMap<String, UserRecord>>,
     /// Fail every write after this many calls (to simulate a crash mid-import).
     pub fail_writes_after: Mutex<Option<u32>>,

@@ -3,14 +3,17 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
-use crate::domain::InviteChannel;
+use super::DeviceTable;
 use crate::domain::InviteState;
+use crate::domain::{InviteChannel, Ownership, Platform};
+use crate::outbox::cancel::DeviceNow;
 use crate::outbox::Invite;
 use crate::outbox::{
     Claimed, InviteMessage, InvitePage, InviteQueue, InviteRef, InviteStatus, InviteTally, Outbox,
     OutboxEntry, QuotaSource, RateWindows, SendQuota, Transition,
 };
 use crate::port_error::PortError;
+use crate::records::{DeviceInvite, DeviceRecord, DeviceStatus};
 
 #[derive(Debug, Clone)]
 pub struct MemoryRecord {
@@ -42,13 +45,62 @@ pub struct MemoryOutbox {
     pub records: Mutex<BTreeMap<InviteRef, MemoryRecord>>,
     /// Counters per origin and counted state.
     pub counters: Mutex<HashMap<(String, InviteState), i64>>,
-    /// What each device shows: serial -> (invite, state).
-    pub devices: Mutex<HashMap<String, (InviteRef, InviteState)>>,
+    /// The devices the invites are for (their `invite` shows where the latest stands).
+    pub devices: DeviceTable,
     /// The clock claims are judged by (epoch seconds); 0 = the real one.
     pub now: Mutex<u64>,
+    /// The next this many transitions fail, writing nothing (a sender that dies before its write).
+    pub fail_transitions: Mutex<u32>,
+}
+
+/// A pre-approved device whose latest invite is `entry`'s, as an import writes it.
+pub fn device_for(entry: &OutboxEntry) -> DeviceRecord {
+    let i = &entry.invite;
+    DeviceRecord {
+        serial: i.serial.clone(),
+        status: DeviceStatus::PreApproved,
+        platform: Platform::parse(i.platform).unwrap_or(Platform::Ios),
+        ownership: Some(Ownership::Corporate),
+        email: i.to.to_lowercase(),
+        device_name: i.device_name.clone(),
+        groups: Vec::new(),
+        password_hash: None,
+        import_id: entry.origin.clone(),
+        domain: None,
+        updated_at: String::new(),
+        enrollment: None,
+        failures: Vec::new(),
+        invite: Some(DeviceInvite {
+            reference: entry.invite_ref().tag(),
+            state: InviteState::Queued,
+        }),
+        expires: None,
+    }
 }
 
 impl MemoryOutbox {
+    /// An outbox over a devices table another fake writes too.
+    pub fn over(devices: DeviceTable) -> Self {
+        Self {
+            devices,
+            ..Self::default()
+        }
+    }
+
+    /// Writes, for each entry, the device an import would have written with it.
+    pub fn add_devices_for(&self, entries: &[OutboxEntry]) {
+        let mut devices = self.devices.lock().unwrap();
+        for e in entries {
+            devices.insert(e.invite.serial.clone(), device_for(e));
+        }
+    }
+
+    /// The state the device shows for its latest invite.
+    pub fn shown(&self, serial: &str) -> Option<InviteState> {
+        let devices = self.devices.lock().unwrap();
+        devices.get(serial)?.invite.as_ref().map(|i| i.state)
+    }
+
     fn now(&self) -> u64 {
         match *self.now.lock().unwrap() {
             0 => crate::clock::epoch_now(),
@@ -130,6 +182,13 @@ impl Outbox for MemoryOutbox {
     }
 
     async fn transition(&self, t: &Transition<'_>) -> Result<bool, PortError> {
+        {
+            let mut failing = self.fail_transitions.lock().unwrap();
+            if *failing > 0 {
+                *failing -= 1;
+                return Err(PortError::new("update invite", "simulated crash"));
+            }
+        }
         let mut records = self.records.lock().unwrap();
         let Some(rec) = records.get_mut(t.invite) else {
             return Ok(false);
@@ -165,18 +224,34 @@ impl Outbox for MemoryOutbox {
         Ok(true)
     }
 
+    async fn device(&self, serial: &str) -> Result<Option<DeviceNow>, PortError> {
+        let devices = self.devices.lock().unwrap();
+        Ok(devices.get(serial).map(DeviceNow::from))
+    }
+
     async fn show_on_device(
         &self,
         serial: &str,
         r: &InviteRef,
         state: InviteState,
     ) -> Result<(), PortError> {
+        // As the conditional update in DynamoDB: only on a device that exists,
+        // has no other invite (none at all, for `cancelled`), and shows no
+        // state that supersedes this one.
         let mut devices = self.devices.lock().unwrap();
-        let kept = devices
-            .get(serial)
-            .is_some_and(|(shown, was)| shown != r || state.superseded_by().contains(was));
-        if !kept {
-            devices.insert(serial.to_owned(), (r.clone(), state));
+        let Some(device) = devices.get_mut(serial) else {
+            return Ok(());
+        };
+        let tag = r.tag();
+        let holds = match &device.invite {
+            None => state != InviteState::Cancelled,
+            Some(i) => i.reference == tag && !state.superseded_by().contains(&i.state),
+        };
+        if holds {
+            device.invite = Some(DeviceInvite {
+                reference: tag,
+                state,
+            });
         }
         Ok(())
     }

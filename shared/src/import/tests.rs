@@ -40,10 +40,11 @@ struct World {
 
 impl World {
     fn new() -> Self {
+        let dir = MemoryDirectory::default();
         Self {
-            dir: MemoryDirectory::default(),
+            outbox: MemoryOutbox::over(dir.devices.clone()),
+            dir,
             records: MemoryImports::default(),
-            outbox: MemoryOutbox::default(),
             queue: MemoryQueue::default(),
             sender: MemorySender::default(),
             reports: MemoryReports::default(),
@@ -132,6 +133,33 @@ impl World {
             reports: &self.reports,
             events: &self.events,
         }
+    }
+
+    /// An import whose invites stay queued: the sender has not run yet.
+    async fn import_queued(&self, key: &str, body: &str, options: ImportOptions) -> Outcome {
+        let object = object(key);
+        let source = Arc::new(MemoryObject::new(format!("{HEADER}{body}")));
+        run_import(
+            &object,
+            Ok(options),
+            source,
+            &self.ports(),
+            &self.settings,
+            || Duration::from_secs(900),
+        )
+        .await
+        .unwrap()
+    }
+
+    /// Where each invite of an import stands, by row, and why when it says.
+    fn invites_of(&self, key: &str) -> Vec<(u64, String, Option<String>)> {
+        let id = object(key).import_id();
+        let records = self.outbox.records.lock().unwrap();
+        records
+            .iter()
+            .filter(|(r, _)| r.origin == id)
+            .map(|(r, rec)| (r.row, rec.state.to_string(), rec.reason.clone()))
+            .collect()
     }
 
     /// The sender function, run over every invite the import queued.
@@ -358,10 +386,11 @@ async fn a_valid_file_writes_devices_users_and_one_invite_per_row() {
             .as_ref()
             .unwrap()
             .verify("S1", "pw1", hash));
+        let id = object("imports/a.csv").import_id();
         assert_eq!(
-            devices["S3"].invite.as_ref().unwrap().state,
-            crate::domain::InviteState::Queued,
-            "written with the device, before the sender runs"
+            devices["S3"].invite.as_ref().unwrap().reference,
+            crate::outbox::InviteRef::new(id, 4).tag(),
+            "written with the device (queued), before the sender ran and showed its state"
         );
     }
     assert_eq!(w.dir.users.lock().unwrap().len(), 3);
@@ -376,10 +405,9 @@ async fn a_valid_file_writes_devices_users_and_one_invite_per_row() {
     assert_eq!(r["invites_queued"], 3);
     assert!(r["errors"].as_array().unwrap().is_empty());
     assert_eq!(w.tally("imports/a.csv").await.sent, 3);
-    let shown = w.outbox.devices.lock().unwrap()["S2"].1;
     assert_eq!(
-        shown,
-        crate::domain::InviteState::Sent,
+        w.outbox.shown("S2"),
+        Some(crate::domain::InviteState::Sent),
         "the sender showed it on the device"
     );
 }
@@ -569,18 +597,9 @@ async fn a_crash_mid_import_resumes_without_sending_twice() {
     assert_eq!(r["devices_written"], 3);
     assert_eq!(r["invites_queued"], 3);
     assert_eq!(
-        w.dir.devices.lock().unwrap()["S1"]
-            .invite
-            .as_ref()
-            .unwrap()
-            .state,
-        crate::domain::InviteState::Queued,
-        "the replay rewrote the device ..."
-    );
-    assert_eq!(
-        w.outbox.devices.lock().unwrap()["S1"].1,
-        crate::domain::InviteState::Sent,
-        "... and showed its invite's real state on it again"
+        w.outbox.shown("S1"),
+        Some(crate::domain::InviteState::Sent),
+        "the replay rewrote the device (queued) and showed its invite's real state on it again"
     );
 }
 
@@ -801,6 +820,46 @@ async fn existing_users_and_devices_skip_or_replace() {
     assert_eq!(w.report(&object("imports/third.csv"))["devices_written"], 2);
 }
 
+/// Issue 27 item 3: a device imported again before its first invite went
+/// gets only the new import's invite; the first one is cancelled, with why.
+#[tokio::test]
+async fn a_device_imported_again_before_its_invite_went_gets_only_the_new_one() {
+    let w = World::new();
+    w.import_queued("imports/first.csv", GOOD, ImportOptions::default())
+        .await;
+    let replace = ImportOptions {
+        existing: ExistingPolicy::Replace,
+        ..Default::default()
+    };
+    let again = "Ann New,ann@x.com,corporate,S1,ios,,pw2,Sales\n";
+    w.import_queued("imports/again.csv", again, replace).await;
+    w.deliver().await;
+    let sent: Vec<_> = w
+        .sender
+        .sent
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|i| (i.serial.clone(), i.password.clone()))
+        .collect();
+    assert_eq!(sent.len(), 3, "{sent:?}");
+    assert!(
+        sent.contains(&("S1".into(), Some("pw2".into()))),
+        "S1's invite is the new import's: {sent:?}"
+    );
+    assert!(
+        !sent.contains(&("S1".into(), Some("pw1".into()))),
+        "never the replaced password: {sent:?}"
+    );
+    let replaced = (2, "cancelled".to_owned(), Some("InviteReplaced".to_owned()));
+    assert!(
+        w.invites_of("imports/first.csv").contains(&replaced),
+        "{:?}",
+        w.invites_of("imports/first.csv")
+    );
+    assert_eq!(w.outbox.shown("S1"), Some(crate::domain::InviteState::Sent));
+}
+
 #[tokio::test]
 async fn an_enrolled_device_is_never_pre_approved_again() {
     let w = World::new();
@@ -951,6 +1010,34 @@ mod undo {
             Ran::Finished(s) if s.runs == 1 => s,
             other => panic!("not finished in one run: {other:?}"),
         }
+    }
+
+    /// Issue 27 item 3: an import undone before its invites went sends none of them.
+    #[tokio::test]
+    async fn an_undo_before_the_invites_went_cancels_them_and_sends_nothing() {
+        let w = World::new();
+        w.import_queued("imports/a.csv", GOOD, ImportOptions::default())
+            .await;
+        let id = object("imports/a.csv").import_id();
+        let done = undo_of(&w, &id, false).await;
+        assert_eq!(done.counts.devices_removed, 3);
+        w.deliver().await;
+        assert!(w.sender.sent.lock().unwrap().is_empty(), "nothing sent");
+        let reason = Some("DeviceRemoved".to_owned());
+        assert_eq!(
+            w.invites_of("imports/a.csv"),
+            [
+                (2, "cancelled".to_owned(), reason.clone()),
+                (3, "cancelled".to_owned(), reason.clone()),
+                (4, "cancelled".to_owned(), reason),
+            ]
+        );
+        let t = serde_json::to_value(w.tally("imports/a.csv").await).unwrap();
+        assert_eq!(
+            (t["cancelled"].as_u64(), t["queued"].as_u64()),
+            (Some(3), Some(0)),
+            "{t}"
+        );
     }
 
     fn enroll(w: &World, serial: &str) {

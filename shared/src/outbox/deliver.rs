@@ -6,15 +6,24 @@
 //! out) turns `unconfirmed`, as does the claim of a sender killed mid-send,
 //! and is never sent again by itself; one refused for good
 //! ([`SendError::Refused`]) is `failed` with the provider's code.
+//!
+//! Nothing goes to a device that is gone or changed ([`super::cancel`]): the
+//! device is read right after the claim, and again before the invite takes
+//! its place in the rate if it waited for a full window or that read is
+//! older than [`DeliverConfig::recheck_after`] (at a low quota a claim waits
+//! seconds). An invite its device no longer wants turns `cancelled`, and
+//! takes no place in the rate.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use futures::{stream, StreamExt};
 
+use super::cancel::{why_cancel, Cancel};
 use super::Pacer;
 use super::{
-    Claimed, InviteMessage, InviteState, Outbox, QuotaSource, RateWindows, SendQuota, Transition,
+    Claimed, InviteMessage, InviteRef, InviteState, Outbox, QuotaSource, RateWindows, SendQuota,
+    Transition,
 };
 use crate::domain::InviteChannel;
 use crate::outbox::{Invite, InviteOrigin, InviteSender, SendError};
@@ -57,6 +66,11 @@ pub struct DeliverConfig {
     /// How long a message waits for a record that is not there (an approval
     /// or resend queues its message just before it commits).
     pub missing_grace: u64,
+    /// A device read older than this is read again before the invite takes
+    /// its place in the rate (it is, whatever its age, after a wait for a
+    /// full window): the longest before its send that a device may change
+    /// unseen.
+    pub recheck_after: Duration,
 }
 
 impl Default for DeliverConfig {
@@ -69,6 +83,7 @@ impl Default for DeliverConfig {
             concurrency: 16,
             send_retries: 3,
             missing_grace: 300,
+            recheck_after: Duration::from_secs(1),
         }
     }
 }
@@ -91,42 +106,144 @@ struct Lane {
     pacer: Pacer,
     /// Window (epoch second) and the places in it this invocation still holds.
     held: tokio::sync::Mutex<(u64, u32)>,
-    /// Messages of the batch still to send on this lane: never take more places.
+    /// Claimed invites of the batch waiting for a place on this lane: with
+    /// the messages not yet claimed ([`Lanes::undecided`]), never take more
+    /// places (one a duplicate or cancelled invite would never use is lost
+    /// to every other sender for that second).
     pending: AtomicU32,
 }
 
 impl Lane {
-    fn new(channel: InviteChannel, per_second: f64, pending: u32) -> Self {
+    fn new(channel: InviteChannel, per_second: f64) -> Self {
         let per_second = per_second.max(0.1);
         Self {
             channel,
             limit: (per_second.floor() as u32).max(1),
             pacer: Pacer::new(per_second),
             held: tokio::sync::Mutex::new((0, 0)),
-            pending: AtomicU32::new(pending),
+            pending: AtomicU32::new(0),
         }
     }
 
-    async fn acquire<R: RateWindows>(&self, windows: &R, clock: &Clock) -> Result<(), PortError> {
+    /// Waits for a place in the rate for one of the `pending` invites; Some
+    /// if, meanwhile, the invite's device stopped wanting it (it then takes
+    /// no place).
+    async fn acquire<R: RateWindows, O: Outbox>(
+        &self,
+        windows: &R,
+        clock: &Clock,
+        device: &mut DeviceCheck<'_, O>,
+        undecided: &AtomicU32,
+    ) -> Result<Option<Cancel>, PortError> {
         self.pacer.wait().await;
+        let placed = self.place(windows, clock, device, undecided).await;
+        self.pending.fetch_sub(1, Ordering::Relaxed);
+        placed
+    }
+
+    async fn place<R: RateWindows, O: Outbox>(
+        &self,
+        windows: &R,
+        clock: &Clock,
+        device: &mut DeviceCheck<'_, O>,
+        undecided: &AtomicU32,
+    ) -> Result<Option<Cancel>, PortError> {
         let mut held = self.held.lock().await;
+        let mut waited = false;
         loop {
+            if let Some(cancel) = device.fresh(clock, waited).await? {
+                return Ok(Some(cancel));
+            }
             let second = clock.epoch();
             if held.0 == second && held.1 > 0 {
                 held.1 -= 1;
-                break;
+                return Ok(None);
             }
-            let want = self.pending.load(Ordering::Relaxed).clamp(1, self.limit);
+            let waiting = self.pending.load(Ordering::Relaxed) + undecided.load(Ordering::Relaxed);
+            let want = waiting.clamp(1, self.limit);
             let granted = windows.take(self.channel, second, want, self.limit).await?;
             if granted > 0 {
                 *held = (second, granted - 1);
-                break;
+                return Ok(None);
             }
             // The window is full: the next one opens at the next second.
             tokio::time::sleep(clock.until_next_second()).await;
+            waited = true;
         }
-        self.pending.fetch_sub(1, Ordering::Relaxed);
-        Ok(())
+    }
+}
+
+/// The device a claimed invite is for, read at the claim and again when the
+/// last read is older than `max_age`.
+struct DeviceCheck<'a, O> {
+    outbox: &'a O,
+    invite: &'a InviteRef,
+    serial: &'a str,
+    max_age: Duration,
+    at: tokio::time::Instant,
+}
+
+impl<'a, O: Outbox> DeviceCheck<'a, O> {
+    /// Reads the device now.
+    async fn new(
+        outbox: &'a O,
+        invite: &'a InviteRef,
+        serial: &'a str,
+        max_age: Duration,
+        clock: &Clock,
+    ) -> Result<(Self, Option<Cancel>), PortError> {
+        let mut check = Self {
+            outbox,
+            invite,
+            serial,
+            max_age,
+            at: tokio::time::Instant::now(),
+        };
+        let found = check.read(clock).await?;
+        Ok((check, found))
+    }
+
+    async fn read(&mut self, clock: &Clock) -> Result<Option<Cancel>, PortError> {
+        let device = self.outbox.device(self.serial).await?;
+        self.at = tokio::time::Instant::now();
+        Ok(why_cancel(device.as_ref(), self.invite, clock.epoch()))
+    }
+
+    /// Reads the device again if the last read is too old to go by, or
+    /// `anyway` (the invite waited for the rate since).
+    async fn fresh(&mut self, clock: &Clock, anyway: bool) -> Result<Option<Cancel>, PortError> {
+        if !anyway && self.at.elapsed() < self.max_age {
+            return Ok(None);
+        }
+        self.read(clock).await
+    }
+}
+
+/// A message of the batch not yet known to want a place in the rate, counted
+/// in [`Lanes::undecided`] until it is known (claimed for a lane, or not).
+struct Undecided<'a> {
+    count: &'a AtomicU32,
+    counted: bool,
+}
+
+impl<'a> Undecided<'a> {
+    fn new(count: &'a AtomicU32) -> Self {
+        Self {
+            count,
+            counted: true,
+        }
+    }
+
+    fn decide(&mut self) {
+        if std::mem::take(&mut self.counted) {
+            self.count.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for Undecided<'_> {
+    fn drop(&mut self) {
+        self.decide();
     }
 }
 
@@ -189,10 +306,10 @@ where
     } else {
         quota.per_second
     };
-    let n = batch.len() as u32;
     let lanes = Lanes {
-        email: Lane::new(InviteChannel::Email, email_rate, n),
-        sms: Lane::new(InviteChannel::Sms, config.sms_per_second, n),
+        email: Lane::new(InviteChannel::Email, email_rate),
+        sms: Lane::new(InviteChannel::Sms, config.sms_per_second),
+        undecided: AtomicU32::new(batch.len() as u32),
         email_exhausted: quota.remaining_today.is_some_and(|r| r < 1.0),
         clock: Clock::new(),
     };
@@ -219,6 +336,9 @@ where
 struct Lanes {
     email: Lane,
     sms: Lane,
+    /// Messages not yet claimed for a lane: a lane's first places are taken
+    /// for them too, as one request, rather than one by one as they come.
+    undecided: AtomicU32,
     /// The account's 24-hour SES quota is used up.
     email_exhausted: bool,
     clock: Clock,
@@ -246,6 +366,7 @@ where
         return Ok(Verdict::Done);
     };
     let r = msg.invite_ref();
+    let mut undecided = Undecided::new(&lanes.undecided);
     let now = lanes.clock.epoch();
     if out_of_time() {
         tracing::info!(
@@ -318,33 +439,59 @@ where
         message_id: None,
         reason: None,
     };
-    let lane = match invite.channel {
-        InviteChannel::Sms => &lanes.sms,
-        _ => {
-            if lanes.email_exhausted {
-                ports.outbox.transition(&give_back).await?;
-                return Ok(Verdict::RetryAfter(QUOTA_WAIT));
-            }
-            &lanes.email
+    // Nothing before the provider's call has sent anything: on an error there
+    // the claim goes back, rather than expiring into `unconfirmed`.
+    let outcome = async {
+        let (mut device, cancel) = DeviceCheck::new(
+            ports.outbox,
+            &r,
+            &invite.serial,
+            config.recheck_after,
+            &lanes.clock,
+        )
+        .await?;
+        if let Some(cancel) = cancel {
+            undecided.decide();
+            return Ok(Sent::Cancelled(cancel));
         }
+        let lane = match invite.channel {
+            InviteChannel::Sms => &lanes.sms,
+            _ if lanes.email_exhausted => return Ok(Sent::NotNow(QUOTA_WAIT)),
+            _ => &lanes.email,
+        };
+        lane.pending.fetch_add(1, Ordering::Relaxed);
+        undecided.decide();
+        let sending = Sending {
+            invite: &invite,
+            msg: &msg,
+            lane,
+            lanes,
+        };
+        send(&sending, ports, config, &mut device, out_of_time).await
     };
-    let (to, detail) = match send(
-        &invite,
-        &msg,
-        ports,
-        config,
-        lane,
-        &lanes.clock,
-        out_of_time,
-    )
-    .await?
-    {
-        Sent::Delivered(id) => (InviteState::Sent, (Some(id), None)),
-        Sent::Refused(code) => (InviteState::Failed, (None, Some(code))),
-        Sent::Unknown(what) => (InviteState::Unconfirmed, (None, Some(what))),
-        Sent::NotNow(after) => {
+    let (to, detail) = match outcome.await {
+        Ok(Sent::Delivered(id)) => (InviteState::Sent, (Some(id), None)),
+        Ok(Sent::Refused(code)) => (InviteState::Failed, (None, Some(code))),
+        Ok(Sent::Unknown(what)) => (InviteState::Unconfirmed, (None, Some(what))),
+        Ok(Sent::Cancelled(cancel)) => {
+            tracing::info!(
+                row = r.row,
+                reason = cancel.code(),
+                "invite cancelled: its device no longer wants it"
+            );
+            (
+                InviteState::Cancelled,
+                (None, Some(cancel.code().to_owned())),
+            )
+        }
+        Ok(Sent::NotNow(after)) => {
             ports.outbox.transition(&give_back).await?;
             return Ok(Verdict::RetryAfter(after));
+        }
+        Err(e) => {
+            tracing::warn!(row = r.row, error = %e, "invite not sent; its claim goes back");
+            ports.outbox.transition(&give_back).await?;
+            return Ok(Verdict::RetryAfter(10));
         }
     };
     let t = Transition {
@@ -356,7 +503,17 @@ where
         message_id: detail.0.as_deref(),
         reason: detail.1.as_deref(),
     };
-    if ports.outbox.transition(&t).await? {
+    let recorded = match ports.outbox.transition(&t).await {
+        Ok(recorded) => recorded,
+        // Not sent: the claim can go back, and the next delivery cancels it.
+        Err(e) if to == InviteState::Cancelled => {
+            tracing::warn!(row = r.row, error = %e, "cancellation not recorded; its claim goes back");
+            ports.outbox.transition(&give_back).await?;
+            return Ok(Verdict::RetryAfter(10));
+        }
+        Err(e) => return Err(e),
+    };
+    if recorded {
         ports.outbox.show_on_device(&invite.serial, &r, to).await?;
     } else {
         tracing::warn!(row = r.row, state = %to, "the invite's claim was taken over before its outcome was recorded");
@@ -370,27 +527,50 @@ enum Sent {
     Refused(String),
     /// Perhaps sent: the answer was lost. Never sent again by itself.
     Unknown(String),
+    /// Not sent, and not to be: its device no longer wants it.
+    Cancelled(Cancel),
     /// Not sent: give the claim back and try again after that many seconds.
     NotNow(u32),
 }
 
+/// One claimed invite on its way to the provider, on `lane` of `lanes`.
+struct Sending<'a> {
+    invite: &'a Invite,
+    msg: &'a InviteMessage,
+    lane: &'a Lane,
+    lanes: &'a Lanes,
+}
+
+/// Sends within the rate. An error comes only from before the provider's
+/// call (the rate, the device): nothing was sent.
 async fn send<O, R, Q, S>(
-    invite: &Invite,
-    msg: &InviteMessage,
+    sending: &Sending<'_>,
     ports: &DeliverPorts<'_, O, R, Q, S>,
     config: &DeliverConfig,
-    lane: &Lane,
-    clock: &Clock,
+    device: &mut DeviceCheck<'_, O>,
     out_of_time: &(dyn Fn() -> bool + Sync),
 ) -> Result<Sent, PortError>
 where
+    O: Outbox,
     R: RateWindows,
     S: InviteSender,
 {
+    let Sending {
+        invite,
+        msg,
+        lane,
+        lanes,
+    } = *sending;
+    let clock = &lanes.clock;
     let mut backoff = Duration::from_millis(500);
     let mut tries = 0;
     loop {
-        lane.acquire(ports.windows, clock).await?;
+        if let Some(cancel) = lane
+            .acquire(ports.windows, clock, device, &lanes.undecided)
+            .await?
+        {
+            return Ok(Sent::Cancelled(cancel));
+        }
         if out_of_time() {
             return Ok(Sent::NotNow(0));
         }

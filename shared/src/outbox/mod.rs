@@ -7,6 +7,7 @@
 //! queued -> sending -> sent -> delivered | bounced | complained
 //!                   \-> failed (refused for good)
 //!                   \-> unconfirmed (the provider's answer never came: lost, or its sender died)
+//!                   \-> cancelled (its device was removed or changed: not sent)
 //! ```
 //!
 //! `sending` is a claim with an owner token and an expiry: only one sender at
@@ -14,7 +15,10 @@
 //! (`queued` again). One that may have gone out is never sent again: a lost
 //! answer (a timeout, a connection broken after the request was written), or
 //! a claim whose holder died, becomes `unconfirmed`, which an admin may resend.
+//! Before it sends, the holder checks the device the invite is for
+//! ([`cancel`]): one that is gone or changed gets nothing.
 
+pub mod cancel;
 pub mod deliver;
 pub mod events;
 pub mod invite;
@@ -151,6 +155,7 @@ pub struct InviteTally {
     pub complained: u64,
     pub failed: u64,
     pub unconfirmed: u64,
+    pub cancelled: u64,
 }
 
 impl InviteTally {
@@ -168,6 +173,7 @@ impl InviteTally {
                 InviteState::Complained => t.complained += n,
                 InviteState::Failed => t.failed += n,
                 InviteState::Unconfirmed => t.unconfirmed += n,
+                InviteState::Cancelled => t.cancelled += n,
                 InviteState::Queued | InviteState::Sending => {}
             }
         }
@@ -205,9 +211,17 @@ pub trait Outbox: Send + Sync {
         t: &Transition<'_>,
     ) -> impl Future<Output = Result<bool, PortError>> + Send;
 
+    /// The device an invite is for, as it is now (a strongly consistent
+    /// read of its status, expiry and latest invite); None if it is gone.
+    fn device(
+        &self,
+        serial: &str,
+    ) -> impl Future<Output = Result<Option<cancel::DeviceNow>, PortError>> + Send;
+
     /// Shows the state on the device the invite is for, unless the device
     /// is gone, has a newer invite, or shows a state that supersedes this one
-    /// ([`InviteState::superseded_by`]).
+    /// ([`InviteState::superseded_by`]). `cancelled` shows only on a device
+    /// that still holds this invite (never on one that holds none).
     fn show_on_device(
         &self,
         serial: &str,

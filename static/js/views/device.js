@@ -19,6 +19,9 @@ const INVITE_HELP = {
   unconfirmed:
     "The provider's answer never came (a timeout, or the sender stopped): it may have gone out. " +
     "Send it again if the user has none.",
+  cancelled:
+    "Not sent: before it went, the device enrolled, its pre-approval lapsed, or it was " +
+    "removed or given another invite (the reason says which). Renewed since? Send it again.",
 };
 
 const ACTION_DONE = {

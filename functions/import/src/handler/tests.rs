@@ -15,7 +15,6 @@ use shared::settings::{SettingsPatch, SettingsStore};
 
 use super::{handle, App, EventPorts};
 
-#[derive(Default)]
 struct Fakes {
     directory: MemoryDirectory,
     records: MemoryImports,
@@ -25,6 +24,26 @@ struct Fakes {
     settings: MemoryAdmin,
     continuations: MemoryContinuations,
     events: MemoryEvents,
+}
+
+impl Default for Fakes {
+    fn default() -> Self {
+        let settings = MemoryAdmin::default();
+        // One devices table, as in DynamoDB: the import writes it, the sender reads it.
+        let directory = MemoryDirectory {
+            devices: settings.devices.clone(),
+            ..MemoryDirectory::default()
+        };
+        Self {
+            directory,
+            settings,
+            records: MemoryImports::default(),
+            reports: MemoryReports::default(),
+            uploads: MemoryUploads::default(),
+            continuations: MemoryContinuations::default(),
+            events: MemoryEvents::default(),
+        }
+    }
 }
 
 impl ImportPorts for Fakes {

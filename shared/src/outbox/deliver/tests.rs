@@ -52,6 +52,7 @@ impl World {
             })
             .collect();
         self.outbox.record(&entries).await.unwrap();
+        self.outbox.add_devices_for(&entries);
         (1..=n).map(|row| message(row, 1)).collect()
     }
 
@@ -108,8 +109,7 @@ async fn each_invite_goes_once_however_often_its_message_comes() {
     assert!(again.iter().all(|(_, v)| *v == Verdict::Done), "{again:?}");
     assert_eq!(w.sent_to().len(), 5);
     assert!((1..=5).all(|r| w.state(r) == InviteState::Sent));
-    let shown = w.outbox.devices.lock().unwrap().clone();
-    assert_eq!(shown.get("SN3").map(|s| s.1), Some(InviteState::Sent));
+    assert_eq!(w.outbox.shown("SN3"), Some(InviteState::Sent));
     let tally = w.outbox.tally(ORIGIN, 5).await.unwrap();
     assert_eq!((tally.queued, tally.sent), (0, 5));
 }
@@ -149,7 +149,7 @@ impl World {
     }
 
     fn shown(&self, serial: &str) -> Option<InviteState> {
-        self.outbox.devices.lock().unwrap().get(serial).map(|s| s.1)
+        self.outbox.shown(serial)
     }
 }
 
@@ -377,7 +377,7 @@ async fn a_device_never_goes_back_to_an_earlier_state_of_the_same_invite() {
     let w = World::new(100.0);
     w.record(1).await;
     let r = InviteRef::new(ORIGIN, 1);
-    let shown = || w.outbox.devices.lock().unwrap()["SN1"].1;
+    let shown = || w.outbox.shown("SN1").unwrap();
     // (written, then shown): the events function may write a delivery before
     // the sender writes its send, and a complaint comes after a delivery.
     let steps = [
@@ -402,7 +402,8 @@ async fn sms_invites_use_their_own_lane() {
         origin: ORIGIN.into(),
         invite: invite(1, "+14155550100", InviteChannel::Sms),
     };
-    w.outbox.record(&[entry]).await.unwrap();
+    w.outbox.record(std::slice::from_ref(&entry)).await.unwrap();
+    w.outbox.add_devices_for(&[entry]);
     w.deliver(vec![message(1, 1)]).await;
     assert_eq!(w.sent_to(), ["+14155550100"]);
     let windows = w.windows.taken.lock().unwrap().clone();
@@ -443,8 +444,7 @@ async fn a_bounce_moves_a_sent_invite_and_a_stale_event_does_nothing() {
     assert_eq!(w.state(1), InviteState::Bounced);
     let t = w.outbox.tally(ORIGIN, 1).await.unwrap();
     assert_eq!((t.sent, t.delivered, t.bounced), (0, 0, 1));
-    assert_eq!(
-        w.outbox.devices.lock().unwrap()["SN1"].1,
-        InviteState::Bounced
-    );
+    assert_eq!(w.outbox.shown("SN1"), Some(InviteState::Bounced));
 }
+
+mod cancelled;

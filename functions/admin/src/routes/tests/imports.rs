@@ -57,7 +57,7 @@ async fn imports_show_history_progress_errors_and_report_links() {
     assert_eq!(one["errors"][0]["column"], "Platform");
     assert_eq!(
         one["invites"],
-        json!({"queued": 1, "sent": 2, "delivered": 0, "bounced": 1, "complained": 0, "failed": 0, "unconfirmed": 0})
+        json!({"queued": 1, "sent": 2, "delivered": 0, "bounced": 1, "complained": 0, "failed": 0, "unconfirmed": 0, "cancelled": 0})
     );
     assert!(one["report_url"]
         .as_str()

@@ -66,6 +66,8 @@ async fn an_import_resend_picks_bounced_failed_and_unconfirmed_invites_only() {
         .collect();
     let outbox = &app.ports.outbox;
     outbox.insert(&entries);
+    // As the import wrote them: each device holds its invite.
+    outbox.add_devices_for(&entries);
     // Row 1 sent, 2 bounced, 3 failed, 4 unconfirmed; all a while ago.
     let ends = [
         InviteState::Sent,
@@ -112,4 +114,71 @@ async fn an_import_resend_picks_bounced_failed_and_unconfirmed_invites_only() {
     let one = get(&app, "/v1/imports/imp").await;
     assert_eq!(one["invites"]["sent"], 4);
     assert_eq!(one["invites"]["bounced"], 0);
+}
+
+/// Issue 27 item 3: a device removed before its invite went gets none; one
+/// that enrolled first gets none either, and once an administrator resets it
+/// the invite is its again (same user; its password, if it enrolled openly),
+/// to be sent from its page.
+#[tokio::test]
+async fn a_device_removed_or_enrolled_before_its_invite_went_gets_none() {
+    let app = app();
+    app.ports.denials.lock().unwrap().extend([
+        denial("d1", "GONE", "ios", "2026-11-20T10:00:00Z"),
+        denial("d2", "ENROLLED", "ios", "2026-11-20T10:00:00Z"),
+    ]);
+    assert_eq!(approve(&app, "d1", "email").await.0, StatusCode::OK);
+    assert_eq!(approve(&app, "d2", "email").await.0, StatusCode::OK);
+    let (status, v) = call(&app, "DELETE", "/v1/devices/GONE", None).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    app.ports
+        .devices
+        .lock()
+        .unwrap()
+        .get_mut("ENROLLED")
+        .unwrap()
+        .status = DeviceStatus::Enrolled;
+
+    app.ports.deliver_invites().await;
+    assert!(
+        app.ports.sender.sent.lock().unwrap().is_empty(),
+        "neither invite was sent"
+    );
+    let of = |id: &str| {
+        let r = shared::outbox::InviteRef::new(format!("approval:{id}"), 0);
+        let records = app.ports.outbox.records.lock().unwrap();
+        let rec = &records[&r];
+        (rec.state.to_string(), rec.reason.clone())
+    };
+    assert_eq!(of("d1"), ("cancelled".into(), Some("DeviceRemoved".into())));
+    assert_eq!(
+        of("d2"),
+        ("cancelled".into(), Some("DeviceEnrolled".into()))
+    );
+    let device = get(&app, "/v1/devices/ENROLLED").await;
+    assert_eq!(
+        (
+            device["invite_state"].as_str(),
+            device["invite"]["reason"].as_str()
+        ),
+        (Some("cancelled"), Some("DeviceEnrolled")),
+        "{device}"
+    );
+
+    let (status, v) = call(&app, "POST", "/v1/devices/ENROLLED/reset", None).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    for rec in app.ports.outbox.records.lock().unwrap().values_mut() {
+        rec.queued_at -= 61;
+    }
+    let (status, v) = call(&app, "POST", "/v1/devices/ENROLLED/invite", None).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{v}");
+    app.ports.deliver_invites().await;
+    assert_eq!(
+        app.ports.sender.sent_to(),
+        ["Zoe@Example.com"],
+        "sent once, after the reset"
+    );
+    assert_eq!(of("d2").0, "sent");
+    // The removed device's stays cancelled: it has no device to resend from.
+    assert_eq!(of("d1").0, "cancelled");
 }
