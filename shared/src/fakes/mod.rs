@@ -113,9 +113,15 @@ impl Continuations for MemoryContinuations {
     }
 }
 
+/// What happens to the devices between an import's look-up (of these
+/// serials) and its write: a device enrolling meanwhile.
+pub type AfterLookUp = Box<dyn FnMut(&[String], &mut BTreeMap<String, DeviceRecord>) + Send>;
+
 #[derive(Default)]
 pub struct MemoryDirectory {
     pub devices: Mutex<BTreeMap<String, DeviceRecord>>,
+    /// Runs after each look-up has read, before its answer is used.
+    pub after_look_up: Mutex<Option<AfterLookUp>>,
     pub users: Mutex<BTreeMap<String, UserRecord>>,
     /// Fail every write after this many calls (to simulate a crash mid-import).
     pub fail_writes_after: Mutex<Option<u32>>,
@@ -169,6 +175,10 @@ impl Directory for MemoryDirectory {
                 })
             })
             .collect();
+        drop(devices);
+        if let Some(hook) = self.after_look_up.lock().unwrap().as_mut() {
+            hook(serials, &mut self.devices.lock().unwrap());
+        }
         Ok((d, u))
     }
 
