@@ -824,6 +824,36 @@ async fn a_device_that_enrolls_between_the_look_up_and_the_write_stays_enrolled(
     assert_eq!(images, vec!["UNDO#D#S1", "UNDO#D#S3"]);
 }
 
+/// A row refused at the write is listed among the chunk's other skipped rows
+/// in row order: S1 enrolls after the look-up, S2 was enrolled before it.
+#[tokio::test]
+async fn rows_refused_at_the_write_are_reported_in_row_order() {
+    let w = World::new();
+    w.import("imports/first.csv", GOOD, ImportOptions::default())
+        .await;
+    w.dir.devices.lock().unwrap().get_mut("S2").unwrap().status = DeviceStatus::Enrolled;
+    *w.dir.after_look_up.lock().unwrap() = Some(Box::new(|serials, devices| {
+        if serials.iter().any(|s| s == "S1") {
+            devices.get_mut("S1").unwrap().status = DeviceStatus::Enrolled;
+        }
+    }));
+    let replace = ImportOptions {
+        existing: ExistingPolicy::Replace,
+        ..Default::default()
+    };
+    w.import("imports/again.csv", GOOD, replace).await;
+    let r = w.report(&object("imports/again.csv"));
+    let rows: Vec<u64> = r["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["row"].as_u64().unwrap())
+        .collect();
+    assert_eq!(rows, vec![2, 3], "{r:#}");
+    assert_eq!(r["devices_written"], 1);
+    assert_eq!(r["skipped"][0]["reason"], r["skipped"][1]["reason"]);
+}
+
 #[tokio::test]
 async fn sms_invites_go_to_the_normalised_mobile() {
     let w = World::new();
