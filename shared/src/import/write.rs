@@ -1,6 +1,7 @@
 //! The write pass's pipeline: valid rows read again in chunks on a blocking
-//! thread, each chunk's existing items looked up ahead, written (before-images
-//! first), then its invites recorded in the outbox and queued.
+//! thread, each chunk's existing items looked up ahead, written (users after
+//! their before-images; each device with its own, unless it enrolled since
+//! the look-up), then its invites recorded in the outbox and queued.
 
 use std::collections::HashMap;
 use std::sync::Arc;
