@@ -336,10 +336,15 @@ class Stack:
             def do_POST(self) -> None:  # noqa: N802
                 req = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
                 proxy = stack.faults.get(req.get("function", ""))
-                if self.path != "/crash" or proxy is None:
+                if self.path not in ("/crash", "/hold", "/release") or proxy is None:
                     self.send_error(404)
                     return
-                proxy.arm(req["action"], int(req.get("count", 1)), req.get("after_bytes"))
+                if self.path == "/release":
+                    proxy.release()
+                    self._json({"released": True})
+                    return
+                hold = self.path == "/hold"
+                proxy.arm(req["action"], int(req.get("count", 1)), None if hold else req.get("after_bytes"), hold)
                 self._json({"armed": True})
 
             def do_GET(self) -> None:  # noqa: N802
@@ -347,8 +352,9 @@ class Stack:
                     {
                         name: {
                             "restarts": sum(i.restarts for i in stack.instances_of.get(name, [])),
-                            "fired": [r.action for r in proxy.rules if r.fired],
-                            "pending": [r.action for r in proxy.rules if not r.fired],
+                            "fired": [r.action for r in proxy.rules if r.fired and not r.hold],
+                            "pending": [r.action for r in proxy.rules if not r.fired and not r.hold],
+                            "held": proxy.held(),
                             "calls": dict(proxy.calls),
                         }
                         for name, proxy in stack.faults.items()

@@ -15,7 +15,10 @@ For crash tests, `FaultProxy` stands between one function and the emulator (the
 function's AWS_ENDPOINT_URL, as any endpoint): armed through the stack's control
 API, it kills the function's processes with SIGKILL just before their Nth call
 of an action (`dynamodb:BatchWriteItem`, `ses:SendEmail`, `s3:GetObject`...), or
-half-way through the answer to it, so a test picks the line a crash hits.
+half-way through the answer to it, so a test picks the line a crash hits. For
+race tests it holds the answer to the Nth call instead, until released: the
+call was served, so whatever a test does meanwhile happens between that call
+and the function's next step.
 """
 
 from __future__ import annotations
@@ -362,16 +365,25 @@ class Instance:
         return Handler
 
 
+# How long a held answer waits for its release at most: a test that died
+# without releasing it does not leave the function stuck.
+HOLD_LIMIT_SECONDS = 60.0
+
+
 class Rule:
     """Kill the function just before its `count`th `action` after being armed
-    (or, with `after_bytes`, after that many bytes of the answer)."""
+    (or, with `after_bytes`, after that many bytes of the answer); with `hold`,
+    serve that call and keep its answer until released."""
 
-    def __init__(self, action: str, count: int, after_bytes: int | None):
+    def __init__(self, action: str, count: int, after_bytes: int | None, hold: bool = False):
         self.action = action
         self.count = count
         self.after_bytes = after_bytes
+        self.hold = hold
         self.seen = 0
         self.fired = False
+        self.holding = False
+        self.released = threading.Event()
 
 
 def action_of(method: str, path: str, headers, body: bytes) -> str:
@@ -419,11 +431,23 @@ class FaultProxy:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def arm(self, action: str, count: int, after_bytes: int | None) -> Rule:
-        rule = Rule(action, count, after_bytes)
+    def arm(self, action: str, count: int, after_bytes: int | None, hold: bool = False) -> Rule:
+        rule = Rule(action, count, after_bytes, hold)
         with self.lock:
             self.rules.append(rule)
         return rule
+
+    def release(self) -> None:
+        """Lets every held answer (and any still to be held) go."""
+        with self.lock:
+            for rule in self.rules:
+                if rule.hold:
+                    rule.released.set()
+
+    def held(self) -> list[str]:
+        """The actions whose answers are held now."""
+        with self.lock:
+            return [r.action for r in self.rules if r.holding and not r.released.is_set()]
 
     def _match(self, action: str) -> Rule | None:
         with self.lock:
@@ -450,7 +474,7 @@ class FaultProxy:
                 with proxy.lock:
                     proxy.calls[action] += 1
                 rule = proxy._match(action)
-                if rule and rule.after_bytes is None:
+                if rule and not rule.hold and rule.after_bytes is None:
                     log.warning("crash injected: %s before its call %d of %s", proxy.name, rule.count, action)
                     proxy.kill()
                     self.close_connection = True
@@ -460,7 +484,11 @@ class FaultProxy:
                 except (OSError, http.client.HTTPException):
                     self.close_connection = True
                     return
-                if rule:
+                if rule and rule.hold:
+                    log.warning("answer held: %s call %d of %s", proxy.name, rule.count, action)
+                    rule.holding = True
+                    rule.released.wait(HOLD_LIMIT_SECONDS)
+                elif rule:
                     # Half an answer, then the crash: the function dies in the middle of reading it.
                     self.send_response(status)
                     for k, v in headers:

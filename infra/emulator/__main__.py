@@ -11,7 +11,15 @@ from .moto_version import MotoVersionError
 def apply_fixes(ses_max_send_rate: float, ses_max_24_hour_send: float) -> None:
     # Imported here, so a moto of another version stops the server with the guard's message.
     from .behaviour import atomic_writes, ses_account, transaction_rollback
-    from .speed import index_pages, item_answers, partition_queries, request_parsing, routing, sqs_sends
+    from .speed import (
+        condition_parsing,
+        index_pages,
+        item_answers,
+        partition_queries,
+        request_parsing,
+        routing,
+        sqs_sends,
+    )
 
     # The lock first: index_pages and partition_queries are right only under it.
     atomic_writes.apply()
@@ -20,6 +28,7 @@ def apply_fixes(ses_max_send_rate: float, ses_max_24_hour_send: float) -> None:
     transaction_rollback.apply()
     item_answers.apply()
     request_parsing.apply()
+    condition_parsing.apply()
     routing.apply()
     sqs_sends.apply()
     ses_account.apply(ses_account.SesAccount(ses_max_send_rate, ses_max_24_hour_send))

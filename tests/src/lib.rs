@@ -339,6 +339,46 @@ impl Stack {
         assert!(r.status().is_success(), "arming the crash: {}", r.status());
     }
 
+    /// Holds `function`'s answer to its `count`th call of `action` from now:
+    /// the emulator serves the call, the function gets the answer only once
+    /// [`Stack::release`]d (a minute at most). Needs `stack.py run --faults`.
+    pub async fn hold(&self, function: &str, action: &str, count: u64) {
+        self.control_post(
+            "hold",
+            serde_json::json!({"function": function, "action": action, "count": count}),
+        )
+        .await;
+    }
+
+    /// Waits until `function` waits for a held answer.
+    pub async fn wait_until_held(&self, function: &str) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while self.control().await[function]["held"]
+            .as_array()
+            .is_none_or(Vec::is_empty)
+        {
+            assert!(Instant::now() < deadline, "{function} made no held call");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Lets `function`'s held answers go.
+    pub async fn release(&self, function: &str) {
+        self.control_post("release", serde_json::json!({"function": function}))
+            .await;
+    }
+
+    async fn control_post(&self, path: &str, body: serde_json::Value) {
+        let r = self
+            .http
+            .post(format!("{}/{path}", control_url()))
+            .json(&body)
+            .send()
+            .await
+            .expect("stack control");
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+    }
+
     /// The stack's per-function state (restarts, armed crashes, AWS calls).
     async fn control(&self) -> serde_json::Value {
         self.http
@@ -425,6 +465,37 @@ impl Stack {
             .expect("get user");
         out.item
             .and_then(|i| shared::aws::items::get_s(&i, "name").map(str::to_owned))
+    }
+
+    /// The serials of an import's device before-images (the undo's material), in key order.
+    pub async fn device_images(&self, import_id: &str) -> Vec<String> {
+        use shared::undo::{Phase, UndoStore};
+        let undo = shared::aws::undo::DynamoUndo {
+            client: self.dynamo.clone(),
+            tables: shared::aws::tables::Tables {
+                devices: self.devices_table.clone(),
+                users: self.users_table.clone(),
+                imports: self.imports_table.clone(),
+                settings: self.settings_table.clone(),
+            },
+            queue: None,
+        };
+        let mut serials = Vec::new();
+        let mut after = None;
+        loop {
+            let (items, next) = undo
+                .items(import_id, Phase::Devices, after.as_deref(), 500)
+                .await
+                .expect("before-images");
+            serials.extend(items.iter().filter_map(|i| match i {
+                shared::records::UndoItem::Device { serial, .. } => Some(serial.clone()),
+                shared::records::UndoItem::User { .. } => None,
+            }));
+            match next {
+                Some(n) => after = Some(n),
+                None => return serials,
+            }
+        }
     }
 
     /// Waits until the sender function has taken every queued invite.

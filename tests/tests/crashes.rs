@@ -87,6 +87,13 @@ async fn crash_and_recover(
             assert_eq!(n, 1, "{label}: {to} got {n} invites");
         }
     }
+    // The undo's material: one before-image per device, none lost or doubled by the replay.
+    let mut images = st
+        .device_images(report["import_id"].as_str().unwrap())
+        .await;
+    images.sort();
+    let serials: Vec<String> = (0..ROWS).map(|i| format!("{u}-S{i:05}")).collect();
+    assert_eq!(images, serials, "{label}: one before-image per device");
     for i in (0..ROWS).step_by(7).chain([ROWS - 1]) {
         let serial = format!("{u}-S{i:05}");
         let d = st
@@ -179,8 +186,18 @@ async fn an_import_killed_anywhere_completes_as_if_it_had_not_been() {
         .await;
     // Validation: half-way through reading the file (~100 KB) the first time.
     crash_and_recover(&st, "validating", "import", "s3:GetObject", 1, Some(40_000)).await;
-    // The write pass: before its third batch of writes.
+    // The write pass: before its third batch of writes (users and their before-images).
     crash_and_recover(&st, "writing", "import", "dynamodb:BatchWriteItem", 3, None).await;
+    // Its devices: the fifth transaction committed, its answer lost (issue 27).
+    crash_and_recover(
+        &st,
+        "devices",
+        "import",
+        "dynamodb:TransactWriteItems",
+        5,
+        Some(1),
+    )
+    .await;
     // Invites: the sender, before the 431st email leaves.
     crash_and_recover(&st, "inviting", "invite-sender", "ses:SendEmail", 431, None).await;
 

@@ -2,7 +2,8 @@
 
 Each read, write and stream read is made twice on the same tables, through
 moto's model serializer and through `speed.item_answers`, and a client must
-parse the same answer; requests, queues, routing and query pages likewise.
+parse the same answer; requests, queues, routing, query pages and conditional
+writes likewise.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import boto3
 from moto import mock_aws
 from moto.core.responses import ActionResult
 
-from ..speed import index_pages, item_answers, partition_queries, request_parsing, routing, sqs_sends
+from ..speed import condition_parsing, index_pages, item_answers, partition_queries, request_parsing, routing, sqs_sends
 from .support import pk_sk_table
 
 STOCK = ActionResult.execute_result
@@ -179,6 +180,90 @@ class ItemAnswers(unittest.TestCase):
         stock, patched = self.both(missing_table)
         self.assertEqual(stock, {"code": "ResourceNotFoundException"})
         self.assertEqual(stock, patched)
+
+
+@mock_aws
+class ConditionParsing(unittest.TestCase):
+    """`speed.condition_parsing` answers conditional writes as stock moto does,
+    parsing each expression once."""
+
+    def setUp(self) -> None:
+        from moto.dynamodb.comparisons import ConditionExpressionParser
+
+        self.parser, self.stock = ConditionExpressionParser, ConditionExpressionParser.parse
+        self.parses = 0
+
+        def counted(parser):
+            self.parses += 1
+            return self.stock(parser)
+
+        ConditionExpressionParser.parse = counted
+        self.ddb = boto3.client("dynamodb", region_name="us-east-1")
+
+    def tearDown(self) -> None:
+        self.parser.parse = self.stock
+
+    def script(self) -> list:
+        """Conditional writes on a new table: each answer, or error code, message and reasons."""
+        ddb, out = self.ddb, []
+        pk_sk_table(ddb, "t")
+
+        def run(call) -> None:
+            try:
+                answer = call()
+                answer.pop("ResponseMetadata", None)
+                out.append(answer)
+            except ddb.exceptions.ClientError as e:
+                out.append((e.response["Error"], e.response.get("CancellationReasons")))
+
+        def device(sk: str, status: str) -> dict:
+            return {"pk": {"S": "p"}, "sk": {"S": sk}, "status": {"S": status}}
+
+        not_enrolled = {
+            "ConditionExpression": "attribute_not_exists(pk) OR #st <> :enrolled",
+            "ExpressionAttributeNames": {"#st": "status"},
+            "ExpressionAttributeValues": {":enrolled": {"S": "enrolled"}},
+        }
+        puts = [{"Put": {"TableName": "t", "Item": device(f"K{i}", "pre_approved"), **not_enrolled}} for i in range(10)]
+        run(lambda: ddb.transact_write_items(TransactItems=puts))
+        run(lambda: ddb.update_item(
+            TableName="t", Key={"pk": {"S": "p"}, "sk": {"S": "K3"}}, UpdateExpression="SET #st = :e",
+            ConditionExpression="attribute_exists(pk)", ExpressionAttributeNames={"#st": "status"},
+            ExpressionAttributeValues={":e": {"S": "enrolled"}}, ReturnValues="ALL_NEW",
+        ))
+        # K3 is enrolled now: the transaction is cancelled, with its reasons; so is the put.
+        run(lambda: ddb.transact_write_items(TransactItems=puts))
+        run(lambda: ddb.put_item(
+            TableName="t", Item=device("K3", "pre_approved"), ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            **not_enrolled,
+        ))
+        # The same expression with another value is another condition.
+        other = {**not_enrolled, "ExpressionAttributeValues": {":enrolled": {"S": "other"}}}
+        run(lambda: ddb.put_item(TableName="t", Item=device("K3", "pre_approved"), **other))
+        # What moto refuses is refused every time.
+        for _ in range(2):
+            run(lambda: ddb.put_item(
+                TableName="t", Item=device("K4", "x"), ConditionExpression="attribute_exists(sk)",
+                ExpressionAttributeNames={"#unused": "status"},
+            ))
+            run(lambda: ddb.put_item(
+                TableName="t", Item=device("K4", "x"), ConditionExpression="status = :s",
+                ExpressionAttributeValues={":s": {"S": "x"}},
+            ))
+        run(lambda: ddb.scan(TableName="t", ConsistentRead=True))
+        ddb.delete_table(TableName="t")
+        return out
+
+    def test_conditional_writes_answer_as_stock_moto(self) -> None:
+        stock = self.script()
+        stock_parses = self.parses
+        condition_parsing.apply()
+        self.parses = 0
+        fixed = self.script()
+        self.assertEqual(stock, fixed)
+        self.assertEqual(len(stock), 10)
+        self.assertEqual(stock[2][1][3]["Code"], "ConditionalCheckFailed", stock[2])
+        self.assertLess(self.parses, stock_parses / 4, "each expression parsed once, not per item")
 
 
 @mock_aws

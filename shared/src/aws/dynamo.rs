@@ -1,25 +1,29 @@
 //! DynamoDB adapters: the devices and users tables ([`Directory`]) and the
 //! imports table, which holds both the import records ([`ImportRecords`],
 //! `sk=META`); their invites are the outbox's (`super::outbox`).
-//! Item layouts live in `items.rs`.
+//! Item layouts live in `items.rs`. Users and their before-images go 25 to a
+//! BatchWriteItem; devices, each with its condition (not enrolled now) and
+//! its before-image, a hundred items to a TransactWriteItems.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, PutRequest, ReturnValuesOnConditionCheckFailure,
-    WriteRequest,
+    AttributeValue, KeysAndAttributes, Put, PutRequest, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
+use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::batch::{send_in_batches, MAX_BATCH_GET, MAX_BATCH_WRITE};
 use super::items::{self, n, s};
 use super::sdk::{sdk_error, written};
 use super::tables::Tables;
+use super::transact;
 use crate::clock::epoch_now;
-use crate::import::ports::{Directory, Existing, ImportRecords, ImportState, Lease};
+use crate::import::ports::{DeviceWrite, Directory, Existing, ImportRecords, ImportState, Lease};
 use crate::port_error::PortError;
-use crate::records::{DeviceRecord, DeviceStatus, ExistingDevice, ExistingUser, UserRecord};
+use crate::records::{DeviceStatus, ExistingDevice, ExistingUser, UserRecord};
 
 /// How many batch requests are in flight: per read, and in all for writes.
 const IN_FLIGHT: usize = 4;
@@ -135,20 +139,48 @@ impl Directory for DynamoDirectory {
         Ok((devices, users))
     }
 
-    async fn write(
+    async fn write_devices(
         &self,
-        devices: Vec<DeviceRecord>,
-        users: Vec<UserRecord>,
-    ) -> Result<(), PortError> {
-        let puts = devices
-            .iter()
-            .map(|d| (self.tables.devices.clone(), items::device_item(d)))
-            .chain(
-                users
-                    .iter()
-                    .map(|u| (self.tables.users.clone(), items::user_item(u))),
-            );
-        self.put_all(puts).await
+        import_id: &str,
+        devices: &[DeviceWrite],
+    ) -> Result<Vec<bool>, PortError> {
+        // A transaction, because BatchWriteItem takes no condition; each
+        // device with its before-image, so that an image exists exactly for
+        // what the import wrote.
+        let mut transactions: Vec<Vec<Vec<TransactWriteItem>>> = Vec::new();
+        let mut size = 0;
+        for d in devices {
+            let group = self.device_group(import_id, d)?;
+            match transactions.last_mut() {
+                Some(t) if size + group.len() <= transact::MAX_ITEMS => {
+                    size += group.len();
+                    t.push(group);
+                }
+                _ => {
+                    size = group.len();
+                    transactions.push(vec![group]);
+                }
+            }
+        }
+        let written: Vec<Vec<bool>> = stream::iter(transactions)
+            .map(|groups| async move {
+                let _slot = self
+                    .write_slots
+                    .acquire()
+                    .await
+                    .map_err(|e| PortError::new("write devices", e))?;
+                transact::write_groups(&self.client, groups, "write devices").await
+            })
+            .buffered(IN_FLIGHT)
+            .try_collect()
+            .await?;
+        Ok(written.concat())
+    }
+
+    async fn write_users(&self, users: Vec<UserRecord>) -> Result<(), PortError> {
+        let table = &self.tables.users;
+        self.put_all(users.iter().map(|u| (table.clone(), items::user_item(u))))
+            .await
     }
 
     async fn keep_before(
@@ -165,6 +197,33 @@ impl Directory for DynamoDirectory {
 }
 
 impl DynamoDirectory {
+    /// A device's conditional put, and its before-image's put when it has one.
+    fn device_group(
+        &self,
+        import_id: &str,
+        d: &DeviceWrite,
+    ) -> Result<Vec<TransactWriteItem>, PortError> {
+        let build = |e| PortError::new("write devices", e);
+        let device = Put::builder()
+            .table_name(&self.tables.devices)
+            .set_item(Some(items::device_item(&d.record)))
+            .condition_expression("attribute_not_exists(serial) OR #st <> :enrolled")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":enrolled", s(DeviceStatus::Enrolled.as_str()))
+            .build()
+            .map_err(build)?;
+        let mut group = vec![TransactWriteItem::builder().put(device).build()];
+        if let Some(image) = &d.before {
+            let image = Put::builder()
+                .table_name(&self.tables.imports)
+                .set_item(Some(super::undo::before_item(import_id, image)))
+                .build()
+                .map_err(build)?;
+            group.push(TransactWriteItem::builder().put(image).build());
+        }
+        Ok(group)
+    }
+
     /// Puts every item, 25 to a BatchWriteItem, unprocessed ones again.
     async fn put_all(
         &self,

@@ -104,6 +104,7 @@ impl Default for MemoryAdmin {
             fail: AtomicBool::default(),
             lost_saves: AtomicU32::default(),
             file_checks: AtomicU32::default(),
+            ade: MemoryAde::default(),
         }
     }
 }

@@ -26,7 +26,9 @@ use crate::admission::{
 };
 use crate::csvfile::BoxRead;
 use crate::files::{ObjectInfo, ObjectSource, ObjectVersion, ReportSink, Uploads};
-use crate::import::ports::{Continuations, Directory, Existing, ImportRecords, ImportState, Lease};
+use crate::import::ports::{
+    Continuations, DeviceWrite, Directory, Existing, ImportRecords, ImportState, Lease,
+};
 use crate::outbox::{Invite, InviteOrigin, InviteSender, SendError};
 use crate::port_error::PortError;
 use crate::records::{
@@ -125,9 +127,15 @@ impl Continuations for MemoryContinuations {
     }
 }
 
+/// What happens to the devices between an import's look-up (of these
+/// serials) and its write: a device enrolling meanwhile.
+pub type AfterLookUp = Box<dyn FnMut(&[String], &mut BTreeMap<String, DeviceRecord>) + Send>;
+
 #[derive(Default)]
 pub struct MemoryDirectory {
     pub devices: DeviceTable,
+    /// Runs after each look-up has read, before its answer is used.
+    pub after_look_up: Mutex<Option<AfterLookUp>>,
     pub users: Mutex<BTreeMap<String, UserRecord>>,
     /// Fail every write after this many calls (to simulate a crash mid-import).
     pub fail_writes_after: Mutex<Option<u32>>,
@@ -181,14 +189,18 @@ impl Directory for MemoryDirectory {
                 })
             })
             .collect();
+        drop(devices);
+        if let Some(hook) = self.after_look_up.lock().unwrap().as_mut() {
+            hook(serials, &mut self.devices.lock().unwrap());
+        }
         Ok((d, u))
     }
 
-    async fn write(
+    async fn write_devices(
         &self,
-        devices: Vec<DeviceRecord>,
-        users: Vec<UserRecord>,
-    ) -> Result<(), PortError> {
+        import_id: &str,
+        devices: &[DeviceWrite],
+    ) -> Result<Vec<bool>, PortError> {
         let ms = self.write_ms.load(std::sync::atomic::Ordering::Relaxed);
         if ms > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
@@ -203,10 +215,29 @@ impl Directory for MemoryDirectory {
             return Err(PortError::new("write", "simulated crash"));
         }
         *writes += 1;
-        let mut d = self.devices.lock().unwrap();
-        for dev in devices {
-            d.insert(dev.serial.clone(), dev);
-        }
+        let mut stored = self.devices.lock().unwrap();
+        let mut before = self.before.lock().unwrap();
+        // As DynamoDB's condition: the device is absent or not enrolled, now.
+        Ok(devices
+            .iter()
+            .map(|d| {
+                let serial = &d.record.serial;
+                if stored
+                    .get(serial)
+                    .is_some_and(|now| now.status == DeviceStatus::Enrolled)
+                {
+                    return false;
+                }
+                if let Some(image) = &d.before {
+                    before.insert((import_id.to_owned(), image.key()), image.clone());
+                }
+                stored.insert(serial.clone(), d.record.clone());
+                true
+            })
+            .collect())
+    }
+
+    async fn write_users(&self, users: Vec<UserRecord>) -> Result<(), PortError> {
         let mut u = self.users.lock().unwrap();
         for user in users {
             u.insert(user.email.clone(), user);

@@ -69,12 +69,13 @@ pub fn device_for(entry: &OutboxEntry) -> DeviceRecord {
         domain: None,
         updated_at: String::new(),
         enrollment: None,
-        failures: Vec::new(),
+        checks: Default::default(),
         invite: Some(DeviceInvite {
             reference: entry.invite_ref().tag(),
             state: InviteState::Queued,
         }),
         expires: None,
+        ade: None,
     }
 }
 

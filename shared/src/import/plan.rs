@@ -2,8 +2,9 @@
 //! or skip what exists, as the admin chose; an enrolled device is never
 //! pre-approved again), invites to send, and the before-images of an undo.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
+use super::ports::DeviceWrite;
 use super::row::{DeviceRow, Provenance};
 use super::scan::Scan;
 use super::Skipped;
@@ -12,21 +13,58 @@ use crate::domain::{ExistingPolicy, ImportOptions, InviteState};
 use crate::outbox::{Invite, InviteRef};
 use crate::password::PasswordKey;
 use crate::records::{
-    DeviceInvite, DeviceRecord, DeviceStatus, ExistingDevice, ExistingUser, UndoItem, UserRecord,
+    DeviceInvite, DeviceStatus, ExistingDevice, ExistingUser, UndoItem, UserRecord,
 };
+
+/// Why a row whose device is enrolled is not written: found so by the
+/// look-up, or by the write's condition when it enrolled in between (a
+/// replayed chunk then finds it at the look-up: the same words either way).
+pub const ENROLLED: &str =
+    "the device has already enrolled; it stays enrolled and is not pre-approved again";
 
 /// What one chunk of rows turns into.
 #[derive(Debug, Default, PartialEq)]
 pub struct Plan {
-    pub devices: Vec<DeviceRecord>,
+    /// Each device with what it replaces, for an undo (none when this
+    /// import wrote it already: the first before-image stands).
+    pub devices: Vec<DeviceWrite>,
     pub users: Vec<UserRecord>,
     pub skipped: Vec<Skipped>,
     pub invites: Vec<Invite>,
     /// The row each device and each user came from, in the same order.
     pub device_rows: Vec<u64>,
     pub user_rows: Vec<u64>,
-    /// What each written device and user replaced (or that it is new), for an undo.
-    pub undo: Vec<UndoItem>,
+    /// What each written user replaced (or that it is new), for an undo.
+    pub user_images: Vec<UndoItem>,
+}
+
+impl Plan {
+    /// Takes back the devices the write refused (`written[i]` false for
+    /// `devices[i]`: enrolled since the look-up): their rows become skipped
+    /// as enrolled, in row order with the others, and get no invite.
+    pub fn enrolled_meanwhile(&mut self, written: &[bool]) {
+        if written.iter().all(|w| *w) {
+            return;
+        }
+        let mut lost = HashSet::new();
+        let devices = std::mem::take(&mut self.devices);
+        let rows = std::mem::take(&mut self.device_rows);
+        for ((device, row), &ok) in devices.into_iter().zip(rows).zip(written) {
+            if ok {
+                self.devices.push(device);
+                self.device_rows.push(row);
+            } else {
+                lost.insert(row);
+                self.skipped.push(Skipped {
+                    row,
+                    serial_number: device.record.serial,
+                    reason: ENROLLED.to_owned(),
+                });
+            }
+        }
+        self.invites.retain(|i| !lost.contains(&i.row));
+        self.skipped.sort_by_key(|s| s.row);
+    }
 }
 
 /// Decides, for rows already known valid, what to write and whom to invite.
@@ -59,7 +97,7 @@ pub fn plan_chunk(
                 let user = r.user_record(provenance);
                 match users.get(&user.email) {
                     Some(u) if ours(&u.import_id) => {}
-                    found => plan.undo.push(UndoItem::User {
+                    found => plan.user_images.push(UndoItem::User {
                         email: user.email.clone(),
                         before: found.and_then(|u| u.record.clone()),
                         kept: false,
@@ -70,9 +108,7 @@ pub fn plan_chunk(
             }
         }
         let skip_reason = match devices.get(r.serial.as_str()) {
-            Some(d) if !d.status.is_replaceable() => {
-                Some("the device has already enrolled; it stays enrolled and is not pre-approved again")
-            }
+            Some(d) if !d.status.is_replaceable() => Some(ENROLLED),
             // An expired pre-approval is not one to protect: importing it again renews it.
             Some(d)
                 if d.status == DeviceStatus::PreApproved
@@ -104,15 +140,18 @@ pub fn plan_chunk(
             plan.invites.push(invite);
         }
         // A replayed chunk finds its own earlier write: the first before-image stands.
-        match devices.get(r.serial.as_str()) {
-            Some(d) if ours(&d.import_id) => {}
-            found => plan.undo.push(UndoItem::Device {
+        let before = match devices.get(r.serial.as_str()) {
+            Some(d) if ours(&d.import_id) => None,
+            found => Some(UndoItem::Device {
                 serial: device.serial.clone(),
                 owner: device.email.clone(),
                 before: found.and_then(|d| d.record.clone()),
             }),
-        }
-        plan.devices.push(device);
+        };
+        plan.devices.push(DeviceWrite {
+            record: device,
+            before,
+        });
         plan.device_rows.push(r.row);
     }
     plan

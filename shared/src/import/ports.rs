@@ -14,7 +14,7 @@ use crate::events::EventPublisher;
 use crate::files::ReportSink;
 use crate::outbox::{InviteQueue, Outbox};
 use crate::port_error::PortError;
-use crate::records::{DeviceRecord, ExistingDevice, ExistingUser, UserRecord};
+use crate::records::{DeviceRecord, ExistingDevice, ExistingUser, UndoItem, UserRecord};
 
 /// Hands a paused import's event back to its queue, so that a fresh
 /// invocation continues at the checkpoint.
@@ -28,6 +28,15 @@ pub type Existing = (
     HashMap<String, ExistingUser>,
 );
 
+/// A device an import writes, with its before-image when the import keeps
+/// one (none when it wrote this device already: the first image stands).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceWrite {
+    pub record: DeviceRecord,
+    /// An [`UndoItem::Device`].
+    pub before: Option<UndoItem>,
+}
+
 /// The devices and users tables.
 pub trait Directory: Send + Sync {
     fn existing(
@@ -36,18 +45,28 @@ pub trait Directory: Send + Sync {
         user_keys: &[String],
     ) -> impl Future<Output = Result<Existing, PortError>> + Send;
 
-    fn write(
+    /// Writes each device, and its before-image with it, unless the device
+    /// is enrolled by now: the look-up the import planned from may be older
+    /// than an enrollment, and an enrolled device is never made pre-approved
+    /// again. For each device, in order, whether it was written; a device
+    /// not written has no before-image of this write either.
+    fn write_devices(
         &self,
-        devices: Vec<DeviceRecord>,
+        import_id: &str,
+        devices: &[DeviceWrite],
+    ) -> impl Future<Output = Result<Vec<bool>, PortError>> + Send;
+
+    fn write_users(
+        &self,
         users: Vec<UserRecord>,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 
-    /// Stores the before-images of what an import is about to write (an
-    /// undo's material); called, and done, before [`Directory::write`].
+    /// Stores the before-images of users an import is about to write (an
+    /// undo's material); called, and done, before [`Directory::write_users`].
     fn keep_before(
         &self,
         import_id: &str,
-        items: Vec<crate::records::UndoItem>,
+        items: Vec<UndoItem>,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 

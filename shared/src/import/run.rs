@@ -160,7 +160,9 @@ async fn run_leased<P: ImportPorts>(
     let mut saved_at = tokio::time::Instant::now();
     // The next chunk's existing items are read while this one is written, so
     // the table never waits for a read between chunks. Reading ahead is safe:
-    // items this import writes never count as existing (see `plan_chunk`).
+    // items this import writes never count as existing (see `plan_chunk`), and
+    // a device that enrolls after the read is refused by the write's condition
+    // (`Plan::enrolled_meanwhile`).
     let chunks = stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
     // The next chunk's writes start while this one's last batches are still in
     // flight, so the table is not left idle at each chunk boundary (the

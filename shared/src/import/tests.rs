@@ -883,6 +883,132 @@ async fn an_enrolled_device_is_never_pre_approved_again() {
         .contains("already enrolled"));
 }
 
+/// Issue 27: the rule holds at the write, not only at the look-up. S2 (an
+/// earlier import's) enrolls, and S9 enrolls openly, after the import read
+/// them and before it writes: both stay enrolled, their rows are reported
+/// skipped with their row numbers, no invite goes out for them and the
+/// import keeps no before-image of them (it wrote neither).
+#[tokio::test]
+async fn a_device_that_enrolls_between_the_look_up_and_the_write_stays_enrolled() {
+    let w = World::new();
+    w.import("imports/first.csv", GOOD, ImportOptions::default())
+        .await;
+    let enrolled = |d: &mut crate::records::DeviceRecord| {
+        d.status = DeviceStatus::Enrolled;
+        d.password_hash = None;
+        d.enrollment = Some(crate::records::EnrollmentInfo {
+            enrolled_at: "2026-12-05T10:00:00Z".into(),
+            method: Some("ade".into()),
+            os_version: None,
+            pre_approved: true,
+        });
+    };
+    *w.dir.after_look_up.lock().unwrap() = Some(Box::new(move |serials, devices| {
+        if serials.iter().any(|s| s == "S2") {
+            enrolled(devices.get_mut("S2").unwrap());
+        }
+        if serials.iter().any(|s| s == "S9") {
+            let mut open = devices["S1"].clone();
+            open.serial = "S9".into();
+            open.import_id = String::new();
+            enrolled(&mut open);
+            devices.insert("S9".into(), open);
+        }
+    }));
+    let replace = ImportOptions {
+        existing: ExistingPolicy::Replace,
+        ..Default::default()
+    };
+    let body = format!("{GOOD}Dee,dee@x.com,corporate,S9,ios,,,\n");
+    w.import("imports/again.csv", &body, replace).await;
+
+    let devices = w.dir.devices.lock().unwrap().clone();
+    for serial in ["S2", "S9"] {
+        assert_eq!(devices[serial].status, DeviceStatus::Enrolled, "{serial}");
+        assert!(devices[serial].enrollment.is_some(), "{serial}");
+    }
+    assert_eq!(
+        devices["S2"].import_id,
+        object("imports/first.csv").import_id()
+    );
+    let again = object("imports/again.csv");
+    let r = w.report(&again);
+    let skipped: Vec<(u64, &str)> = r["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["row"].as_u64().unwrap(),
+                s["serial_number"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(skipped, vec![(3, "S2"), (5, "S9")], "{r:#}");
+    assert!(r["skipped"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("already enrolled"));
+    assert_eq!(
+        (r["devices_written"].as_u64(), r["invites_queued"].as_u64()),
+        (Some(2), Some(2))
+    );
+    let mut invited = std::collections::BTreeMap::<String, u32>::new();
+    for i in w.sender.sent.lock().unwrap().iter() {
+        *invited.entry(i.serial.clone()).or_default() += 1;
+    }
+    let once_each_and_again_for_s1_s3 = [("S1", 2), ("S2", 1), ("S3", 2)];
+    assert_eq!(
+        invited,
+        once_each_and_again_for_s1_s3
+            .map(|(s, n)| (s.to_owned(), n))
+            .into(),
+        "no second invite for S2, none for S9"
+    );
+    let images: Vec<String> = w
+        .dir
+        .before
+        .lock()
+        .unwrap()
+        .keys()
+        .filter(|(id, key)| {
+            *id == again.import_id() && key.starts_with(crate::records::DEVICE_PREFIX)
+        })
+        .map(|(_, key)| key.clone())
+        .collect();
+    assert_eq!(images, vec!["UNDO#D#S1", "UNDO#D#S3"]);
+}
+
+/// A row refused at the write is listed among the chunk's other skipped rows
+/// in row order: S1 enrolls after the look-up, S2 was enrolled before it.
+#[tokio::test]
+async fn rows_refused_at_the_write_are_reported_in_row_order() {
+    let w = World::new();
+    w.import("imports/first.csv", GOOD, ImportOptions::default())
+        .await;
+    w.dir.devices.lock().unwrap().get_mut("S2").unwrap().status = DeviceStatus::Enrolled;
+    *w.dir.after_look_up.lock().unwrap() = Some(Box::new(|serials, devices| {
+        if serials.iter().any(|s| s == "S1") {
+            devices.get_mut("S1").unwrap().status = DeviceStatus::Enrolled;
+        }
+    }));
+    let replace = ImportOptions {
+        existing: ExistingPolicy::Replace,
+        ..Default::default()
+    };
+    w.import("imports/again.csv", GOOD, replace).await;
+    let r = w.report(&object("imports/again.csv"));
+    let rows: Vec<u64> = r["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["row"].as_u64().unwrap())
+        .collect();
+    assert_eq!(rows, vec![2, 3], "{r:#}");
+    assert_eq!(r["devices_written"], 1);
+    assert_eq!(r["skipped"][0]["reason"], r["skipped"][1]["reason"]);
+}
+
 #[tokio::test]
 async fn sms_invites_go_to_the_normalised_mobile() {
     let w = World::new();

@@ -1,6 +1,7 @@
 //! The write pass's pipeline: valid rows read again in chunks on a blocking
-//! thread, each chunk's existing items looked up ahead, written (before-images
-//! first), then its invites recorded in the outbox and queued.
+//! thread, each chunk's existing items looked up ahead, written (users after
+//! their before-images; each device with its own, unless it enrolled since
+//! the look-up), then its invites recorded in the outbox and queued.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -128,7 +129,7 @@ impl Writer<'_> {
             ));
         }
         let last_row = rows.last().map(|r| r.row);
-        let plan = plan_chunk(
+        let mut plan = plan_chunk(
             rows,
             scan,
             &devices,
@@ -137,19 +138,28 @@ impl Writer<'_> {
             self.options,
             self.settings.password_key.as_ref(),
         );
-        let written = Written {
+        let user_images = std::mem::take(&mut plan.user_images);
+        let users = std::mem::take(&mut plan.users);
+        let write_users = async {
+            // Before-images first: no user is overwritten without one (a
+            // device's goes with the device).
+            if !user_images.is_empty() {
+                directory.keep_before(self.import_id, user_images).await?;
+            }
+            directory.write_users(users).await
+        };
+        let (devices_written, ()) = futures::try_join!(
+            directory.write_devices(self.import_id, &plan.devices),
+            write_users
+        )?;
+        plan.enrolled_meanwhile(&devices_written);
+        Ok(Written {
             last_row,
             device_rows: plan.device_rows,
             user_rows: plan.user_rows,
             skipped: plan.skipped,
             invites: plan.invites,
-        };
-        // Before-images first: no device or user is overwritten without one.
-        if !plan.undo.is_empty() {
-            directory.keep_before(self.import_id, plan.undo).await?;
-        }
-        directory.write(plan.devices, plan.users).await?;
-        Ok(written)
+        })
     }
 
     /// Counts a written chunk, records its invites in the outbox and queues
