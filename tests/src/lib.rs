@@ -249,13 +249,23 @@ impl Stack {
         self.wait_for_report_of(import_key, &import_id).await
     }
 
-    /// Waits for the report of one import of the object at `import_key`.
+    /// Waits for the report of one import of the object at `import_key`, and
+    /// for its record to be final: the import writes the report first (a status
+    /// is final only once its report exists), the record a moment later.
     pub async fn wait_for_report_of(&self, import_key: &str, import_id: &str) -> serde_json::Value {
+        use shared::import::ports::ImportRecords;
         let (json_key, _) = shared::import::report_keys(import_key, import_id);
+        let records = shared::aws::dynamo::DynamoImports {
+            client: self.dynamo.clone(),
+            table: self.imports_table.clone(),
+        };
         let started = Instant::now();
         loop {
             if let Some(bytes) = self.get_object(&json_key).await {
-                return serde_json::from_slice(&bytes).expect("report is JSON");
+                let record = records.load(import_id).await.expect("the import's record");
+                if record.is_some_and(|r| r.status.is_final()) {
+                    return serde_json::from_slice(&bytes).expect("report is JSON");
+                }
             }
             assert!(
                 started.elapsed() < Duration::from_secs(120),

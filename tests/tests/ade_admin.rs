@@ -85,6 +85,16 @@ async fn upload(a: &Admin, id: &str, p7m: &[u8]) -> (u16, Value) {
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+async fn delete_account(a: &Admin, id: &str) -> (u16, Value) {
+    a.call(
+        "DELETE",
+        &format!("/ade/accounts/{id}"),
+        None,
+        Some(&a.token),
+    )
+    .await
+}
+
 fn serials(list: &Value) -> Vec<String> {
     let mut s: Vec<String> = list["items"]
         .as_array()
@@ -228,14 +238,7 @@ async fn an_account_goes_from_creation_to_pre_approved_devices_and_is_deleted_wi
         (&json!(true), &json!(false))
     );
 
-    let (status, deleted) = a
-        .call(
-            "DELETE",
-            &format!("/ade/accounts/{id}"),
-            None,
-            Some(&a.token),
-        )
-        .await;
+    let (status, deleted) = delete_account(&a, &id).await;
     assert_eq!(status, 202, "{deleted}");
     let (status, _) = a
         .call("GET", &format!("/ade/accounts/{id}"), None, Some(&a.token))
@@ -287,14 +290,7 @@ async fn a_token_for_another_certificate_is_refused_and_nothing_is_kept() {
         (&Value::Null, &json!("awaiting_token"))
     );
     for id in ids {
-        let (status, _) = a
-            .call(
-                "DELETE",
-                &format!("/ade/accounts/{id}"),
-                None,
-                Some(&a.token),
-            )
-            .await;
+        let (status, _) = delete_account(&a, &id).await;
         assert_eq!(status, 202);
     }
 }

@@ -14,5 +14,6 @@ pub mod ports;
 pub mod sync;
 pub mod schedule;
 
-#[cfg(test)]
-mod openssl_cli;
+/// Test support: tokens made by the system `openssl` as ABM makes them.
+#[cfg(any(test, feature = "fakes"))]
+pub mod openssl_cli;

@@ -3,9 +3,9 @@
 //! (`smime -encrypt -aes128 -stream`: MIME headers around indefinite-length
 //! BER, as ABM writes it).
 
-use std::path::PathBuf;
-use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
+/// Whether `openssl` runs here; tests that need it say so and stop when not
+/// (on CI, `CI` set, its absence fails them).
+pub use crate::ade::openssl_cli::available as openssl_available;
 
 /// The JSON a token holds, with these credentials and expiry (RFC 3339).
 pub fn token_json(consumer_key: &str, expiry: &str) -> String {
@@ -19,52 +19,8 @@ pub fn token_json(consumer_key: &str, expiry: &str) -> String {
     .to_string()
 }
 
-/// Whether `openssl` runs here; tests that need it say so and stop when not
-/// (on CI, `CI` set, its absence fails them).
-pub fn openssl_available() -> bool {
-    let found = Command::new("openssl")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "openssl is missing (apt package openssl)"
-        );
-        eprintln!("SKIPPED: the `openssl` command is missing (apt-get install openssl)");
-    }
-    found
-}
-
 /// A token file holding `json` (between ABM's message markers), encrypted to
 /// `certificate_pem`.
 pub fn token_file(certificate_pem: &str, json: &str) -> Vec<u8> {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let dir: PathBuf = std::env::temp_dir().join(format!(
-        "abm-token-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).expect("a scratch directory");
-    let message = dir.join("message.txt");
-    let certificate = dir.join("certificate.pem");
-    let plain = format!(
-        "Content-Type: text/plain;charset=UTF-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\n\
-         -----BEGIN MESSAGE-----\n{json}\n-----END MESSAGE-----\n"
-    );
-    std::fs::write(&message, plain).expect("message written");
-    std::fs::write(&certificate, certificate_pem).expect("certificate written");
-    let out = Command::new("openssl")
-        .args(["smime", "-encrypt", "-aes128", "-stream", "-in"])
-        .arg(&message)
-        .arg(&certificate)
-        .output()
-        .expect("openssl runs");
-    let _ = std::fs::remove_dir_all(&dir);
-    assert!(
-        out.status.success(),
-        "openssl smime -encrypt: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    crate::ade::openssl_cli::encrypt("smime", &["-aes128", "-stream"], json, &[certificate_pem])
 }

@@ -139,8 +139,13 @@ pub fn plan_chunk(
             });
             plan.invites.push(invite);
         }
+        let found = devices.get(r.serial.as_str());
+        // An ADE account's pre-approval stays linked beside the row's user.
+        device.ade = found
+            .and_then(|d| d.record.as_ref())
+            .and_then(|d| d.ade.clone());
         // A replayed chunk finds its own earlier write: the first before-image stands.
-        let before = match devices.get(r.serial.as_str()) {
+        let before = match found {
             Some(d) if ours(&d.import_id) => None,
             found => Some(UndoItem::Device {
                 serial: device.serial.clone(),

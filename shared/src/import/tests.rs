@@ -820,6 +820,38 @@ async fn existing_users_and_devices_skip_or_replace() {
     assert_eq!(w.report(&object("imports/third.csv"))["devices_written"], 2);
 }
 
+/// Issue 28: a CSV row for a serial an ADE account pre-approved gives it the
+/// row's user and password and keeps the account beside them (the account's
+/// devices still list it; its `deleted` then unlinks instead of removing it).
+#[tokio::test]
+async fn a_csv_row_over_an_ade_device_keeps_its_account_link() {
+    let w = World::new();
+    w.import("imports/first.csv", GOOD, ImportOptions::default())
+        .await;
+    let link = crate::records::AdeLink {
+        account: "acct-1".into(),
+        model: Some("iPhone 15".into()),
+        description: None,
+        color: None,
+        asset_tag: Some("A-7".into()),
+        device_assigned_date: None,
+    };
+    if let Some(d) = w.dir.devices.lock().unwrap().get_mut("S1") {
+        d.ade = Some(link.clone());
+        d.import_id = crate::records::ade_origin("acct-1");
+    }
+    let replace = ImportOptions {
+        existing: ExistingPolicy::Replace,
+        ..Default::default()
+    };
+    w.import("imports/again.csv", GOOD, replace).await;
+    let s1 = w.dir.devices.lock().unwrap()["S1"].clone();
+    assert_eq!(s1.import_id, object("imports/again.csv").import_id());
+    assert_eq!(s1.email, "ann@x.com");
+    assert!(s1.password_hash.is_some());
+    assert_eq!(s1.ade, Some(link), "the account stays beside the user");
+}
+
 /// Issue 27 item 3: a device imported again before its first invite went
 /// gets only the new import's invite; the first one is cancelled, with why.
 #[tokio::test]
