@@ -47,13 +47,13 @@ export async function devices(params) {
   const source = params.get("source") || "";
   const account = params.get("account") || "";
   const invites = [["", "Any"], ...INVITE_STATES.map((v) => [v, v])];
-  // The accounts name the ADE filter's choices; the list works without them.
-  const accounts = await api("GET", "/ade/accounts").then(
-    (r) => r.items,
-    () => [],
-  );
-  const accountChoices = [["", "Any"], ...accounts.map((a) => [a.id, a.name])];
-  if (account && !accounts.some((a) => a.id === account)) accountChoices.push([account, account]);
+  // The accounts name the ADE filter's choices. They are read beside the list, not before the
+  // form is drawn: a form drawn late would replace one the admin has started to fill in.
+  const accountChoices = (accounts) => {
+    const choices = [["", "Any"], ...accounts.map((a) => [a.id, a.name])];
+    if (account && !accounts.some((a) => a.id === account)) choices.push([account, account]);
+    return choices;
+  };
   // One index per list: a source or account filter, an invite filter, or a search.
   const byOrigin = Boolean(source || account);
   const searchOff = invite
@@ -79,7 +79,7 @@ export async function devices(params) {
         </select></div>
       <div><label for="account-filter">ADE account</label>
         <select id="account-filter" name="account">
-          ${accountChoices.map(([v, t]) => option(v, account, t))}
+          ${accountChoices([]).map(([v, t]) => option(v, account, t))}
         </select></div>
       <div><label for="q">Search serial number or email</label>
         <input id="q" name="q" type="search" value="${q}" ${raw(searchOff)}></div>
@@ -93,6 +93,16 @@ export async function devices(params) {
     "Devices",
   );
   const form = document.getElementById("filter");
+  api("GET", "/ade/accounts").then(
+    (r) => {
+      if (!form.isConnected) return;
+      const chosen = form.account.value;
+      form.account.innerHTML = accountChoices(r.items)
+        .map(([v, t]) => option(v, chosen, t).s)
+        .join("");
+    },
+    () => {}, // the list works without the accounts' names
+  );
   form.status.onchange = () => form.requestSubmit();
   form.invite.onchange = () => form.requestSubmit();
   form.source.onchange = () => form.requestSubmit();
