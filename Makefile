@@ -6,7 +6,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test venv build lint unit integration browser cfn-lint bench clean
+.PHONY: dev test venv build lint unit integration browser cfn-lint bench fuzz clean
 
 ## make dev: the whole system on 127.0.0.1 (moto :4566, functions :9000, admin page :8080, ADE simulator :4567)
 dev: venv build
@@ -53,6 +53,12 @@ integration: venv build
 	STACK_SCHEDULE_SECONDS=3600 $(VPY) infra/stack.py run --faults --instances admission=4 -- cargo test --workspace $(INTEGRATION_TESTS) -- --test-threads=4
 	# make dev's own stop: within 5 s of a signal every process it started is gone and every port free.
 	cd infra && ../$(VPY) -m unittest test_stack_stop
+
+## make fuzz: the admission gate's invariants over FUZZ_CASES random sequences of operations (make unit
+## runs 2,000); a failure prints the minimal sequence that breaks one (docs/security.md, Admission).
+FUZZ_CASES ?= 100000
+fuzz:
+	PROPTEST_CASES=$(FUZZ_CASES) cargo test --workspace --test invariants -- --nocapture
 
 ## make bench: throughput, memory and latency figures (not part of make test)
 bench: venv

@@ -121,6 +121,12 @@ struct Attempt<'a> {
 }
 
 pub async fn handle<S: AdmissionStore>(app: &App<S>, req: Request) -> Response<Body> {
+    handle_at(app, req, epoch_now()).await
+}
+
+/// [`handle`] at `now` (epoch seconds): the clock a test moves, to reach
+/// expiries, lock windows and token lifetimes.
+pub async fn handle_at<S: AdmissionStore>(app: &App<S>, req: Request, now: u64) -> Response<Body> {
     let Some(endpoint) = Endpoint::of(req.uri().path()) else {
         return error(
             StatusCode::NOT_FOUND,
@@ -164,7 +170,7 @@ pub async fn handle<S: AdmissionStore>(app: &App<S>, req: Request) -> Response<B
         request: &request,
         endpoint,
         source_ip: source_ip(&req),
-        now: epoch_now(),
+        now,
     };
     match endpoint {
         Endpoint::Admission => admit(app, &attempt).await,

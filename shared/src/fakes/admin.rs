@@ -1,7 +1,7 @@
 //! The admin's ports in memory: one store behind every trait, so that an
 //! approval is seen by the next read, as in DynamoDB.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -53,6 +53,11 @@ pub struct MemoryAdmin {
     /// Calls of [`ReportFiles::exists`] (a HeadObject each in S3).
     pub file_checks: AtomicU32,
     pub ade: MemoryAde,
+    /// Admission's side ([`crate::admission::AdmissionStore`]): the nonces
+    /// of the tokens that completed an enrollment.
+    pub used_tokens: Mutex<HashSet<String>>,
+    /// Every password check admission claimed (serial, when), in order.
+    pub password_checks: Mutex<Vec<(String, u64)>>,
 }
 
 /// The ADE ports of the admin: accounts, secrets, the sync queue and a scripted Apple.
@@ -86,6 +91,11 @@ impl crate::admin::ade::AdePorts for MemoryAde {
 impl Default for MemoryAdmin {
     fn default() -> Self {
         let devices = DeviceTable::default();
+        // The import's and the undo's directory: the same devices table.
+        let undo = super::MemoryDirectory {
+            devices: devices.clone(),
+            ..Default::default()
+        };
         Self {
             settings: Mutex::default(),
             audit: Mutex::default(),
@@ -98,13 +108,15 @@ impl Default for MemoryAdmin {
             metadata: Mutex::default(),
             queue: MemoryQueue::default(),
             exports: super::MemoryExports::default(),
-            undo: super::MemoryDirectory::default(),
+            undo,
             sender: MemorySender::default(),
             device_audit: Mutex::default(),
             fail: AtomicBool::default(),
             lost_saves: AtomicU32::default(),
             file_checks: AtomicU32::default(),
             ade: MemoryAde::default(),
+            used_tokens: Mutex::default(),
+            password_checks: Mutex::default(),
         }
     }
 }

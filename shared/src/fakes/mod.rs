@@ -3,6 +3,7 @@
 pub mod abm;
 mod ade;
 mod admin;
+mod admission;
 mod counts;
 mod expiry;
 mod exports;
