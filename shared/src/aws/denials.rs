@@ -11,7 +11,9 @@
 //!   ledger), 2 the first time (the ledger becomes a row);
 //! - a serial with a record of its own: 2 (the ledger's refusal, the record);
 //! - a new or returning serial that claims a record: 3 (count or refusal,
-//!   claim, record), at most `OWN_FIRST + PROMOTIONS` times per address and hour;
+//!   claim, record), at most `OWN_FIRST + PROMOTIONS` times per address and
+//!   hour (4 when concurrent attempts of one new serial race: the loser's
+//!   count moves to the record the winner claimed);
 //! - a returning serial past the budget: 2 (the refusal, the count).
 
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
@@ -46,6 +48,15 @@ pub struct DenialWrites<'a> {
     pub table: &'a str,
 }
 
+/// How a claim of a record of its own went.
+enum Claimed {
+    Taken,
+    /// The serial has one already (a concurrent attempt claimed it).
+    Owned,
+    /// None left.
+    Spent,
+}
+
 /// What the ledger said to a request that counts a new serial.
 enum Counted {
     /// Counted as new: the ledger as it was before.
@@ -76,10 +87,17 @@ impl DenialWrites<'_> {
         match self.count_new(d, &mark).await? {
             Counted::New(before) => {
                 let before = state(&before);
-                if route(Seen::New, &before) == Route::ClaimFirst
-                    && self.claim(d, &mark, OWN, OWN_FIRST).await?
-                {
-                    return self.own_record(d).await;
+                if route(Seen::New, &before) == Route::ClaimFirst {
+                    match self.claim(d, &mark, OWN, OWN_FIRST).await? {
+                        Claimed::Taken => return self.own_record(d).await,
+                        // A concurrent attempt of this serial made it one
+                        // with a record: this one moves there too.
+                        Claimed::Owned => {
+                            self.uncount(d).await?;
+                            return self.own_record(d).await;
+                        }
+                        Claimed::Spent => {}
+                    }
                 }
                 // Budget spent (or taken meanwhile): the count stands.
                 if before.opened {
@@ -96,13 +114,10 @@ impl DenialWrites<'_> {
                 };
                 match route(seen, &state(&ledger)) {
                     Route::Own => self.own_record(d).await,
-                    Route::ClaimReturn => {
-                        if self.claim(d, &mark, PROMOTED, PROMOTIONS).await? {
-                            self.own_record(d).await
-                        } else {
-                            self.count_again(d).await
-                        }
-                    }
+                    Route::ClaimReturn => match self.claim(d, &mark, PROMOTED, PROMOTIONS).await? {
+                        Claimed::Taken | Claimed::Owned => self.own_record(d).await,
+                        Claimed::Spent => self.count_again(d).await,
+                    },
                     _ => self.count_again(d).await,
                 }
             }
@@ -178,14 +193,14 @@ impl DenialWrites<'_> {
     }
 
     /// Takes one of the ledger's records of their own (`counter` below
-    /// `max`) for this serial; false when they are taken (meanwhile).
+    /// `max`) for this serial, unless they are spent or the serial has one.
     async fn claim(
         &self,
         d: &Denial,
         mark: &Mark,
         counter: &'static str,
         max: u64,
-    ) -> Result<bool, PortError> {
+    ) -> Result<Claimed, PortError> {
         // A new serial's count moves from the ledger to its record.
         let uncount = if counter == OWN {
             ", attempts :minus, #serials :minus"
@@ -204,17 +219,40 @@ impl DenialWrites<'_> {
             .expression_attribute_values(":max", n(max))
             .expression_attribute_values(":tags", AttributeValue::Ss(vec![mark.tag_hex()]))
             .expression_attribute_values(":tag_hex", s(mark.tag_hex()))
-            .return_values(ReturnValue::None);
+            .return_values(ReturnValue::None)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         if counter == OWN {
             req = req
                 .expression_attribute_names("#serials", SERIALS)
                 .expression_attribute_values(":minus", AttributeValue::N("-1".to_owned()));
         }
         match req.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(is_refused) => Ok(false),
-            Err(e) => Err(sdk_error("record denial", e)),
+            Ok(_) => Ok(Claimed::Taken),
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(refused)) => {
+                    let owned = refused.item().is_some_and(|l| remembers_own(l, mark));
+                    Ok(if owned {
+                        Claimed::Owned
+                    } else {
+                        Claimed::Spent
+                    })
+                }
+                _ => Err(sdk_error("record denial", e)),
+            },
         }
+    }
+
+    /// Takes a new serial's count back out of the ledger (it has a record now).
+    async fn uncount(&self, d: &Denial) -> Result<(), PortError> {
+        self.update(d.ledger_id())
+            .update_expression("ADD attempts :minus, #serials :minus")
+            .expression_attribute_names("#serials", SERIALS)
+            .expression_attribute_values(":minus", AttributeValue::N("-1".to_owned()))
+            .return_values(ReturnValue::None)
+            .send()
+            .await
+            .map_err(|e| sdk_error("record denial", e))?;
+        Ok(())
     }
 
     /// Makes the ledger a row of Blocked attempts (kept as long as any), once.
