@@ -42,7 +42,7 @@ pub struct DenialView {
     pub grouped: bool,
     /// The serials among `attempts` (1 for a serial's own row).
     pub serials: u64,
-    /// A few of a grouped row's serials (each cut to 32 bytes); empty otherwise.
+    /// A few of a grouped row's serials (each cut to 24 bytes); empty otherwise.
     pub sample: Vec<String>,
     pub expires_at: u64,
     pub approved_by: Option<String>,

@@ -200,7 +200,7 @@ async fn the_ledger_counts_attempts_and_serials_with_a_bounded_sample() {
     assert!(ledger
         .sample
         .values()
-        .all(|s| s.len() <= 32 && s.starts_with('S')));
+        .all(|s| s.len() <= 24 && s.starts_with('S')));
     assert!(ledger.memory.len() <= 64 && ledger.owns.len() == 4);
 }
 
