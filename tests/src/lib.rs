@@ -35,6 +35,10 @@ pub struct Stack {
     pub sqs: aws_sdk_sqs::Client,
     pub sns: aws_sdk_sns::Client,
     pub http: reqwest::Client,
+    /// The address this test's admission requests come from, as API Gateway
+    /// reports it: one of its own per test, as a device has (denials are
+    /// bounded per address and hour, `shared::admission::grouping`).
+    pub source_ip: String,
 }
 
 fn var(name: &str) -> String {
@@ -66,6 +70,16 @@ impl Stack {
             sqs: aws_sdk_sqs::Client::new(&sdk),
             sns: aws_sdk_sns::Client::new(&sdk),
             http: reqwest::Client::new(),
+            source_ip: {
+                let id = uuid::Uuid::new_v4();
+                let b = id.as_bytes();
+                format!(
+                    "2001:db8::{:x}:{:x}:{:x}",
+                    u16::from_be_bytes([b[0], b[1]]),
+                    u16::from_be_bytes([b[2], b[3]]),
+                    u16::from_be_bytes([b[4], b[5]])
+                )
+            },
         }
     }
 
@@ -87,26 +101,85 @@ impl Stack {
     }
 
     /// POSTs a body (JSON or not) and returns the status and the JSON answer,
-    /// which must be the one openapi.yaml documents.
-    pub async fn post(
-        &self,
-        url: &str,
-        body: impl Into<reqwest::Body>,
-    ) -> (u16, serde_json::Value) {
-        let r = self
-            .http
-            .post(url)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .expect("HTTP request");
-        let status = r.status().as_u16();
-        let text = r.text().await.expect("body");
+    /// which must be the one openapi.yaml documents. Admission's routes are
+    /// asked from this test's own address ([`Self::source_ip`]).
+    pub async fn post(&self, url: &str, body: impl Into<String>) -> (u16, serde_json::Value) {
+        let (status, text) = if url == self.admission_url || url == self.enrollments_url {
+            self.admission_from(&self.source_ip, url, body).await
+        } else {
+            let r = self
+                .http
+                .post(url)
+                .header("content-type", "application/json")
+                .body(body.into())
+                .send()
+                .await
+                .expect("HTTP request");
+            let status = r.status().as_u16();
+            (status, r.text().await.expect("body"))
+        };
         openapi_check::assert_documented("POST", url, status, text.as_bytes());
         let v =
             serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
         (status, v)
+    }
+
+    /// POSTs to an admission route (`admission_url` or `enrollments_url`) as
+    /// API Gateway would for a caller at `source_ip` (cargo lambda's function
+    /// URL says 127.0.0.1 for every caller): the function's Invoke API with an
+    /// HTTP API (payload 2.0) event. The status and the raw answer; 502 when
+    /// the invocation failed.
+    pub async fn admission_from(
+        &self,
+        source_ip: &str,
+        url: &str,
+        body: impl Into<String>,
+    ) -> (u16, String) {
+        let path = url
+            .find("/v1/")
+            .map_or("/v1/admission", |at| &url[at..])
+            .to_owned();
+        let event = serde_json::json!({
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": path,
+            "rawQueryString": "",
+            "headers": {"content-type": "application/json", "host": "localhost"},
+            "requestContext": {
+                "accountId": "123456789012",
+                "apiId": "local",
+                "domainName": "localhost",
+                "domainPrefix": "admission",
+                "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1",
+                         "sourceIp": source_ip, "userAgent": "integration-tests"},
+                "requestId": uuid::Uuid::new_v4().to_string(),
+                "routeKey": "$default",
+                "stage": "$default",
+                "time": "01/Jan/2026:00:00:00 +0000",
+                "timeEpoch": 0,
+            },
+            "body": body.into(),
+            "isBase64Encoded": false,
+        });
+        let r = self
+            .http
+            .post(format!(
+                "{}/2015-03-31/functions/admission/invocations",
+                var("LAMBDA_INVOKE_URL")
+            ))
+            .json(&event)
+            .send()
+            .await
+            .expect("invoke admission");
+        if r.headers().get("x-amz-function-error").is_some() {
+            return (502, r.text().await.unwrap_or_default());
+        }
+        let answer: serde_json::Value = r.json().await.expect("an HTTP API answer");
+        let status = answer["statusCode"].as_u64().expect("statusCode") as u16;
+        (
+            status,
+            answer["body"].as_str().unwrap_or_default().to_owned(),
+        )
     }
 
     /// The denial records of one serial (every reason, every hour).

@@ -17,7 +17,8 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use shared::admission::{
     decide, password_due, AdmissionRequest, AdmissionStore, Compared, Credential, Decision, Denial,
-    DueCheck, Enrolled, Enrollment, Expect, Grant, PublicReason, TokenKey, MAX_BODY_BYTES,
+    DueCheck, Enrolled, Enrollment, Expect, Grant, PublicReason, Recorded, TokenKey,
+    MAX_BODY_BYTES,
 };
 use shared::clock::epoch_now;
 use shared::events::Outgoing;
@@ -355,8 +356,11 @@ async fn complete<S: AdmissionStore>(app: &App<S>, a: &Attempt<'_>) -> Response<
 }
 
 /// What a decision leaves: its log line, its event (published after the
-/// answer) and, on deny, the denial record. A failed write is logged, never
-/// turned into a different answer.
+/// answer) and, on deny, the denial's count. A denial's event goes out only
+/// when it made a new record (its serial's own, or its address's ledger
+/// becoming a row): a flood of made-up serials from one address makes at
+/// most ten an hour ([`shared::admission::grouping`]). A failed write is
+/// logged, never turned into a different answer, and announces nothing.
 async fn settle<S: AdmissionStore>(app: &App<S>, a: &Attempt<'_>, decision: &Decision) {
     let request = a.request;
     tracing::info!(
@@ -366,13 +370,9 @@ async fn settle<S: AdmissionStore>(app: &App<S>, a: &Attempt<'_>, decision: &Dec
         reason = decision.reason.as_str(),
         "admission"
     );
-    app.events.push(shared::admission::decision_event(
-        decision,
-        request,
-        a.endpoint.name(),
-        a.now,
-    ));
+    let event = || shared::admission::decision_event(decision, request, a.endpoint.name(), a.now);
     if decision.is_allow() {
+        app.events.push(event());
         return;
     }
     let denial = Denial {
@@ -385,9 +385,24 @@ async fn settle<S: AdmissionStore>(app: &App<S>, a: &Attempt<'_>, decision: &Dec
         at: a.now,
         source_ip: a.source_ip.clone(),
     };
-    if let Err(e) = app.store.record_denial(&denial).await {
-        tracing::error!(error = %e, "could not record the denial");
+    let (id, grouped) = match app.store.record_denial(&denial).await {
+        Ok(Recorded::Created { id }) => (id, false),
+        Ok(Recorded::Opened { id }) => (id, true),
+        Ok(Recorded::Counted) => return,
+        Err(e) => {
+            tracing::error!(error = %e, "could not record the denial");
+            return;
+        }
+    };
+    let mut e = event();
+    if let Some(detail) = e.detail.as_object_mut() {
+        detail.insert("denial_id".into(), id.into());
+        if grouped {
+            // This and the address's further attempts this hour are one row.
+            detail.insert("grouped".into(), true.into());
+        }
     }
+    app.events.push(e);
 }
 
 fn invalid_token() -> Response<Body> {
@@ -430,5 +445,7 @@ fn unavailable(endpoint: Endpoint, e: &shared::port_error::PortError) -> Respons
     r
 }
 
+#[cfg(test)]
+mod flood_tests;
 #[cfg(test)]
 mod tests;

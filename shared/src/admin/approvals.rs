@@ -128,6 +128,13 @@ pub async fn approve(
     let denial = reads.denial(id).await?.ok_or_else(|| {
         AdminError::NotFound("no blocked attempt has this id (they expire after 30 days)".into())
     })?;
+    if denial.grouped {
+        return Err(AdminError::Conflict(
+            "this row counts the attempts of many serials from one address; a device that \
+             tries again gets a row of its own to approve, or import its serial"
+                .into(),
+        ));
+    }
     let row = approved_row(&denial, input)?;
     let at = now_rfc3339();
     let import_id = format!("approval:{id}");

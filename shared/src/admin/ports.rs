@@ -16,24 +16,34 @@ use crate::port_error::PortError;
 use crate::records::{DeviceRecord, DeviceStatus, UserRecord};
 use crate::settings::SettingsStore;
 
-/// A blocked admission attempt as the admin's inbox shows it.
+/// A row of the admin's inbox: a serial's blocked attempts for one precise
+/// reason in one hour, or (`grouped`) the attempts from one source address in
+/// one hour that were only counted there (`crate::admission::grouping`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DenialView {
     pub id: String,
+    /// Empty on a grouped row (many serials: see `sample`).
     pub serial_number: String,
     pub platform: String,
     pub enrollment_method: Option<String>,
     pub os_version: Option<String>,
-    /// The precise reason (the caller was told less).
+    /// The precise reason (the caller was told less); a grouped row's last.
     pub reason: String,
     pub endpoint: String,
     /// The last attempt.
     pub at: String,
     /// The first attempt this record counts.
     pub first_at: Option<String>,
-    /// Attempts of this serial for this reason in the record's hour.
+    /// Attempts of this serial for this reason in the record's hour; on a
+    /// grouped row, the attempts from its address counted only there.
     pub attempts: u64,
     pub source_ip: Option<String>,
+    /// Attempts from one address, counted together (not approvable).
+    pub grouped: bool,
+    /// The serials among `attempts` (1 for a serial's own row).
+    pub serials: u64,
+    /// A few of a grouped row's serials (each cut to 24 bytes); empty otherwise.
+    pub sample: Vec<String>,
     pub expires_at: u64,
     pub approved_by: Option<String>,
     pub approved_at: Option<String>,

@@ -3,6 +3,7 @@
 //! limitations) and the store they read and write through.
 
 mod event;
+pub mod grouping;
 pub mod lockout;
 pub mod request;
 pub mod rules;
@@ -17,5 +18,5 @@ pub use rules::{
     decide, password_due, Answer, Compared, Credential, Decision, DueCheck, Grant, Lookup,
     PasswordCheck, PublicReason, Reason, StoredDevice, Verdict, NOT_ALLOWED,
 };
-pub use store::{AdmissionStore, Denial, Enrolled, Enrollment, Expect};
+pub use store::{AdmissionStore, Denial, Enrolled, Enrollment, Expect, Recorded};
 pub use token::{Claims, TokenError, TokenKey, TOKEN_TTL_SECS};

@@ -1,7 +1,7 @@
 //! What admission needs from storage: one read per request; one conditional
 //! write before a password is compared (or, where a password is presented
-//! but not compared, one that its condition refuses); on deny one write; one
-//! transaction to complete an enrollment.
+//! but not compared, one that its condition refuses); on deny the denial's
+//! writes ([`super::grouping`]); one transaction to complete an enrollment.
 
 use std::future::Future;
 
@@ -12,8 +12,9 @@ use crate::records::DeviceStatus;
 
 /// A refused attempt, kept for the admin page (expires after
 /// [`Denial::RETENTION_SECS`]). Attempts of one serial for one reason within
-/// one hour are one record with a counter, so a flood leaves one item.
-/// Never carries a password or user details.
+/// one hour are one record with a counter, so a flood of one serial leaves
+/// one item; a flood of many serials is bounded per address and hour
+/// ([`super::grouping`]). Never carries a password or user details.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Denial {
     pub serial: String,
@@ -49,6 +50,18 @@ impl Denial {
         }
         hex::encode(&h.finalize()[..16])
     }
+}
+
+/// Where a denial was counted, and so whether it is news for the event bus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// A record of its own was created (its serial, reason and hour): one event.
+    Created { id: String },
+    /// Its address's ledger became a row of Blocked attempts with this
+    /// attempt: one event for every attempt the ledger will count.
+    Opened { id: String },
+    /// Counted in a record that was announced before (or never will be).
+    Counted,
 }
 
 /// What the device record must still be for the enrollment to complete.
@@ -104,8 +117,12 @@ pub trait AdmissionStore: Send + Sync {
         nonce: &str,
     ) -> impl Future<Output = Result<(Lookup, bool), PortError>> + Send;
 
-    /// Counts the attempt in its record ([`Denial::record_id`]).
-    fn record_denial(&self, denial: &Denial) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Counts the attempt in its own record ([`Denial::record_id`]) or its
+    /// address's ledger ([`Denial::ledger_id`]), as [`super::grouping`] says.
+    fn record_denial(
+        &self,
+        denial: &Denial,
+    ) -> impl Future<Output = Result<Recorded, PortError>> + Send;
 
     /// Claims one password check on a pre-approved device, before the
     /// password is compared: one conditional write, taken only while the

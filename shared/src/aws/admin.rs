@@ -7,12 +7,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_dynamodb::types::{Delete, KeysAndAttributes, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, KeysAndAttributes, Put, TransactWriteItem, Update,
+};
 use aws_sdk_dynamodb::Client;
 
 use super::ade::{DynamoAdeAccounts, SecretsAdeSecrets, SqsSyncJobs, BY_ADE_ACCOUNT};
 use super::batch::batch_get;
 use super::counts::DynamoCounts;
+use super::denials::{GROUPED, SAMPLE_PREFIX, SERIALS};
 use super::dynamo::{DynamoDirectory, DynamoImports};
 use super::invite_queue::SqsInviteQueue;
 use super::items::{
@@ -679,6 +682,17 @@ impl<A: AdePorts> AdminPorts for AwsAdminPorts<A> {
 
 fn denial_view(i: &Item) -> DenialView {
     let text = |k: &str| get_s(i, k).map(str::to_owned);
+    let grouped = matches!(i.get(GROUPED), Some(AttributeValue::Bool(true)));
+    let mut sample: Vec<(&String, String)> = i
+        .iter()
+        .filter(|(k, _)| {
+            grouped
+                && k.strip_prefix(SAMPLE_PREFIX)
+                    .is_some_and(|n| n.parse::<u8>().is_ok())
+        })
+        .filter_map(|(k, v)| Some((k, v.as_s().ok()?.clone())))
+        .collect();
+    sample.sort();
     DenialView {
         id: text("denial_id").unwrap_or_default(),
         serial_number: text("serial").unwrap_or_default(),
@@ -692,6 +706,9 @@ fn denial_view(i: &Item) -> DenialView {
         // Records from before the counter counted one attempt each.
         attempts: get_n(i, "attempts").max(1),
         source_ip: text("source_ip"),
+        grouped,
+        serials: if grouped { get_n(i, SERIALS) } else { 1 },
+        sample: sample.into_iter().map(|(_, v)| v).collect(),
         expires_at: get_n(i, "expires_at"),
         approved_by: text("approved_by"),
         approved_at: text("approved_at"),

@@ -1,6 +1,6 @@
 //! DynamoDB adapter of [`AdmissionStore`]: the device and the restriction
 //! setting in one BatchGetItem, the attempt limit's conditional claims on the
-//! device item, deny records with a TTL, and the transaction that completes
+//! device item, deny records with a TTL (bounded per address: `denials`), and the transaction that completes
 //! an enrollment and records its token as used.
 
 use std::collections::HashMap;
@@ -12,6 +12,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 
+use super::denials::DenialWrites;
 use super::items::{
     get_n_opt, get_s, get_strings, n, password_checks, s, Item, CHECKS, CHECKS_CLEARED,
     EXPIRY_SHARD, LAST_CHECK_AT,
@@ -21,7 +22,7 @@ use super::settings::{PRE_APPROVED_ONLY, SETTINGS_PK, SETTINGS_SK};
 use super::transact::cancellation_reasons;
 use crate::admission::lockout::Claim;
 use crate::admission::{
-    AdmissionStore, Denial, Enrolled, Enrollment, Expect, Lookup, StoredDevice,
+    AdmissionStore, Denial, Enrolled, Enrollment, Expect, Lookup, Recorded, StoredDevice,
 };
 use crate::clock::{epoch_now, rfc3339};
 use crate::domain::{Expiry, Platform};
@@ -288,52 +289,13 @@ impl AdmissionStore for DynamoAdmission {
         self.read(serial, Some(nonce)).await
     }
 
-    async fn record_denial(&self, d: &Denial) -> Result<(), PortError> {
-        let mut sets = vec![
-            // The by-time index lists all denials under one partition, by their last attempt.
-            ("kind", s("denial")),
-            ("at", s(rfc3339(d.at))),
-            ("expires_at", n(d.at + Denial::RETENTION_SECS)),
-            ("serial", s(&d.serial)),
-            ("platform", s(d.platform)),
-            ("reason", s(d.reason.as_str())),
-            ("endpoint", s(d.endpoint)),
-        ];
-        for (attr, value) in [
-            ("enrollment_method", &d.method),
-            ("os_version", &d.os_version),
-            ("source_ip", &d.source_ip),
-        ] {
-            if let Some(v) = value {
-                sets.push((attr, s(v)));
-            }
+    async fn record_denial(&self, d: &Denial) -> Result<Recorded, PortError> {
+        DenialWrites {
+            client: &self.client,
+            table: &self.tables.denials,
         }
-        let mut req = self
-            .client
-            .update_item()
-            .table_name(&self.tables.denials)
-            .key("denial_id", s(d.record_id()))
-            .expression_attribute_names("#first", "first_at")
-            .expression_attribute_names("#attempts", "attempts")
-            .expression_attribute_values(":first", s(rfc3339(d.at)))
-            .expression_attribute_values(":one", n(1));
-        let mut expr = Vec::new();
-        for (i, (attr, value)) in sets.into_iter().enumerate() {
-            expr.push(format!("#a{i} = :v{i}"));
-            req = req
-                .expression_attribute_names(format!("#a{i}"), attr)
-                .expression_attribute_values(format!(":v{i}"), value);
-        }
-        // One record per serial, reason and hour: a flood leaves one item with a count.
-        let update = format!(
-            "SET {}, #first = if_not_exists(#first, :first) ADD #attempts :one",
-            expr.join(", ")
-        );
-        req.update_expression(update)
-            .send()
-            .await
-            .map_err(|e| sdk_error("record denial", e))?;
-        Ok(())
+        .record(d)
+        .await
     }
 
     async fn claim_check(&self, serial: &str, claim: &Claim) -> Result<Option<u64>, PortError> {

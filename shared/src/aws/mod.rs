@@ -30,6 +30,7 @@ pub mod secrets;
 pub mod ses_quota;
 pub mod settings;
 pub mod sqs;
+pub mod denials;
 pub mod admission;
 pub mod exports;
 pub mod undo;

@@ -21,9 +21,10 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::io::{self, Cursor};
 use std::sync::{Arc, Mutex};
 
+use crate::admission::grouping::{route, LedgerState, Route, Seen};
 use crate::admission::lockout::Claim;
 use crate::admission::{
-    AdmissionStore, Denial, Enrolled, Enrollment, Expect, Lookup, StoredDevice,
+    AdmissionStore, Denial, Enrolled, Enrollment, Expect, Lookup, Recorded, StoredDevice,
 };
 use crate::csvfile::BoxRead;
 use crate::files::{ObjectInfo, ObjectSource, ObjectVersion, ReportSink, Uploads};
@@ -527,8 +528,11 @@ pub struct MemoryAdmission {
     pub devices: Mutex<HashMap<String, StoredDevice>>,
     /// Every denial recorded, in order.
     pub denials: Mutex<Vec<Denial>>,
-    /// The records they counted in ([`Denial::record_id`]): the last attempt and how many.
+    /// The records of their own they counted in ([`Denial::record_id`]):
+    /// the last attempt and how many.
     pub denial_records: Mutex<BTreeMap<String, (Denial, u64)>>,
+    /// The ledgers of source addresses and hours ([`Denial::ledger_id`]).
+    pub denial_ledgers: Mutex<BTreeMap<String, MemoryLedger>>,
     pub enrollments: Mutex<Vec<Enrollment>>,
     /// The nonces of the tokens that completed an enrollment.
     pub used_tokens: Mutex<HashSet<String>>,
@@ -537,6 +541,25 @@ pub struct MemoryAdmission {
     pub fail: std::sync::atomic::AtomicBool,
     /// Only calls of this method fail.
     pub fail_on: Mutex<Option<&'static str>>,
+}
+
+/// An address's ledger for an hour, as `DynamoAdmission` keeps it in one item.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryLedger {
+    pub source_ip: Option<String>,
+    /// Attempts counted only here, and the serials among them.
+    pub attempts: u64,
+    pub serials: u64,
+    /// The last attempt counted here.
+    pub last: Option<Denial>,
+    pub sample: BTreeMap<u32, String>,
+    pub memory: HashMap<u32, [u8; 4]>,
+    /// Tags of the serials with records of their own.
+    pub owns: HashSet<String>,
+    pub own: u64,
+    pub promoted: u64,
+    /// A row of Blocked attempts.
+    pub opened: bool,
 }
 
 impl MemoryAdmission {
@@ -588,16 +611,73 @@ impl AdmissionStore for MemoryAdmission {
         Ok((lookup, used))
     }
 
-    async fn record_denial(&self, denial: &Denial) -> Result<(), PortError> {
+    async fn record_denial(&self, denial: &Denial) -> Result<Recorded, PortError> {
         self.check("record_denial")?;
         self.denials.lock().unwrap().push(denial.clone());
+        let mark = denial.mark();
+        let ledger_id = denial.ledger_id();
+        {
+            // One lock: what the adapter's conditional writes make atomic.
+            let mut ledgers = self.denial_ledgers.lock().unwrap();
+            let ledger = ledgers
+                .entry(ledger_id.clone())
+                .or_insert_with(|| MemoryLedger {
+                    source_ip: denial.source_ip.clone(),
+                    ..MemoryLedger::default()
+                });
+            let seen = if ledger.owns.contains(&mark.tag_hex()) {
+                Seen::Own
+            } else if ledger.memory.get(&mark.slot) == Some(&mark.tag) {
+                Seen::Counted
+            } else {
+                Seen::New
+            };
+            let state = LedgerState {
+                own: ledger.own,
+                promoted: ledger.promoted,
+                opened: ledger.opened,
+            };
+            if seen == Seen::New {
+                ledger.memory.insert(mark.slot, mark.tag);
+            }
+            match route(seen, &state) {
+                Route::Own => {}
+                Route::ClaimFirst => {
+                    ledger.own += 1;
+                    ledger.owns.insert(mark.tag_hex());
+                }
+                Route::ClaimReturn => {
+                    ledger.promoted += 1;
+                    ledger.owns.insert(mark.tag_hex());
+                }
+                Route::Ledger => {
+                    ledger.attempts += 1;
+                    if seen == Seen::New {
+                        ledger.serials += 1;
+                        let (place, shown) = denial.sample_entry();
+                        ledger.sample.entry(place).or_insert(shown);
+                    }
+                    ledger.last = Some(denial.clone());
+                    if ledger.opened {
+                        return Ok(Recorded::Counted);
+                    }
+                    ledger.opened = true;
+                    return Ok(Recorded::Opened { id: ledger_id });
+                }
+            }
+        }
+        let id = denial.record_id();
         let mut records = self.denial_records.lock().unwrap();
         let record = records
-            .entry(denial.record_id())
+            .entry(id.clone())
             .or_insert_with(|| (denial.clone(), 0));
         record.0 = denial.clone();
         record.1 += 1;
-        Ok(())
+        Ok(if record.1 == 1 {
+            Recorded::Created { id }
+        } else {
+            Recorded::Counted
+        })
     }
 
     async fn claim_check(&self, serial: &str, claim: &Claim) -> Result<Option<u64>, PortError> {

@@ -16,14 +16,23 @@ const COLUMNS = [
 ];
 
 function approval(d) {
+  if (d.grouped) return html`<span class="muted">grouped by source</span>`;
   if (d.approved_at) return html`<span class="ok">approved by ${d.approved_by}</span>`;
   if (d.platform === "windows") return html`<span class="muted">not supported</span>`;
   return html`<button data-approve="${d.id}" data-serial="${d.serial_number}">Approve</button>`;
 }
 
+// A grouped row: the attempts of many serials from one address in one hour.
+function serials(d) {
+  if (!d.grouped) return d.serial_number;
+  const more = d.serials > d.sample.length ? ", …" : "";
+  return html`<strong>${d.serials} serials from ${d.source_ip || "an unknown address"}</strong>
+      <span class="muted">(${d.sample.join(", ")}${more})</span>`;
+}
+
 function row(d) {
   const first = d.first_at ? `first at ${when(d.first_at)}` : "";
-  return html`<tr><td>${when(d.at)}</td><td>${d.serial_number}</td><td>${d.platform}</td>
+  return html`<tr><td>${when(d.at)}</td><td>${serials(d)}</td><td>${d.platform}</td>
       <td>${d.enrollment_method || ""}</td><td>${d.reason.replace(/_/g, " ")}</td>
       <td class="num" title="${first}">${d.attempts}</td><td>${d.source_ip || ""}</td>
       <td>${approval(d)}</td></tr>`;
@@ -36,7 +45,9 @@ export async function blocked() {
   render(
     html`<h1>Blocked attempts</h1>
     <p class="muted">Devices refused at enrollment in the last 30 days. Approve one to
-      pre-approve its serial number for a user and send the invite.</p>
+      pre-approve its serial number for a user and send the invite. An address that tries many
+      serials within an hour is one grouped row; a device among them that tries again gets a
+      row of its own.</p>
     <div class="scroll"><table>
     ${thead(...COLUMNS)}
     <tbody>

@@ -234,3 +234,46 @@ async fn blocked_attempts_show_their_counter_and_source() {
         (Some(3), Some("203.0.113.9"))
     );
 }
+
+/// A flood's address is one row: attempts, serials and a sample, never approvable.
+#[tokio::test]
+async fn a_grouped_row_shows_its_source_and_is_not_approvable() {
+    let app = app();
+    let mut grouped = denial("src-1", "", "ios", "2026-11-20T11:00:00Z");
+    grouped.grouped = true;
+    grouped.attempts = 9_996;
+    grouped.serials = 9_990;
+    grouped.sample = vec!["FLOOD-00004".into(), "FLOOD-00007".into()];
+    app.ports.denials.lock().unwrap().extend([
+        grouped,
+        denial("d1", "REAL-1", "ios", "2026-11-20T10:00:00Z"),
+    ]);
+    let v = get(&app, "/v1/admission-denials").await;
+    let row = &v["items"][0];
+    assert_eq!(
+        (
+            row["grouped"].as_bool(),
+            row["attempts"].as_u64(),
+            row["serials"].as_u64(),
+            row["source_ip"].as_str()
+        ),
+        (Some(true), Some(9_996), Some(9_990), Some("203.0.113.9"))
+    );
+    assert_eq!(row["sample"], json!(["FLOOD-00004", "FLOOD-00007"]));
+    assert_eq!(
+        (
+            v["items"][1]["grouped"].as_bool(),
+            v["items"][1]["serials"].as_u64()
+        ),
+        (Some(false), Some(1))
+    );
+    let (status, v) = approve(&app, "src-1", "none").await;
+    assert_eq!(
+        (status, error_of(&v).0),
+        (StatusCode::CONFLICT, "conflict"),
+        "{v}"
+    );
+    assert!(app.ports.devices.lock().unwrap().is_empty());
+    let (status, _) = approve(&app, "d1", "none").await;
+    assert_eq!(status, StatusCode::OK);
+}

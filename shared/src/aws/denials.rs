@@ -1,0 +1,427 @@
+//! The denials table's writes for [`crate::admission::grouping`]: a denial's
+//! own record (one item per serial, precise reason and hour, as before) and
+//! its address's ledger for the hour (one item), with conditional
+//! `UpdateItem`s only, so concurrent denials from one address lose no count
+//! and never take more than the bounded number of records of their own.
+//!
+//! Requests per denial, all `UpdateItem` on this table (the serial's and the
+//! address's history decide, never the stored devices, as the ledger is
+//! reached first whatever the reason):
+//! - a new serial once the address's budget is spent: 1 (counted in the
+//!   ledger), 2 the first time (the ledger becomes a row);
+//! - a serial with a record of its own: 2 (the ledger's refusal, the record);
+//! - a new or returning serial that claims a record: 3 (count or refusal,
+//!   claim, record), at most `OWN_FIRST + PROMOTIONS` times per address and
+//!   hour (4 when concurrent attempts of one new serial race: the loser's
+//!   count moves to the record the winner claimed);
+//! - a returning serial past the budget: 2 (the refusal, the count).
+
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::Client;
+
+use super::items::{get_n, n, s, Item};
+use super::sdk::sdk_error;
+use crate::admission::grouping::{
+    route, LedgerState, Mark, Route, Seen, LEDGER_SECS, OWN_FIRST, PROMOTIONS,
+};
+use crate::admission::{Denial, Recorded};
+use crate::clock::rfc3339;
+use crate::port_error::PortError;
+
+/// The partition of the `by-time` index that lists every row of Blocked attempts.
+pub const KIND: &str = "denial";
+/// Ledger attributes: its memory's slots are `m0`..`m63`, its sample `x0`..`x3`.
+pub const GROUPED: &str = "grouped";
+pub const SERIALS: &str = "serials";
+pub const SAMPLE_PREFIX: &str = "x";
+const SLOT_PREFIX: &str = "m";
+const OWNS: &str = "owns";
+const OWN: &str = "own";
+const PROMOTED: &str = "promoted";
+const OPENED: &str = "opened";
+
+pub struct DenialWrites<'a> {
+    pub client: &'a Client,
+    pub table: &'a str,
+}
+
+/// How a claim of a record of its own went.
+enum Claimed {
+    Taken,
+    /// The serial has one already (a concurrent attempt claimed it).
+    Owned,
+    /// None left.
+    Spent,
+}
+
+/// What the ledger said to a request that counts a new serial.
+enum Counted {
+    /// Counted as new: the ledger as it was before.
+    New(Item),
+    /// Refused: the serial is remembered; the ledger as it is.
+    Known(Item),
+}
+
+fn state(ledger: &Item) -> LedgerState {
+    LedgerState {
+        own: get_n(ledger, OWN),
+        promoted: get_n(ledger, PROMOTED),
+        opened: ledger.contains_key(OPENED),
+    }
+}
+
+fn remembers_own(ledger: &Item, mark: &Mark) -> bool {
+    matches!(ledger.get(OWNS), Some(AttributeValue::Ss(tags)) if tags.contains(&mark.tag_hex()))
+}
+
+fn is_refused(e: &UpdateItemError) -> bool {
+    e.is_conditional_check_failed_exception()
+}
+
+impl DenialWrites<'_> {
+    pub async fn record(&self, d: &Denial) -> Result<Recorded, PortError> {
+        let mark = d.mark();
+        match self.count_new(d, &mark).await? {
+            Counted::New(before) => {
+                let before = state(&before);
+                if route(Seen::New, &before) == Route::ClaimFirst {
+                    match self.claim(d, &mark, OWN, OWN_FIRST).await? {
+                        Claimed::Taken => return self.own_record(d).await,
+                        // A concurrent attempt of this serial made it one
+                        // with a record: this one moves there too.
+                        Claimed::Owned => {
+                            self.uncount(d).await?;
+                            return self.own_record(d).await;
+                        }
+                        Claimed::Spent => {}
+                    }
+                }
+                // Budget spent (or taken meanwhile): the count stands.
+                if before.opened {
+                    Ok(Recorded::Counted)
+                } else {
+                    self.open(d).await
+                }
+            }
+            Counted::Known(ledger) => {
+                let seen = if remembers_own(&ledger, &mark) {
+                    Seen::Own
+                } else {
+                    Seen::Counted
+                };
+                match route(seen, &state(&ledger)) {
+                    Route::Own => self.own_record(d).await,
+                    Route::ClaimReturn => match self.claim(d, &mark, PROMOTED, PROMOTIONS).await? {
+                        Claimed::Taken | Claimed::Owned => self.own_record(d).await,
+                        Claimed::Spent => self.count_again(d).await,
+                    },
+                    _ => self.count_again(d).await,
+                }
+            }
+        }
+    }
+
+    fn update(&self, key: String) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(self.table)
+            .key("denial_id", s(key))
+            .return_values(ReturnValue::AllOld)
+    }
+
+    /// What every count in the ledger sets: the last attempt.
+    fn last_attempt(req: UpdateItemFluentBuilder, d: &Denial) -> (UpdateItemFluentBuilder, String) {
+        let mut set = String::from(
+            "#at = :at, first_at = if_not_exists(first_at, :at), platform = :platform, \
+             reason = :reason, endpoint = :endpoint, #grouped = :yes",
+        );
+        let mut req = req
+            .expression_attribute_names("#at", "at")
+            .expression_attribute_names("#grouped", GROUPED)
+            .expression_attribute_values(":at", s(rfc3339(d.at)))
+            .expression_attribute_values(":platform", s(d.platform))
+            .expression_attribute_values(":reason", s(d.reason.as_str()))
+            .expression_attribute_values(":endpoint", s(d.endpoint))
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .expression_attribute_values(":one", n(1));
+        if let Some(ip) = &d.source_ip {
+            set.push_str(", source_ip = :ip");
+            req = req.expression_attribute_values(":ip", s(ip));
+        }
+        (req, set)
+    }
+
+    /// Counts the attempt in the ledger as a new serial's, unless the ledger
+    /// remembers the serial (counted before, or with a record of its own).
+    async fn count_new(&self, d: &Denial, mark: &Mark) -> Result<Counted, PortError> {
+        let (place, shown) = d.sample_entry();
+        let (req, set) = Self::last_attempt(self.update(d.ledger_id()), d);
+        let result = req
+            .update_expression(format!(
+                "SET {set}, #slot = :tag, #sample = if_not_exists(#sample, :shown), \
+                 expires_at = if_not_exists(expires_at, :short) ADD attempts :one, #serials :one"
+            ))
+            .condition_expression(
+                "NOT contains(#owns, :tag_hex) AND (attribute_not_exists(#slot) OR #slot <> :tag)",
+            )
+            .expression_attribute_names("#slot", format!("{SLOT_PREFIX}{}", mark.slot))
+            .expression_attribute_names("#sample", format!("{SAMPLE_PREFIX}{place}"))
+            .expression_attribute_names("#owns", OWNS)
+            .expression_attribute_names("#serials", SERIALS)
+            .expression_attribute_values(":tag", AttributeValue::B(Blob::new(mark.tag.to_vec())))
+            .expression_attribute_values(":tag_hex", s(mark.tag_hex()))
+            .expression_attribute_values(":shown", s(shown))
+            .expression_attribute_values(":short", n(d.at + LEDGER_SECS))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(Counted::New(out.attributes.unwrap_or_default())),
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(refused)) => {
+                    let ledger = refused.item().cloned().ok_or_else(|| {
+                        PortError::new("record denial", "the refusal did not return the ledger")
+                    })?;
+                    Ok(Counted::Known(ledger))
+                }
+                _ => Err(sdk_error("record denial", e)),
+            },
+        }
+    }
+
+    /// Takes one of the ledger's records of their own (`counter` below
+    /// `max`) for this serial, unless they are spent or the serial has one.
+    async fn claim(
+        &self,
+        d: &Denial,
+        mark: &Mark,
+        counter: &'static str,
+        max: u64,
+    ) -> Result<Claimed, PortError> {
+        // A new serial's count moves from the ledger to its record.
+        let uncount = if counter == OWN {
+            ", attempts :minus, #serials :minus"
+        } else {
+            ""
+        };
+        let mut req = self
+            .update(d.ledger_id())
+            .update_expression(format!("ADD #counter :one, #owns :tags{uncount}"))
+            .condition_expression(
+                "(attribute_not_exists(#counter) OR #counter < :max) AND NOT contains(#owns, :tag_hex)",
+            )
+            .expression_attribute_names("#counter", counter)
+            .expression_attribute_names("#owns", OWNS)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(max))
+            .expression_attribute_values(":tags", AttributeValue::Ss(vec![mark.tag_hex()]))
+            .expression_attribute_values(":tag_hex", s(mark.tag_hex()))
+            .return_values(ReturnValue::None)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        if counter == OWN {
+            req = req
+                .expression_attribute_names("#serials", SERIALS)
+                .expression_attribute_values(":minus", AttributeValue::N("-1".to_owned()));
+        }
+        match req.send().await {
+            Ok(_) => Ok(Claimed::Taken),
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(refused)) => {
+                    let owned = refused.item().is_some_and(|l| remembers_own(l, mark));
+                    Ok(if owned {
+                        Claimed::Owned
+                    } else {
+                        Claimed::Spent
+                    })
+                }
+                _ => Err(sdk_error("record denial", e)),
+            },
+        }
+    }
+
+    /// Takes a new serial's count back out of the ledger (it has a record now).
+    async fn uncount(&self, d: &Denial) -> Result<(), PortError> {
+        self.update(d.ledger_id())
+            .update_expression("ADD attempts :minus, #serials :minus")
+            .expression_attribute_names("#serials", SERIALS)
+            .expression_attribute_values(":minus", AttributeValue::N("-1".to_owned()))
+            .return_values(ReturnValue::None)
+            .send()
+            .await
+            .map_err(|e| sdk_error("record denial", e))?;
+        Ok(())
+    }
+
+    /// Makes the ledger a row of Blocked attempts (kept as long as any), once.
+    async fn open(&self, d: &Denial) -> Result<Recorded, PortError> {
+        let result = self
+            .update(d.ledger_id())
+            .update_expression("SET kind = :kind, #opened = :yes, expires_at = :long")
+            .condition_expression("attribute_exists(denial_id) AND attribute_not_exists(#opened)")
+            .expression_attribute_names("#opened", OPENED)
+            .expression_attribute_values(":kind", s(KIND))
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .expression_attribute_values(":long", n(d.at + Denial::RETENTION_SECS))
+            .return_values(ReturnValue::None)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Recorded::Opened { id: d.ledger_id() }),
+            Err(e) if e.as_service_error().is_some_and(is_refused) => Ok(Recorded::Counted),
+            Err(e) => Err(sdk_error("record denial", e)),
+        }
+    }
+
+    /// Counts a returning serial's attempt in the ledger (a row from now on).
+    async fn count_again(&self, d: &Denial) -> Result<Recorded, PortError> {
+        let (req, set) = Self::last_attempt(self.update(d.ledger_id()), d);
+        let out = req
+            .update_expression(format!(
+                "SET {set}, kind = :kind, #opened = :yes, expires_at = :long ADD attempts :one"
+            ))
+            .expression_attribute_names("#opened", OPENED)
+            .expression_attribute_values(":kind", s(KIND))
+            .expression_attribute_values(":long", n(d.at + Denial::RETENTION_SECS))
+            .send()
+            .await
+            .map_err(|e| sdk_error("record denial", e))?;
+        let was_open = out.attributes().is_some_and(|a| a.contains_key(OPENED));
+        Ok(if was_open {
+            Recorded::Counted
+        } else {
+            Recorded::Opened { id: d.ledger_id() }
+        })
+    }
+
+    /// Counts the attempt in its serial's own record for this reason and hour.
+    async fn own_record(&self, d: &Denial) -> Result<Recorded, PortError> {
+        let mut sets = vec![
+            // The by-time index lists all denials under one partition, by their last attempt.
+            ("kind", s(KIND)),
+            ("at", s(rfc3339(d.at))),
+            ("expires_at", n(d.at + Denial::RETENTION_SECS)),
+            ("serial", s(&d.serial)),
+            ("platform", s(d.platform)),
+            ("reason", s(d.reason.as_str())),
+            ("endpoint", s(d.endpoint)),
+        ];
+        for (attr, value) in [
+            ("enrollment_method", &d.method),
+            ("os_version", &d.os_version),
+            ("source_ip", &d.source_ip),
+        ] {
+            if let Some(v) = value {
+                sets.push((attr, s(v)));
+            }
+        }
+        let id = d.record_id();
+        let mut req = self
+            .update(id.clone())
+            .expression_attribute_names("#first", "first_at")
+            .expression_attribute_names("#attempts", "attempts")
+            .expression_attribute_values(":first", s(rfc3339(d.at)))
+            .expression_attribute_values(":one", n(1));
+        let mut expr = Vec::new();
+        for (i, (attr, value)) in sets.into_iter().enumerate() {
+            expr.push(format!("#a{i} = :v{i}"));
+            req = req
+                .expression_attribute_names(format!("#a{i}"), attr)
+                .expression_attribute_values(format!(":v{i}"), value);
+        }
+        // One record per serial, reason and hour: a flood of one serial leaves one item with a count.
+        let out = req
+            .update_expression(format!(
+                "SET {}, #first = if_not_exists(#first, :first) ADD #attempts :one",
+                expr.join(", ")
+            ))
+            .send()
+            .await
+            .map_err(|e| sdk_error("record denial", e))?;
+        let existed = out.attributes().is_some_and(|a| a.contains_key("attempts"));
+        Ok(if existed {
+            Recorded::Counted
+        } else {
+            Recorded::Created { id }
+        })
+    }
+}
+
+/// A DynamoDB item's size as billed: each attribute's name and value
+/// (numbers at most 21 bytes; sets and lists their elements, plus 3 bytes
+/// and 1 per element for lists and maps).
+pub fn item_size(item: &Item) -> usize {
+    fn value(v: &AttributeValue) -> usize {
+        match v {
+            AttributeValue::S(t) => t.len(),
+            AttributeValue::N(t) => t.len().div_ceil(2) + 1,
+            AttributeValue::B(b) => b.as_ref().len(),
+            AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+            AttributeValue::Ss(v) => v.iter().map(String::len).sum(),
+            AttributeValue::Ns(v) => v.iter().map(|t| t.len().div_ceil(2) + 1).sum(),
+            AttributeValue::Bs(v) => v.iter().map(|b| b.as_ref().len()).sum(),
+            AttributeValue::L(v) => 3 + v.iter().map(|x| 1 + value(x)).sum::<usize>(),
+            AttributeValue::M(m) => {
+                3 + m.iter().map(|(k, x)| 1 + k.len() + value(x)).sum::<usize>()
+            }
+            _ => 0,
+        }
+    }
+    item.iter().map(|(k, v)| k.len() + value(v)).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::admission::grouping::{MEMORY_SLOTS, SAMPLE, SAMPLE_BYTES};
+
+    /// The largest ledger there can be: every slot and sample place taken,
+    /// the longest address, precise reason and counts of a year of attempts.
+    #[test]
+    fn a_ledger_fits_one_write_unit() {
+        let mut item = Item::new();
+        item.insert("denial_id".into(), s(format!("src-{}", "f".repeat(32))));
+        for i in 0..MEMORY_SLOTS {
+            item.insert(
+                format!("{SLOT_PREFIX}{i}"),
+                AttributeValue::B(Blob::new(vec![0xff; 4])),
+            );
+        }
+        for i in 0..SAMPLE {
+            item.insert(
+                format!("{SAMPLE_PREFIX}{i}"),
+                s("é".repeat(SAMPLE_BYTES / 2)),
+            );
+        }
+        let tags = (0..OWN_FIRST + PROMOTIONS)
+            .map(|i| format!("{i:08x}"))
+            .collect();
+        item.insert(OWNS.into(), AttributeValue::Ss(tags));
+        for (k, v) in [
+            (
+                "source_ip",
+                s("ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255"),
+            ),
+            ("at", s("2026-12-31T23:59:59Z")),
+            ("first_at", s("2026-12-31T23:00:00Z")),
+            ("platform", s("android")),
+            ("reason", s("unsupported_enrollment_method")),
+            ("endpoint", s("enrollments")),
+            ("kind", s(KIND)),
+            (GROUPED, AttributeValue::Bool(true)),
+            (OPENED, AttributeValue::Bool(true)),
+            ("expires_at", n(9_999_999_999)),
+            ("attempts", n(99_999_999)),
+            (SERIALS, n(99_999_999)),
+            (OWN, n(OWN_FIRST)),
+            (PROMOTED, n(PROMOTIONS)),
+        ] {
+            item.insert(k.into(), v);
+        }
+        let size = item_size(&item);
+        // One write unit covers 1 KB; the index's copy adds 100 bytes of its own.
+        assert!(size <= 1024 - 100, "{size} bytes");
+    }
+}
