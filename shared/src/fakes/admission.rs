@@ -7,7 +7,7 @@ use super::MemoryAdmin;
 use crate::admin::DenialView;
 use crate::admission::lockout::Claim;
 use crate::admission::{
-    AdmissionStore, Denial, Enrolled, Enrollment, Expect, Lookup, StoredDevice,
+    AdmissionStore, Denial, Enrolled, Enrollment, Expect, Lookup, Recorded, StoredDevice,
 };
 use crate::clock::rfc3339;
 use crate::domain::Platform;
@@ -76,33 +76,38 @@ impl AdmissionStore for MemoryAdmin {
         Ok((self.lookup_now(serial), used))
     }
 
-    async fn record_denial(&self, d: &Denial) -> Result<(), PortError> {
+    /// One row per serial, reason and hour, as Blocked attempts lists them;
+    /// the per-address ledger that bounds a flood is `MemoryAdmission`'s
+    /// (its tests are the flood's), not repeated here.
+    async fn record_denial(&self, d: &Denial) -> Result<Recorded, PortError> {
         self.up()?;
         let id = d.record_id();
         let mut denials = self.denials.lock().unwrap();
-        match denials.iter_mut().find(|v| v.id == id) {
-            Some(v) => {
-                v.attempts += 1;
-                v.at = rfc3339(d.at);
-            }
-            None => denials.push(DenialView {
-                id,
-                serial_number: d.serial.clone(),
-                platform: d.platform.to_owned(),
-                enrollment_method: d.method.clone(),
-                os_version: d.os_version.clone(),
-                reason: d.reason.as_str().to_owned(),
-                endpoint: d.endpoint.to_owned(),
-                at: rfc3339(d.at),
-                first_at: Some(rfc3339(d.at)),
-                attempts: 1,
-                source_ip: d.source_ip.clone(),
-                expires_at: d.at + Denial::RETENTION_SECS,
-                approved_by: None,
-                approved_at: None,
-            }),
+        if let Some(v) = denials.iter_mut().find(|v| v.id == id) {
+            v.attempts += 1;
+            v.at = rfc3339(d.at);
+            return Ok(Recorded::Counted);
         }
-        Ok(())
+        denials.push(DenialView {
+            id: id.clone(),
+            serial_number: d.serial.clone(),
+            platform: d.platform.to_owned(),
+            enrollment_method: d.method.clone(),
+            os_version: d.os_version.clone(),
+            reason: d.reason.as_str().to_owned(),
+            endpoint: d.endpoint.to_owned(),
+            at: rfc3339(d.at),
+            first_at: Some(rfc3339(d.at)),
+            attempts: 1,
+            source_ip: d.source_ip.clone(),
+            expires_at: d.at + Denial::RETENTION_SECS,
+            approved_by: None,
+            approved_at: None,
+            grouped: false,
+            serials: 1,
+            sample: Vec::new(),
+        });
+        Ok(Recorded::Created { id })
     }
 
     async fn claim_check(&self, serial: &str, claim: &Claim) -> Result<Option<u64>, PortError> {
