@@ -370,6 +370,14 @@ async fn a_flood_of_new_serials_from_one_address_costs_at_most_ten_items_and_eve
         from_flood <= 10,
         "{from_flood} events from the flood's address: {denied:#?}"
     );
+    eprintln!(
+        "flood of {FLOOD} from one address: {} items, {from_flood} events, ledger sizes {:?} bytes",
+        items.len(),
+        ledgers
+            .iter()
+            .map(|l| shared::aws::denials::item_size(l))
+            .collect::<Vec<_>>()
+    );
     assert_eq!(
         denied.iter().filter(|d| d["grouped"] == true).count(),
         ledgers.len(),
