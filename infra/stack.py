@@ -84,12 +84,16 @@ class Stack:
         inject_faults: bool = False,
         ade_port: int | None = None,
         function_instances: dict[str, int] | None = None,
+        release_functions: frozenset[str] = frozenset(),
     ):
         self.moto_port = moto_port
         self.ade_port = ade_port or free_port()
         self.external = endpoint is not None
         self.account = account
         self.release = release
+        # Functions (binary names) run from their release build while the others run debug:
+        # a benchmark of one function builds only that one optimised (minutes, not the workspace).
+        self.release_functions = frozenset(release_functions)
         self.instances = instances
         # Per function (binary name), beyond --instances: e.g. admission=4.
         self.function_instances = function_instances or {}
@@ -252,10 +256,14 @@ class Stack:
         # cargo lambda serves the Lambda APIs; the binaries the workspace build
         # made run against them under a supervisor that restarts a process that
         # dies and fails its invocation at once, as Lambda does (supervisor.py).
-        self.cargo_build(["--workspace", "--all-targets", *profile], check=True)
+        if self.release_functions and not self.release:
+            self.cargo_build(["--workspace", "--bins"], check=True)
+            bins = [a for name in sorted(self.release_functions) for a in ("--bin", name)]
+            self.cargo_build(["--release", *bins], check=True)
+        else:
+            self.cargo_build(["--workspace", "--all-targets", *profile], check=True)
         self.spawn("functions", [*cmd, "--only-lambda-apis"], {**os.environ, **fn_env})
         wait_for_port(self.lambda_port, "cargo lambda watch", 300)
-        target = self.target_dir()
         for name, props in functions.items():
             env = {
                 **os.environ,
@@ -277,7 +285,7 @@ class Stack:
                 label = f"function-{name}" + (f"-{k}" if k else "")
                 log.info("starting %s (log: .dev/%s.log)", label, label)
                 inst = supervisor.Instance(
-                    name, [str(target / name)], env, ("127.0.0.1", self.lambda_port), str(DEV_DIR / f"{label}.log")
+                    name, [str(self.target_dir(name) / name)], env, ("127.0.0.1", self.lambda_port), str(DEV_DIR / f"{label}.log")
                 )
                 inst.start()
                 self.instances_of.setdefault(name, []).append(inst)
@@ -296,8 +304,9 @@ class Stack:
         if check and code:
             raise subprocess.CalledProcessError(code, proc.args)
 
-    def target_dir(self) -> Path:
-        return ROOT / "target" / ("release" if self.release else "debug")
+    def target_dir(self, function: str | None = None) -> Path:
+        release = self.release or function in self.release_functions
+        return ROOT / "target" / ("release" if release else "debug")
 
     def kill_function(self, name: str) -> None:
         """SIGKILL every process of a function (a crash test's injected fault)."""

@@ -20,6 +20,8 @@ Fixes that only make it faster, answering as stock moto does (`speed/`):
 - request_parsing: a DynamoDB request body is read as the JSON it is, not walked through the model.
 - routing: moto's service listing and a handler's method names are listed once, not per request.
 - sqs_sends: sending to and receiving from a queue reads the one queue attribute it needs.
+- update_expressions: a plain SET/REMOVE update expression is parsed once and applied directly,
+  not through a copy of its syntax tree walked by ten validators.
 
 Shared: `dynamodb_lock` (the lock DynamoDB requests are served under and the
 writes counted under it). Tests: `tests/` (`make unit`). Anything else is

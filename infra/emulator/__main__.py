@@ -19,6 +19,7 @@ def apply_fixes(ses_max_send_rate: float, ses_max_24_hour_send: float) -> None:
         request_parsing,
         routing,
         sqs_sends,
+        update_expressions,
     )
 
     # The lock first: index_pages and partition_queries are right only under it.
@@ -29,6 +30,7 @@ def apply_fixes(ses_max_send_rate: float, ses_max_24_hour_send: float) -> None:
     item_answers.apply()
     request_parsing.apply()
     condition_parsing.apply()
+    update_expressions.apply()
     routing.apply()
     sqs_sends.apply()
     ses_account.apply(ses_account.SesAccount(ses_max_send_rate, ses_max_24_hour_send))

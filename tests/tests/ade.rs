@@ -338,6 +338,31 @@ async fn an_expired_cursor_leads_to_a_full_fetch_that_removes_released_devices()
     assert_eq!(a.sync.health, Health::Ok);
 }
 
+/// The reconcile reads the account's index a page (1,000 keys) at a time and removes
+/// behind the page it reads: every other device released, across three pages.
+#[tokio::test]
+async fn a_reconcile_removes_released_devices_across_pages_of_the_index() {
+    let w = World::new().await;
+    let _alone = CLOCK.write().await;
+    let (id, server) = w.account(true).await;
+    let u = w.st.unique().to_uppercase();
+    let all = serials(&format!("P{u}"), 2_100);
+    w.sim.devices(&server, entries(&all, "iPad", "added")).await;
+    w.sync(&id, false).await;
+    assert_eq!(w.linked(&id).await.len(), 2_100);
+    let released: Vec<String> = all.iter().skip(1).step_by(2).cloned().collect();
+    let kept: BTreeSet<String> = all.iter().step_by(2).cloned().collect();
+    w.sim
+        .devices(&server, entries(&released, "iPad", "released"))
+        .await;
+    w.sim.advance_clock(8 * 86_400).await;
+    w.sync(&id, false).await;
+    let report = w.state(&id).await.sync.last_run.unwrap();
+    assert_eq!(report.kind, "fetch", "{report:?}");
+    assert_eq!(report.removed, 1_050, "{report:?}");
+    assert_eq!(w.linked(&id).await, kept);
+}
+
 #[tokio::test]
 async fn two_syncs_of_one_account_at_once_ask_apple_once() {
     let w = World::new().await;

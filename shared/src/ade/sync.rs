@@ -270,9 +270,21 @@ where
     /// `POST /server/devices` page by page, then the reconcile.
     async fn fetch_all(&mut self) -> Result<(), Stop> {
         self.report.kind = "fetch".into();
+        let mut ahead = None;
         loop {
             let progress = self.sync.fetch.clone().expect("a fetch is under way");
-            let page = match self.call(Call::Fetch(progress.cursor.as_deref())).await {
+            let answer = match ahead.take() {
+                Some(answer) => answer,
+                None => {
+                    ask(
+                        self.session,
+                        self.clock,
+                        Call::Fetch(progress.cursor.as_deref()),
+                    )
+                    .await
+                }
+            };
+            let page = match answer {
                 Ok(page) => page,
                 // A fetch that has nothing more: the cursor in hand is the one to sync from.
                 Err(Stop::Apple(DepError::CursorExhausted)) => DevicePage {
@@ -292,7 +304,9 @@ where
                 }
                 Err(e) => return Err(e),
             };
-            self.apply(&page, Some(&progress.run)).await?;
+            ahead = self
+                .apply_reading_ahead(&page, Some(&progress.run), true)
+                .await?;
             let more = page.more_to_follow;
             let fetch = self.sync.fetch.as_mut().expect("a fetch is under way");
             if page.cursor.is_some() {
@@ -330,12 +344,16 @@ where
         if self.report.kind.is_empty() {
             self.report.kind = "sync".into();
         }
+        let mut ahead = None;
         loop {
             let Some(cursor) = self.sync.cursor.clone() else {
                 return Ok(());
             };
-            let page = self.call(Call::Sync(&cursor)).await?;
-            self.apply(&page, None).await?;
+            let page = match ahead.take() {
+                Some(answer) => answer,
+                None => ask(self.session, self.clock, Call::Sync(&cursor)).await,
+            }?;
+            ahead = self.apply_reading_ahead(&page, None, false).await?;
             if page.cursor.is_some() {
                 self.sync.cursor = page.cursor;
             }
@@ -347,6 +365,34 @@ where
                 return Err(Stop::OutOfTime);
             }
         }
+    }
+
+    /// A page's writes while Apple is asked for the next page (when more follow
+    /// and time is left): Apple's answer time and the table's write time overlap
+    /// instead of adding up. The next page's answer, if asked. Its cursor is
+    /// saved only after this page's writes, as always: a crash meanwhile asks
+    /// for it again, and a page asked for and never applied changes nothing.
+    async fn apply_reading_ahead(
+        &mut self,
+        page: &DevicePage,
+        run: Option<&str>,
+        fetch: bool,
+    ) -> Result<Option<Result<DevicePage, Stop>>, Stop> {
+        let cursor = page.cursor.as_deref();
+        let Some(cursor) = cursor.filter(|_| page.more_to_follow && !(self.clock.out_of_time)())
+        else {
+            self.apply(page, run).await?;
+            return Ok(None);
+        };
+        let next = match fetch {
+            true => Call::Fetch(Some(cursor)),
+            false => Call::Sync(cursor),
+        };
+        let (session, clock) = (self.session, self.clock);
+        let (applied, answer) =
+            futures::future::join(self.apply(page, run), ask(session, clock, next)).await;
+        applied?;
+        Ok(Some(answer))
     }
 
     /// One page's writes: pre-approvals, then removals.
@@ -402,30 +448,6 @@ where
         Ok(())
     }
 
-    /// One call to Apple, retried in place while Apple asks for a short wait.
-    async fn call(&self, call: Call<'_>) -> Result<DevicePage, Stop> {
-        let mut backoff = FIRST_BACKOFF;
-        let mut attempt = 0;
-        loop {
-            let answer = match call {
-                Call::Fetch(cursor) => self.session.fetch(cursor, PAGE_LIMIT).await,
-                Call::Sync(cursor) => self.session.sync(cursor, PAGE_LIMIT).await,
-            };
-            let retry_after = match &answer {
-                Err(DepError::Throttled { retry_after })
-                | Err(DepError::Unavailable { retry_after, .. }) => *retry_after,
-                _ => return answer.map_err(Stop::Apple),
-            };
-            let wait = retry_after.unwrap_or(backoff).max(backoff);
-            attempt += 1;
-            if attempt > RETRIES || wait > LONGEST_WAIT || (self.clock.out_of_time)() {
-                return answer.map_err(Stop::Apple);
-            }
-            tokio::time::sleep(wait).await;
-            backoff *= 2;
-        }
-    }
-
     async fn save(&mut self) -> Result<(), StoreError> {
         self.report.requests = self.session.requests();
         self.sync.last_run = Some(self.report.clone());
@@ -468,6 +490,34 @@ where
             report: self.report,
             health: self.sync.health,
         })
+    }
+}
+
+/// One call to Apple, retried in place while Apple asks for a short wait.
+async fn ask<S: DepSession>(
+    session: &S,
+    clock: &RunClock<'_>,
+    call: Call<'_>,
+) -> Result<DevicePage, Stop> {
+    let mut backoff = FIRST_BACKOFF;
+    let mut attempt = 0;
+    loop {
+        let answer = match call {
+            Call::Fetch(cursor) => session.fetch(cursor, PAGE_LIMIT).await,
+            Call::Sync(cursor) => session.sync(cursor, PAGE_LIMIT).await,
+        };
+        let retry_after = match &answer {
+            Err(DepError::Throttled { retry_after })
+            | Err(DepError::Unavailable { retry_after, .. }) => *retry_after,
+            _ => return answer.map_err(Stop::Apple),
+        };
+        let wait = retry_after.unwrap_or(backoff).max(backoff);
+        attempt += 1;
+        if attempt > RETRIES || wait > LONGEST_WAIT || (clock.out_of_time)() {
+            return answer.map_err(Stop::Apple);
+        }
+        tokio::time::sleep(wait).await;
+        backoff *= 2;
     }
 }
 

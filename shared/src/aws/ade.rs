@@ -392,6 +392,8 @@ pub struct DynamoAdeDevices {
 pub const BY_ADE_ACCOUNT: &str = "by-ade-account";
 /// Removals in flight at once.
 const REMOVALS_IN_FLIGHT: usize = 16;
+/// Keys read from the account's index at a time, when removing (a page of Apple's).
+const LINKED_PAGE: i32 = 1000;
 /// Transactions of a page in flight at once.
 const UPSERTS_IN_FLIGHT: usize = 4;
 
@@ -523,28 +525,44 @@ impl DynamoAdeDevices {
         })
     }
 
-    /// The account's linked serials, with the full fetch that last saw each.
-    async fn linked(&self, account_id: &str) -> Result<Vec<(String, Option<String>)>, PortError> {
-        let items: Vec<Item> = self
-            .client
-            .query()
-            .table_name(&self.devices_table)
-            .index_name(BY_ADE_ACCOUNT)
-            .key_condition_expression("ade_account = :account")
-            .expression_attribute_values(":account", s(account_id))
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| sdk_error("list ade devices", e))?;
-        Ok(items
-            .iter()
-            .filter_map(|i| {
-                let serial = get_s(i, "serial")?.to_owned();
-                Some((serial, get_s(i, ADE_RUN).map(str::to_owned)))
-            })
-            .collect())
+    /// Removes the account's linked devices that `pick` chooses by the full
+    /// fetch that last saw each (`ade_run`), reading the account's index a page
+    /// at a time: memory holds one page of keys whatever the account's size.
+    /// Removing behind the page being read moves no later key.
+    async fn remove_linked(
+        &self,
+        account_id: &str,
+        pick: impl Fn(Option<&str>) -> bool,
+    ) -> Result<Removal, PortError> {
+        let mut total = Removal::default();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.devices_table)
+                .index_name(BY_ADE_ACCOUNT)
+                .key_condition_expression("ade_account = :account")
+                .expression_attribute_values(":account", s(account_id))
+                .limit(LINKED_PAGE)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| sdk_error("list ade devices", e))?;
+            let serials: Vec<String> = page
+                .items()
+                .iter()
+                .filter(|i| pick(get_s(i, ADE_RUN)))
+                .filter_map(|i| get_s(i, "serial").map(str::to_owned))
+                .collect();
+            let removal = self.remove_many(account_id, serials.into_iter()).await?;
+            total.removed += removal.removed;
+            total.kept += removal.kept;
+            start = page.last_evaluated_key.filter(|k| !k.is_empty());
+            if start.is_none() {
+                return Ok(total);
+            }
+        }
     }
 
     async fn remove_many(
@@ -595,18 +613,12 @@ impl AdeDevices for DynamoAdeDevices {
     }
 
     async fn remove_unseen(&self, account_id: &str, run: &str) -> Result<Removal, PortError> {
-        let unseen = self
-            .linked(account_id)
-            .await?
-            .into_iter()
-            .filter(|(_, seen)| seen.as_deref() != Some(run))
-            .map(|(serial, _)| serial);
-        self.remove_many(account_id, unseen).await
+        self.remove_linked(account_id, |seen| seen != Some(run))
+            .await
     }
 
     async fn remove_all(&self, account_id: &str) -> Result<Removal, PortError> {
-        let linked = self.linked(account_id).await?.into_iter().map(|(s, _)| s);
-        self.remove_many(account_id, linked).await
+        self.remove_linked(account_id, |_| true).await
     }
 }
 
