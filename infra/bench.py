@@ -474,6 +474,7 @@ def invites_aws_run(invites: int, quota: float, instances: int, batch: int) -> d
         "steady_median_per_s": statistics.median(steady) if steady else None,
         "max_in_one_second": max(per_second.values()),
         "put_back": run["put_back"],
+        "invocation_ms_mean": run["invocation_ms_mean"],
         "requests_per_invite": requests,
         "sender_cpu_ms_per_invite": run["cpu_ms_per_invite"],
         "sender_rss_MB_at_10_50_90_percent": run["rss_MB_at_10_50_90_percent"],
@@ -492,6 +493,8 @@ def bench_invites_aws(sizes: list[int], quota: float) -> dict:
     messages twice); the sender's memory flat (peak RSS at the largest size <= 1.2 x the
     smallest's)."""
     instances, batch = sender_scaling()
+    # BENCH_AWS_INSTANCES: other than the template's, to see where the ceiling moves.
+    instances = int(os.environ.get("BENCH_AWS_INSTANCES", instances))
     runs = [invites_aws_run(n, quota, instances, batch) for n in sizes]
     free = invites_aws_run(sizes[0], 0, instances, batch)
     r = {"at_quota": runs, "no_quota": free}

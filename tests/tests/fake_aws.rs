@@ -169,8 +169,9 @@ async fn transactions_on_one_counter_conflict_and_are_retried() {
     // 50 ms a call: two transitions at once hold the same counter item.
     let (fake, sdk) = fake(100.0, (50, 0, 0)).await;
     let outbox = outbox(&sdk);
-    // Rows 2 and 10 share a counter shard (row % 8).
-    let entries: Vec<_> = [2, 10]
+    // Two rows on one counter item (row % SHARDS).
+    let rows = [2, 2 + shared::aws::outbox::SHARDS];
+    let entries: Vec<_> = rows
         .into_iter()
         .map(|row| OutboxEntry {
             origin: "o3".into(),
@@ -179,7 +180,7 @@ async fn transactions_on_one_counter_conflict_and_are_retried() {
         .collect();
     outbox.record(&entries).await.expect("recorded");
     let until = shared::clock::epoch_now() + 120;
-    let refs = [InviteRef::new("o3", 2), InviteRef::new("o3", 10)];
+    let refs = rows.map(|row| InviteRef::new("o3", row));
     for r in &refs {
         outbox.claim(r, 1, "t", until).await.expect("claimed");
     }
@@ -201,4 +202,44 @@ async fn transactions_on_one_counter_conflict_and_are_retried() {
         "{stats}"
     );
     assert_eq!(stats["tables"]["imports"]["states"]["sent"], 2);
+}
+
+#[tokio::test]
+async fn many_transitions_on_one_counter_all_record() {
+    // Twelve senders recording outcomes on one counter item at once: before
+    // the jittered backoff they retried in step and met again, and half of
+    // them gave up (a sent invite left to turn `unconfirmed`).
+    let (fake, sdk) = fake(100.0, (5, 0, 0)).await;
+    let outbox = outbox(&sdk);
+    let shards = shared::aws::outbox::SHARDS;
+    let rows: Vec<u64> = (0..12).map(|k| 2 + k * shards).collect();
+    let entries: Vec<_> = rows
+        .iter()
+        .map(|&row| OutboxEntry {
+            origin: "o4".into(),
+            invite: invite(row),
+        })
+        .collect();
+    outbox.record(&entries).await.expect("recorded");
+    let until = shared::clock::epoch_now() + 120;
+    let refs: Vec<_> = rows.iter().map(|&row| InviteRef::new("o4", row)).collect();
+    for r in &refs {
+        outbox.claim(r, 1, "t", until).await.expect("claimed");
+    }
+    let transitions: Vec<_> = refs
+        .iter()
+        .map(|r| Transition {
+            invite: r,
+            attempt: 1,
+            from: InviteState::Sending,
+            to: InviteState::Sent,
+            token: Some("t"),
+            message_id: Some("m"),
+            reason: None,
+        })
+        .collect();
+    let results = futures::future::join_all(transitions.iter().map(|t| outbox.transition(t))).await;
+    assert!(results.iter().all(|r| matches!(r, Ok(true))), "{results:?}");
+    let stats = fake.dynamo.lock().expect("dynamo").stats();
+    assert_eq!(stats["tables"]["imports"]["states"]["sent"], 12);
 }

@@ -168,6 +168,8 @@ struct Tally {
     done: AtomicU64,
     put_back: AtomicU64,
     invocations: AtomicU64,
+    /// Microseconds spent in the handler, all invocations together.
+    handler_us: AtomicU64,
     delete_failures: AtomicU64,
 }
 
@@ -236,6 +238,11 @@ async fn send(invites: u64, instances: usize, batch: i32) -> Result<serde_json::
         "per_s": round(invites as f64 / seconds),
         "invocations": tally.invocations.load(Ordering::Relaxed),
         "put_back": tally.put_back.load(Ordering::Relaxed),
+        "invocation_ms_mean": round(
+            tally.handler_us.load(Ordering::Relaxed) as f64
+                / 1000.0
+                / tally.invocations.load(Ordering::Relaxed).max(1) as f64
+        ),
         "delete_failures": tally.delete_failures.load(Ordering::Relaxed),
         "cpu_seconds": round(cpu),
         "cpu_ms_per_invite": round(cpu * 1000.0 / invites.max(1) as f64),
@@ -307,7 +314,11 @@ async fn poll(
                 .ok()
                 .and_then(|mut idle| idle.pop())
                 .ok_or("no idle instance under a permit")?;
+            let began = Instant::now();
             let response = invites::sender::handle(&app, LambdaEvent::new(event, context)).await;
+            tally
+                .handler_us
+                .fetch_add(began.elapsed().as_micros() as u64, Ordering::Relaxed);
             if let Ok(mut idle) = pool.idle.lock() {
                 idle.push(app);
             }
