@@ -76,7 +76,10 @@ async fn a_claim_is_taken_once_and_its_outcome_needs_its_token() {
         invite: invite(2),
     };
     assert_eq!(
-        outbox.record(&[entry.clone()]).await.expect("recorded"),
+        outbox
+            .record(std::slice::from_ref(&entry))
+            .await
+            .expect("recorded"),
         vec![None]
     );
     assert_eq!(

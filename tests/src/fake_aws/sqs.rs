@@ -154,7 +154,7 @@ impl Sqs {
             }
             let handle = format!("{id}#{}", m.receives);
             // Once in a while, the same message to two receivers at once.
-            let twice = redeliver_every > 0 && received % redeliver_every == 0;
+            let twice = redeliver_every > 0 && received.is_multiple_of(redeliver_every);
             m.visible_at = if twice { now } else { now + timeout * 1000 };
             if twice {
                 redelivered += 1;
