@@ -10,7 +10,10 @@ Targets (issue 13): every admin route p50 <= 3x a raw GetItem and <= 3 DynamoDB
 requests at a million devices; the overview as fast at 1M as at 10k; an export
 of every device within one invocation in <= 64 MB.
 Targets (issue 15): 10,000 invites with the SES quota at 200/s sent at >= 90 %
-of the quota, none twice; the sender's peak memory printed.
+of what the emulator can serve, none twice; the sender's peak memory printed.
+Targets (issue 27): the sender at AWS's latencies (DynamoDB 5 ms, SQS 10 ms, SES 40 ms,
+`fake_aws`) reaches >= 1,000 invites/s, keeps a 1,000/s quota, sends none twice, and its
+memory stays flat from 10,000 to 100,000 invites.
 Targets (issue 28): a first ADE sync of 100,000 devices from the simulator at >= 0.8x
 the devices/s of a CSV import of as many rows, the sync's peak RSS <= 64 MB at every size.
 """
@@ -382,11 +385,135 @@ def bench_invites(invites: int = 10_000, quota: float = 200.0) -> dict:
         if r["emulator_ceiling_per_s"]:
             # The quota, or the emulator's own limit when it is lower: what the sender could reach here.
             r["ratio_to_reachable"] = round(r["rate_per_s"] / min(quota, r["emulator_ceiling_per_s"]), 3)
-        r["ok"] = r["sent"] == invites and r["duplicates"] == 0 and r["ratio_to_quota"] >= 0.9
+        # The emulator, not the quota, is the limit here (its ceiling for this pipeline is
+        # tens a second): the target is of what it can serve. The quota's target is the
+        # invites-aws-latency group's.
+        r["ok"] = r["sent"] == invites and r["duplicates"] == 0 and r.get("ratio_to_reachable", 0) >= 0.9
         print(f"invites: {json.dumps(r)}", flush=True)
         return r
     finally:
         st.down()
+
+
+def sender_scaling() -> tuple[int, int]:
+    """The invite sender's MaximumConcurrency and BatchSize, read from template.yaml."""
+    text = (ROOT / "template.yaml").read_text()
+    block = text.split("  InviteSenderFunction:", 1)[1].split("\n  # ", 1)[0]
+    concurrency = int(block.split("MaximumConcurrency:", 1)[1].split()[0])
+    batch = int(block.split("BatchSize:", 1)[1].split()[0])
+    return concurrency, batch
+
+
+def invites_aws_run(invites: int, quota: float, instances: int, batch: int) -> dict:
+    """One run of the real sender against `fake_aws` (DynamoDB 5 ms, SQS 10 ms, SES 40 ms a
+    call): `invites` invites seeded through the real outbox and queue with no delay, then
+    sent by `instances` sender instances, `batch` messages an invocation (its own
+    process: its peak RSS is the sender's). quota 0: none (SES takes a million a second)."""
+    fake = subprocess.Popen(
+        [
+            str(RELEASE / "fake_aws"), "--port", "0", "--table", "imports=import_id,sk",
+            "--table", "devices=serial", "--table", "settings=pk,sk", "--queue", "invites",
+            "--sender", "no-reply@example.com", "--configuration-set", "bench-invites",
+            "--quota", str(quota or 1e6), "--delays", "0,0,0",
+            # SQS delivers at least once: one message in 100 goes to two receivers at once.
+            "--redeliver-every", "100",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        port = int(fake.stdout.readline().split()[-1])
+        endpoint = f"http://127.0.0.1:{port}"
+        env = {
+            **os.environ, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "RUST_LOG": "warn",
+            "IMPORTS_TABLE": "imports", "DEVICES_TABLE": "devices", "SETTINGS_TABLE": "settings",
+            "USERS_TABLE": "users", "INVITE_QUEUE_URL": f"{endpoint}/000000000000/invites",
+            "INVITE_SENDER": "no-reply@example.com", "ENROLLMENT_URL": "https://enroll.example.com/",
+            "SES_CONFIGURATION_SET": "bench-invites",
+        }
+        subprocess.run(
+            [str(RELEASE / "bench_invites_aws"), "seed", str(invites)], env=env, check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        http_call(f"{endpoint}/_fake/config", {"dynamodb_ms": 5, "sqs_ms": 10, "ses_ms": 40})
+        before = json.loads(http_call(f"{endpoint}/_fake/stats"))["requests"]
+        proc = subprocess.Popen(
+            [str(RELEASE / "bench_invites_aws"), "send", str(invites), str(instances), str(batch)],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, f"bench_invites_aws send failed: {out}"
+        run = json.loads(out)
+        stats = json.loads(http_call(f"{endpoint}/_fake/stats"))
+    finally:
+        fake.terminate()
+        fake.wait()
+    ses = stats["ses"]
+    per_second = {int(k): v for k, v in ses["per_second"].items()}
+    first, last = min(per_second), max(per_second)
+    steady = [per_second.get(t, 0) for t in range(first + 1, last)]
+    requests = {
+        k: round((v - before.get(k, 0)) / invites, 3)
+        for k, v in stats["requests"].items() if v - before.get(k, 0)
+    }
+    r = {
+        "invites": invites,
+        "quota_per_s": quota or None,
+        "instances": instances,
+        "batch": batch,
+        "sent_by_ses": ses["accepted"],
+        "records_sent": stats["dynamodb"]["tables"]["imports"]["states"].get("sent", 0),
+        "record_states": stats["dynamodb"]["tables"]["imports"]["states"],
+        "duplicates": ses["duplicates"],
+        "ses_throttled": ses["throttled"],
+        "ses_refused": ses["refused"],
+        "sqs_delivered_twice": stats["sqs"]["redelivered"],
+        "transaction_conflicts": stats["dynamodb"]["transaction_conflicts"],
+        "seconds": run["seconds"],
+        "rate_per_s": run["per_s"],
+        "steady_median_per_s": statistics.median(steady) if steady else None,
+        "max_in_one_second": max(per_second.values()),
+        "put_back": run["put_back"],
+        "invocation_ms_mean": run["invocation_ms_mean"],
+        "requests_per_invite": requests,
+        "sender_cpu_ms_per_invite": run["cpu_ms_per_invite"],
+        "sender_rss_MB_at_10_50_90_percent": run["rss_MB_at_10_50_90_percent"],
+        "sender_peak_rss_MB": round(usage.ru_maxrss / 1024, 1),
+    }
+    print(f"invites at AWS latencies: {json.dumps(r)}", flush=True)
+    return r
+
+
+def bench_invites_aws(sizes: list[int], quota: float) -> dict:
+    """Issue 27 item 5: the invite sender's own ceiling at AWS's latencies, at the
+    template's concurrency. Runs at `quota`/s for each size, and once with no quota
+    (what the sender itself could reach). Targets: with no quota >= 1,000 invites/s (so on
+    AWS the account's quota is the limit, not this code); at the quota, its steady
+    seconds at >= 0.95 of it; every invite sent once (0 duplicates, SQS delivering some
+    messages twice); the sender's memory flat (peak RSS at the largest size <= 1.2 x the
+    smallest's)."""
+    instances, batch = sender_scaling()
+    # BENCH_AWS_INSTANCES: other than the template's, to see where the ceiling moves.
+    instances = int(os.environ.get("BENCH_AWS_INSTANCES", instances))
+    runs = [invites_aws_run(n, quota, instances, batch) for n in sizes]
+    free = invites_aws_run(sizes[0], 0, instances, batch)
+    r = {"at_quota": runs, "no_quota": free}
+    r["memory_ratio_largest_to_smallest"] = round(
+        runs[-1]["sender_peak_rss_MB"] / runs[0]["sender_peak_rss_MB"], 2
+    )
+    r["ok"] = (
+        all(
+            x["sent_by_ses"] == x["invites"] == x["records_sent"] and x["duplicates"] == 0
+            for x in runs + [free]
+        )
+        and free["rate_per_s"] >= 1000
+        and all((x["steady_median_per_s"] or 0) >= 0.95 * quota for x in runs)
+        and r["memory_ratio_largest_to_smallest"] <= 1.2
+    )
+    print(f"invites at AWS latencies: {json.dumps({k: v for k, v in r.items() if k not in ('at_quota', 'no_quota')})}", flush=True)
+    return r
 
 
 def raw_ceiling(rows: int, prefix: str = "RAW", reads: bool = False) -> dict:
@@ -1026,7 +1153,7 @@ def main() -> int:
     # (minutes against moto, and it crosses the 15-minute limit: continuation).
     import_rows = int(os.environ.get("BENCH_IMPORT_ROWS", "10000"))
     only = os.environ.get("BENCH_ONLY", "")
-    # BENCH_ONLY=validate|import|invalid|admission|invites|console|undo|ade runs one group.
+    # BENCH_ONLY=validate|import|invalid|admission|invites|invites-aws-latency|console|undo|ade runs one group.
     results = {
         "validate": bench_validate(sizes) if only in ("", "validate") else [],
         "import": bench_end_to_end(import_rows, rounds=5 if import_rows <= 100_000 else 1) if only in ("", "import") else {"ok": True},
@@ -1038,6 +1165,13 @@ def main() -> int:
             int(os.environ.get("BENCH_INVITES", "10000")), float(os.environ.get("BENCH_INVITE_QUOTA", "200"))
         )
         if only in ("", "invites")
+        else {"ok": True},
+        # BENCH_AWS_INVITES, BENCH_AWS_QUOTA: the sizes and SES quota of the sender at AWS's latencies.
+        "invites_aws_latency": bench_invites_aws(
+            [int(n) for n in os.environ.get("BENCH_AWS_INVITES", "10000,100000").split(",")],
+            float(os.environ.get("BENCH_AWS_QUOTA", "1000")),
+        )
+        if only in ("", "invites-aws-latency")
         else {"ok": True},
         # BENCH_CONSOLE_DEVICES=10000,1000000: the table sizes the console is timed at.
         "console": bench_console([int(n) for n in os.environ.get("BENCH_CONSOLE_DEVICES", "10000,1000000").split(",")])
@@ -1053,7 +1187,8 @@ def main() -> int:
     (OUT / "results.json").write_text(json.dumps(results, indent=2))
     print(f"results in {OUT / 'results.json'}")
     groups = (
-        "import", "invalid_import", "admission_handler", "admission", "admission_zip", "invites", "console", "undo", "ade",
+        "import", "invalid_import", "admission_handler", "admission", "admission_zip", "invites",
+        "invites_aws_latency", "console", "undo", "ade",
     )
     missed = [r for r in results["validate"] + [results[g] for g in groups] if not r["ok"]]
     if missed:

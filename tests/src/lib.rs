@@ -7,6 +7,7 @@
 pub mod ade_sim;
 pub mod admin;
 pub mod events;
+pub mod fake_aws;
 
 use std::time::{Duration, Instant};
 

@@ -10,7 +10,7 @@
 //!
 //! Adversaries: (2) faults — the device changes while its invite is queued,
 //! claimed, or waiting for the rate; (3) scale — 300 invites, of which the
-//! ten senders hold up to 100 at once.
+//! senders (20 instances of 10) may hold up to 200 at once.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

@@ -6,9 +6,18 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
+use shared::aws::messaging::AwsInviteSender;
+use shared::aws::outbox::DynamoOutbox;
+use shared::aws::rate_windows::DynamoRateWindows;
+use shared::aws::ses_quota::SesQuota;
+use shared::aws::settings::DynamoSettings;
+use shared::aws::tables::Tables;
+use shared::env::{parsed_or, required, EnvError};
 use shared::outbox::deliver::{deliver_batch, DeliverConfig, DeliverPorts, Incoming, Verdict};
 use shared::outbox::{InviteOrigin, InviteSender};
 use shared::outbox::{Outbox, QuotaSource, RateWindows};
+use shared::password::PasswordKey;
+use shared::seal::Sealer;
 use shared::settings::SettingsStore;
 
 /// Puts a message back on its queue, visible again after a delay.
@@ -30,6 +39,69 @@ pub struct Sender<O, R, Q, S, T, V> {
     /// The deployment's invite origin; the admin's settings may override it.
     pub deployment: InviteOrigin,
     pub config: DeliverConfig,
+}
+
+/// The sender as deployed: DynamoDB, SES, SNS and SQS.
+pub type AwsSender = Sender<
+    DynamoOutbox,
+    DynamoRateWindows,
+    SesQuota,
+    AwsInviteSender,
+    DynamoSettings,
+    SqsVisibility,
+>;
+
+/// The deployed sender's clients and tuning, from the environment (the
+/// template's variables). The bench builds it the same way.
+pub fn from_env(sdk: &aws_config::SdkConfig, key: &PasswordKey) -> Result<AwsSender, EnvError> {
+    let tables = Tables::from_env()?;
+    let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+    let ses = aws_sdk_sesv2::Client::new(sdk);
+    let configuration_set = std::env::var("SES_CONFIGURATION_SET")
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    Ok(Sender {
+        outbox: DynamoOutbox {
+            client: dynamo.clone(),
+            table: tables.imports.clone(),
+            devices_table: tables.devices.clone(),
+            sealer: Some(Sealer::new(key)),
+            retention_days: parsed_or("RETENTION_DAYS", 90)?,
+        },
+        windows: DynamoRateWindows {
+            client: dynamo.clone(),
+            table: tables.imports.clone(),
+        },
+        quota: SesQuota::new(
+            ses.clone(),
+            Duration::from_secs(parsed_or("INVITE_QUOTA_SECONDS", 60)?),
+        ),
+        sender: AwsInviteSender {
+            ses,
+            sns: aws_sdk_sns::Client::new(sdk),
+            configuration_set,
+        },
+        settings: DynamoSettings {
+            client: dynamo,
+            table: tables.settings,
+        },
+        visibility: SqsVisibility {
+            client: aws_sdk_sqs::Client::new(sdk),
+            queue_url: required("INVITE_QUEUE_URL")?,
+        },
+        deployment: InviteOrigin {
+            sender: required("INVITE_SENDER")?,
+            enrollment_url: required("ENROLLMENT_URL")?,
+        },
+        config: DeliverConfig {
+            claim_seconds: parsed_or("INVITE_CLAIM_SECONDS", 120)?,
+            email_cap: parsed_or("INVITE_EMAIL_RATE", 0.0)?,
+            email_fallback: parsed_or("INVITE_EMAIL_FALLBACK_RATE", 1.0)?,
+            sms_per_second: parsed_or("INVITE_SMS_RATE", 1.0)?,
+            concurrency: parsed_or("INVITE_CONCURRENCY", 16)?,
+            ..DeliverConfig::default()
+        },
+    })
 }
 
 /// Time kept back from the deadline to record outcomes and answer.
