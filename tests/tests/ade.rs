@@ -267,30 +267,16 @@ async fn changes_after_the_fetch_respect_enrolled_and_csv_devices() {
     w.sim
         .devices(&server, entries(&first, "iPad", "deleted"))
         .await;
-    w.sim
-        .devices(
-            &server,
-            entries(std::slice::from_ref(&moved), "iPhone", "modified"),
-        )
-        .await;
-    w.sim
-        .devices(
-            &server,
-            entries(std::slice::from_ref(&late), "AppleTV", "added"),
-        )
-        .await;
-    w.sim
-        .devices(
-            &server,
-            entries(std::slice::from_ref(&late), "AppleTV", "deleted"),
-        )
-        .await;
-    w.sim
-        .devices(
-            &server,
-            entries(std::slice::from_ref(&late), "AppleTV", "added"),
-        )
-        .await;
+    for (serial, family, op) in [
+        (&moved, "iPhone", "modified"),
+        (&late, "AppleTV", "added"),
+        (&late, "AppleTV", "deleted"),
+        (&late, "AppleTV", "added"),
+    ] {
+        w.sim
+            .devices(&server, entries(std::slice::from_ref(serial), family, op))
+            .await;
+    }
     w.sync(&id, false).await;
 
     let report = w.state(&id).await.sync.last_run.unwrap();

@@ -105,23 +105,33 @@ async fn the_schedule_queues_one_job_per_account_with_a_token() {
     assert!(app.apple.asked().is_empty(), "the fan-out calls nobody");
 }
 
-#[tokio::test]
-async fn a_job_syncs_its_account_and_a_garbled_message_is_dropped() {
-    let app = app_with(&[("a", true)]).await;
-    app.apple.fetch(Ok(DevicePage {
+/// Apple's last fetch page, listing one device.
+fn one_device_page(serial: &str, family: &str) -> DevicePage {
+    DevicePage {
         devices: vec![AdeDevice {
-            serial_number: "C02ABC".into(),
-            device_family: Some("Mac".into()),
+            serial_number: serial.into(),
+            device_family: Some(family.into()),
             ..AdeDevice::default()
         }],
         cursor: Some("c1".into()),
         more_to_follow: false,
-    }));
-    let sync = job(&SyncJob::Sync {
-        account: "a".into(),
+    }
+}
+
+/// The queue's message of an admin's "sync now" of `account`.
+fn requested_sync(account: &str) -> String {
+    job(&SyncJob::Sync {
+        account: account.into(),
         full: false,
         requested: true,
-    });
+    })
+}
+
+#[tokio::test]
+async fn a_job_syncs_its_account_and_a_garbled_message_is_dropped() {
+    let app = app_with(&[("a", true)]).await;
+    app.apple.fetch(Ok(one_device_page("C02ABC", "Mac")));
+    let sync = requested_sync("a");
     let Answer::Jobs(r) = app
         .handle(sqs(&[&sync, "{not json"]), "inv", NEVER)
         .await
@@ -171,20 +181,8 @@ async fn a_run_out_of_time_queues_its_continuation() {
 #[tokio::test]
 async fn a_purge_removes_the_accounts_own_pre_approvals() {
     let app = app_with(&[("a", true)]).await;
-    app.apple.fetch(Ok(DevicePage {
-        devices: vec![AdeDevice {
-            serial_number: "DMP1".into(),
-            device_family: Some("iPad".into()),
-            ..AdeDevice::default()
-        }],
-        cursor: Some("c1".into()),
-        more_to_follow: false,
-    }));
-    let sync = job(&SyncJob::Sync {
-        account: "a".into(),
-        full: false,
-        requested: true,
-    });
+    app.apple.fetch(Ok(one_device_page("DMP1", "iPad")));
+    let sync = requested_sync("a");
     app.handle(sqs(&[&sync]), "inv", NEVER).await.unwrap();
     assert!(app.devices.get("DMP1").is_some());
     let purge = job(&SyncJob::Purge {
