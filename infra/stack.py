@@ -208,6 +208,14 @@ class Stack:
         """How many instances an SQS event source may run at once (ScalingConfig; 1 if unset)."""
         return int(event["Properties"].get("ScalingConfig", {}).get("MaximumConcurrency", 1))
 
+    def sqs_messages_at_once(self, name: str) -> int:
+        """Queue messages a function may hold at once: for each SQS event source,
+        its instances (ScalingConfig) times its batch size."""
+        events = self.functions().get(name, {}).get("Events", {}).values()
+        return sum(
+            self.sqs_concurrency(e) * int(e["Properties"].get("BatchSize", 10)) for e in events if e["Type"] == "SQS"
+        )
+
     def processes_of(self, name: str, props: dict) -> int:
         """Processes to run for a function: as many as its SQS event sources may
         use at once (so a sender's ten pollers are not served by one process),
@@ -365,6 +373,7 @@ class Stack:
                             "pending": [r.action for r in proxy.rules if not r.fired and not r.hold],
                             "held": proxy.held(),
                             "calls": dict(proxy.calls),
+                            "sqs_messages_at_once": stack.sqs_messages_at_once(name),
                         }
                         for name, proxy in stack.faults.items()
                     }

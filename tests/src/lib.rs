@@ -485,6 +485,16 @@ impl Stack {
         )
     }
 
+    /// Queue messages `function` may hold at once, as the template sets its SQS
+    /// event sources (instances times batch size): what a crash of every
+    /// instance can leave in flight.
+    pub async fn sqs_messages_at_once(&self, function: &str) -> usize {
+        let v = self.control().await;
+        let n = v[function]["sqs_messages_at_once"].as_u64();
+        n.and_then(|n| usize::try_from(n).ok())
+            .unwrap_or_else(|| panic!("the stack reports no SQS event source of {function}: {v}"))
+    }
+
     /// DynamoDB requests `function` has made so far (counted by its fault proxy).
     pub async fn dynamodb_calls(&self, function: &str) -> u64 {
         self.control().await[function]["calls"]
