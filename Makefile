@@ -41,7 +41,8 @@ unit: venv $(OPENSSL)
 	cd infra && ../$(VPY) -m unittest discover -s emulator/tests -t .
 	# Apple's device-assignment API as the local stack serves it: Apple's checks, limits and errors.
 	cd infra && ../$(VPY) -m unittest discover -s ade_simulator/tests -t .
-	cd infra && ../$(VPY) -m unittest test_check_layers
+	# The local stack picks its ports below the ephemeral range, so no outbound connection takes one first.
+	cd infra && ../$(VPY) -m unittest test_check_layers test_free_port
 
 # Integration tests run against a stack of their own on free ports, stopped afterwards.
 # Selected with --workspace --test NAME (not -p): the workspace-wide feature set is

@@ -52,10 +52,7 @@ ADE_SIMULATOR_PORT = 4567
 log = logging.getLogger("stack")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+free_port = supervisor.free_port
 
 
 def port_in_use(port: int) -> bool:

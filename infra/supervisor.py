@@ -29,6 +29,7 @@ import http.server
 import json
 import logging
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -147,10 +148,54 @@ def close_servers(servers: list) -> list[threading.Thread]:
     return threads
 
 
-def _free_port() -> int:
+# Free ports are picked now and listened on later (the admin page's once the whole stack is up).
+# One from the kernel's ephemeral range can meanwhile become the local port of any outbound
+# connection (a relay polling, a function calling the emulator), and the stack then fails to
+# start with "Address already in use". So they come from below that range, and never twice.
+FIRST_PORT = 20000
+_handed_out: set[int] = set()
+_ports_lock = threading.Lock()
+
+
+def ephemeral_ports() -> tuple[int, int]:
+    """The range outbound connections take their local ports from."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = f.read().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        # Linux's default starts at 32768, macOS's and the BSDs' at 49152: below both.
+        return 32768, 65535
+
+
+def free_port(within: range | None = None) -> int:
+    """A port on 127.0.0.1 that nothing listens on, not handed out before by this process."""
+    if within is None:
+        low, _ = ephemeral_ports()
+        within = range(FIRST_PORT, low)
+    with _ports_lock:
+        for _ in range(200):
+            port = random.choice(within)
+            if port not in _handed_out and _bindable(port):
+                _handed_out.add(port)
+                return port
+        # No room below the ephemeral range (a host that starts it low): the kernel's pick.
+        while True:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            if port not in _handed_out:
+                _handed_out.add(port)
+                return port
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def _end_to_end(headers) -> dict:
