@@ -67,6 +67,40 @@ fn invite(row: u64) -> Invite {
     }
 }
 
+/// The outcome a sender records once the provider accepted the invite.
+fn sent<'a>(r: &'a InviteRef, token: &'a str, message_id: &'a str) -> Transition<'a> {
+    Transition {
+        invite: r,
+        attempt: 1,
+        from: InviteState::Sending,
+        to: InviteState::Sent,
+        token: Some(token),
+        message_id: Some(message_id),
+        reason: None,
+    }
+}
+
+/// Invites of `origin` at `rows`, recorded and claimed (attempt 1, token "t").
+async fn recorded_and_claimed(outbox: &DynamoOutbox, origin: &str, rows: &[u64]) -> Vec<InviteRef> {
+    let entries: Vec<_> = rows
+        .iter()
+        .map(|&row| OutboxEntry {
+            origin: origin.into(),
+            invite: invite(row),
+        })
+        .collect();
+    outbox.record(&entries).await.expect("recorded");
+    let until = shared::clock::epoch_now() + 120;
+    let refs: Vec<_> = rows
+        .iter()
+        .map(|&row| InviteRef::new(origin, row))
+        .collect();
+    for r in &refs {
+        outbox.claim(r, 1, "t", until).await.expect("claimed");
+    }
+    refs
+}
+
 #[tokio::test]
 async fn a_claim_is_taken_once_and_its_outcome_needs_its_token() {
     let (_fake, sdk) = fake(100.0, (0, 0, 0)).await;
@@ -101,19 +135,19 @@ async fn a_claim_is_taken_once_and_its_outcome_needs_its_token() {
         outbox.claim(&r, 2, "b", until).await.expect("answered"),
         Claimed::OtherAttempt { attempt: 1 }
     ));
-    let sent = |token| Transition {
-        invite: &r,
-        attempt: 1,
-        from: InviteState::Sending,
-        to: InviteState::Sent,
-        token: Some(token),
-        message_id: Some("m1"),
-        reason: None,
-    };
-    assert!(!outbox.transition(&sent("b")).await.expect("answered"));
-    assert!(outbox.transition(&sent("a")).await.expect("recorded"));
+    assert!(!outbox
+        .transition(&sent(&r, "b", "m1"))
+        .await
+        .expect("answered"));
+    assert!(outbox
+        .transition(&sent(&r, "a", "m1"))
+        .await
+        .expect("recorded"));
     assert!(
-        !outbox.transition(&sent("a")).await.expect("answered"),
+        !outbox
+            .transition(&sent(&r, "a", "m1"))
+            .await
+            .expect("answered"),
         "once"
     );
     let tally = outbox.tally("o1", 1).await;
@@ -173,30 +207,8 @@ async fn transactions_on_one_counter_conflict_and_are_retried() {
     let (fake, sdk) = fake(100.0, (50, 0, 0)).await;
     let outbox = outbox(&sdk);
     // Two rows on one counter item (row % SHARDS).
-    let rows = [2, 2 + shared::aws::outbox::SHARDS];
-    let entries: Vec<_> = rows
-        .into_iter()
-        .map(|row| OutboxEntry {
-            origin: "o3".into(),
-            invite: invite(row),
-        })
-        .collect();
-    outbox.record(&entries).await.expect("recorded");
-    let until = shared::clock::epoch_now() + 120;
-    let refs = rows.map(|row| InviteRef::new("o3", row));
-    for r in &refs {
-        outbox.claim(r, 1, "t", until).await.expect("claimed");
-    }
-    let transition = |r| Transition {
-        invite: r,
-        attempt: 1,
-        from: InviteState::Sending,
-        to: InviteState::Sent,
-        token: Some("t"),
-        message_id: Some("m"),
-        reason: None,
-    };
-    let (a, b) = (transition(&refs[0]), transition(&refs[1]));
+    let refs = recorded_and_claimed(&outbox, "o3", &[2, 2 + shared::aws::outbox::SHARDS]).await;
+    let (a, b) = (sent(&refs[0], "t", "m"), sent(&refs[1], "t", "m"));
     let (a, b) = tokio::join!(outbox.transition(&a), outbox.transition(&b));
     assert!(a.expect("recorded") && b.expect("recorded"));
     let stats = fake.dynamo.lock().expect("dynamo").stats();
@@ -216,31 +228,8 @@ async fn many_transitions_on_one_counter_all_record() {
     let outbox = outbox(&sdk);
     let shards = shared::aws::outbox::SHARDS;
     let rows: Vec<u64> = (0..12).map(|k| 2 + k * shards).collect();
-    let entries: Vec<_> = rows
-        .iter()
-        .map(|&row| OutboxEntry {
-            origin: "o4".into(),
-            invite: invite(row),
-        })
-        .collect();
-    outbox.record(&entries).await.expect("recorded");
-    let until = shared::clock::epoch_now() + 120;
-    let refs: Vec<_> = rows.iter().map(|&row| InviteRef::new("o4", row)).collect();
-    for r in &refs {
-        outbox.claim(r, 1, "t", until).await.expect("claimed");
-    }
-    let transitions: Vec<_> = refs
-        .iter()
-        .map(|r| Transition {
-            invite: r,
-            attempt: 1,
-            from: InviteState::Sending,
-            to: InviteState::Sent,
-            token: Some("t"),
-            message_id: Some("m"),
-            reason: None,
-        })
-        .collect();
+    let refs = recorded_and_claimed(&outbox, "o4", &rows).await;
+    let transitions: Vec<_> = refs.iter().map(|r| sent(r, "t", "m")).collect();
     let results = futures::future::join_all(transitions.iter().map(|t| outbox.transition(t))).await;
     assert!(results.iter().all(|r| matches!(r, Ok(true))), "{results:?}");
     let stats = fake.dynamo.lock().expect("dynamo").stats();
