@@ -14,8 +14,10 @@
 //!
 //! The ledger recognises a serial that comes back by [`MEMORY_SLOTS`] slots
 //! of 4-byte tags (a serial's slot and tag come from a hash of it; a new
-//! serial takes its slot over): a return is recognised while fewer than
-//! about that many other new serials came from the address in between. The
+//! serial takes its slot over): each other new serial from the address in
+//! between forgets it with a chance of 1 in [`MEMORY_SLOTS`], so a return is
+//! recognised with a chance of (63/64)^k after k others (78 % after 16, 37 %
+//! after 64), and a serial forgotten is remembered again as new. The
 //! serials with records of their own are remembered apart (at most
 //! `OWN_FIRST + PROMOTIONS` tags), so a flood never evicts them.
 
@@ -103,6 +105,15 @@ fn digest(parts: &[&[u8]]) -> [u8; 32] {
     h.finalize().into()
 }
 
+/// Where a ledger remembers `serial` (the same for every address and hour).
+pub fn mark_of(serial: &str) -> Mark {
+    let d = digest(&[b"denial-mark", serial.as_bytes()]);
+    Mark {
+        slot: u32::from_be_bytes([d[0], d[1], d[2], d[3]]) % MEMORY_SLOTS,
+        tag: [d[4], d[5], d[6], d[7]],
+    }
+}
+
 impl Denial {
     pub fn hour(&self) -> u64 {
         self.at / Self::WINDOW_SECS
@@ -122,11 +133,7 @@ impl Denial {
 
     /// Where the ledger remembers this serial.
     pub fn mark(&self) -> Mark {
-        let d = digest(&[b"denial-mark", self.serial.as_bytes()]);
-        Mark {
-            slot: u32::from_be_bytes([d[0], d[1], d[2], d[3]]) % MEMORY_SLOTS,
-            tag: [d[4], d[5], d[6], d[7]],
-        }
+        mark_of(&self.serial)
     }
 
     /// The sample place this serial may fill (if still empty), and what it shows.
