@@ -33,14 +33,17 @@ pub enum Domain {
     EnrollmentToken,
     /// The fingerprint of the pre-approval a token was judged against (under the token key).
     PreApproval,
+    /// The tag a denials ledger remembers a serial by (under its own derived key).
+    DenialMark,
 }
 
 impl Domain {
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::PasswordHash,
         Self::Subkey,
         Self::EnrollmentToken,
         Self::PreApproval,
+        Self::DenialMark,
     ];
 
     pub fn label(self) -> &'static str {
@@ -49,6 +52,7 @@ impl Domain {
             Self::Subkey => "preapprove/subkey/v2",
             Self::EnrollmentToken => "preapprove/enrollment-token/v2",
             Self::PreApproval => "preapprove/pre-approval/v2",
+            Self::DenialMark => "preapprove/denial-mark/v2",
         }
     }
 }
@@ -58,6 +62,7 @@ impl Domain {
 pub enum Purpose {
     EnrollmentToken,
     InviteSeal,
+    DenialMark,
 }
 
 impl Purpose {
@@ -65,6 +70,7 @@ impl Purpose {
         match self {
             Self::EnrollmentToken => "enrollment-token",
             Self::InviteSeal => "invite-seal",
+            Self::DenialMark => "denial-mark",
         }
     }
 }
@@ -230,7 +236,11 @@ mod tests {
         // A derived key's input, split anywhere into a serial and a password,
         // is never a password hash's input: the labels differ, and a framed
         // input decodes one way only.
-        for purpose in [Purpose::EnrollmentToken, Purpose::InviteSeal] {
+        for purpose in [
+            Purpose::EnrollmentToken,
+            Purpose::InviteSeal,
+            Purpose::DenialMark,
+        ] {
             let derived = framed(Domain::Subkey, &[purpose.name().as_bytes()]);
             for cut in 0..=derived.len() {
                 let (serial, password) = derived.split_at(cut);
@@ -266,6 +276,11 @@ mod tests {
         let key = PasswordKey::new(vec![7u8; 32]).unwrap();
         let token = key.subkey(Purpose::EnrollmentToken);
         assert_ne!(token, key.subkey(Purpose::InviteSeal));
+        assert_ne!(token, key.subkey(Purpose::DenialMark));
+        assert_ne!(
+            key.subkey(Purpose::InviteSeal),
+            key.subkey(Purpose::DenialMark)
+        );
         assert_ne!(token, key.subkey_v1(b"enrollment-token/v1"));
         assert_ne!(
             token,

@@ -15,6 +15,7 @@ use lambda_http::http::{header, Method, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
+use shared::admission::grouping::MarkKey;
 use shared::admission::{
     decide, password_due, AdmissionRequest, AdmissionStore, Compared, Credential, Decision, Denial,
     DueCheck, Enrolled, Enrollment, Expect, Grant, PublicReason, Recorded, TokenKey,
@@ -31,6 +32,8 @@ pub struct App<S> {
     pub password_key: PasswordKey,
     /// Derived from the password key once, at start.
     pub tokens: TokenKey,
+    /// How a denials ledger knows a serial; derived once, at start.
+    pub marks: MarkKey,
     /// Each decision's event, published after the answer ([`crate::after_response`]).
     pub events: Outgoing,
 }
@@ -39,6 +42,7 @@ impl<S> App<S> {
     pub fn new(store: S, password_key: PasswordKey) -> Self {
         Self {
             tokens: TokenKey::derive(&password_key),
+            marks: MarkKey::derive(&password_key),
             events: Outgoing::default(),
             store,
             password_key,
@@ -384,6 +388,7 @@ async fn settle<S: AdmissionStore>(app: &App<S>, a: &Attempt<'_>, decision: &Dec
         endpoint: a.endpoint.name(),
         at: a.now,
         source_ip: a.source_ip.clone(),
+        mark: app.marks.mark(&request.serial),
     };
     let (id, grouped) = match app.store.record_denial(&denial).await {
         Ok(Recorded::Created { id }) => (id, false),

@@ -12,49 +12,84 @@
 //! `OWN_FIRST + PROMOTIONS` serials with records of their own (each one per
 //! precise reason), and one ledger.
 //!
-//! The ledger recognises a serial that comes back by [`MEMORY_SLOTS`] slots
-//! of 4-byte tags (a serial's slot and tag come from a hash of it; a new
-//! serial takes its slot over): each other new serial from the address in
-//! between forgets it with a chance of 1 in [`MEMORY_SLOTS`], so a return is
-//! recognised with a chance of (63/64)^k after k others (78 % after 16, 37 %
-//! after 64), and a serial forgotten is remembered again as new. The
-//! serials with records of their own are remembered apart (at most
-//! `OWN_FIRST + PROMOTIONS` tags), so a flood never evicts them.
+//! The ledger recognises a serial that comes back by its [`Mark`], a 4-byte
+//! keyed MAC of the serial, kept in a [`Memory`] of two generations of at
+//! most [`GENERATION`] marks each: a new serial's mark joins the current
+//! generation; when that is full, it becomes the previous one (the one
+//! before is forgotten) and a new one starts. So a serial is remembered
+//! until at least [`GENERATION`] other new serials from its address came
+//! after it (at most twice that), whatever those serials are: a real device
+//! that tries again within that many is recognised every time. A serial
+//! forgotten is counted as new again. The serials with records of their
+//! own are remembered apart (at most `OWN_FIRST + PROMOTIONS` marks), so a
+//! flood never evicts them. The mark is keyed with a key derived from the
+//! password secret, so a caller cannot make up serials that share a mark
+//! with one the ledger remembers (with a plain hash, 2^32 tries found one,
+//! and each such serial got a record of its own, unbounded).
 
 use sha2::{Digest, Sha256};
 
-use super::store::Denial;
+use super::store::{Denial, Mark};
+use crate::password::{domain_mac, Domain, PasswordKey, Purpose};
 
 /// New serials per address and hour that get records of their own.
 pub const OWN_FIRST: u64 = 4;
 /// Returning serials per address and hour that get records of their own.
 pub const PROMOTIONS: u64 = 5;
-/// Slots of the ledger's memory of the serials it counted.
-pub const MEMORY_SLOTS: u32 = 64;
+/// Marks in one generation of the ledger's memory.
+pub const GENERATION: usize = 40;
 /// Serials the ledger shows as a sample, each cut to [`SAMPLE_BYTES`].
 pub const SAMPLE: u32 = 4;
 pub const SAMPLE_BYTES: usize = 24;
 /// How long a ledger that never became a row is kept (it only counts).
 pub const LEDGER_SECS: u64 = 2 * 3600;
 
-/// Where a serial's ledger remembers it: a slot and a tag.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Mark {
-    pub slot: u32,
-    pub tag: [u8; 4],
+/// The key of the marks, derived from the password secret once, at start.
+#[derive(Clone)]
+pub struct MarkKey([u8; 32]);
+
+impl MarkKey {
+    pub fn derive(secret: &PasswordKey) -> Self {
+        Self(secret.subkey(Purpose::DenialMark))
+    }
+
+    /// The same for every address and hour.
+    pub fn mark(&self, serial: &str) -> Mark {
+        use hmac::Mac;
+        let m = domain_mac(&self.0, Domain::DenialMark, &[serial.as_bytes()])
+            .finalize()
+            .into_bytes();
+        Mark([m[0], m[1], m[2], m[3]])
+    }
 }
 
-impl Mark {
-    /// The tag as text (how the ledger's set of serials with records of their own holds it).
-    pub fn tag_hex(&self) -> String {
-        hex::encode(self.tag)
+/// The marks of the new serials a ledger counted last: the current
+/// generation and the one before it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Memory {
+    pub recent: Vec<Mark>,
+    pub earlier: Vec<Mark>,
+}
+
+impl Memory {
+    pub fn knows(&self, mark: &Mark) -> bool {
+        self.recent.contains(mark) || self.earlier.contains(mark)
+    }
+
+    /// Remembers a new serial's mark, forgetting the generation before the
+    /// current one if that is full.
+    pub fn remember(&mut self, mark: Mark) {
+        if self.recent.len() >= GENERATION {
+            self.earlier = std::mem::take(&mut self.recent);
+        }
+        self.recent.push(mark);
     }
 }
 
 /// What the ledger knew of the serial when the attempt reached it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Seen {
-    /// Not in its memory: a new serial (or one evicted since).
+    /// Not in its memory: a new serial (or one forgotten since).
     New,
     /// Counted in the ledger before: it came back.
     Counted,
@@ -105,15 +140,6 @@ fn digest(parts: &[&[u8]]) -> [u8; 32] {
     h.finalize().into()
 }
 
-/// Where a ledger remembers `serial` (the same for every address and hour).
-pub fn mark_of(serial: &str) -> Mark {
-    let d = digest(&[b"denial-mark", serial.as_bytes()]);
-    Mark {
-        slot: u32::from_be_bytes([d[0], d[1], d[2], d[3]]) % MEMORY_SLOTS,
-        tag: [d[4], d[5], d[6], d[7]],
-    }
-}
-
 impl Denial {
     pub fn hour(&self) -> u64 {
         self.at / Self::WINDOW_SECS
@@ -129,11 +155,6 @@ impl Denial {
             &self.hour().to_be_bytes(),
         ]);
         format!("src-{}", hex::encode(&d[..16]))
-    }
-
-    /// Where the ledger remembers this serial.
-    pub fn mark(&self) -> Mark {
-        mark_of(&self.serial)
     }
 
     /// The sample place this serial may fill (if still empty), and what it shows.
@@ -162,7 +183,12 @@ mod tests {
             endpoint: "admission",
             at,
             source_ip: ip.map(str::to_owned),
+            mark: key().mark(serial),
         }
+    }
+
+    fn key() -> MarkKey {
+        MarkKey::derive(&PasswordKey::new(vec![7u8; 32]).unwrap())
     }
 
     #[test]
@@ -207,14 +233,54 @@ mod tests {
     }
 
     #[test]
-    fn marks_and_samples_are_bounded() {
+    fn samples_are_bounded() {
         let long = "X".repeat(200) + "é";
-        let d = denial(&long, None, 0);
-        assert!(d.mark().slot < MEMORY_SLOTS);
-        let (place, shown) = d.sample_entry();
+        let (place, shown) = denial(&long, None, 0).sample_entry();
         assert!(place < SAMPLE && shown.len() <= SAMPLE_BYTES);
         let e = denial(&"é".repeat(40), None, 0).sample_entry().1;
         assert!(e.len() <= SAMPLE_BYTES && e.chars().all(|c| c == 'é'));
-        assert_eq!(d.mark(), denial(&long, Some("192.0.2.1"), 99_999).mark());
+    }
+
+    /// A caller who knows the code but not the secret cannot say which
+    /// serials share a mark: the same serials under another key share none
+    /// of the pairs, and a mark is not the plain hash of the serial.
+    #[test]
+    fn a_mark_cannot_be_made_without_the_key() {
+        let ours = key();
+        let theirs = MarkKey::derive(&PasswordKey::new(vec![8u8; 32]).unwrap());
+        let serials: Vec<String> = (0..1000).map(|n| format!("SER{n}")).collect();
+        let differ = serials
+            .iter()
+            .filter(|s| ours.mark(s) != theirs.mark(s))
+            .count();
+        assert_eq!(differ, serials.len());
+        assert_eq!(ours.mark("SER1"), ours.mark("SER1"), "stable under one key");
+        let plain = digest(&[b"denial-mark", b"SER1"]);
+        assert_ne!(ours.mark("SER1").0, plain[4..8]);
+    }
+
+    /// A serial is recognised until at least a generation of other new
+    /// serials came after it, and forgotten after at most two.
+    #[test]
+    fn the_memory_keeps_a_serial_for_at_least_one_generation() {
+        let k = key();
+        for before in 0..3 * GENERATION {
+            let mut memory = Memory::default();
+            for n in 0..before {
+                memory.remember(k.mark(&format!("EARLIER{n}")));
+            }
+            let real = k.mark("REAL");
+            memory.remember(real);
+            let mut others = 0;
+            while memory.knows(&real) {
+                memory.remember(k.mark(&format!("OTHER{others}")));
+                others += 1;
+                assert!(memory.recent.len() + memory.earlier.len() <= 2 * GENERATION);
+            }
+            assert!(
+                (GENERATION + 1..=2 * GENERATION).contains(&others),
+                "after {before}: forgotten after {others} others"
+            );
+        }
     }
 }

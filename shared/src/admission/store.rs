@@ -28,6 +28,19 @@ pub struct Denial {
     pub at: u64,
     /// The caller's address as API Gateway saw it.
     pub source_ip: Option<String>,
+    /// How its address's ledger knows the serial ([`super::grouping::MarkKey`]).
+    pub mark: Mark,
+}
+
+/// How a denials ledger knows a serial: 4 bytes of a keyed MAC of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Mark(pub [u8; 4]);
+
+impl Mark {
+    /// As text (how the ledger's set of serials with records of their own holds it).
+    pub fn hex(&self) -> String {
+        hex::encode(self.0)
+    }
 }
 
 impl Denial {

@@ -4,11 +4,19 @@
 //! `UpdateItem`s only, so concurrent denials from one address lose no count
 //! and never take more than the bounded number of records of their own.
 //!
+//! The ledger's [`Memory`] is two lists of marks, `recent` and `earlier`:
+//! a new serial is appended to `recent` while it holds fewer than
+//! [`GENERATION`] (one request); when it is full the refusal says so, and a
+//! second request moves `recent` to `earlier` and starts `recent` afresh with
+//! the serial, once per [`GENERATION`] new serials. Neither needs a read
+//! first, and concurrent writers only meet at that turn.
+//!
 //! Requests per denial, all `UpdateItem` on this table (the serial's and the
 //! address's history decide, never the stored devices, as the ledger is
 //! reached first whatever the reason):
 //! - a new serial once the address's budget is spent: 1 (counted in the
-//!   ledger), 2 the first time (the ledger becomes a row);
+//!   ledger), 2 the first time (the ledger becomes a row), 1 more for the one
+//!   new serial in [`GENERATION`] that turns the memory over;
 //! - a serial with a record of its own: 2 (the ledger's refusal, the record);
 //! - a new or returning serial that claims a record: 3 (count or refusal,
 //!   claim, record), at most `OWN_FIRST + PROMOTIONS` times per address and
@@ -25,19 +33,21 @@ use aws_sdk_dynamodb::Client;
 use super::items::{get_n, n, s, Item};
 use super::sdk::sdk_error;
 use crate::admission::grouping::{
-    route, LedgerState, Mark, Route, Seen, LEDGER_SECS, OWN_FIRST, PROMOTIONS,
+    route, LedgerState, Memory, Route, Seen, GENERATION, LEDGER_SECS, OWN_FIRST, PROMOTIONS,
 };
+use crate::admission::store::Mark;
 use crate::admission::{Denial, Recorded};
 use crate::clock::rfc3339;
 use crate::port_error::PortError;
 
 /// The partition of the `by-time` index that lists every row of Blocked attempts.
 pub const KIND: &str = "denial";
-/// Ledger attributes: its memory's slots are `m0`..`m63`, its sample `x0`..`x3`.
+/// Ledger attributes: its memory is `recent` and `earlier`, its sample `x0`..`x3`.
 pub const GROUPED: &str = "grouped";
 pub const SERIALS: &str = "serials";
 pub const SAMPLE_PREFIX: &str = "x";
-const SLOT_PREFIX: &str = "m";
+const RECENT: &str = "recent";
+const EARLIER: &str = "earlier";
 const OWNS: &str = "owns";
 const OWN: &str = "own";
 const PROMOTED: &str = "promoted";
@@ -65,6 +75,22 @@ enum Counted {
     Known(Item),
 }
 
+/// Where a new serial's mark goes in the ledger's memory.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// At the end of `recent`, if it has room.
+    Append,
+    /// `recent` becomes `earlier`, and a new `recent` starts with it, if `recent` is full.
+    TurnOver,
+    /// Nowhere: counted, not remembered.
+    Nowhere,
+}
+
+/// Rounds of append and turn-over before a new serial is counted without
+/// being remembered: each round fails only if a whole generation of other
+/// new serials from the address was counted meanwhile.
+const ROUNDS: usize = 3;
+
 fn state(ledger: &Item) -> LedgerState {
     LedgerState {
         own: get_n(ledger, OWN),
@@ -74,7 +100,31 @@ fn state(ledger: &Item) -> LedgerState {
 }
 
 fn remembers_own(ledger: &Item, mark: &Mark) -> bool {
-    matches!(ledger.get(OWNS), Some(AttributeValue::Ss(tags)) if tags.contains(&mark.tag_hex()))
+    matches!(ledger.get(OWNS), Some(AttributeValue::Ss(tags)) if tags.contains(&mark.hex()))
+}
+
+fn marks(ledger: &Item, attr: &str) -> Vec<Mark> {
+    let Some(AttributeValue::L(list)) = ledger.get(attr) else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter_map(|v| match v {
+            AttributeValue::B(b) => <[u8; 4]>::try_from(b.as_ref()).ok().map(Mark),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The ledger's memory as the item holds it.
+fn memory(ledger: &Item) -> Memory {
+    Memory {
+        recent: marks(ledger, RECENT),
+        earlier: marks(ledger, EARLIER),
+    }
+}
+
+fn mark_value(mark: &Mark) -> AttributeValue {
+    AttributeValue::B(Blob::new(mark.0.to_vec()))
 }
 
 fn is_refused(e: &UpdateItemError) -> bool {
@@ -83,8 +133,8 @@ fn is_refused(e: &UpdateItemError) -> bool {
 
 impl DenialWrites<'_> {
     pub async fn record(&self, d: &Denial) -> Result<Recorded, PortError> {
-        let mark = d.mark();
-        match self.count_new(d, &mark).await? {
+        let mark = d.mark;
+        match self.count_new(d).await? {
             Counted::New(before) => {
                 let before = state(&before);
                 if route(Seen::New, &before) == Route::ClaimFirst {
@@ -154,38 +204,81 @@ impl DenialWrites<'_> {
         (req, set)
     }
 
-    /// Counts the attempt in the ledger as a new serial's, unless the ledger
-    /// remembers the serial (counted before, or with a record of its own).
-    async fn count_new(&self, d: &Denial, mark: &Mark) -> Result<Counted, PortError> {
-        let (place, shown) = d.sample_entry();
+    /// Counts the attempt in the ledger as a new serial's and remembers it,
+    /// unless the ledger remembers the serial (counted before, or with a
+    /// record of its own).
+    async fn count_new(&self, d: &Denial) -> Result<Counted, PortError> {
+        for _ in 0..ROUNDS {
+            for place in [Place::Append, Place::TurnOver] {
+                // None: `recent` is full (for an append) or was just
+                // turned over by another attempt (for a turn-over).
+                if let Some(counted) = self.count_at(d, place).await? {
+                    return Ok(counted);
+                }
+            }
+        }
+        self.count_at(d, Place::Nowhere).await?.ok_or_else(|| {
+            PortError::new(
+                "record denial",
+                "the ledger refused a count it had no reason to refuse",
+            )
+        })
+    }
+
+    /// One conditional count of a new serial, its mark put at `place`:
+    /// `None` when refused only for the memory's room, not for knowing the serial.
+    async fn count_at(&self, d: &Denial, place: Place) -> Result<Option<Counted>, PortError> {
+        let (sample_at, shown) = d.sample_entry();
         let (req, set) = Self::last_attempt(self.update(d.ledger_id()), d);
-        let result = req
+        let unknown = "NOT contains(#owns, :mark_hex) AND NOT contains(#recent, :mark) \
+                       AND NOT contains(#earlier, :mark)";
+        let (remember, room) = match place {
+            Place::Append => (
+                ", #recent = list_append(if_not_exists(#recent, :none), :marks)",
+                "(attribute_not_exists(#recent) OR size(#recent) < :generation) AND ",
+            ),
+            Place::TurnOver => (
+                ", #earlier = #recent, #recent = :marks",
+                "size(#recent) >= :generation AND ",
+            ),
+            Place::Nowhere => ("", ""),
+        };
+        let mut req = req
             .update_expression(format!(
-                "SET {set}, #slot = :tag, #sample = if_not_exists(#sample, :shown), \
+                "SET {set}{remember}, #sample = if_not_exists(#sample, :shown), \
                  expires_at = if_not_exists(expires_at, :short) ADD attempts :one, #serials :one"
             ))
-            .condition_expression(
-                "NOT contains(#owns, :tag_hex) AND (attribute_not_exists(#slot) OR #slot <> :tag)",
-            )
-            .expression_attribute_names("#slot", format!("{SLOT_PREFIX}{}", mark.slot))
-            .expression_attribute_names("#sample", format!("{SAMPLE_PREFIX}{place}"))
+            .condition_expression(format!("{room}{unknown}"))
+            .expression_attribute_names("#recent", RECENT)
+            .expression_attribute_names("#earlier", EARLIER)
+            .expression_attribute_names("#sample", format!("{SAMPLE_PREFIX}{sample_at}"))
             .expression_attribute_names("#owns", OWNS)
             .expression_attribute_names("#serials", SERIALS)
-            .expression_attribute_values(":tag", AttributeValue::B(Blob::new(mark.tag.to_vec())))
-            .expression_attribute_values(":tag_hex", s(mark.tag_hex()))
+            .expression_attribute_values(":mark", mark_value(&d.mark))
+            .expression_attribute_values(":mark_hex", s(d.mark.hex()))
             .expression_attribute_values(":shown", s(shown))
             .expression_attribute_values(":short", n(d.at + LEDGER_SECS))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(out) => Ok(Counted::New(out.attributes.unwrap_or_default())),
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        if place != Place::Nowhere {
+            req = req
+                .expression_attribute_values(":marks", AttributeValue::L(vec![mark_value(&d.mark)]))
+                .expression_attribute_values(":generation", n(GENERATION as u64));
+        }
+        if place == Place::Append {
+            req = req.expression_attribute_values(":none", AttributeValue::L(Vec::new()));
+        }
+        match req.send().await {
+            Ok(out) => Ok(Some(Counted::New(out.attributes.unwrap_or_default()))),
             Err(e) => match e.as_service_error() {
                 Some(UpdateItemError::ConditionalCheckFailedException(refused)) => {
                     let ledger = refused.item().cloned().ok_or_else(|| {
                         PortError::new("record denial", "the refusal did not return the ledger")
                     })?;
-                    Ok(Counted::Known(ledger))
+                    if remembers_own(&ledger, &d.mark) || memory(&ledger).knows(&d.mark) {
+                        Ok(Some(Counted::Known(ledger)))
+                    } else {
+                        Ok(None)
+                    }
                 }
                 _ => Err(sdk_error("record denial", e)),
             },
@@ -211,14 +304,14 @@ impl DenialWrites<'_> {
             .update(d.ledger_id())
             .update_expression(format!("ADD #counter :one, #owns :tags{uncount}"))
             .condition_expression(
-                "(attribute_not_exists(#counter) OR #counter < :max) AND NOT contains(#owns, :tag_hex)",
+                "(attribute_not_exists(#counter) OR #counter < :max) AND NOT contains(#owns, :mark_hex)",
             )
             .expression_attribute_names("#counter", counter)
             .expression_attribute_names("#owns", OWNS)
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":max", n(max))
-            .expression_attribute_values(":tags", AttributeValue::Ss(vec![mark.tag_hex()]))
-            .expression_attribute_values(":tag_hex", s(mark.tag_hex()))
+            .expression_attribute_values(":tags", AttributeValue::Ss(vec![mark.hex()]))
+            .expression_attribute_values(":mark_hex", s(mark.hex()))
             .return_values(ReturnValue::None)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         if counter == OWN {
@@ -375,20 +468,17 @@ pub fn item_size(item: &Item) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::admission::grouping::{MEMORY_SLOTS, SAMPLE, SAMPLE_BYTES};
+    use crate::admission::grouping::{SAMPLE, SAMPLE_BYTES};
 
-    /// The largest ledger there can be: every slot and sample place taken,
+    /// The largest ledger there can be: both generations of its memory full, every sample place taken,
     /// the longest address, precise reason and counts of a year of attempts.
     #[test]
     fn a_ledger_fits_one_write_unit() {
         let mut item = Item::new();
         item.insert("denial_id".into(), s(format!("src-{}", "f".repeat(32))));
-        for i in 0..MEMORY_SLOTS {
-            item.insert(
-                format!("{SLOT_PREFIX}{i}"),
-                AttributeValue::B(Blob::new(vec![0xff; 4])),
-            );
-        }
+        let full = AttributeValue::L(vec![mark_value(&Mark([0xff; 4])); GENERATION]);
+        item.insert(RECENT.into(), full.clone());
+        item.insert(EARLIER.into(), full);
         for i in 0..SAMPLE {
             item.insert(
                 format!("{SAMPLE_PREFIX}{i}"),
@@ -422,6 +512,7 @@ mod tests {
         }
         let size = item_size(&item);
         // One write unit covers 1 KB; the index's copy adds 100 bytes of its own.
+        eprintln!("largest ledger: {size} bytes");
         assert!(size <= 1024 - 100, "{size} bytes");
     }
 }

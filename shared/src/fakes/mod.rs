@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::io::{self, Cursor};
 use std::sync::{Arc, Mutex};
 
-use crate::admission::grouping::{route, LedgerState, Route, Seen};
+use crate::admission::grouping::{route, LedgerState, Memory, Route, Seen};
 use crate::admission::lockout::Claim;
 use crate::admission::{
     AdmissionStore, Denial, Enrolled, Enrollment, Expect, Lookup, Recorded, StoredDevice,
@@ -553,7 +553,7 @@ pub struct MemoryLedger {
     /// The last attempt counted here.
     pub last: Option<Denial>,
     pub sample: BTreeMap<u32, String>,
-    pub memory: HashMap<u32, [u8; 4]>,
+    pub memory: Memory,
     /// Tags of the serials with records of their own.
     pub owns: HashSet<String>,
     pub own: u64,
@@ -614,7 +614,7 @@ impl AdmissionStore for MemoryAdmission {
     async fn record_denial(&self, denial: &Denial) -> Result<Recorded, PortError> {
         self.check("record_denial")?;
         self.denials.lock().unwrap().push(denial.clone());
-        let mark = denial.mark();
+        let mark = denial.mark;
         let ledger_id = denial.ledger_id();
         {
             // One lock: what the adapter's conditional writes make atomic.
@@ -625,9 +625,9 @@ impl AdmissionStore for MemoryAdmission {
                     source_ip: denial.source_ip.clone(),
                     ..MemoryLedger::default()
                 });
-            let seen = if ledger.owns.contains(&mark.tag_hex()) {
+            let seen = if ledger.owns.contains(&mark.hex()) {
                 Seen::Own
-            } else if ledger.memory.get(&mark.slot) == Some(&mark.tag) {
+            } else if ledger.memory.knows(&mark) {
                 Seen::Counted
             } else {
                 Seen::New
@@ -638,17 +638,17 @@ impl AdmissionStore for MemoryAdmission {
                 opened: ledger.opened,
             };
             if seen == Seen::New {
-                ledger.memory.insert(mark.slot, mark.tag);
+                ledger.memory.remember(mark);
             }
             match route(seen, &state) {
                 Route::Own => {}
                 Route::ClaimFirst => {
                     ledger.own += 1;
-                    ledger.owns.insert(mark.tag_hex());
+                    ledger.owns.insert(mark.hex());
                 }
                 Route::ClaimReturn => {
                     ledger.promoted += 1;
-                    ledger.owns.insert(mark.tag_hex());
+                    ledger.owns.insert(mark.hex());
                 }
                 Route::Ledger => {
                     ledger.attempts += 1;
