@@ -270,7 +270,8 @@ async fn a_flood_of_new_serials_from_one_address_costs_at_most_ten_items_and_eve
     // Windows is refused whatever the setting, so this test does not depend on it.
     let attempt =
         |serial: &str| json!({"serial_number": serial, "platform": "windows"}).to_string();
-    let nat: Vec<String> = (0..3).map(|i| format!("{u}-NAT{i}")).collect();
+    // More than the 5 returning serials that get rows: the others are named on the ledger's row.
+    let nat: Vec<String> = (0..7).map(|i| format!("{u}-NAT{i}")).collect();
     let apart: Vec<(String, String)> = (0..3)
         .map(|i| (format!("{u}-APART{i}"), format!("{flood_from}:{i}")))
         .collect();
@@ -357,22 +358,49 @@ async fn a_flood_of_new_serials_from_one_address_costs_at_most_ten_items_and_eve
         let own = st.denials_of(serial).await;
         assert_eq!(own.len(), 1, "{serial} has a row of its own: {own:?}");
     }
-    // A real device behind the address gets a row of its own: each of its
-    // retries comes 16 made-up serials after its previous attempt, and the
-    // ledger remembers a serial for at least `GENERATION` (40) others.
+    // Every real device behind the address shows: each of its retries comes
+    // 16 made-up serials after its previous attempt, and the ledger
+    // remembers a serial for at least `GENERATION` (32) others, so each is
+    // recognised; the first 5 get rows of their own, the others are named on
+    // the ledger's row.
     const { assert!(16 < shared::admission::grouping::GENERATION) };
+    let mut with_rows = Vec::new();
     for serial in &nat {
         let own = st.denials_of(serial).await;
         if ledgers.len() == 1 {
-            assert_eq!(own.len(), 1, "{serial} has a row of its own: {own:?}");
+            assert!(own.len() <= 1, "{serial}: {own:?}");
+            if own.len() == 1 {
+                with_rows.push(serial);
+            } else {
+                let named = shared::aws::denials::returned(ledgers[0]);
+                assert!(named.contains(serial), "{serial} shows nowhere: {named:?}");
+            }
         } else {
-            // Across an hour's end: a row in either hour or in both.
-            assert!((1..=2).contains(&own.len()), "{serial}: {own:?}");
+            // Across an hour's end the budget starts again: at most a row in each hour.
+            assert!(own.len() <= 2, "{serial}: {own:?}");
         }
     }
-    // 4 made-up serials with records, the ledger, 3 devices behind it and 3 apart.
+    if ledgers.len() == 1 {
+        assert_eq!(with_rows.len(), 5, "the returning serials' budget");
+        // The admin sees them on the address's row of Blocked attempts.
+        let admin = integration_tests::admin::Admin::new().await;
+        let page = admin.get("/admission-denials").await;
+        let row = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["grouped"] == true && d["source_ip"] == flood_from.as_str())
+            .unwrap_or_else(|| panic!("the address's row is listed: {page}"));
+        let named: Vec<&str> = nat
+            .iter()
+            .filter(|s| !with_rows.contains(s))
+            .map(String::as_str)
+            .collect();
+        assert_eq!(row["returned"], json!(named), "{row}");
+    }
+    // 4 made-up serials with records, the ledger, 5 devices behind it and 3 apart.
     let got =
-        integration_tests::events::wait_for(&st, &queue, &u, &[("Admission Denied", 11)]).await;
+        integration_tests::events::wait_for(&st, &queue, &u, &[("Admission Denied", 13)]).await;
     let denied = &got["Admission Denied"];
     let from_flood = denied
         .iter()
@@ -399,7 +427,8 @@ async fn a_flood_of_new_serials_from_one_address_costs_at_most_ten_items_and_eve
         "one event per ledger: {denied:#?}"
     );
     let real = apart.iter().map(|(serial, _)| serial);
-    for serial in real.chain(if ledgers.len() == 1 { &nat[..] } else { &[] }) {
+    let nat_with_rows = with_rows.into_iter();
+    for serial in real.chain(nat_with_rows) {
         assert_eq!(
             denied
                 .iter()
@@ -755,6 +784,44 @@ async fn the_denials_ledger_in_dynamodb_answers_as_its_model() {
         let expected = model.record_denial(&denial).await.expect("model");
         assert_eq!(got, expected, "step {step}, {serial}");
     }
+    // The ledger itself: its counts, memory and named returns as the model's.
+    let ledger_id = Denial {
+        serial: String::new(),
+        platform: "windows",
+        method: None,
+        os_version: None,
+        reason: Reason::UnsupportedPlatform,
+        endpoint: "admission",
+        at,
+        source_ip: Some(source.clone()),
+        mark: marks.mark(""),
+    }
+    .ledger_id();
+    let item = st
+        .dynamo
+        .get_item()
+        .table_name(&st.denials_table)
+        .key("denial_id", AttributeValue::S(ledger_id.clone()))
+        .send()
+        .await
+        .expect("get ledger")
+        .item
+        .expect("a ledger");
+    let ledgers = model.denial_ledgers.lock().unwrap();
+    let expected = &ledgers[&ledger_id];
+    let n = |k: &str| -> u64 { item[k].as_n().unwrap().parse().unwrap() };
+    assert_eq!(
+        (n("attempts"), n("serials"), n("own"), n("promoted")),
+        (
+            expected.attempts,
+            expected.serials,
+            expected.own,
+            expected.promoted
+        )
+    );
+    assert_eq!(shared::aws::denials::memory(&item), expected.memory);
+    assert_eq!(shared::aws::denials::returned(&item), expected.returned);
+    assert_eq!(expected.returned.len(), 5, "the sequence named returns");
     let g = GENERATION as u64;
     for range in [1..g + 1, g + 1..2 * g + 1, 2 * g + 1..3 * g + 1] {
         assert!(

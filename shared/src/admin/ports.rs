@@ -42,8 +42,12 @@ pub struct DenialView {
     pub grouped: bool,
     /// The serials among `attempts` (1 for a serial's own row).
     pub serials: u64,
-    /// A few of a grouped row's serials (each cut to 24 bytes); empty otherwise.
+    /// A few of a grouped row's serials (each cut to 20 bytes); empty otherwise.
     pub sample: Vec<String>,
+    /// A grouped row's serials that came back once the address's rows of
+    /// their own were spent, the first few (each cut to 20 bytes): likely
+    /// real devices. Empty otherwise.
+    pub returned: Vec<String>,
     pub expires_at: u64,
     pub approved_by: Option<String>,
     pub approved_at: Option<String>,

@@ -8,9 +8,10 @@
 //! from A", with a short sample). A serial that comes back (a real device
 //! retries; a flood of made-up serials does not) gets a record of its own
 //! again, at most [`PROMOTIONS`] times per address and hour, so repeating
-//! every serial does not undo the bound. Per address and hour: at most
-//! `OWN_FIRST + PROMOTIONS` serials with records of their own (each one per
-//! precise reason), and one ledger.
+//! every serial does not undo the bound; the next [`RETURNED`] returning
+//! serials are named on the ledger's row instead. Per address and hour: at
+//! most `OWN_FIRST + PROMOTIONS` serials with records of their own (each one
+//! per precise reason), and one ledger.
 //!
 //! The ledger recognises a serial that comes back by its [`Mark`], a 4-byte
 //! keyed MAC of the serial, kept in a [`Memory`] of two generations of at
@@ -37,10 +38,14 @@ pub const OWN_FIRST: u64 = 4;
 /// Returning serials per address and hour that get records of their own.
 pub const PROMOTIONS: u64 = 5;
 /// Marks in one generation of the ledger's memory.
-pub const GENERATION: usize = 40;
+pub const GENERATION: usize = 32;
+/// Returning serials past [`PROMOTIONS`] the ledger names (the first ones,
+/// each cut to [`SAMPLE_BYTES`]): likely real devices, as made-up serials do
+/// not come back.
+pub const RETURNED: usize = 5;
 /// Serials the ledger shows as a sample, each cut to [`SAMPLE_BYTES`].
 pub const SAMPLE: u32 = 4;
-pub const SAMPLE_BYTES: usize = 24;
+pub const SAMPLE_BYTES: usize = 20;
 /// How long a ledger that never became a row is kept (it only counts).
 pub const LEDGER_SECS: u64 = 2 * 3600;
 
@@ -157,14 +162,19 @@ impl Denial {
         format!("src-{}", hex::encode(&d[..16]))
     }
 
-    /// The sample place this serial may fill (if still empty), and what it shows.
-    pub fn sample_entry(&self) -> (u32, String) {
-        let d = digest(&[b"denial-sample", self.serial.as_bytes()]);
+    /// The serial as a ledger shows it: cut to [`SAMPLE_BYTES`].
+    pub fn shown(&self) -> String {
         let mut end = self.serial.len().min(SAMPLE_BYTES);
         while !self.serial.is_char_boundary(end) {
             end -= 1;
         }
-        (u32::from(d[0]) % SAMPLE, self.serial[..end].to_owned())
+        self.serial[..end].to_owned()
+    }
+
+    /// The sample place this serial may fill (if still empty), and what it shows.
+    pub fn sample_entry(&self) -> (u32, String) {
+        let d = digest(&[b"denial-sample", self.serial.as_bytes()]);
+        (u32::from(d[0]) % SAMPLE, self.shown())
     }
 }
 

@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::Client;
 use super::ade::{DynamoAdeAccounts, SecretsAdeSecrets, SqsSyncJobs, BY_ADE_ACCOUNT};
 use super::batch::batch_get;
 use super::counts::DynamoCounts;
-use super::denials::{GROUPED, SAMPLE_PREFIX, SERIALS};
+use super::denials::{returned, GROUPED, SAMPLE_PREFIX, SERIALS};
 use super::dynamo::{DynamoDirectory, DynamoImports};
 use super::invite_queue::SqsInviteQueue;
 use super::items::{
@@ -709,6 +709,7 @@ fn denial_view(i: &Item) -> DenialView {
         grouped,
         serials: if grouped { get_n(i, SERIALS) } else { 1 },
         sample: sample.into_iter().map(|(_, v)| v).collect(),
+        returned: if grouped { returned(i) } else { Vec::new() },
         expires_at: get_n(i, "expires_at"),
         approved_by: text("approved_by"),
         approved_at: text("approved_at"),

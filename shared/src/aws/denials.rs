@@ -22,7 +22,9 @@
 //!   claim, record), at most `OWN_FIRST + PROMOTIONS` times per address and
 //!   hour (4 when concurrent attempts of one new serial race: the loser's
 //!   count moves to the record the winner claimed);
-//! - a returning serial past the budget: 2 (the refusal, the count).
+//! - a returning serial past the budget: 2 (the refusal, the count, which
+//!   names it on the row while there is room; 3 when a concurrent attempt
+//!   took the last place meanwhile).
 
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
@@ -34,6 +36,7 @@ use super::items::{get_n, n, s, Item};
 use super::sdk::sdk_error;
 use crate::admission::grouping::{
     route, LedgerState, Memory, Route, Seen, GENERATION, LEDGER_SECS, OWN_FIRST, PROMOTIONS,
+    RETURNED,
 };
 use crate::admission::store::Mark;
 use crate::admission::{Denial, Recorded};
@@ -46,6 +49,8 @@ pub const KIND: &str = "denial";
 pub const GROUPED: &str = "grouped";
 pub const SERIALS: &str = "serials";
 pub const SAMPLE_PREFIX: &str = "x";
+/// Returning serials past the budget, named on the row (a list of text).
+pub const RETURNED_ATTR: &str = "returned";
 const RECENT: &str = "recent";
 const EARLIER: &str = "earlier";
 const OWNS: &str = "owns";
@@ -116,11 +121,19 @@ fn marks(ledger: &Item, attr: &str) -> Vec<Mark> {
 }
 
 /// The ledger's memory as the item holds it.
-fn memory(ledger: &Item) -> Memory {
+pub fn memory(ledger: &Item) -> Memory {
     Memory {
         recent: marks(ledger, RECENT),
         earlier: marks(ledger, EARLIER),
     }
+}
+
+/// The returning serials the ledger names.
+pub fn returned(ledger: &Item) -> Vec<String> {
+    let Some(AttributeValue::L(list)) = ledger.get(RETURNED_ATTR) else {
+        return Vec::new();
+    };
+    list.iter().filter_map(|v| v.as_s().ok().cloned()).collect()
 }
 
 fn mark_value(mark: &Mark) -> AttributeValue {
@@ -166,9 +179,9 @@ impl DenialWrites<'_> {
                     Route::Own => self.own_record(d).await,
                     Route::ClaimReturn => match self.claim(d, &mark, PROMOTED, PROMOTIONS).await? {
                         Claimed::Taken | Claimed::Owned => self.own_record(d).await,
-                        Claimed::Spent => self.count_again(d).await,
+                        Claimed::Spent => self.count_again(d, &ledger).await,
                     },
-                    _ => self.count_again(d).await,
+                    _ => self.count_again(d, &ledger).await,
                 }
             }
         }
@@ -368,25 +381,65 @@ impl DenialWrites<'_> {
         }
     }
 
-    /// Counts a returning serial's attempt in the ledger (a row from now on).
-    async fn count_again(&self, d: &Denial) -> Result<Recorded, PortError> {
+    /// Counts a returning serial's attempt in the ledger (a row from now
+    /// on), and names the serial there if the ledger, as `seen`, had room
+    /// and did not name it yet.
+    async fn count_again(&self, d: &Denial, seen: &Item) -> Result<Recorded, PortError> {
+        let shown = d.shown();
+        let named = returned(seen);
+        if named.len() < RETURNED && !named.contains(&shown) {
+            if let Some(recorded) = self.count_again_at(d, Some(shown)).await? {
+                return Ok(recorded);
+            }
+        }
+        // Named meanwhile, or no room left: counted only.
+        self.count_again_at(d, None)
+            .await?
+            .ok_or_else(|| PortError::new("record denial", "an unconditional count was refused"))
+    }
+
+    /// `None` when the ledger had no room for `name` (or named it already).
+    async fn count_again_at(
+        &self,
+        d: &Denial,
+        name: Option<String>,
+    ) -> Result<Option<Recorded>, PortError> {
         let (req, set) = Self::last_attempt(self.update(d.ledger_id()), d);
-        let out = req
+        let naming = if name.is_some() {
+            ", #returned = list_append(if_not_exists(#returned, :none), :names)"
+        } else {
+            ""
+        };
+        let mut req = req
             .update_expression(format!(
-                "SET {set}, kind = :kind, #opened = :yes, expires_at = :long ADD attempts :one"
+                "SET {set}{naming}, kind = :kind, #opened = :yes, expires_at = :long ADD attempts :one"
             ))
             .expression_attribute_names("#opened", OPENED)
             .expression_attribute_values(":kind", s(KIND))
-            .expression_attribute_values(":long", n(d.at + Denial::RETENTION_SECS))
-            .send()
-            .await
-            .map_err(|e| sdk_error("record denial", e))?;
+            .expression_attribute_values(":long", n(d.at + Denial::RETENTION_SECS));
+        if let Some(name) = name {
+            req = req
+                .condition_expression(
+                    "(attribute_not_exists(#returned) OR size(#returned) < :room) \
+                     AND NOT contains(#returned, :name)",
+                )
+                .expression_attribute_names("#returned", RETURNED_ATTR)
+                .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
+                .expression_attribute_values(":names", AttributeValue::L(vec![s(&name)]))
+                .expression_attribute_values(":name", s(name))
+                .expression_attribute_values(":room", n(RETURNED as u64));
+        }
+        let out = match req.send().await {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().is_some_and(is_refused) => return Ok(None),
+            Err(e) => return Err(sdk_error("record denial", e)),
+        };
         let was_open = out.attributes().is_some_and(|a| a.contains_key(OPENED));
-        Ok(if was_open {
+        Ok(Some(if was_open {
             Recorded::Counted
         } else {
             Recorded::Opened { id: d.ledger_id() }
-        })
+        }))
     }
 
     /// Counts the attempt in its serial's own record for this reason and hour.
@@ -479,6 +532,8 @@ mod tests {
         let full = AttributeValue::L(vec![mark_value(&Mark([0xff; 4])); GENERATION]);
         item.insert(RECENT.into(), full.clone());
         item.insert(EARLIER.into(), full);
+        let names = AttributeValue::L(vec![s("é".repeat(SAMPLE_BYTES / 2)); RETURNED]);
+        item.insert(RETURNED_ATTR.into(), names);
         for i in 0..SAMPLE {
             item.insert(
                 format!("{SAMPLE_PREFIX}{i}"),

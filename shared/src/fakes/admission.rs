@@ -106,6 +106,7 @@ impl AdmissionStore for MemoryAdmin {
             grouped: false,
             serials: 1,
             sample: Vec::new(),
+            returned: Vec::new(),
         });
         Ok(Recorded::Created { id })
     }

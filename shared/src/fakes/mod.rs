@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::io::{self, Cursor};
 use std::sync::{Arc, Mutex};
 
-use crate::admission::grouping::{route, LedgerState, Memory, Route, Seen};
+use crate::admission::grouping::{route, LedgerState, Memory, Route, Seen, RETURNED};
 use crate::admission::lockout::Claim;
 use crate::admission::{
     AdmissionStore, Denial, Enrolled, Enrollment, Expect, Lookup, Recorded, StoredDevice,
@@ -554,6 +554,8 @@ pub struct MemoryLedger {
     pub last: Option<Denial>,
     pub sample: BTreeMap<u32, String>,
     pub memory: Memory,
+    /// Returning serials past the budget, as the row names them.
+    pub returned: Vec<String>,
     /// Tags of the serials with records of their own.
     pub owns: HashSet<String>,
     pub own: u64,
@@ -652,6 +654,13 @@ impl AdmissionStore for MemoryAdmission {
                 }
                 Route::Ledger => {
                     ledger.attempts += 1;
+                    let shown = denial.shown();
+                    if seen == Seen::Counted
+                        && ledger.returned.len() < RETURNED
+                        && !ledger.returned.contains(&shown)
+                    {
+                        ledger.returned.push(shown);
+                    }
                     if seen == Seen::New {
                         ledger.serials += 1;
                         let (place, shown) = denial.sample_entry();

@@ -26,8 +26,11 @@ function approval(d) {
 function serials(d) {
   if (!d.grouped) return d.serial_number;
   const more = d.serials > d.sample.length ? ", …" : "";
+  const back = (d.returned || []).length
+    ? html`<br>Tried again (likely real devices): ${d.returned.join(", ")}`
+    : "";
   return html`<strong>${d.serials} serials from ${d.source_ip || "an unknown address"}</strong>
-      <span class="muted">(${d.sample.join(", ")}${more})</span>`;
+      <span class="muted">(${d.sample.join(", ")}${more})</span>${back}`;
 }
 
 function row(d) {
@@ -47,7 +50,7 @@ export async function blocked() {
     <p class="muted">Devices refused at enrollment in the last 30 days. Approve one to
       pre-approve its serial number for a user and send the invite. An address that tries many
       serials within an hour is one grouped row; a device among them that tries again gets a
-      row of its own.</p>
+      row of its own, or, past a few, is named on the grouped row.</p>
     <div class="scroll"><table>
     ${thead(...COLUMNS)}
     <tbody>

@@ -235,7 +235,8 @@ async fn blocked_attempts_show_their_counter_and_source() {
     );
 }
 
-/// A flood's address is one row: attempts, serials and a sample, never approvable.
+/// A flood's address is one row: attempts, serials, a sample and the serials
+/// that came back past the budget, never approvable.
 #[tokio::test]
 async fn a_grouped_row_shows_its_source_and_is_not_approvable() {
     let app = app();
@@ -244,6 +245,7 @@ async fn a_grouped_row_shows_its_source_and_is_not_approvable() {
     grouped.attempts = 9_996;
     grouped.serials = 9_990;
     grouped.sample = vec!["FLOOD-00004".into(), "FLOOD-00007".into()];
+    grouped.returned = vec!["REAL-NAT-6".into()];
     app.ports.denials.lock().unwrap().extend([
         grouped,
         denial("d1", "REAL-1", "ios", "2026-11-20T10:00:00Z"),
@@ -260,6 +262,8 @@ async fn a_grouped_row_shows_its_source_and_is_not_approvable() {
         (Some(true), Some(9_996), Some(9_990), Some("203.0.113.9"))
     );
     assert_eq!(row["sample"], json!(["FLOOD-00004", "FLOOD-00007"]));
+    assert_eq!(row["returned"], json!(["REAL-NAT-6"]));
+    assert_eq!(v["items"][1]["returned"], json!([]));
     assert_eq!(
         (
             v["items"][1]["grouped"].as_bool(),

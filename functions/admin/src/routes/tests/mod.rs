@@ -186,6 +186,7 @@ fn denial(id: &str, serial: &str, platform: &str, at: &str) -> DenialView {
         grouped: false,
         serials: 1,
         sample: Vec::new(),
+        returned: Vec::new(),
         expires_at: 1_900_000_000,
         approved_by: None,
         approved_at: None,
