@@ -635,6 +635,12 @@ async fn a_used_token_never_completes_again() {
     assert_eq!(status, 200, "{v}");
 }
 
+/// Admission's DynamoDB adapter on the stack's tables, below the handler.
+fn dynamo_admission(st: &Stack) -> shared::aws::admission::DynamoAdmission {
+    let tables = shared::aws::admission::AdmissionTables::from_env().expect("tables");
+    shared::aws::admission::DynamoAdmission::new(st.dynamo.clone(), tables)
+}
+
 /// The DynamoDB adapter against the emulator, below the handler: claims
 /// judged on one read take one window and no more (the write's condition
 /// keeps the count, not the reader); a clearing at a stale count keeps the
@@ -645,13 +651,9 @@ async fn a_used_token_never_completes_again() {
 async fn the_store_takes_one_window_of_claims_and_each_token_once() {
     use shared::admission::lockout::{is_locked, since_cleared, Claim};
     use shared::admission::{AdmissionStore, Enrolled, Enrollment, Expect};
-    use shared::aws::admission::{AdmissionTables, DynamoAdmission};
 
     let st = Stack::from_env().await;
-    let store = DynamoAdmission::new(
-        st.dynamo.clone(),
-        AdmissionTables::from_env().expect("tables"),
-    );
+    let store = dynamo_admission(&st);
     let u = st.unique();
     let serial = format!("{u}-STORE");
     import_one(&st, &u, &serial, "Right-pass-1", &[("invite", "none")]).await;
@@ -736,15 +738,11 @@ async fn the_store_takes_one_window_of_claims_and_each_token_once() {
 async fn the_denials_ledger_in_dynamodb_answers_as_its_model() {
     use shared::admission::grouping::{MarkKey, GENERATION};
     use shared::admission::{AdmissionStore, Denial, Reason};
-    use shared::aws::admission::{AdmissionTables, DynamoAdmission};
     use shared::fakes::MemoryAdmission;
     use shared::password::PasswordKey;
 
     let st = Stack::from_env().await;
-    let store = DynamoAdmission::new(
-        st.dynamo.clone(),
-        AdmissionTables::from_env().expect("tables"),
-    );
+    let store = dynamo_admission(&st);
     let model = MemoryAdmission::default();
     let marks = MarkKey::derive(&PasswordKey::new(vec![3u8; 32]).unwrap());
     let u = st.unique();
@@ -758,6 +756,17 @@ async fn the_denials_ledger_in_dynamodb_answers_as_its_model() {
         state ^= state << 17;
         state % below
     };
+    let denial_of = |serial: &str, at: u64| Denial {
+        serial: serial.to_owned(),
+        platform: "windows",
+        method: None,
+        os_version: None,
+        reason: Reason::UnsupportedPlatform,
+        endpoint: "admission",
+        at,
+        source_ip: Some(source.clone()),
+        mark: marks.mark(serial),
+    };
     let mut serials: Vec<String> = Vec::new();
     let mut returns_at = Vec::new();
     for step in 0..400 {
@@ -769,34 +778,13 @@ async fn the_denials_ledger_in_dynamodb_answers_as_its_model() {
             returns_at.push(back);
             serials[serials.len() - back as usize].clone()
         };
-        let denial = Denial {
-            serial: serial.clone(),
-            platform: "windows",
-            method: None,
-            os_version: None,
-            reason: Reason::UnsupportedPlatform,
-            endpoint: "admission",
-            at: at + step,
-            source_ip: Some(source.clone()),
-            mark: marks.mark(&serial),
-        };
+        let denial = denial_of(&serial, at + step);
         let got = store.record_denial(&denial).await.expect("record");
         let expected = model.record_denial(&denial).await.expect("model");
         assert_eq!(got, expected, "step {step}, {serial}");
     }
     // The ledger itself: its counts, memory and named returns as the model's.
-    let ledger_id = Denial {
-        serial: String::new(),
-        platform: "windows",
-        method: None,
-        os_version: None,
-        reason: Reason::UnsupportedPlatform,
-        endpoint: "admission",
-        at,
-        source_ip: Some(source.clone()),
-        mark: marks.mark(""),
-    }
-    .ledger_id();
+    let ledger_id = denial_of("", at).ledger_id();
     let item = st
         .dynamo
         .get_item()
