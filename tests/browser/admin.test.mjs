@@ -17,6 +17,7 @@ for (const name of [
   "ADMIN_USERNAME",
   "ADMIN_PASSWORD",
   "ADE_SIMULATOR_URL",
+  "LAMBDA_INVOKE_URL",
 ]) {
   if (!env[name])
     throw new Error(`${name} is not set: run with \`make browser\`, which starts the local stack`);
@@ -48,6 +49,41 @@ async function admit(body) {
   });
   assert.equal(r.status, 200);
   return r.json();
+}
+
+/** An admission request as API Gateway hands it over from `sourceIp` (the function URL's is always the host's). */
+async function admitFrom(sourceIp, body) {
+  const path = "/v1/admission";
+  const event = {
+    version: "2.0",
+    routeKey: "$default",
+    rawPath: path,
+    rawQueryString: "",
+    headers: { "content-type": "application/json", host: "localhost" },
+    requestContext: {
+      accountId: "123456789012",
+      apiId: "local",
+      domainName: "localhost",
+      domainPrefix: "admission",
+      http: { method: "POST", path, protocol: "HTTP/1.1", sourceIp, userAgent: "browser-tests" },
+      requestId: randomUUID(),
+      routeKey: "$default",
+      stage: "$default",
+      time: "01/Jan/2026:00:00:00 +0000",
+      timeEpoch: 0,
+    },
+    body: JSON.stringify(body),
+    isBase64Encoded: false,
+  };
+  const r = await fetch(`${env.LAMBDA_INVOKE_URL}/2015-03-31/functions/admission/invocations`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(event),
+  });
+  assert.equal(r.status, 200);
+  const answer = await r.json();
+  assert.equal(answer.statusCode, 200, JSON.stringify(answer));
+  return JSON.parse(answer.body);
 }
 
 async function setRestriction(page, on) {
@@ -652,6 +688,35 @@ test(
       )
         await page.waitForTimeout(1000);
       assert.equal((await admit({ serial_number: serial, platform: "ios" })).pre_approved, false);
+    }),
+);
+
+test(
+  "a flood of made-up serials from one address is one grouped row naming the devices that tried again",
+  { timeout: 120_000 },
+  () =>
+    inBrowser(async (page, u) => {
+      // An address of this scenario's own: the others' attempts come from the function URL's.
+      const from = `2001:db8::${u.slice(0, 4)}`;
+      const windows = (serial) => ({ serial_number: `${u}-${serial}`, platform: "windows" });
+      for (let i = 0; i < 5; i++) await admitFrom(from, windows(`F${i}`));
+      // Six devices that come back: five get rows of their own, the sixth is named on the grouped row.
+      for (let i = 0; i < 6; i++) {
+        await admitFrom(from, windows(`R${i}`));
+        await admitFrom(from, windows(`R${i}`));
+      }
+      await signIn(page);
+      await page.getByRole("link", { name: "Blocked attempts" }).click();
+      const grouped = page.locator("tr", { hasText: `serials from ${from}` });
+      await grouped.getByText(`Tried again (likely real devices): ${u}-R5`).waitFor();
+      await grouped.getByText("grouped by source").waitFor();
+      assert.equal(await grouped.getByRole("button", { name: "Approve" }).count(), 0);
+      // Its sample shows serials counted only there: not the first four, which have rows.
+      const text = await grouped.textContent();
+      for (let i = 0; i < 4; i++) assert.ok(!text.includes(`${u}-F${i}`), text);
+      for (let i = 0; i < 5; i++)
+        await page.getByRole("cell", { name: `${u}-R${i}`, exact: true }).waitFor();
+      await shot(page, "blocked-grouped");
     }),
 );
 

@@ -91,6 +91,11 @@ enum Place {
     Nowhere,
 }
 
+/// What takes a new serial's count out of the ledger when it gets a record
+/// of its own (after `ADD`): its attempt, its serial and its sample place (a
+/// race may empty another serial's; the next one there fills it again).
+const MOVED_OUT: &str = "attempts :minus, #serials :minus REMOVE #sample";
+
 /// Rounds of append and turn-over before a new serial is counted without
 /// being remembered: each round fails only if a whole generation of other
 /// new serials from the address was counted meanwhile.
@@ -307,11 +312,12 @@ impl DenialWrites<'_> {
         counter: &'static str,
         max: u64,
     ) -> Result<Claimed, PortError> {
-        // A new serial's count moves from the ledger to its record.
+        // A new serial's count moves from the ledger to its record, and its
+        // sample place, filled by it if empty, is left to the serials counted there.
         let uncount = if counter == OWN {
-            ", attempts :minus, #serials :minus"
+            format!(", {MOVED_OUT}")
         } else {
-            ""
+            String::new()
         };
         let mut req = self
             .update(d.ledger_id())
@@ -328,9 +334,7 @@ impl DenialWrites<'_> {
             .return_values(ReturnValue::None)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         if counter == OWN {
-            req = req
-                .expression_attribute_names("#serials", SERIALS)
-                .expression_attribute_values(":minus", AttributeValue::N("-1".to_owned()));
+            req = Self::moved_out(req, d);
         }
         match req.send().await {
             Ok(_) => Ok(Claimed::Taken),
@@ -350,15 +354,22 @@ impl DenialWrites<'_> {
 
     /// Takes a new serial's count back out of the ledger (it has a record now).
     async fn uncount(&self, d: &Denial) -> Result<(), PortError> {
-        self.update(d.ledger_id())
-            .update_expression("ADD attempts :minus, #serials :minus")
-            .expression_attribute_names("#serials", SERIALS)
-            .expression_attribute_values(":minus", AttributeValue::N("-1".to_owned()))
-            .return_values(ReturnValue::None)
+        let req = self
+            .update(d.ledger_id())
+            .update_expression(format!("ADD {MOVED_OUT}"))
+            .return_values(ReturnValue::None);
+        Self::moved_out(req, d)
             .send()
             .await
             .map_err(|e| sdk_error("record denial", e))?;
         Ok(())
+    }
+
+    /// The values of [`MOVED_OUT`].
+    fn moved_out(req: UpdateItemFluentBuilder, d: &Denial) -> UpdateItemFluentBuilder {
+        req.expression_attribute_names("#serials", SERIALS)
+            .expression_attribute_names("#sample", format!("{SAMPLE_PREFIX}{}", d.sample_entry().0))
+            .expression_attribute_values(":minus", AttributeValue::N("-1".to_owned()))
     }
 
     /// Makes the ledger a row of Blocked attempts (kept as long as any), once.
