@@ -811,7 +811,15 @@ async fn the_denials_ledger_in_dynamodb_answers_as_its_model() {
     assert_eq!(shared::aws::denials::returned(&item), expected.returned);
     // The sample shows only serials counted there, not those with rows of their own.
     let sample: std::collections::BTreeMap<u32, String> = (0..shared::admission::grouping::SAMPLE)
-        .filter_map(|i| Some((i, item.get(&format!("x{i}"))?.as_s().ok()?.clone())))
+        .filter_map(|i| {
+            Some((
+                i,
+                item.get(&format!("{}{i}", shared::aws::denials::SAMPLE_PREFIX))?
+                    .as_s()
+                    .ok()?
+                    .clone(),
+            ))
+        })
         .collect();
     assert_eq!(sample, expected.sample);
     assert_eq!(expected.returned.len(), 5, "the sequence named returns");
